@@ -1,0 +1,69 @@
+"""o365imap: Office 365 and Outlook.com mail over IMAP with OAuth 2.0.
+
+The public API lives here; everything else is private unless re-exported below.
+"""
+
+from o365imap.errors import (
+    AuthenticationFailed,
+    AuthError,
+    CapabilityMissing,
+    CommandError,
+    ConnectError,
+    ConnectionClosed,
+    FolderNotFound,
+    NotConnectedAfterAuth,
+    O365ImapError,
+    ProtocolError,
+    ReadTimeout,
+    SessionExpired,
+    Throttled,
+    TransportError,
+    UsageError,
+)
+from o365imap.models import (
+    Address,
+    AddressEntry,
+    BodyPart,
+    Capabilities,
+    Envelope,
+    Folder,
+    FolderInfo,
+    FolderStatus,
+    Group,
+    MessageSummary,
+    Namespace,
+    StreamedLiteral,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "AddressEntry",
+    "AuthError",
+    "AuthenticationFailed",
+    "BodyPart",
+    "Capabilities",
+    "CapabilityMissing",
+    "CommandError",
+    "ConnectError",
+    "ConnectionClosed",
+    "Envelope",
+    "Folder",
+    "FolderInfo",
+    "FolderNotFound",
+    "FolderStatus",
+    "Group",
+    "MessageSummary",
+    "Namespace",
+    "NotConnectedAfterAuth",
+    "O365ImapError",
+    "ProtocolError",
+    "ReadTimeout",
+    "SessionExpired",
+    "StreamedLiteral",
+    "Throttled",
+    "TransportError",
+    "UsageError",
+    "__version__",
+]

@@ -1,0 +1,171 @@
+"""The whole exception tree of o365imap, in one place.
+
+    O365ImapError                     root: front ends catch only this
+    ├── UsageError                    the caller asked for something impossible (bad argument)
+    ├── AuthError                     signing in did not work
+    │   ├── AuthenticationFailed      the server refused the token or password
+    │   └── NotConnectedAfterAuth     Office 365's "User is authenticated but not connected"
+    ├── TransportError                the network, below IMAP
+    │   ├── ConnectError              could not connect (DNS, refused, TLS handshake, certificate)
+    │   ├── ReadTimeout               the server stopped answering
+    │   └── ConnectionClosed          the connection ended (EOF, reset, or a BYE)
+    │       └── SessionExpired        BYE because the access token expired mid-session
+    ├── ProtocolError                 the server sent bytes we cannot make sense of
+    └── CommandError                  a tagged NO or BAD
+        ├── FolderNotFound            NO [NONEXISTENT] or the server's words for it
+        ├── Throttled                 Office 365 "Request is throttled" after all retries
+        └── CapabilityMissing         the server lacks what the command needs
+
+Low-level errors (OSError, ssl.SSLError, socket.timeout) are translated once, in transport.py,
+with ``raise ... from exc``; nothing above the transport ever sees them.
+
+Messages never contain tokens, passwords or SASL strings: the client builds them from the
+server's words and our own, never from what it sent.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "AuthenticationFailed",
+    "CapabilityMissing",
+    "CommandError",
+    "ConnectError",
+    "ConnectionClosed",
+    "FolderNotFound",
+    "NotConnectedAfterAuth",
+    "O365ImapError",
+    "ProtocolError",
+    "ReadTimeout",
+    "SessionExpired",
+    "Throttled",
+    "TransportError",
+    "UsageError",
+]
+
+
+class O365ImapError(Exception):
+    """Root of every error o365imap raises on purpose."""
+
+
+class UsageError(O365ImapError, ValueError):
+    """An argument that cannot work (a bad sequence set, an unknown option value)."""
+
+
+class AuthError(O365ImapError):
+    """Signing in did not work."""
+
+
+class ServerReply:
+    """Mixin: what the server said, kept verbatim for the user and for scripts."""
+
+    command: str
+    status: str
+    code: str | None
+    text: str
+
+    def _set_reply(self, command: str, status: str, code: str | None, text: str) -> None:
+        self.command = command
+        self.status = status
+        self.code = code
+        self.text = text
+
+    @property
+    def server_words(self) -> str:
+        code = f"[{self.code}] " if self.code else ""
+        return f"{self.status} {code}{self.text}".strip()
+
+
+class AuthenticationFailed(AuthError, ServerReply):
+    """The server refused the credentials (tagged NO or BAD to AUTHENTICATE or LOGIN)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str = "AUTHENTICATE",
+        status: str = "NO",
+        code: str | None = None,
+        text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self._set_reply(command, status, code, text)
+
+
+class NotConnectedAfterAuth(AuthenticationFailed):
+    """Office 365 accepted the token but could not open the mailbox.
+
+    Typical causes: the token belongs to another account than the SASL user, app-only access
+    without the Exchange service principal or mailbox permission, or no mailbox licence.
+    """
+
+
+class TransportError(O365ImapError):
+    """The network failed below IMAP."""
+
+
+class ConnectError(TransportError):
+    """Could not open the connection (name lookup, refused, TLS handshake, certificate)."""
+
+
+class ReadTimeout(TransportError):
+    """The server did not answer within the read timeout."""
+
+
+class ConnectionClosed(TransportError):
+    """The connection ended: EOF, reset, or the server's BYE (``bye`` holds its words)."""
+
+    def __init__(self, message: str, *, bye: str | None = None) -> None:
+        super().__init__(message)
+        self.bye = bye
+
+
+class SessionExpired(ConnectionClosed):
+    """Office 365 ended the session because the access token expired (reconnect with a new one)."""
+
+
+class ProtocolError(O365ImapError):
+    """The server sent something that is not IMAP; ``excerpt`` holds the offending bytes."""
+
+    def __init__(self, message: str, *, excerpt: bytes = b"") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt[:200]
+
+
+class CommandError(O365ImapError, ServerReply):
+    """A command ended with a tagged NO or BAD."""
+
+    def __init__(
+        self, message: str, *, command: str, status: str, code: str | None, text: str
+    ) -> None:
+        super().__init__(message)
+        self._set_reply(command, status, code, text)
+
+
+class FolderNotFound(CommandError):
+    """The folder does not exist (or the server will not say it does)."""
+
+
+class Throttled(CommandError):
+    """Office 365 kept throttling after the bounded retries; ``backoff`` is its last suggestion."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str,
+        status: str,
+        code: str | None,
+        text: str,
+        backoff: float | None,
+    ) -> None:
+        super().__init__(message, command=command, status=status, code=code, text=text)
+        self.backoff = backoff
+
+
+class CapabilityMissing(CommandError):
+    """The server does not offer what the command needs (an auth mechanism, STARTTLS)."""
+
+    def __init__(self, message: str, *, capability: str) -> None:
+        super().__init__(message, command="", status="", code=None, text="")
+        self.capability = capability

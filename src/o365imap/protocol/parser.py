@@ -1,0 +1,513 @@
+"""Bytes in, events out: the incremental IMAP response parser (RFC 3501 sections 7 and 9).
+
+Everything that touches the server's bytes lives here; there is no socket, no clock and no
+logging. ``feed()`` accepts bytes in chunks of any size (one byte at a time gives the same
+events as one big read); ``next_event()`` returns the next complete event or None.
+
+How a response is framed: a response is one line, unless the line ends in a literal marker
+``{n}``; then n bytes follow and the response continues on the next line. Literals up to
+``stream_threshold`` bytes are kept and become values; larger ones are handed out as a stream of
+``LiteralData`` chunks as they arrive and are never joined in memory, so a 200 MB attachment can
+flow to disk.
+
+Why the tokenizer looks the way it does: a listing parses tens of thousands of FETCH lines per
+second. The common shape, a FETCH line without literals, goes through a fast path of compiled
+regular expressions that take whole items (an ENVELOPE, an address list) in one C-level match;
+anything else, and anything the fast path does not recognise, goes through the general tokenizer
+(``re.findall`` over the line plus a small stack machine). Both feed the same decoders, and the
+tests check that they agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Any
+
+from o365imap.errors import ProtocolError
+from o365imap.models import AddressEntry, BodyPart, Envelope, StreamedLiteral
+from o365imap.protocol.decode import (
+    _ADDRESS_CACHE,
+    body_structure,
+    cached_address_list,
+    decode_fetch_items,
+    envelope,
+    make_envelope,
+)
+from o365imap.protocol.events import (
+    Continuation,
+    Event,
+    Fetch,
+    LiteralData,
+    LiteralEnded,
+    LiteralStarted,
+    Tagged,
+    Unparsed,
+    Untagged,
+)
+from o365imap.protocol.text import parse_internal_date
+
+__all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_values"]
+
+# A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
+# unescaped quotes inside strings, and reading those as the end desynchronises everything after.
+_QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+)"'
+_TOKEN = re.compile(
+    _QUOTED
+    + rb"|([()])"
+    # an atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>
+    + rb"|([^\s()\"\[\]]*\[[^\]]*\][^\s()\"]*)"
+    + rb"|([^\s()\"]+)"
+)
+_UNESCAPE = re.compile(rb"\\(.)", re.S)
+_LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
+_LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
+
+_NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
+_KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
+_TAGGED = re.compile(rb"([^\s(){%*\"\\+]+) (OK|NO|BAD)\b ?", re.I)
+_STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
+_STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
+
+
+def _unquote(content: bytes) -> bytes:
+    return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
+
+
+def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> list[Any]:
+    """Add the tokens of ``line`` to the open list ``current``; returns the list still open."""
+    for quoted, paren, section, atom in _TOKEN.findall(line):
+        if atom:
+            current.append(None if atom == b"NIL" else atom)
+        elif paren:
+            if paren == b"(":
+                stack.append(current)
+                current = []
+            elif stack:
+                done = current
+                current = stack.pop()
+                current.append(done)
+            # an unbalanced ')' is dropped: nothing sensible can be made of it
+        elif section:
+            current.append(section)
+        else:
+            current.append(_unquote(quoted))
+    return current
+
+
+def parse_values(segments: list[Any]) -> list[Any]:
+    """Tokens of a response given as line segments alternating with literal values."""
+    stack: list[list[Any]] = []
+    current: list[Any] = []
+    for i, segment in enumerate(segments):
+        if i % 2:
+            current.append(segment)
+        else:
+            current = _tokenize_into(segment, stack, current)
+    while stack:  # lists left open by a truncated or broken response are closed
+        done = current
+        current = stack.pop()
+        current.append(done)
+    return current
+
+
+# ---------------------------------------------------------------- the FETCH fast path
+
+_NS = rb'(?:"([^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+)"|(NIL))'
+_NS_NC = rb'(?:"[^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+"|NIL)'
+_ADDR = rb"\(" + _NS + rb" " + _NS + rb" " + _NS + rb" " + _NS + rb"\)"
+_ADDR_NC = rb"\(" + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb"\)"
+_ALIST = rb"(NIL|\((?:" + _ADDR_NC + rb")+\))"
+_ADDRESS = re.compile(_ADDR)
+_FETCH_HEAD = re.compile(rb"\* (\d+) FETCH \(")
+# One pattern per item the listing asks for, chosen by the item's first letter; each must
+# consume the item and the separator after it (a space, or the ')' that ends the line).
+_SEP = rb"( |\)\Z)"
+_FAST_ITEMS: dict[int, tuple[re.Pattern[bytes], str]] = {
+    ord("U"): (re.compile(rb"UID (\d+)" + _SEP), "UID"),
+    ord("R"): (re.compile(rb"RFC822\.SIZE (\d+)" + _SEP), "RFC822.SIZE"),
+    ord("F"): (re.compile(rb"FLAGS \(([^()\"\[\]{}]*)\)" + _SEP), "FLAGS"),
+    ord("I"): (re.compile(rb'INTERNALDATE "([^"\\]*)"' + _SEP), "INTERNALDATE"),
+    ord("M"): (re.compile(rb"MODSEQ \((\d+)\)" + _SEP), "MODSEQ"),
+    ord("E"): (
+        re.compile(
+            rb"ENVELOPE \("
+            + _NS
+            + rb" "
+            + _NS
+            + (rb" " + _ALIST) * 6
+            + rb" "
+            + _NS
+            + rb" "
+            + _NS
+            + rb"\)"
+            + _SEP
+        ),
+        "ENVELOPE",
+    ),
+}
+
+
+# The listing's own request, in the order Dovecot and Exchange answer it: one match per line.
+_LISTING_LINE = re.compile(
+    rb"\* (\d+) FETCH \(UID (\d+) FLAGS \(([^()\"\[\]{}]*)\) RFC822\.SIZE (\d+) "
+    rb'INTERNALDATE "([^"\\]*)" ENVELOPE \('
+    + _NS
+    + rb" "
+    + _NS
+    + (rb" " + _ALIST) * 6
+    + rb" "
+    + _NS
+    + rb" "
+    + _NS
+    + rb"\)\)\Z"
+)
+
+
+_FLAG_CACHE: dict[bytes, tuple[str, ...]] = {}
+
+
+def _flags(raw: bytes) -> tuple[str, ...]:
+    """A flag list's atoms; memoized, since a folder has only a few distinct combinations."""
+    found = _FLAG_CACHE.get(raw)
+    if found is None:
+        found = tuple(raw.decode("utf-8", "replace").split())
+        if len(_FLAG_CACHE) < 1024:
+            _FLAG_CACHE[raw] = found
+    return found
+
+
+def _fast_nstring(content: bytes, nil: bytes) -> bytes | None:
+    if nil:
+        return None
+    return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
+
+
+def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
+    if raw == b"NIL":
+        return ()
+    found = _ADDRESS_CACHE.get(raw)
+    if found is not None:
+        return found
+    return cached_address_list(
+        raw,
+        [
+            (
+                _fast_nstring(a, an),
+                _fast_nstring(b, bn),
+                _fast_nstring(c, cn),
+                _fast_nstring(d, dn),
+            )
+            for a, an, b, bn, c, cn, d, dn in _ADDRESS.findall(raw)
+        ],
+    )
+
+
+def _fast_fetch(line: bytes) -> Fetch | None:
+    """A FETCH line of the usual shape, or None to let the general path handle it."""
+    m = _LISTING_LINE.match(line)
+    if m is not None:
+        g = m.groups()
+        return Fetch(
+            int(g[0]),
+            {
+                "UID": int(g[1]),
+                "FLAGS": _flags(g[2]),
+                "RFC822.SIZE": int(g[3]),
+                "INTERNALDATE": parse_internal_date(g[4]),
+                "ENVELOPE": make_envelope(
+                    _fast_nstring(g[5], g[6]),
+                    _fast_nstring(g[7], g[8]),
+                    _fast_addresses(g[9]),
+                    _fast_addresses(g[10]),
+                    _fast_addresses(g[11]),
+                    _fast_addresses(g[12]),
+                    _fast_addresses(g[13]),
+                    _fast_addresses(g[14]),
+                    _fast_nstring(g[15], g[16]),
+                    _fast_nstring(g[17], g[18]),
+                ),
+            },
+        )
+    head = _FETCH_HEAD.match(line)
+    if head is None:
+        return None
+    items: dict[str, Any] = {}
+    pos = head.end()
+    size = len(line)
+    while pos < size:
+        entry = _FAST_ITEMS.get(line[pos])
+        if entry is None:
+            return None
+        pattern, name = entry
+        m = pattern.match(line, pos)
+        if m is None:
+            return None
+        if name == "ENVELOPE":
+            g = m.groups()
+            items[name] = make_envelope(
+                _fast_nstring(g[0], g[1]),
+                _fast_nstring(g[2], g[3]),
+                _fast_addresses(g[4]),
+                _fast_addresses(g[5]),
+                _fast_addresses(g[6]),
+                _fast_addresses(g[7]),
+                _fast_addresses(g[8]),
+                _fast_addresses(g[9]),
+                _fast_nstring(g[10], g[11]),
+                _fast_nstring(g[12], g[13]),
+            )
+        elif name == "FLAGS":
+            items[name] = _flags(m.group(1))
+        elif name == "INTERNALDATE":
+            items[name] = parse_internal_date(m.group(1))
+        else:
+            items[name] = int(m.group(1))
+        if m.end() == size:
+            return Fetch(int(head.group(1)), items)
+        pos = m.end()
+    return None
+
+
+# ---------------------------------------------------------------- framing
+
+
+class ResponseParser:
+    """Incremental parser: ``feed(bytes)``, then ``next_event()`` until it returns None.
+
+    ``stream_threshold``: literals larger than this many bytes are streamed as LiteralData
+    events instead of being kept. ``max_line``: a response line longer than this is a
+    protocol error (a server that never sends a line end must not eat all memory).
+    """
+
+    def __init__(self, *, stream_threshold: int = 1 << 20, max_line: int = 64 << 20) -> None:
+        self.stream_threshold = stream_threshold
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._pos = 0
+        self._segments: list[Any] = []  # the response in progress: line, literal, line, ...
+        self._literal_left = 0  # bytes of a literal still to come
+        self._literal_size = 0
+        self._literal_stream = False  # streaming (True) or collecting into the buffer
+        self._events: deque[Event] = deque()
+        self._scan_from = 0  # where the search for the next line end resumes
+
+    # -- input
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes received from the server."""
+        if data:
+            self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet turned into events."""
+        return len(self._buf) - self._pos
+
+    @property
+    def in_response(self) -> bool:
+        """True while a response has begun but not ended (a cut here loses data)."""
+        return bool(self._segments) or self._literal_left > 0 or self.buffered > 0
+
+    # -- output
+
+    def events(self) -> list[Event]:
+        """Every event that the bytes fed so far complete."""
+        out: list[Event] = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
+        return out
+
+    def next_event(self) -> Event | None:
+        if self._events:
+            return self._events.popleft()
+        while True:
+            if self._literal_left:
+                if self._literal_stream:
+                    return self._stream_chunk()
+                if not self._collect_literal():
+                    return None
+                continue
+            line = self._next_line()
+            if line is None:
+                return None
+            marker = _LITERAL_AT_END.search(line) if line.endswith(b"}") else None
+            if marker is not None:
+                self._begin_literal(line[: marker.start()], int(marker.group(1)))
+                if self._events:
+                    return self._events.popleft()
+                continue
+            self._segments.append(line)
+            segments, self._segments = self._segments, []
+            return self._response(segments)
+
+    # -- internals
+
+    def _next_line(self) -> bytes | None:
+        buf = self._buf
+        end = buf.find(b"\n", max(self._pos, self._scan_from))
+        if end < 0:
+            if len(buf) - self._pos > self.max_line:
+                raise ProtocolError(
+                    "the server sent a line longer than the limit",
+                    excerpt=bytes(buf[self._pos : self._pos + 200]),
+                )
+            self._scan_from = len(buf)
+            return None
+        stop = end - 1 if end > self._pos and buf[end - 1] == 0x0D else end
+        line = bytes(buf[self._pos : stop])
+        self._pos = end + 1
+        self._scan_from = 0
+        self._compact()
+        return line
+
+    def _compact(self) -> None:
+        if self._pos > 65536 and self._pos * 2 > len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+
+    def _begin_literal(self, line_part: bytes, size: int) -> None:
+        self._segments.append(line_part)
+        self._literal_size = size
+        self._literal_left = size
+        self._literal_stream = size > self.stream_threshold
+        if self._literal_stream:
+            seq, item = self._where()
+            self._events.append(LiteralStarted(seq, item, size))
+        elif size == 0:
+            self._literal_left = 0
+            self._segments.append(b"")
+
+    def _where(self) -> tuple[int | None, str | None]:
+        """FETCH number and item name a streamed literal belongs to (for the consumer)."""
+        first = self._segments[0] if self._segments else b""
+        head = _FETCH_HEAD.match(first)
+        seq = int(head.group(1)) if head else None
+        tail = self._segments[-1] if self._segments else b""
+        names = re.findall(rb"([A-Za-z0-9.]+(?:\[[^\]]*\](?:<\d+>)?)?) $", tail)
+        item = names[-1].decode("ascii", "replace").upper() if names else None
+        return seq, item
+
+    def _stream_chunk(self) -> Event | None:
+        available = len(self._buf) - self._pos
+        if available <= 0:
+            return None
+        take = min(available, self._literal_left)
+        if self._pos == 0 and take == len(self._buf):
+            chunk = bytes(self._buf)
+            self._buf.clear()
+        else:
+            chunk = bytes(self._buf[self._pos : self._pos + take])
+            self._pos += take
+            self._compact()
+        self._literal_left -= take
+        if self._literal_left == 0:
+            self._segments.append(StreamedLiteral(self._literal_size))
+            self._events.append(LiteralEnded(self._literal_size))
+        return LiteralData(chunk)
+
+    def _collect_literal(self) -> bool:
+        """Take a whole buffered literal once it has arrived; False while waiting for bytes."""
+        size = self._literal_left
+        start = self._pos
+        if len(self._buf) - start < size + 1:  # +1: we look at the byte after it
+            return False
+        taken = size
+        if self._buf[start + size] not in _LITERAL_FOLLOWERS:
+            fixed = self._character_count_literal(start, size)
+            if fixed is None:
+                return False
+            taken = fixed
+        self._segments.append(bytes(self._buf[start : start + taken]))
+        self._pos = start + taken
+        self._literal_left = 0
+        self._compact()
+        return True
+
+    def _character_count_literal(self, start: int, size: int) -> int | None:
+        """Some servers (DavMail) count a literal in characters, not bytes. Find the real end.
+
+        Returns the byte length to take, or None to wait for the rest of the line.
+        """
+        line_end = self._buf.find(b"\n", start + size)
+        if line_end < 0:
+            return None
+        text = bytes(self._buf[start:line_end]).decode("utf-8", "surrogateescape")
+        taken = len(text[:size].encode("utf-8", "surrogateescape"))
+        if taken > size and self._buf[start + taken] in _LITERAL_FOLLOWERS:
+            return taken
+        return size
+
+    def _response(self, segments: list[Any]) -> Event:
+        first: bytes = segments[0]
+        if first.startswith(b"* "):
+            if len(segments) == 1:
+                fast = _fast_fetch(first)
+                if fast is not None:
+                    return fast
+            return self._untagged(segments)
+        if first.startswith(b"+"):
+            return Continuation(first[1:].strip())
+        tagged = _TAGGED.match(first)
+        if tagged is None:
+            return Unparsed(b"".join(s if isinstance(s, bytes) else b"" for s in segments))
+        code, code_data, text = _status_parts(first[tagged.end() :])
+        return Tagged(
+            tagged.group(1).decode("ascii", "replace"),
+            tagged.group(2).decode("ascii").upper(),
+            code,
+            code_data,
+            text,
+        )
+
+    def _untagged(self, segments: list[Any]) -> Event:
+        first: bytes = segments[0]
+        numbered = _NUMBERED.match(first)
+        if numbered is not None:
+            kind = numbered.group(2).decode("ascii").upper()
+            number = int(numbered.group(1))
+            if kind == "FETCH":
+                rest = [first[numbered.end() :], *segments[1:]]
+                values = parse_values(rest)
+                items = values[0] if values and isinstance(values[0], list) else values
+                return Fetch(number, decode_fetch_items(items))
+            return Untagged(kind, number=number)
+        keyword = _KEYWORD.match(first)
+        if keyword is None:
+            return Unparsed(first)
+        kind = keyword.group(1).decode("ascii").upper()
+        rest = first[keyword.end() :]
+        if kind in _STATUS_KINDS:
+            code, code_data, text = _status_parts(rest.lstrip(b" "))
+            return Untagged(kind, code=code, code_data=code_data, text=text)
+        values = parse_values([rest, *segments[1:]])
+        return Untagged(kind, values=tuple(values))
+
+
+def _status_parts(rest: bytes) -> tuple[str | None, bytes | None, str]:
+    match = _STATUS.match(rest)
+    assert match is not None  # the pattern matches any input
+    code = match.group(1).decode("ascii", "replace").upper() if match.group(1) else None
+    return code, match.group(2), match.group(3).decode("utf-8", "replace").strip()
+
+
+# ---------------------------------------------------------------- conveniences
+
+
+def _single_value(raw: bytes) -> Any:
+    parser = ResponseParser(stream_threshold=1 << 62)
+    parser.feed(b"* VALUE " + raw + b"\r\n")
+    event = parser.next_event()
+    if isinstance(event, Untagged) and event.values:
+        return event.values[0]
+    return None
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """An ENVELOPE from its bytes (the parenthesised value; literals as ``{n}\\r\\n...``)."""
+    return envelope(_single_value(raw))
+
+
+def parse_bodystructure(raw: bytes) -> BodyPart:
+    """A BODYSTRUCTURE from its bytes (the parenthesised value)."""
+    return body_structure(_single_value(raw))

@@ -1,0 +1,337 @@
+"""Header text as mail really carries it: RFC 2047 encoded words, RFC 2231 parameters, dates.
+
+Everything here is lenient by design: real messages mislabel charsets, split multi-byte
+characters across encoded words, put raw 8-bit bytes in headers, and write dates every way
+RFC 5322 forbids. Each function returns the best text it can and never raises on bad input.
+The hot paths (plain ASCII, a well-formed date) are checked first because a listing decodes
+tens of thousands of these per second.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_tz
+from urllib.parse import unquote_to_bytes
+
+__all__ = [
+    "decode_2047",
+    "decode_bytes",
+    "decode_param_value",
+    "decode_params",
+    "parse_header_date",
+    "parse_internal_date",
+]
+
+# Labels that Python's codecs lack or that mail uses for a superset of what they name.
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cn-gb": "gb18030",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "windows-874": "cp874",
+    "unicode-1-1-utf-7": "utf-7",
+    "iso-2022-jp": "iso2022_jp_2",
+    "utf8": "utf-8",
+    # Mislabelled 8-bit text under an ASCII label is far more often UTF-8 than anything else.
+    "ascii": "utf-8",
+    "us-ascii": "utf-8",
+    "iso-8859-1": "cp1252",  # what senders labelled Latin-1 is nearly always Windows-1252
+    "latin1": "cp1252",
+    "x-user-defined": "cp1252",
+}
+
+_codec_cache: dict[str, str | None] = {}
+
+
+def _codec(charset: str) -> str | None:
+    """Python codec name for a MIME charset label, or None if unknown."""
+    label = charset.strip().strip('"').lower()
+    try:
+        return _codec_cache[label]
+    except KeyError:
+        pass
+    name: str | None = _CHARSET_ALIASES.get(label, label)
+    try:
+        codecs.lookup(name)  # type: ignore[arg-type]
+    except (LookupError, TypeError):
+        name = None
+    if len(_codec_cache) < 512:
+        _codec_cache[label] = name
+    return name
+
+
+def decode_bytes(raw: bytes, charset: str | None = None) -> str:
+    """Text from bytes of a stated (maybe wrong) charset: stated, then UTF-8, then Windows-1252."""
+    if charset:
+        codec = _codec(charset)
+        if codec is not None:
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                if codec not in ("utf-8", "cp1252"):
+                    return raw.decode(codec, "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+# charset, optional RFC 2231 language, encoding, text. The text may hold spaces and quotes
+# because broken senders put them there; '?=' still ends it.
+_ENCODED_WORD = re.compile(rb"=\?([^?\s*]+)(?:\*[^?]*)?\?([QqBb])\?(.*?)\?=", re.S)
+_FOLDING = re.compile(rb"\r?\n[ \t]")
+
+
+def _decode_word_bytes(encoding: bytes, text: bytes) -> bytes:
+    if encoding in b"Qq":
+        return binascii.a2b_qp(text, header=True)
+    text = text.strip()
+    text += b"=" * (-len(text) % 4)
+    try:
+        return binascii.a2b_base64(text)
+    except binascii.Error:
+        return b""
+
+
+def decode_2047(raw: bytes) -> str:
+    """Decode a header value with RFC 2047 encoded words (and raw 8-bit bytes) to text.
+
+    Adjacent encoded words of one charset are joined as bytes before decoding, so a multi-byte
+    character split between two words survives; whitespace between encoded words is dropped
+    (RFC 2047 section 6.2). Never raises.
+    """
+    if b"=?" not in raw:
+        if raw.isascii():
+            return raw.decode("ascii")
+        return decode_bytes(_FOLDING.sub(b" ", raw))
+    if b"\n" in raw:
+        raw = _FOLDING.sub(b" ", raw)
+    out: list[str] = []
+    pending_charset: bytes | None = None
+    pending = bytearray()
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending_charset
+        if pending_charset is not None:
+            out.append(decode_bytes(bytes(pending), pending_charset.decode("ascii", "replace")))
+            pending.clear()
+            pending_charset = None
+
+    for match in _ENCODED_WORD.finditer(raw):
+        between = raw[pos : match.start()]
+        if between and not (pending_charset is not None and between.isspace()):
+            flush()
+            out.append(decode_bytes(between))
+        charset = match.group(1).lower()
+        if pending_charset is not None and charset != pending_charset:
+            flush()
+        pending_charset = charset
+        pending += _decode_word_bytes(match.group(2), match.group(3))
+        pos = match.end()
+    flush()
+    if pos < len(raw):
+        out.append(decode_bytes(raw[pos:]))
+    return "".join(out)
+
+
+def decode_param_value(value: bytes) -> str:
+    """A MIME parameter value that may be an RFC 2047 encoded word (common for file names)."""
+    return decode_2047(value)
+
+
+_CONTINUATION = re.compile(r"^(?P<name>[^*]+)\*(?P<index>\d+)?(?P<star>\*)?$")
+
+
+def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
+    """Parameters with lower-case names, RFC 2231 continuations joined and charsets decoded.
+
+    ``name*0*=utf-8''%E3%81%8B; name*1*=%E3%81%8D`` becomes ``name=かき``; plain values may be
+    RFC 2047 encoded words (not allowed, but what Outlook sends for file names). A NIL value
+    becomes the empty string (Exchange sends NIL for ``name=""``).
+    """
+    plain: dict[str, str] = {}
+    extended: dict[str, list[tuple[int, bool, bytes]]] = {}
+    for raw_name, raw_value in pairs:
+        name = raw_name.decode("ascii", "replace").strip().lower()
+        value = raw_value or b""
+        match = _CONTINUATION.match(name)
+        if match is None:
+            if name not in plain:
+                plain[name] = decode_2047(value)
+            continue
+        index = int(match.group("index") or 0)
+        extended.setdefault(match.group("name"), []).append(
+            (index, match.group("star") is not None, value)
+        )
+    for name, parts in extended.items():
+        parts.sort(key=lambda p: p[0])
+        charset = ""
+        buffer = bytearray()
+        for i, (_index, encoded, value) in enumerate(parts):
+            if encoded:
+                if i == 0 and value.count(b"'") >= 2:
+                    charset_b, _lang, value = value.split(b"'", 2)
+                    charset = charset_b.decode("ascii", "replace")
+                buffer += unquote_to_bytes(value)
+            else:
+                buffer += value
+        # RFC 2231 wins over a plain parameter of the same name: it is the better-specified one.
+        plain[name] = decode_bytes(bytes(buffer), charset or None)
+    return plain
+
+
+# ---------------------------------------------------------------- dates
+
+_TZ_CACHE: dict[int, timezone] = {0: UTC}
+
+
+def _tz(minutes: int) -> timezone:
+    tz = _TZ_CACHE.get(minutes)
+    if tz is None:
+        tz = timezone(timedelta(minutes=minutes))
+        _TZ_CACHE[minutes] = tz
+    return tz
+
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    )
+}
+_ZONES = {
+    "ut": 0, "utc": 0, "gmt": 0, "z": 0,
+    "est": -300, "edt": -240, "cst": -360, "cdt": -300,
+    "mst": -420, "mdt": -360, "pst": -480, "pdt": -420,
+}  # fmt: skip
+
+_HEADER_DATE = re.compile(
+    rb"\s*(?:[A-Za-z]+,?\s*)?(\d{1,2})[\s-]+([A-Za-z]{3})[A-Za-z]*\.?[\s-]+(\d{2,4})\s+"
+    rb"(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*(?:([+-])(\d\d):?(\d\d)|([A-Za-z]{1,5}))?"
+)
+
+
+# The shape nearly every server and mailer writes; it goes straight to fromisoformat (C code).
+_COMMON_DATE = re.compile(
+    rb"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)"
+    rb"(?: \([^)]*\))?\s*\Z"
+)
+_MONTH_DIGITS = {
+    m.encode(): f"{i + 1:02d}"
+    for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+}
+
+
+def parse_header_date(raw: bytes | None) -> datetime | None:
+    """An RFC 5322 Date header as an aware datetime, or None when it cannot be read.
+
+    A missing or unknown zone is taken as UTC (RFC 5322 section 3.3: ``-0000`` means no zone
+    information); two-digit years follow RFC 5322 section 4.3.
+    """
+    if not raw:
+        return None
+    common = _COMMON_DATE.match(raw)
+    if common is not None:
+        day, mon, year, clock, zh, zm = common.groups()
+        month = _MONTH_DIGITS.get(mon)
+        if month is not None:
+            try:
+                return datetime.fromisoformat(
+                    f"{year.decode()}-{month}-{int(day):02d}T{clock.decode()}"
+                    f"{zh.decode()}:{zm.decode()}"
+                )
+            except ValueError:
+                return None
+    return _parse_date_general(raw)
+
+
+def _parse_date_general(raw: bytes) -> datetime | None:
+    match = _HEADER_DATE.match(raw)
+    if match is not None:
+        day, mon, year, hh, mm, ss, sign, zh, zm, zname = match.groups()
+        month = _MONTHS.get(mon.lower().decode("ascii"))
+        if month is not None:
+            y = int(year)
+            if len(year) <= 2 or y < 100:
+                y += 2000 if y < 50 else 1900
+            if sign is not None:
+                offset = int(zh) * 60 + int(zm)
+                if sign == b"-":
+                    offset = -offset
+            elif zname is not None:
+                offset = _ZONES.get(zname.lower().decode("ascii"), 0)
+            else:
+                offset = 0
+            try:
+                return datetime(
+                    y, month, int(day), int(hh), int(mm), int(ss or 0), tzinfo=_tz(offset)
+                )
+            except (ValueError, OverflowError):
+                return None
+    return _parse_date_fallback(raw)
+
+
+def _parse_date_fallback(raw: bytes) -> datetime | None:
+    try:
+        parsed = parsedate_tz(raw.decode("ascii", "replace"))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    try:
+        offset = (parsed[9] or 0) // 60
+        return datetime(*parsed[:6], tzinfo=_tz(offset))
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+_INTERNAL_DATE = re.compile(
+    rb"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\s*\Z"
+)
+
+
+def parse_internal_date(raw: bytes | None) -> datetime | None:
+    """INTERNALDATE (``17-Jul-1996 02:44:25 -0700``, RFC 3501 section 9) or None if malformed."""
+    if not raw:
+        return None
+    if len(raw) == 26 and raw[2] == 0x2D:  # the fixed layout: straight to fromisoformat
+        month = _MONTH_DIGITS.get(raw[3:6])
+        if month is not None:
+            day = raw[0:2].decode("ascii", "replace").strip()
+            text = raw[7:26].decode("ascii", "replace")
+            try:
+                return datetime.fromisoformat(
+                    f"{text[:4]}-{month}-{day:0>2}T{text[5:13]}{text[-5:-2]}:{text[-2:]}"
+                )
+            except ValueError:
+                pass
+    match = _INTERNAL_DATE.match(raw)
+    if match is None:
+        return parse_header_date(raw)
+    day, mon, year, hh, mm, ss, sign, zh, zm = match.groups()
+    month_number = _MONTHS.get(mon.lower().decode("ascii"))
+    if month_number is None:
+        return None
+    offset = int(zh) * 60 + int(zm)
+    if sign == b"-":
+        offset = -offset
+    try:
+        return datetime(
+            int(year), month_number, int(day), int(hh), int(mm), int(ss), tzinfo=_tz(offset)
+        )
+    except (ValueError, OverflowError):
+        return None

@@ -104,4 +104,13 @@ class Unparsed:
     line: bytes
 
 
-Event = Tagged | Untagged | Fetch | Continuation | LiteralStarted | LiteralData | LiteralEnded | Unparsed
+Event = (
+    Tagged
+    | Untagged
+    | Fetch
+    | Continuation
+    | LiteralStarted
+    | LiteralData
+    | LiteralEnded
+    | Unparsed
+)

@@ -467,8 +467,7 @@ class ResponseParser:
             kind = numbered.group(2).decode("ascii").upper()
             number = int(numbered.group(1))
             if kind == "FETCH":
-                rest = [first[numbered.end() :], *segments[1:]]
-                values = parse_values(rest)
+                values = parse_values([first[numbered.end() :], *segments[1:]])
                 items = values[0] if values and isinstance(values[0], list) else values
                 return Fetch(number, decode_fetch_items(items))
             return Untagged(kind, number=number)

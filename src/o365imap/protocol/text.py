@@ -181,14 +181,15 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
         parts.sort(key=lambda p: p[0])
         charset = ""
         buffer = bytearray()
-        for i, (_index, encoded, value) in enumerate(parts):
+        for i, (_index, encoded, piece) in enumerate(parts):
             if encoded:
-                if i == 0 and value.count(b"'") >= 2:
-                    charset_b, _lang, value = value.split(b"'", 2)
+                text = piece
+                if i == 0 and piece.count(b"'") >= 2:
+                    charset_b, _lang, text = piece.split(b"'", 2)
                     charset = charset_b.decode("ascii", "replace")
-                buffer += unquote_to_bytes(value)
+                buffer += unquote_to_bytes(text)
             else:
-                buffer += value
+                buffer += piece
         # RFC 2231 wins over a plain parameter of the same name: it is the better-specified one.
         plain[name] = decode_bytes(bytes(buffer), charset or None)
     return plain
@@ -232,7 +233,9 @@ _COMMON_DATE = re.compile(
 )
 _MONTH_DIGITS = {
     m.encode(): f"{i + 1:02d}"
-    for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    )
 }
 
 
@@ -311,11 +314,11 @@ def parse_internal_date(raw: bytes | None) -> datetime | None:
     if len(raw) == 26 and raw[2] == 0x2D:  # the fixed layout: straight to fromisoformat
         month = _MONTH_DIGITS.get(raw[3:6])
         if month is not None:
-            day = raw[0:2].decode("ascii", "replace").strip()
-            text = raw[7:26].decode("ascii", "replace")
+            day_text = raw[0:2].decode("ascii", "replace").strip()
+            rest = raw[7:26].decode("ascii", "replace")
             try:
                 return datetime.fromisoformat(
-                    f"{text[:4]}-{month}-{day:0>2}T{text[5:13]}{text[-5:-2]}:{text[-2:]}"
+                    f"{rest[:4]}-{month}-{day_text:0>2}T{rest[5:13]}{rest[-5:-2]}:{rest[-2:]}"
                 )
             except ValueError:
                 pass

@@ -87,7 +87,9 @@ class TokenSigner:
     ) -> None:
         self._key = key if key is not None else self.generate_key()
         self.tenant_id = tenant_id
-        self.issuer = issuer if issuer is not None else f"https://sts.sandbox.o365imap.test/{tenant_id}/"
+        self.issuer = (
+            issuer if issuer is not None else f"https://sts.sandbox.o365imap.test/{tenant_id}/"
+        )
         self.audience = audience
         self.client_id = client_id
         self.kid = kid if kid is not None else self.thumbprint()

@@ -1,0 +1,184 @@
+"""What the CLI prints: JSON Lines for scripts, rich tables for people.
+
+The JSON shapes are a contract: scripts parse them. Field names and types change only with a
+major version. Dates are ISO 8601 with their UTC offset (null when missing or unparseable),
+strings are decoded text (null for NIL), address lists are arrays of {"name", "email"} with
+groups as {"group", "members"}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from o365imap.models import (
+    AddressEntry,
+    Capabilities,
+    Folder,
+    FolderInfo,
+    Group,
+    MessageSummary,
+)
+
+__all__ = [
+    "address_json",
+    "capabilities_json",
+    "emit_json",
+    "folder_info_json",
+    "folder_json",
+    "human_size",
+    "message_json",
+    "print_folder_info",
+    "print_folders",
+    "print_messages",
+]
+
+
+def emit_json(obj: dict[str, Any], out: TextIO | None = None) -> None:
+    """One JSON object on one line (JSON Lines), non-ASCII kept readable."""
+    stream = out or sys.stdout
+    stream.write(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")) + "\n")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def address_json(entries: Sequence[AddressEntry]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        if isinstance(entry, Group):
+            out.append(
+                {
+                    "group": entry.name,
+                    "members": [{"name": m.name, "email": m.email} for m in entry.members],
+                }
+            )
+        else:
+            out.append({"name": entry.name, "email": entry.email})
+    return out
+
+
+def message_json(message: MessageSummary) -> dict[str, Any]:
+    env = message.envelope
+    return {
+        "seq": message.seq,
+        "uid": message.uid,
+        "flags": list(message.flags),
+        "size": message.size,
+        "internal_date": _iso(message.internal_date),
+        "date": _iso(env.date) if env else None,
+        "subject": env.subject if env else None,
+        "from": address_json(env.from_) if env else [],
+        "sender": address_json(env.sender) if env else [],
+        "reply_to": address_json(env.reply_to) if env else [],
+        "to": address_json(env.to) if env else [],
+        "cc": address_json(env.cc) if env else [],
+        "bcc": address_json(env.bcc) if env else [],
+        "in_reply_to": env.in_reply_to if env else None,
+        "message_id": env.message_id if env else None,
+    }
+
+
+def folder_json(folder: Folder) -> dict[str, Any]:
+    return {
+        "name": folder.name,
+        "delimiter": folder.delimiter,
+        "flags": list(folder.flags),
+        "special_use": folder.special_use,
+    }
+
+
+def folder_info_json(info: FolderInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "exists": info.exists,
+        "recent": info.recent,
+        "unseen": info.unseen,
+        "uidvalidity": info.uidvalidity,
+        "uidnext": info.uidnext,
+        "flags": list(info.flags),
+        "permanent_flags": list(info.permanent_flags),
+        "read_only": info.read_only,
+    }
+
+
+def capabilities_json(caps: Capabilities) -> dict[str, Any]:
+    return {"capabilities": sorted(caps.names)}
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _who(entries: Sequence[AddressEntry]) -> str:
+    if not entries:
+        return ""
+    first = entries[0]
+    if isinstance(first, Group):
+        return first.name
+    return first.name or first.email or ""
+
+
+def print_messages(console: Console, messages: Iterable[MessageSummary], title: str) -> int:
+    table = Table(title=title, expand=False, show_lines=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("Date", no_wrap=True)
+    table.add_column("From", overflow="ellipsis", max_width=28, no_wrap=True)
+    table.add_column("Subject", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("Flags", no_wrap=True)
+    count = 0
+    for message in messages:
+        env = message.envelope
+        when = (env.date if env and env.date else message.internal_date) or None
+        unread = "\\Seen" not in message.flags
+        marks = ("●" if unread else " ") + ("★" if "\\Flagged" in message.flags else " ")
+        subject = Text(env.subject or "" if env else "", style="bold" if unread else "")
+        table.add_row(
+            str(message.seq),
+            when.strftime("%Y-%m-%d %H:%M") if when else "",
+            _who(env.from_) if env else "",
+            subject,
+            human_size(message.size),
+            marks,
+        )
+        count += 1
+    console.print(table)
+    return count
+
+
+def print_folders(console: Console, folders: Iterable[Folder]) -> None:
+    table = Table(title="Folders")
+    table.add_column("Folder")
+    table.add_column("Special use")
+    table.add_column("Flags", style="dim")
+    for folder in folders:
+        table.add_row(folder.name, folder.special_use or "", " ".join(folder.flags))
+    console.print(table)
+
+
+def print_folder_info(console: Console, info: FolderInfo) -> None:
+    table = Table(title=info.name, show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    for key, value in folder_info_json(info).items():
+        if key == "name":
+            continue
+        shown = " ".join(value) if isinstance(value, list) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    console.print(table)

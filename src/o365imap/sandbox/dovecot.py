@@ -1,0 +1,673 @@
+"""A private Dovecot IMAP server on loopback that accepts Office 365-shaped OAuth tokens.
+
+:class:`DovecotServer` writes a complete configuration into a directory of its own, starts
+``dovecot -F`` in a new session, and waits for the greeting. Dovecot validates the JWTs itself
+against the :class:`~o365imap.sandbox.tokens.TokenSigner`'s public key (issuer, expiry, scope,
+user), so XOAUTH2 and OAUTHBEARER behave as they do against a real server, failures included.
+/work/shared/notes/dovecot-xoauth2.md explains every setting; the comments below only say why
+a setting differs from Dovecot's defaults.
+
+Running as root (CI containers) needs three changes from the rootless recipe, all made here:
+login processes refuse to run as root (they run as ``dovenull``, chrooted as Dovecot intends),
+and mail processes refuse uid 0, so mail belongs to uid/gid 5000 and each user is chrooted into
+the mail folder: the chroot happens while still root, so the test's private temp folder (mode
+0700) need not be opened up to uid 5000.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import grp
+import ipaddress
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .tokens import DEFAULT_SCOPES, TokenSigner, full_scope
+
+__all__ = [
+    "DOVECOT_BINARY",
+    "DovecotError",
+    "DovecotNotInstalled",
+    "DovecotServer",
+    "DovecotStartError",
+    "MailUser",
+]
+
+DOVECOT_BINARY = Path("/usr/sbin/dovecot")
+HOST = "127.0.0.1"
+# Dovecot refuses uid 0 for mail; 5000 is the uid its own documentation uses for virtual users.
+ROOT_MAIL_UID = 5000
+START_TIMEOUT = 10.0
+_START_ATTEMPTS = 5
+# Unix socket paths are limited to 108 bytes; Dovecot's longest name below base_dir is ~40.
+_MAX_BASE_DIR = 60
+
+
+class DovecotError(RuntimeError):
+    """The sandbox's Dovecot could not be set up or run."""
+
+
+class DovecotNotInstalled(DovecotError):
+    """Debian's Dovecot is not installed."""
+
+    def __init__(self, binary: Path) -> None:
+        super().__init__(
+            f"Dovecot is not installed ({binary} is missing): "
+            "run `apt-get install dovecot-imapd` (as root)"
+        )
+
+
+class DovecotStartError(DovecotError):
+    """Dovecot did not come up; the message ends with the tail of its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailUser:
+    """One line of the passwd-file: who may log in, and where their mail lives."""
+
+    email: str
+    password: str | None
+    home: Path
+
+    @property
+    def maildir(self) -> Path:
+        return self.home / "Maildir"
+
+
+def _conf_value(path: Path) -> str:
+    # Dovecot's config syntax has no escaping we could rely on for odd paths: refuse them.
+    text = str(path)
+    if any(c.isspace() or c in '"#\\{}<' for c in text):
+        raise DovecotError(f"unsupported character in path for Dovecot's config: {text!r}")
+    return text
+
+
+def _escape_key_component(name: str) -> str:
+    # Dovecot's key dictionary escapes these two in azp and kid (recipe: "%2f" / "%25").
+    return name.replace("%", "%25").replace("/", "%2f")
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise DovecotError(f"uid {uid} has no passwd entry; Dovecot needs a user name") from None
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        raise DovecotError(f"gid {gid} has no group entry; Dovecot needs a group name") from None
+
+
+def _login_user_for_root() -> str:
+    # Login processes must not run as root; Debian's package creates dovenull for them.
+    for name in ("dovenull", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise DovecotError("running as root needs an unprivileged user 'dovenull' or 'nobody'")
+
+
+def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(path, mode)
+
+
+def _make_tls(tls_dir: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for localhost, 127.0.0.1 and ::1: (ca, cert, key) files.
+
+    EC P-256 keys: generated in a millisecond, unlike RSA. Extensions are the ones Python's
+    ``VERIFY_X509_STRICT`` (default from 3.13) insists on.
+    """
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "o365imap sandbox CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    ca_file = tls_dir / "ca.pem"
+    cert_file = tls_dir / "cert.pem"
+    key_file = tls_dir / "key.pem"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        key_file,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    return ca_file, cert_file, key_file
+
+
+class DovecotServer:
+    """A private Dovecot on 127.0.0.1 with IMAP (plain + STARTTLS) and IMAPS listeners.
+
+    Everything lives in ``root``: config, TLS files, signing keys, log, and each user's
+    ``mail/<user>/Maildir``. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Tokens from ``signer`` (by default a key saved as ``root/signing-key.pem``, so a restart in
+    the same folder keeps accepting old tokens) authenticate via XOAUTH2 and OAUTHBEARER;
+    users added with a password can also use LOGIN and AUTHENTICATE PLAIN.
+    """
+
+    host = HOST
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        signer: TokenSigner | None = None,
+        issuer: str | None = None,
+        binary: Path = DOVECOT_BINARY,
+        username_attribute: str = "upn",
+        required_scope: str | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        """``issuer`` overrides the one Dovecot accepts (default: the signer's).
+
+        ``username_attribute`` is the claim that must equal the SASL user; ``required_scope``
+        the scope every token must carry (default the full-URL ``IMAP.AccessAsUser.All``).
+        ``timezone`` is a POSIX TZ value for Dovecot (INTERNALDATE offsets); default inherited.
+        """
+        if not binary.exists():
+            raise DovecotNotInstalled(binary)
+        self.root = Path(root).resolve()
+        self.binary = binary
+        self.signer = (
+            signer
+            if signer is not None
+            else TokenSigner.load_or_create(self.root / "signing-key.pem", issuer=issuer)
+        )
+        self.issuer = issuer if issuer is not None else self.signer.issuer
+        self.username_attribute = username_attribute
+        self.required_scope = required_scope or full_scope(DEFAULT_SCOPES[0], self.signer.audience)
+        self.timezone = timezone
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            self.mail_uid, self.mail_gid = ROOT_MAIL_UID, ROOT_MAIL_UID
+        else:
+            self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
+        self.users: dict[str, MailUser] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ports: tuple[int, int] | None = None
+        self._short_base_dir: Path | None = None
+        self._users_mtime = 0
+        self.root.mkdir(parents=True, exist_ok=True)
+        _conf_value(self.root)
+        self.ca_file, self._cert_file, self._key_file = _make_tls(self.root / "tls")
+        self.trust_key(self.signer)
+        (self.root / "mail").mkdir(exist_ok=True)
+        self._write_users()
+
+    # -- paths and properties ----------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "dovecot.log"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.root / "dovecot.stderr"
+
+    @property
+    def users_path(self) -> Path:
+        return self.root / "users"
+
+    @property
+    def imap_port(self) -> int:
+        """Plain IMAP: STARTTLS, or LOGIN in the clear (the sandbox allows it)."""
+        return self._require_ports()[0]
+
+    @property
+    def imaps_port(self) -> int:
+        """Implicit TLS, as outlook.office365.com:993."""
+        return self._require_ports()[1]
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def mail_owner(self) -> tuple[int, int] | None:
+        """(uid, gid) that seeded files must be chowned to, or None when no chown is needed."""
+        if self.as_root:
+            return self.mail_uid, self.mail_gid
+        return None
+
+    def _require_ports(self) -> tuple[int, int]:
+        if self._ports is None:
+            raise DovecotError("the Dovecot server has not been started")
+        return self._ports
+
+    @property
+    def base_dir(self) -> Path:
+        if self._short_base_dir is not None:
+            return self._short_base_dir
+        return self.root / "run"
+
+    # -- users and keys --------------------------------------------------------------------------
+
+    def add_user(self, email: str, password: str | None = None) -> Path:
+        """Let ``email`` log in (by token; by password too if one is given): its Maildir root.
+
+        Users may be added while the server runs: Dovecot rereads the passwd-file.
+        """
+        key = email.lower()
+        if any(c in key for c in ":/\n\r\0") or not key.strip():
+            raise ValueError(f"unusable user name for the passwd-file: {email!r}")
+        home = self.root / "mail" / key
+        user = MailUser(key, password, home)
+        self.users[key] = user
+        for sub in ("", "cur", "new", "tmp"):
+            path = user.maildir / sub
+            path.mkdir(parents=True, exist_ok=True)
+        self.chown(home)
+        self.chown(user.maildir)
+        for sub in ("cur", "new", "tmp"):
+            self.chown(user.maildir / sub)
+        self._write_users()
+        return user.maildir
+
+    def maildir(self, user: str) -> Path:
+        """The Maildir root of a user added with :meth:`add_user`."""
+        try:
+            return self.users[user.lower()].maildir
+        except KeyError:
+            raise KeyError(f"no such sandbox user: {user}") from None
+
+    def chown(self, path: Path) -> None:
+        """Give ``path`` to the mail user (only needed, and only done, when running as root)."""
+        owner = self.mail_owner
+        if owner is not None:
+            os.chown(path, *owner)
+
+    def chown_tree(self, top: Path) -> None:
+        owner = self.mail_owner
+        if owner is None:
+            return
+        os.chown(top, *owner)
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in (*dirnames, *filenames):
+                os.chown(os.path.join(dirpath, name), *owner, follow_symlinks=False)
+
+    def trust_key(self, signer: TokenSigner) -> None:
+        """Accept tokens signed by ``signer``'s key too (key rotation, a second emulator)."""
+        path = self.root / "keys" / "default" / "RS256" / _escape_key_component(signer.kid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(signer.public_key_pem())
+
+    def mint_token(self, user: str, **kwargs: Any) -> str:
+        """A token for ``user`` from this server's signer (see ``TokenSigner.mint``)."""
+        token: str = self.signer.mint(user, **kwargs)
+        return token
+
+    def _home_for_passwd(self, user: MailUser) -> str:
+        if self.as_root:
+            # "/chroot/./home": Dovecot chroots to mail/ (as root) and uses /<user> inside.
+            return f"{_conf_value(self.root / 'mail')}/./{user.email}"
+        return _conf_value(user.home)
+
+    def _write_users(self) -> None:
+        lines = []
+        for user in self.users.values():
+            if user.password is None:
+                # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
+                secret = base64.b64encode(os.urandom(24)).decode()
+            else:
+                secret = base64.b64encode(user.password.encode()).decode()
+            # PLAIN.B64 lets a password contain ':' (the field separator).
+            lines.append(
+                f"{user.email}:{{PLAIN.B64}}{secret}:{self.mail_uid}:{self.mail_gid}::"
+                f"{self._home_for_passwd(user)}::\n"
+            )
+        tmp = self.users_path.with_suffix(".tmp")
+        tmp.write_text("".join(lines), encoding="utf-8")
+        # Dovecot notices a changed passwd-file by its mtime (whole seconds): make every
+        # rewrite's mtime differ from the last one, even within one second.
+        stamp = max(int(time.time()), self._users_mtime + 1)
+        os.utime(tmp, (stamp, stamp))
+        self._users_mtime = stamp
+        os.replace(tmp, self.users_path)
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def _oauth2_conf(self) -> str:
+        return (
+            "introspection_mode = local\n"
+            f"local_validation_key_dict = fs:posix:prefix={_conf_value(self.root / 'keys')}/\n"
+            f"username_attribute = {self.username_attribute}\n"
+            f"issuers = {self.issuer}\n"
+            f"scope = {self.required_scope}\n"
+        )
+
+    def _config(self, imap_port: int, imaps_port: int) -> str:
+        r = _conf_value(self.root)
+        if self.as_root:
+            identity = (
+                f"default_login_user = {_login_user_for_root()}\n"
+                "default_internal_user = root\n"
+                "default_internal_group = root\n"
+                f"valid_chroot_dirs = {r}/mail\n"
+            )
+            login_chroot = ""  # keep Dovecot's chroot: the login user could not reach base_dir
+        else:
+            identity = (
+                f"default_login_user = {_user_name(os.getuid())}\n"
+                f"default_internal_user = {_user_name(os.getuid())}\n"
+                f"default_internal_group = {_group_name(os.getgid())}\n"
+            )
+            login_chroot = "  chroot =\n"  # chroot needs root
+        special = "".join(
+            f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
+            for name in ("Sent", "Drafts", "Junk", "Trash", "Archive")
+        )
+        return f"""# Written by o365imap.sandbox.dovecot; rewritten on every start.
+instance_name = o365imap-sandbox-{imap_port}
+base_dir = {_conf_value(self.base_dir)}
+state_dir = {r}/state
+protocols = imap
+listen = {HOST}
+log_path = {r}/dovecot.log
+{identity}first_valid_uid = 1
+ssl = yes
+ssl_cert = <{_conf_value(self._cert_file)}
+ssl_key = <{_conf_value(self._key_file)}
+disable_plaintext_auth = no
+auth_mechanisms = plain login xoauth2 oauthbearer
+auth_failure_delay = 0
+# the reason a token was refused is only ever in this log
+auth_verbose = yes
+passdb {{
+  driver = static
+  args = nopassword=y nodelay=y
+  mechanisms = xoauth2 oauthbearer
+  result_success = continue
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {r}/oauth2-jwt.conf.ext
+}}
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = username_format=%Lu {r}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%Lu {r}/users
+}}
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+{special}}}
+mail_fsync = never
+# tests open many connections as one user at once
+mail_max_userip_connections = 200
+service imap-login {{
+{login_chroot}  inet_listener imap {{
+    address = {HOST}
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = {HOST}
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+  # renamed socket: login processes find no penalty service, so no per-IP failure delays
+  unix_listener anvil-auth-penalty {{
+    path = anvil-auth-penalty-disabled
+  }}
+}}
+"""
+
+    # -- process ---------------------------------------------------------------------------------
+
+    def start(self) -> DovecotServer:
+        """Start Dovecot on free ports and wait for its greeting (retrying port collisions)."""
+        if self.running:
+            return self
+        if len(str(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
+            self._short_base_dir = Path(tempfile.mkdtemp(prefix="o365imap-dovecot-"))
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        _write_private(self.root / "oauth2-jwt.conf.ext", self._oauth2_conf().encode(), 0o644)
+        last_error: DovecotStartError | None = None
+        for _ in range(_START_ATTEMPTS):
+            imap_port, imaps_port = _free_ports(2)
+            self.config_path.write_text(self._config(imap_port, imaps_port), encoding="utf-8")
+            with contextlib.suppress(FileNotFoundError):
+                # a stale penalty socket from an earlier run would turn the penalty back on
+                (self.base_dir / "anvil-auth-penalty").unlink()
+            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                self._spawn()
+                self._ports = (imap_port, imaps_port)
+                self._wait_ready()
+                return self
+            except DovecotStartError as exc:
+                self.stop()
+                last_error = exc
+                if "Address already in use" not in self._log_since(log_offset):
+                    raise
+        assert last_error is not None
+        raise last_error
+
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        if self.timezone is not None:
+            env["TZ"] = self.timezone
+        with open(self.stderr_path, "ab") as stderr:
+            self._process = subprocess.Popen(
+                [str(self.binary), "-F", "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                start_new_session=True,  # its own process group: one killpg stops everything
+                env=env,
+            )
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            process = self._process
+            assert process is not None
+            if process.poll() is not None:
+                raise DovecotStartError(
+                    f"dovecot exited with status {process.returncode}\n{self.log_tail()}"
+                )
+            try:
+                if self._greeting_ok():
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise DovecotStartError(
+                    f"no IMAP greeting within {START_TIMEOUT:.0f} s\n{self.log_tail()}"
+                )
+            time.sleep(0.005)
+
+    def _greeting_ok(self) -> bool:
+        with socket.create_connection((HOST, self.imap_port), timeout=2) as sock:
+            reader = sock.makefile("rb")
+            # Dovecot may first say "* OK Waiting for authentication process to respond.."
+            # while its auth process starts; the real greeting follows.
+            for _ in range(3):
+                line = reader.readline()
+                if not line:
+                    return False
+                if line.startswith(b"* OK [CAPABILITY"):
+                    break
+            else:
+                return False
+        # the TLS listener comes from the same process: accepting a connection is enough
+        with socket.create_connection((HOST, self.imaps_port), timeout=2):
+            return True
+
+    def stop(self) -> None:
+        """Stop Dovecot and every process it started (they share its process group)."""
+        process = self._process
+        self._process = None
+        if process is not None:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        self._ports = None
+        if self._short_base_dir is not None:
+            shutil.rmtree(self._short_base_dir, ignore_errors=True)
+            self._short_base_dir = None
+
+    def __enter__(self) -> DovecotServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- logs ------------------------------------------------------------------------------------
+
+    def _log_since(self, offset: int) -> str:
+        parts = []
+        if self.log_path.exists():
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                parts.append(log.read().decode("utf-8", "replace"))
+        if self.stderr_path.exists():
+            parts.append(self.stderr_path.read_text("utf-8", "replace"))
+        return "\n".join(parts)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of Dovecot's log and of its stderr (start-up errors land there)."""
+        out = []
+        for path in (self.log_path, self.stderr_path):
+            if path.exists():
+                tail = path.read_text("utf-8", "replace").splitlines()[-lines:]
+                if tail:
+                    out.append(f"--- {path} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(out) or "(Dovecot wrote no log)"
+
+    def iter_log(self) -> Iterator[str]:
+        """Every line of Dovecot's log so far (auth failures say why only here)."""
+        if self.log_path.exists():
+            yield from self.log_path.read_text("utf-8", "replace").splitlines()

@@ -1,0 +1,577 @@
+"""Build RFC 5322 messages byte by byte, with every header encoding under our control.
+
+A :class:`SeedMessage` is both the recipe for a message and the answer key for it: its fields
+(subject, addresses, dates, flags, attachments) are exactly what a correct client must decode
+from the bytes :func:`build_message` produces. Tests compare a client's output with these
+fields, never with another parser's view of the bytes.
+
+The stdlib ``email`` package would pick encodings itself (always UTF-8, its own folding), so
+headers are written here: RFC 2047 encoded-words in the charset and B/Q mode a :class:`Wire`
+names, RFC 2231 parameters, raw 8-bit UTF-8 where asked, groups, and folding that only ever
+turns an existing space into CRLF SP (so unfolding gives back the exact text). Line endings are
+CRLF throughout, which also makes the byte length equal IMAP's RFC822.SIZE.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import enum
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Literal, NamedTuple
+
+__all__ = [
+    "AUTO",
+    "ASCII",
+    "FLAG_LETTERS",
+    "RAW_UTF8",
+    "UTF8_B",
+    "UTF8_Q",
+    "AddressEntry",
+    "SeedAddress",
+    "SeedAttachment",
+    "SeedGroup",
+    "SeedMessage",
+    "Wire",
+    "build_message",
+    "encode_phrase",
+    "encode_unstructured",
+    "format_address_list",
+]
+
+CRLF = "\r\n"
+_MAX_LINE = 78
+_MAX_WORD = 75  # RFC 2047 section 2: an encoded-word is at most 75 characters
+
+# IMAP system flag -> Maildir info letter (letters must be written in ASCII order)
+FLAG_LETTERS = {
+    "\\Draft": "D",
+    "\\Flagged": "F",
+    "\\Answered": "R",
+    "\\Seen": "S",
+    "\\Deleted": "T",
+}
+
+
+class _Default(enum.Enum):
+    AUTO = "auto"
+
+
+AUTO = _Default.AUTO
+"""Stands for "derive this from the message's ``date``" in :class:`SeedMessage` fields."""
+
+
+class SeedAddress(NamedTuple):
+    """One mailbox; equal to the plain tuple ``(name, email)``. ``name`` None: no display name."""
+
+    name: str | None
+    email: str
+
+
+class SeedGroup(NamedTuple):
+    """RFC 5322 group syntax: ``Team: a@x, b@y;`` or, with no members, ``undisclosed-recipients:;``."""
+
+    name: str
+    members: tuple[SeedAddress, ...] = ()
+
+
+AddressEntry = SeedAddress | SeedGroup
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How non-ASCII header text goes on the wire.
+
+    ``mode`` B or Q: RFC 2047 encoded-words in ``charset`` (the label is written as given, so
+    ``Shift_JIS`` and ``shift_jis`` both occur); ``8bit``: raw UTF-8 bytes in the header (RFC
+    6532 style, which old servers and clients still meet); ``ascii``: no encoding at all (a
+    non-ASCII value is an error). ``always`` encodes even pure-ASCII text, as some mailers do.
+    Text the charset cannot represent falls back to UTF-8 in the same mode, as mailers do.
+    """
+
+    charset: str = "utf-8"
+    mode: Literal["B", "Q", "8bit", "ascii"] = "B"
+    always: bool = False
+
+    def __post_init__(self) -> None:
+        codecs.lookup(self.charset)  # fail early on a charset Python cannot encode
+
+
+UTF8_B = Wire("utf-8", "B")
+UTF8_Q = Wire("utf-8", "Q")
+RAW_UTF8 = Wire("utf-8", "8bit")
+ASCII = Wire("us-ascii", "ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedAttachment:
+    """A MIME leaf besides the text body: what a client must list, name and save.
+
+    ``filename`` None means the part has no name at all. ``content_id`` is written in angle
+    brackets, as BODYSTRUCTURE reports it. ``filename_style``: ``quoted`` (``filename="a.pdf"``),
+    ``rfc2231`` (``filename*=utf-8''...``), ``rfc2231-continued`` (``filename*0*=``, ``*1*`` ...),
+    ``rfc2047`` (``filename="=?utf-8?B?...?="``, Outlook's way), ``8bit`` (raw UTF-8 in quotes);
+    ``auto`` is quoted for ASCII names and rfc2231 (with an RFC 2047 ``name=``) otherwise.
+    ``message/rfc822`` data is embedded as is; everything else is base64, so the decoded bytes
+    equal ``data`` exactly.
+    """
+
+    filename: str | None
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+    filename_style: Literal["auto", "quoted", "rfc2231", "rfc2231-continued", "rfc2047", "8bit"] = (
+        "auto"
+    )
+    filename_charset: str = "utf-8"
+
+    @property
+    def size(self) -> int:
+        """The decoded size in bytes."""
+        return len(self.data)
+
+
+@dataclass(slots=True, eq=False)
+class SeedMessage:
+    """One message: the recipe for its bytes and the values a correct client decodes from them.
+
+    ``date`` (timezone-aware) is the INTERNALDATE (written as the Maildir file's mtime) and, by
+    default, the Date header. ``date_header`` is the header's exact text (``None``: no Date
+    header); ``header_date`` is what that header must decode to (``None`` when missing or
+    unparseable). ``message_id``/``in_reply_to`` include their angle brackets, as ENVELOPE
+    carries them. ``sender``/``reply_to`` empty means no such header (ENVELOPE then repeats
+    ``from_``: see :attr:`envelope_sender`).
+
+    ``uid``, ``size``, ``folder`` and ``filename`` are filled in when the message is written
+    to a Maildir: ``size`` is the file's byte length, which Dovecot reports as RFC822.SIZE.
+    """
+
+    date: datetime
+    subject: str | None
+    from_: tuple[AddressEntry, ...] = ()
+    to: tuple[AddressEntry, ...] = ()
+    cc: tuple[AddressEntry, ...] = ()
+    bcc: tuple[AddressEntry, ...] = ()
+    sender: tuple[AddressEntry, ...] = ()
+    reply_to: tuple[AddressEntry, ...] = ()
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    flags: frozenset[str] = frozenset()
+    body: str = ""
+    html: str | None = None
+    attachments: tuple[SeedAttachment, ...] = ()
+    subject_wire: Wire = UTF8_B
+    names_wire: Wire = UTF8_B
+    body_charset: str = "utf-8"
+    body_encoding: Literal["auto", "7bit", "8bit", "quoted-printable", "base64"] = "auto"
+    date_header: str | None | _Default = AUTO
+    header_date: datetime | None | _Default = AUTO
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    # filled in by the Maildir writer
+    uid: int = 0
+    size: int = 0
+    folder: str = ""
+    filename: str = ""
+    # free-form notes for test authors ("no Date header", "group in To") and for lookups
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.date.tzinfo is None or self.date.utcoffset() is None:
+            raise ValueError("SeedMessage.date must be timezone-aware")
+        # IMAP dates have whole seconds; keep the answer key in the same precision.
+        self.date = self.date.replace(microsecond=0)
+        unknown = self.flags - FLAG_LETTERS.keys()
+        if unknown:
+            raise ValueError(f"only system flags can be seeded, not {sorted(unknown)}")
+        if self.date_header is AUTO:
+            self.date_header = format_datetime(self.date)
+            if self.header_date is AUTO:
+                self.header_date = self.date
+        elif self.date_header is None:
+            if self.header_date is AUTO:
+                self.header_date = None
+        elif self.header_date is AUTO:
+            raise ValueError("a custom date_header needs header_date: the value it must decode to")
+
+    @property
+    def internal_date(self) -> datetime:
+        return self.date
+
+    @property
+    def expected_date(self) -> datetime | None:
+        """The Date header decoded: None when the message has none or it is unparseable."""
+        assert not isinstance(self.header_date, _Default)
+        return self.header_date
+
+    @property
+    def raw_date(self) -> str | None:
+        """The Date header exactly as written (None when there is no Date header)."""
+        assert not isinstance(self.date_header, _Default)
+        return self.date_header
+
+    @property
+    def envelope_sender(self) -> tuple[AddressEntry, ...]:
+        # RFC 3501 7.4.2: a missing Sender or Reply-To is reported as a copy of From.
+        return self.sender or self.from_
+
+    @property
+    def envelope_reply_to(self) -> tuple[AddressEntry, ...]:
+        return self.reply_to or self.from_
+
+    @property
+    def flag_letters(self) -> str:
+        return "".join(sorted(FLAG_LETTERS[f] for f in self.flags))
+
+    def __repr__(self) -> str:
+        return (
+            f"SeedMessage(folder={self.folder!r}, uid={self.uid}, subject={self.subject!r}, "
+            f"date={self.date.isoformat()}, size={self.size})"
+        )
+
+
+# -- RFC 2047 -------------------------------------------------------------------------------------
+
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_TABLE = [
+    chr(b) if b in _Q_SAFE else ("_" if b == 0x20 else f"={b:02X}") for b in range(256)
+]
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
+
+
+def _encodable(text: str, charset: str) -> bool:
+    try:
+        text.encode(charset)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _payload(text: str, charset: str, mode: str) -> str:
+    raw = text.encode(charset)
+    if mode == "B":
+        return base64.b64encode(raw).decode("ascii")
+    return "".join([_Q_TABLE[b] for b in raw])
+
+
+def _encoded_words(text: str, charset: str, mode: str) -> list[str]:
+    """``text`` as encoded-words of at most 75 characters, each holding whole characters.
+
+    Each word is encoded on its own, so stateful charsets (ISO-2022-JP) end every word back in
+    ASCII, as RFC 2047 section 5 requires.
+    """
+    prefix = f"=?{charset}?{mode}?"
+    room = _MAX_WORD - len(prefix) - 2
+    words: list[str] = []
+    start = 0
+    while start < len(text):
+        # grow the chunk while it fits: estimate first, then correct one character at a time
+        end = start + 1
+        best = _payload(text[start:end], charset, mode)
+        if len(best) > room:
+            raise ValueError(f"cannot fit {text[start]!r} into one encoded-word")
+        step = max(1, room // 8)
+        while end < len(text):
+            nxt = min(len(text), end + step)
+            candidate = _payload(text[start:nxt], charset, mode)
+            if len(candidate) <= room:
+                end, best = nxt, candidate
+            elif step > 1:
+                step = max(1, step // 2)
+            else:
+                break
+        words.append(f"{prefix}{best}?=")
+        start = end
+    return words
+
+
+def _wire_for(text: str, wire: Wire) -> Wire:
+    if wire.mode in ("B", "Q") and not _encodable(text, wire.charset):
+        return Wire("utf-8", wire.mode, wire.always)
+    return wire
+
+
+def encode_unstructured(text: str, wire: Wire) -> str:
+    """An unstructured header value (Subject) as it goes on the wire, unfolded.
+
+    Pure-ASCII words stay readable unless ``wire.always``; each run of other words becomes
+    encoded-words (the spaces inside a run are encoded too, since a decoder drops whitespace
+    between adjacent encoded-words).
+    """
+    if wire.mode == "ascii":
+        if not text.isascii():
+            raise ValueError(f"non-ASCII text with an ascii Wire: {text!r}")
+        return text
+    if wire.mode == "8bit" or (text.isascii() and not wire.always and "=?" not in text):
+        return text
+    wire = _wire_for(text, wire)
+    words = text.split(" ")
+    out: list[str] = []
+    run: list[str] = []
+
+    def plain(word: str) -> bool:
+        return bool(word) and word.isascii() and "=?" not in word and not wire.always
+
+    for word in words:
+        if plain(word):
+            if run:
+                out.extend(_encoded_words(" ".join(run), wire.charset, wire.mode))
+                run = []
+            out.append(word)
+        else:
+            run.append(word)
+    if run:
+        out.extend(_encoded_words(" ".join(run), wire.charset, wire.mode))
+    return " ".join(out)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def encode_phrase(name: str, wire: Wire) -> str:
+    """A display name (RFC 5322 phrase): an atom sequence, a quoted-string, or encoded-words."""
+    if name.isascii() and not (wire.always and wire.mode in ("B", "Q")):
+        words = name.split(" ")
+        if all(_ATEXT.fullmatch(w) for w in words) and "=?" not in name:
+            return name
+        return _quote(name)
+    if wire.mode == "8bit":
+        return _quote(name)
+    if wire.mode == "ascii":
+        raise ValueError(f"non-ASCII display name with an ascii Wire: {name!r}")
+    wire = _wire_for(name, wire)
+    return " ".join(_encoded_words(name, wire.charset, wire.mode))
+
+
+def _format_mailbox(address: SeedAddress, wire: Wire) -> str:
+    if address.name is None:
+        return address.email
+    return f"{encode_phrase(address.name, wire)} <{address.email}>"
+
+
+def format_address_list(entries: Iterable[AddressEntry], wire: Wire) -> str:
+    """An address-list header value (From, To, Cc ...), groups included, unfolded."""
+    parts = []
+    for entry in entries:
+        if isinstance(entry, SeedGroup):
+            members = ", ".join(_format_mailbox(m, wire) for m in entry.members)
+            parts.append(f"{encode_phrase(entry.name, wire)}:{' ' if members else ''}{members};")
+        else:
+            parts.append(_format_mailbox(entry, wire))
+    return ", ".join(parts)
+
+
+def _fold(name: str, value: str) -> str:
+    """``Name: value`` folded at existing spaces to lines of at most 78 characters where possible.
+
+    Folding inserts CRLF before a space that is already there, so unfolding (removing CRLF)
+    restores ``value`` exactly, and a long word is never broken.
+    """
+    pieces = value.split(" ")
+    line = f"{name}: {pieces[0]}"
+    out = [line]
+    length = len(line)
+    for piece in pieces[1:]:
+        if piece and length + 1 + len(piece) > _MAX_LINE and length > len(name) + 2:
+            out.append(CRLF + " " + piece)
+            length = 1 + len(piece)
+        else:
+            out.append(" " + piece)
+            length += 1 + len(piece)
+    return "".join(out)
+
+
+# -- RFC 2231 -------------------------------------------------------------------------------------
+
+_ATTR_CHAR = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+
+
+def _pct(raw: bytes) -> list[str]:
+    return [chr(b) if b in _ATTR_CHAR else f"%{b:02X}" for b in raw]
+
+
+def _filename_params(attachment: SeedAttachment) -> tuple[list[str], list[str]]:
+    """(Content-Type params, Content-Disposition params) naming the attachment."""
+    name = attachment.filename
+    if name is None:
+        return [], []
+    style = attachment.filename_style
+    if style == "auto":
+        style = "quoted" if name.isascii() else "rfc2231"
+    charset = attachment.filename_charset
+    if style == "quoted":
+        if not name.isascii():
+            raise ValueError(f"quoted filename style needs an ASCII name: {name!r}")
+        return [f"name={_quote(name)}"], [f"filename={_quote(name)}"]
+    if style == "8bit":
+        return [f"name={_quote(name)}"], [f"filename={_quote(name)}"]
+    encoded_name = " ".join(_encoded_words(name, charset, "B"))
+    if style == "rfc2047":
+        return [f'name="{encoded_name}"'], [f'filename="{encoded_name}"']
+    chars = _pct(name.encode(charset))
+    if style == "rfc2231":
+        return [f'name="{encoded_name}"'], [f"filename*={charset}''{''.join(chars)}"]
+    # rfc2231-continued: short numbered sections; only the first names the charset
+    sections: list[str] = []
+    current = ""
+    for ch in chars:
+        if len(current) + len(ch) > 24:
+            sections.append(current)
+            current = ""
+        current += ch
+    sections.append(current)
+    params = [
+        f"filename*{i}*={charset}''{text}" if i == 0 else f"filename*{i}*={text}"
+        for i, text in enumerate(sections)
+    ]
+    return [f'name="{encoded_name}"'], params
+
+
+# -- MIME bodies ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Part:
+    headers: list[str]
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        head = CRLF.join(self.headers).encode("utf-8")
+        return head + b"\r\n\r\n" + self.body
+
+
+def _crlf_lines(raw: bytes) -> bytes:
+    body = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    return body if body.endswith(b"\r\n") else body + b"\r\n"
+
+
+def _base64_body(data: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def _text_part(
+    text: str,
+    subtype: str,
+    charset: str,
+    encoding: Literal["auto", "7bit", "8bit", "quoted-printable", "base64"],
+) -> _Part:
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = normalized.encode(charset)
+    if encoding == "auto":
+        encoding = "7bit" if raw.isascii() else "quoted-printable"
+    if encoding in ("7bit", "8bit"):
+        if encoding == "7bit" and not raw.isascii():
+            raise ValueError(f"7bit body with non-ASCII bytes in {charset}")
+        body = _crlf_lines(raw)
+    elif encoding == "quoted-printable":
+        body = _crlf_lines(binascii.b2a_qp(raw, istext=True))
+    else:
+        body = _base64_body(raw)
+    return _Part(
+        [f"Content-Type: text/{subtype}; charset={charset}", f"Content-Transfer-Encoding: {encoding}"],
+        body,
+    )
+
+
+def _attachment_part(attachment: SeedAttachment) -> _Part:
+    type_params, disp_params = _filename_params(attachment)
+    disposition = "inline" if attachment.inline else "attachment"
+    headers = [_fold("Content-Type", "; ".join([attachment.content_type, *type_params]))]
+    if attachment.content_type.lower() == "message/rfc822":
+        # RFC 2046 5.2.1: message/rfc822 is never base64; it is carried as it is
+        encoding = "7bit" if attachment.data.isascii() else "8bit"
+        body = _crlf_lines(attachment.data)
+    else:
+        encoding = "base64"
+        body = _base64_body(attachment.data)
+    headers.append(f"Content-Transfer-Encoding: {encoding}")
+    if len(disp_params) > 1:  # continued RFC 2231 sections: one per line
+        headers.append(f"Content-Disposition: {disposition};" + ";\r\n ".join([""] + disp_params)[1:])
+    else:
+        headers.append(_fold("Content-Disposition", "; ".join([disposition, *disp_params])))
+    if attachment.content_id is not None:
+        headers.append(f"Content-ID: {attachment.content_id}")
+    return _Part(headers, body)
+
+
+class _Boundaries:
+    def __init__(self, seed: str) -> None:
+        self._stem = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()[:16]
+        self._count = 0
+
+    def next(self) -> str:
+        self._count += 1
+        # "=_" never occurs in base64 or quoted-printable text, so it cannot clash with content
+        return f"=_sbx_{self._stem}_{self._count}"
+
+
+def _multipart(subtype: str, parts: Sequence[_Part], boundaries: _Boundaries) -> _Part:
+    boundary = boundaries.next()
+    delimiter = f"--{boundary}\r\n".encode()
+    chunks = [b"This is a multi-part message in MIME format.\r\n\r\n"]
+    for part in parts:
+        chunks.append(delimiter)
+        chunks.append(part.to_bytes())
+        chunks.append(b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return _Part([f'Content-Type: multipart/{subtype}; boundary="{boundary}"'], b"".join(chunks))
+
+
+def _body(msg: SeedMessage, boundaries: _Boundaries) -> _Part:
+    text = _text_part(msg.body, "plain", msg.body_charset, msg.body_encoding)
+    related = [a for a in msg.attachments if a.inline and a.content_id is not None]
+    others = [a for a in msg.attachments if not (a.inline and a.content_id is not None)]
+    html_text = msg.html
+    if related and html_text is None:
+        images = "".join(f'<img src="cid:{a.content_id.strip("<>")}">' for a in related if a.content_id)
+        html_text = f"<html><body><p>{msg.body}</p>{images}</body></html>"
+    top = text
+    if html_text is not None:
+        html = _text_part(html_text, "html", msg.body_charset, "quoted-printable")
+        if related:
+            html = _multipart(
+                "related", [html, *(_attachment_part(a) for a in related)], boundaries
+            )
+        top = _multipart("alternative", [text, html], boundaries)
+    if others:
+        top = _multipart("mixed", [top, *(_attachment_part(a) for a in others)], boundaries)
+    return top
+
+
+def build_message(msg: SeedMessage) -> bytes:
+    """The message as RFC 5322 bytes with CRLF line endings."""
+    headers: list[str] = []
+    if msg.raw_date is not None:
+        headers.append(f"Date: {msg.raw_date}")
+    for name, entries in (
+        ("From", msg.from_),
+        ("Sender", msg.sender),
+        ("Reply-To", msg.reply_to),
+        ("To", msg.to),
+        ("Cc", msg.cc),
+        ("Bcc", msg.bcc),
+    ):
+        if entries:
+            headers.append(_fold(name, format_address_list(entries, msg.names_wire)))
+    if msg.subject is not None:
+        headers.append(_fold("Subject", encode_unstructured(msg.subject, msg.subject_wire)))
+    if msg.message_id is not None:
+        headers.append(f"Message-ID: {msg.message_id}")
+    if msg.in_reply_to is not None:
+        headers.append(f"In-Reply-To: {msg.in_reply_to}")
+    if msg.references:
+        headers.append(_fold("References", " ".join(msg.references)))
+    for name, value in msg.extra_headers:
+        headers.append(_fold(name, value))
+    headers.append("MIME-Version: 1.0")
+    body = _body(msg, _Boundaries(f"{msg.message_id}|{msg.subject}|{msg.raw_date}"))
+    head = CRLF.join([*headers, *body.headers]).encode("utf-8")
+    return head + b"\r\n\r\n" + body.body

@@ -51,7 +51,7 @@ __all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_val
 
 # A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
 # unescaped quotes inside strings, and reading those as the end desynchronises everything after.
-_QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+)"'
+_QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
 _TOKEN = re.compile(
     _QUOTED
     + rb"|([()])"
@@ -113,8 +113,8 @@ def parse_values(segments: list[Any]) -> list[Any]:
 
 # ---------------------------------------------------------------- the FETCH fast path
 
-_NS = rb'(?:"([^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+)"|(NIL))'
-_NS_NC = rb'(?:"[^"\\]*+(?:(?:\\.|"(?![\s()]))[^"\\]*+)*+"|NIL)'
+_NS = rb'(?:"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"|(NIL))'
+_NS_NC = rb'(?:"[^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+"|NIL)'
 _ADDR = rb"\(" + _NS + rb" " + _NS + rb" " + _NS + rb" " + _NS + rb"\)"
 _ADDR_NC = rb"\(" + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb"\)"
 _ALIST = rb"(NIL|\((?:" + _ADDR_NC + rb")+\))"

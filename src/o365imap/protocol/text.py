@@ -153,7 +153,8 @@ def decode_param_value(value: bytes) -> str:
     return decode_2047(value)
 
 
-_CONTINUATION = re.compile(r"^(?P<name>[^*]+)\*(?P<index>\d+)?(?P<star>\*)?$")
+# name*0, name*0*, name* (RFC 2231 sections 3 and 4)
+_CONTINUATION = re.compile(r"^(?P<name>[^*]+)(?:\*(?P<index>\d+))?(?P<star>\*)?$")
 
 
 def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
@@ -169,7 +170,7 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
         name = raw_name.decode("ascii", "replace").strip().lower()
         value = raw_value or b""
         match = _CONTINUATION.match(name)
-        if match is None:
+        if match is None or (match.group("index") is None and match.group("star") is None):
             if name not in plain:
                 plain[name] = decode_2047(value)
             continue

@@ -14,7 +14,8 @@ import re
 
 __all__ = ["decode_utf7", "encode_utf7"]
 
-_RUN = re.compile(rb"&([^-]*)-")
+_RUN = re.compile(rb"&([A-Za-z0-9+,]*)-")
+_VALID = re.compile(rb"(?:[\x20-\x25\x27-\x7e]|&[A-Za-z0-9+,]*-)*")
 
 
 def encode_utf7(name: str) -> bytes:
@@ -42,7 +43,7 @@ def encode_utf7(name: str) -> bytes:
 
 def decode_utf7(raw: bytes) -> str:
     """Decode a folder name from the wire; never raises."""
-    if b"&" not in raw:
+    if b"&" not in raw or _VALID.fullmatch(raw) is None:
         return _fallback(raw)
 
     def run(match: re.Match[bytes]) -> bytes:
@@ -52,7 +53,7 @@ def decode_utf7(raw: bytes) -> str:
         b64 = body.replace(b",", b"/")
         b64 += b"=" * (-len(b64) % 4)
         try:
-            return binascii.a2b_base64(b64).decode("utf-16-be").encode("utf-8")
+            return binascii.a2b_base64(b64, strict_mode=True).decode("utf-16-be").encode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise _NotUtf7 from exc
 

@@ -494,7 +494,8 @@ def _attachment_part(attachment: SeedAttachment) -> _Part:
         body = _base64_body(attachment.data)
     headers.append(f"Content-Transfer-Encoding: {encoding}")
     if len(disp_params) > 1:  # continued RFC 2231 sections: one per line
-        headers.append(f"Content-Disposition: {disposition};" + ";\r\n ".join([""] + disp_params)[1:])
+        lines = [f"{disposition};", *(f"{p};" for p in disp_params[:-1]), disp_params[-1]]
+        headers.append("Content-Disposition: " + "\r\n ".join(lines))
     else:
         headers.append(_fold("Content-Disposition", "; ".join([disposition, *disp_params])))
     if attachment.content_id is not None:

@@ -1,0 +1,407 @@
+"""The response parser: framing, literals, streaming, every response kind, fast vs general path.
+
+Every fixture is fed whole and one byte at a time; the events must be the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from o365imap.errors import ProtocolError
+from o365imap.models import Address, Group, StreamedLiteral
+from o365imap.protocol import (
+    Continuation,
+    Fetch,
+    LiteralData,
+    LiteralEnded,
+    LiteralStarted,
+    ResponseParser,
+    Tagged,
+    Unparsed,
+    Untagged,
+)
+from o365imap.protocol import parser as parser_module
+
+
+def feed_whole(data: bytes, **kw: Any) -> list[Any]:
+    parser = ResponseParser(**kw)
+    parser.feed(data)
+    return parser.events()
+
+
+def feed_bytewise(data: bytes, **kw: Any) -> list[Any]:
+    parser = ResponseParser(**kw)
+    events: list[Any] = []
+    for i in range(len(data)):
+        parser.feed(data[i : i + 1])
+        events += parser.events()
+    return events
+
+
+def both(data: bytes, **kw: Any) -> list[Any]:
+    whole = feed_whole(data, **kw)
+    assert feed_bytewise(data, **kw) == _merge_chunks(whole)  or _merge_chunks(
+        feed_bytewise(data, **kw)
+    ) == _merge_chunks(whole)
+    return whole
+
+
+def _merge_chunks(events: list[Any]) -> list[Any]:
+    """Streamed literal chunks depend on how the bytes arrived: compare them joined."""
+    out: list[Any] = []
+    for event in events:
+        if isinstance(event, LiteralData) and out and isinstance(out[-1], LiteralData):
+            out[-1] = LiteralData(out[-1].data + event.data)
+        else:
+            out.append(event)
+    return out
+
+
+GREETING = b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] Dovecot ready.\r\n"
+
+
+def test_greeting_with_capability_code() -> None:
+    [event] = both(GREETING)
+    assert event == Untagged(
+        "OK",
+        code="CAPABILITY",
+        code_data=b"IMAP4rev1 SASL-IR AUTH=XOAUTH2",
+        text="Dovecot ready.",
+    )
+
+
+def test_office365_greeting() -> None:
+    line = b"* OK The Microsoft Exchange IMAP4 service is ready. [TQBOADIAUABSADEANgBDAEEAMAAwADYAMwAuAG4AYQBtAHAAcgBkADEANgAuAHAAcgBvAGQALgBvAHUAdABsAG8AbwBrAC4AYwBvAG0A]\r\n"
+    [event] = both(line)
+    assert isinstance(event, Untagged) and event.kind == "OK" and event.code is None
+    assert event.text.startswith("The Microsoft Exchange IMAP4 service is ready.")
+
+
+def test_tagged_with_and_without_codes() -> None:
+    events = both(
+        b"A0001 OK [READ-ONLY] EXAMINE completed.\r\n"
+        b"A0002 NO AUTHENTICATE failed.\r\n"
+        b"A0003 BAD Command Error. 10\r\n"
+        b"A0004 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+        b"a5 ok done\r\n"
+    )
+    assert events == [
+        Tagged("A0001", "OK", "READ-ONLY", None, "EXAMINE completed."),
+        Tagged("A0002", "NO", None, None, "AUTHENTICATE failed."),
+        Tagged("A0003", "BAD", None, None, "Command Error. 10"),
+        Tagged("A0004", "NO", "AUTHENTICATIONFAILED", None, "Authentication failed."),
+        Tagged("a5", "OK", None, None, "done"),
+    ]
+
+
+def test_not_connected_and_bye_in_one_read() -> None:
+    events = both(b"A0002 BAD User is authenticated but not connected.\r\n* BYE Connection closed. 14\r\n")
+    assert events == [
+        Tagged("A0002", "BAD", None, None, "User is authenticated but not connected."),
+        Untagged("BYE", text="Connection closed. 14"),
+    ]
+
+
+def test_continuations() -> None:
+    assert both(b"+ \r\n+\r\n+ eyJzdGF0dXMiOiI0MDEifQ==\r\n+ IDLE accepted, awaiting DONE command.\r\n") == [
+        Continuation(b""),
+        Continuation(b""),
+        Continuation(b"eyJzdGF0dXMiOiI0MDEifQ=="),
+        Continuation(b"IDLE accepted, awaiting DONE command."),
+    ]
+
+
+def test_select_responses() -> None:
+    data = (
+        b"* 23 EXISTS\r\n* 1 RECENT\r\n"
+        b"* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $MDNSent)\r\n"
+        b"* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n"
+        b"* OK [UNSEEN 12] Is the first unseen message\r\n"
+        b"* OK [UIDVALIDITY 14] UIDVALIDITY value\r\n"
+        b"* OK [UIDNEXT 1567] The next unique identifier value\r\n"
+        b"A3 OK [READ-ONLY] EXAMINE completed.\r\n"
+    )
+    events = both(data)
+    assert events[0] == Untagged("EXISTS", number=23)
+    assert events[1] == Untagged("RECENT", number=1)
+    assert events[2] == Untagged(
+        "FLAGS", values=([b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Draft", b"$MDNSent"],)
+    )
+    assert events[3].code == "PERMANENTFLAGS" and events[3].code_data == b"()"
+    assert events[4].code == "UNSEEN" and events[4].code_data == b"12"
+
+
+def test_list_namespace_status_search_capability() -> None:
+    events = both(
+        b'* LIST (\\HasNoChildren \\Drafts) "/" Drafts\r\n'
+        b'* LIST (\\HasNoChildren) "/" "Sent Items"\r\n'
+        b"* LIST (\\Noselect) NIL {10}\r\nEntw&APw-r\r\n"
+        b'* NAMESPACE (("" "/")) NIL NIL\r\n'
+        b"* STATUS INBOX (MESSAGES 231 UIDNEXT 44292)\r\n"
+        b"* SEARCH 2 84 882\r\n"
+        b"* SEARCH\r\n"
+        b"* CAPABILITY IMAP4rev1 LITERAL+ AUTH=XOAUTH2\r\n"
+    )
+    assert events[0].values == ([b"\\HasNoChildren", b"\\Drafts"], b"/", b"Drafts")
+    assert events[1].values == ([b"\\HasNoChildren"], b"/", b"Sent Items")
+    assert events[2].values == ([b"\\Noselect"], None, b"Entw&APw-r")
+    assert events[3].values == ([[b"", b"/"]], None, None)
+    assert events[4].values == (b"INBOX", [b"MESSAGES", b"231", b"UIDNEXT", b"44292"])
+    assert events[5].values == (b"2", b"84", b"882")
+    assert events[6] == Untagged("SEARCH")
+    assert events[7].values == (b"IMAP4rev1", b"LITERAL+", b"AUTH=XOAUTH2")
+
+
+def test_unsolicited_responses_between_fetches() -> None:
+    data = (
+        b"* 1 FETCH (UID 10 FLAGS (\\Seen))\r\n"
+        b"* 3 EXISTS\r\n"
+        b"* 2 EXPUNGE\r\n"
+        b"* 2 FETCH (FLAGS (\\Seen \\Flagged))\r\n"
+        b"A1 OK FETCH completed.\r\n"
+    )
+    events = both(data)
+    assert events[0] == Fetch(1, {"UID": 10, "FLAGS": ("\\Seen",)})
+    assert events[1] == Untagged("EXISTS", number=3)
+    assert events[2] == Untagged("EXPUNGE", number=2)
+    assert events[3] == Fetch(2, {"FLAGS": ("\\Seen", "\\Flagged")})
+
+
+LISTING_LINE = (
+    b'* 12 FETCH (UID 112 FLAGS (\\Seen $Forwarded) RFC822.SIZE 4321 INTERNALDATE "17-Jul-2025 02:44:25 -0700" '
+    b'ENVELOPE ("Thu, 17 Jul 2025 11:44:25 +0200" "=?utf-8?q?Caf=C3=A9?= \\"menu\\"" '
+    b'(("Ana =?iso-8859-1?q?M=FCller?=" NIL "ana" "example.com")) '
+    b'(("Ana" NIL "ana" "example.com")) NIL '
+    b'(("Bob" NIL "bob" "example.org")(NIL NIL "carol" "example.net")) '
+    b'((NIL NIL "team" NIL)("Dan" NIL "dan" "example.com")(NIL NIL NIL NIL)) NIL '
+    b'"<parent@example.com>" "<msg-12@example.com>"))\r\n'
+)
+
+
+def test_listing_line_is_fully_decoded() -> None:
+    [event] = both(LISTING_LINE)
+    assert isinstance(event, Fetch) and event.seq == 12
+    items = event.items
+    assert items["UID"] == 112
+    assert items["FLAGS"] == ("\\Seen", "$Forwarded")
+    assert items["RFC822.SIZE"] == 4321
+    assert items["INTERNALDATE"] == datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7)))
+    env = items["ENVELOPE"]
+    assert env.date == datetime(2025, 7, 17, 11, 44, 25, tzinfo=timezone(timedelta(hours=2)))
+    assert env.raw_date == b"Thu, 17 Jul 2025 11:44:25 +0200"
+    assert env.subject == 'Café "menu"'
+    assert env.from_ == (Address("Ana Müller", "ana", "example.com"),)
+    assert env.sender == (Address("Ana", "ana", "example.com"),)
+    assert env.reply_to == ()
+    assert env.to == (Address("Bob", "bob", "example.org"), Address(None, "carol", "example.net"))
+    assert env.cc == (Group("team", (Address("Dan", "dan", "example.com"),)),)
+    assert env.in_reply_to == "<parent@example.com>"
+    assert env.message_id == "<msg-12@example.com>"
+
+
+def _general_path(line: bytes) -> Any:
+    saved = parser_module._fast_fetch
+    parser_module._fast_fetch = lambda _line: None  # type: ignore[assignment]
+    try:
+        return feed_whole(line)
+    finally:
+        parser_module._fast_fetch = saved
+
+
+def test_fast_and_general_paths_agree() -> None:
+    assert parser_module._fast_fetch(LISTING_LINE.rstrip(b"\r\n")) is not None
+    assert _general_path(LISTING_LINE) == feed_whole(LISTING_LINE)
+
+
+nstrings = st.one_of(
+    st.none(),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
+)
+
+
+def _q(value: str | None) -> bytes:
+    if value is None:
+        return b"NIL"
+    return b'"' + value.encode().replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+addresses = st.lists(st.tuples(nstrings, nstrings, nstrings, nstrings), max_size=3)
+
+
+@settings(max_examples=300)
+@given(
+    seq=st.integers(1, 10**6),
+    uid=st.integers(1, 10**9),
+    subject=nstrings,
+    date=nstrings,
+    lists=st.lists(addresses, min_size=6, max_size=6),
+    irt=nstrings,
+    mid=nstrings,
+)
+def test_fast_and_general_paths_agree_on_random_envelopes(
+    seq: int, uid: int, subject: str | None, date: str | None, lists: list[Any], irt: str | None, mid: str | None
+) -> None:
+    def alist(items: list[Any]) -> bytes:
+        if not items:
+            return b"NIL"
+        return b"(" + b"".join(b"(" + b" ".join(_q(x) for x in a) + b")" for a in items) + b")"
+
+    line = (
+        b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" ENVELOPE (" % (seq, uid)
+        + b" ".join([_q(date), _q(subject), *(alist(x) for x in lists), _q(irt), _q(mid)])
+        + b"))\r\n"
+    )
+    fast = feed_whole(line)
+    assert _general_path(line) == fast
+    assert fast[0].items["ENVELOPE"].subject == subject
+
+
+def test_literals_inside_envelope() -> None:
+    data = (
+        b'* 1 FETCH (UID 5 ENVELOPE ({31}\r\nWed, 17 Jul 1996 02:23:25 -0700 {36}\r\n'
+        b'IMAP4rev1 WG mtg summary and minutes (({10}\r\nTerry Gray NIL {4}\r\ngray "cac.washington.edu")) '
+        b'NIL NIL NIL NIL NIL NIL {35}\r\n<B27397-0100000@cac.washington.edu>))\r\n'
+    )
+    [event] = both(data)
+    env = event.items["ENVELOPE"]
+    assert env.subject == "IMAP4rev1 WG mtg summary and minutes"
+    assert env.from_ == (Address("Terry Gray", "gray", "cac.washington.edu"),)
+    assert env.date == datetime(1996, 7, 17, 2, 23, 25, tzinfo=timezone(timedelta(hours=-7)))
+    assert env.message_id == "<B27397-0100000@cac.washington.edu>"
+
+
+def test_literal_with_crlf_and_parens_inside() -> None:
+    body = b"line 1\r\n(not a list) \"quoted\"\r\n* 5 EXISTS\r\n"
+    data = b"* 3 FETCH (UID 9 BODY[TEXT] {%d}\r\n" % len(body) + body + b")\r\nA1 OK done\r\n"
+    events = both(data)
+    assert events[0] == Fetch(3, {"UID": 9, "BODY[TEXT]": body})
+    assert events[1] == Tagged("A1", "OK", None, None, "done")
+
+
+def test_section_names_with_spaces() -> None:
+    data = b"* 2 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {12}\r\nSubject: x\r\n UID 4)\r\n"
+    [event] = both(data)
+    assert event.items == {"BODY[HEADER.FIELDS (FROM SUBJECT)]": b"Subject: x\r\n", "UID": 4}
+
+
+def test_large_literal_streams_in_chunks_and_is_never_joined() -> None:
+    body = bytes(range(256)) * 4000  # 1 MB
+    data = b"* 7 FETCH (UID 70 BODY[1] {%d}\r\n" % len(body) + body + b" FLAGS (\\Seen))\r\nA9 OK FETCH done\r\n"
+    parser = ResponseParser(stream_threshold=64 * 1024)
+    events: list[Any] = []
+    chunk_sizes = []
+    for i in range(0, len(data), 50_000):
+        parser.feed(data[i : i + 50_000])
+        for event in parser.events():
+            if isinstance(event, LiteralData):
+                chunk_sizes.append(len(event.data))
+                assert len(event.data) <= 50_000
+            events.append(event)
+        assert parser.buffered < 100_000  # nothing piles up
+    assert events[0] == LiteralStarted(7, "BODY[1]", len(body))
+    streamed = b"".join(e.data for e in events if isinstance(e, LiteralData))
+    assert streamed == body
+    assert len(chunk_sizes) > 10
+    tail = [e for e in events if not isinstance(e, LiteralData | LiteralStarted)]
+    assert tail == [
+        LiteralEnded(len(body)),
+        Fetch(7, {"UID": 70, "BODY[1]": StreamedLiteral(len(body)), "FLAGS": ("\\Seen",)}),
+        Tagged("A9", "OK", None, None, "FETCH done"),
+    ]
+
+
+def test_streamed_literal_bytewise_matches_whole() -> None:
+    body = b"x" * 5000
+    data = b"* 1 FETCH (BODY[] {5000}\r\n" + body + b")\r\n"
+    assert _merge_chunks(feed_bytewise(data, stream_threshold=100)) == _merge_chunks(
+        feed_whole(data, stream_threshold=100)
+    )
+
+
+def test_davmail_literal_counted_in_characters() -> None:
+    name = 'Рецепция "Дечев" №6'
+    data = (
+        b'* 1 FETCH (ENVELOPE (NIL "s" (({%d}\r\n' % len(name)
+        + name.encode()
+        + b' NIL "desk" "example.com")) NIL NIL NIL NIL NIL NIL "<id@x>"))\r\n'
+    )
+    [event] = both(data)
+    env = event.items["ENVELOPE"]
+    assert env.from_ == (Address(name, "desk", "example.com"),)
+    assert env.message_id == "<id@x>"
+
+
+def test_unbalanced_and_truncated_lists_do_not_crash() -> None:
+    events = both(b"* 1 FETCH (UID 3 FLAGS (\\Seen)\r\n* 2 FETCH (UID 4))) FLAGS ())\r\n")
+    assert events[0].items["UID"] == 3
+    assert events[1].items["UID"] == 4
+
+
+def test_stray_lines_are_kept_not_fatal() -> None:
+    events = both(b"[COPYUID 55 31 6]\r\n\r\nA1 OK done\r\n")
+    assert events[0] == Unparsed(b"[COPYUID 55 31 6]")
+    assert events[-1] == Tagged("A1", "OK", None, None, "done")
+
+
+def test_bare_lf_line_endings_are_tolerated() -> None:
+    assert feed_whole(b"* 4 EXISTS\nA1 OK done\n") == [
+        Untagged("EXISTS", number=4),
+        Tagged("A1", "OK", None, None, "done"),
+    ]
+
+
+def test_endless_line_is_a_protocol_error() -> None:
+    parser = ResponseParser(max_line=1000)
+    parser.feed(b"* OK " + b"x" * 2000)
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.excerpt.startswith(b"* OK xxx")
+
+
+def test_in_response_tracks_partial_data() -> None:
+    parser = ResponseParser()
+    assert not parser.in_response
+    parser.feed(b"* 1 FETCH (BODY[] {10}\r\n12345")
+    assert parser.events() == []
+    assert parser.in_response
+    parser.feed(b"67890)\r\n")
+    assert parser.events()[0].items["BODY[]"] == b"1234567890"
+    assert not parser.in_response
+
+
+def test_8bit_bytes_in_quoted_strings() -> None:
+    [event] = both('* 1 FETCH (ENVELOPE (NIL "Grüße" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'.encode())
+    assert event.items["ENVELOPE"].subject == "Grüße"
+
+
+def test_modseq_and_zero_length_literal() -> None:
+    [event] = both(b"* 1 FETCH (UID 1 MODSEQ (12345) BODY[1] {0}\r\n)\r\n")
+    assert event.items == {"UID": 1, "MODSEQ": 12345, "BODY[1]": b""}
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=60))
+def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:
+    data = GREETING + LISTING_LINE + b"* 2 FETCH (BODY[] {20}\r\n01234567890123456789)\r\nA1 OK x\r\n"
+    parser = ResponseParser()
+    events: list[Any] = []
+    pos = 0
+    for size in sizes * 100:
+        if pos >= len(data):
+            break
+        parser.feed(data[pos : pos + size])
+        pos += size
+        events += parser.events()
+    parser.feed(data[pos:])
+    events += parser.events()
+    assert events == feed_whole(data)
+
+
+def test_timezones_are_aware() -> None:
+    [event] = both(b'* 1 FETCH (INTERNALDATE "01-Jan-2026 00:00:00 +0000")\r\n')
+    assert event.items["INTERNALDATE"] == datetime(2026, 1, 1, tzinfo=UTC)

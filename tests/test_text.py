@@ -1,0 +1,128 @@
+"""Header text decoding: RFC 2047 words, RFC 2231 parameters, dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from o365imap.protocol.text import (
+    decode_2047,
+    decode_params,
+    parse_header_date,
+    parse_internal_date,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"plain ascii", "plain ascii"),
+        (b"=?utf-8?q?Caf=C3=A9_au_lait?=", "Café au lait"),
+        (b"=?UTF-8?B?0J/RgNC40LLQtdGC?=", "Привет"),
+        (b"=?iso-8859-1?q?Gr=FC=DFe?=", "Grüße"),
+        (b"=?iso-8859-2?q?=B1=B6?=", "ąś"),
+        (b"=?windows-1251?b?z/Do4uXy?=", "Привет"),
+        (b"=?koi8-r?b?8NLJ18XU?=", "Привет"),
+        (b"=?gb2312?b?1tDOxA==?=", "中文"),
+        (b"=?GBK?B?1tDOxA==?=", "中文"),
+        (b"=?big5?b?pKSk5Q==?=", "中文"),
+        (b"=?shift_jis?b?k/qWe4zq?=", "日本語"),
+        (b"=?iso-2022-jp?b?GyRCRnxLXDhsGyhC?=", "日本語"),
+        # whitespace between encoded words disappears (RFC 2047 section 6.2)
+        (b"=?utf-8?q?a?= =?utf-8?q?b?=", "ab"),
+        # but not between a word and plain text
+        (b"Re: =?utf-8?q?Caf=C3=A9?= menu", "Re: Café menu"),
+        # a multi-byte character split across two words survives
+        (b"=?utf-8?b?w6k=?= =?utf-8?b?4oKs?=", "é€"),
+        (b"=?utf-8?b?4oI=?= =?utf-8?b?rA==?=", "€"),
+        # folded header
+        (b"=?utf-8?q?one?=\r\n =?utf-8?q?_two?=", "one two"),
+        # raw 8-bit UTF-8 in a header (not allowed, common)
+        ("Grüße aus Köln".encode(), "Grüße aus Köln"),
+        # raw 8-bit Latin-1
+        ("Grüße".encode("latin-1"), "Grüße"),
+        # unknown charset: bytes still come out as text
+        (b"=?x-unknown?q?abc?=", "abc"),
+        # base64 without padding
+        (b"=?utf-8?b?w6k?=", "é"),
+        # RFC 2231 language in an encoded word
+        (b"=?utf-8*en?q?hello?=", "hello"),
+        # encoded CR LF in a subject stays data, never a header break
+        (b"=?utf-8?q?a=0D=0Ab?=", "a\r\nb"),
+    ],
+)
+def test_decode_2047(raw: bytes, text: str) -> None:
+    assert decode_2047(raw) == text
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc"))), st.sampled_from("BQ"))
+def test_decode_2047_agrees_with_the_stdlib(text: str, encoding: str) -> None:
+    from email import charset as cs
+    from email.header import Header, decode_header, make_header
+
+    c = cs.Charset("utf-8")
+    c.header_encoding = cs.BASE64 if encoding == "B" else cs.QP
+    encoded = Header(text, c).encode(maxlinelen=10000)
+    assert decode_2047(encoded.encode("ascii")) == str(make_header(decode_header(encoded)))
+
+
+def test_decode_params_rfc2231() -> None:
+    params = decode_params(
+        [
+            (b"NAME*0*", b"utf-8''%E3%81%8B%E3%81%8D"),
+            (b"name*1*", b"%E3%81%8F.txt"),
+            (b"CHARSET", b"us-ascii"),
+        ]
+    )
+    assert params == {"name": "かきく.txt", "charset": "us-ascii"}
+
+
+def test_decode_params_plain_2047_and_nil() -> None:
+    params = decode_params([(b"name", b"=?utf-8?q?R=C3=A9sum=C3=A9.pdf?="), (b"x", None)])
+    assert params == {"name": "Résumé.pdf", "x": ""}
+
+
+def test_decode_params_unquoted_continuations_and_bad_charset() -> None:
+    params = decode_params(
+        [(b"filename*1", b"part2.txt"), (b"filename*0", b"part1-"), (b"f*", b"bogus''%E9t%E9")]
+    )
+    assert params["filename"] == "part1-part2.txt"
+    assert params["f"] == "été"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"Thu, 17 Jul 2025 02:44:25 -0700", datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7)))),
+        (b"17 Jul 2025 02:44:25 +0530", datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+        (b"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)", datetime(1996, 7, 17, 2, 23, 25, tzinfo=timezone(timedelta(hours=-7)))),
+        (b"Wed, 5 Feb 2025 9:05 GMT", datetime(2025, 2, 5, 9, 5, tzinfo=UTC)),
+        (b"12 FEB 25 11:28:27 UT", datetime(2025, 2, 12, 11, 28, 27, tzinfo=UTC)),
+        (b"Mon, 3 Mar 2025 10:00:00 EST", datetime(2025, 3, 3, 10, 0, tzinfo=timezone(timedelta(hours=-5)))),
+        (b"Tue, 1 Apr 2025 08:00:00", datetime(2025, 4, 1, 8, 0, tzinfo=UTC)),
+        (b"wtf", None),
+        (b"", None),
+        (None, None),
+        (b"Thu, 32 Jul 2025 02:44:25 -0700", None),
+    ],
+)
+def test_header_dates(raw: bytes | None, expected: datetime | None) -> None:
+    parsed = parse_header_date(raw)
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.tzinfo is not None
+        assert parsed.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
+
+
+def test_internal_dates() -> None:
+    assert parse_internal_date(b"17-Jul-1996 02:44:25 -0700") == datetime(
+        1996, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7))
+    )
+    assert parse_internal_date(b" 7-Jul-1996 02:44:25 +0000") == datetime(
+        1996, 7, 7, 2, 44, 25, tzinfo=UTC
+    )
+    assert parse_internal_date(b"garbage") is None
+    assert parse_internal_date(b"31-Feb-2020 00:00:00 +0000") is None

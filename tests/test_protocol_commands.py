@@ -14,8 +14,8 @@ from o365imap.protocol import (
     TagGenerator,
     encode_astring,
     quote,
+    sasl,
 )
-from o365imap.protocol import sasl
 
 
 @pytest.mark.parametrize(
@@ -85,9 +85,7 @@ def test_command_with_literal_plus_is_one_piece() -> None:
 
 
 def test_nested_lists_ints_and_raw() -> None:
-    command = Command(
-        "A7", "STATUS", ("INBOX", [Atom("MESSAGES"), Atom("UNSEEN")])
-    )
+    command = Command("A7", "STATUS", ("INBOX", [Atom("MESSAGES"), Atom("UNSEEN")]))
     assert command.encode() == [b"A7 STATUS INBOX (MESSAGES UNSEEN)\r\n"]
     fetch = Command("A8", "FETCH", (SequenceSet([1, 2]), Raw(b"(UID ENVELOPE)")))
     assert fetch.encode() == [b"A8 FETCH 1:2 (UID ENVELOPE)\r\n"]
@@ -105,7 +103,10 @@ def test_redacted_commands_never_show_their_arguments() -> None:
 def test_xoauth2_and_oauthbearer_initial_responses() -> None:
     import base64
 
-    assert base64.b64decode(sasl.xoauth2("u@x.com", "tok")) == b"user=u@x.com\x01auth=Bearer tok\x01\x01"
+    assert (
+        base64.b64decode(sasl.xoauth2("u@x.com", "tok"))
+        == b"user=u@x.com\x01auth=Bearer tok\x01\x01"
+    )
     bearer = base64.b64decode(sasl.oauthbearer("u,=@x.com", "tok", "imap.x.com", 993))
     assert bearer == b"n,a=u=2C=3D@x.com,\x01host=imap.x.com\x01port=993\x01auth=Bearer tok\x01\x01"
 

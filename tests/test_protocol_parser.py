@@ -45,7 +45,7 @@ def feed_bytewise(data: bytes, **kw: Any) -> list[Any]:
 
 def both(data: bytes, **kw: Any) -> list[Any]:
     whole = feed_whole(data, **kw)
-    assert feed_bytewise(data, **kw) == _merge_chunks(whole)  or _merge_chunks(
+    assert feed_bytewise(data, **kw) == _merge_chunks(whole) or _merge_chunks(
         feed_bytewise(data, **kw)
     ) == _merge_chunks(whole)
     return whole
@@ -100,7 +100,9 @@ def test_tagged_with_and_without_codes() -> None:
 
 
 def test_not_connected_and_bye_in_one_read() -> None:
-    events = both(b"A0002 BAD User is authenticated but not connected.\r\n* BYE Connection closed. 14\r\n")
+    events = both(
+        b"A0002 BAD User is authenticated but not connected.\r\n* BYE Connection closed. 14\r\n"
+    )
     assert events == [
         Tagged("A0002", "BAD", None, None, "User is authenticated but not connected."),
         Untagged("BYE", text="Connection closed. 14"),
@@ -108,7 +110,9 @@ def test_not_connected_and_bye_in_one_read() -> None:
 
 
 def test_continuations() -> None:
-    assert both(b"+ \r\n+\r\n+ eyJzdGF0dXMiOiI0MDEifQ==\r\n+ IDLE accepted, awaiting DONE command.\r\n") == [
+    assert both(
+        b"+ \r\n+\r\n+ eyJzdGF0dXMiOiI0MDEifQ==\r\n+ IDLE accepted, awaiting DONE command.\r\n"
+    ) == [
         Continuation(b""),
         Continuation(b""),
         Continuation(b"eyJzdGF0dXMiOiI0MDEifQ=="),
@@ -130,7 +134,8 @@ def test_select_responses() -> None:
     assert events[0] == Untagged("EXISTS", number=23)
     assert events[1] == Untagged("RECENT", number=1)
     assert events[2] == Untagged(
-        "FLAGS", values=([b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Draft", b"$MDNSent"],)
+        "FLAGS",
+        values=([b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Draft", b"$MDNSent"],),
     )
     assert events[3].code == "PERMANENTFLAGS" and events[3].code_data == b"()"
     assert events[4].code == "UNSEEN" and events[4].code_data == b"12"
@@ -190,7 +195,9 @@ def test_listing_line_is_fully_decoded() -> None:
     assert items["UID"] == 112
     assert items["FLAGS"] == ("\\Seen", "$Forwarded")
     assert items["RFC822.SIZE"] == 4321
-    assert items["INTERNALDATE"] == datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7)))
+    assert items["INTERNALDATE"] == datetime(
+        2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7))
+    )
     env = items["ENVELOPE"]
     assert env.date == datetime(2025, 7, 17, 11, 44, 25, tzinfo=timezone(timedelta(hours=2)))
     assert env.raw_date == b"Thu, 17 Jul 2025 11:44:25 +0200"
@@ -244,7 +251,13 @@ addresses = st.lists(st.tuples(nstrings, nstrings, nstrings, nstrings), max_size
     mid=nstrings,
 )
 def test_fast_and_general_paths_agree_on_random_envelopes(
-    seq: int, uid: int, subject: str | None, date: str | None, lists: list[Any], irt: str | None, mid: str | None
+    seq: int,
+    uid: int,
+    subject: str | None,
+    date: str | None,
+    lists: list[Any],
+    irt: str | None,
+    mid: str | None,
 ) -> None:
     def alist(items: list[Any]) -> bytes:
         if not items:
@@ -252,7 +265,8 @@ def test_fast_and_general_paths_agree_on_random_envelopes(
         return b"(" + b"".join(b"(" + b" ".join(_q(x) for x in a) + b")" for a in items) + b")"
 
     line = (
-        b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" ENVELOPE (" % (seq, uid)
+        b'* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE "01-Jan-2020 00:00:00 +0000" ENVELOPE ('
+        % (seq, uid)
         + b" ".join([_q(date), _q(subject), *(alist(x) for x in lists), _q(irt), _q(mid)])
         + b"))\r\n"
     )
@@ -263,9 +277,9 @@ def test_fast_and_general_paths_agree_on_random_envelopes(
 
 def test_literals_inside_envelope() -> None:
     data = (
-        b'* 1 FETCH (UID 5 ENVELOPE ({31}\r\nWed, 17 Jul 1996 02:23:25 -0700 {36}\r\n'
+        b"* 1 FETCH (UID 5 ENVELOPE ({31}\r\nWed, 17 Jul 1996 02:23:25 -0700 {36}\r\n"
         b'IMAP4rev1 WG mtg summary and minutes (({10}\r\nTerry Gray NIL {4}\r\ngray "cac.washington.edu")) '
-        b'NIL NIL NIL NIL NIL NIL {35}\r\n<B27397-0100000@cac.washington.edu>))\r\n'
+        b"NIL NIL NIL NIL NIL NIL {35}\r\n<B27397-0100000@cac.washington.edu>))\r\n"
     )
     [event] = both(data)
     env = event.items["ENVELOPE"]
@@ -276,7 +290,7 @@ def test_literals_inside_envelope() -> None:
 
 
 def test_literal_with_crlf_and_parens_inside() -> None:
-    body = b"line 1\r\n(not a list) \"quoted\"\r\n* 5 EXISTS\r\n"
+    body = b'line 1\r\n(not a list) "quoted"\r\n* 5 EXISTS\r\n'
     data = b"* 3 FETCH (UID 9 BODY[TEXT] {%d}\r\n" % len(body) + body + b")\r\nA1 OK done\r\n"
     events = both(data)
     assert events[0] == Fetch(3, {"UID": 9, "BODY[TEXT]": body})
@@ -291,7 +305,11 @@ def test_section_names_with_spaces() -> None:
 
 def test_large_literal_streams_in_chunks_and_is_never_joined() -> None:
     body = bytes(range(256)) * 4000  # 1 MB
-    data = b"* 7 FETCH (UID 70 BODY[1] {%d}\r\n" % len(body) + body + b" FLAGS (\\Seen))\r\nA9 OK FETCH done\r\n"
+    data = (
+        b"* 7 FETCH (UID 70 BODY[1] {%d}\r\n" % len(body)
+        + body
+        + b" FLAGS (\\Seen))\r\nA9 OK FETCH done\r\n"
+    )
     parser = ResponseParser(stream_threshold=64 * 1024)
     events: list[Any] = []
     chunk_sizes = []
@@ -375,7 +393,9 @@ def test_in_response_tracks_partial_data() -> None:
 
 
 def test_8bit_bytes_in_quoted_strings() -> None:
-    [event] = both('* 1 FETCH (ENVELOPE (NIL "Grüße" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'.encode())
+    [event] = both(
+        '* 1 FETCH (ENVELOPE (NIL "Grüße" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'.encode()
+    )
     assert event.items["ENVELOPE"].subject == "Grüße"
 
 
@@ -387,7 +407,9 @@ def test_modseq_and_zero_length_literal() -> None:
 @settings(max_examples=200)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=60))
 def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:
-    data = GREETING + LISTING_LINE + b"* 2 FETCH (BODY[] {20}\r\n01234567890123456789)\r\nA1 OK x\r\n"
+    data = (
+        GREETING + LISTING_LINE + b"* 2 FETCH (BODY[] {20}\r\n01234567890123456789)\r\nA1 OK x\r\n"
+    )
     parser = ResponseParser()
     events: list[Any] = []
     pos = 0

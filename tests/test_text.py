@@ -96,12 +96,24 @@ def test_decode_params_unquoted_continuations_and_bad_charset() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (b"Thu, 17 Jul 2025 02:44:25 -0700", datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7)))),
-        (b"17 Jul 2025 02:44:25 +0530", datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
-        (b"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)", datetime(1996, 7, 17, 2, 23, 25, tzinfo=timezone(timedelta(hours=-7)))),
+        (
+            b"Thu, 17 Jul 2025 02:44:25 -0700",
+            datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=-7))),
+        ),
+        (
+            b"17 Jul 2025 02:44:25 +0530",
+            datetime(2025, 7, 17, 2, 44, 25, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        ),
+        (
+            b"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)",
+            datetime(1996, 7, 17, 2, 23, 25, tzinfo=timezone(timedelta(hours=-7))),
+        ),
         (b"Wed, 5 Feb 2025 9:05 GMT", datetime(2025, 2, 5, 9, 5, tzinfo=UTC)),
         (b"12 FEB 25 11:28:27 UT", datetime(2025, 2, 12, 11, 28, 27, tzinfo=UTC)),
-        (b"Mon, 3 Mar 2025 10:00:00 EST", datetime(2025, 3, 3, 10, 0, tzinfo=timezone(timedelta(hours=-5)))),
+        (
+            b"Mon, 3 Mar 2025 10:00:00 EST",
+            datetime(2025, 3, 3, 10, 0, tzinfo=timezone(timedelta(hours=-5))),
+        ),
         (b"Tue, 1 Apr 2025 08:00:00", datetime(2025, 4, 1, 8, 0, tzinfo=UTC)),
         (b"wtf", None),
         (b"", None),

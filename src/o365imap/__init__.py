@@ -3,6 +3,7 @@
 The public API lives here; everything else is private unless re-exported below.
 """
 
+from o365imap.client import LISTING_ITEMS, ImapClient
 from o365imap.errors import (
     AuthenticationFailed,
     AuthError,
@@ -34,10 +35,12 @@ from o365imap.models import (
     Namespace,
     StreamedLiteral,
 )
+from o365imap.transport import Security
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LISTING_ITEMS",
     "Address",
     "AddressEntry",
     "AuthError",
@@ -54,12 +57,14 @@ __all__ = [
     "FolderNotFound",
     "FolderStatus",
     "Group",
+    "ImapClient",
     "MessageSummary",
     "Namespace",
     "NotConnectedAfterAuth",
     "O365ImapError",
     "ProtocolError",
     "ReadTimeout",
+    "Security",
     "SessionExpired",
     "StreamedLiteral",
     "Throttled",

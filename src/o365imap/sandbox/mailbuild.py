@@ -27,8 +27,8 @@ from email.utils import format_datetime
 from typing import Literal, NamedTuple
 
 __all__ = [
-    "AUTO",
     "ASCII",
+    "AUTO",
     "FLAG_LETTERS",
     "RAW_UTF8",
     "UTF8_B",
@@ -172,8 +172,8 @@ class SeedMessage:
     names_wire: Wire = UTF8_B
     body_charset: str = "utf-8"
     body_encoding: Literal["auto", "7bit", "8bit", "quoted-printable", "base64"] = "auto"
-    date_header: str | None | _Default = AUTO
-    header_date: datetime | None | _Default = AUTO
+    date_header: str | _Default | None = AUTO
+    header_date: datetime | _Default | None = AUTO
     extra_headers: tuple[tuple[str, str], ...] = ()
     # filled in by the Maildir writer
     uid: int = 0
@@ -240,9 +240,7 @@ class SeedMessage:
 # -- RFC 2047 -------------------------------------------------------------------------------------
 
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-_Q_TABLE = [
-    chr(b) if b in _Q_SAFE else ("_" if b == 0x20 else f"={b:02X}") for b in range(256)
-]
+_Q_TABLE = [chr(b) if b in _Q_SAFE else ("_" if b == 0x20 else f"={b:02X}") for b in range(256)]
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 
 
@@ -391,7 +389,9 @@ def _fold(name: str, value: str) -> str:
 
 # -- RFC 2231 -------------------------------------------------------------------------------------
 
-_ATTR_CHAR = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+_ATTR_CHAR = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~"
+)
 
 
 def _pct(raw: bytes) -> list[str]:
@@ -476,7 +476,10 @@ def _text_part(
     else:
         body = _base64_body(raw)
     return _Part(
-        [f"Content-Type: text/{subtype}; charset={charset}", f"Content-Transfer-Encoding: {encoding}"],
+        [
+            f"Content-Type: text/{subtype}; charset={charset}",
+            f"Content-Transfer-Encoding: {encoding}",
+        ],
         body,
     )
 
@@ -532,7 +535,9 @@ def _body(msg: SeedMessage, boundaries: _Boundaries) -> _Part:
     others = [a for a in msg.attachments if not (a.inline and a.content_id is not None)]
     html_text = msg.html
     if related and html_text is None:
-        images = "".join(f'<img src="cid:{a.content_id.strip("<>")}">' for a in related if a.content_id)
+        images = "".join(
+            f'<img src="cid:{a.content_id.strip("<>")}">' for a in related if a.content_id
+        )
         html_text = f"<html><body><p>{msg.body}</p>{images}</body></html>"
     top = text
     if html_text is not None:

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import binascii
 import os
-import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from .mailbuild import (
     ASCII,
-    RAW_UTF8,
     UTF8_B,
     UTF8_Q,
     AddressEntry,
@@ -287,28 +285,64 @@ class _Lang:
 
 _LANGS = {
     "en": _Lang(
-        ("John Smith", "Mary Johnson", "Robert Brown", "Patricia Davis", "Michael Wilson",
-         "Linda Taylor", "David Clark", "Susan Lewis", "James O'Brien", "Karen Walker"),
-        ("Quarterly report", "Lunch on Friday?", "Invoice {n}", "Meeting notes: {topic}",
-         "Action required: {topic}", "Your order #{n} has shipped", "Weekly status",
-         "Re: {topic}", "FW: {topic}", "Reminder: timesheets due", "Question about {topic}"),
+        (
+            "John Smith",
+            "Mary Johnson",
+            "Robert Brown",
+            "Patricia Davis",
+            "Michael Wilson",
+            "Linda Taylor",
+            "David Clark",
+            "Susan Lewis",
+            "James O'Brien",
+            "Karen Walker",
+        ),
+        (
+            "Quarterly report",
+            "Lunch on Friday?",
+            "Invoice {n}",
+            "Meeting notes: {topic}",
+            "Action required: {topic}",
+            "Your order #{n} has shipped",
+            "Weekly status",
+            "Re: {topic}",
+            "FW: {topic}",
+            "Reminder: timesheets due",
+            "Question about {topic}",
+        ),
         _LOREM,
         (ASCII,),
         ("us-ascii", "utf-8"),
     ),
     "de": _Lang(
-        ("Jürgen Müller", "Björn Schäfer", "Käthe Groß", "Günther Weiß", "Sören Köhler",
-         "Hans Meier", "Anke Böhm"),
-        ("Grüße aus München", "Übergabe der Schlüssel", "Rechnung Nr. {n} – fällig",
-         "Besprechung: Größe der Änderungen", "AW: Urlaubsplanung für März"),
+        (
+            "Jürgen Müller",
+            "Björn Schäfer",
+            "Käthe Groß",
+            "Günther Weiß",
+            "Sören Köhler",
+            "Hans Meier",
+            "Anke Böhm",
+        ),
+        (
+            "Grüße aus München",
+            "Übergabe der Schlüssel",
+            "Rechnung Nr. {n} – fällig",
+            "Besprechung: Größe der Änderungen",
+            "AW: Urlaubsplanung für März",
+        ),
         "Sehr geehrte Damen und Herren, anbei die Unterlagen für die Besprechung. Grüße, Jürgen.",
         (Wire("iso-8859-1", "Q"), Wire("ISO-8859-15", "Q"), Wire("utf-8", "Q"), UTF8_B),
         ("iso-8859-1", "utf-8"),
     ),
     "fr": _Lang(
         ("Élodie Lefèvre", "François Dupont", "Hélène Garçon", "Zoë Bélanger"),
-        ("Réunion déplacée à jeudi", "Ça va ? Café à côté", "Re: Présentation du projet",
-         "Facture n° {n}"),
+        (
+            "Réunion déplacée à jeudi",
+            "Ça va ? Café à côté",
+            "Re: Présentation du projet",
+            "Facture n° {n}",
+        ),
         "Bonjour à tous, la réunion de lundi est déplacée à jeudi. À bientôt, Élodie.",
         (Wire("iso-8859-1", "Q"), Wire("windows-1252", "Q"), UTF8_Q),
         ("iso-8859-1", "utf-8"),
@@ -322,16 +356,25 @@ _LANGS = {
     ),
     "ru": _Lang(
         ("Иван Петров", "Ольга Смирнова", "Сергей Кузнецов", "Наталья Соколова", "Алексей Попов"),
-        ("Отчёт за март", "Привет, коллеги", "Встреча в четверг", "Счёт № {n}",
-         "Re: Планы на следующую неделю"),
+        (
+            "Отчёт за март",
+            "Привет, коллеги",
+            "Встреча в четверг",
+            "Счёт № {n}",
+            "Re: Планы на следующую неделю",
+        ),
         "Добрый день! Прошу ознакомиться с отчётом до пятницы. С уважением, Ольга.",
         (Wire("koi8-r", "B"), Wire("KOI8-R", "Q"), Wire("windows-1251", "B"), UTF8_B),
         ("koi8-r", "windows-1251", "utf-8"),
     ),
     "ja": _Lang(
         ("山田太郎", "佐藤花子", "鈴木一郎", "田中美咲", "高橋健"),
-        ("会議の議事録", "来週の予定について", "【重要】システムメンテナンスのお知らせ",
-         "見積書の送付（No.{n}）"),
+        (
+            "会議の議事録",
+            "来週の予定について",
+            "【重要】システムメンテナンスのお知らせ",
+            "見積書の送付（No.{n}）",
+        ),
         "お疲れ様です。来週の会議の資料を添付します。よろしくお願いいたします。",
         (Wire("ISO-2022-JP", "B"), Wire("Shift_JIS", "B"), Wire("iso-2022-jp", "Q"), UTF8_B),
         ("iso-2022-jp", "shift_jis", "utf-8"),
@@ -365,10 +408,30 @@ _LANGS = {
         ("iso-8859-7", "utf-8"),
     ),
 }
-_TOPICS = ("budget", "roadmap", "Q3 planning", "the offsite", "hiring", "security review",
-           "release 2.4", "customer feedback", "vendor contract", "office move")
-_DOMAINS = ("contoso.com", "fabrikam.net", "example.org", "northwind.example", "adatum.de",
-            "tailspin.co.jp", "litware.ru", "wingtip.cn", "proseware.fr", "woodgrove.pl")
+_TOPICS = (
+    "budget",
+    "roadmap",
+    "Q3 planning",
+    "the offsite",
+    "hiring",
+    "security review",
+    "release 2.4",
+    "customer feedback",
+    "vendor contract",
+    "office move",
+)
+_DOMAINS = (
+    "contoso.com",
+    "fabrikam.net",
+    "example.org",
+    "northwind.example",
+    "adatum.de",
+    "tailspin.co.jp",
+    "litware.ru",
+    "wingtip.cn",
+    "proseware.fr",
+    "woodgrove.pl",
+)
 _ATTACHMENT_KINDS = (
     ("report.pdf", "application/pdf"),
     ("photo.jpg", "image/jpeg"),
@@ -379,121 +442,3 @@ _ATTACHMENT_KINDS = (
     ("отчёт.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     ("見積書.pdf", "application/pdf"),
 )
-
-
-def _local_part(name: str, index: int) -> str:
-    ascii_name = "".join(c for c in name.lower().replace(" ", ".") if c.isascii() and c.isalnum() or c == ".")
-    return ascii_name.strip(".") or f"user{index}"
-
-
-def _people(count: int, rng: random.Random) -> list[tuple[SeedAddress, str]]:
-    """``count`` distinct senders as (address, language): about half English, the rest mixed."""
-    langs = list(_LANGS)
-    people: list[tuple[SeedAddress, str]] = []
-    seen: set[str] = set()
-    index = 0
-    while len(people) < count:
-        lang = "en" if rng.random() < 0.45 else rng.choice(langs)
-        name = rng.choice(_LANGS[lang].names)
-        local = _local_part(name, index)
-        domain = rng.choice(_DOMAINS)
-        email = f"{local}{index}@{domain}" if index else f"{local}@{domain}"
-        index += 1
-        if email in seen:
-            continue
-        seen.add(email)
-        display: str | None = name if rng.random() > 0.08 else None
-        people.append((SeedAddress(display, email), lang))
-    return people
-
-
-def _text_of_size(base: str, size: int, offset: int) -> str:
-    if size <= 0:
-        return ""
-    repeated = (base + "\n") * (size // (len(base) + 1) + 2)
-    start = offset % (len(base) + 1)
-    chunk = repeated[start : start + size]
-    # keep lines short: 7bit bodies must not exceed 998 octets a line, and mailers wrap at 76
-    words = chunk.split(" ")
-    lines: list[str] = []
-    line = ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > 72:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return "\n".join(lines).strip() + "\n"
-
-
-def bulk_messages(
-    user: str,
-    count: int = BULK_COUNT,
-    *,
-    seed: int = BULK_SEED,
-    start: datetime = datetime(2019, 1, 7, 8, 0, tzinfo=UTC),
-) -> list[SeedMessage]:
-    """``count`` deterministic messages for a big folder.
-
-    ~200 senders, 1-3 recipients, about 30% of subjects RFC 2047-encoded in assorted charsets,
-    bodies from a few hundred bytes to ~100 kB, a few attachments; dates rise with the UID.
-    """
-    rng = random.Random(seed)
-    people = _people(200, rng)
-    recipients = [SeedAddress("Alice Example", user), *(p for p, _ in _people(40, rng))]
-    messages: list[SeedMessage] = []
-    when = start
-    for i in range(count):
-        when += timedelta(seconds=rng.randint(60, 9000))
-        sender, lang_key = rng.choice(people)
-        lang = _LANGS[lang_key]
-        encoded = lang_key != "en" and rng.random() < 0.6
-        if encoded or lang_key == "en":
-            subject_lang = lang if encoded else _LANGS["en"]
-        else:
-            subject_lang = _LANGS["en"]
-        template = rng.choice(subject_lang.subjects)
-        subject = template.format(n=rng.randint(1000, 99999), topic=rng.choice(_TOPICS))
-        wire = rng.choice(lang.wires) if lang_key != "en" else ASCII
-        to = tuple(rng.sample(recipients, rng.randint(1, 3)))
-        if recipients[0] not in to and rng.random() < 0.7:
-            to = (recipients[0], *to[1:])
-        cc: tuple[AddressEntry, ...] = ()
-        if rng.random() < 0.15:
-            cc = (rng.choice(recipients),)
-        size = int(min(100_000, max(120, rng.lognormvariate(6.8, 1.0))))
-        body_lang = lang if encoded else _LANGS["en"]
-        charset = rng.choice(body_lang.body_charsets)
-        body = _text_of_size(body_lang.text, size, rng.randint(0, 500))
-        attachments: tuple[SeedAttachment, ...] = ()
-        if rng.random() < 0.03:
-            filename, ctype = rng.choice(_ATTACHMENT_KINDS)
-            attachments = (
-                SeedAttachment(filename, ctype, rng.randbytes(int(rng.lognormvariate(8.5, 1.0)))),
-            )
-        flags = set()
-        if rng.random() < 0.85:
-            flags.add("\\Seen")
-        if rng.random() < 0.05:
-            flags.add("\\Flagged")
-        if rng.random() < 0.1:
-            flags.add("\\Answered")
-        local = when.astimezone(_TZ[i % len(_TZ)])
-        messages.append(
-            SeedMessage(
-                date=local,
-                subject=subject,
-                from_=(sender,),
-                to=to,
-                cc=cc,
-                message_id=f"<bulk.{i}.{seed}@{sender.email.split('@')[1]}>",
-                flags=frozenset(flags),
-                body=body,
-                attachments=attachments,
-                subject_wire=wire,
-                names_wire=wire,
-                body_charset=charset if not body.isascii() else "us-ascii",
-            )
-        )
-    return messages

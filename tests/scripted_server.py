@@ -451,6 +451,8 @@ class ScriptedServer:
                     self.fail("accept failed:\n" + traceback.format_exc())
                 return
             sock.settimeout(_POLL)
+            with contextlib.suppress(OSError):  # small responses go out at once
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 index = len(self._conversations)
                 conv = Conversation(self, index, sock)
@@ -741,13 +743,14 @@ class Conversation:
         self._flush_leftover()
 
     def hangup(self) -> None:
-        """Graceful close, like a server after BYE: FIN (plain TCP), keep reading (and
-        recording) what the client still sends for a moment, then close."""
+        """Graceful close, like a server after BYE: FIN, keep reading (and recording) what the
+        client still sends for up to half a second (until its EOF), then close."""
         if self.closed:
             return
         with contextlib.suppress(OSError):
-            if not self.tls:
-                self.sock.shutdown(socket.SHUT_WR)
+            # the plain-socket method: SSLSocket.shutdown() would drop the TLS state we still
+            # need for draining (so TLS clients see EOF without a close_notify)
+            socket.socket.shutdown(self.sock, socket.SHUT_WR)
         deadline = time.monotonic() + _DRAIN
         with contextlib.suppress(ScriptAbort):
             while self._fill(deadline) == "data":

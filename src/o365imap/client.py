@@ -451,7 +451,7 @@ class ImapClient:
             for event in self._stream(name, sequence, Raw(item_text.encode("ascii"))):
                 if isinstance(event, Fetch):
                     if wanted and not wanted.intersection(event.items):
-                        continue  # unsolicited (a flag change), not an answer to us
+                        continue  # unsolicited (a flag change from elsewhere), not our answer
                     yield event
                 elif isinstance(event, LiteralStarted | LiteralData | LiteralEnded):
                     yield event
@@ -548,12 +548,17 @@ class ImapClient:
 
     def _retry_delay(self, name: str, tagged: Tagged, attempt: int) -> float | None:
         """Seconds to wait before retrying a refused command, or None if it must fail."""
+        self._drain_buffered()  # a BYE may have come in the same read (Office 365 does that)
         throttled = _THROTTLED.search(tagged.text)
         if throttled is not None:
-            if attempt >= self.throttle_retries:
+            if attempt >= self.throttle_retries or self.bye is not None:
+                gave_up = (
+                    "closed the connection"
+                    if self.bye is not None
+                    else f"still was after {self.throttle_retries} retries"
+                )
                 raise Throttled(
-                    f"{self.host} is throttling requests and still was after "
-                    f"{self.throttle_retries} retries; try again later",
+                    f"{self.host} is throttling requests and {gave_up}; try again later",
                     command=name,
                     status=tagged.status,
                     code=tagged.code,
@@ -672,6 +677,12 @@ class ImapClient:
             return True
         return False
 
+    def _drain_buffered(self) -> None:
+        """Handle what has already arrived, without waiting for more."""
+        while (event := self._parser.next_event()) is not None:
+            if not self._handle_common(event):
+                self._pending.append(event)
+
     def _next_event(self) -> Event:
         if self._pending:
             return self._pending.pop(0)
@@ -743,7 +754,8 @@ def _requested_items(item_text: str) -> set[str]:
         if "<" in upper:  # BODY[]<0.100> comes back as BODY[]<0>
             upper = upper.split("<")[0] + "<" + upper.split("<")[1].split(".")[0] + ">"
         wanted.add(upper)
-    wanted.discard("UID")  # every UID FETCH response has a UID, solicited or not
+    # Unsolicited FETCH responses carry only these: they cannot tell ours from the server's.
+    wanted -= {"UID", "FLAGS", "MODSEQ"}
     return wanted
 
 
@@ -848,7 +860,16 @@ def _summary(response: Fetch) -> MessageSummary:
     )
 
 
-def _command_error(name: str, tagged: Tagged) -> CommandError:
+def _command_error(name: str, tagged: Tagged) -> CommandError | NotConnectedAfterAuth:
+    if _NOT_CONNECTED.search(tagged.text):
+        # Office 365 accepts AUTHENTICATE, then refuses the first command this way.
+        return NotConnectedAfterAuth(
+            "the server accepted the sign-in but could not open the mailbox",
+            command=name,
+            status=tagged.status,
+            code=tagged.code,
+            text=tagged.text,
+        )
     code = f" [{tagged.code}]" if tagged.code else ""
     return CommandError(
         f"the server refused {name}: {tagged.status}{code} {tagged.text}".rstrip(),

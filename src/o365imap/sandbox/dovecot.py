@@ -445,6 +445,7 @@ class DovecotServer:
             f"local_validation_key_dict = fs:posix:prefix={_conf_value(self.root / 'keys')}/\n"
             f"username_attribute = {self.username_attribute}\n"
             f"issuers = {self.issuer}\n"
+            f"audience = {self.signer.audience}\n"
             f"scope = {self.required_scope}\n"
         )
 
@@ -619,16 +620,15 @@ service anvil {{
         """Stop Dovecot and every process it started (they share its process group)."""
         process = self._process
         self._process = None
-        if process is not None:
-            if process.poll() is None:
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         self._ports = None
         if self._short_base_dir is not None:
             shutil.rmtree(self._short_base_dir, ignore_errors=True)

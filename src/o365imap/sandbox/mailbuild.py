@@ -75,7 +75,7 @@ class SeedAddress(NamedTuple):
 
 
 class SeedGroup(NamedTuple):
-    """RFC 5322 group syntax: ``Team: a@x, b@y;`` or, with no members, ``undisclosed-recipients:;``."""
+    """RFC 5322 group syntax: ``Team: a@x, b@y;``; with no members ``undisclosed-recipients:;``."""
 
     name: str
     members: tuple[SeedAddress, ...] = ()
@@ -296,18 +296,35 @@ def _wire_for(text: str, wire: Wire) -> Wire:
     return wire
 
 
+def _irregular_space(text: str) -> bool:
+    return text != " ".join(text.split()) or "\t" in text
+
+
+def _check_plain(text: str, wire: Wire, what: str) -> None:
+    if wire.mode == "ascii" and not text.isascii():
+        raise ValueError(f"non-ASCII {what} with an ascii Wire: {text!r}")
+    if _irregular_space(text):
+        # Dovecot's ENVELOPE collapses whitespace runs and trims the ends of unencoded text,
+        # so such a value would have two right answers; inside encoded-words it is kept.
+        raise ValueError(
+            f"{what} {text!r} has tabs, repeated, leading or trailing spaces: "
+            "use a B or Q Wire so they survive"
+        )
+
+
 def encode_unstructured(text: str, wire: Wire) -> str:
     """An unstructured header value (Subject) as it goes on the wire, unfolded.
 
     Pure-ASCII words stay readable unless ``wire.always``; each run of other words becomes
     encoded-words (the spaces inside a run are encoded too, since a decoder drops whitespace
-    between adjacent encoded-words).
+    between adjacent encoded-words). Text with irregular whitespace is encoded whole.
     """
-    if wire.mode == "ascii":
-        if not text.isascii():
-            raise ValueError(f"non-ASCII text with an ascii Wire: {text!r}")
+    if wire.mode in ("ascii", "8bit"):
+        _check_plain(text, wire, "header text")
         return text
-    if wire.mode == "8bit" or (text.isascii() and not wire.always and "=?" not in text):
+    if _irregular_space(text):
+        wire = Wire(wire.charset, wire.mode, always=True)
+    if text.isascii() and not wire.always and "=?" not in text:
         return text
     wire = _wire_for(text, wire)
     words = text.split(" ")
@@ -336,17 +353,14 @@ def _quote(text: str) -> str:
 
 def encode_phrase(name: str, wire: Wire) -> str:
     """A display name (RFC 5322 phrase): an atom sequence, a quoted-string, or encoded-words."""
-    if name.isascii() and not (wire.always and wire.mode in ("B", "Q")):
-        words = name.split(" ")
-        if all(_ATEXT.fullmatch(w) for w in words) and "=?" not in name:
-            return name
-        return _quote(name)
-    if wire.mode == "8bit":
-        return _quote(name)
-    if wire.mode == "ascii":
-        raise ValueError(f"non-ASCII display name with an ascii Wire: {name!r}")
-    wire = _wire_for(name, wire)
-    return " ".join(_encoded_words(name, wire.charset, wire.mode))
+    encodable = wire.mode in ("B", "Q")
+    if encodable and (wire.always or _irregular_space(name) or not name.isascii()):
+        wire = _wire_for(name, wire)
+        return " ".join(_encoded_words(name, wire.charset, wire.mode))
+    _check_plain(name, wire, "display name")
+    if name.isascii() and all(_ATEXT.fullmatch(w) for w in name.split(" ")) and "=?" not in name:
+        return name
+    return _quote(name)
 
 
 def _format_mailbox(address: SeedAddress, wire: Wire) -> str:
@@ -466,7 +480,9 @@ def _text_part(
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     raw = normalized.encode(charset)
     if encoding == "auto":
-        encoding = "7bit" if raw.isascii() else "quoted-printable"
+        # as mailers do: quoted-printable while mostly ASCII, base64 for mostly non-ASCII text
+        high = sum(1 for b in raw if b > 0x7F) if not raw.isascii() else 0
+        encoding = "7bit" if not high else "quoted-printable" if high * 3 < len(raw) else "base64"
     if encoding in ("7bit", "8bit"):
         if encoding == "7bit" and not raw.isascii():
             raise ValueError(f"7bit body with non-ASCII bytes in {charset}")

@@ -157,7 +157,7 @@ class TokenSigner:
 
     @classmethod
     def load_or_create(cls, path: Path, **kwargs: Any) -> TokenSigner:
-        """The key at ``path``, or a new one saved there: a restarted sandbox keeps its tokens valid."""
+        """The key at ``path``, or a new one saved there (a restarted sandbox keeps its key)."""
         if path.exists():
             return cls.load(path, **kwargs)
         signer = cls(**kwargs)

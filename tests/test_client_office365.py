@@ -1,0 +1,280 @@
+"""The client against a scripted server playing Office 365's side (tests/scripted_server.py).
+
+Dovecot cannot show these behaviours; the scripts follow captures of outlook.office365.com.
+Everything runs on loopback; plain text is allowed there (and only there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scripted_server import (
+    ScriptedServer,
+    auth_failed_no_challenge,
+    auth_json_challenge,
+    auth_no_sasl_ir,
+    authenticated_but_not_connected,
+    bye_token_expired_during,
+    cut_in_literal,
+    exchange_stub_message,
+    literal_plus_check,
+    make_message,
+    o365_happy,
+    server_unavailable,
+    stall_after,
+    throttled,
+    throttled_bad_bye,
+    unsolicited_during_fetch,
+)
+
+from o365imap import (
+    AuthenticationFailed,
+    CommandError,
+    ConnectError,
+    ConnectionClosed,
+    ImapClient,
+    NotConnectedAfterAuth,
+    ReadTimeout,
+    SessionExpired,
+    Throttled,
+    UsageError,
+)
+from o365imap.protocol import Atom
+from o365imap.transport import Transport
+
+USER = "AdeleV@contoso.onmicrosoft.com"
+TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
+
+
+def client_for(server: ScriptedServer, **kw: object) -> ImapClient:
+    options: dict[str, object] = {"security": "plain", "timeout": 5.0}
+    options.update(kw)
+    return ImapClient(server.host, server.port, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def happy() -> Iterator[ScriptedServer]:
+    messages = [
+        make_message(1, 101, subject="First", flags=("\\Seen",)),
+        make_message(2, 102, subject="Zweite Nachricht – Grüße"),
+        exchange_stub_message(3, 103),
+    ]
+    with ScriptedServer(o365_happy(messages, user=USER, token=TOKEN)) as server:
+        yield server
+
+
+def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
+    with client_for(happy) as client:
+        assert "AUTH=XOAUTH2" in client.capabilities
+        client.authenticate_oauth(USER, TOKEN)
+        folders = {f.name: f for f in client.list_folders()}
+        assert folders["INBOX"].raw_name == b"Inbox"  # Office 365 answers in its own case
+        assert folders["Sent Items"].special_use == "\\Sent"
+        assert folders["Deleted Items"].special_use == "\\Trash"
+        assert "Inbox/Przesyłki" in folders
+        assert folders["Archive"].special_use is None  # Exchange omits \Archive
+        info = client.examine("INBOX")
+        assert info.exists == 3 and info.uidvalidity == 14 and info.read_only
+        assert "$MDNSent" in info.flags
+        page = client.list_page(1, 2)
+        assert [m.uid for m in page] == [103, 102]
+        assert page[1].envelope is not None
+        assert page[1].envelope.subject == "Zweite Nachricht – Grüße"
+        stub = page[0].envelope
+        assert stub is not None and stub.date is None
+        assert stub.from_[0].mailbox is None and stub.from_[0].email is None
+        assert stub.from_[0].name == "Microsoft Exchange Server"
+        assert [m.uid for m in client.iter_messages()] == [101, 102, 103]
+    assert happy.errors == []
+    assert happy.xoauth2 == [(USER, TOKEN)]
+    fetches = [line for line in happy.received if b" FETCH " in line]
+    assert fetches == [
+        next(line for line in fetches if b"FETCH 2:3 " in line),
+        next(line for line in fetches if b"FETCH 1:* " in line),
+    ]
+
+
+def test_paging_sends_one_fetch_per_page_with_a_range(happy: ScriptedServer) -> None:
+    with client_for(happy) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        client.examine("INBOX")
+        assert [m.seq for m in client.list_page(2, 2)] == [1]
+        assert client.list_page(3, 2) == []
+    fetches = [line for line in happy.received if b"FETCH" in line]
+    assert len(fetches) == 1 and b"FETCH 1 (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)" in fetches[0]
+
+
+def test_token_refused_without_challenge() -> None:
+    with ScriptedServer(auth_failed_no_challenge()) as server, client_for(server) as client:
+        with pytest.raises(AuthenticationFailed) as info:
+            client.authenticate_oauth(USER, TOKEN)
+    assert info.value.text == "AUTHENTICATE failed."
+    assert info.value.status == "NO"
+    assert TOKEN not in str(info.value)
+    assert server.errors == []
+
+
+def test_token_refused_with_json_challenge_is_answered_with_an_empty_line() -> None:
+    with ScriptedServer(auth_json_challenge()) as server, client_for(server) as client:
+        with pytest.raises(AuthenticationFailed) as info:
+            client.authenticate_oauth(USER, TOKEN)
+    assert info.value.code == "AUTHENTICATIONFAILED"
+    assert "400" in str(info.value) or "401" in str(info.value)
+    assert server.errors == []
+    auth = next(i for i, line in enumerate(server.received) if b"AUTHENTICATE" in line)
+    assert server.received[auth + 1] == b"\r\n"  # the empty answer to the error challenge
+
+
+def test_server_without_sasl_ir_gets_the_payload_after_its_challenge() -> None:
+    with ScriptedServer(auth_no_sasl_ir()) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        assert client.authenticated
+    assert server.errors == []
+    auth = [line for line in server.received if b"AUTHENTICATE" in line]
+    assert auth and auth[0].rstrip().endswith(b"AUTHENTICATE XOAUTH2")
+
+
+def test_authenticated_but_not_connected() -> None:
+    with ScriptedServer(authenticated_but_not_connected()) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        with pytest.raises(NotConnectedAfterAuth) as info:
+            client.examine("INBOX")
+    assert info.value.text == "User is authenticated but not connected."
+    assert server.errors == []
+
+
+def test_not_connected_on_authenticate_itself() -> None:
+    script = authenticated_but_not_connected(on_authenticate=True)
+    with ScriptedServer(script) as server, client_for(server) as client:
+        with pytest.raises(NotConnectedAfterAuth):
+            client.authenticate_oauth(USER, TOKEN)
+
+
+def test_throttled_commands_wait_the_suggested_time_and_retry() -> None:
+    with ScriptedServer(throttled(times=2, backoff_ms=150)) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        info = client.examine("INBOX")
+        assert info.exists >= 0
+    refusals = server.sent_times("throttled")
+    selects = server.received_times(r"^\S+ (SELECT|EXAMINE) ")
+    assert len(refusals) == 2 and len(selects) == 3
+    assert selects[1] - refusals[0] >= 0.15
+    assert selects[2] - refusals[1] >= 0.15
+
+
+def test_throttling_gives_up_after_bounded_retries() -> None:
+    waits: list[float] = []
+    with ScriptedServer(throttled(times=10, backoff_ms=120_000)) as server:
+        client = client_for(server, throttle_retries=2, max_backoff=30, sleep=waits.append)
+        with client:
+            client.authenticate_oauth(USER, TOKEN)
+            with pytest.raises(Throttled) as info:
+                client.examine("INBOX")
+    assert waits == [30, 30]  # capped at max_backoff
+    assert info.value.backoff == 120
+    assert "Suggested Backoff Time" in info.value.text
+
+
+def test_throttled_with_bye_reports_throttling_not_a_bare_disconnect() -> None:
+    with ScriptedServer(throttled_bad_bye(times=1, on="SELECT")) as server:
+        with client_for(server, sleep=lambda _s: None) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            with pytest.raises(Throttled) as info:
+                client.examine("INBOX")
+    assert "closed the connection" in str(info.value)
+
+
+def test_server_unavailable_is_retried() -> None:
+    waits: list[float] = []
+    with ScriptedServer(server_unavailable(times=1)) as server:
+        with client_for(server, sleep=waits.append) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            client.examine("INBOX")
+    assert waits == [0.5]
+
+
+def test_connection_cut_in_the_middle_of_a_literal() -> None:
+    with ScriptedServer(cut_in_literal(announced=1000, sent=300)) as server:
+        with client_for(server) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            client.examine("INBOX")
+            with pytest.raises(ConnectionClosed) as info:
+                list(client.fetch("1", "(UID BODY.PEEK[])"))
+    assert "middle of a response" in str(info.value)
+
+
+def test_a_server_that_stops_answering_times_out() -> None:
+    server = ScriptedServer(stall_after("SELECT")).start()
+    try:
+        client = client_for(server, timeout=0.5)
+        client.connect()
+        client.authenticate_oauth(USER, TOKEN)
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout) as info:
+            client.examine("INBOX")
+        assert 0.4 < time.monotonic() - start < 3
+        assert "did not answer within 0.5 s" in str(info.value)
+        client.close()
+    finally:
+        server.close()
+
+
+def test_token_expiry_bye_is_a_session_expired_error() -> None:
+    with ScriptedServer(bye_token_expired_during("LIST")) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        with pytest.raises(SessionExpired) as info:
+            client.list_folders()
+    assert info.value.bye == "Session invalidated - AccessTokenExpired"
+    assert isinstance(info.value, ConnectionClosed)
+
+
+def test_unsolicited_responses_during_a_listing() -> None:
+    with ScriptedServer(unsolicited_during_fetch()) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        client.examine("INBOX")
+        messages = list(client.iter_messages())
+        assert [m.uid for m in messages] == [101, 102, 103]
+        assert client.exists == 4  # the EXISTS that came in between was noted
+    assert server.errors == []
+
+
+def test_literal_plus_sends_literals_without_waiting() -> None:
+    with ScriptedServer(literal_plus_check()) as server, client_for(server) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        client.examine("INBOX")
+        with pytest.raises(CommandError):  # this script knows no CHARSET; the literal is the point
+            client.search([Atom("FROM"), "Jürgen"], charset="UTF-8")  # 8-bit: must be a literal
+    assert server.errors == []
+    assert server.literals and all(lit.nonsync for lit in server.literals)
+
+
+def test_never_sends_a_token_in_plain_text_to_a_non_loopback_host(
+    happy: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Transport, "peer_is_loopback", property(lambda self: False))
+    with client_for(happy) as client, pytest.raises(UsageError) as info:
+        client.authenticate_oauth(USER, TOKEN)
+    assert "unencrypted" in str(info.value)
+    assert not [line for line in happy.received if b"AUTHENTICATE" in line]
+
+
+def test_tls_with_a_private_ca(tmp_path: Path) -> None:
+    import ssl
+
+    from o365imap.sandbox.dovecot import _make_tls
+
+    ca, cert, key = _make_tls(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    messages = [make_message(1, 7, subject="over TLS")]
+    with ScriptedServer(o365_happy(messages, user=USER, token=TOKEN), ssl_context=context) as server:
+        with ImapClient("127.0.0.1", server.port, ca_file=str(ca), timeout=5) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            client.examine("INBOX")
+            assert client.list_page()[0].envelope.subject == "over TLS"  # type: ignore[union-attr]
+        with pytest.raises(ConnectError) as info:
+            ImapClient("127.0.0.1", server.port, timeout=5).connect()  # system CAs only
+        assert "not trusted" in str(info.value) and "--ca-file" in str(info.value)

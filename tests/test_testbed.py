@@ -1,0 +1,503 @@
+"""The test bed itself, proved with the standard library only (sockets, ssl, imaplib, email).
+
+If these pass, the Dovecot sandbox behaves like an OAuth IMAP server (tokens accepted and
+refused for the right reasons, with the server's exact words), and the seeded mailbox is what
+the answer key in each SeedMessage says it is. The client's own tests build on both.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import imaplib
+import json
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from email.headerregistry import Address as StdAddress
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import ALICE, ALICE_PASSWORD, BOB
+
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.mailbuild import SeedAddress, SeedGroup, SeedMessage, build_message
+from o365imap.sandbox.seed import MaildirWriter, Testbed, encode_mutf7, inbox_messages
+from o365imap.sandbox.tokens import TokenSigner, decode_unverified
+
+dovecot_test = pytest.mark.dovecot
+
+
+class RawImap:
+    """Just enough IMAP over a socket to see the server's exact bytes."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        self.count = 0
+        self.greeting = self.line()
+        while not self.greeting.startswith(b"* OK [CAPABILITY"):
+            self.greeting = self.line()  # "* OK Waiting for authentication process..."
+
+    def line(self) -> bytes:
+        data = self.reader.readline()
+        if not data:
+            raise ConnectionError("server closed the connection")
+        return data.rstrip(b"\r\n")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data + b"\r\n")
+
+    def start(self, command: str) -> bytes:
+        self.count += 1
+        tag = f"t{self.count}".encode()
+        self.send(tag + b" " + command.encode())
+        return tag
+
+    def finish(self, tag: bytes) -> tuple[list[bytes], bytes]:
+        untagged = []
+        while True:
+            line = self.line()
+            match = re.search(rb"\{(\d+)\}$", line)
+            if match:  # a literal: keep it inline, as one logical line
+                line += b"\r\n" + self.reader.read(int(match.group(1))) + self.line()
+            if line.startswith(tag + b" "):
+                return untagged, line[len(tag) + 1 :]
+            untagged.append(line)
+
+    def command(self, command: str) -> tuple[list[bytes], bytes]:
+        return self.finish(self.start(command))
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def tls_context(server: DovecotServer) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(server.ca_file))
+
+
+@pytest.fixture
+def imaps(dovecot: DovecotServer) -> Iterator[RawImap]:
+    sock = socket.create_connection((dovecot.host, dovecot.imaps_port), timeout=10)
+    conn = RawImap(tls_context(dovecot).wrap_socket(sock, server_hostname=dovecot.host))
+    yield conn
+    conn.close()
+
+
+def xoauth2(user: str, token: str) -> str:
+    return base64.b64encode(f"user={user}\x01auth=Bearer {token}\x01\x01".encode()).decode()
+
+
+def oauthbearer(user: str, token: str) -> str:
+    raw = f"n,a={user},\x01auth=Bearer {token}\x01\x01"
+    return base64.b64encode(raw.encode()).decode()
+
+
+def login_imaplib(server: DovecotServer, folder: str | None = None) -> imaplib.IMAP4_SSL:
+    conn = imaplib.IMAP4_SSL(server.host, server.imaps_port, ssl_context=tls_context(server))
+    conn.login(ALICE, ALICE_PASSWORD)
+    if folder is not None:
+        typ, _ = conn.select(encode_mutf7(folder), readonly=True)
+        assert typ == "OK"
+    return conn
+
+
+def parse_internaldate(raw: bytes) -> datetime:
+    text = re.search(rb'INTERNALDATE "([^"]+)"', raw)
+    assert text is not None, raw
+    return datetime.strptime(text.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+
+
+def test_token_shape() -> None:
+    signer = TokenSigner()
+    before = time.time()
+    header, claims = decode_unverified(signer.mint(ALICE, scopes=("IMAP.AccessAsUser.All",)))
+    assert header == {"typ": "JWT", "alg": "RS256", "kid": signer.kid}
+    assert claims["aud"] == "https://outlook.office.com"
+    assert claims["iss"] == f"https://sts.sandbox.o365imap.test/{signer.tenant_id}/"
+    assert claims["scp"] == "IMAP.AccessAsUser.All"
+    assert claims["scope"] == "https://outlook.office.com/IMAP.AccessAsUser.All"
+    for name in ("upn", "preferred_username", "unique_name", "email"):
+        assert claims[name] == ALICE
+    # Dovecot allows no clock skew: never in its future
+    assert claims["iat"] == claims["nbf"] <= before
+    assert claims["exp"] == claims["iat"] + 3600
+    assert claims["ver"] == "2.0"
+    assert None not in claims.values()
+
+
+def test_token_claims_can_be_removed_not_nulled() -> None:
+    signer = TokenSigner()
+    _, claims = decode_unverified(signer.mint(ALICE, extra_claims={"upn": None, "azp": "x"}))
+    assert "upn" not in claims and claims["azp"] == "x"
+    _, claims = decode_unverified(signer.mint(ALICE, scopes=()))
+    assert "scp" not in claims and "scope" not in claims
+    with pytest.raises(ValueError, match="null"):
+        signer.mint(ALICE, extra_claims={"roles": ["a", None]})
+
+
+def test_signer_key_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    first = TokenSigner.load_or_create(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    second = TokenSigner.load_or_create(path)
+    assert second.kid == first.kid
+    assert second.public_key_pem() == first.public_key_pem()
+    assert second.jwk()["kid"] == first.kid
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+@dovecot_test
+def test_capabilities(dovecot: DovecotServer, imaps: RawImap, token: str) -> None:
+    assert b"AUTH=XOAUTH2" in imaps.greeting and b"AUTH=OAUTHBEARER" in imaps.greeting
+    assert b"SASL-IR" in imaps.greeting
+    untagged, done = imaps.command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, token)}")
+    assert done.startswith(b"OK [CAPABILITY IMAP4rev1 ")
+    assert b"SPECIAL-USE" in done and b"MOVE" in done and b"UIDPLUS" in done
+    plain = socket.create_connection((dovecot.host, dovecot.imap_port), timeout=10)
+    conn = RawImap(plain)
+    try:
+        assert b"STARTTLS" in conn.greeting
+    finally:
+        conn.close()
+
+
+@dovecot_test
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
+def test_oauth_succeeds(imaps: RawImap, token: str, mechanism: str) -> None:
+    encode = xoauth2 if mechanism == "XOAUTH2" else oauthbearer
+    untagged, done = imaps.command(f"AUTHENTICATE {mechanism} {encode(ALICE, token)}")
+    assert done.endswith(b"] Logged in"), done
+    untagged, done = imaps.command("NAMESPACE")
+    assert untagged == [b'* NAMESPACE (("" "/")) NIL NIL']
+
+
+@dovecot_test
+def test_oauth_without_initial_response(dovecot: DovecotServer, token: str) -> None:
+    conn = imaplib.IMAP4_SSL(dovecot.host, dovecot.imaps_port, ssl_context=tls_context(dovecot))
+    try:
+        raw = f"user={ALICE}\x01auth=Bearer {token}\x01\x01".encode()
+        typ, _ = conn.authenticate("XOAUTH2", lambda _challenge: raw)
+        assert typ == "OK"
+    finally:
+        conn.logout()
+
+
+REFUSED = {
+    "expired": lambda s: s.mint(ALICE, now=time.time() - 7200),
+    "other user": lambda s: s.mint(BOB),
+    "other key": lambda s: TokenSigner().mint(ALICE),
+    "other key, same kid": lambda s: TokenSigner(kid=s.kid).mint(ALICE),
+    "no IMAP scope": lambda s: s.mint(ALICE, scopes=("Mail.Read",)),
+    "wrong issuer": lambda s: TokenSigner(s.private_key, issuer="https://evil.test/").mint(ALICE),
+    "wrong audience": lambda s: TokenSigner(
+        s.private_key, audience="https://graph.microsoft.com"
+    ).mint(ALICE, scopes=("https://outlook.office.com/IMAP.AccessAsUser.All",)),
+    "not yet valid": lambda s: s.mint(ALICE, now=time.time() + 600),
+}
+
+
+@dovecot_test
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_xoauth2_refused(dovecot: DovecotServer, imaps: RawImap, case: str) -> None:
+    bad = REFUSED[case](dovecot.signer)
+    tag = imaps.start(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
+    challenge = imaps.line()
+    assert challenge.startswith(b"+ ")
+    assert json.loads(base64.b64decode(challenge[2:])) == {
+        "status": "401",
+        "schemes": "bearer",
+        "scope": "mail",
+    }
+    imaps.send(b"")
+    _, done = imaps.finish(tag)
+    assert done == b"NO [AUTHENTICATIONFAILED] Authentication failed."
+
+
+@dovecot_test
+def test_oauthbearer_refused(dovecot: DovecotServer, imaps: RawImap) -> None:
+    bad = dovecot.mint_token(ALICE, now=time.time() - 7200)
+    tag = imaps.start(f"AUTHENTICATE OAUTHBEARER {oauthbearer(ALICE, bad)}")
+    challenge = imaps.line()
+    assert json.loads(base64.b64decode(challenge[2:])) == {"status": "invalid_token"}
+    imaps.send(b"")
+    _, done = imaps.finish(tag)
+    assert done == b"NO [AUTHENTICATIONFAILED] Authentication failed."
+
+
+@dovecot_test
+def test_token_without_username_claim_is_a_temporary_failure(
+    dovecot: DovecotServer, imaps: RawImap
+) -> None:
+    bad = dovecot.mint_token(ALICE, extra_claims={"upn": None})
+    _, done = imaps.command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
+    # Dovecot appends "[host:time]" so the admin can find the log line
+    assert done.startswith(b"NO [UNAVAILABLE] Temporary authentication failure. ["), done
+
+
+@dovecot_test
+def test_refusals_are_not_delayed(dovecot: DovecotServer) -> None:
+    # The per-IP penalty is off: the tenth failure is answered as fast as the first.
+    start = time.monotonic()
+    conn = imaplib.IMAP4(dovecot.host, dovecot.imap_port)
+    try:
+        for _ in range(10):
+            with pytest.raises(imaplib.IMAP4.error):
+                conn.login(ALICE, "wrong")
+    finally:
+        conn.logout()
+    assert time.monotonic() - start < 5
+
+
+@dovecot_test
+def test_password_login(dovecot: DovecotServer) -> None:
+    conn = imaplib.IMAP4(dovecot.host, dovecot.imap_port)
+    try:
+        conn.starttls(tls_context(dovecot))
+        typ, _ = conn.login(ALICE, ALICE_PASSWORD)
+        assert typ == "OK"
+    finally:
+        conn.logout()
+
+
+@dovecot_test
+def test_user_added_while_running(dovecot: DovecotServer) -> None:
+    dovecot.add_user("carol@example.com", "carol:pw")  # ':' is the passwd-file separator
+    conn = imaplib.IMAP4(dovecot.host, dovecot.imap_port)
+    try:
+        assert conn.login("Carol@Example.com", "carol:pw")[0] == "OK"
+    finally:
+        conn.logout()
+
+
+# -- the seeded mailbox ----------------------------------------------------------------------------
+
+
+@dovecot_test
+def test_list_shows_folders(dovecot: DovecotServer, testbed: Testbed) -> None:
+    conn = login_imaplib(dovecot)
+    try:
+        typ, lines = conn.list('""', "*")
+    finally:
+        conn.logout()
+    listed: dict[str, set[str]] = {}
+    for line in lines:
+        assert isinstance(line, bytes)
+        match = re.fullmatch(rb'\(([^)]*)\) "/" (.+)', line)
+        assert match is not None, line
+        listed[match.group(2).decode("ascii")] = set(match.group(1).decode().split())
+    assert set(listed) == {encode_mutf7(name) for name in testbed.folders}
+    assert "Entw&APw-rfe" in listed
+    assert "&BB4EQgRHBFEEQgRL-/2024" in listed
+    assert "&ZeVnLIqe-" in listed
+    for name, flag in testbed.special_use().items():
+        assert flag in listed[name]
+    assert "\\HasChildren" in listed["Projects"]
+
+
+@dovecot_test
+def test_bulk_has_20000_messages(dovecot: DovecotServer, testbed: Testbed) -> None:
+    conn = login_imaplib(dovecot)
+    try:
+        typ, data = conn.select("Bulk", readonly=True)
+        assert typ == "OK" and data == [b"20000"]
+    finally:
+        conn.logout()
+    assert len(testbed.bulk) == 20_000
+    assert [m.uid for m in testbed.bulk[:3]] == [1, 2, 3]
+
+
+def _check_listing(conn: imaplib.IMAP4, messages: list[SeedMessage], uids: str) -> None:
+    typ, data = conn.uid("FETCH", uids, "(UID FLAGS RFC822.SIZE INTERNALDATE)")
+    assert typ == "OK"
+    rows = [row for row in data if isinstance(row, bytes)]
+    by_uid = {m.uid: m for m in messages}
+    assert len(rows) == len([u for u in by_uid if _in(uids, u)])
+    for row in rows:
+        uid = int(re.search(rb"UID (\d+)", row).group(1))  # type: ignore[union-attr]
+        msg = by_uid[uid]
+        assert int(re.search(rb"RFC822.SIZE (\d+)", row).group(1)) == msg.size  # type: ignore[union-attr]
+        assert parse_internaldate(row) == msg.date
+        flags = set(re.search(rb"FLAGS \(([^)]*)\)", row).group(1).decode().split())  # type: ignore[union-attr]
+        assert flags - {"\\Recent"} == set(msg.flags)
+
+
+def _in(uids: str, uid: int) -> bool:
+    if uids == "1:*":
+        return True
+    return str(uid) in uids.split(",")
+
+
+@dovecot_test
+def test_inbox_sizes_dates_flags(dovecot: DovecotServer, testbed: Testbed) -> None:
+    conn = login_imaplib(dovecot, "INBOX")
+    try:
+        _check_listing(conn, testbed.inbox, "1:*")
+    finally:
+        conn.logout()
+    for msg in testbed.inbox:
+        path = dovecot.maildir(ALICE) / "cur" / msg.filename
+        assert path.stat().st_size == msg.size
+        assert os.path.getmtime(path) == msg.date.timestamp()
+
+
+@dovecot_test
+def test_every_folder_in_uid_order(dovecot: DovecotServer, testbed: Testbed) -> None:
+    conn = login_imaplib(dovecot)
+    try:
+        for folder, messages in testbed.folders.items():
+            typ, data = conn.select(encode_mutf7(folder), readonly=True)
+            assert typ == "OK" and data == [str(len(messages)).encode()], folder
+            if not messages:
+                continue
+            step = max(1, len(messages) // 200)
+            sample = messages[::step] + [messages[-1]]
+            _check_listing(conn, messages, ",".join(str(m.uid) for m in sample))
+            typ, data = conn.uid(
+                "FETCH",
+                ",".join(str(m.uid) for m in sample),
+                "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+            )
+            fetched = [
+                part[1].decode().strip()
+                for part in data
+                if isinstance(part, tuple)
+            ]
+            expected = [
+                f"Message-ID: {m.message_id}" if m.message_id else ""
+                for m in sorted({m.uid: m for m in sample}.values(), key=lambda m: m.uid)
+            ]
+            assert fetched == expected, folder
+    finally:
+        conn.logout()
+
+
+@dovecot_test
+def test_message_bytes_round_trip(dovecot: DovecotServer, testbed: Testbed) -> None:
+    conn = login_imaplib(dovecot, "INBOX")
+    try:
+        for tag in ("inline-image", "raw-utf8-subject", "forwarded", "rfc2231-continued"):
+            msg = testbed.tagged(tag)
+            typ, data = conn.uid("FETCH", str(msg.uid), "(BODY.PEEK[])")
+            assert isinstance(data[0], tuple)
+            assert data[0][1] == build_message(msg)
+    finally:
+        conn.logout()
+
+
+@dovecot_test
+def test_envelope_dates_as_dovecot_reports_them(
+    dovecot: DovecotServer, testbed: Testbed, imaps: RawImap, token: str
+) -> None:
+    imaps.command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, token)}")
+    imaps.command("EXAMINE INBOX")
+    no_date = testbed.tagged("no-date")
+    bad_date = testbed.tagged("bad-date")
+    untagged, _ = imaps.command(f"UID FETCH {no_date.uid},{bad_date.uid} (INTERNALDATE ENVELOPE)")
+    joined = b"\n".join(untagged)
+    # Missing Date: ENVELOPE date is NIL; INTERNALDATE is still the file's mtime.
+    assert b'ENVELOPE (NIL "No Date header at all"' in joined
+    # Unparseable Date: Dovecot passes the header text through unchanged.
+    assert b'ENVELOPE ("Someday soon, maybe next week" "An unparseable Date header"' in joined
+    assert no_date.expected_date is None and bad_date.expected_date is None
+
+
+@dovecot_test
+def test_envelope_groups_as_dovecot_reports_them(
+    dovecot: DovecotServer, testbed: Testbed, imaps: RawImap, token: str
+) -> None:
+    imaps.command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, token)}")
+    imaps.command("EXAMINE INBOX")
+    msg = testbed.tagged("group-members")
+    untagged, _ = imaps.command(f"UID FETCH {msg.uid} (ENVELOPE)")
+    # RFC 3501 7.4.2 group syntax: (NIL NIL "name" NIL) members... (NIL NIL NIL NIL)
+    assert (
+        b'((NIL NIL "Team" NIL)(NIL NIL "a" "contoso.com")("Bob B" NIL "b" "contoso.com")'
+        b"(NIL NIL NIL NIL))" in untagged[0]
+    )
+
+
+# -- the answer key agrees with an independent reading of the bytes ---------------------------------
+
+
+def _std_entries(header: object) -> tuple[object, ...]:
+    out: list[object] = []
+    for group in getattr(header, "groups", ()):
+        members = tuple(_std_address(a) for a in group.addresses)
+        if group.display_name is None:
+            out.extend(members)
+        else:
+            out.append(SeedGroup(group.display_name, members))
+    return tuple(out)
+
+
+def _std_address(address: StdAddress) -> SeedAddress:
+    return SeedAddress(address.display_name or None, address.addr_spec)
+
+
+def _std_parse(msg: SeedMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(build_message(msg), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_answer_key_matches_stdlib_reading() -> None:
+    for msg in inbox_messages(ALICE):
+        parsed = _std_parse(msg)
+        subject = parsed["subject"]
+        assert (None if subject is None else str(subject)) == msg.subject, msg
+        for field, expected in (
+            ("from", msg.from_),
+            ("to", msg.to),
+            ("cc", msg.cc),
+            ("bcc", msg.bcc),
+            ("sender", msg.sender),
+            ("reply-to", msg.reply_to),
+        ):
+            assert _std_entries(parsed[field]) == expected, (msg, field)
+        assert parsed["message-id"] == msg.message_id
+        if msg.expected_date is not None:
+            assert parsed["date"].datetime == msg.expected_date, msg
+        attachments = [
+            part for part in parsed.walk() if part.get_content_disposition() is not None
+        ]
+        assert len(attachments) == len(msg.attachments), msg
+        for part, expected_part in zip(attachments, msg.attachments, strict=True):
+            assert part.get_filename() == expected_part.filename, msg
+            if part.get_content_type() == "message/rfc822":
+                assert part.get_payload(0).as_bytes(policy=email.policy.SMTP)
+            else:
+                assert part.get_payload(decode=True) == expected_part.data
+            assert part["content-id"] == expected_part.content_id
+        body = parsed.get_body(("plain",))
+        assert body is not None
+        assert body.get_content().replace("\r\n", "\n") == msg.body
+
+
+def test_group_display_names_survive() -> None:
+    msg = next(m for m in inbox_messages(ALICE) if "group-encoded" in m.tags)
+    assert _std_entries(_std_parse(msg)["to"])[0] == (
+        "Équipe projet",
+        (("Zoë Bélanger", "zoe@proseware.fr"), ("Alice Example", ALICE)),
+    )
+
+
+def test_seeding_is_deterministic(tmp_path: Path) -> None:
+    first = [build_message(m) for m in inbox_messages(ALICE)]
+    second = [build_message(m) for m in inbox_messages(ALICE)]
+    assert first == second
+    writer = MaildirWriter(tmp_path / "Maildir")
+    writer.write("Отчёты/2024", inbox_messages(ALICE)[:2])
+    assert (tmp_path / "Maildir" / ".&BB4EQgRHBFEEQgRL-.2024" / "cur").is_dir()

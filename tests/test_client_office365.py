@@ -11,6 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from o365imap import (
+    AuthenticationFailed,
+    CommandError,
+    ConnectError,
+    ConnectionClosed,
+    ImapClient,
+    NotConnectedAfterAuth,
+    ReadTimeout,
+    SessionExpired,
+    Throttled,
+    UsageError,
+)
+from o365imap.protocol import Atom
+from o365imap.transport import Transport
 from scripted_server import (
     ScriptedServer,
     auth_failed_no_challenge,
@@ -29,21 +44,6 @@ from scripted_server import (
     throttled_bad_bye,
     unsolicited_during_fetch,
 )
-
-from o365imap import (
-    AuthenticationFailed,
-    CommandError,
-    ConnectError,
-    ConnectionClosed,
-    ImapClient,
-    NotConnectedAfterAuth,
-    ReadTimeout,
-    SessionExpired,
-    Throttled,
-    UsageError,
-)
-from o365imap.protocol import Atom
-from o365imap.transport import Transport
 
 USER = "AdeleV@contoso.onmicrosoft.com"
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
@@ -104,7 +104,9 @@ def test_paging_sends_one_fetch_per_page_with_a_range(happy: ScriptedServer) -> 
         assert [m.seq for m in client.list_page(2, 2)] == [1]
         assert client.list_page(3, 2) == []
     fetches = [line for line in happy.received if b"FETCH" in line]
-    assert len(fetches) == 1 and b"FETCH 1 (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)" in fetches[0]
+    assert (
+        len(fetches) == 1 and b"FETCH 1 (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)" in fetches[0]
+    )
 
 
 def test_token_refused_without_challenge() -> None:
@@ -270,7 +272,9 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     messages = [make_message(1, 7, subject="over TLS")]
-    with ScriptedServer(o365_happy(messages, user=USER, token=TOKEN), ssl_context=context) as server:
+    with ScriptedServer(
+        o365_happy(messages, user=USER, token=TOKEN), ssl_context=context
+    ) as server:
         with ImapClient("127.0.0.1", server.port, ca_file=str(ca), timeout=5) as client:
             client.authenticate_oauth(USER, TOKEN)
             client.examine("INBOX")

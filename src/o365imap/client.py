@@ -634,10 +634,12 @@ class ImapClient:
     def _send(
         self, command: Command, on_continuation: Callable[[Continuation], bytes] | None
     ) -> None:
-        literal_plus = self._capabilities is not None and (
-            "LITERAL+" in self._capabilities or "LITERAL-" in self._capabilities
-        )
-        pieces = command.encode(literal_plus=literal_plus)
+        pieces = command.encode(literal_plus=False)
+        if len(pieces) > 1 and command.name != "CAPABILITY":
+            # Only a command with literals cares whether the server takes them unannounced.
+            caps = self.capabilities
+            if "LITERAL+" in caps:  # (LITERAL- limits it to 4 KB: not worth the bookkeeping)
+                pieces = command.encode(literal_plus=True)
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("C: %s", command.describe())
         self._transport.send(pieces[0])

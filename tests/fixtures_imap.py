@@ -1578,7 +1578,7 @@ BODY_CASES: tuple[BodyCase, ...] = (
         b'(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 40 2 NIL NIL NIL NIL)("text" "plain"'
         b' ("x-unix-mode" "0644" "name" "=?utf-8?B?6KaL56mN5pu444Gu44GU6YCB?='
         b' =?utf-8?B?5LuY44Gr44Gk44GE44GmLnR4dA==?=") NIL NIL "base64" 26 0 NIL ("attachment"'
-        b" (\"filename*\" \"utf-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8%E3%81%AE%E3%81%94%E9%80%81%E4%BB%98"
+        b' ("filename*" "utf-8\'\'%E8%A6%8B%E7%A9%8D%E6%9B%B8%E3%81%AE%E3%81%94%E9%80%81%E4%BB%98'
         b'%E3%81%AB%E3%81%A4%E3%81%84%E3%81%A6.txt")) NIL NIL) "mixed" ("boundary"'
         b' "Apple-Mail-7--112233445") NIL NIL NIL)',
         _walk_parts("- multipart/mixed", "1 text/plain", "2 text/plain"),
@@ -1597,9 +1597,9 @@ BODY_CASES: tuple[BodyCase, ...] = (
     BodyCase(
         "bs_rfc2231_unmerged_continuations",
         b'("application" "pdf" ("NAME*0" "Jahresbericht " "name*1" "2023 final.pdf" "title*0*"'
-        b" \"us-ascii'en'This%20is%20even%20more%20\" \"title*1*\" \"%2A%2A%2Afun%2A%2A%2A%20\""
+        b' "us-ascii\'en\'This%20is%20even%20more%20" "title*1*" "%2A%2A%2Afun%2A%2A%2A%20"'
         b' "title*2" "isn\'t it!") NIL NIL "base64" 80212 NIL ("attachment" ("filename*0*"'
-        b" \"utf-8''Jahres%C3%BCbersicht%20\" \"FILENAME*1*\" \"2023%20%E2%82%AC.pdf\")) NIL NIL)",
+        b' "utf-8\'\'Jahres%C3%BCbersicht%20" "FILENAME*1*" "2023%20%E2%82%AC.pdf")) NIL NIL)',
         _walk_parts("1 application/pdf"),
         {
             "1": {
@@ -1619,7 +1619,7 @@ BODY_CASES: tuple[BodyCase, ...] = (
         "bs_rfc2231_iso2022jp_invalid_byte_name_only",
         b'(("text" "plain" ("charset" "ISO-8859-1") NIL NIL "quoted-printable" 120 4 NIL ("inline"'
         b' NIL) NIL NIL)("application" "octet-stream" ("name*"'
-        b" \"iso-2022-jp'ja'02%20Cancion%20de%20Prueba%8B.%20Demo.mp3\") NIL NIL \"base64\" 5120044"
+        b' "iso-2022-jp\'ja\'02%20Cancion%20de%20Prueba%8B.%20Demo.mp3") NIL NIL "base64" 5120044'
         b' NIL ("attachment" NIL) NIL NIL) "mixed" ("boundary" "----=_Part_6131_9912834.1115579351471")'
         b" NIL NIL NIL)",
         _walk_parts("- multipart/mixed", "1 text/plain", "2 application/octet-stream"),
@@ -1777,7 +1777,12 @@ FETCH_CASES: tuple[FetchCase, ...] = (
                 "items/BODYSTRUCTURE/children/1/filename": "price_list_q3.zip",
                 "items": Satisfies(lambda items: "UID" not in items, "no UID item"),
             },
-            {"type": "Tagged", "tag": "240917093015227", "status": "OK", "text": "FETCH completed."},
+            {
+                "type": "Tagged",
+                "tag": "240917093015227",
+                "status": "OK",
+                "text": "FETCH completed.",
+            },
         ),
     ),
     # Item order varies between servers: ENVELOPE and BODYSTRUCTURE first, UID and FLAGS last.

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import pytest
+
 from fixtures_imap import (
     BODY_CASES,
     ENVELOPE_CASES,
@@ -26,7 +27,6 @@ from fixtures_imap import (
     FetchCase,
     Matcher,
 )
-
 from o365imap.models import Address, BodyPart, Envelope, Group
 from o365imap.protocol import ResponseParser, parse_bodystructure, parse_envelope
 
@@ -44,13 +44,22 @@ def resolve(obj: object, path: str) -> object:
     if path == "":
         return obj
     for segment in path.split("/"):
-        if isinstance(obj, Mapping):
-            obj = obj[segment]
-        elif isinstance(obj, tuple | list):
+        if segment.isdigit() and isinstance(obj, tuple | list):
             obj = obj[int(segment)]
+        elif isinstance(obj, Mapping):
+            obj = obj[segment]
         else:
             obj = getattr(obj, segment)
     return obj
+
+
+def typed(value: object) -> object:
+    """Nested tuples with each named tuple's class name: Address and Group are NamedTuples,
+    and a plain ``==`` would not tell them (or a bare tuple) apart."""
+    if isinstance(value, tuple):
+        items = tuple(typed(v) for v in value)
+        return (type(value).__name__, items) if hasattr(value, "_fields") else items
+    return value
 
 
 def mismatch(actual: object, expected: object) -> str | None:
@@ -69,6 +78,8 @@ def mismatch(actual: object, expected: object) -> str | None:
         if not isinstance(actual, Mapping):
             return f"{actual!r} is not a mapping (expected {expected!r})"
         return None if dict(actual) == expected else f"{dict(actual)!r} != {expected!r}"
+    if isinstance(expected, tuple):
+        return None if typed(actual) == typed(expected) else f"{actual!r} != {expected!r}"
     return None if actual == expected else f"{actual!r} != {expected!r}"
 
 
@@ -141,7 +152,10 @@ def body_invariants(root: object, where: str) -> list[str]:
         ct = node.content_type
         if not isinstance(ct, str) or ct != ct.lower() or ct.count("/") != 1:
             problems.append(f"{here}: content_type {ct!r} is not lower-case type/subtype")
-        for label, params in (("params", node.params), ("disposition_params", node.disposition_params)):
+        for label, params in (
+            ("params", node.params),
+            ("disposition_params", node.disposition_params),
+        ):
             if not isinstance(params, Mapping):
                 problems.append(f"{here}: {label} {params!r} is not a mapping")
                 continue
@@ -313,8 +327,8 @@ def test_bodystructure_fetch_byte_at_a_time(case: BodyCase) -> None:
     assert events_in_chunks(bytewise(data)) == whole
 
 
-@pytest.mark.xfail(reason="best effort: recover the siblings of a badly quoted media type")
 def test_badly_quoted_media_type_siblings_recovered() -> None:
+    """Beyond "no exception": the attachments next to the broken media type keep their names."""
     case = next(c for c in BODY_CASES if c.name == "bs_badly_quoted_media_type")
     root = parse_bodystructure(case.raw)
     assert root.content_type == "multipart/mixed"
@@ -346,9 +360,10 @@ def test_fetch_responses(case: FetchCase) -> None:
                     problems += envelope_invariants(value, f"{case.name} event {i} ENVELOPE")
                 elif name == "BODYSTRUCTURE":
                     problems += body_invariants(value, f"{case.name} event {i} BODYSTRUCTURE")
-                elif name == "INTERNALDATE" and value is not None:
-                    if not isinstance(value, datetime) or value.utcoffset() is None:
-                        problems.append(f"{case.name} event {i} INTERNALDATE {value!r} not aware")
+                elif name == "INTERNALDATE" and not (
+                    value is None or (isinstance(value, datetime) and value.utcoffset() is not None)
+                ):
+                    problems.append(f"{case.name} event {i} INTERNALDATE {value!r} not aware")
     fail_if(problems)
 
 

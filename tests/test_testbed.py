@@ -448,7 +448,12 @@ def _std_address(address: StdAddress) -> SeedAddress:
 
 
 def _std_parse(msg: SeedMessage) -> EmailMessage:
-    parsed = email.message_from_bytes(build_message(msg), policy=email.policy.default)
+    raw = build_message(msg)
+    try:
+        # the stdlib reads raw UTF-8 headers (RFC 6532) only from str, not from bytes
+        parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    except UnicodeDecodeError:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 

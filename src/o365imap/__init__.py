@@ -35,6 +35,7 @@ from o365imap.models import (
     Namespace,
     StreamedLiteral,
 )
+from o365imap.protocol.commands import SequenceSet
 from o365imap.transport import Security
 
 __version__ = "0.1.0"
@@ -65,6 +66,7 @@ __all__ = [
     "ProtocolError",
     "ReadTimeout",
     "Security",
+    "SequenceSet",
     "SessionExpired",
     "StreamedLiteral",
     "Throttled",

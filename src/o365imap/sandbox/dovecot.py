@@ -295,13 +295,12 @@ class DovecotServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: tuple[int, int] | None = None
         self._short_base_dir: Path | None = None
-        self._users_mtime = 0
         self.root.mkdir(parents=True, exist_ok=True)
         _conf_value(self.root)
         self.ca_file, self._cert_file, self._key_file = _make_tls(self.root / "tls")
         self.trust_key(self.signer)
         (self.root / "mail").mkdir(exist_ok=True)
-        self._write_users()
+        self.users_dir.mkdir(exist_ok=True)
 
     # -- paths and properties ----------------------------------------------------------------------
 
@@ -318,8 +317,9 @@ class DovecotServer:
         return self.root / "dovecot.stderr"
 
     @property
-    def users_path(self) -> Path:
-        return self.root / "users"
+    def users_dir(self) -> Path:
+        """One passwd-file per user (see ``_write_user`` for why)."""
+        return self.root / "users.d"
 
     @property
     def imap_port(self) -> int:
@@ -358,7 +358,8 @@ class DovecotServer:
     def add_user(self, email: str, password: str | None = None) -> Path:
         """Let ``email`` log in (by token; by password too if one is given): its Maildir root.
 
-        Users may be added while the server runs: Dovecot rereads the passwd-file.
+        Users may be added while the server runs. (A changed password may take a second to
+        apply: Dovecot checks a passwd-file it has already read at most once a second.)
         """
         key = email.lower()
         if any(c in key for c in ":/\n\r\0") or not key.strip():
@@ -373,7 +374,7 @@ class DovecotServer:
         self.chown(user.maildir)
         for sub in ("cur", "new", "tmp"):
             self.chown(user.maildir / sub)
-        self._write_users()
+        self._write_user(user)
         return user.maildir
 
     def maildir(self, user: str) -> Path:
@@ -415,27 +416,24 @@ class DovecotServer:
             return f"{_conf_value(self.root / 'mail')}/./{user.email}"
         return _conf_value(user.home)
 
-    def _write_users(self) -> None:
-        lines = []
-        for user in self.users.values():
-            if user.password is None:
-                # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
-                secret = base64.b64encode(os.urandom(24)).decode()
-            else:
-                secret = base64.b64encode(user.password.encode()).decode()
-            # PLAIN.B64 lets a password contain ':' (the field separator).
-            lines.append(
-                f"{user.email}:{{PLAIN.B64}}{secret}:{self.mail_uid}:{self.mail_gid}::"
-                f"{self._home_for_passwd(user)}::\n"
-            )
-        tmp = self.users_path.with_suffix(".tmp")
-        tmp.write_text("".join(lines), encoding="utf-8")
-        # Dovecot notices a changed passwd-file by its mtime (whole seconds): make every
-        # rewrite's mtime differ from the last one, even within one second.
-        stamp = max(int(time.time()), self._users_mtime + 1)
-        os.utime(tmp, (stamp, stamp))
-        self._users_mtime = stamp
-        os.replace(tmp, self.users_path)
+    def _write_user(self, user: MailUser) -> None:
+        if user.password is None:
+            # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
+            secret = base64.b64encode(os.urandom(24)).decode()
+        else:
+            secret = base64.b64encode(user.password.encode()).decode()
+        # PLAIN.B64 lets a password contain ':' (the field separator).
+        line = (
+            f"{user.email}:{{PLAIN.B64}}{secret}:{self.mail_uid}:{self.mail_gid}::"
+            f"{self._home_for_passwd(user)}::\n"
+        )
+        # One file per user: Dovecot rereads a passwd-file at most once a second, but opens a
+        # user's own file on first sight, so a user added mid-test can log in at once.
+        self.users_dir.mkdir(exist_ok=True)
+        path = self.users_dir / user.email
+        tmp = path.with_name(f".{user.email}.tmp")
+        tmp.write_text(line, encoding="utf-8")
+        os.replace(tmp, path)
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -486,6 +484,7 @@ auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 # the reason a token was refused is only ever in this log
 auth_verbose = yes
+# answers failed token logins at once (nodelay); authenticates nobody itself (continue)
 passdb {{
   driver = static
   args = nopassword=y nodelay=y
@@ -500,11 +499,18 @@ passdb {{
 passdb {{
   driver = passwd-file
   mechanisms = plain login
-  args = username_format=%Lu {r}/users
+  args = username_format=%Lu {r}/users.d/%Lu
+}}
+# reached only after a failed password check: fail now instead of on the 500 ms timer
+passdb {{
+  driver = static
+  args = nopassword=y nodelay=y
+  mechanisms = plain login
+  result_success = continue-fail
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%Lu {r}/users
+  args = username_format=%Lu {r}/users.d/%Lu
 }}
 mail_location = maildir:~/Maildir
 namespace inbox {{

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 __all__ = [
@@ -351,6 +352,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=4096)  # a big folder repeats its few hundred correspondents' names
 def encode_phrase(name: str, wire: Wire) -> str:
     """A display name (RFC 5322 phrase): an atom sequence, a quoted-string, or encoded-words."""
     encodable = wire.mode in ("B", "Q")
@@ -462,6 +464,9 @@ class _Part:
         return head + b"\r\n\r\n" + self.body
 
 
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
 def _crlf_lines(raw: bytes) -> bytes:
     body = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     return body if body.endswith(b"\r\n") else body + b"\r\n"
@@ -481,7 +486,7 @@ def _text_part(
     raw = normalized.encode(charset)
     if encoding == "auto":
         # as mailers do: quoted-printable while mostly ASCII, base64 for mostly non-ASCII text
-        high = sum(1 for b in raw if b > 0x7F) if not raw.isascii() else 0
+        high = len(raw) - len(raw.translate(None, _HIGH_BYTES))
         encoding = "7bit" if not high else "quoted-printable" if high * 3 < len(raw) else "base64"
     if encoding in ("7bit", "8bit"):
         if encoding == "7bit" and not raw.isascii():

@@ -442,7 +442,8 @@ def body(
         params_wire, params = draw(param_list(("boundary", "type", "report-type"), ""))
         tail, node = draw(extension_fields((params_wire, {"params": params})))
         node.setdefault("params", {})
-        node.update(part=part, content_type=f"multipart/{subtype}")
+        node.update(part=part, content_type=f"multipart/{subtype}", encoding="")
+        node.update(id=None, description=None, size=None, lines=None, md5=None)
         node["filename"] = filename_of(node)
         tokens = [w for w, _ in children] + [draw(wire(recase(draw, subtype))), *tail]
         walk = [node]

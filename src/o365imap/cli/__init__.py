@@ -289,7 +289,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: maps every failure to a sentence and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        result = cli.main(args=args, prog_name="o365imap", standalone_mode=False)
+        # Not cli.main(): it turns a closed output pipe into exit code 1 before we can see it.
+        with cli.make_context("o365imap", list(args)) as ctx:
+            result = cli.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
         sys.exit(EXIT_OK)

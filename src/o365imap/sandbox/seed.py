@@ -579,8 +579,8 @@ def inbox_messages(user: str) -> list[SeedMessage]:
     """About 60 INBOX messages; every tricky case carries a tag (``Testbed.tagged("no-date")``).
 
     Tags: plain, subject-<charset>-<mode> for each charset, long-encoded, long-ascii,
-    mixed-prefix, emoji, always-encoded, whitespace-encoded, no-subject, empty-subject, quote-backslash,
-    raw-utf8-subject, no-date, bad-date, obs-date, date-comment, two-digit-year,
+    mixed-prefix, emoji, always-encoded, whitespace-encoded, no-subject, empty-subject,
+    quote-backslash, raw-utf8-subject, no-date, bad-date, obs-date, date-comment, two-digit-year,
     undisclosed, group-members, group-encoded, names-quoted, no-display-name, sender-reply-to,
     multi-from, bcc, thread-1/2/3, no-message-id, pdf, inline-image, no-filename, rfc2231,
     rfc2231-continued, rfc2047-filename, filename-8bit, forwarded, html, large, latin1-8bit-body,

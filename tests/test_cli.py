@@ -1,0 +1,239 @@
+"""The o365imap command as scripts use it: real processes, JSON Lines, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from conftest import ALICE, BOB
+from expected import mismatches
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.seed import Testbed
+
+pytestmark = pytest.mark.dovecot
+
+
+def run(
+    args: list[str], token: str | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    environment.update(env)
+    if token is not None:
+        environment["O365IMAP_ACCESS_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "o365imap", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def conn(dovecot: DovecotServer, user: str = ALICE) -> list[str]:
+    return [
+        "--host", dovecot.host, "--port", str(dovecot.imaps_port),
+        "--ca-file", str(dovecot.ca_file), "--user", user,
+    ]  # fmt: skip
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_list_all_json_returns_every_message_with_every_field_right(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    result = run(["list", "Bulk", "--all", "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert len(rows) == 20_000
+    assert [r["seq"] for r in rows] == list(range(1, 20_001))  # sequence order in JSON
+    bad = [
+        (row["seq"], found)
+        for row, seed in zip(rows, testbed.bulk, strict=True)
+        if (found := mismatches(row, seed, row["seq"]))
+    ]
+    assert bad[:5] == []
+
+
+def test_list_inbox_all_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["list", "--all", "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert set(rows[0]) == {
+        "seq", "uid", "flags", "size", "internal_date", "date", "subject", "from", "sender",
+        "reply_to", "to", "cc", "bcc", "in_reply_to", "message_id",
+    }  # fmt: skip
+    problems = {
+        seed.uid: found
+        for row, seed in zip(rows, testbed.inbox, strict=True)
+        if (found := mismatches(row, seed, row["seq"]))
+    }
+    assert problems == {}
+
+
+def test_list_pages_newest_first(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(
+        ["list", "Bulk", "--page", "2", "--page-size", "3", "--json", *conn(dovecot)], token
+    )
+    assert result.returncode == 0, result.stderr
+    assert [r["uid"] for r in json_lines(result.stdout)] == [
+        m.uid for m in reversed(testbed.bulk[-6:-3])
+    ]
+
+
+def test_list_table_for_people(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["list", "INBOX", "--page-size", "5", *conn(dovecot)], token, COLUMNS="200")
+    assert result.returncode == 0, result.stderr
+    assert "page 1 of" in result.stdout
+    newest = testbed.inbox[-1]
+    assert newest.subject is not None
+    assert newest.subject[:20] in result.stdout
+
+
+def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["folders", "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    folders = {f["name"]: f for f in json_lines(result.stdout)}
+    assert set(testbed.folders) <= set(folders)
+    assert folders["Sent"] == {
+        "name": "Sent",
+        "delimiter": "/",
+        "flags": ["\\Sent"],
+        "special_use": "\\Sent",
+    }
+    assert folders["INBOX"]["special_use"] is None
+    assert "Отчёты/2024" in folders
+
+
+def test_info_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["info", "Entwürfe", "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    [info] = json_lines(result.stdout)
+    assert info["name"] == "Entwürfe"
+    assert info["exists"] == len(testbed.folders["Entwürfe"])
+    assert info["read_only"] is True
+    assert set(info) == {
+        "name", "exists", "recent", "unseen", "uidvalidity", "uidnext", "flags",
+        "permanent_flags", "read_only",
+    }  # fmt: skip
+
+
+def test_capabilities(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["capabilities", "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    [caps] = json_lines(result.stdout)
+    assert "IMAP4REV1" in caps["capabilities"]
+
+
+def test_oauthbearer_over_starttls(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    args = [
+        "info", "INBOX", "--json", "--host", dovecot.host, "--port", str(dovecot.imap_port),
+        "--security", "starttls", "--ca-file", str(dovecot.ca_file), "--user", ALICE,
+        "--mechanism", "oauthbearer",
+    ]  # fmt: skip
+    result = run(args, token)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- exit codes and errors
+
+
+def test_bad_usage_exits_1() -> None:
+    result = run(["list", "--page", "0"])
+    assert result.returncode == 1
+    assert "--page" in result.stderr
+    assert run(["no-such-command"]).returncode == 1
+
+
+def test_missing_token_exits_1(dovecot: DovecotServer) -> None:
+    result = run(["folders", *conn(dovecot)])
+    assert result.returncode == 1
+    assert "no access token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_folder_exits_1(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    result = run(["info", "Nope", *conn(dovecot)], token)
+    assert result.returncode == 1
+    assert "there is no folder 'Nope'" in result.stderr
+    assert "server said: NO" in result.stderr
+
+
+def test_rejected_token_exits_2_with_the_servers_words(dovecot: DovecotServer) -> None:
+    token = dovecot.mint_token(BOB)  # valid, but for another account than --user
+    result = run(["folders", *conn(dovecot)], token)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("o365imap: ") and "refused the sign-in" in lines[0]
+    assert "server said: NO [AUTHENTICATIONFAILED] Authentication failed." in result.stderr
+    assert token not in result.stderr and token not in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_expired_token_exits_2(dovecot: DovecotServer) -> None:
+    result = run(["folders", *conn(dovecot)], dovecot.mint_token(ALICE, lifetime=-10))
+    assert result.returncode == 2
+
+
+def test_network_failure_exits_3() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run(["folders", "--host", "127.0.0.1", "--port", str(port), "--user", ALICE], "tok")
+    assert result.returncode == 3
+    assert result.stderr.startswith("o365imap: cannot connect to 127.0.0.1:")
+    assert "Traceback" not in result.stderr
+
+
+def test_untrusted_certificate_exits_3(dovecot: DovecotServer) -> None:
+    args = ["folders", "--host", dovecot.host, "--port", str(dovecot.imaps_port), "--user", ALICE]
+    result = run(args, "tok")
+    assert result.returncode == 3
+    assert "not trusted" in result.stderr and "--ca-file" in result.stderr
+
+
+def test_debug_trace_redacts_the_token(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    result = run(["--debug", "info", "INBOX", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    assert "AUTHENTICATE [redacted]" in result.stderr
+    assert "EXAMINE INBOX" in result.stderr
+    assert token not in result.stderr
+    import base64
+
+    from o365imap.protocol import sasl
+
+    assert sasl.xoauth2(ALICE, token).decode() not in result.stderr
+    assert base64.b64encode(token.encode()).decode()[:40] not in result.stderr
+
+
+def test_help_and_version() -> None:
+    assert run([]).returncode == 0
+    result = run(["--version"])
+    assert result.returncode == 0 and "0.1.0" in result.stdout
+    assert "--access-token" in run(["list", "--help"]).stdout
+
+
+def test_json_output_survives_a_closed_pipe(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    command = [sys.executable, "-m", "o365imap", "list", "Bulk", "--all", "--json", *conn(dovecot)]
+    env = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert json.loads(first)["seq"] == 1
+    assert code == 0
+    assert "Traceback" not in stderr

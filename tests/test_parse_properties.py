@@ -104,9 +104,21 @@ CHARSETS = (
 )
 
 
+# Mail readers decode some labels as the superset senders really use (as the WHATWG Encoding
+# Standard does): only text on which label and superset agree has one right answer.
+SUPERSETS = {
+    "iso-8859-1": "cp1252",
+    "gbk": "gb18030",
+    "big5": "big5hkscs",
+    "shift_jis": "cp932",
+}
+
+
 def round_trips(text: str, charset: str) -> bool:
+    codecs_ = {charset.lower(), SUPERSETS.get(charset.lower(), charset.lower())}
     try:
-        return text.encode(charset).decode(charset) == text
+        data = text.encode(charset)
+        return all(data.decode(codec) == text for codec in codecs_)
     except (UnicodeError, LookupError):
         return False
 
@@ -601,7 +613,9 @@ def test_response_parser_any_chunking(
         + body_raw
         + b")\r\n* 4 FETCH (UID 43 RFC822.SIZE 2048 ENVELOPE "
         + envelope_raw
-        + b")\r\nA7 OK FETCH done\r\n"
+        # the message listing's own item order
+        + b")\r\n* 5 FETCH (UID 44 FLAGS (\\Seen $MDNSent) RFC822.SIZE 2048 INTERNALDATE"
+        b' "17-Jul-1996 02:44:25 -0700" ENVELOPE ' + envelope_raw + b")\r\nA7 OK FETCH done\r\n"
     )
     note(f"stream = {stream!r}")
     candidates = st.one_of(
@@ -610,9 +624,12 @@ def test_response_parser_any_chunking(
     cuts = sorted(set(data.draw(st.lists(candidates, max_size=40), label="cuts")))
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     whole = events_whole(stream)
-    assert [type(e).__name__ for e in whole] == ["Fetch", "Fetch", "Tagged"]
+    assert [type(e).__name__ for e in whole] == ["Fetch", "Fetch", "Fetch", "Tagged"]
     assert events_in_chunks(chunks) == whole
-    first, second, _ = whole
-    assert first.items["ENVELOPE"] == parse_envelope(envelope_raw)
+    first, second, third, _ = whole
+    expected = parse_envelope(envelope_raw)
+    assert first.items["ENVELOPE"] == expected
     assert first.items["BODYSTRUCTURE"] == parse_bodystructure(body_raw)
-    assert second.items["ENVELOPE"] == first.items["ENVELOPE"]
+    assert second.items["ENVELOPE"] == expected
+    assert third.items["ENVELOPE"] == expected
+    assert third.items["FLAGS"] == ("\\Seen", "$MDNSent")

@@ -243,7 +243,7 @@ def check_fetch_then_tail(events: list[object], item: str, expected: object) -> 
     fetch, tagged = events
     problems += check_paths(fetch, {"seq": 1, "items/UID": 7}, "Fetch")
     try:
-        got = fetch.items[item]  # type: ignore[attr-defined]
+        got = fetch.items[item]
     except (KeyError, AttributeError) as exc:
         return [*problems, f"Fetch has no {item}: {exc!r}"]
     if got != expected:
@@ -279,6 +279,20 @@ def test_envelope(case: EnvelopeCase) -> None:
 def test_envelope_in_fetch_response(case: EnvelopeCase) -> None:
     expected = parse_envelope(case.raw)
     fail_if(check_fetch_then_tail(events_whole(envelope_line(case.raw)), "ENVELOPE", expected))
+
+
+@pytest.mark.parametrize("case", ENVELOPE_CASES, ids=ENV_IDS)
+def test_envelope_in_listing_line(case: EnvelopeCase) -> None:
+    """The message listing's exact item order (the parser's fast path) must agree too."""
+    data = (
+        b"* 12 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 4711"
+        b' INTERNALDATE "01-Feb-2024 10:00:00 +0100" ENVELOPE ' + case.raw + b")\r\n" + TAIL
+    )
+    events = events_whole(data)
+    assert [type(e).__name__ for e in events] == ["Fetch", "Tagged"], events
+    assert events[0].items["ENVELOPE"] == parse_envelope(case.raw)
+    assert events[0].items["UID"] == 7
+    assert events_in_chunks(bytewise(data)) == events
 
 
 @pytest.mark.parametrize("case", ENVELOPE_CASES, ids=ENV_IDS)

@@ -22,10 +22,11 @@ from datetime import datetime
 from email.headerregistry import Address as StdAddress
 from email.message import EmailMessage
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.dovecot import DovecotNotInstalled, DovecotServer, DovecotStartError
 from o365imap.sandbox.mailbuild import SeedAddress, SeedGroup, SeedMessage, build_message
 from o365imap.sandbox.seed import MaildirWriter, Testbed, encode_mutf7, inbox_messages
 from o365imap.sandbox.tokens import TokenSigner, decode_unverified
@@ -284,6 +285,30 @@ def test_user_added_while_running(dovecot: DovecotServer) -> None:
         conn.logout()
 
 
+def test_server_folder_can_be_reused(tmp_path: Path) -> None:
+    first = DovecotServer(tmp_path)
+    maildir = first.add_user("Dave@Example.com", "pw")
+    second = DovecotServer(tmp_path)
+    assert second.signer.kid == first.signer.kid
+    assert second.maildir("dave@example.com") == maildir
+    assert second.users["dave@example.com"].password == "pw"
+
+
+def test_missing_dovecot_says_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(DovecotNotInstalled, match="apt-get install dovecot-imapd"):
+        DovecotServer(tmp_path, binary=tmp_path / "no-dovecot")
+
+
+def test_start_failure_shows_the_log(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-dovecot"
+    fake.write_text("#!/bin/sh\necho 'doveconf: Fatal: something is wrong' >&2\nexit 89\n")
+    fake.chmod(0o755)
+    server = DovecotServer(tmp_path / "root", binary=fake)
+    with pytest.raises(DovecotStartError, match=r"(?s)status 89.*something is wrong"):
+        server.start()
+    assert not server.running
+
+
 # -- the seeded mailbox ----------------------------------------------------------------------------
 
 
@@ -307,6 +332,13 @@ def test_list_shows_folders(dovecot: DovecotServer, testbed: Testbed) -> None:
     for name, flag in testbed.special_use().items():
         assert flag in listed[name]
     assert "\\HasChildren" in listed["Projects"]
+    conn = login_imaplib(dovecot)
+    try:
+        _, lines = conn.lsub('""', "*")
+    finally:
+        conn.logout()
+    subscribed = {bytes(line).rsplit(b'"/" ', 1)[1].decode() for line in lines if line}
+    assert subscribed == {encode_mutf7(name) for name in testbed.folders} - {"INBOX"}
 
 
 @dovecot_test
@@ -325,6 +357,12 @@ def _item(pattern: bytes, row: bytes) -> bytes:
     match = re.search(pattern, row)
     assert match is not None, (pattern, row)
     return match.group(1)
+
+
+def _literal(part: tuple[object, ...]) -> bytes:
+    data = part[1]
+    assert isinstance(data, bytes)
+    return data
 
 
 def _check_listing(conn: imaplib.IMAP4, sample: list[SeedMessage]) -> None:
@@ -373,7 +411,9 @@ def test_every_folder_in_uid_order(dovecot: DovecotServer, testbed: Testbed) -> 
                 ",".join(str(m.uid) for m in sample),
                 "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
             )
-            fetched = [bytes(part[1]).decode().strip() for part in data if isinstance(part, tuple)]
+            # typeshed says list[bytes | None]; literals really come as (prefix, data) tuples
+            parts = cast("list[object]", data)
+            fetched = [_literal(p).decode().strip() for p in parts if isinstance(p, tuple)]
             expected = [
                 f"Message-ID: {m.message_id}" if m.message_id else ""
                 for m in sorted({m.uid: m for m in sample}.values(), key=lambda m: m.uid)

@@ -231,9 +231,9 @@ def list_(
         if list_all:
             messages = client.iter_messages()
             if as_json:
-                out = sys.stdout
+                write = sys.stdout.write
                 for message in messages:
-                    output.emit_json(output.message_json(message), out)
+                    write(output.message_json_line(message) + "\n")
                 return
             rows = sorted(messages, key=lambda m: m.seq, reverse=True)
             title = f"{details.name}: all {len(rows)} messages"
@@ -241,7 +241,7 @@ def list_(
             rows = client.list_page(page, page_size)
             if as_json:
                 for message in rows:
-                    output.emit_json(output.message_json(message))
+                    sys.stdout.write(output.message_json_line(message) + "\n")
                 return
             pages = max(1, -(-details.exists // page_size))
             title = f"{details.name}: page {page} of {pages} ({details.exists} messages)"

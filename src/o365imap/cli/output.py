@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -35,6 +36,7 @@ __all__ = [
     "folder_json",
     "human_size",
     "message_json",
+    "message_json_line",
     "print_folder_info",
     "print_folders",
     "print_messages",
@@ -85,6 +87,61 @@ def message_json(message: MessageSummary) -> dict[str, Any]:
         "in_reply_to": env.in_reply_to if env else None,
         "message_id": env.message_id if env else None,
     }
+
+
+# ---- the listing's JSON Lines, written without building dicts first
+#
+# ``list --all --json`` prints tens of thousands of lines; building a dict per message and
+# handing it to json.dumps cost as much as parsing the server's response. This writer makes the
+# same text directly (tests check it equals json.dumps(message_json(m))), with each address
+# list's JSON made once: listings repeat the same senders and recipients.
+
+_ADDRESS_JSON: dict[tuple[AddressEntry, ...], str] = {}
+
+
+def _str_json(value: str | None) -> str:
+    return "null" if value is None else str(encode_basestring(value))
+
+
+def _addresses_json(entries: tuple[AddressEntry, ...]) -> str:
+    if not entries:
+        return "[]"
+    found = _ADDRESS_JSON.get(entries)
+    if found is None:
+        found = json.dumps(address_json(entries), ensure_ascii=False, separators=_SEPARATORS)
+        if len(_ADDRESS_JSON) >= 16384:
+            _ADDRESS_JSON.clear()
+        _ADDRESS_JSON[entries] = found
+    return found
+
+
+_SEPARATORS = (", ", ": ")
+
+
+def message_json_line(message: MessageSummary) -> str:
+    """``json.dumps(message_json(message))`` (with our separators), made faster; no newline."""
+    env = message.envelope
+    flags = ", ".join(encode_basestring(f) for f in message.flags)
+    internal = "null" if message.internal_date is None else f'"{message.internal_date.isoformat()}"'
+    head = (
+        f'{{"seq": {message.seq}, "uid": {"null" if message.uid is None else message.uid}, '
+        f'"flags": [{flags}], "size": {"null" if message.size is None else message.size}, '
+        f'"internal_date": {internal}, '
+    )
+    if env is None:
+        return head + (
+            '"date": null, "subject": null, "from": [], "sender": [], "reply_to": [], '
+            '"to": [], "cc": [], "bcc": [], "in_reply_to": null, "message_id": null}'
+        )
+    date = "null" if env.date is None else f'"{env.date.isoformat()}"'
+    return (
+        f'{head}"date": {date}, "subject": {_str_json(env.subject)}, '
+        f'"from": {_addresses_json(env.from_)}, "sender": {_addresses_json(env.sender)}, '
+        f'"reply_to": {_addresses_json(env.reply_to)}, "to": {_addresses_json(env.to)}, '
+        f'"cc": {_addresses_json(env.cc)}, "bcc": {_addresses_json(env.bcc)}, '
+        f'"in_reply_to": {_str_json(env.in_reply_to)}, '
+        f'"message_id": {_str_json(env.message_id)}}}'
+    )
 
 
 def folder_json(folder: Folder) -> dict[str, Any]:

@@ -25,9 +25,10 @@ from collections import deque
 from typing import Any
 
 from o365imap.errors import ProtocolError
-from o365imap.models import AddressEntry, BodyPart, Envelope, StreamedLiteral
+from o365imap.models import Address, AddressEntry, BodyPart, Envelope, StreamedLiteral
 from o365imap.protocol.decode import (
     _ADDRESS_CACHE,
+    address_list,
     body_structure,
     cached_address_list,
     decode_fetch_items,
@@ -95,6 +96,10 @@ def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> l
     return current
 
 
+def _has_8bit_atoms(data: bytes) -> bool:
+    return any(atom and not atom.isascii() for _q, _p, _s, atom in _TOKEN.findall(data))
+
+
 def parse_values(segments: list[Any]) -> list[Any]:
     """Tokens of a response given as line segments alternating with literal values."""
     stack: list[list[Any]] = []
@@ -149,19 +154,34 @@ _FAST_ITEMS: dict[int, tuple[re.Pattern[bytes], str]] = {
 
 
 # The listing's own request, in the order Dovecot and Exchange answer it: one match per line.
-_LISTING_LINE = re.compile(
-    rb"\* (\d+) FETCH \(UID (\d+) FLAGS \(([^()\"\[\]{}]*)\) RFC822\.SIZE (\d+) "
-    rb'INTERNALDATE "([^"\\]*)" ENVELOPE \('
-    + _NS
+# Strings here exclude CR and LF so that a match can never run past the end of its line.
+_NS_LINE = rb'(?:"([^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+)"|(NIL))'
+_NS_LINE_NC = rb'(?:"[^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+"|NIL)'
+_ADDR_LINE_NC = rb"\(" + rb" ".join([_NS_LINE_NC] * 4) + rb"\)"
+_ALIST_LINE = rb"(NIL|\((?:" + _ADDR_LINE_NC + rb")++\))"
+_LISTING_BODY = (
+    rb"\* (\d+) FETCH \(UID (\d+) FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE (\d+) "
+    rb'INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
+    + _NS_LINE
     + rb" "
-    + _NS
-    + (rb" " + _ALIST) * 6
+    + _NS_LINE
+    + (rb" " + _ALIST_LINE) * 6
     + rb" "
-    + _NS
+    + _NS_LINE
     + rb" "
-    + _NS
-    + rb"\)\)\Z"
+    + _NS_LINE
+    + rb"\)\)"
 )
+_LISTING_LINE = re.compile(_LISTING_BODY + rb"\Z")  # a line without its CRLF
+# Long subjects are folded, and Dovecot sends a folded subject as a literal: the same line in
+# two pieces, around the subject's bytes.
+_LISTING_HEAD_LITERAL = re.compile(
+    _LISTING_BODY.split(rb"ENVELOPE \(")[0] + rb"ENVELOPE \(" + _NS_LINE + rb" \{(\d+)\}\r\n"
+)
+_LISTING_TAIL = re.compile(
+    (rb" " + _ALIST_LINE) * 6 + rb" " + _NS_LINE + rb" " + _NS_LINE + rb"\)\)\r?\n"
+)
+_LISTING_IN_BUFFER = re.compile(_LISTING_BODY + rb"\r?\n")  # straight from the read buffer
 
 
 _FLAG_CACHE: dict[bytes, tuple[str, ...]] = {}
@@ -183,12 +203,58 @@ def _fast_nstring(content: bytes, nil: bytes) -> bytes | None:
     return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
 
 
+_ONE_ADDRESS = re.compile(_ADDR_NC)
+_SINGLE_CACHE: dict[bytes, Address] = {}
+
+
 def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
+    """An address list from its raw bytes, through two caches.
+
+    Whole lists repeat (Sender and Reply-To are copies of From) and single addresses repeat far
+    more (the same people write to the same people): decoding each distinct address once is
+    most of what makes listing fast. Lists with group syntax (a NIL host) take the general
+    decoder, which knows groups.
+    """
     if raw == b"NIL":
         return ()
     found = _ADDRESS_CACHE.get(raw)
     if found is not None:
         return found
+    pieces = _ONE_ADDRESS.findall(raw)
+    out: list[AddressEntry] = []
+    for piece in pieces:
+        address = _SINGLE_CACHE.get(piece)
+        if address is None:
+            if piece.endswith(b" NIL)"):  # group syntax: let the general decoder see it all
+                return _slow_addresses(raw)
+            decoded = address_list([_address_quad(piece)])
+            if len(decoded) != 1 or not isinstance(decoded[0], Address):
+                return _slow_addresses(raw)
+            address = decoded[0]
+            if len(_SINGLE_CACHE) >= 16384:
+                _SINGLE_CACHE.clear()
+            _SINGLE_CACHE[piece] = address
+        out.append(address)
+    result = tuple(out)
+    if len(_ADDRESS_CACHE) >= 8192:
+        _ADDRESS_CACHE.clear()
+    _ADDRESS_CACHE[raw] = result
+    return result
+
+
+def _address_quad(piece: bytes) -> tuple[bytes | None, ...]:
+    match = _ADDRESS.fullmatch(piece)
+    assert match is not None  # findall gave us exactly this shape
+    a, an, b, bn, c, cn, d, dn = match.groups()
+    return (
+        _fast_nstring(a, an),
+        _fast_nstring(b, bn),
+        _fast_nstring(c, cn),
+        _fast_nstring(d, dn),
+    )
+
+
+def _slow_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
     return cached_address_list(
         raw,
         [
@@ -203,32 +269,35 @@ def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
     )
 
 
+def _listing_fetch(g: tuple[Any, ...]) -> Fetch:
+    return Fetch(
+        int(g[0]),
+        {
+            "UID": int(g[1]),
+            "FLAGS": _flags(g[2]),
+            "RFC822.SIZE": int(g[3]),
+            "INTERNALDATE": parse_internal_date(g[4]),
+            "ENVELOPE": make_envelope(
+                _fast_nstring(g[5], g[6]),
+                _fast_nstring(g[7], g[8]),
+                () if g[9] == b"NIL" else _fast_addresses(g[9]),
+                () if g[10] == b"NIL" else _fast_addresses(g[10]),
+                () if g[11] == b"NIL" else _fast_addresses(g[11]),
+                () if g[12] == b"NIL" else _fast_addresses(g[12]),
+                () if g[13] == b"NIL" else _fast_addresses(g[13]),
+                () if g[14] == b"NIL" else _fast_addresses(g[14]),
+                _fast_nstring(g[15], g[16]),
+                _fast_nstring(g[17], g[18]),
+            ),
+        },
+    )
+
+
 def _fast_fetch(line: bytes) -> Fetch | None:
     """A FETCH line of the usual shape, or None to let the general path handle it."""
     m = _LISTING_LINE.match(line)
     if m is not None:
-        g = m.groups()
-        return Fetch(
-            int(g[0]),
-            {
-                "UID": int(g[1]),
-                "FLAGS": _flags(g[2]),
-                "RFC822.SIZE": int(g[3]),
-                "INTERNALDATE": parse_internal_date(g[4]),
-                "ENVELOPE": make_envelope(
-                    _fast_nstring(g[5], g[6]),
-                    _fast_nstring(g[7], g[8]),
-                    _fast_addresses(g[9]),
-                    _fast_addresses(g[10]),
-                    _fast_addresses(g[11]),
-                    _fast_addresses(g[12]),
-                    _fast_addresses(g[13]),
-                    _fast_addresses(g[14]),
-                    _fast_nstring(g[15], g[16]),
-                    _fast_nstring(g[17], g[18]),
-                ),
-            },
-        )
+        return _listing_fetch(m.groups())
     head = _FETCH_HEAD.match(line)
     if head is None:
         return None
@@ -291,6 +360,7 @@ class ResponseParser:
         self._literal_stream = False  # streaming (True) or collecting into the buffer
         self._events: deque[Event] = deque()
         self._scan_from = 0  # where the search for the next line end resumes
+        self._snapshot: bytes | None = None  # bytes(self._buf), made at most once per feed
 
     # -- input
 
@@ -298,6 +368,7 @@ class ResponseParser:
         """Add bytes received from the server."""
         if data:
             self._buf += data
+            self._snapshot = None
 
     @property
     def buffered(self) -> int:
@@ -328,6 +399,21 @@ class ResponseParser:
                 if not self._collect_literal():
                     return None
                 continue
+            if not self._segments:
+                # The listing's lines are matched in place, with no copy of each line.
+                snap = self._snapshot
+                if snap is None:
+                    snap = self._snapshot = bytes(self._buf)
+                if snap.startswith(b"* ", self._pos):
+                    listing = _LISTING_IN_BUFFER.match(snap, self._pos)
+                    if listing is not None:
+                        self._pos = listing.end()
+                        self._scan_from = 0
+                        self._compact()
+                        return _listing_fetch(listing.groups())
+                    split = self._listing_with_subject_literal(snap)
+                    if split is not None:
+                        return split
             line = self._next_line()
             if line is None:
                 return None
@@ -343,6 +429,20 @@ class ResponseParser:
 
     # -- internals
 
+    def _listing_with_subject_literal(self, snap: bytes) -> Fetch | None:
+        head = _LISTING_HEAD_LITERAL.match(snap, self._pos)
+        if head is None:
+            return None
+        start = head.end()
+        end = start + int(head.group(8))
+        tail = _LISTING_TAIL.match(snap, end)
+        if tail is None:  # not all here yet, or not the usual shape: the general path decides
+            return None
+        self._pos = tail.end()
+        self._scan_from = 0
+        self._compact()
+        return _listing_fetch((*head.groups()[:7], snap[start:end], b"", *tail.groups()))
+
     def _next_line(self) -> bytes | None:
         buf = self._buf
         end = buf.find(b"\n", max(self._pos, self._scan_from))
@@ -355,7 +455,8 @@ class ResponseParser:
             self._scan_from = len(buf)
             return None
         stop = end - 1 if end > self._pos and buf[end - 1] == 0x0D else end
-        line = bytes(buf[self._pos : stop])
+        snap = self._snapshot
+        line = snap[self._pos : stop] if snap is not None else bytes(buf[self._pos : stop])
         self._pos = end + 1
         self._scan_from = 0
         self._compact()
@@ -365,6 +466,7 @@ class ResponseParser:
         if self._pos > 65536 and self._pos * 2 > len(self._buf):
             del self._buf[: self._pos]
             self._pos = 0
+            self._snapshot = None
 
     def _begin_literal(self, line_part: bytes, size: int) -> None:
         self._segments.append(line_part)
@@ -396,6 +498,7 @@ class ResponseParser:
         if self._pos == 0 and take == len(self._buf):
             chunk = bytes(self._buf)
             self._buf.clear()
+            self._snapshot = None
         else:
             chunk = bytes(self._buf[self._pos : self._pos + take])
             self._pos += take
@@ -413,7 +516,8 @@ class ResponseParser:
         if len(self._buf) - start < size + 1:  # +1: we look at the byte after it
             return False
         taken = size
-        if self._buf[start + size] not in _LITERAL_FOLLOWERS:
+        if not self._buf[start : start + size].isascii():
+            # Only a literal with multi-byte characters can have been miscounted.
             fixed = self._character_count_literal(start, size)
             if fixed is None:
                 return False
@@ -429,12 +533,21 @@ class ResponseParser:
 
         Returns the byte length to take, or None to wait for the rest of the line.
         """
-        line_end = self._buf.find(b"\n", start + size)
+        buf = self._buf
+        line_end = buf.find(b"\n", start + size)
         if line_end < 0:
             return None
-        text = bytes(self._buf[start:line_end]).decode("utf-8", "surrogateescape")
+        text = bytes(buf[start:line_end]).decode("utf-8", "surrogateescape")
         taken = len(text[:size].encode("utf-8", "surrogateescape"))
-        if taken > size and self._buf[start + taken] in _LITERAL_FOLLOWERS:
+        if taken <= size or buf[start + taken] not in _LITERAL_FOLLOWERS:
+            return size
+        if buf[start + size] not in _LITERAL_FOLLOWERS:
+            return taken  # the byte count ends inside the data: it must be characters
+        # The byte count ends at a delimiter too. 8-bit bytes outside quoted strings are not
+        # IMAP: the reading that leaves none in the rest of the line is the right one.
+        if _has_8bit_atoms(bytes(buf[start + size : line_end])) and not _has_8bit_atoms(
+            bytes(buf[start + taken : line_end])
+        ):
             return taken
         return size
 

@@ -119,32 +119,32 @@ def decode_2047(raw: bytes) -> str:
         return decode_bytes(_FOLDING.sub(b" ", raw))
     if b"\n" in raw:
         raw = _FOLDING.sub(b" ", raw)
+    # split() gives [text, charset, encoding, payload, text, charset, ...] in one C call.
+    parts = _ENCODED_WORD.split(raw)
+    if len(parts) == 1:
+        return decode_bytes(raw)
     out: list[str] = []
-    pending_charset: bytes | None = None
-    pending = bytearray()
-    pos = 0
-
-    def flush() -> None:
-        nonlocal pending_charset
-        if pending_charset is not None:
-            out.append(decode_bytes(bytes(pending), pending_charset.decode("ascii", "replace")))
-            pending.clear()
-            pending_charset = None
-
-    for match in _ENCODED_WORD.finditer(raw):
-        between = raw[pos : match.start()]
-        if between and not (pending_charset is not None and between.isspace()):
-            flush()
+    if parts[0]:
+        out.append(decode_bytes(parts[0]))
+    charset = parts[1].lower()
+    pending = _decode_word_bytes(parts[2], parts[3])
+    for i in range(4, len(parts), 4):
+        between = parts[i]
+        if i + 1 == len(parts):  # the text after the last encoded word
+            out.append(decode_bytes(pending, charset.decode("ascii", "replace")))
+            if between:
+                out.append(decode_bytes(between))
+            return "".join(out)
+        next_charset = parts[i + 1].lower()
+        word = _decode_word_bytes(parts[i + 2], parts[i + 3])
+        if next_charset == charset and (not between or between.isspace()):
+            pending += word
+            continue
+        out.append(decode_bytes(pending, charset.decode("ascii", "replace")))
+        if between and not between.isspace():
             out.append(decode_bytes(between))
-        charset = match.group(1).lower()
-        if pending_charset is not None and charset != pending_charset:
-            flush()
-        pending_charset = charset
-        pending += _decode_word_bytes(match.group(2), match.group(3))
-        pos = match.end()
-    flush()
-    if pos < len(raw):
-        out.append(decode_bytes(raw[pos:]))
+        charset, pending = next_charset, word
+    out.append(decode_bytes(pending, charset.decode("ascii", "replace")))
     return "".join(out)
 
 
@@ -248,6 +248,17 @@ def parse_header_date(raw: bytes | None) -> datetime | None:
     """
     if not raw:
         return None
+    if len(raw) == 31 and raw[3:5] == b", " and raw[16] == 0x20 and raw[25] == 0x20:
+        # "Mon, 07 Jan 2019 10:09:31 +0000", as nearly every mailer writes it: no regex.
+        month = _MONTH_DIGITS.get(raw[8:11])
+        if month is not None:
+            text = raw.decode("ascii", "replace")
+            try:
+                return datetime.fromisoformat(
+                    f"{text[12:16]}-{month}-{text[5:7]}T{text[17:25]}{text[26:29]}:{text[29:31]}"
+                )
+            except ValueError:
+                pass
     common = _COMMON_DATE.match(raw)
     if common is not None:
         day, mon, year, clock, zh, zm = common.groups()

@@ -2,16 +2,16 @@
 
 :class:`DovecotServer` writes a complete configuration into a directory of its own, starts
 ``dovecot -F`` in a new session, and waits for the greeting. Dovecot validates the JWTs itself
-against the :class:`~o365imap.sandbox.tokens.TokenSigner`'s public key (issuer, expiry, scope,
-user), so XOAUTH2 and OAUTHBEARER behave as they do against a real server, failures included.
-/work/shared/notes/dovecot-xoauth2.md explains every setting; the comments below only say why
-a setting differs from Dovecot's defaults.
+against the :class:`~o365imap.sandbox.tokens.TokenSigner`'s public key (signature, issuer,
+audience, expiry, scope, user), so XOAUTH2 and OAUTHBEARER behave as against a real server,
+failures included. Comments in the generated config say why a setting differs from Dovecot's
+defaults: mostly to make failures fast (no per-IP penalty, no 500 ms failure timer).
 
-Running as root (CI containers) needs three changes from the rootless recipe, all made here:
-login processes refuse to run as root (they run as ``dovenull``, chrooted as Dovecot intends),
-and mail processes refuse uid 0, so mail belongs to uid/gid 5000 and each user is chrooted into
-the mail folder: the chroot happens while still root, so the test's private temp folder (mode
-0700) need not be opened up to uid 5000.
+Run as an ordinary user, every Dovecot process runs as that user. Run as root (CI containers),
+two Dovecot rules apply: login processes refuse root (they run as ``dovenull``, chrooted as
+Dovecot intends) and mail processes refuse uid 0, so mail belongs to uid/gid 5000 and each user
+is chrooted into ``root/mail``. The chroot happens while still root, so the private temp folder
+(mode 0700) that holds it all need not be opened up to uid 5000.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import grp
 import ipaddress
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .seed import SPECIAL_USE
 from .tokens import DEFAULT_SCOPES, TokenSigner, full_scope
 
 __all__ = [
@@ -57,6 +59,7 @@ HOST = "127.0.0.1"
 ROOT_MAIL_UID = 5000
 START_TIMEOUT = 10.0
 _START_ATTEMPTS = 5
+_STOP_GRACE = 0.5
 # Unix socket paths are limited to 108 bytes; Dovecot's longest name below base_dir is ~40.
 _MAX_BASE_DIR = 60
 
@@ -301,6 +304,7 @@ class DovecotServer:
         self.trust_key(self.signer)
         (self.root / "mail").mkdir(exist_ok=True)
         self.users_dir.mkdir(exist_ok=True)
+        self._load_users()
 
     # -- paths and properties ----------------------------------------------------------------------
 
@@ -391,6 +395,7 @@ class DovecotServer:
             os.chown(path, *owner)
 
     def chown_tree(self, top: Path) -> None:
+        """:meth:`chown` ``top`` and everything below it (for mail written by other means)."""
         owner = self.mail_owner
         if owner is None:
             return
@@ -405,10 +410,19 @@ class DovecotServer:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(signer.public_key_pem())
 
-    def mint_token(self, user: str, **kwargs: Any) -> str:
+    def mint_token(
+        self,
+        user: str,
+        *,
+        lifetime: float = 3600,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        extra_claims: Mapping[str, Any] | None = None,
+        now: float | None = None,
+    ) -> str:
         """A token for ``user`` from this server's signer (see ``TokenSigner.mint``)."""
-        token: str = self.signer.mint(user, **kwargs)
-        return token
+        return self.signer.mint(
+            user, lifetime=lifetime, scopes=scopes, extra_claims=extra_claims, now=now
+        )
 
     def _home_for_passwd(self, user: MailUser) -> str:
         if self.as_root:
@@ -416,12 +430,20 @@ class DovecotServer:
             return f"{_conf_value(self.root / 'mail')}/./{user.email}"
         return _conf_value(user.home)
 
+    def _load_users(self) -> None:
+        # A sandbox restarted in the same folder keeps its users (and, via the saved key, its
+        # tokens); a password-less user comes back with the random password it was given.
+        for path in sorted(self.users_dir.iterdir()):
+            if path.name.startswith("."):
+                continue
+            email, secret = path.read_text("utf-8").split(":", 2)[:2]
+            password = base64.b64decode(secret.removeprefix("{PLAIN.B64}")).decode()
+            self.users[email] = MailUser(email, password, self.root / "mail" / email)
+
     def _write_user(self, user: MailUser) -> None:
-        if user.password is None:
-            # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
-            secret = base64.b64encode(os.urandom(24)).decode()
-        else:
-            secret = base64.b64encode(user.password.encode()).decode()
+        # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
+        password = user.password if user.password is not None else secrets.token_urlsafe(24)
+        secret = base64.b64encode(password.encode()).decode()
         # PLAIN.B64 lets a password contain ':' (the field separator).
         line = (
             f"{user.email}:{{PLAIN.B64}}{secret}:{self.mail_uid}:{self.mail_gid}::"
@@ -465,8 +487,8 @@ class DovecotServer:
             )
             login_chroot = "  chroot =\n"  # chroot needs root
         special = "".join(
-            f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
-            for name in ("Sent", "Drafts", "Junk", "Trash", "Archive")
+            f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n"
+            for name, flag in SPECIAL_USE.items()
         )
         return f"""# Written by o365imap.sandbox.dovecot; rewritten on every start.
 instance_name = o365imap-sandbox-{imap_port}
@@ -557,16 +579,18 @@ service anvil {{
             with contextlib.suppress(FileNotFoundError):
                 # a stale penalty socket from an earlier run would turn the penalty back on
                 (self.base_dir / "anvil-auth-penalty").unlink()
-            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            offsets = [p.stat().st_size if p.exists() else 0 for p in self._log_files]
             try:
                 self._spawn()
                 self._ports = (imap_port, imaps_port)
                 self._wait_ready()
                 return self
             except DovecotStartError as exc:
-                self.stop()
+                self._terminate()
+                self._ports = None
                 last_error = exc
-                if "Address already in use" not in self._log_since(log_offset):
+                if "Address already in use" not in self._log_since(offsets):
+                    self.stop()
                     raise
         assert last_error is not None
         raise last_error
@@ -624,21 +648,26 @@ service anvil {{
 
     def stop(self) -> None:
         """Stop Dovecot and every process it started (they share its process group)."""
+        self._terminate()
+        self._ports = None
+        if self._short_base_dir is not None:
+            shutil.rmtree(self._short_base_dir, ignore_errors=True)
+            self._short_base_dir = None
+
+    def _terminate(self) -> None:
         process = self._process
         self._process = None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=_STOP_GRACE)
             except subprocess.TimeoutExpired:
+                # Stopped just after start, the master waits ~6 s for a login process it
+                # was still spawning; nothing in the group needs a clean shutdown.
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self._ports = None
-        if self._short_base_dir is not None:
-            shutil.rmtree(self._short_base_dir, ignore_errors=True)
-            self._short_base_dir = None
 
     def __enter__(self) -> DovecotServer:
         return self.start()
@@ -653,20 +682,23 @@ service anvil {{
 
     # -- logs ------------------------------------------------------------------------------------
 
-    def _log_since(self, offset: int) -> str:
+    @property
+    def _log_files(self) -> tuple[Path, Path]:
+        return self.log_path, self.stderr_path
+
+    def _log_since(self, offsets: list[int]) -> str:
         parts = []
-        if self.log_path.exists():
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                parts.append(log.read().decode("utf-8", "replace"))
-        if self.stderr_path.exists():
-            parts.append(self.stderr_path.read_text("utf-8", "replace"))
+        for path, offset in zip(self._log_files, offsets, strict=True):
+            if path.exists():
+                with open(path, "rb") as log:
+                    log.seek(offset)
+                    parts.append(log.read().decode("utf-8", "replace"))
         return "\n".join(parts)
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log and of its stderr (start-up errors land there)."""
         out = []
-        for path in (self.log_path, self.stderr_path):
+        for path in self._log_files:
             if path.exists():
                 tail = path.read_text("utf-8", "replace").splitlines()[-lines:]
                 if tail:

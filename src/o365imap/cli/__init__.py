@@ -186,7 +186,7 @@ def capabilities(as_json: bool, **kwargs: Any) -> None:
 def folders(as_json: bool, **kwargs: Any) -> None:
     """List the folders, with their special use (Sent, Drafts, Trash, ...)."""
     with open_client(_connection(kwargs)) as client:
-        found = client.list_folders()
+        found = output.sorted_folders(client.list_folders())
     if as_json:
         for folder in found:
             output.emit_json(output.folder_json(folder))

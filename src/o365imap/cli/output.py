@@ -40,7 +40,34 @@ __all__ = [
     "print_folder_info",
     "print_folders",
     "print_messages",
+    "sorted_folders",
 ]
+
+_SPECIAL_ORDER = [
+    "\\inbox",
+    "\\drafts",
+    "\\sent",
+    "\\archive",
+    "\\junk",
+    "\\trash",
+    "\\all",
+    "\\flagged",
+]
+
+
+def sorted_folders(folders: Iterable[Folder]) -> list[Folder]:
+    """INBOX, then the special-use folders in the order mail clients show them, then the rest
+    by name, each folder right after its parent."""
+
+    def key(folder: Folder) -> tuple[int, str]:
+        if folder.name == "INBOX":
+            return (0, "")
+        use = (folder.special_use or "").lower()
+        if use in _SPECIAL_ORDER:
+            return (1 + _SPECIAL_ORDER.index(use), folder.name.casefold())
+        return (100, folder.name.casefold())
+
+    return sorted(folders, key=key)
 
 
 def emit_json(obj: dict[str, Any], out: TextIO | None = None) -> None:

@@ -142,7 +142,9 @@ class _FramingOnly(imaplib.IMAP4):
         self.tagged_commands: dict[bytes, Any] = {b"a3": None}
         self.continuation_response = b""
         self.tagpre = b"a"
-        self.tagre = imaplib.re.compile(rb"(?P<tag>a\d+) (?P<type>[A-Z]+) (?P<data>.*)", imaplib.re.ASCII)
+        self.tagre = imaplib.re.compile(
+            rb"(?P<tag>a\d+) (?P<type>[A-Z]+) (?P<data>.*)", imaplib.re.ASCII
+        )
         self._mode_ascii()  # type: ignore[attr-defined]
         self.is_readonly = True
         # imaplib keeps a ring buffer of the last lines (its __debug__ log): part of its cost.
@@ -263,7 +265,10 @@ def main() -> None:
     from o365imap.sandbox.dovecot import DovecotServer
     from o365imap.sandbox.seed import seed_testbed
 
-    with tempfile.TemporaryDirectory(prefix="o365imap-bench-") as tmp, DovecotServer(Path(tmp)) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="o365imap-bench-") as tmp,
+        DovecotServer(Path(tmp)) as server,
+    ):
         server.add_user(USER)
         seed_testbed(server, USER)
         token = server.mint_token(USER, lifetime=3600)
@@ -271,7 +276,9 @@ def main() -> None:
 
         capture_fetch(host, port, ca, token)  # warm Dovecot's cache
         data, raw_arrival = capture_fetch(host, port, ca, token)
-        raw_arrival = min([raw_arrival] + [capture_fetch(host, port, ca, token)[1] for _ in range(4)])
+        raw_arrival = min(
+            [raw_arrival] + [capture_fetch(host, port, ca, token)[1] for _ in range(4)]
+        )
         body = data[data.index(b"* 1 FETCH") :]
         (ROOT / "bench-data").mkdir(exist_ok=True)
         (ROOT / "bench-data" / "fetch-20000.bin").write_bytes(body)  # for profiling by hand
@@ -288,9 +295,15 @@ def main() -> None:
         imapclient_mem = peak_memory(lambda: parse_imapclient(frame_imaplib(body)))
 
         e2e = {
-            "o365imap (iter_messages -> JSON Lines)": min(e2e_ours(host, port, ca, token)[0] for _ in range(3)),
-            "IMAPClient fetch('1:*', ...)": min(e2e_imapclient(host, port, ca, token)[0] for _ in range(3)),
-            "imap_tools fetch(headers_only=True, bulk=500)": min(e2e_imap_tools(host, port, ca, token)[0] for _ in range(2)),
+            "o365imap (iter_messages -> JSON Lines)": min(
+                e2e_ours(host, port, ca, token)[0] for _ in range(3)
+            ),
+            "IMAPClient fetch('1:*', ...)": min(
+                e2e_imapclient(host, port, ca, token)[0] for _ in range(3)
+            ),
+            "imap_tools fetch(headers_only=True, bulk=500)": min(
+                e2e_imap_tools(host, port, ca, token)[0] for _ in range(2)
+            ),
         }
         cli = cli_wall_time(host, port, ca, token)
         bulk_page, single_page = page_round_trips(host, port, ca, token)
@@ -320,7 +333,9 @@ def main() -> None:
         f"| raw socket: the response bytes arriving, nothing parsed | {raw_arrival:.3f} s | {count / raw_arrival:,.0f} | 1.0x |",
     ]
     for name, seconds in e2e.items():
-        lines.append(f"| {name} | {seconds:.3f} s | {count / seconds:,.0f} | {seconds / raw_arrival:.1f}x |")
+        lines.append(
+            f"| {name} | {seconds:.3f} s | {count / seconds:,.0f} | {seconds / raw_arrival:.1f}x |"
+        )
     lines += [
         "",
         f"Whole command `o365imap list {FOLDER} --all --json` (process start, TLS, sign-in, "
@@ -342,7 +357,14 @@ def main() -> None:
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(report, encoding="utf-8")
     json.dump(
-        {"count": count, "ours": ours, "imapclient": imapclient, "framing": framing, "raw": raw_arrival, "e2e": e2e},
+        {
+            "count": count,
+            "ours": ours,
+            "imapclient": imapclient,
+            "framing": framing,
+            "raw": raw_arrival,
+            "e2e": e2e,
+        },
         sys.stderr,
     )
     print(file=sys.stderr)

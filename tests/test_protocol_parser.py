@@ -427,3 +427,18 @@ def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:
 def test_timezones_are_aware() -> None:
     [event] = both(b'* 1 FETCH (INTERNALDATE "01-Jan-2026 00:00:00 +0000")\r\n')
     assert event.items["INTERNALDATE"] == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_listing_line_with_a_subject_literal_is_taken_verbatim() -> None:
+    subject = b'He said "use C:\\Temp\\new" \\ then\r\n left'
+    line = (
+        b'* 9 FETCH (UID 19 FLAGS () RFC822.SIZE 5 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b'ENVELOPE ("Wed, 01 Jan 2020 00:00:00 +0000" {%d}\r\n'
+        % len(subject)
+        + subject
+        + b' (("A" NIL "a" "x.org")) (("A" NIL "a" "x.org")) (("A" NIL "a" "x.org")) NIL NIL NIL NIL "<m@x>"))\r\n'
+    )
+    [event] = both(line)
+    assert event.items["ENVELOPE"].subject == 'He said "use C:\\Temp\\new" \\ then left'
+    assert event.items["ENVELOPE"].raw_subject == subject
+    assert _general_path(line) == [event]

@@ -269,7 +269,9 @@ def _slow_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
     )
 
 
-def _listing_fetch(g: tuple[Any, ...]) -> Fetch:
+def _listing_fetch(g: tuple[Any, ...], subject_literal: bytes | None = None) -> Fetch:
+    """The Fetch of a listing line from the listing pattern's groups; a subject that came as
+    a literal is passed apart, since literals are taken as they are (no unescaping)."""
     return Fetch(
         int(g[0]),
         {
@@ -279,7 +281,7 @@ def _listing_fetch(g: tuple[Any, ...]) -> Fetch:
             "INTERNALDATE": parse_internal_date(g[4]),
             "ENVELOPE": make_envelope(
                 _fast_nstring(g[5], g[6]),
-                _fast_nstring(g[7], g[8]),
+                _fast_nstring(g[7], g[8]) if subject_literal is None else subject_literal,
                 () if g[9] == b"NIL" else _fast_addresses(g[9]),
                 () if g[10] == b"NIL" else _fast_addresses(g[10]),
                 () if g[11] == b"NIL" else _fast_addresses(g[11]),
@@ -441,7 +443,7 @@ class ResponseParser:
         self._pos = tail.end()
         self._scan_from = 0
         self._compact()
-        return _listing_fetch((*head.groups()[:7], snap[start:end], b"", *tail.groups()))
+        return _listing_fetch((*head.groups()[:7], None, None, *tail.groups()), snap[start:end])
 
     def _next_line(self) -> bytes | None:
         buf = self._buf

@@ -92,7 +92,7 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
 # charset, optional RFC 2231 language, encoding, text. The text may hold spaces and quotes
 # because broken senders put them there; '?=' still ends it.
 _ENCODED_WORD = re.compile(rb"=\?([^?\s*]+)(?:\*[^?]*)?\?([QqBb])\?(.*?)\?=", re.S)
-_FOLDING = re.compile(rb"\r?\n[ \t]")
+_FOLDING = re.compile(rb"\r?\n(?=[ \t])")
 
 
 def _decode_word_bytes(encoding: bytes, text: bytes) -> bytes:
@@ -113,12 +113,12 @@ def decode_2047(raw: bytes) -> str:
     character split between two words survives; whitespace between encoded words is dropped
     (RFC 2047 section 6.2). Never raises.
     """
+    if b"\n" in raw:
+        raw = _FOLDING.sub(b"", raw)  # unfold (RFC 5322 2.2.3): the CRLF goes, the space stays
     if b"=?" not in raw:
         if raw.isascii():
             return raw.decode("ascii")
-        return decode_bytes(_FOLDING.sub(b" ", raw))
-    if b"\n" in raw:
-        raw = _FOLDING.sub(b" ", raw)
+        return decode_bytes(raw)
     # split() gives [text, charset, encoding, payload, text, charset, ...] in one C call.
     parts = _ENCODED_WORD.split(raw)
     if len(parts) == 1:

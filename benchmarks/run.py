@@ -113,8 +113,24 @@ def capture_fetch(host: str, port: int, ca_file: str, token: str) -> tuple[bytes
 # ---------------------------------------------------------------- parsers
 
 
+def cold_caches() -> None:
+    """Forget what earlier runs decoded, so every run starts like a fresh process."""
+    from o365imap.cli import output
+    from o365imap.protocol import decode, parser
+
+    for cache in (
+        decode._ADDRESS_CACHE,
+        parser._SINGLE_CACHE,
+        parser._FLAG_CACHE,
+        output._ADDRESS_JSON,
+    ):
+        cache.clear()
+
+
 def parse_ours(data: bytes, keep: bool) -> int:
     from o365imap.protocol import Fetch, ResponseParser
+
+    cold_caches()
 
     parser = ResponseParser()
     kept: list[Any] = []
@@ -179,16 +195,18 @@ def parse_imapclient(framed: list[Any]) -> int:
 
 def e2e_ours(host: str, port: int, ca_file: str, token: str) -> tuple[float, int]:
     from o365imap import ImapClient
-    from o365imap.cli.output import emit_json, message_json
+    from o365imap.cli.output import message_json_line
 
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    cold_caches()
     with ImapClient(host, port, ca_file=ca_file) as client:
         client.authenticate_oauth(USER, token)
         client.examine(FOLDER)
         start = time.perf_counter()
         count = 0
+        write = sink.write
         for message in client.iter_messages():
-            emit_json(message_json(message), sink)
+            write(message_json_line(message) + "\n")
             count += 1
         elapsed = time.perf_counter() - start
     sink.close()

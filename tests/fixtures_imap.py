@@ -173,6 +173,7 @@ def _walk_parts(*pairs: str) -> tuple[tuple[str, str], ...]:
 
 _DAVMAIL_NAME = 'Служба Бизнес център "Елена Димова" №4'  # 38 characters, 69 UTF-8 bytes
 _DAVMAIL_SHORT = "Мария Колева"  # 12 characters, 22 UTF-8 bytes
+_DAVMAIL_ASCII_TAIL = 'Служба Бизнес център "Елена Димова" BG'  # 38 characters, 67 bytes
 _BROKEN_2047_NAME = (
     "_Sua_fatura_de_setembro_?= =?iso-8859-1?Q?est=E1_dispon=EDvel_para_pagamento_at=E9_?="
     " =?iso-8859-1?Q?o_dia_10?="
@@ -307,6 +308,24 @@ ENVELOPE_CASES: tuple[EnvelopeCase, ...] = (
             "from_": (A(_DAVMAIL_SHORT, "m.koleva", "bizpark-sofia.example"),),
             "to": (A("Tenants", "tenants", "bizpark-sofia.example"),),
             "message_id": "<77a1@bizpark-sofia.example>",
+        },
+    ),
+    # Same DavMail miscount, cut again at the space before the quoted part; but what follows
+    # the quoted part is ASCII ("BG"), so after the byte-count end the only 8-bit bytes are
+    # inside a quoted string.
+    EnvelopeCase(
+        "env_davmail_literal_counts_chars_ascii_tail",
+        b'("Fri, 14 May 2021 09:30:00 +0000" "Parking permits" (('
+        + b"{%d}\r\n" % len(_DAVMAIL_ASCII_TAIL)
+        + _DAVMAIL_ASCII_TAIL.encode("utf-8")
+        + b' NIL "reception" "bizpark-sofia.example")) NIL NIL'
+        b' (("Tenants" NIL "tenants" "bizpark-sofia.example")) NIL NIL NIL'
+        b' "<77a2@bizpark-sofia.example>")',
+        {
+            "date": dt(2021, 5, 14, 9, 30, 0),
+            "from_": (A(_DAVMAIL_ASCII_TAIL, "reception", "bizpark-sofia.example"),),
+            "to": (A("Tenants", "tenants", "bizpark-sofia.example"),),
+            "message_id": "<77a2@bizpark-sofia.example>",
         },
     ),
     # Unknown server (MailKit #991): From and Sender lists *begin* with a bare NIL element, then

@@ -237,3 +237,21 @@ def test_json_output_survives_a_closed_pipe(
     assert json.loads(first)["seq"] == 1
     assert code == 0
     assert "Traceback" not in stderr
+
+
+def test_an_internal_error_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from o365imap import cli
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("secret-ish detail")
+
+    monkeypatch.setattr(cli, "open_client", broken)
+    monkeypatch.setenv("O365IMAP_ACCESS_TOKEN", "tok")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["folders", "--user", "u@example.com"])
+    assert info.value.code == 3
+    err = capsys.readouterr().err
+    assert err.startswith("o365imap: internal error (RuntimeError)")
+    assert "Traceback" not in err and "secret-ish" not in err

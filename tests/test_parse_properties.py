@@ -163,9 +163,20 @@ def phrase(draw: st.DrawFn, prefixes: bool = False) -> tuple[bytes, str | None]:
         return b"NIL", None
     text = draw(TEXT)
     if kind == "raw":
+        spaces = [i for i, c in enumerate(text) if c == " "]
+        if spaces and draw(st.integers(0, 4)) == 0:
+            # a folded header line, CRLF kept: only a literal can carry it; unfolding (RFC 5322
+            # section 2.2.3) removes the CRLF and gives the text back
+            i = draw(st.sampled_from(spaces))
+            return literal((text[:i] + "\r\n" + text[i:]).encode("utf-8")), text
         return draw(wire(text)), text
     prefix = draw(st.sampled_from(["", "Re: ", "AW: ", "Fwd: "])) if prefixes else ""
-    return draw(wire(prefix + draw(encoded_words(text)))), prefix + text
+    # encoded-words hold no spaces; the whitespace between them (folded or not) is not text
+    separator = draw(st.sampled_from([" ", " ", " ", "\r\n ", "\r\n\t"]))
+    value = prefix + draw(encoded_words(text)).replace(" ", separator)
+    if "\r\n" in value:
+        return literal(value.encode("utf-8")), prefix + text
+    return draw(wire(value)), prefix + text
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ says what happened:
     0  success
     1  bad usage or input (unknown option, bad value, no such folder)
     2  authentication refused (token rejected, mailbox not reachable with this token)
-    3  network or server failure (cannot connect, timeout, connection lost, NO/BAD, throttled)
+    3  network or server failure (cannot connect, timeout, connection lost, NO/BAD, throttled),
+       or an internal error
 
 An error is one sentence on stderr, followed by the server's own words when it said any.
 """
@@ -316,6 +317,15 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_OK)
+    except Exception as exc:  # a bug of ours: still one sentence, the traceback only on request
+        if logging.getLogger("o365imap").isEnabledFor(logging.DEBUG):
+            raise
+        click.echo(
+            f"o365imap: internal error ({type(exc).__name__}); run with --debug for details "
+            "and please report it.",
+            err=True,
+        )
+        sys.exit(EXIT_SERVER)
     if isinstance(result, int):
         sys.exit(result)
     sys.exit(EXIT_OK)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -282,3 +283,50 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
         with pytest.raises(ConnectError) as info:
             ImapClient("127.0.0.1", server.port, timeout=5).connect()  # system CAs only
         assert "not trusted" in str(info.value) and "--ca-file" in str(info.value)
+
+
+def _tls_context(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    import ssl
+
+    from o365imap.sandbox.dovecot import _make_tls
+
+    ca, cert, key = _make_tls(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return ca, context
+
+
+def test_starttls_then_xoauth2(tmp_path: Path) -> None:
+    from scripted_server import o365_starttls
+
+    ca, context = _tls_context(tmp_path)
+    messages = [make_message(1, 5, subject="after STARTTLS")]
+    with ScriptedServer(o365_starttls(messages), starttls_context=context) as server:
+        with ImapClient(
+            "127.0.0.1", server.port, security="starttls", ca_file=str(ca), timeout=5
+        ) as client:
+            assert "LOGINDISABLED" not in client.capabilities  # asked again, over TLS
+            client.authenticate_oauth(USER, TOKEN)
+            client.examine("INBOX")
+            assert client.list_page()[0].envelope.subject == "after STARTTLS"  # type: ignore[union-attr]
+    assert server.errors == []
+
+
+def test_plain_text_injected_after_starttls_is_refused() -> None:
+    from o365imap import ProtocolError
+
+    def injecting(conv: Any) -> None:
+        conv.send_line("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready")
+        tag = conv.tag_of(conv.read_line())
+        conv.send(
+            f"{tag} OK Begin TLS negotiation now.\r\n"
+            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected before the handshake\r\n".encode()
+        )
+        conv.stall(5)
+
+    with ScriptedServer(injecting) as server:
+        client = ImapClient("127.0.0.1", server.port, security="starttls", timeout=5)
+        with pytest.raises(ProtocolError) as info:
+            client.connect()
+        assert "unencrypted data after agreeing to STARTTLS" in str(info.value)
+        assert not client.connected

@@ -183,6 +183,13 @@ class ImapClient:
                     capability="STARTTLS",
                 )
             self._run("STARTTLS")
+            if self._parser.buffered or self._pending:
+                # Bytes after STARTTLS's OK came in plain text, before the handshake: whoever
+                # sent them could be in the middle (the STARTTLS command-injection attacks).
+                self.close()
+                raise ProtocolError(
+                    f"{self.host} sent unencrypted data after agreeing to STARTTLS; refusing it"
+                )
             self._transport.start_tls()
             self._capabilities = None  # RFC 3501 6.2.1: forget what was said in plain text
 

@@ -6,6 +6,7 @@ Everything runs on loopback; plain text is allowed there (and only there).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,8 +266,6 @@ def test_never_sends_a_token_in_plain_text_to_a_non_loopback_host(
 
 
 def test_tls_with_a_private_ca(tmp_path: Path) -> None:
-    import ssl
-
     from o365imap.sandbox.dovecot import _make_tls
 
     ca, cert, key = _make_tls(tmp_path)
@@ -286,8 +285,6 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
 
 
 def _tls_context(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
-    import ssl
-
     from o365imap.sandbox.dovecot import _make_tls
 
     ca, cert, key = _make_tls(tmp_path)

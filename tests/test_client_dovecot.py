@@ -201,3 +201,15 @@ def test_connection_refused_is_a_connect_error() -> None:
     with pytest.raises(ConnectError) as info:
         ImapClient("127.0.0.1", port, timeout=5).connect()
     assert f"127.0.0.1:{port}" in str(info.value)
+
+
+def test_abandoning_a_listing_keeps_the_connection_in_step(
+    client: ImapClient, testbed: Testbed
+) -> None:
+    client.examine("Bulk")
+    for count, _row in enumerate(client.iter_messages(), 1):
+        if count == 3:
+            break  # the rest of FETCH 1:* is still on its way
+    page = client.list_page(1, 5)
+    assert [m.uid for m in page] == [m.uid for m in reversed(testbed.bulk[-5:])]
+    assert client.noop() is not None

@@ -27,6 +27,7 @@ from o365imap.errors import (
     ConnectionClosed,
     FolderNotFound,
     NotConnectedAfterAuth,
+    O365ImapError,
     ProtocolError,
     SessionExpired,
     Throttled,
@@ -599,7 +600,13 @@ class ImapClient:
                 if isinstance(event, Tagged):
                     continue  # a stale completion of a command we gave up on
                 yielded = True
-                yield event
+                try:
+                    yield event
+                except GeneratorExit:
+                    # The caller stopped early (a `break`, a closed pipe): read the rest of the
+                    # answer now, or the next command would take it for its own.
+                    self._discard_until(command.tag)
+                    raise
             if tagged.status == "OK":
                 return
             delay = None if yielded else self._retry_delay(name, tagged, attempt)
@@ -607,6 +614,19 @@ class ImapClient:
                 raise _command_error(name, tagged)
             attempt += 1
             self._sleep(delay)
+
+    def _discard_until(self, tag: str) -> None:
+        """Skip responses up to the completion of ``tag``; drop the connection if that fails."""
+        if not self._connected:
+            return
+        try:
+            while True:
+                event = self._next_event()
+                if isinstance(event, Tagged) and event.tag == tag:
+                    return
+                self._handle_common(event)
+        except O365ImapError:
+            self.close()
 
     def _exchange(
         self, command: Command, on_continuation: Callable[[Continuation], bytes] | None

@@ -442,3 +442,22 @@ def test_listing_line_with_a_subject_literal_is_taken_verbatim() -> None:
     assert event.items["ENVELOPE"].subject == 'He said "use C:\\Temp\\new" \\ then left'
     assert event.items["ENVELOPE"].raw_subject == subject
     assert _general_path(line) == [event]
+
+
+def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
+    from o365imap.protocol import parse_bodystructure
+    from o365imap.protocol.decode import MAX_DEPTH
+
+    value = b'("text" "plain" NIL NIL NIL "7bit" 1 1)'
+    for _ in range(5000):
+        value = b"(" + value + b' "mixed")'
+    events = feed_whole(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
+    tree = events[0].items["BODYSTRUCTURE"]
+    assert tree == parse_bodystructure(value)
+    depth = 0
+    while tree.children:
+        tree = tree.children[0]
+        depth += 1
+    assert depth == MAX_DEPTH + 1
+    assert tree.content_type == "application/octet-stream"
+    assert events[1] == Tagged("A1", "OK", None, None, "done")

@@ -8,6 +8,7 @@ keeps what it can, and never raises on malformed input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -225,9 +226,16 @@ def _looks_like_disposition(value: Any) -> bool:
     )
 
 
+_TOKEN_CHARS = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
+
+
 def _lower(value: Any, default: str) -> str:
+    """A media type or subtype token, lower-case; ``default`` when missing or not a token
+    (servers have sent ``MOUNDARY="..."`` here)."""
     if isinstance(value, bytes) and value:
-        return value.decode("ascii", "replace").strip().strip('"').lower() or default
+        text = value.decode("ascii", "replace").strip().strip('"').lower()
+        if _TOKEN_CHARS.fullmatch(text):
+            return text
     return default
 
 
@@ -243,18 +251,27 @@ def body_structure(value: Any, part: str = "") -> BodyPart:
     multipart body shares the number ``X`` (its children are ``X.1``...), a single part is
     ``X.1``.
     """
-    if not isinstance(value, list) or not value:
-        return BodyPart(part=part or "1", content_type="application/octet-stream", raw=None)
+    return _body(value, part, 0)
+
+
+# Real messages nest a handful of levels; a hostile one can nest thousands, which would exhaust
+# Python's stack. Deeper parts are cut off and reported as opaque leaves.
+MAX_DEPTH = 64
+
+
+def _body(value: Any, part: str, depth: int) -> BodyPart:
+    if not isinstance(value, list) or not value or depth > MAX_DEPTH:
+        return BodyPart(part=part or "1", content_type="application/octet-stream")
     if isinstance(value[0], list):
-        return _multipart(value, part)
-    return _single(value, part or "1")
+        return _multipart(value, part, depth)
+    return _single(value, part or "1", depth)
 
 
-def _multipart(value: list[Any], part: str) -> BodyPart:
+def _multipart(value: list[Any], part: str, depth: int) -> BodyPart:
     children: list[BodyPart] = []
     index = 0
     while index < len(value) and isinstance(value[index], list):
-        children.append(body_structure(value[index], _child_number(part, index + 1)))
+        children.append(_body(value[index], _child_number(part, index + 1), depth + 1))
         index += 1
     rest = value[index:] + [None] * 5
     subtype = _lower(rest[0], "mixed")
@@ -277,7 +294,7 @@ def _multipart(value: list[Any], part: str) -> BodyPart:
     )
 
 
-def _single(value: list[Any], part: str) -> BodyPart:
+def _single(value: list[Any], part: str, depth: int) -> BodyPart:
     fields = value + [None] * 12
     maintype = _lower(fields[0], "")
     subtype = _lower(fields[1], "")
@@ -308,7 +325,7 @@ def _single(value: list[Any], part: str) -> BodyPart:
         inner = fields[8]
         if isinstance(inner, list) and inner:
             nested = part if isinstance(inner[0], list) else f"{part}.1"
-            children = (body_structure(inner, nested),)
+            children = (_body(inner, nested, depth + 1),)
         lines = _int(fields[9])
         index = 10
     elif maintype == "text":

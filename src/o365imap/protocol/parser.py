@@ -96,6 +96,39 @@ def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> l
     return current
 
 
+def _items_in_open_list(prefix: bytes) -> int:
+    """How many items the innermost list still open at the end of ``prefix`` holds so far."""
+    counts = [0]
+    for quoted, paren, section, atom in _TOKEN.findall(prefix):
+        if paren == b"(":
+            counts[-1] += 1
+            counts.append(0)
+        elif paren == b")":
+            if len(counts) > 1:
+                counts.pop()
+        elif quoted or section or atom or not paren:
+            counts[-1] += 1
+    return counts[-1]
+
+
+def _items_until_close(rest: bytes) -> int:
+    """How many items follow in the current list before the ``)`` that closes it."""
+    depth = 0
+    items = 0
+    for _quoted, paren, _section, _atom in _TOKEN.findall(rest):
+        if paren == b"(":
+            if depth == 0:
+                items += 1
+            depth += 1
+        elif paren == b")":
+            if depth == 0:
+                return items
+            depth -= 1
+        elif depth == 0:
+            items += 1
+    return items
+
+
 def _has_8bit_atoms(data: bytes) -> bool:
     return any(atom and not atom.isascii() for _q, _p, _s, atom in _TOKEN.findall(data))
 
@@ -545,10 +578,19 @@ class ResponseParser:
             return size
         if buf[start + size] not in _LITERAL_FOLLOWERS:
             return taken  # the byte count ends inside the data: it must be characters
-        # The byte count ends at a delimiter too. 8-bit bytes outside quoted strings are not
-        # IMAP: the reading that leaves none in the rest of the line is the right one.
-        if _has_8bit_atoms(bytes(buf[start + size : line_end])) and not _has_8bit_atoms(
-            bytes(buf[start + taken : line_end])
+        # The byte count ends at a delimiter too. Two tie-breaks, both about what the rest of
+        # the line would be: 8-bit bytes outside quoted strings are not IMAP; and the literal
+        # DavMail miscounts is an address's display name, so the right reading leaves that
+        # address with its four fields.
+        by_bytes = bytes(buf[start + size : line_end])
+        by_chars = bytes(buf[start + taken : line_end])
+        if _has_8bit_atoms(by_bytes) and not _has_8bit_atoms(by_chars):
+            return taken
+        before = _items_in_open_list(self._segments[-1] if self._segments else b"")
+        if (
+            before + 1 + _items_until_close(by_chars)
+            == 4
+            != before + 1 + _items_until_close(by_bytes)
         ):
             return taken
         return size

@@ -461,3 +461,33 @@ def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
     assert depth == MAX_DEPTH + 1
     assert tree.content_type == "application/octet-stream"
     assert events[1] == Tagged("A1", "OK", None, None, "done")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # a correct 8-bit body followed by another item
+        b"* 1 FETCH (UID 5 BODY[] {60}\r\n" + ("é" * 30).encode() + b" FLAGS (\\Seen))\r\n",
+        # a correct 8-bit subject literal followed by NILs
+        b'* 1 FETCH (ENVELOPE ("Mon, 1 Jan 2024 00:00:00 +0000" {48}\r\n'
+        + ("é" * 24).encode()
+        + b' NIL NIL NIL NIL NIL NIL "<irt>" "<mid>"))\r\n',
+        # a correct 8-bit description literal followed by another literal
+        b'* 1 FETCH (BODYSTRUCTURE ("text" "plain" NIL NIL {6}\r\n'
+        + "¡𐀀".encode()
+        + b" {4}\r\n7bit 10 1))\r\n",
+    ],
+)
+def test_correct_8bit_literals_are_taken_as_announced(data: bytes) -> None:
+    whole = feed_whole(data)
+    assert feed_bytewise(data) == whole
+    assert len(whole) == 1 and isinstance(whole[0], Fetch)
+    items = whole[0].items
+    if "BODY[]" in items:
+        assert items["FLAGS"] == ("\\Seen",)
+    if "ENVELOPE" in items:
+        assert items["ENVELOPE"].subject == "é" * 24
+        assert items["ENVELOPE"].message_id == "<mid>"
+    if "BODYSTRUCTURE" in items:
+        part = items["BODYSTRUCTURE"]
+        assert part.description == "¡𐀀" and part.encoding == "7bit" and part.size == 10

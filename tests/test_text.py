@@ -138,3 +138,23 @@ def test_internal_dates() -> None:
     )
     assert parse_internal_date(b"garbage") is None
     assert parse_internal_date(b"31-Feb-2020 00:00:00 +0000") is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"=?hex?Q?41?=",
+        b"=?rot13?Q?abc?=",
+        b"=?zlib?B?eJw=?=",
+        b"=?base64?Q?QQ==?=",
+        b"=?undefined?Q?a?=",
+        b"=?unicode_escape?Q?\\ud83d?=",
+        b"=?utf-7?Q?+2D0-?=",
+        b"=?utf-16?B?2D0=?=",
+    ],
+)
+def test_hostile_charsets_never_raise_or_make_surrogates(raw: bytes) -> None:
+    text = decode_2047(raw)
+    text.encode("utf-8")  # would raise on a lone surrogate
+    params = decode_params([(b"name*", b"hex''41"), (b"x*", b"utf-7''+2D0-")])
+    params["x"].encode("utf-8")

@@ -63,6 +63,7 @@ _TOKEN = re.compile(
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
+_MISCOUNT_MAX = 4096  # miscounted literals are display names: never look at big ones
 
 _NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
 _KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
@@ -127,10 +128,6 @@ def _items_until_close(rest: bytes) -> int:
         elif depth == 0:
             items += 1
     return items
-
-
-def _has_8bit_atoms(data: bytes) -> bool:
-    return any(atom and not atom.isascii() for _q, _p, _s, atom in _TOKEN.findall(data))
 
 
 def parse_values(segments: list[Any]) -> list[Any]:
@@ -548,25 +545,38 @@ class ResponseParser:
         """Take a whole buffered literal once it has arrived; False while waiting for bytes."""
         size = self._literal_left
         start = self._pos
-        if len(self._buf) - start < size + 1:  # +1: we look at the byte after it
+        buf = self._buf
+        if len(buf) - start < size + 1:  # +1: we look at the byte after it
             return False
         taken = size
-        if not self._buf[start : start + size].isascii():
-            # Only a literal with multi-byte characters can have been miscounted.
+        if (
+            size <= _MISCOUNT_MAX
+            and (buf[start + size] not in _LITERAL_FOLLOWERS or self._at_address_name())
+            and not buf[start : start + size].isascii()
+        ):
             fixed = self._character_count_literal(start, size)
             if fixed is None:
                 return False
             taken = fixed
-        self._segments.append(bytes(self._buf[start : start + taken]))
+        self._segments.append(bytes(buf[start : start + taken]))
         self._pos = start + taken
         self._literal_left = 0
         self._compact()
         return True
 
+    def _at_address_name(self) -> bool:
+        """Is the literal just announced the first field of an ENVELOPE address?"""
+        prefix = self._segments[-1] if self._segments else b""
+        return prefix.rstrip().endswith(b"(") and _items_in_open_list(prefix) == 0
+
     def _character_count_literal(self, start: int, size: int) -> int | None:
         """Some servers (DavMail) count a literal in characters, not bytes. Find the real end.
 
-        Returns the byte length to take, or None to wait for the rest of the line.
+        Only two situations make the character count win: the byte count ends in the middle of
+        the data (the next byte cannot follow a literal), or the literal is an address's display
+        name and only the character count leaves that address its four fields. Correct
+        literals never meet either test, so they are always taken as announced. Returns the
+        byte length to take, or None to wait for the rest of the line.
         """
         buf = self._buf
         line_end = buf.find(b"\n", start + size)
@@ -577,21 +587,10 @@ class ResponseParser:
         if taken <= size or buf[start + taken] not in _LITERAL_FOLLOWERS:
             return size
         if buf[start + size] not in _LITERAL_FOLLOWERS:
-            return taken  # the byte count ends inside the data: it must be characters
-        # The byte count ends at a delimiter too. Two tie-breaks, both about what the rest of
-        # the line would be: 8-bit bytes outside quoted strings are not IMAP; and the literal
-        # DavMail miscounts is an address's display name, so the right reading leaves that
-        # address with its four fields.
-        by_bytes = bytes(buf[start + size : line_end])
-        by_chars = bytes(buf[start + taken : line_end])
-        if _has_8bit_atoms(by_bytes) and not _has_8bit_atoms(by_chars):
             return taken
-        before = _items_in_open_list(self._segments[-1] if self._segments else b"")
-        if (
-            before + 1 + _items_until_close(by_chars)
-            == 4
-            != before + 1 + _items_until_close(by_bytes)
-        ):
+        by_chars = _items_until_close(bytes(buf[start + taken : line_end]))
+        by_bytes = _items_until_close(bytes(buf[start + size : line_end]))
+        if 1 + by_chars == 4 != 1 + by_bytes:
             return taken
         return size
 

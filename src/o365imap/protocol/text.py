@@ -56,8 +56,14 @@ _CHARSET_ALIASES = {
 _codec_cache: dict[str, str | None] = {}
 
 
+# Codecs that are not character sets, or that can turn bytes into lone surrogates: a
+# message must not be able to pick one by naming it in a header.
+_NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _codec(charset: str) -> str | None:
-    """Python codec name for a MIME charset label, or None if unknown."""
+    """Python codec name for a MIME charset label, or None if unknown or not a charset."""
     label = charset.strip().strip('"').lower()
     try:
         return _codec_cache[label]
@@ -65,24 +71,37 @@ def _codec(charset: str) -> str | None:
         pass
     name: str | None = _CHARSET_ALIASES.get(label, label)
     try:
-        codecs.lookup(name)  # type: ignore[arg-type]
-    except (LookupError, TypeError):
+        info = codecs.lookup(name)  # type: ignore[arg-type]
+    except (LookupError, TypeError, ValueError):
         name = None
+    else:
+        # hex, base64, zlib, rot13 ... are codecs too, but not text encodings.
+        canonical = info.name.replace("-", "_")
+        if not getattr(info, "_is_text_encoding", True) or canonical in _NOT_CHARSETS:
+            name = "utf-7" if canonical == "utf_7" else None
     if len(_codec_cache) < 512:
         _codec_cache[label] = name
     return name
 
 
 def decode_bytes(raw: bytes, charset: str | None = None) -> str:
-    """Text from bytes of a stated (maybe wrong) charset: stated, then UTF-8, then Windows-1252."""
+    """Text from bytes of a stated (maybe wrong) charset: stated, then UTF-8, then Windows-1252.
+
+    Never raises, and never returns lone surrogates (they cannot be written as UTF-8).
+    """
     if charset:
         codec = _codec(charset)
         if codec is not None:
             try:
-                return raw.decode(codec)
-            except UnicodeDecodeError:
-                if codec not in ("utf-8", "cp1252"):
-                    return raw.decode(codec, "replace")
+                text = raw.decode(codec)
+            except UnicodeError:
+                if codec in ("utf-8", "cp1252"):
+                    text = ""
+                else:
+                    text = raw.decode(codec, "replace")
+                    return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
+            else:
+                return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

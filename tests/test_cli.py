@@ -255,3 +255,9 @@ def test_an_internal_error_is_one_sentence(
     err = capsys.readouterr().err
     assert err.startswith("o365imap: internal error (RuntimeError)")
     assert "Traceback" not in err and "secret-ish" not in err
+
+
+def test_an_invalid_host_name_is_bad_input() -> None:
+    result = run(["folders", "--host", "foo..example", "--user", ALICE], "tok")
+    assert result.returncode == 1
+    assert "not a valid host name" in result.stderr

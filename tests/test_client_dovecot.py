@@ -213,3 +213,12 @@ def test_abandoning_a_listing_keeps_the_connection_in_step(
     page = client.list_page(1, 5)
     assert [m.uid for m in page] == [m.uid for m in reversed(testbed.bulk[-5:])]
     assert client.noop() is not None
+
+
+def test_oauthbearer_refusal_ends_the_exchange_properly(dovecot: DovecotServer) -> None:
+    with ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file)) as imap:
+        with pytest.raises(AuthenticationFailed) as info:
+            imap.authenticate_oauth(ALICE, dovecot.mint_token(BOB), "oauthbearer")
+        assert "invalid_token" in str(info.value)
+        imap.authenticate_oauth(ALICE, dovecot.mint_token(ALICE), "oauthbearer")
+        assert imap.authenticated

@@ -327,3 +327,70 @@ def test_plain_text_injected_after_starttls_is_refused() -> None:
             client.connect()
         assert "unencrypted data after agreeing to STARTTLS" in str(info.value)
         assert not client.connected
+
+
+def test_responses_before_a_literal_continuation_are_kept() -> None:
+    def no_literal_plus(conv: Any) -> None:
+        conv.send_line("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] ready")
+        tag = conv.tag_of(conv.read_line())  # AUTHENTICATE
+        conv.send_line(f"{tag} OK AUTHENTICATE completed.")
+        line = conv.read_line()  # CAPABILITY, asked because the next command has a literal
+        conv.send_line("* CAPABILITY IMAP4rev1")
+        conv.send_line(f"{conv.tag_of(line)} OK done")
+        line = conv.read_line()  # SEARCH CHARSET UTF-8 SUBJECT {7}
+        conv.send(b"* 7 EXISTS\r\n* OK [ALERT] hello\r\n+ go ahead\r\n")
+        conv.read_exact(8)  # the literal and its CRLF
+        conv.send(f"* SEARCH 1 3\r\n{conv.tag_of(line)} OK SEARCH completed.\r\n".encode())
+        conv.stall(5)
+
+    with ScriptedServer(no_literal_plus) as server:
+        client = client_for(server, timeout=3)
+        client.connect()
+        client.authenticate_oauth(USER, TOKEN)
+        assert client.search([Atom("SUBJECT"), "Grüße"], charset="UTF-8") == [1, 3]
+        assert client.exists == 7
+        client.close()
+
+
+def test_a_server_silent_on_logout_does_not_fail_the_work() -> None:
+    with ScriptedServer(stall_after("LOGOUT")) as server:
+        start = time.monotonic()
+        with client_for(server, timeout=1) as client:
+            client.authenticate_oauth(USER, TOKEN)
+        assert time.monotonic() - start < 3
+        assert not client.connected
+
+
+def test_reprs_hold_no_secrets() -> None:
+    from o365imap.cli import Connection
+    from o365imap.protocol import Command, Raw, sasl
+
+    payload = sasl.xoauth2(USER, TOKEN)
+    command = Command("A1", "AUTHENTICATE", (Atom("XOAUTH2"), Raw(payload)), redact=True)
+    assert payload.decode() not in repr(command) and TOKEN not in repr(command)
+    conn = Connection("h", None, "tls", None, USER, TOKEN, "xoauth2", 3.0)
+    assert TOKEN not in repr(conn)
+
+
+def test_debug_trace_never_shows_the_sasl_string(capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from o365imap.protocol import sasl
+
+    logger = logging.getLogger("o365imap")
+    handler = logging.StreamHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with ScriptedServer(auth_no_sasl_ir()) as server, client_for(server) as client:
+            client.authenticate_oauth(USER, TOKEN)
+        with ScriptedServer(auth_json_challenge()) as server, client_for(server) as client:
+            with pytest.raises(AuthenticationFailed):
+                client.authenticate_oauth(USER, TOKEN)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    err = capfd.readouterr().err
+    assert "[redacted continuation]" in err
+    assert TOKEN not in err and sasl.xoauth2(USER, TOKEN).decode() not in err
+    assert "Traceback" not in err and "Logging error" not in err

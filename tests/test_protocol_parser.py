@@ -491,3 +491,32 @@ def test_correct_8bit_literals_are_taken_as_announced(data: bytes) -> None:
     if "BODYSTRUCTURE" in items:
         part = items["BODYSTRUCTURE"]
         assert part.description == "¡𐀀" and part.encoding == "7bit" and part.size == 10
+
+
+def test_braces_at_the_end_of_status_text_are_words() -> None:
+    assert feed_whole(
+        b"* OK [ALERT] Quota {5}\r\n* 3 EXISTS\r\nA1 NO Bad folder name {15}\r\n"
+    ) == [
+        Untagged("OK", code="ALERT", text="Quota {5}"),
+        Untagged("EXISTS", number=3),
+        Tagged("A1", "NO", None, None, "Bad folder name {15}"),
+    ]
+
+
+def test_subject_literal_over_the_stream_threshold_streams_either_way() -> None:
+    subject = b"s" * 40
+    line = (
+        b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b'ENVELOPE ("Wed, 01 Jan 2020 00:00:00 +0000" {40}\r\n'
+        + subject
+        + b" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"
+    )
+    assert _merge_chunks(feed_whole(line, stream_threshold=10)) == _merge_chunks(
+        feed_bytewise(line, stream_threshold=10)
+    )
+
+
+def test_flags_nil_means_none_on_both_paths() -> None:
+    line = b'* 1 FETCH (UID 1 FLAGS (NIL) RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'
+    assert feed_whole(line)[0].items["FLAGS"] == ()
+    assert _general_path(line)[0].items["FLAGS"] == ()

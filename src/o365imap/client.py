@@ -31,6 +31,7 @@ from o365imap.errors import (
     ProtocolError,
     SessionExpired,
     Throttled,
+    TransportError,
     UsageError,
 )
 from o365imap.models import (
@@ -202,9 +203,12 @@ class ImapClient:
     def logout(self) -> None:
         """Say goodbye and close; never raises for a connection that is already gone."""
         if self._connected:
+            # Best effort with a short wait: the work is done, a silent server must not turn it
+            # into a failure or keep the user waiting for the full read timeout.
+            self._transport.set_read_timeout(min(self._transport.read_timeout, 5.0))
             try:
                 self._run("LOGOUT")
-            except (ConnectionClosed, CommandError, ProtocolError):
+            except (TransportError, CommandError, ProtocolError):
                 pass
             except Exception:
                 self.close()
@@ -289,9 +293,10 @@ class ImapClient:
             if not sent_payload:
                 sent_payload = True
                 return payload + b"\r\n"
-            # A second challenge is the server's error report: answer empty to get the NO.
+            # A second challenge is the server's error report; the answer that ends the
+            # exchange is an empty line for XOAUTH2, a lone ^A for OAUTHBEARER (RFC 7628 3.2.3).
             challenge = sasl.decode_error_challenge(event.text) or challenge
-            return b"\r\n"
+            return b"AQ==\r\n" if name == "OAUTHBEARER" else b"\r\n"
 
         command = Command(self._tags(), "AUTHENTICATE", args, redact=True)
         result = self._exchange(command, on_continuation=answer)
@@ -595,8 +600,8 @@ class ImapClient:
                 if isinstance(event, Tagged) and event.tag == command.tag:
                     tagged = event
                     break
-                if self._handle_common(event):
-                    continue
+                if self._handle_common(event) or isinstance(event, Untagged):
+                    continue  # state updates (EXISTS, EXPUNGE, alerts) are kept by the client
                 if isinstance(event, Tagged):
                     continue  # a stale completion of a command we gave up on
                 yielded = True
@@ -648,7 +653,10 @@ class ImapClient:
                         excerpt=event.text,
                     )
                 data = on_continuation(event)
-                wire.debug("C: [redacted continuation]" if command.redact else "C: %r", data)
+                if command.redact:
+                    wire.debug("C: [redacted continuation]")
+                else:
+                    wire.debug("C: %r", data)
                 self._transport.send(data)
                 continue
             if self._handle_common(event):
@@ -670,18 +678,23 @@ class ImapClient:
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("C: %s", command.describe())
         self._transport.send(pieces[0])
-        for piece in pieces[1:]:
-            # A synchronising literal: the server must say '+' before we go on (RFC 3501 7.5).
-            while True:
-                event = self._next_event()
-                if isinstance(event, Continuation):
-                    break
-                if isinstance(event, Tagged) and event.tag == command.tag:
-                    self._pending.append(event)
-                    return
-                if not self._handle_common(event):
-                    self._pending.append(event)
-            self._transport.send(piece)
+        held: list[Event] = []  # responses that came before the '+': the command's own
+        try:
+            for piece in pieces[1:]:
+                # A synchronising literal: the server must say '+' before we go on (RFC 3501
+                # 7.5); whatever else it says meanwhile is kept for the command to read.
+                while True:
+                    event = self._next_event()
+                    if isinstance(event, Continuation):
+                        break
+                    if isinstance(event, Tagged) and event.tag == command.tag:
+                        held.append(event)
+                        return  # refused before the literal: the rest is not sent
+                    if not self._handle_common(event):
+                        held.append(event)
+                self._transport.send(piece)
+        finally:
+            self._pending.extend(held)
 
     def _handle_common(self, event: Event) -> bool:
         """Untagged responses any command may carry; True when fully handled here."""
@@ -760,7 +773,10 @@ def _mailbox_arg(name: str) -> Argument:
     """A folder name as the wire wants it: modified UTF-7 (RFC 3501 5.1.3), INBOX as is."""
     if name.upper() == "INBOX":
         return "INBOX"
-    return encode_utf7(name)
+    try:
+        return encode_utf7(name)
+    except UnicodeError as exc:
+        raise UsageError(f"the folder name {name!r} is not valid text") from exc
 
 
 def _sequence_arg(messages: SequenceSet | str | Iterable[int]) -> Argument:

@@ -90,6 +90,8 @@ class Transport:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except socket.gaierror as exc:
             raise ConnectError(f"cannot find the server {self.host!r} ({exc.strerror})") from exc
+        except (UnicodeError, ValueError) as exc:  # IDNA: empty or over-long labels
+            raise UsageError(f"{self.host!r} is not a valid host name") from exc
         except TimeoutError as exc:
             raise ConnectError(
                 f"timed out after {self.connect_timeout:g} s connecting to {where}"

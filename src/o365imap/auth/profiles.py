@@ -16,6 +16,7 @@ the token cache (cache.py), a client secret comes from the environment or a prom
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -200,17 +201,9 @@ class ProfileStore:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except BaseException:
-            with _suppress_oserror():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-
-
-class _suppress_oserror:  # noqa: N801 - used as a statement
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        return isinstance(exc, OSError)
 
 
 def _toml_value(value: Any) -> str:

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -54,7 +54,7 @@ class Connection:
     security: str
     ca_file: str | None
     user: str | None
-    access_token: str | None
+    access_token: str | None = field(repr=False)
     mechanism: str
     timeout: float
 
@@ -220,7 +220,8 @@ def info(folder: str, as_json: bool, **kwargs: Any) -> None:
     "--all",
     "list_all",
     is_flag=True,
-    help="Every message, from one FETCH 1:* (JSON in sequence order, streamed).",
+    help="Every message, from one FETCH 1:* (JSON: sequence order, streamed; the table "
+    "needs every row before it can print, newest first).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one message per line.")
 def list_(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from o365imap.errors import UsageError
 
@@ -146,7 +146,7 @@ class Command:
 
     tag: str
     name: str
-    args: tuple[Argument, ...] = ()
+    args: tuple[Argument, ...] = field(default=(), repr=False)  # may hold secrets
     redact: bool = False
 
     def encode(self, literal_plus: bool = False) -> list[bytes]:

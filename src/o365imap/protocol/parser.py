@@ -70,6 +70,8 @@ _KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
 _TAGGED = re.compile(rb"([^\s(){%*\"\\+]+) (OK|NO|BAD)\b ?", re.I)
 _STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
 _STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
+# Lines whose text is free text: a "{5}" at their end is words, not a literal.
+_NO_LITERALS = re.compile(rb"\+|\* (?:OK|NO|BAD|BYE|PREAUTH)\b|[^\s*+]+ (?:OK|NO|BAD)\b", re.I)
 
 
 def _unquote(content: bytes) -> bytes:
@@ -221,7 +223,7 @@ def _flags(raw: bytes) -> tuple[str, ...]:
     """A flag list's atoms; memoized, since a folder has only a few distinct combinations."""
     found = _FLAG_CACHE.get(raw)
     if found is None:
-        found = tuple(raw.decode("utf-8", "replace").split())
+        found = tuple(f for f in raw.decode("utf-8", "replace").split() if f != "NIL")
         if len(_FLAG_CACHE) < 1024:
             _FLAG_CACHE[raw] = found
     return found
@@ -431,7 +433,7 @@ class ResponseParser:
                 if not self._collect_literal():
                     return None
                 continue
-            if not self._segments:
+            if not self._segments and self._line_complete():
                 # The listing's lines are matched in place, with no copy of each line.
                 snap = self._snapshot
                 if snap is None:
@@ -450,6 +452,8 @@ class ResponseParser:
             if line is None:
                 return None
             marker = _LITERAL_AT_END.search(line) if line.endswith(b"}") else None
+            if marker is not None and not self._segments and _NO_LITERALS.match(line):
+                marker = None  # resp-text (status lines, continuations) has no literals
             if marker is not None:
                 self._begin_literal(line[: marker.start()], int(marker.group(1)))
                 if self._events:
@@ -461,12 +465,25 @@ class ResponseParser:
 
     # -- internals
 
+    def _line_complete(self) -> bool:
+        """Is a whole line buffered? (Searches only bytes not searched before.)"""
+        if self._snapshot is not None:
+            return True  # made when a line was known complete, and nothing consumed it yet
+        end = self._buf.find(b"\n", max(self._pos, self._scan_from))
+        if end < 0:
+            self._scan_from = len(self._buf)
+            return False
+        return True
+
     def _listing_with_subject_literal(self, snap: bytes) -> Fetch | None:
         head = _LISTING_HEAD_LITERAL.match(snap, self._pos)
         if head is None:
             return None
+        size = int(head.group(8))
+        if size > self.stream_threshold:
+            return None  # the general path streams it
         start = head.end()
-        end = start + int(head.group(8))
+        end = start + size
         tail = _LISTING_TAIL.match(snap, end)
         if tail is None:  # not all here yet, or not the usual shape: the general path decides
             return None

@@ -323,6 +323,7 @@ def main() -> None:
                 e2e_imap_tools(host, port, ca, token)[0] for _ in range(2)
             ),
         }
+        ours_e2e = e2e["o365imap (iter_messages -> JSON Lines)"]
         cli = cli_wall_time(host, port, ca, token)
         bulk_page, single_page = page_round_trips(host, port, ca, token)
 
@@ -368,6 +369,19 @@ def main() -> None:
         "",
         "On loopback a round trip costs tens of microseconds; to Office 365 it costs 20-150 ms, so "
         "the one-by-one way costs 50 round trips (1-7 s) where the bulk FETCH costs one.",
+        "",
+        "## Against the targets",
+        "",
+        f"- Parser at least 10x IMAPClient's throughput: {imapclient / ours:.1f}x "
+        f"({'met' if imapclient / ours >= 10 else 'not met'}).",
+        f"- Listing end to end within 2x of the raw bytes' arrival: {ours_e2e / raw_arrival:.1f}x "
+        f"({'met' if ours_e2e / raw_arrival <= 2 else 'not met'}). Parsing alone costs "
+        f"{ours / raw_arrival:.1f}x the arrival time and writing JSON Lines about "
+        f"{max(ours_e2e - ours, 0) / raw_arrival:.1f}x more, all on one core of pure Python; "
+        "the server's 11 MB arrive faster than any pure-Python decoder can read them.",
+        "",
+        "Caches (addresses, flags, JSON fragments) are emptied before every measured run, so "
+        "each run starts as a fresh process would.",
         "",
     ]
     report = "\n".join(lines)

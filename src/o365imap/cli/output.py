@@ -123,7 +123,10 @@ def message_json(message: MessageSummary) -> dict[str, Any]:
 # same text directly (tests check it equals json.dumps(message_json(m))), with each address
 # list's JSON made once: listings repeat the same senders and recipients.
 
-_ADDRESS_JSON: dict[tuple[AddressEntry, ...], str] = {}
+# Keyed by the tuple's identity: the parser hands out the very same tuple for a repeated
+# address list, and hashing a tuple of tuples of strings for every lookup cost more than the
+# lookup saved. The tuple is kept in the value, so an id cannot be reused while cached.
+_ADDRESS_JSON: dict[int, tuple[tuple[AddressEntry, ...], str]] = {}
 
 
 def _str_json(value: str | None) -> str:
@@ -133,13 +136,14 @@ def _str_json(value: str | None) -> str:
 def _addresses_json(entries: tuple[AddressEntry, ...]) -> str:
     if not entries:
         return "[]"
-    found = _ADDRESS_JSON.get(entries)
-    if found is None:
-        found = json.dumps(address_json(entries), ensure_ascii=False, separators=_SEPARATORS)
-        if len(_ADDRESS_JSON) >= 16384:
-            _ADDRESS_JSON.clear()
-        _ADDRESS_JSON[entries] = found
-    return found
+    cached = _ADDRESS_JSON.get(id(entries))
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    text = json.dumps(address_json(entries), ensure_ascii=False, separators=_SEPARATORS)
+    if len(_ADDRESS_JSON) >= 16384:
+        _ADDRESS_JSON.clear()
+    _ADDRESS_JSON[id(entries)] = (entries, text)
+    return text
 
 
 _SEPARATORS = (", ", ": ")

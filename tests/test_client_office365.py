@@ -394,3 +394,60 @@ def test_debug_trace_never_shows_the_sasl_string(capfd: pytest.CaptureFixture[st
     assert "[redacted continuation]" in err
     assert TOKEN not in err and sasl.xoauth2(USER, TOKEN).decode() not in err
     assert "Traceback" not in err and "Logging error" not in err
+
+
+def _expire_mid_fetch(after: int) -> Any:
+    """A hook: the first FETCH gets ``after`` messages, then the token-expiry BYE."""
+    from scripted_server import fetch_items
+
+    state = {"done": False}
+
+    def hook(session: Any, cmd: Any) -> bool:
+        if cmd.family != "FETCH" or state["done"]:
+            return False
+        state["done"] = True
+        items = fetch_items(cmd.args[1:])
+        for msg in list(session.resolve(cmd, str(cmd.args[0])))[:after]:
+            session.send_fetch(cmd, msg, items)
+        session.conv.send(b"* BYE Session invalidated - AccessTokenExpired\r\n")
+        session.conv.hangup()
+        session.done = True
+        return True
+
+    return hook
+
+
+def test_listing_survives_token_expiry_without_losing_or_repeating_a_message() -> None:
+    messages = [make_message(i, 100 + i, subject=f"message {i}") for i in range(1, 8)]
+    tokens = iter(["fresh-token-2", "fresh-token-3"])
+    with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(3)])) as server:
+        with client_for(server) as client:
+            client.authenticate_oauth(USER, "token-1", refresh=lambda: next(tokens))
+            client.examine("INBOX")
+            got = [m.uid for m in client.iter_messages()]
+            assert got == [101, 102, 103, 104, 105, 106, 107]
+            assert client.selected is not None and client.selected.name == "INBOX"
+    assert [t for _, t in server.xoauth2] == ["token-1", "fresh-token-2"]
+    fetches = [line for line in server.received if b"FETCH" in line]
+    assert fetches[0].split(b" ", 1)[1].startswith(b"FETCH 1:* ")
+    assert fetches[1].split(b" ", 1)[1].startswith(b"UID FETCH 104:* ")
+    assert server.errors == []
+
+
+def test_a_command_is_repeated_after_token_expiry() -> None:
+    tokens = iter(["fresh"])
+    with ScriptedServer(bye_token_expired_during("LIST")) as server:
+        with client_for(server) as client:
+            client.authenticate_oauth(USER, TOKEN, refresh=lambda: next(tokens))
+            assert any(f.name == "INBOX" for f in client.list_folders())
+    assert [t for _, t in server.xoauth2] == [TOKEN, "fresh"]
+
+
+def test_without_a_token_source_expiry_is_an_error() -> None:
+    messages = [make_message(i, 100 + i) for i in range(1, 4)]
+    with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(1)])) as server:
+        with client_for(server) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            client.examine("INBOX")
+            with pytest.raises(SessionExpired):
+                list(client.iter_messages())

@@ -81,6 +81,7 @@ _NOT_FOUND = re.compile(
     r"(doesn't|does not|not) exist|unknown mailbox|no such (mailbox|folder)|not found", re.I
 )
 _NOT_CONNECTED = re.compile(r"authenticated but not connected", re.I)
+_MAX_RECONNECTS = 3  # per listing: a token that expires again at once is not worth chasing
 
 
 @dataclass
@@ -145,6 +146,7 @@ class ImapClient:
         self.exists: int | None = None  # kept current from untagged EXISTS
         self.authenticated = False
         self._connected = False
+        self._reauth: tuple[str, str, Callable[[], str]] | None = None
 
     # ------------------------------------------------------------ connection
 
@@ -236,7 +238,12 @@ class ImapClient:
     # ------------------------------------------------------------ authentication
 
     def authenticate_oauth(
-        self, user: str, access_token: str, mechanism: Mechanism | str = "xoauth2"
+        self,
+        user: str,
+        access_token: str,
+        mechanism: Mechanism | str = "xoauth2",
+        *,
+        refresh: Callable[[], str] | None = None,
     ) -> None:
         """SASL XOAUTH2 or OAUTHBEARER with a bearer token.
 
@@ -244,7 +251,13 @@ class ImapClient:
         server's empty challenge. A server that refuses the token may first send a JSON error
         challenge (Dovecot, Gmail): it is answered with an empty line, as the mechanism requires,
         and the failure is reported with the server's words.
+
+        ``refresh`` returns a fresh token. With it, when the server ends the session because
+        the token expired (Office 365: ``BYE Session invalidated - AccessTokenExpired``), the
+        client reconnects, signs in again, reopens the folder and carries on: a command is
+        repeated, a listing resumes after the last message it delivered.
         """
+        self._reauth = None
         name = mechanism.upper()
         if name not in ("XOAUTH2", "OAUTHBEARER"):
             raise UsageError(f"mechanism must be xoauth2 or oauthbearer, not {mechanism!r}")
@@ -261,6 +274,40 @@ class ImapClient:
         else:
             payload = sasl.oauthbearer(user, access_token, self.host, self.port)
         self._authenticate(name, payload)
+        if refresh is not None:
+            self._reauth = (user, name, refresh)
+
+    @property
+    def can_reconnect(self) -> bool:
+        return self._reauth is not None
+
+    def reconnect(self) -> None:
+        """A new connection with a fresh token, the same folder selected again.
+
+        Raises SessionExpired if the folder's UIDVALIDITY changed meanwhile (UIDs from before
+        would then name other messages).
+        """
+        if self._reauth is None:
+            raise UsageError("reconnecting needs a token source: authenticate_oauth(refresh=...)")
+        user, mechanism, refresh = self._reauth
+        previous = self.selected
+        log.info("reconnecting to %s with a fresh token", self.host)
+        self.close()
+        self._parser = ResponseParser(stream_threshold=self._parser.stream_threshold)
+        self._pending.clear()
+        self._capabilities = None
+        self.bye = None
+        self.selected = None
+        self.authenticated = False
+        self.connect()
+        self.authenticate_oauth(user, refresh(), mechanism, refresh=refresh)
+        if previous is not None:
+            info = self.select(previous.name, readonly=previous.read_only)
+            if previous.uidvalidity is not None and info.uidvalidity != previous.uidvalidity:
+                raise SessionExpired(
+                    f"the folder {previous.name!r} changed (UIDVALIDITY) while reconnecting",
+                    bye=None,
+                )
 
     def login(self, user: str, password: str) -> None:
         """LOGIN, for servers without OAuth (never Office 365 since 2022)."""
@@ -483,7 +530,13 @@ class ImapClient:
         if high < 1:
             return []
         low = max(1, high - page_size + 1)
-        rows = [_summary(f) for f in self.fetch(SequenceSet.range(low, high), LISTING_ITEMS)]
+        try:
+            rows = [_summary(f) for f in self.fetch(SequenceSet.range(low, high), LISTING_ITEMS)]
+        except SessionExpired:
+            if self._reauth is None:
+                raise
+            self.reconnect()  # nothing was handed out yet: ask for the page again
+            rows = [_summary(f) for f in self.fetch(SequenceSet.range(low, high), LISTING_ITEMS)]
         rows.sort(key=lambda r: r.seq, reverse=True)
         return rows
 
@@ -494,8 +547,30 @@ class ImapClient:
         """
         if self._require_selected() == 0:
             return
-        for response in self.fetch(SequenceSet.range(1, None), LISTING_ITEMS):
-            yield _summary(response)
+        last_uid: int | None = None
+        reconnects = 0
+        while True:
+            # After a reconnect the rest is asked by UID (sequence numbers may have moved):
+            # "UID FETCH n:*" always answers at least the newest message, hence the filter.
+            if last_uid is None:
+                messages, uid = SequenceSet.range(1, None), False
+            else:
+                messages, uid = SequenceSet.range(last_uid + 1, None), True
+            try:
+                for response in self.fetch(messages, LISTING_ITEMS, uid=uid):
+                    summary = _summary(response)
+                    if last_uid is not None and summary.uid is not None:
+                        if summary.uid <= last_uid:
+                            continue
+                    if summary.uid is not None:
+                        last_uid = summary.uid
+                    yield summary
+                return
+            except SessionExpired:
+                reconnects += 1
+                if self._reauth is None or reconnects > _MAX_RECONNECTS:
+                    raise
+                self.reconnect()  # then go on after last_uid (or from the start)
 
     def iter_messages_one_by_one(self, seqs: Iterable[int]) -> Iterator[MessageSummary]:
         """The slow way, one FETCH command (one round trip) per message.
@@ -545,10 +620,21 @@ class ImapClient:
     # ------------------------------------------------------------ command machinery
 
     def _run(self, name: str, *args: Argument) -> _Result:
-        """Run a command to completion; NO/BAD become exceptions, throttling is retried."""
+        """Run a command to completion; NO/BAD become exceptions, throttling is retried, and a
+        session ended by token expiry is reopened and the command repeated (once)."""
         attempt = 0
+        reconnected = False
         while True:
-            result = self._exchange(Command(self._tags(), name, tuple(args)), on_continuation=None)
+            try:
+                result = self._exchange(
+                    Command(self._tags(), name, tuple(args)), on_continuation=None
+                )
+            except SessionExpired:
+                if reconnected or self._reauth is None or name in ("LOGOUT", "STARTTLS"):
+                    raise
+                reconnected = True
+                self.reconnect()
+                continue
             tagged = result.tagged
             if tagged.status == "OK":
                 return result

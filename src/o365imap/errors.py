@@ -4,7 +4,11 @@
     ├── UsageError                    the caller asked for something impossible (bad argument)
     ├── AuthError                     signing in did not work
     │   ├── AuthenticationFailed      the server refused the token or password
-    │   └── NotConnectedAfterAuth     Office 365's "User is authenticated but not connected"
+    │   │   └── NotConnectedAfterAuth Office 365's "User is authenticated but not connected"
+    │   ├── SignInFailed              the identity platform said no (AADSTS code and a hint)
+    │   ├── InteractionRequired       no usable token: the user must sign in again
+    │   ├── SignInCancelled           the user stopped the sign-in (Ctrl-C, declined)
+    │   └── SignInTimeout             nobody finished the sign-in in time
     ├── TransportError                the network, below IMAP
     │   ├── ConnectError              could not connect (DNS, refused, TLS handshake, certificate)
     │   ├── ReadTimeout               the server stopped answering
@@ -33,11 +37,15 @@ __all__ = [
     "ConnectError",
     "ConnectionClosed",
     "FolderNotFound",
+    "InteractionRequired",
     "NotConnectedAfterAuth",
     "O365ImapError",
     "ProtocolError",
     "ReadTimeout",
     "SessionExpired",
+    "SignInCancelled",
+    "SignInFailed",
+    "SignInTimeout",
     "Throttled",
     "TransportError",
     "UsageError",
@@ -98,6 +106,37 @@ class NotConnectedAfterAuth(AuthenticationFailed):
     Typical causes: the token belongs to another account than the SASL user, app-only access
     without the Exchange service principal or mailbox permission, or no mailbox licence.
     """
+
+
+class SignInFailed(AuthError):
+    """The identity platform refused: ``codes`` are its AADSTS numbers, ``hint`` what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        description: str | None = None,
+        codes: tuple[int, ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+        self.codes = codes
+        self.hint = hint
+
+
+class InteractionRequired(AuthError):
+    """There is no token that can be refreshed silently: sign in again."""
+
+
+class SignInCancelled(AuthError):
+    """The user stopped the sign-in (Ctrl-C, or declined in the browser)."""
+
+
+class SignInTimeout(AuthError):
+    """Nobody completed the sign-in in time."""
 
 
 class TransportError(O365ImapError):

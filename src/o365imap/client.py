@@ -559,10 +559,9 @@ class ImapClient:
             try:
                 for response in self.fetch(messages, LISTING_ITEMS, uid=uid):
                     summary = _summary(response)
-                    if last_uid is not None and summary.uid is not None:
-                        if summary.uid <= last_uid:
-                            continue
                     if summary.uid is not None:
+                        if last_uid is not None and summary.uid <= last_uid:
+                            continue
                         last_uid = summary.uid
                     yield summary
                 return

@@ -8,6 +8,7 @@ access token for alice. Tests that use them carry ``@pytest.mark.dovecot``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,22 @@ import pytest
 
 from o365imap.sandbox.dovecot import DovecotNotInstalled, DovecotServer
 from o365imap.sandbox.seed import Testbed, seed_testbed
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Profiles and tokens of the tests never touch the user's own (nor a keyring)."""
+    home = tmp_path_factory.mktemp("o365imap-home")
+    saved = {k: os.environ.get(k) for k in ("O365IMAP_HOME", "O365IMAP_TOKEN_STORE")}
+    os.environ["O365IMAP_HOME"] = str(home)
+    os.environ["O365IMAP_TOKEN_STORE"] = "file"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
 
 ALICE = "alice@example.com"
 ALICE_PASSWORD = "alicepw"

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.dovecot
 def run(
     args: list[str], token: str | None = None, timeout: float = 120, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    keep = ("O365IMAP_HOME", "O365IMAP_TOKEN_STORE")
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_") or k in keep
+    }
     environment.update(env)
     if token is not None:
         environment["O365IMAP_ACCESS_TOKEN"] = token
@@ -247,10 +250,12 @@ def test_an_internal_error_is_one_sentence(
     def broken(*_args: object, **_kw: object) -> None:
         raise RuntimeError("secret-ish detail")
 
-    monkeypatch.setattr(cli, "open_client", broken)
+    from o365imap.cli import mailbox
+
+    monkeypatch.setattr(mailbox, "open_client", broken)
     monkeypatch.setenv("O365IMAP_ACCESS_TOKEN", "tok")
     with pytest.raises(SystemExit) as info:
-        cli.main(["folders", "--user", "u@example.com"])
+        cli.main(["folders", "--host", "127.0.0.1", "--user", "u@example.com"])
     assert info.value.code == 3
     err = capsys.readouterr().err
     assert err.startswith("o365imap: internal error (RuntimeError)")

@@ -148,7 +148,10 @@ class ProfileStore:
         chosen = name or self.default_name()
         if chosen is None:
             if not profiles:
-                raise UsageError("no profile yet: sign in first with `o365imap login`")
+                raise UsageError(
+                    "no access token and no profile: sign in first with `o365imap login`, "
+                    "or give a token with --access-token / O365IMAP_ACCESS_TOKEN"
+                )
             raise UsageError(
                 f"several profiles ({', '.join(sorted(profiles))}): choose one with --profile"
             )

@@ -1,0 +1,99 @@
+"""Mailbox commands: capabilities, folders, info, list."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from o365imap.cli import output
+from o365imap.cli.app import cli
+from o365imap.cli.connect import connection_options, open_client, resolve
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False)
+
+
+@cli.command()
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines.")
+def capabilities(as_json: bool, **kwargs: Any) -> None:
+    """What the server supports (after signing in)."""
+    with open_client(resolve(kwargs)) as client:
+        caps = client.capabilities
+    if as_json:
+        output.emit_json(output.capabilities_json(caps))
+    else:
+        click.echo(" ".join(sorted(caps.names)))
+
+
+@cli.command()
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one folder per line.")
+def folders(as_json: bool, **kwargs: Any) -> None:
+    """List the folders, with their special use (Sent, Drafts, Trash, ...)."""
+    with open_client(resolve(kwargs)) as client:
+        found = output.sorted_folders(client.list_folders())
+    if as_json:
+        for folder in found:
+            output.emit_json(output.folder_json(folder))
+    else:
+        output.print_folders(_console(), found)
+
+
+@cli.command()
+@connection_options
+@click.argument("folder")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(folder: str, as_json: bool, **kwargs: Any) -> None:
+    """Counts of FOLDER (read-only: uses EXAMINE, changes nothing)."""
+    with open_client(resolve(kwargs)) as client:
+        details = client.examine(folder)
+    if as_json:
+        output.emit_json(output.folder_info_json(details))
+    else:
+        output.print_folder_info(_console(), details)
+
+
+@cli.command(name="list")
+@connection_options
+@click.argument("folder", default="INBOX")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Page number; page 1 holds the newest messages.")  # fmt: skip
+@click.option("--page-size", type=click.IntRange(min=1, max=10000), default=50,
+              show_default=True, help="Messages per page.")  # fmt: skip
+@click.option(
+    "--all",
+    "list_all",
+    is_flag=True,
+    help="Every message, from one FETCH 1:* (JSON: sequence order, streamed; the table "
+    "needs every row before it can print, newest first).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one message per line.")
+def list_(
+    folder: str, page: int, page_size: int, list_all: bool, as_json: bool, **kwargs: Any
+) -> None:
+    """List the messages of FOLDER (default INBOX), newest first, one bulk FETCH per page."""
+    with open_client(resolve(kwargs)) as client:
+        details = client.examine(folder)
+        if list_all:
+            messages = client.iter_messages()
+            if as_json:
+                write = sys.stdout.write
+                for message in messages:
+                    write(output.message_json_line(message) + "\n")
+                return
+            rows = sorted(messages, key=lambda m: m.seq, reverse=True)
+            title = f"{details.name}: all {len(rows)} messages"
+        else:
+            rows = client.list_page(page, page_size)
+            if as_json:
+                for message in rows:
+                    sys.stdout.write(output.message_json_line(message) + "\n")
+                return
+            pages = max(1, -(-details.exists // page_size))
+            title = f"{details.name}: page {page} of {pages} ({details.exists} messages)"
+    output.print_messages(_console(), rows, title)

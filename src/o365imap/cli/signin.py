@@ -1,0 +1,289 @@
+"""Sign-in commands: login, logout, token, whoami, doctor."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from o365imap import AuthError, ImapClient, O365ImapError, UsageError
+from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, claims, expiry
+from o365imap.cli import output
+from o365imap.cli.app import cli
+from o365imap.cli.connect import DEFAULT_HOST, client_secret
+
+__all__ = ["doctor", "login", "logout", "token", "whoami"]
+
+_DELEGATED_SCOPE = "IMAP.AccessAsUser.All"
+_APP_ROLE = "IMAP.AccessAsApp"
+_AUDIENCES = {
+    "https://outlook.office.com",
+    "https://outlook.office365.com",
+    "00000002-0000-0ff1-ce00-000000000000",  # Exchange Online's application id
+}
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@cli.command()
+@click.option("--profile", "profile_name", default=None, help="Profile name [default: default].")
+@click.option(
+    "--flow",
+    type=click.Choice(["auth-code", "device-code", "client-credentials"]),
+    help="How to sign in [default: auth-code, or the profile's].",
+)
+@click.option("--client-id", help="Application (client) id of your app registration.")
+@click.option(
+    "--tenant",
+    help="common, organizations, consumers, or your tenant's id or domain "
+    "[default: organizations].",
+)
+@click.option("--authority", help="Full authority URL (sovereign clouds, the sandbox emulator).")
+@click.option("--user", help="The mailbox address (needed for client-credentials).")
+@click.option(
+    "--confidential",
+    is_flag=True,
+    default=None,
+    help="A 'Web' registration with a client secret (read from O365IMAP_CLIENT_SECRET or a "
+    "prompt, never stored).",
+)
+@click.option("--scope", "scopes", multiple=True, help="Scopes to ask for (repeat the option).")
+@click.option("--host", help=f"IMAP server for this profile [default: {DEFAULT_HOST}].")
+@click.option("--port", type=click.IntRange(1, 65535), help="IMAP port for this profile.")
+@click.option("--security", type=click.Choice(["tls", "starttls", "plain"]))
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Trust this CA (PEM) for the identity platform and the IMAP server.",
+)
+@click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the sign-in to be completed.",
+)
+def login(
+    profile_name: str | None,
+    flow: str | None,
+    client_id: str | None,
+    tenant: str | None,
+    authority: str | None,
+    user: str | None,
+    confidential: bool | None,
+    scopes: tuple[str, ...],
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    ca_file: str | None,
+    no_browser: bool,
+    timeout: float,
+) -> None:
+    """Sign in and save the profile (the app, tenant and account) for later commands."""
+    store = ProfileStore()
+    name = profile_name or "default"
+    try:
+        existing: Profile | None = store.get(name)
+    except UsageError:
+        existing = None
+    if existing is None and not client_id:
+        raise UsageError(
+            "the first sign-in needs your app registration's --client-id "
+            "(README: 'Register the app')"
+        )
+    changes: dict[str, Any] = {
+        "flow": flow,
+        "client_id": client_id,
+        "tenant": tenant,
+        "authority": authority,
+        "user": user,
+        "confidential": confidential,
+        "scopes": tuple(scopes) or None,
+        "host": host,
+        "port": port,
+        "security": security,
+        "ca_file": ca_file,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if existing is not None:
+        profile = replace(existing, **changes)
+    else:
+        profile = Profile(name=name, **changes)
+    profile.validate()
+    auth = Authenticator(profile, secret=client_secret(profile))
+    token = auth.sign_in(
+        open_browser=not no_browser,
+        show_url=lambda url: _say(
+            f"Sign in at this address{'' if no_browser else ' (a browser should open)'}:\n{url}"
+        ),
+        show=_say,
+        timeout=timeout,
+    )
+    if profile.flow != "client-credentials" and not profile.user and token.account:
+        profile = replace(profile, user=token.account)
+    store.save(profile)
+    until = f", valid until {token.expires_at:%Y-%m-%d %H:%M %Z}" if token.expires_at else ""
+    _say(
+        f"Signed in as {token.account or profile.user} (profile {profile.name!r}{until}).\n"
+        "Try: o365imap folders"
+    )
+
+
+@cli.command()
+@click.option("--profile", "profile_name", help="Profile name [default: the default one].")
+@click.option("--forget", is_flag=True, help="Delete the profile too, not only its tokens.")
+def logout(profile_name: str | None, forget: bool) -> None:
+    """Forget the saved tokens of a profile (and with --forget, the profile)."""
+    store = ProfileStore()
+    profile = store.get(profile_name)
+    auth = Authenticator(profile, secret=_maybe_secret(profile))
+    removed = auth.sign_out() if not auth.needs_secret or auth._secret else 0
+    if forget:
+        store.remove(profile.name)
+    _say(
+        f"Signed out of profile {profile.name!r}"
+        + (f" ({removed} account{'s' if removed != 1 else ''} removed)" if removed else "")
+        + (" and deleted it." if forget else ".")
+    )
+
+
+@cli.command()
+@click.option("--profile", "profile_name", help="Profile name [default: the default one].")
+def token(profile_name: str | None) -> None:
+    """Print a fresh access token (for mutt, isync or offlineimap as a password command)."""
+    profile = ProfileStore().get(profile_name)
+    fresh = Authenticator(profile, secret=client_secret(profile)).access_token()
+    sys.stdout.write(fresh.access_token + "\n")
+
+
+@cli.command()
+@click.option("--profile", "profile_name", help="Profile name [default: the default one].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def whoami(profile_name: str | None, as_json: bool) -> None:
+    """Who the saved sign-in is, with what scopes, until when."""
+    profile = ProfileStore().get(profile_name)
+    store = TokenStore()
+    fresh = Authenticator(profile, store=store, secret=client_secret(profile)).access_token()
+    info = _describe(profile, fresh.access_token)
+    info["token_store"] = store.description
+    if as_json:
+        output.emit_json(info)
+        return
+    for key, value in info.items():
+        shown = " ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key.replace('_', ' '):>14}: {shown if shown is not None else '-'}")
+
+
+def _describe(profile: Profile, access_token: str) -> dict[str, Any]:
+    data = claims(access_token)
+    expires = expiry(data)
+    scp = data.get("scp")
+    roles = data.get("roles")
+    return {
+        "profile": profile.name,
+        "account": data.get("upn") or data.get("preferred_username") or profile.user,
+        "mailbox": profile.user,
+        "flow": profile.flow,
+        "authority": profile.authority_url,
+        "client_id": profile.client_id,
+        "audience": data.get("aud"),
+        "scopes": scp.split() if isinstance(scp, str) else [],
+        "roles": list(roles) if isinstance(roles, list) else [],
+        "expires": expires.isoformat() if expires else None,
+        "imap_server": f"{profile.host}:{profile.port or _default_port(profile.security)}",
+    }
+
+
+@cli.command()
+@click.option("--profile", "profile_name", help="Profile name [default: the default one].")
+def doctor(profile_name: str | None) -> None:
+    """Check the saved sign-in and the mailbox access, and say what to fix."""
+    profile = ProfileStore().get(profile_name)
+    problems = 0
+
+    def check(ok: bool, text: str, fix: str = "") -> None:
+        nonlocal problems
+        click.echo(
+            f"  {'ok ' if ok else 'BAD'}  {text}" + ("" if ok or not fix else f"\n       {fix}")
+        )
+        problems += not ok
+
+    click.echo(f"Profile {profile.name!r}: app {profile.client_id}, {profile.authority_url}")
+    try:
+        fresh = Authenticator(profile, secret=client_secret(profile)).access_token()
+    except AuthError as exc:
+        check(False, f"a token: {exc}")
+        sys.exit(2)
+    data = claims(fresh.access_token)
+    if not data:
+        check(True, "a token (opaque: a personal account's token cannot be inspected)")
+    else:
+        aud = str(data.get("aud", ""))
+        check(
+            aud.rstrip("/") in _AUDIENCES,
+            f"audience {aud or '(none)'}",
+            "the token is not for Exchange Online: ask for the scope "
+            "https://outlook.office.com/IMAP.AccessAsUser.All (or .default for app-only)",
+        )
+        scopes = str(data.get("scp", "")).split()
+        roles = data.get("roles") or []
+        if profile.flow == "client-credentials":
+            check(
+                _APP_ROLE in roles,
+                f"roles {' '.join(roles) or '(none)'}",
+                "grant the application permission IMAP.AccessAsApp (Office 365 Exchange "
+                "Online) and admin consent",
+            )
+        else:
+            check(
+                _DELEGATED_SCOPE in scopes,
+                f"scopes {' '.join(scopes) or '(none)'}",
+                "add the delegated permission IMAP.AccessAsUser.All and consent to it",
+            )
+            upn = str(data.get("upn") or data.get("preferred_username") or "")
+            check(
+                not profile.user or not upn or upn.lower() == profile.user.lower(),
+                f"account {upn or '(unknown)'} for mailbox {profile.user}",
+                "the token is for another account than the mailbox: sign in as "
+                f"{profile.user}, or use that account's own mailbox (shared mailboxes need "
+                "FullAccess)",
+            )
+        expires = expiry(data)
+        if expires is not None:
+            check(expires > datetime.now(UTC), f"expires {expires:%Y-%m-%d %H:%M %Z}")
+    try:
+        with ImapClient(
+            profile.host, profile.port, security=profile.security, ca_file=profile.ca_file
+        ) as client:
+            client.authenticate_oauth(profile.user or "", fresh.access_token)
+            check(True, f"IMAP sign-in to {profile.host}")
+    except O365ImapError as exc:
+        words = getattr(exc, "server_words", "")
+        check(
+            False,
+            f"IMAP sign-in to {profile.host}: {exc}" + (f" ({words})" if words else ""),
+            "likely causes: wrong scope or audience, IMAP disabled for the mailbox "
+            "(Exchange admin: mailbox features), app-only access without the service "
+            "principal (New-ServicePrincipal) or mailbox permission (Add-MailboxPermission), "
+            "or a token for another account than the mailbox",
+        )
+    if problems:
+        sys.exit(2)
+    click.echo("Everything looks right.")
+
+
+def _default_port(security: str) -> int:
+    return 993 if security == "tls" else 143
+
+
+def _maybe_secret(profile: Profile) -> str | None:
+    try:
+        return client_secret(profile, prompt=False)
+    except UsageError:
+        return None

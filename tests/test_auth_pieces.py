@@ -48,7 +48,7 @@ def test_profile_errors_are_sentences(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path / "profiles.toml")
     with pytest.raises(UsageError, match="o365imap login"):
         store.get()
-    with pytest.raises(UsageError, match="client-credentials|mailbox"):
+    with pytest.raises(UsageError, match=r"client-credentials|mailbox"):
         Profile(name="svc", client_id="x", flow="client-credentials", tenant="t.com").validate()
     with pytest.raises(UsageError, match="tenant"):
         Profile(
@@ -146,7 +146,7 @@ def _deliver(url: str, data: dict[str, str] | None = None, delay: float = 0.1) -
         time.sleep(delay)
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         try:
-            with urllib.request.urlopen(url, data=body, timeout=5) as response:
+            with urllib.request.urlopen(url, data=body, timeout=5) as response:  # noqa: S310
                 _responses.append((response.status, response.read().decode()))
         except urllib.error.HTTPError as exc:
             _responses.append((exc.code, exc.read().decode()))
@@ -233,7 +233,7 @@ def test_listener_ignores_other_paths() -> None:
 def test_listener_times_out() -> None:
     with LoopbackListener() as listener:
         start = time.monotonic()
-        with pytest.raises(SignInTimeout, match="within 0.5 s"):
+        with pytest.raises(SignInTimeout, match=r"within 0\.5 s"):
             listener.wait("s", timeout=0.5)
         assert time.monotonic() - start < 2
 

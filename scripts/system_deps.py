@@ -1,5 +1,9 @@
 """Install the Debian packages the tests and the sandbox need, or say exactly what is missing.
 
+Dovecot is the real IMAP server of the tests and the sandbox; Chromium is the real browser of
+the sign-in tests (driven by Playwright through its system executable: browser downloads are
+neither wanted nor possible here).
+
 Run by `make test` and `make demo` before anything else. Installs through apt-get only when the
 user is root; otherwise prints the one command to run and fails.
 """
@@ -13,8 +17,9 @@ import sys
 
 # binary that proves the package is there -> Debian package that ships it
 NEEDED = {
-    "/usr/sbin/dovecot": "dovecot-imapd",
+    "/usr/sbin/dovecot": "dovecot-core",
     "/usr/lib/dovecot/imap": "dovecot-imapd",
+    "/usr/bin/chromium": "chromium",
 }
 
 
@@ -22,10 +27,10 @@ def main() -> int:
     missing = sorted({pkg for path, pkg in NEEDED.items() if not os.path.exists(path)})
     if not missing:
         return 0
-    packages = [*missing, "dovecot-core"]
+    packages = missing
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(
-            "o365imap's tests and sandbox need Debian's Dovecot. Install it with:\n"
+            "o365imap's tests and sandbox need these Debian packages. Install them with:\n"
             f"  sudo apt-get install -y --no-install-recommends {' '.join(packages)}",
             file=sys.stderr,
         )

@@ -29,7 +29,7 @@ from o365imap import (
     SignInFailed,
     UsageError,
 )
-from o365imap.cli import mailbox, signin  # noqa: F401 - importing them registers their commands
+from o365imap.cli import mailbox, sandbox_cmd, signin  # noqa: F401 - they register commands
 from o365imap.cli.app import cli
 from o365imap.cli.connect import Connection, open_client
 from o365imap.errors import ServerReply

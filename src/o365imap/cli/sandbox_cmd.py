@@ -1,0 +1,96 @@
+"""``o365imap sandbox``: the identity-platform emulator and a real Dovecot, offline."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from o365imap import UsageError
+from o365imap.auth import ProfileStore, home_dir
+from o365imap.cli.app import cli
+
+__all__ = ["sandbox"]
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the sandbox keeps its key, certificates and mail [default: a folder in your "
+    "data directory, reused across runs].",
+)
+@click.option(
+    "--messages",
+    type=click.IntRange(0, 200_000),
+    default=2000,
+    show_default=True,
+    help="Messages in the Bulk folder (seeded on the first run of a folder).",
+)
+@click.option("--auto-approve", is_flag=True, help="Skip the sign-in page: approve every sign-in.")
+@click.option(
+    "--token-lifetime",
+    type=click.IntRange(min=5),
+    default=3600,
+    show_default=True,
+    help="Seconds an access token lives (short ones show the silent refresh at work).",
+)
+@click.option("--profile", "profile_name", default="sandbox", show_default=True)
+def sandbox(
+    directory: Path | None,
+    messages: int,
+    auto_approve: bool,
+    token_lifetime: int,
+    profile_name: str,
+) -> None:
+    """Run a private Microsoft-like sign-in service and mail server until Ctrl-C."""
+    # Imported here, not at the top: every other command (`o365imap token` above all) starts
+    # faster without the sandbox's modules.
+    from o365imap.sandbox.dovecot import DovecotError  # noqa: PLC0415
+    from o365imap.sandbox.environment import Sandbox  # noqa: PLC0415
+
+    root = directory or home_dir("data") / "sandbox"
+    try:
+        box = Sandbox(
+            root,
+            bulk_count=messages,
+            auto_approve=auto_approve,
+            access_token_lifetime=token_lifetime,
+        )
+    except DovecotError as exc:
+        raise UsageError(str(exc)) from exc
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with box:
+            profile = box.save_profile(ProfileStore(), profile_name)
+            info = box.info()
+            click.echo(
+                f"Sandbox running (folder {root}).\n"
+                f"  sign-in service  {info.authority}\n"
+                f"  IMAP (TLS)       {info.imap_host}:{info.imap_port}\n"
+                f"  account          {info.user}   password: {info.password}\n"
+                f"  CA certificate   {info.ca_file}\n"
+                f"Profile {profile.name!r} saved. In another terminal:\n"
+                f"  o365imap login --profile {profile.name}\n"
+                f"  o365imap folders --profile {profile.name}\n"
+                f"  o365imap list --profile {profile.name}\n"
+                "Press Ctrl-C to stop.",
+                err=True,
+            )
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("Sandbox stopped.", err=True)

@@ -244,7 +244,8 @@ class Authenticator:
             return self.sign_in_device_code(
                 **{k: v for k, v in kw.items() if k in ("show", "timeout")}
             )
-        return self.sign_in_browser(**kw)
+        browser_args = ("open_browser", "show_url", "timeout", "browser")
+        return self.sign_in_browser(**{k: v for k, v in kw.items() if k in browser_args})
 
     # ------------------------------------------------------------ silent
 

@@ -177,7 +177,7 @@ def whoami(profile_name: str | None, as_json: bool) -> None:
         return
     for key, value in info.items():
         shown = " ".join(value) if isinstance(value, list) else value
-        click.echo(f"{key.replace('_', ' '):>14}: {shown if shown is not None else '-'}")
+        click.echo(f"{key.replace('_', ' '):>14}: {shown or '-'}")
 
 
 def _describe(profile: Profile, access_token: str) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""``make demo``: the main job, offline, against a private Dovecot seeded with realistic mail.
+"""``make demo``: the main job, offline: sign in for real, then read the mailbox.
 
-Starts Dovecot on loopback (TLS with its own CA, OAuth tokens validated by Dovecot itself),
-seeds a mailbox, mints an access token the way the identity platform would, then runs the
-``o365imap`` commands a new user would run and shows their output. Everything is stopped and
-deleted at the end. (Signing in through the identity-platform emulator replaces the minted
-token once the sandbox grows one.)
+Starts the sandbox (the identity-platform emulator and a private Dovecot that trusts its
+tokens, on loopback, with a seeded mailbox), then runs the ``o365imap`` commands a new user
+runs: ``login`` goes through the real authorization-code flow (PKCE, the emulator's sign-in
+page, the redirect to o365imap's loopback listener), with an HTTP client standing in for the
+browser; then the folders, a folder's counts, the newest messages, a folder with a non-ASCII
+name as JSON, and a 20,000-message folder listed in one FETCH. Everything is stopped and
+deleted at the end; the user's own profiles are not touched.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from o365imap.sandbox.dovecot import DovecotError, DovecotServer
-from o365imap.sandbox.seed import seed_testbed
-
-USER = "adele.vance@contoso.example"
+from o365imap.auth import ProfileStore
+from o365imap.sandbox.approve import approve_sign_in
+from o365imap.sandbox.dovecot import DovecotError
+from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
 
 
 def _run(args: list[str], env: dict[str, str], note: str) -> None:
@@ -31,46 +33,78 @@ def _run(args: list[str], env: dict[str, str], note: str) -> None:
         raise SystemExit(f"demo step failed with exit code {result.returncode}: {shown}")
 
 
+def _login(env: dict[str, str], box: Sandbox) -> None:
+    shown = "o365imap login --profile sandbox --no-browser"
+    print(f"\n\033[1m# Sign in (authorization code + PKCE, loopback redirect)\033[0m\n$ {shown}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "o365imap", "login", "--profile", "sandbox", "--no-browser"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        print(line, end="")
+        if line.startswith("https://"):
+            print("(an HTTP client signs in on that page as the user would, and accepts)")
+            answer = approve_sign_in(
+                line.strip(),
+                username=SANDBOX_USER,
+                password=SANDBOX_PASSWORD,
+                ca_file=str(box.ca_file),
+            )
+            print(f"(the browser's last page says: {_page_heading(answer.text)})")
+    if process.wait(timeout=60) != 0:
+        raise SystemExit("demo step failed: o365imap login")
+
+
+def _page_heading(page: str) -> str:
+    start = page.find("<h1")
+    if start < 0:
+        return page[:80]
+    start = page.find(">", start) + 1
+    return page[start : page.find("</h1>", start)]
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="o365imap-demo-") as tmp:
+        home = Path(tmp) / "home"
+        env = dict(
+            os.environ,
+            O365IMAP_HOME=str(home),
+            O365IMAP_TOKEN_STORE="file",  # noqa: S106 - a setting, not a secret
+            COLUMNS=os.environ.get("COLUMNS", "120"),
+        )
+        for key in ("O365IMAP_ACCESS_TOKEN", "O365IMAP_USER", "O365IMAP_HOST", "O365IMAP_CA_FILE"):
+            env.pop(key, None)
+        started = time.perf_counter()
         try:
-            server = DovecotServer(Path(tmp))
+            box = Sandbox(Path(tmp) / "sandbox", bulk_count=20_000)
         except DovecotError as exc:
             print(f"o365imap demo: {exc}", file=sys.stderr)
             return 1
-        with server:
-            started = time.perf_counter()
-            bed = seed_testbed(server, USER)
-            count = sum(len(m) for m in bed.folders.values())
+        with box:
+            box.save_profile(ProfileStore(home / "profiles.toml"))
+            info = box.info()
             print(
-                f"Sandbox Dovecot on {server.host}:{server.imaps_port} (TLS), "
-                f"{count:,} messages in {len(bed.folders)} folders, "
-                f"seeded in {time.perf_counter() - started:.1f} s."
+                f"Sandbox: sign-in service {info.authority}, IMAP {info.imap_host}:"
+                f"{info.imap_port} (TLS), account {info.user}; started and seeded in "
+                f"{time.perf_counter() - started:.1f} s."
             )
-            env = dict(
-                os.environ,
-                O365IMAP_HOST=server.host,
-                O365IMAP_USER=USER,
-                O365IMAP_CA_FILE=str(server.ca_file),
-                O365IMAP_ACCESS_TOKEN=server.mint_token(USER),
-                COLUMNS=os.environ.get("COLUMNS", "120"),
-            )
-            port = ["--port", str(server.imaps_port)]
-            print(
-                "Connection settings come from O365IMAP_HOST, O365IMAP_USER, O365IMAP_CA_FILE "
-                "and O365IMAP_ACCESS_TOKEN (a token Dovecot validates like Office 365 would)."
-            )
-            _run(["folders", *port], env, "The folders, special-use ones marked")
-            _run(["info", "INBOX", *port], env, "Counts of a folder (read-only EXAMINE)")
-            _run(["list", "INBOX", "--page-size", "15", *port], env, "The newest 15 messages")
+            _login(env, box)
+            profile = ["--profile", "sandbox"]
+            _run(["whoami", *profile], env, "Who is signed in, with what, until when")
+            _run(["folders", *profile], env, "The folders, special-use ones marked")
+            _run(["info", "INBOX", *profile], env, "Counts of a folder (read-only EXAMINE)")
+            _run(["list", "INBOX", "--page-size", "15", *profile], env, "The newest 15 messages")
             _run(
-                ["list", "Entwürfe", "--json", *port],
+                ["list", "Entwürfe", "--json", *profile],
                 env,
                 "A folder with a non-ASCII name, as JSON Lines for scripts",
             )
             started = time.perf_counter()
             result = subprocess.run(
-                [sys.executable, "-m", "o365imap", "list", "Bulk", "--all", "--json", *port],
+                [sys.executable, "-m", "o365imap", "list", "Bulk", "--all", "--json", *profile],
                 env=env,
                 check=True,
                 capture_output=True,
@@ -78,7 +112,7 @@ def main() -> int:
             lines = result.stdout.count(b"\n")
             print(
                 "\n\033[1m# Every message of a 20,000-message folder, one FETCH 1:*\033[0m\n"
-                f"$ o365imap list Bulk --all --json | wc -l\n{lines}\n"
+                f"$ o365imap list Bulk --all --json --profile sandbox | wc -l\n{lines}\n"
                 f"({time.perf_counter() - started:.2f} s including start-up and sign-in)"
             )
     print("\nSandbox stopped and removed.")

@@ -13,14 +13,21 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import portalocker
 from msal_extensions import PersistedTokenCache, build_encrypted_persistence
 from msal_extensions.persistence import BasePersistence, PersistenceNotFound
 
 from o365imap.auth.profiles import home_dir
+from o365imap.errors import AuthError
 
-__all__ = ["AtomicFilePersistence", "TokenStore", "open_token_cache"]
+__all__ = ["AtomicFilePersistence", "TokenCacheBusy", "TokenStore", "open_token_cache"]
+
+
+class TokenCacheBusy(AuthError):
+    """Another process kept the token cache locked for too long."""
 
 
 class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
@@ -97,6 +104,23 @@ class TokenStore:
         lock = self.path.parent / (self.path.name + ".lock")
         lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         return PersistedTokenCache(persistence, lock_location=str(lock))
+
+    @contextlib.contextmanager
+    def refresh_lock(self, timeout: float = 60.0) -> Iterator[None]:
+        """Held while a token may be refreshed: other processes wait, then find it fresh."""
+        lock_path = self.path.parent / (self.path.name + ".refresh.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = portalocker.Lock(str(lock_path), mode="a", timeout=timeout, check_interval=0.05)
+        try:
+            lock.acquire()
+        except portalocker.exceptions.LockException as exc:
+            raise TokenCacheBusy(
+                f"another o365imap process has held the token cache for {timeout:g} s"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
 
     def remove(self) -> bool:
         removed = False

@@ -263,9 +263,12 @@ class Authenticator:
         if not accounts:
             return self._token(None, "")
         try:
-            result = app.acquire_token_silent_with_error(
-                self._scopes(), account=accounts[0], force_refresh=force_refresh
-            )
+            # One refresher at a time across processes: a refresh token is rotated when used,
+            # and two processes redeeming the same one at once would lose the race.
+            with self.store.refresh_lock():
+                result = app.acquire_token_silent_with_error(
+                    self._scopes(), account=accounts[0], force_refresh=force_refresh
+                )
         except requests.RequestException as exc:
             raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
         if result and "error" in result:

@@ -111,11 +111,13 @@ def approve_sign_in(
     password: str,
     ca_file: str | None = None,
     decline: bool = False,
+    fields: dict[str, str] | None = None,
     max_steps: int = 6,
 ) -> requests.Response:
     """Walk the sign-in pages from ``url`` until the redirect reaches the loopback listener.
 
-    Returns the last response (the listener's "Authorization successful/failed" page).
+    ``fields`` fills named inputs first (a device code's ``user_code``). Returns the last
+    response (the listener's "Authorization successful/failed" page).
     """
     session = requests.Session()
     session.trust_env = False  # the emulator and the listener are local: no proxies
@@ -130,6 +132,9 @@ def approve_sign_in(
         if not forms:
             return response
         form = next((f for f in forms if f.password_fields), forms[0])
+        for name, value in (fields or {}).items():
+            if name in form.fields:
+                form.fields[name] = value
         for name in form.password_fields:
             form.fields[name] = password
         for name in form.text_fields:

@@ -227,17 +227,23 @@ class _Server(ThreadingHTTPServer):
     def _connection(self, raw: socket.socket, client_address: Any) -> None:
         me = threading.current_thread()
         try:
-            if not self._track(me, raw):
+            raw.settimeout(_HANDSHAKE_TIMEOUT)
+            # Wrap first, handshake after: wrap_socket takes over raw's descriptor, so only the
+            # wrapped socket can be cut by stop() while the handshake waits.
+            try:
+                conn = self.context.wrap_socket(
+                    raw, server_side=True, do_handshake_on_connect=False
+                )
+            except OSError:  # the client left already
                 raw.close()
                 return
-            raw.settimeout(_HANDSHAKE_TIMEOUT)
+            if not self._track(me, conn):
+                conn.close()
+                return
             try:
-                conn = self.context.wrap_socket(raw, server_side=True)
+                conn.do_handshake()
             except (OSError, ssl.SSLError) as exc:
                 logger.debug("%s: TLS handshake failed: %s", self.name, exc)
-                raw.close()
-                return
-            if not self._track(me, conn):  # stop() came during the handshake
                 conn.close()
                 return
             try:

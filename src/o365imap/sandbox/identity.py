@@ -38,9 +38,7 @@ interactive request shows the form.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -51,68 +49,58 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, get_args
-from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import jwt
 
+from . import identity_errors as errors
 from . import identity_html as html
 from .httpd import LoopbackHTTPSServer, Request, Response
+from .identity_errors import StsError, stamp
+from .identity_model import (
+    APP_ROLE_IMAP,
+    DEFAULT_DELEGATED,
+    OIDC_SCOPES,
+    SIGN_IN_AUDIENCES,
+    AuthRequest,
+    ClientApp,
+    DeviceAuth,
+    IdentityUser,
+    IssuedCode,
+    RefreshGrant,
+    Scopes,
+    SignInAudience,
+    SignInPage,
+    b64url,
+    basic_credentials,
+    parse_scopes,
+    pkce_matches,
+    redirect_uri_matches,
+    split_uri,
+    with_params,
+)
 from .tls import make_certificates
 from .tokens import TokenSigner
 
-__all__ = [
-    "APP_ROLE_IMAP",
-    "DEVICE_CODE_GRANT",
-    "GRAPH_RESOURCE",
-    "OUTLOOK_RESOURCE",
-    "OUTLOOK_RESOURCE_365",
-    "TENANT_ALIASES",
-    "ClientApp",
-    "IdentityEmulator",
-    "IdentityUser",
-    "SignInAudience",
-]
+__all__ = ["DEVICE_CODE_GRANT", "TENANT_ALIASES", "ClientApp", "IdentityEmulator", "IdentityUser"]
 
 logger = logging.getLogger(__name__)
 
-OUTLOOK_RESOURCE = "https://outlook.office.com"
-OUTLOOK_RESOURCE_365 = "https://outlook.office365.com"
-GRAPH_RESOURCE = "https://graph.microsoft.com"
-APP_ROLE_IMAP = "IMAP.AccessAsApp"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 TENANT_ALIASES = ("common", "organizations", "consumers")
-# Scopes that ask for an id token or a refresh token, not for access to a resource.
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
-DEFAULT_DELEGATED = (f"{OUTLOOK_RESOURCE}/IMAP.AccessAsUser.All",)
-
-# The sign-in audiences of Entra's app manifest ("Supported account types" in the portal).
-SignInAudience = Literal[
-    "AzureADMyOrg",
-    "AzureADMultipleOrgs",
-    "AzureADandPersonalMicrosoftAccount",
-    "PersonalMicrosoftAccount",
-]
-AZURE_AD_MY_ORG: SignInAudience = "AzureADMyOrg"
-AZURE_AD_MULTIPLE_ORGS: SignInAudience = "AzureADMultipleOrgs"
-AZURE_AD_AND_PERSONAL: SignInAudience = "AzureADandPersonalMicrosoftAccount"
-PERSONAL_ONLY: SignInAudience = "PersonalMicrosoftAccount"
-_AUDIENCES: tuple[SignInAudience, ...] = get_args(SignInAudience)
 
 _ID_TOKEN_LIFETIME = 3600
 _SIGN_IN_PAGE_LIFETIME = 3600
-# A rotated-out refresh token or a redeemed code is remembered this long, to answer
-# "already used" (AADSTS54005) instead of "unknown".
+# A redeemed code or rotated-out refresh token is remembered this long, to answer "already
+# used" (AADSTS54005, 70000) instead of "unknown".
 _TOMBSTONE_LIFETIME = 24 * 3600
 # Entra's user codes: 9 characters from an alphabet without look-alikes.
 _USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _USER_CODE_LENGTH = 9
 _SLOW_DOWN_STEP = 5  # RFC 8628 §3.5
-_LOOPBACK_REDIRECT_HOSTS = ("localhost", "127.0.0.1")
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 # Query parameters whose values may be logged; all others (code, state, nonce, hints) are not.
 _SAFE_QUERY_KEYS = (
@@ -126,235 +114,17 @@ _SAFE_QUERY_KEYS = (
 )
 
 
-# -- public records --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ClientApp:
-    """An app registration, as :meth:`IdentityEmulator.register_app` made it."""
-
-    client_id: str
-    name: str
-    confidential: bool
-    secret: str | None
-    redirect_uris: tuple[str, ...]
-    sign_in_audience: SignInAudience
-    user_consent_allowed: bool
-    admin_consented: bool
-    delegated_permissions: tuple[str, ...]
-    app_roles: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityUser:
-    """A user of the emulated tenant, as :meth:`IdentityEmulator.add_user` made it."""
-
-    upn: str
-    password: str = dataclasses.field(repr=False)
-    display_name: str
-    mfa_required: bool
-    consented: bool
-
-
-# -- internal state --------------------------------------------------------------------------
-
-
-class _StsError(Exception):
-    """An Entra error: ``error`` (OAuth's word), AADSTS ``code``, text and HTTP status."""
-
-    def __init__(self, error: str, code: int, message: str, status: int = 400) -> None:
-        super().__init__(f"AADSTS{code}: {message}")
-        self.error = error
-        self.code = code
-        self.message = message
-        self.status = status
-
-    @property
-    def summary(self) -> str:
-        return f"AADSTS{self.code}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Scopes:
-    """A scope parameter split as Entra splits it: one resource, its scopes, the OIDC ones."""
-
-    resource: str
-    names: tuple[str, ...]
-    oidc: tuple[str, ...]
-
-    @property
-    def full(self) -> list[str]:
-        return [f"{self.resource}/{name}" for name in self.names]
-
-    @property
-    def granted(self) -> str:
-        return " ".join([*self.full, *self.oidc])
-
-
-@dataclass(slots=True)
-class _AuthRequest:
-    tenant: str
-    client_id: str
-    redirect_uri: str
-    response_mode: str
-    state: str | None
-    scopes: _Scopes
-    nonce: str | None
-    code_challenge: str | None
-    code_challenge_method: str
-    login_hint: str
-    prompt: str | None
-    max_age: bool
-
-
-@dataclass(slots=True)
-class _DeviceAuth:
-    device_code: str
-    user_code: str
-    tenant: str
-    client_id: str
-    scopes: _Scopes
-    expires_at: float
-    interval: int
-    last_poll: float | None = None
-    status: str = "pending"  # pending | approved | denied | redeemed
-    upn: str | None = None
-    auth_time: float = 0.0
-    failure: _StsError | None = None
-
-
-@dataclass(slots=True)
-class _SignIn:
-    """A sign-in page in a browser; its ``ctx`` comes back with the form."""
-
-    tenant: str
-    expires_at: float
-    request: _AuthRequest | None = None
-    device: _DeviceAuth | None = None
-
-    @property
-    def target(self) -> tuple[str, _Scopes]:
-        """(client id, scopes) of the request this page signs in for."""
-        source = self.request if self.request is not None else self.device
-        assert source is not None
-        return source.client_id, source.scopes
-
-
-@dataclass(slots=True)
-class _Code:
-    client_id: str
-    upn: str
-    scopes: _Scopes
-    redirect_uri: str
-    code_challenge: str | None
-    code_challenge_method: str
-    nonce: str | None
-    auth_time: float
-    expires_at: float
-    max_age: bool
-    redeemed: bool = False
-
-
-@dataclass(slots=True)
-class _RefreshGrant:
-    client_id: str
-    upn: str
-    scopes: _Scopes
-    auth_time: float  # the interactive sign-in it descends from (what revoke() compares)
-    issued_at: float
-    expires_at: float
-    superseded: bool = False
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _now_stamp(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _split_redirect(uri: str) -> tuple[str, str, int | None, str, str] | None:
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.hostname or parts.fragment:
-        return None
-    return parts.scheme.lower(), parts.hostname.lower(), port, parts.path or "/", parts.query
-
-
-def redirect_uri_matches(registered: str, requested: str) -> bool:
-    """Entra's rule: exact match, except that an ``http`` loopback redirect ignores the port.
-
-    ``http://localhost`` registered matches ``http://localhost:<any port>`` and
-    ``http://127.0.0.1:<any port>`` with the same path (Microsoft: "Redirect URI restrictions",
-    localhost exceptions). Scheme and host compare case-insensitively, path and query exactly.
-    """
-    reg, req = _split_redirect(registered), _split_redirect(requested)
-    if reg is None or req is None:
-        return False
-    reg_scheme, reg_host, reg_port, reg_path, reg_query = reg
-    req_scheme, req_host, req_port, req_path, req_query = req
-    if (reg_scheme, reg_path, reg_query) != (req_scheme, req_path, req_query):
-        return False
-    if (
-        reg_scheme == "http"
-        and reg_host in _LOOPBACK_REDIRECT_HOSTS
-        and req_host in _LOOPBACK_REDIRECT_HOSTS
-    ):
-        return True
-    return (reg_host, reg_port) == (req_host, req_port)
-
-
-def _pkce_ok(challenge: str, method: str, verifier: str | None) -> bool:
-    if not verifier:
-        return False
-    if method == "S256":
-        computed = _b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
-    else:
-        computed = verifier
-    return hmac.compare_digest(computed.encode(), challenge.encode())
-
-
-def _with_params(uri: str, params: Mapping[str, str], *, fragment: bool = False) -> str:
-    parts = urlsplit(uri)
-    encoded = urlencode(params)
-    if fragment:
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, encoded))
-    query = f"{parts.query}&{encoded}" if parts.query else encoded
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        return None
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
-    return unquote_plus(user), unquote_plus(password)
-
-
-# -- the emulator ------------------------------------------------------------------------------
-
-
 class IdentityEmulator:
     """The Microsoft identity platform on ``https://127.0.0.1:PORT``, for msal and browsers.
 
-    ``root`` holds the TLS files (``root/tls/ca.pem`` is the CA to trust, kept across restarts)
-    and, unless ``signer`` is given, the signing key ``root/signing-key.pem``. Register apps
+    ``root`` holds the TLS files (``root/tls/ca.pem`` is the CA to trust; files already there
+    are reused while valid, so a Dovecot made first in the same folder and the emulator share
+    one CA) and, unless ``signer`` is given, the signing key ``root/signing-key.pem`` (the file
+    a Dovecot in the same folder reads too). Register apps
     and add users before or after :meth:`start`. Lifetimes (seconds) are plain attributes
     that may be changed while running: ``access_token_lifetime``, ``refresh_token_lifetime``
-    (inactivity), ``code_lifetime``, ``device_code_lifetime`` and ``device_poll_interval``.
+    (inactivity), ``code_lifetime``, ``device_code_lifetime`` and ``device_poll_interval``;
+    so is ``auto_approve``.
     """
 
     def __init__(
@@ -394,16 +164,17 @@ class IdentityEmulator:
             name="identity",
             safe_query_keys=_SAFE_QUERY_KEYS,
         )
+        # One lock for all state; re-entrant because flows call each other with it held.
         self._lock = threading.RLock()
         self._apps: dict[str, ClientApp] = {}
         self._users: dict[str, IdentityUser] = {}
         self._consents: set[tuple[str, str]] = set()
         self._valid_from: dict[str, float] = {}
-        self._sign_ins: dict[str, _SignIn] = {}
-        self._codes: dict[str, _Code] = {}
-        self._refresh: dict[str, _RefreshGrant] = {}
-        self._devices: dict[str, _DeviceAuth] = {}
-        self._user_codes: dict[str, _DeviceAuth] = {}
+        self._sign_ins: dict[str, SignInPage] = {}
+        self._codes: dict[str, IssuedCode] = {}
+        self._refresh: dict[str, RefreshGrant] = {}
+        self._devices: dict[str, DeviceAuth] = {}
+        self._user_codes: dict[str, DeviceAuth] = {}
 
     # -- lifecycle and addresses ---------------------------------------------------------------
 
@@ -413,6 +184,7 @@ class IdentityEmulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving and end every connection; registrations and grants are kept."""
         self._http.stop()
 
     def __enter__(self) -> IdentityEmulator:
@@ -458,6 +230,7 @@ class IdentityEmulator:
 
     @property
     def device_login_url(self) -> str:
+        """The device flow's ``verification_uri``."""
         return f"{self.base_url}/devicelogin"
 
     # -- registry --------------------------------------------------------------------------------
@@ -470,7 +243,7 @@ class IdentityEmulator:
         secret: str | None = None,
         redirect_uris: Iterable[str] = ("http://localhost",),
         name: str | None = None,
-        sign_in_audience: SignInAudience = AZURE_AD_AND_PERSONAL,
+        sign_in_audience: SignInAudience = "AzureADandPersonalMicrosoftAccount",
         user_consent_allowed: bool = True,
         admin_consented: bool = True,
         delegated_permissions: Iterable[str] = DEFAULT_DELEGATED,
@@ -482,16 +255,17 @@ class IdentityEmulator:
         endpoint; a public client ("Mobile and desktop") must send none. ``sign_in_audience``
         is the manifest's value: ``AzureADMyOrg`` refuses ``/common`` and ``/organizations``
         (AADSTS50194), the two ``AzureAD*Orgs`` values refuse ``/consumers`` (AADSTS9002332).
-        ``user_consent_allowed=False`` with ``admin_consented=False`` is a tenant that blocks
-        user consent (AADSTS90094); ``admin_consented`` also grants ``app_roles`` to
-        client-credentials tokens. ``delegated_permissions`` are what ``{resource}/.default``
-        expands to in delegated flows.
+        ``admin_consented`` stands for "Grant admin consent" in the portal: every user may
+        sign in without a consent step, and client-credentials tokens get ``app_roles``.
+        Without it, users consent themselves, unless ``user_consent_allowed`` is False (a
+        tenant that blocks user consent: AADSTS90094). ``delegated_permissions`` are what
+        ``{resource}/.default`` expands to in delegated flows.
         """
-        if sign_in_audience not in _AUDIENCES:
-            raise ValueError(f"sign_in_audience must be one of {', '.join(_AUDIENCES)}")
+        if sign_in_audience not in SIGN_IN_AUDIENCES:
+            raise ValueError(f"sign_in_audience must be one of {', '.join(SIGN_IN_AUDIENCES)}")
         uris = tuple(redirect_uris)
         for uri in uris:
-            if _split_redirect(uri) is None:
+            if split_uri(uri) is None:
                 raise ValueError(f"not an absolute redirect URI: {uri!r}")
         if confidential and secret is None:
             # Entra's secrets look like this: 3 characters, "8Q~", then 34 more.
@@ -545,9 +319,10 @@ class IdentityEmulator:
     ) -> IdentityUser:
         """Add (or replace) a user. ``consented`` means consent to every app already given.
 
-        A user without it sees the consent list and must Accept; a silent sign-in
-        (``prompt=none``) or a refresh then fails with AADSTS65001. ``mfa_required`` users are
-        refused with AADSTS50076 (the emulator asks for no second factor).
+        For an app without admin consent, a user without it sees the consent list and must
+        Accept; a silent sign-in (``prompt=none``) or a refresh then fails with AADSTS65001.
+        ``mfa_required`` users are refused with AADSTS50076 (the emulator asks for no second
+        factor).
         """
         if not upn or "@" not in upn:
             raise ValueError(f"a user principal name looks like name@domain, not {upn!r}")
@@ -575,7 +350,10 @@ class IdentityEmulator:
             )
 
     def revoke_consent(self, upn: str, client_id: str) -> None:
-        """Withdraw a user's consent ("My Apps"): the app's refresh tokens fail with 65001."""
+        """Withdraw a user's consent ("My Apps"): the app's refresh tokens fail with 65001.
+
+        (Admin consent, if the app has it, still applies: see :meth:`set_app_consent`.)
+        """
         with self._lock:
             user = self._user(upn)
             self._consents.discard((user.upn.lower(), client_id.lower()))
@@ -609,9 +387,9 @@ class IdentityEmulator:
         return count
 
     def revoke(self, user: str) -> None:
-        """Revoke every grant of ``user`` (a password reset): their refresh tokens and unused
-        codes fail with AADSTS50173. Access tokens already issued stay valid until they expire,
-        as Entra's do."""
+        """Revoke every grant of ``user`` (a password reset): refresh tokens and unused codes
+        fail with AADSTS50173. Access tokens already issued stay valid until they expire, as
+        Entra's do."""
         with self._lock:
             self._valid_from[user.lower()] = time.time()
 
@@ -636,31 +414,18 @@ class IdentityEmulator:
             or (user.upn.lower(), app.client_id.lower()) in self._consents
         )
 
-    def _revoked(self, upn: str, since: float) -> bool:
+    def _check_not_revoked(self, upn: str, auth_time: float) -> None:
         valid_from = self._valid_from.get(upn.lower())
-        return valid_from is not None and since < valid_from
+        if valid_from is not None and auth_time < valid_from:
+            raise errors.grant_revoked(auth_time, valid_from)
 
-    def _domains(self) -> set[str]:
-        return {upn.split("@", 1)[1] for upn in self._users}
+    def _existing_user(self, upn: str) -> IdentityUser:
+        user = self._users.get(upn.lower())
+        if user is None:
+            raise errors.unknown_user(upn, self.tenant_id)
+        return user
 
-    # -- errors ------------------------------------------------------------------------------------
-
-    def _error_payload(self, failure: _StsError, request: Request) -> dict[str, Any]:
-        now = time.time()
-        stamp = _now_stamp(now)
-        trace_id = str(uuid.uuid4())
-        correlation_id = self._correlation_id(request)
-        return {
-            "error": failure.error,
-            "error_description": (
-                f"{failure.summary}\r\nTrace ID: {trace_id}\r\n"
-                f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}"
-            ),
-            "error_codes": [failure.code],
-            "timestamp": stamp,
-            "trace_id": trace_id,
-            "correlation_id": correlation_id,
-        }
+    # -- answering with errors -------------------------------------------------------------------
 
     @staticmethod
     def _correlation_id(request: Request) -> str:
@@ -673,21 +438,36 @@ class IdentityEmulator:
                 pass
         return str(uuid.uuid4())
 
-    def _json_error(self, failure: _StsError, request: Request) -> Response:
-        logger.info("identity: %s %s -> %s", request.method, request.path, failure.summary)
-        return Response.json(failure.status, self._error_payload(failure, request))
+    def _description(self, failure: StsError, correlation_id: str, trace_id: str) -> str:
+        return (
+            f"{failure.summary}\r\nTrace ID: {trace_id}\r\n"
+            f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp(time.time())}"
+        )
 
-    def _error_page(self, failure: _StsError, request: Request) -> Response:
+    def _json_error(self, failure: StsError, request: Request) -> Response:
         logger.info("identity: %s %s -> %s", request.method, request.path, failure.summary)
-        details = {
-            "Request Id": str(uuid.uuid4()),
-            "Correlation Id": self._correlation_id(request),
-            "Timestamp": _now_stamp(time.time()),
+        trace_id = str(uuid.uuid4())
+        correlation_id = self._correlation_id(request)
+        payload = {
+            "error": failure.error,
+            "error_description": self._description(failure, correlation_id, trace_id),
+            "error_codes": [failure.code],
+            "timestamp": stamp(time.time()),
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
         }
+        return Response.json(failure.status, payload)
+
+    def _error_page(self, failure: StsError, request: Request) -> Response:
+        logger.info("identity: %s %s -> %s", request.method, request.path, failure.summary)
         page = html.error_page(
             title="Sorry, but we're having trouble signing you in.",
             description=failure.summary,
-            details=details,
+            details={
+                "Request Id": str(uuid.uuid4()),
+                "Correlation Id": self._correlation_id(request),
+                "Timestamp": stamp(time.time()),
+            },
             code=failure.code,
         )
         return Response.html(failure.status, page, (html.csp_header(),))
@@ -696,9 +476,10 @@ class IdentityEmulator:
 
     def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
-        method = request.method
         if not parts:
-            return self._index() if method == "GET" else Response.text(405, "method not allowed\n")
+            if request.method != "GET":
+                return Response.text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
+            return self._index()
         if parts == ["devicelogin"]:
             return self._device_login(request)
         tenant, rest = parts[0], "/".join(parts[1:])
@@ -711,86 +492,46 @@ class IdentityEmulator:
             ("POST", "oauth2/v2.0/devicecode"): self._devicecode,
             ("GET", "oauth2/v2.0/logout"): self._logout,
         }
-        handler = routes.get((method, rest))
+        handler = routes.get((request.method, rest))
         if handler is None:
             if any(path == rest for _, path in routes):
                 return Response.text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
             return Response.text(HTTPStatus.NOT_FOUND, "not found\n")
-        json_errors = rest not in ("oauth2/v2.0/authorize", "login", "oauth2/v2.0/logout")
+        for_browser = rest in ("oauth2/v2.0/authorize", "login", "oauth2/v2.0/logout")
         try:
             self._check_tenant(tenant)
             return handler(request, tenant)
-        except _StsError as failure:
-            if json_errors:
-                return self._json_error(failure, request)
-            return self._error_page(failure, request)
+        except StsError as failure:
+            if for_browser:
+                return self._error_page(failure, request)
+            return self._json_error(failure, request)
 
     def _check_tenant(self, tenant: str) -> None:
-        if tenant.lower() in TENANT_ALIASES or tenant.lower() == self.tenant_id.lower():
+        alias = tenant.lower()
+        if alias in TENANT_ALIASES or alias == self.tenant_id.lower():
             return
         with self._lock:
-            if tenant.lower() in self._domains():
-                return
-        shown = tenant if _TENANT_RE.match(tenant) else "(invalid)"
-        raise _StsError(
-            "invalid_tenant",
-            90002,
-            f"Tenant '{shown}' not found. Check to make sure you have the correct tenant ID and "
-            "are signing into the correct cloud. Check with your subscription administrator, "
-            "this may happen if there are no active subscriptions for the tenant.",
-        )
+            if any(upn.endswith(f"@{alias}") for upn in self._users):
+                return  # a verified domain of the tenant names it too
+        raise errors.unknown_tenant(tenant if _TENANT_RE.match(tenant) else "(invalid)")
 
-    @staticmethod
-    def _check_audience(tenant: str, app: ClientApp) -> None:
-        alias = tenant.lower()
-        if app.sign_in_audience == AZURE_AD_MY_ORG and alias in ("common", "organizations"):
-            raise _StsError(
-                "invalid_request",
-                50194,
-                f"Application '{app.client_id}'({app.name}) is not configured as a "
-                "multi-tenant application. Usage of the /common endpoint is not supported for "
-                "such applications created after '10/15/2018'. Use a tenant-specific endpoint "
-                "or configure the application to be multi-tenant.",
-            )
-        if alias == "consumers" and app.sign_in_audience in (
-            AZURE_AD_MY_ORG,
-            AZURE_AD_MULTIPLE_ORGS,
-        ):
-            raise _StsError(
-                "invalid_request",
-                9002332,
-                f"Application '{app.client_id}'({app.name}) is configured for use by Azure "
-                "Active Directory users only. Please do not use the /consumers endpoint to "
-                "serve this request.",
-            )
-        if app.sign_in_audience == PERSONAL_ONLY and alias not in ("common", "consumers"):
-            raise _StsError(
-                "invalid_request",
-                9002331,
-                f"Application '{app.client_id}'({app.name}) is configured for use by Microsoft "
-                "Account users only. Please use the /consumers endpoint to serve this request.",
-            )
-
-    def _client(self, client_id: str | None, tenant: str, *, error: str) -> ClientApp:
+    def _client(self, client_id: str | None, tenant: str) -> ClientApp:
+        """The app ``client_id`` names, if it may sign in through ``tenant``."""
         if not client_id:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'client_id'.",
-            )
+            raise errors.missing_parameter("client_id")
         with self._lock:
             app = self._apps.get(client_id.lower())
         if app is None:
-            directory = tenant if tenant.lower() not in TENANT_ALIASES else self.tenant_id
-            raise _StsError(
-                error,
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory "
-                f"'{directory}'. This can happen if the application has not been installed by "
-                "the administrator of the tenant or consented to by any user in the tenant. "
-                "You may have sent your authentication request to the wrong tenant.",
-            )
-        self._check_audience(tenant, app)
+            directory = self.tenant_id if tenant.lower() in TENANT_ALIASES else tenant
+            raise errors.unknown_client(client_id, directory)
+        alias = tenant.lower()
+        audience = app.sign_in_audience
+        if audience == "AzureADMyOrg" and alias in ("common", "organizations"):
+            raise errors.single_tenant_app(app.client_id, app.name)
+        if alias == "consumers" and audience in ("AzureADMyOrg", "AzureADMultipleOrgs"):
+            raise errors.work_accounts_only(app.client_id, app.name)
+        if audience == "PersonalMicrosoftAccount" and alias not in ("common", "consumers"):
+            raise errors.personal_accounts_only(app.client_id, app.name)
         return app
 
     # -- discovery -------------------------------------------------------------------------------
@@ -842,7 +583,6 @@ class IdentityEmulator:
                     "oid",
                     "email",
                 ],
-                "tenant_region_scope": "EU",
                 "cloud_instance_name": "sandbox.o365imap.test",
             },
         )
@@ -862,9 +602,8 @@ class IdentityEmulator:
         with self._lock:
             rows += [(f"App: {a.name}", a.client_id) for a in self._apps.values()]
             rows += [("User", u.upn) for u in self._users.values()]
-        return Response.html(
-            HTTPStatus.OK, html.index_page("Identity platform emulator", rows), (html.csp_header(),)
-        )
+        page = html.index_page("Identity platform emulator", rows)
+        return Response.html(HTTPStatus.OK, page, (html.csp_header(),))
 
     def _logout(self, request: Request, tenant: str) -> Response:
         page = html.message_page(
@@ -872,100 +611,31 @@ class IdentityEmulator:
         )
         return Response.html(HTTPStatus.OK, page, (html.csp_header(),))
 
-    # -- scopes ------------------------------------------------------------------------------------
-
-    def _parse_scopes(self, raw: str | None, app: ClientApp) -> _Scopes:
-        if not raw or not raw.split():
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'scope'.",
-            )
-        oidc: list[str] = []
-        resources: dict[str, list[str]] = {}
-        for item in dict.fromkeys(raw.split()):
-            if item.lower() in OIDC_SCOPES:
-                oidc.append(item.lower())
-                continue
-            if "/" in item:
-                resource, name = item.rsplit("/", 1)
-            else:
-                # Entra reads a bare scope name as a Microsoft Graph permission: a classic
-                # mistake ("IMAP.AccessAsUser.All" alone) that gives a token IMAP refuses.
-                resource, name = GRAPH_RESOURCE, item
-            if not name:
-                raise _StsError(
-                    "invalid_scope",
-                    70011,
-                    f"The provided value for the input parameter 'scope' is not valid. "
-                    f"The scope '{item}' is not valid.",
-                )
-            resources.setdefault(resource.rstrip("/"), []).append(name)
-        if len(resources) > 1:
-            raise _StsError(
-                "invalid_scope",
-                28000,
-                "Provided value for the input parameter scope is not valid because it contains "
-                f"more than one resource. Scope {raw} is not valid.",
-            )
-        if not resources:
-            # Only OpenID scopes: Entra then issues a Microsoft Graph token.
-            return _Scopes(GRAPH_RESOURCE, ("User.Read",), tuple(oidc))
-        ((resource, names),) = resources.items()
-        expanded: list[str] = []
-        for name in names:
-            if name == ".default":
-                prefix = f"{resource}/"
-                expanded += [
-                    p[len(prefix) :] for p in app.delegated_permissions if p.startswith(prefix)
-                ]
-            else:
-                expanded.append(name)
-        return _Scopes(resource, tuple(dict.fromkeys(expanded)), tuple(oidc))
-
     # -- authorize ---------------------------------------------------------------------------------
 
     def _authorize(self, request: Request, tenant: str) -> Response:
         q = request.query
-        app = self._client(q.get("client_id"), tenant, error="unauthorized_client")
+        app = self._client(q.get("client_id"), tenant)
         redirect_uri = q.get("redirect_uri")
         if not redirect_uri:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'redirect_uri'.",
-            )
+            raise errors.missing_parameter("redirect_uri")
         if not any(redirect_uri_matches(r, redirect_uri) for r in app.redirect_uris):
-            raise _StsError(
-                "invalid_request",
-                50011,
-                f"The redirect URI '{redirect_uri}' specified in the request does not match the "
-                f"redirect URIs configured for the application '{app.client_id}'. Make sure the "
-                "redirect URI sent in the request matches one added to your application in the "
-                "Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more "
-                "about how to fix this.",
-            )
+            raise errors.redirect_uri_mismatch(redirect_uri, app.client_id)
         response_mode = q.get("response_mode") or "query"
         if response_mode not in ("query", "fragment", "form_post"):
-            raise _StsError(
-                "invalid_request",
-                9002313,
-                f"Invalid request. The response_mode '{response_mode}' is not supported; use "
-                "query, fragment or form_post.",
-            )
-        state = q.get("state")
+            raise errors.malformed(f"response_mode '{response_mode}' is not supported")
         # From here on the redirect URI is trusted: errors go back to the app.
         try:
             auth = self._auth_request(q, tenant, app, redirect_uri, response_mode)
-        except _StsError as failure:
-            return self._redirect_error(failure, redirect_uri, response_mode, state)
+        except StsError as failure:
+            return self._redirect_error(failure, redirect_uri, response_mode, q.get("state"))
         silent = auth.prompt == "none"
         if self.auto_approve or silent:
-            return self._approve_without_form(auth, app, request, silent=silent)
+            return self._approve_without_form(auth, app, silent=silent)
         ctx = secrets.token_urlsafe(24)
         with self._lock:
             self._prune()
-            self._sign_ins[ctx] = _SignIn(
+            self._sign_ins[ctx] = SignInPage(
                 tenant=tenant, expires_at=time.time() + _SIGN_IN_PAGE_LIFETIME, request=auth
             )
             user = self._users.get(auth.login_hint.lower()) if auth.login_hint else None
@@ -974,38 +644,26 @@ class IdentityEmulator:
             tenant, ctx, app, auth.scopes, auth.login_hint, None, needs_consent
         )
 
+    @staticmethod
     def _auth_request(
-        self,
         q: Mapping[str, str],
         tenant: str,
         app: ClientApp,
         redirect_uri: str,
         response_mode: str,
-    ) -> _AuthRequest:
-        response_type = q.get("response_type")
+    ) -> AuthRequest:
+        response_type = q.get("response_type", "")
         if response_type != "code":
-            raise _StsError(
-                "unsupported_response_type",
-                700054,
-                f"response_type '{response_type or ''}' is not enabled for the application. "
-                "The emulator supports the authorization code grant (response_type=code).",
-            )
-        scopes = self._parse_scopes(q.get("scope"), app)
+            raise errors.unsupported_response_type(response_type)
+        scopes = parse_scopes(q.get("scope"), app.delegated_permissions)
         challenge = q.get("code_challenge") or None
-        method = q.get("code_challenge_method") or "plain"
+        method = q.get("code_challenge_method") or "plain"  # RFC 7636 §4.3
         if challenge is not None:
             if method not in ("S256", "plain"):
-                raise _StsError(
-                    "invalid_request",
-                    9002313,
-                    f"Invalid request. code_challenge_method '{method}' is not supported; use "
-                    "S256 or plain.",
-                )
+                raise errors.malformed(f"code_challenge_method '{method}' is not supported")
             if not 43 <= len(challenge) <= 128:
-                raise _StsError(
-                    "invalid_request", 501491, "Invalid size of Code_Challenge parameter."
-                )
-        return _AuthRequest(
+                raise errors.code_challenge_size()
+        return AuthRequest(
             tenant=tenant,
             client_id=app.client_id,
             redirect_uri=redirect_uri,
@@ -1020,82 +678,44 @@ class IdentityEmulator:
             max_age="max_age" in q,
         )
 
-    def _approve_without_form(
-        self, auth: _AuthRequest, app: ClientApp, request: Request, *, silent: bool
-    ) -> Response:
+    def _approve_without_form(self, auth: AuthRequest, app: ClientApp, *, silent: bool) -> Response:
         with self._lock:
-            user: IdentityUser | None
-            if auth.login_hint:
-                user = self._users.get(auth.login_hint.lower())
-                if user is None:
-                    failure = _StsError(
-                        "invalid_request" if not silent else "login_required",
-                        50034,
-                        f"The user account {auth.login_hint} does not exist in the "
-                        f"{self.tenant_id} directory. To sign into this application, the "
-                        "account must be added to the directory.",
-                    )
-                    return self._finish_with_error(auth, failure)
-            elif silent and len(self._users) != 1:
-                failure = _StsError(
-                    "login_required",
-                    50058,
-                    "A silent sign-in request was sent but no user is signed in.",
-                )
-                return self._finish_with_error(auth, failure)
-            else:
-                user = next(iter(self._users.values()), None)
-                if user is None:
-                    failure = _StsError(
-                        "login_required",
-                        50058,
-                        "A silent sign-in request was sent but no user is signed in (the "
-                        "emulator has no users).",
-                    )
-                    return self._finish_with_error(auth, failure)
             try:
-                self._admit(user, app, interactive=not silent, accept=True)
-            except _StsError as failure:
-                return self._finish_with_error(auth, failure)
+                if auth.login_hint:
+                    error = "login_required" if silent else "invalid_request"
+                    user = self._users.get(auth.login_hint.lower())
+                    if user is None:
+                        raise errors.unknown_user(auth.login_hint, self.tenant_id, error)
+                elif silent and len(self._users) > 1:
+                    raise errors.no_signed_in_user("several users, and no login_hint")
+                else:
+                    user = next(iter(self._users.values()), None)
+                    if user is None:
+                        raise errors.no_signed_in_user("the emulator has no users")
+                self._admit(user, app, interactive=not silent)
+            except StsError as failure:
+                return self._redirect_error(
+                    failure, auth.redirect_uri, auth.response_mode, auth.state
+                )
             return self._finish_with_code(auth, user)
 
-    def _admit(
-        self, user: IdentityUser, app: ClientApp, *, interactive: bool, accept: bool
-    ) -> None:
-        """Everything after the password: MFA, consent. Raises what Entra would answer."""
+    def _admit(self, user: IdentityUser, app: ClientApp, *, interactive: bool) -> None:
+        """Everything after the password: MFA, then consent (given here if interactive)."""
         if user.mfa_required:
-            raise _StsError(
-                "interaction_required",
-                50076,
-                "Due to a configuration change made by your administrator, or because you moved "
-                "to a new location, you must use multi-factor authentication to access "
-                f"'{app.client_id}'.",
-            )
+            raise errors.mfa_required(app.client_id)
         if self._has_consent(user, app):
             return
         if not interactive:
-            raise _StsError(
-                "consent_required",
-                65001,
-                f"The user or administrator has not consented to use the application with ID "
-                f"'{app.client_id}' named '{app.name}'. Send an interactive authorization "
-                "request for this user and resource.",
-            )
+            raise errors.consent_required(app.client_id, app.name)
         if not app.user_consent_allowed:
-            raise _StsError(
-                "access_denied",
-                90094,
-                f"The grant requires admin permission. An administrator of the tenant must "
-                f"consent to '{app.name}' before its users can sign in.",
-            )
-        if accept:
-            self._consents.add((user.upn.lower(), app.client_id.lower()))
+            raise errors.admin_consent_required(app.name)
+        self._consents.add((user.upn.lower(), app.client_id.lower()))
 
-    def _finish_with_code(self, auth: _AuthRequest, user: IdentityUser) -> Response:
+    def _finish_with_code(self, auth: AuthRequest, user: IdentityUser) -> Response:
         now = time.time()
         code = secrets.token_urlsafe(48)
         with self._lock:
-            self._codes[code] = _Code(
+            self._codes[code] = IssuedCode(
                 client_id=auth.client_id,
                 upn=user.upn,
                 scopes=auth.scopes,
@@ -1113,20 +733,13 @@ class IdentityEmulator:
             params["state"] = auth.state
         return self._respond_to_app(auth.redirect_uri, auth.response_mode, params)
 
-    def _finish_with_error(self, auth: _AuthRequest, failure: _StsError) -> Response:
-        return self._redirect_error(failure, auth.redirect_uri, auth.response_mode, auth.state)
-
     def _redirect_error(
-        self, failure: _StsError, redirect_uri: str, response_mode: str, state: str | None
+        self, failure: StsError, redirect_uri: str, response_mode: str, state: str | None
     ) -> Response:
         logger.info("identity: authorize -> %s", failure.summary)
-        now = time.time()
         params = {
             "error": failure.error,
-            "error_description": (
-                f"{failure.summary}\r\nTrace ID: {uuid.uuid4()}\r\n"
-                f"Correlation ID: {uuid.uuid4()}\r\nTimestamp: {_now_stamp(now)}"
-            ),
+            "error_description": self._description(failure, str(uuid.uuid4()), str(uuid.uuid4())),
         }
         if state is not None:
             params["state"] = state
@@ -1138,7 +751,7 @@ class IdentityEmulator:
             nonce = html.new_nonce()
             page = html.form_post_page(redirect_uri, params, nonce)
             return Response.html(HTTPStatus.OK, page, (html.csp_header(nonce),))
-        location = _with_params(redirect_uri, params, fragment=response_mode == "fragment")
+        location = with_params(redirect_uri, params, fragment=response_mode == "fragment")
         return Response.redirect(location)
 
     def _sign_in_page(
@@ -1146,7 +759,7 @@ class IdentityEmulator:
         tenant: str,
         ctx: str,
         app: ClientApp,
-        scopes: _Scopes,
+        scopes: Scopes,
         username: str,
         error: str | None,
         needs_consent: bool,
@@ -1182,17 +795,10 @@ class IdentityEmulator:
             app = self._apps.get(client_id.lower())
             if app is None:
                 del self._sign_ins[ctx]
-                raise _StsError(
-                    "unauthorized_client",
-                    700016,
-                    f"Application with identifier '{client_id}' was not found in the directory.",
-                )
+                raise errors.unknown_client(client_id, self.tenant_id)
             if form.get("action", "accept") == "cancel":
                 del self._sign_ins[ctx]
-                declined = _StsError(
-                    "access_denied", 65004, "User declined to consent to access the app."
-                )
-                return self._end_sign_in(sign_in, app, None, declined)
+                return self._end_sign_in(sign_in, app, None, errors.user_declined())
             username = form.get("username", "").strip()
             user = self._users.get(username.lower())
             error: str | None = None
@@ -1217,39 +823,41 @@ class IdentityEmulator:
                 )
             del self._sign_ins[ctx]
             try:
-                self._admit(user, app, interactive=True, accept=True)
-            except _StsError as failure:
+                self._admit(user, app, interactive=True)
+            except StsError as failure:
                 return self._end_sign_in(sign_in, app, user, failure)
             return self._end_sign_in(sign_in, app, user, None)
 
     def _end_sign_in(
         self,
-        sign_in: _SignIn,
+        sign_in: SignInPage,
         app: ClientApp,
         user: IdentityUser | None,
-        failure: _StsError | None,
+        failure: StsError | None,
     ) -> Response:
         if sign_in.request is not None:
-            if failure is not None or user is None:
+            auth = sign_in.request
+            if user is None or failure is not None:
                 assert failure is not None
-                return self._finish_with_error(sign_in.request, failure)
-            return self._finish_with_code(sign_in.request, user)
-        device = sign_in.device
-        assert device is not None
-        return self._finish_device(device, app, user, failure)
+                return self._redirect_error(
+                    failure, auth.redirect_uri, auth.response_mode, auth.state
+                )
+            return self._finish_with_code(auth, user)
+        assert sign_in.device is not None
+        return self._finish_device(sign_in.device, app, user, failure)
 
     # -- device code -------------------------------------------------------------------------------
 
     def _devicecode(self, request: Request, tenant: str) -> Response:
         form = request.form
-        app = self._client(form.get("client_id"), tenant, error="unauthorized_client")
-        scopes = self._parse_scopes(form.get("scope"), app)
+        app = self._client(form.get("client_id"), tenant)
+        scopes = parse_scopes(form.get("scope"), app.delegated_permissions)
         now = time.time()
         device_code = secrets.token_urlsafe(48)
         with self._lock:
             self._prune()
             user_code = self._new_user_code()
-            device = _DeviceAuth(
+            device = DeviceAuth(
                 device_code=device_code,
                 user_code=user_code,
                 tenant=tenant,
@@ -1287,61 +895,56 @@ class IdentityEmulator:
         csp = (html.csp_header(),)
         if request.method == "GET":
             prefill = request.query.get("code", "")
-            return Response.html(
-                HTTPStatus.OK, html.device_code_page(action=action, user_code=prefill), csp
-            )
+            page = html.device_code_page(action=action, user_code=prefill)
+            return Response.html(HTTPStatus.OK, page, csp)
         if request.method != "POST":
             return Response.text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
         entered = request.form.get("user_code", "")
         code = re.sub(r"[\s-]", "", entered).upper()
         with self._lock:
             device = self._user_codes.get(code)
-            if device is None or device.status != "pending" or device.expires_at < time.time():
+            app = self._apps.get(device.client_id.lower()) if device else None
+            if (
+                device is None
+                or app is None
+                or device.status != "pending"
+                or device.expires_at < time.time()
+            ):
                 page = html.device_code_page(
                     action=action,
                     user_code=entered,
                     error="That code didn't work. Check the code and try again.",
                 )
                 return Response.html(HTTPStatus.OK, page, csp)
-            app = self._apps.get(device.client_id.lower())
-            if app is None:
-                return Response.html(
-                    HTTPStatus.BAD_REQUEST,
-                    html.message_page(
-                        "Sign in", "The application is no longer registered.", error=True
-                    ),
-                    csp,
-                )
             if self.auto_approve and self._users:
                 user = next(iter(self._users.values()))
                 try:
-                    self._admit(user, app, interactive=True, accept=True)
-                except _StsError as failure:
+                    self._admit(user, app, interactive=True)
+                except StsError as failure:
                     return self._finish_device(device, app, user, failure)
                 return self._finish_device(device, app, user, None)
             ctx = secrets.token_urlsafe(24)
-            self._sign_ins[ctx] = _SignIn(
+            self._sign_ins[ctx] = SignInPage(
                 tenant=device.tenant, expires_at=device.expires_at, device=device
             )
         return self._sign_in_page(device.tenant, ctx, app, device.scopes, "", None, True)
 
     def _finish_device(
         self,
-        device: _DeviceAuth,
+        device: DeviceAuth,
         app: ClientApp,
         user: IdentityUser | None,
-        failure: _StsError | None,
+        failure: StsError | None,
     ) -> Response:
         csp = (html.csp_header(),)
         with self._lock:
-            if failure is not None or user is None:
+            if user is None or failure is not None:
+                assert failure is not None
                 device.status = "denied"
                 device.failure = failure
-                assert failure is not None
                 if failure.code == 65004:
-                    page = html.message_page(
-                        "You declined", f"You have not signed in to {app.name} on your device."
-                    )
+                    text = f"You have not signed in to {app.name} on your device."
+                    page = html.message_page("You declined", text)
                 else:
                     page = html.message_page("Sign in", failure.summary, error=True)
                 return Response.html(HTTPStatus.OK, page, csp)
@@ -1362,15 +965,11 @@ class IdentityEmulator:
         form = request.form
         grant_type = form.get("grant_type")
         if not grant_type:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'grant_type'.",
-            )
-        basic = _basic_credentials(request.header("Authorization"))
+            raise errors.missing_parameter("grant_type")
+        basic = basic_credentials(request.header("Authorization"))
         client_id = basic[0] if basic else form.get("client_id")
         secret = basic[1] if basic else form.get("client_secret")
-        app = self._client(client_id, tenant, error="unauthorized_client")
+        app = self._client(client_id, tenant)
         self._authenticate_client(app, secret or None, grant_type)
         if grant_type == "authorization_code":
             payload = self._grant_code(form, app)
@@ -1381,177 +980,85 @@ class IdentityEmulator:
         elif grant_type == DEVICE_CODE_GRANT:
             payload = self._grant_device_code(form, app)
         else:
-            raise _StsError(
-                "unsupported_grant_type",
-                70003,
-                f"The app requested an unsupported grant type '{grant_type}'.",
-            )
+            raise errors.unsupported_grant_type(grant_type)
         return Response.json(HTTPStatus.OK, payload)
 
     @staticmethod
     def _authenticate_client(app: ClientApp, secret: str | None, grant_type: str) -> None:
         if not app.confidential:
             if secret is not None:
-                raise _StsError(
-                    "invalid_client",
-                    700025,
-                    "Client is public so neither 'client_assertion' nor 'client_secret' "
-                    "should be presented.",
-                    HTTPStatus.UNAUTHORIZED,
-                )
+                raise errors.public_client_sent_secret()
             if grant_type == "client_credentials":
-                raise _StsError(
-                    "invalid_client",
-                    7000218,
-                    "The request body must contain the following parameter: 'client_assertion' "
-                    "or 'client_secret'.",
-                    HTTPStatus.UNAUTHORIZED,
-                )
+                raise errors.secret_required()  # app-only access needs a credential
             return
         if secret is None:
-            raise _StsError(
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.",
-                HTTPStatus.UNAUTHORIZED,
-            )
-        expected = (app.secret or "").encode("utf-8")
-        if not hmac.compare_digest(secret.encode("utf-8"), expected):
-            raise _StsError(
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{app.client_id}'.",
-                HTTPStatus.UNAUTHORIZED,
-            )
+            raise errors.secret_required()
+        if not hmac.compare_digest(secret.encode("utf-8"), (app.secret or "").encode("utf-8")):
+            raise errors.wrong_secret(app.client_id)
 
     def _grant_code(self, form: Mapping[str, str], app: ClientApp) -> dict[str, Any]:
         code = form.get("code")
         if not code:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'code'.",
-            )
+            raise errors.missing_parameter("code")
         now = time.time()
         with self._lock:
-            record = self._codes.get(code)
-            if record is None or record.client_id.lower() != app.client_id.lower():
-                raise _StsError(
-                    "invalid_grant",
-                    9002313,
-                    "Invalid request. Request is malformed or invalid. (The authorization code "
-                    "is not one this server issued to this client.)",
-                )
-            if record.redeemed:
-                raise _StsError(
-                    "invalid_grant",
-                    54005,
-                    "OAuth2 Authorization code was already redeemed, please retry with a new "
-                    "valid code or use an existing refresh token.",
-                )
-            if now > record.expires_at:
-                raise _StsError(
-                    "invalid_grant",
-                    70008,
-                    "The provided authorization code or refresh token has expired due to "
-                    "inactivity. Send a new interactive authorization request for this user and "
-                    "resource.",
-                )
+            issued = self._codes.get(code)
+            if issued is None or issued.client_id.lower() != app.client_id.lower():
+                raise errors.malformed("not a code issued to this client", "invalid_grant")
+            if issued.redeemed:
+                raise errors.code_redeemed()
+            if now > issued.expires_at:
+                raise errors.code_expired()
             sent_redirect = form.get("redirect_uri", "")
-            if sent_redirect != record.redirect_uri:
-                raise _StsError(
-                    "invalid_grant",
-                    500112,
-                    f"The reply address '{sent_redirect}' does not match the reply address "
-                    f"'{record.redirect_uri}' provided when requesting Authorization code.",
-                )
-            if record.code_challenge is not None and not _pkce_ok(
-                record.code_challenge, record.code_challenge_method, form.get("code_verifier")
+            if sent_redirect != issued.redirect_uri:
+                raise errors.reply_address_mismatch(sent_redirect, issued.redirect_uri)
+            if issued.code_challenge is not None and not pkce_matches(
+                issued.code_challenge, issued.code_challenge_method, form.get("code_verifier")
             ):
-                raise _StsError(
-                    "invalid_grant",
-                    501481,
-                    "The Code_Verifier does not match the code_challenge supplied in the "
-                    "authorization request.",
-                )
-            record.redeemed = True
-            record.expires_at = now + _TOMBSTONE_LIFETIME
-            if self._revoked(record.upn, record.auth_time):
-                raise self._revoked_error(record.upn, record.auth_time)
-            user = self._users.get(record.upn.lower())
-            if user is None:
-                raise self._no_user(record.upn)
+                raise errors.pkce_mismatch()
+            issued.redeemed = True
+            issued.expires_at = now + _TOMBSTONE_LIFETIME
+            self._check_not_revoked(issued.upn, issued.auth_time)
             return self._issue(
                 app,
-                user,
-                record.scopes,
-                nonce=record.nonce,
-                auth_time=record.auth_time,
-                include_auth_time=record.max_age,
+                self._existing_user(issued.upn),
+                issued.scopes,
+                nonce=issued.nonce,
+                auth_time=issued.auth_time,
+                include_auth_time=issued.max_age,
             )
 
     def _grant_refresh(self, form: Mapping[str, str], app: ClientApp) -> dict[str, Any]:
         token = form.get("refresh_token")
         if not token:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'refresh_token'.",
-            )
+            raise errors.missing_parameter("refresh_token")
         now = time.time()
         with self._lock:
             grant = self._refresh.get(token)
             if grant is None:
-                raise _StsError(
-                    "invalid_grant",
-                    9002313,
-                    "Invalid request. Request is malformed or invalid. (Not a refresh token "
-                    "this server issued.)",
-                )
+                raise errors.malformed("not a refresh token this server issued", "invalid_grant")
             if grant.client_id.lower() != app.client_id.lower():
-                raise _StsError(
-                    "invalid_grant",
-                    70000,
-                    "Provided grant is invalid or malformed. (The refresh token was issued to "
-                    "another client.)",
-                )
+                raise errors.invalid_grant("the refresh token was issued to another client")
             if grant.superseded:
-                raise _StsError(
-                    "invalid_grant",
-                    70000,
-                    "Provided grant is invalid or malformed. (This refresh token was already "
-                    "used and replaced by a newer one: refresh tokens rotate, keep the latest.)",
+                raise errors.invalid_grant(
+                    "this refresh token was used already and replaced by a newer one: refresh "
+                    "tokens rotate, keep the latest"
                 )
-            if self._revoked(grant.upn, grant.auth_time):
-                raise self._revoked_error(grant.upn, grant.auth_time)
+            self._check_not_revoked(grant.upn, grant.auth_time)
             if now > grant.expires_at:
-                issued = _now_stamp(grant.issued_at)
-                idle = dt.timedelta(seconds=round(now - grant.issued_at))
-                raise _StsError(
-                    "invalid_grant",
-                    700082,
-                    f"The refresh token has expired due to inactivity. The token was issued on "
-                    f"{issued} and was inactive for {idle}.",
-                )
-            user = self._users.get(grant.upn.lower())
-            if user is None:
-                raise self._no_user(grant.upn)
+                raise errors.refresh_token_expired(grant.issued_at, now - grant.issued_at)
+            user = self._existing_user(grant.upn)
             try:
-                self._admit(user, app, interactive=False, accept=False)
-            except _StsError as failure:
-                raise _StsError("invalid_grant", failure.code, failure.message) from None
+                self._admit(user, app, interactive=False)
+            except StsError as failure:
+                raise failure.as_error("invalid_grant") from None
             scopes = grant.scopes
             if form.get("scope"):
-                asked = self._parse_scopes(form["scope"], app)
-                has_resource = any(s.lower() not in OIDC_SCOPES for s in form["scope"].split())
-                scopes = (
-                    asked if has_resource else dataclasses.replace(grant.scopes, oidc=asked.oidc)
-                )
-            # Rotation: the grant lives on in the new token only.
-            grant.superseded = True
+                asked = parse_scopes(form["scope"], app.delegated_permissions)
+                names_resource = any(s.lower() not in OIDC_SCOPES for s in form["scope"].split())
+                # Entra's refresh tokens serve any resource the user consented to
+                scopes = asked if names_resource else dataclasses.replace(scopes, oidc=asked.oidc)
+            grant.superseded = True  # rotation: the grant lives on in the new token only
             grant.expires_at = now + _TOMBSTONE_LIFETIME
             return self._issue(
                 app, user, scopes, nonce=None, auth_time=grant.auth_time, refresh=True
@@ -1561,46 +1068,35 @@ class IdentityEmulator:
         self, form: Mapping[str, str], app: ClientApp, tenant: str
     ) -> dict[str, Any]:
         if tenant.lower() in ("common", "consumers"):
-            raise _StsError(
-                "invalid_request",
-                9001023,
-                "The grant type is not supported over the /common or /consumers endpoints. "
-                "Please use the /organizations or tenant-specific endpoint.",
-            )
+            raise errors.not_on_common()
         scope = form.get("scope", "").strip()
         if not scope:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'scope'.",
-            )
+            raise errors.missing_parameter("scope")
         if len(scope.split()) != 1 or not scope.endswith("/.default"):
-            raise _StsError(
-                "invalid_scope",
-                1002012,
-                f"The provided value for scope {scope} is not valid. Client credential flows "
-                "must have a scope value with /.default suffixed to the resource identifier "
-                "(application ID URI).",
-            )
-        resource = scope[: -len("/.default")]
+            raise errors.client_credentials_scope(scope)
+        resource = scope.removesuffix("/.default")
         lifetime = int(self.access_token_lifetime)
-        roles = list(app.app_roles) if app.admin_consented else []
         sp_oid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/sp/{app.client_id}"))
-        claims: dict[str, Any] = {
-            "aud": resource,
-            "appid": app.client_id,
-            "app_displayname": app.name,
-            "idtyp": "app",
-            "oid": sp_oid,
-            "sub": sp_oid,
-            "roles": roles or None,  # no roles claim at all without admin consent, as Entra
-            "upn": None,
-            "unique_name": None,
-            "preferred_username": None,
-            "email": None,
-            "name": None,
-        }
-        token = self._signer.mint(app.client_id, lifetime=lifetime, scopes=(), extra_claims=claims)
+        token = self._signer.mint(
+            app.client_id,
+            lifetime=lifetime,
+            scopes=(),
+            extra_claims={
+                "aud": resource,
+                "appid": app.client_id,
+                "app_displayname": app.name,
+                "idtyp": "app",
+                "oid": sp_oid,
+                "sub": sp_oid,
+                # Entra leaves roles out altogether while no admin has consented
+                "roles": list(app.app_roles) if app.admin_consented and app.app_roles else None,
+                "upn": None,
+                "unique_name": None,
+                "preferred_username": None,
+                "email": None,
+                "name": None,
+            },
+        )
         logger.info("identity: app-only token for %s (%s)", app.client_id, resource)
         return {
             "token_type": "Bearer",
@@ -1612,101 +1108,53 @@ class IdentityEmulator:
     def _grant_device_code(self, form: Mapping[str, str], app: ClientApp) -> dict[str, Any]:
         code = form.get("device_code")
         if not code:
-            raise _StsError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'device_code'.",
-            )
+            raise errors.missing_parameter("device_code")
         now = time.time()
         with self._lock:
             device = self._devices.get(code)
             if device is None or device.client_id.lower() != app.client_id.lower():
-                raise _StsError(
-                    "bad_verification_code",
-                    70000,
-                    "Provided grant is invalid or malformed. (The device_code was not recognized.)",
-                )
+                raise errors.device_code_unknown()
             if device.status == "redeemed":
-                raise _StsError(
-                    "invalid_grant",
-                    54005,
-                    "OAuth2 Authorization code was already redeemed, please retry with a new "
-                    "valid code or use an existing refresh token. (A device code is good for "
-                    "one set of tokens.)",
-                )
+                raise errors.code_redeemed("a device code is good for one set of tokens")
             if now > device.expires_at:
-                raise _StsError(
-                    "expired_token",
-                    70020,
-                    "The provided value for the input parameter 'device_code' is not valid. "
-                    "This device code has expired.",
-                )
+                raise errors.device_code_expired()
             if device.status == "denied":
-                failure = device.failure
-                assert failure is not None
-                error = "access_denied" if failure.code == 65004 else "invalid_grant"
-                raise _StsError(error, failure.code, failure.message)
+                assert device.failure is not None
+                # RFC 8628's name for "the user said no"; other failures keep their own
+                error = "access_denied" if device.failure.code == 65004 else "invalid_grant"
+                raise device.failure.as_error(error)
             if device.status == "pending":
                 last, device.last_poll = device.last_poll, now
-                # RFC 8628 §3.5: polling faster than the interval earns slow_down and a
-                # longer interval. (A little slack: clients sleep, then send.)
+                # RFC 8628 §3.5: polling faster than the interval earns slow_down and a longer
+                # interval. (Some slack: clients sleep the interval, then send.)
                 if last is not None and now - last < device.interval * 0.8:
                     device.interval += _SLOW_DOWN_STEP
-                    raise _StsError(
-                        "slow_down",
-                        70016,
-                        "OAuth 2.0 device flow error. Polling too fast: wait "
-                        f"{device.interval} seconds between requests.",
-                    )
-                raise _StsError(
-                    "authorization_pending",
-                    70016,
-                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                )
+                    raise errors.slow_down(device.interval)
+                raise errors.authorization_pending()
             device.status = "redeemed"
             assert device.upn is not None
-            user = self._users.get(device.upn.lower())
-            if user is None:
-                raise self._no_user(device.upn)
+            user = self._existing_user(device.upn)
             return self._issue(app, user, device.scopes, nonce=None, auth_time=device.auth_time)
-
-    def _revoked_error(self, upn: str, issued: float) -> _StsError:
-        valid_from = self._valid_from.get(upn.lower(), issued)
-        return _StsError(
-            "invalid_grant",
-            50173,
-            "The provided grant has expired due to it being revoked, a fresh auth token is "
-            "needed. The user might have changed or reset their password. The grant was issued "
-            f"on '{_now_stamp(issued)}' and the TokensValidFrom date (before which tokens are "
-            f"not valid) for this user is '{_now_stamp(valid_from)}'.",
-        )
-
-    def _no_user(self, upn: str) -> _StsError:
-        return _StsError(
-            "invalid_grant",
-            50034,
-            f"The user account {upn} does not exist in the {self.tenant_id} directory.",
-        )
 
     # -- minting -----------------------------------------------------------------------------------
 
     def _pairwise_sub(self, app: ClientApp, upn: str) -> str:
         # Entra's sub differs per app for one user; oid is the same everywhere.
         digest = hashlib.sha256(f"{self.tenant_id}:{app.client_id.lower()}:{upn.lower()}".encode())
-        return _b64url(digest.digest())
+        return b64url(digest.digest())
 
     def _issue(
         self,
         app: ClientApp,
         user: IdentityUser,
-        scopes: _Scopes,
+        scopes: Scopes,
         *,
         nonce: str | None,
         auth_time: float,
         include_auth_time: bool = False,
         refresh: bool = False,
     ) -> dict[str, Any]:
-        """A delegated token response; the caller holds the lock."""
+        """A delegated token response, keys in Entra's order; the caller holds the lock."""
         now = time.time()
         lifetime = int(self.access_token_lifetime)
         sub = self._pairwise_sub(app, user.upn)
@@ -1733,7 +1181,7 @@ class IdentityEmulator:
         }
         if "offline_access" in scopes.oidc or refresh:
             token = secrets.token_urlsafe(64)
-            self._refresh[token] = _RefreshGrant(
+            self._refresh[token] = RefreshGrant(
                 client_id=app.client_id,
                 upn=user.upn,
                 scopes=scopes,
@@ -1744,45 +1192,69 @@ class IdentityEmulator:
             response["refresh_token"] = token
         oid = self._signer.object_id(user.upn)
         if "openid" in scopes.oidc:
-            claims: dict[str, Any] = {
-                "aud": app.client_id,
-                "iss": f"{self.base_url}/{self.tenant_id}/v2.0",
-                "iat": int(now),
-                "nbf": int(now),
-                "exp": int(now) + _ID_TOKEN_LIFETIME,
-                "name": user.display_name,
-                "oid": oid,
-                "preferred_username": user.upn,
-                "sub": sub,
-                "tid": self.tenant_id,
-                "ver": "2.0",
-            }
-            if "email" in scopes.oidc:
-                claims["email"] = user.upn
-            if nonce is not None:
-                claims["nonce"] = nonce
-            if include_auth_time:
-                claims["auth_time"] = int(auth_time)
-            response["id_token"] = jwt.encode(
-                claims,
-                self._signer.private_key,
-                algorithm="RS256",
-                headers={"typ": "JWT", "kid": self._signer.kid},
+            response["id_token"] = self._id_token(
+                app,
+                user,
+                scopes,
+                oid=oid,
+                sub=sub,
+                now=now,
+                nonce=nonce,
+                auth_time=auth_time if include_auth_time else None,
             )
         client_info = json.dumps({"uid": oid, "utid": self.tenant_id}, separators=(",", ":"))
-        response["client_info"] = _b64url(client_info.encode())
+        response["client_info"] = b64url(client_info.encode())
         return response
+
+    def _id_token(
+        self,
+        app: ClientApp,
+        user: IdentityUser,
+        scopes: Scopes,
+        *,
+        oid: str,
+        sub: str,
+        now: float,
+        nonce: str | None,
+        auth_time: float | None,
+    ) -> str:
+        claims: dict[str, Any] = {
+            "aud": app.client_id,
+            "iss": f"{self.base_url}/{self.tenant_id}/v2.0",
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": int(now) + _ID_TOKEN_LIFETIME,
+            "name": user.display_name,
+            "oid": oid,
+            "preferred_username": user.upn,
+            "sub": sub,
+            "tid": self.tenant_id,
+            "ver": "2.0",
+        }
+        if "email" in scopes.oidc:
+            claims["email"] = user.upn
+        if nonce is not None:
+            claims["nonce"] = nonce
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time)
+        token: str = jwt.encode(
+            claims,
+            self._signer.private_key,
+            algorithm="RS256",
+            headers={"typ": "JWT", "kid": self._signer.kid},
+        )
+        return token
 
     # -- housekeeping ------------------------------------------------------------------------------
 
     def _prune(self) -> None:
         """Forget expired pages, codes and grants (called with the lock held, now and then)."""
         now = time.time()
+        stale = now - _TOMBSTONE_LIFETIME
         for key in [k for k, v in self._sign_ins.items() if v.expires_at < now]:
             del self._sign_ins[key]
-        for key in [k for k, v in self._codes.items() if v.expires_at + _TOMBSTONE_LIFETIME < now]:
+        for key in [k for k, v in self._codes.items() if v.expires_at < stale]:
             del self._codes[key]
-        stale = now - _TOMBSTONE_LIFETIME
         for key in [k for k, v in self._refresh.items() if v.expires_at < stale]:
             del self._refresh[key]
         for key in [k for k, v in self._devices.items() if v.expires_at < stale]:

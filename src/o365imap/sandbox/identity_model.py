@@ -129,8 +129,9 @@ def parse_scopes(raw: str | None, delegated_permissions: Iterable[str] = ()) -> 
     prefix = f"{resource}/"
     for name in names:
         if name == ".default":
-            expanded += [p.removeprefix(prefix) for p in delegated_permissions
-                         if p.startswith(prefix)]
+            expanded += [
+                p.removeprefix(prefix) for p in delegated_permissions if p.startswith(prefix)
+            ]
         else:
             expanded.append(name)
     return Scopes(resource, tuple(dict.fromkeys(expanded)), tuple(oidc))

@@ -1,0 +1,389 @@
+"""Signing in end to end: the o365imap command, the sandbox's identity platform, a real
+Chromium (through Playwright, the system executable) and a Dovecot that validates the tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from o365imap.auth import Profile, ProfileStore
+from o365imap.sandbox.approve import approve_sign_in
+from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
+
+pytestmark = pytest.mark.dovecot
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WEB_APP = "7a7a7a7a-0000-4000-8000-000000000001"
+SERVICE_APP = "7a7a7a7a-0000-4000-8000-000000000002"
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path_factory.mktemp("sandbox"), bulk_count=20) as sandbox:
+        sandbox.identity.device_poll_interval = 1
+        yield sandbox
+
+
+@pytest.fixture
+def home(tmp_path: Path, box: Sandbox) -> Path:
+    """A private o365imap home with the sandbox profile saved in it."""
+    box.save_profile(ProfileStore(tmp_path / "profiles.toml"))
+    return tmp_path
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file", **extra)
+    return env
+
+
+def run(
+    home: Path, *args: str, timeout: float = 60, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "o365imap", *args],
+        env=cli_env(home, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class Login:
+    """`o365imap login` running in the background, its sign-in URL caught from stderr."""
+
+    def __init__(self, home: Path, *args: str, **extra: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "o365imap", *args],
+            env=cli_env(home, **extra),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.url: str | None = None
+        self._found = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if self.url is None and (match := re.search(r"https://\S+", line)):
+                self.url = match.group(0)
+                self._found.set()
+        self._found.set()
+
+    def wait_url(self, timeout: float = 30) -> str:
+        assert self._found.wait(timeout), "no sign-in URL printed"
+        assert self.url, "".join(self.lines)
+        return self.url
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(5)
+        return code, "".join(self.lines)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            "Debian's chromium is missing: make test installs it (apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def _page(chromium: Any, box: Sandbox) -> Any:
+    context = chromium.new_context(ignore_https_errors=False)
+    return context, context.new_page()
+
+
+# ---------------------------------------------------------------- the browser flow
+
+
+def test_sign_in_in_a_real_browser_then_read_the_mailbox(
+    chromium: Any, box: Sandbox, home: Path
+) -> None:
+    login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+    url = login.wait_url()
+    assert "code_challenge=" in url and "code_challenge_method=S256" in url
+    # Chromium must trust the sandbox's CA like a configured machine would: the test trusts
+    # it by ignoring the emulator's certificate errors only (the CA is private to the test).
+    context = chromium.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(url)
+    assert page.locator("#username").input_value() == SANDBOX_USER  # login_hint
+    page.fill("#password", SANDBOX_PASSWORD)
+    page.click("button[value=accept]")
+    page.wait_for_selector("text=Authorization successful", timeout=20_000)
+    assert "close this tab" in page.content()
+    assert page.url.startswith("http://localhost:")
+    context.close()
+    code, err = login.finish()
+    assert code == 0, err
+    assert f"Signed in as {SANDBOX_USER}" in err
+
+    tokens = home / "tokens.json"
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    cache = json.loads(tokens.read_text())
+    assert cache["RefreshToken"] and cache["AccessToken"]
+    assert "token" not in (home / "profiles.toml").read_text().split("\n", 1)[1].lower()
+
+    result = run(home, "folders", "--json", "--profile", "sandbox")
+    assert result.returncode == 0, result.stderr
+    assert "Bulk" in {json.loads(line)["name"] for line in result.stdout.splitlines()}
+
+
+def test_declining_shows_the_failure_page(chromium: Any, box: Sandbox, home: Path) -> None:
+    login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+    context = chromium.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(login.wait_url())
+    page.click("button[value=cancel]")
+    page.wait_for_selector("text=Authorization failed", timeout=20_000)
+    assert "AADSTS65004" in page.content()
+    context.close()
+    code, err = login.finish()
+    assert code == 2
+    assert "declined" in err and "Traceback" not in err
+
+
+def test_a_forged_state_is_refused_and_the_real_redirect_still_works(
+    chromium: Any, box: Sandbox, home: Path
+) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+    url = login.wait_url()
+    redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+    forged = urllib.parse.urlencode({"code": "attacker-code", "state": "guessed"}).encode()
+    port = urllib.parse.urlsplit(redirect).port
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=forged, timeout=5)
+    assert info.value.code == 400
+    assert "Authorization failed" in info.value.read().decode()
+    answer = approve_sign_in(
+        url, username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+    )
+    assert "Authorization successful" in answer.text
+    code, err = login.finish()
+    assert code == 0, err
+
+
+def test_nobody_signing_in_ends_with_a_clear_timeout(home: Path) -> None:
+    start = time.monotonic()
+    result = run(home, "login", "--profile", "sandbox", "--no-browser", "--timeout", "2")
+    assert result.returncode == 2
+    assert "nobody completed the sign-in within 2 s" in result.stderr
+    assert time.monotonic() - start < 20
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- other flows
+
+
+def test_device_code_flow(box: Sandbox, home: Path) -> None:
+    login = Login(home, "login", "--profile", "sandbox", "--flow", "device-code")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("enter the code" in x for x in login.lines):
+        time.sleep(0.05)
+    message = "".join(login.lines)
+    code = re.search(r"enter the code (\S+)", message)
+    assert code, message
+    page = approve_sign_in(
+        box.identity.device_login_url,
+        username=SANDBOX_USER,
+        password=SANDBOX_PASSWORD,
+        ca_file=str(box.ca_file),
+        fields={"user_code": code.group(1)},
+    )
+    assert "signed in" in page.text
+    status, err = login.finish()
+    assert status == 0, err
+    result = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
+    assert result.returncode == 0, result.stderr
+
+
+def test_client_credentials_for_a_service(box: Sandbox, home: Path) -> None:
+    app = box.identity.register_app(SERVICE_APP, confidential=True, name="mail archiver")
+    assert app.secret
+    args = [
+        "login", "--profile", "svc", "--flow", "client-credentials", "--client-id", SERVICE_APP,
+        "--authority", box.identity.authority(box.identity.tenant_id), "--user", SANDBOX_USER,
+        "--ca-file", str(box.ca_file),
+    ]  # fmt: skip
+    missing = run(home, *args)
+    assert missing.returncode == 1 and "O365IMAP_CLIENT_SECRET" in missing.stderr
+    result = run(home, *args, O365IMAP_CLIENT_SECRET=app.secret)
+    assert result.returncode == 0, result.stderr
+    who = run(home, "whoami", "--json", "--profile", "svc", O365IMAP_CLIENT_SECRET=app.secret)
+    assert who.returncode == 0, who.stderr
+    info = json.loads(who.stdout)
+    assert info["roles"] == ["IMAP.AccessAsApp"] and info["scopes"] == []
+    assert info["audience"] == "https://outlook.office365.com"
+    assert app.secret not in (home / "profiles.toml").read_text()
+
+
+def test_a_confidential_app_used_as_public_gets_the_hint(box: Sandbox, home: Path) -> None:
+    box.identity.register_app(WEB_APP, confidential=True, redirect_uris=("http://localhost",))
+    login = Login(
+        home, "login", "--profile", "web", "--client-id", WEB_APP, "--no-browser",
+        "--authority", box.identity.authority(), "--user", SANDBOX_USER,
+        "--ca-file", str(box.ca_file),
+    )  # fmt: skip
+    approve_sign_in(
+        login.wait_url(),
+        username=SANDBOX_USER,
+        password=SANDBOX_PASSWORD,
+        ca_file=str(box.ca_file),
+    )
+    code, err = login.finish()
+    assert code == 2
+    assert "AADSTS7000218" in err
+    assert "needs a client secret" in err  # the sentence saying what to change
+
+
+# ---------------------------------------------------------------- tokens over time
+
+
+def _sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
+    login = Login(home, "login", "--profile", profile, "--no-browser")
+    approve_sign_in(
+        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+    )
+    code, err = login.finish()
+    assert code == 0, err
+
+
+def test_short_lived_tokens_are_refreshed_silently(box: Sandbox, home: Path) -> None:
+    box.identity.access_token_lifetime = 2  # msal refreshes any token with < 5 min left
+    try:
+        _sign_in(home, box)
+        first = run(home, "token", "--profile", "sandbox")
+        second = run(home, "token", "--profile", "sandbox")
+        assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+        assert first.stdout.strip() != second.stdout.strip()  # a new token each time
+        listing = run(home, "list", "--json", "--page-size", "3", "--profile", "sandbox")
+        assert listing.returncode == 0, listing.stderr
+        assert len(listing.stdout.splitlines()) == 3
+    finally:
+        box.identity.access_token_lifetime = 3600
+
+
+def test_two_processes_refreshing_at_once_both_succeed(box: Sandbox, home: Path) -> None:
+    """The emulator retires a refresh token the moment it is used: without the cross-process
+    lock, the slower of two refreshers would present a dead one and be told to sign in."""
+    box.identity.access_token_lifetime = 2
+    try:
+        _sign_in(home, box)
+        env = cli_env(home)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "o365imap", "token", "--profile", "sandbox"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
+    finally:
+        box.identity.access_token_lifetime = 3600
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
+
+
+def test_a_dead_refresh_token_asks_to_sign_in_again(box: Sandbox, home: Path) -> None:
+    box.identity.access_token_lifetime = 2
+    try:
+        _sign_in(home, box)
+        box.identity.expire_refresh_tokens(SANDBOX_USER)
+        result = run(home, "folders", "--profile", "sandbox")
+    finally:
+        box.identity.access_token_lifetime = 3600
+    assert result.returncode == 2
+    assert "o365imap login --profile sandbox" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_token_dovecot_rejects_gives_the_clear_error(box: Sandbox, home: Path) -> None:
+    # A token for Microsoft Graph (the bare scope name means Graph): Exchange would refuse it.
+    store = ProfileStore(home / "profiles.toml")
+    store.save(Profile(**{**box.profile("graph").__dict__, "scopes": ("Mail.Read",)}))
+    _sign_in(home, box, "graph")
+    result = run(home, "folders", "--profile", "graph")
+    assert result.returncode == 2
+    assert "refused the sign-in" in result.stderr
+    assert "wrong scope or audience" in result.stderr
+    doctor = run(home, "doctor", "--profile", "graph")
+    assert doctor.returncode == 2
+    assert "BAD  audience https://graph.microsoft.com" in doctor.stdout
+
+
+def test_doctor_whoami_logout(box: Sandbox, home: Path) -> None:
+    _sign_in(home, box)
+    doctor = run(home, "doctor", "--profile", "sandbox")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "Everything looks right." in doctor.stdout
+    who = json.loads(run(home, "whoami", "--json", "--profile", "sandbox").stdout)
+    assert who["account"] == SANDBOX_USER
+    assert who["scopes"] == ["IMAP.AccessAsUser.All"]
+    assert who["token_store"].startswith("file ")
+    out = run(home, "logout", "--profile", "sandbox")
+    assert out.returncode == 0, out.stderr
+    after = run(home, "token", "--profile", "sandbox")
+    assert after.returncode == 2 and "o365imap login" in after.stderr
+
+
+def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Path) -> None:
+    login = Login(home, "--debug", "login", "--profile", "sandbox", "--no-browser")
+    approve_sign_in(
+        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+    )
+    code, login_err = login.finish()
+    assert code == 0, login_err
+    listing = run(home, "--debug", "list", "--page-size", "2", "--profile", "sandbox")
+    assert listing.returncode == 0, listing.stderr
+    assert "AUTHENTICATE [redacted]" in listing.stderr
+    cache = json.loads((home / "tokens.json").read_text())
+    secrets = [
+        entry["secret"]
+        for kind in ("AccessToken", "RefreshToken", "IdToken")
+        for entry in cache.get(kind, {}).values()
+    ]
+    assert secrets
+    for secret in secrets:
+        assert secret not in login_err and secret not in listing.stderr
+        assert secret[:40] not in listing.stderr

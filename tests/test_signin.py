@@ -387,3 +387,35 @@ def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Pa
     for secret in secrets:
         assert secret not in login_err and secret not in listing.stderr
         assert secret[:40] not in listing.stderr
+
+
+def test_the_sandbox_command_runs_until_ctrl_c(tmp_path: Path) -> None:
+    import signal
+
+    env = cli_env(tmp_path / "home")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "box"),
+         "--messages", "10"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "Press Ctrl-C" in line:
+            break
+    text = "".join(lines)
+    assert "o365imap login --profile sandbox" in text
+    port = int(re.search(r"IMAP \(TLS\)\s+127\.0\.0\.1:(\d+)", text).group(1))  # type: ignore[union-attr]
+    profile = ProfileStore(tmp_path / "home" / "profiles.toml").get("sandbox")
+    assert profile.port == port and profile.authority and profile.ca_file
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=30) == 0
+    assert "Sandbox stopped." in rest and "Traceback" not in rest
+    import socket
+
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass

@@ -68,7 +68,9 @@ def sandbox(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C and SIGTERM both just ask the loop below to end, wherever they arrive; the
+    # servers are then stopped in order.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with box:
             profile = box.save_profile(ProfileStore(), profile_name)
@@ -86,11 +88,9 @@ def sandbox(
                 "Press Ctrl-C to stop.",
                 err=True,
             )
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
+            while not stop.wait(0.5):
                 pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("Sandbox stopped.", err=True)

@@ -419,3 +419,27 @@ def test_the_sandbox_command_runs_until_ctrl_c(tmp_path: Path) -> None:
 
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
+
+
+def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Path) -> None:
+    app = box.identity.register_app(
+        "7a7a7a7a-0000-4000-8000-000000000003", confidential=True, name="classic web app"
+    )
+    assert app.secret
+    login = Login(
+        home, "login", "--profile", "classic", "--client-id", app.client_id, "--confidential",
+        "--no-browser", "--authority", box.identity.authority(), "--user", SANDBOX_USER,
+        "--ca-file", str(box.ca_file), "--host", box.dovecot.host,
+        "--port", str(box.dovecot.imaps_port),
+        O365IMAP_CLIENT_SECRET=app.secret,
+    )  # fmt: skip
+    approve_sign_in(
+        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+    )
+    code, err = login.finish()
+    assert code == 0, err
+    assert app.secret not in (home / "profiles.toml").read_text()
+    assert "confidential = true" in (home / "profiles.toml").read_text()
+    listing = run(home, "info", "INBOX", "--json", "--profile", "classic",
+                  O365IMAP_CLIENT_SECRET=app.secret)  # fmt: skip
+    assert listing.returncode == 0, listing.stderr

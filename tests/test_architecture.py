@@ -23,7 +23,17 @@ def _imports(path: Path) -> set[str]:
 
 def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(o365imap) if not name.startswith("_")}
-    modules = {"auth", "cli", "client", "errors", "models", "protocol", "transport", "sandbox"}
+    modules = {
+        "auth",
+        "cli",
+        "client",
+        "errors",
+        "mime",
+        "models",
+        "protocol",
+        "transport",
+        "sandbox",
+    }
     assert public - modules == set(o365imap.__all__) - {"__version__"}
     for name in o365imap.__all__:
         assert hasattr(o365imap, name), name

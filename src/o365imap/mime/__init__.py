@@ -1,0 +1,60 @@
+"""Streaming MIME: parsing, transfer decoding, attachment naming and atomic saving.
+
+No sockets and no IMAP here: bytes in, events and files out, in bounded memory.
+
+    transfer   incremental base64 / quoted-printable decoders (binascii on whole runs)
+    parser     MimeParser: bytes -> PartStart / PartData / PartEnd, IMAP part numbers
+    names      safe_filename, unique_path: decoded names made safe, generated, numbered
+    sink       AtomicFile: temporary file in the folder, fsync, link into place
+"""
+
+from __future__ import annotations
+
+from o365imap.mime.names import (
+    StorageError,
+    UnsafeFileName,
+    extension_for,
+    iter_numbered_names,
+    safe_filename,
+    unique_path,
+)
+from o365imap.mime.parser import (
+    MimeEvent,
+    MimeParser,
+    PartData,
+    PartEnd,
+    PartStart,
+    iter_events,
+    split_header_params,
+)
+from o365imap.mime.sink import AtomicFile, SavedFile
+from o365imap.mime.transfer import (
+    Base64Decoder,
+    IdentityDecoder,
+    QuotedPrintableDecoder,
+    TransferDecoder,
+    decoder_for,
+)
+
+__all__ = [
+    "AtomicFile",
+    "Base64Decoder",
+    "IdentityDecoder",
+    "MimeEvent",
+    "MimeParser",
+    "PartData",
+    "PartEnd",
+    "PartStart",
+    "QuotedPrintableDecoder",
+    "SavedFile",
+    "StorageError",
+    "TransferDecoder",
+    "UnsafeFileName",
+    "decoder_for",
+    "extension_for",
+    "iter_events",
+    "iter_numbered_names",
+    "safe_filename",
+    "split_header_params",
+    "unique_path",
+]

@@ -235,6 +235,20 @@ def test_token_expiry_bye_is_a_session_expired_error() -> None:
     assert isinstance(info.value, ConnectionClosed)
 
 
+def test_token_expiry_bye_on_a_socket_left_open_is_not_a_read_timeout() -> None:
+    # Office 365 has been seen to say BYE ... AccessTokenExpired and keep the socket open,
+    # answering nothing more: the client must report the expired session, and soon, not wait
+    # out its (here 30 s) read timeout and call it a timeout.
+    script = bye_token_expired_during("LIST", close=False)
+    with ScriptedServer(script) as server, client_for(server, timeout=30.0) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        started = time.monotonic()
+        with pytest.raises(SessionExpired):
+            client.list_folders()
+        assert time.monotonic() - started < 15
+        assert not client.connected
+
+
 def test_unsolicited_responses_during_a_listing() -> None:
     with ScriptedServer(unsolicited_during_fetch()) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)

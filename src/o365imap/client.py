@@ -29,6 +29,7 @@ from o365imap.errors import (
     NotConnectedAfterAuth,
     O365ImapError,
     ProtocolError,
+    ReadTimeout,
     SessionExpired,
     Throttled,
     TransportError,
@@ -81,6 +82,9 @@ _NOT_FOUND = re.compile(
     r"(doesn't|does not|not) exist|unknown mailbox|no such (mailbox|folder)|not found", re.I
 )
 _NOT_CONNECTED = re.compile(r"authenticated but not connected", re.I)
+_BYE_WAIT = 2.0  # seconds to wait for a tagged answer after the server said BYE
+# A flag or keyword (RFC 3501 flag-keyword / flag-extension): no spaces, parentheses, quotes.
+_FLAG = re.compile(r"^\\?[A-Za-z0-9$_.\-]+$")
 _MAX_RECONNECTS = 3  # per listing: a token that expires again at once is not worth chasing
 
 
@@ -128,6 +132,7 @@ class ImapClient:
         self.throttle_retries = throttle_retries
         self.max_backoff = max_backoff
         self._sleep = sleep
+        self._timeout = timeout
         self._transport = Transport(
             host,
             self.port,
@@ -146,6 +151,7 @@ class ImapClient:
         self.exists: int | None = None  # kept current from untagged EXISTS
         self.authenticated = False
         self._connected = False
+        self._logging_out = False
         self._reauth: tuple[str, str, Callable[[], str]] | None = None
 
     # ------------------------------------------------------------ connection
@@ -168,8 +174,10 @@ class ImapClient:
 
     def connect(self) -> None:
         """Open the connection, read the greeting, and upgrade with STARTTLS if asked to."""
+        self._transport.set_read_timeout(self._timeout)  # a BYE or logout may have cut it
         self._transport.connect()
         self._connected = True
+        self._logging_out = False
         greeting = self._next_event()
         if not isinstance(greeting, Untagged) or greeting.kind not in ("OK", "PREAUTH"):
             text = greeting.text if isinstance(greeting, Untagged) else repr(greeting)
@@ -205,6 +213,7 @@ class ImapClient:
     def logout(self) -> None:
         """Say goodbye and close; never raises for a connection that is already gone."""
         if self._connected:
+            self._logging_out = True
             # Best effort with a short wait: the work is done, a silent server must not turn it
             # into a failure or keep the user waiting for the full read timeout.
             self._transport.set_read_timeout(min(self._transport.read_timeout, 5.0))
@@ -607,6 +616,31 @@ class ImapClient:
                 numbers += [int(v) for v in response.values if isinstance(v, bytes) and v.isdigit()]
         return numbers
 
+    def store(
+        self,
+        messages: SequenceSet | str | Iterable[int],
+        action: str,
+        flags: Iterable[str],
+        *,
+        uid: bool = False,
+    ) -> None:
+        """STORE (or UID STORE) ``+FLAGS``, ``-FLAGS`` or ``FLAGS`` (RFC 3501 6.4.6), silently:
+        the server does not echo the new flags (``\\Seen``, ``\\Flagged``, keywords)."""
+        verb = action.upper().removesuffix(".SILENT")
+        if verb not in ("+FLAGS", "-FLAGS", "FLAGS"):
+            raise UsageError(f"STORE takes +FLAGS, -FLAGS or FLAGS, not {action!r}")
+        names = list(flags)
+        for name in names:
+            if not _FLAG.match(name):
+                raise UsageError(f"not a flag name: {name!r}")
+        flag_list = Raw(("(" + " ".join(names) + ")").encode("ascii"))
+        self._run(
+            "UID STORE" if uid else "STORE",
+            _sequence_arg(messages),
+            Atom(verb + ".SILENT"),
+            flag_list,
+        )
+
     def noop(self) -> list[Untagged]:
         """NOOP: lets the server tell about new mail (EXISTS) and expunges."""
         return self._run("NOOP").untagged
@@ -793,6 +827,12 @@ class ImapClient:
                 return True
             elif event.kind == "BYE":
                 self.bye = event.text
+                if not self._logging_out:
+                    # The server is leaving. Office 365 may still send the command's tagged
+                    # answer (its "authenticated but not connected" comes after a BYE), so
+                    # wait for it briefly; a server that keeps the socket open without a word
+                    # (seen after AccessTokenExpired) must not cost a full read timeout.
+                    self._transport.set_read_timeout(min(self._transport.read_timeout, _BYE_WAIT))
                 return True
             elif event.kind in ("OK", "NO", "BAD", "PREAUTH"):
                 self._note_capability_code(event)
@@ -826,6 +866,11 @@ class ImapClient:
             except ConnectionClosed as exc:
                 self._connected = False
                 raise self._closed_error(exc) from exc.__cause__
+            except ReadTimeout as exc:
+                if self.bye is None:
+                    raise
+                self.close()  # said BYE, then silence: the session is over, say why
+                raise self._closed_error(ConnectionClosed(str(exc))) from exc
             if wire.isEnabledFor(logging.DEBUG):
                 wire.debug("S: %r", data[:2000])
             self._parser.feed(data)

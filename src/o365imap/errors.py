@@ -15,6 +15,8 @@
     │   └── ConnectionClosed          the connection ended (EOF, reset, or a BYE)
     │       └── SessionExpired        BYE because the access token expired mid-session
     ├── ProtocolError                 the server sent bytes we cannot make sense of
+    ├── StorageError                  writing to disk did not work (disk full, permissions)
+    │   └── UnsafeFileName            a name that is not one safe path component
     └── CommandError                  a tagged NO or BAD
         ├── FolderNotFound            NO [NONEXISTENT] or the server's words for it
         ├── Throttled                 Office 365 "Request is throttled" after all retries
@@ -46,8 +48,10 @@ __all__ = [
     "SignInCancelled",
     "SignInFailed",
     "SignInTimeout",
+    "StorageError",
     "Throttled",
     "TransportError",
+    "UnsafeFileName",
     "UsageError",
 ]
 
@@ -208,3 +212,11 @@ class CapabilityMissing(CommandError):
     def __init__(self, message: str, *, capability: str) -> None:
         super().__init__(message, command="", status="", code=None, text="")
         self.capability = capability
+
+
+class StorageError(O365ImapError):
+    """Writing to disk did not work (disk full, permissions, a folder swapped mid-way)."""
+
+
+class UnsafeFileName(StorageError, ValueError):
+    """A name that is not a single safe path component was given where one is required."""

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from o365imap.errors import O365ImapError
+from o365imap.errors import StorageError, UnsafeFileName
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -34,16 +34,6 @@ __all__ = [
 ]
 
 MAX_NAME_BYTES = 255  # NAME_MAX on Linux and macOS; NTFS allows 255 UTF-16 units, which is more
-
-
-# These two belong in o365imap.errors (under a "StorageError" branch of the tree); they live
-# here until the lead moves them, and every mime module imports them from this one place.
-class StorageError(O365ImapError):
-    """Writing to disk did not work (disk full, permissions, a folder swapped mid-way)."""
-
-
-class UnsafeFileName(StorageError, ValueError):
-    """A name that is not a single safe path component was given where one is required."""
 
 
 # Windows device names, reserved with any extension and in any case ("con.txt", "Lpt1.tar.gz").

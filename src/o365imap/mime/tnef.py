@@ -1,0 +1,79 @@
+"""winmail.dat (TNEF, MS-OXTNEF): recognise it and unpack the files it carries, via tnefparse.
+
+Outlook wraps attachments (and sometimes the whole rich-text body) in an
+``application/ms-tnef`` part named ``winmail.dat``; other mail programs show that as one
+useless file. tnefparse reads the whole TNEF stream from bytes, so unpacking holds one TNEF
+part in memory (attachments carried in TNEF are bounded by Exchange's message size limit,
+unlike the plain MIME attachments the rest of ``mime`` streams).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from dataclasses import dataclass
+
+from o365imap.errors import ProtocolError
+
+__all__ = ["TNEF_TYPES", "TnefError", "TnefFile", "is_tnef", "unpack_tnef"]
+
+log = logging.getLogger("o365imap.mime")
+
+TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+
+
+class TnefError(ProtocolError):
+    """The winmail.dat part is not TNEF that tnefparse can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class TnefFile:
+    """One file found inside a TNEF stream: its name as Outlook wrote it, type guessed."""
+
+    name: str | None
+    content_type: str
+    data: bytes
+
+
+def is_tnef(content_type: str, filename: str | None) -> bool:
+    """An Outlook TNEF part: by type, or by the name Outlook gives it whatever the type."""
+    if content_type.lower() in TNEF_TYPES:
+        return True
+    return (filename or "").strip().lower() == "winmail.dat"
+
+
+def unpack_tnef(data: bytes) -> list[TnefFile]:
+    """The attachments inside ``data`` (a TNEF stream), in order.
+
+    Raises TnefError when ``data`` is not TNEF; an empty list means TNEF without attachments
+    (a rich-text body only), which callers keep as the winmail.dat it came in.
+    """
+    from tnefparse.tnef import TNEF  # noqa: PLC0415 - imported when a TNEF part shows up
+
+    try:
+        tnef = TNEF(data, do_checksum=False)
+        found = []
+        for attachment in tnef.attachments:
+            name = _name_of(attachment)
+            body = attachment.data
+            if not isinstance(body, bytes):
+                continue  # embedded MAPI objects (attached Outlook items) have no file data
+            guessed = mimetypes.guess_type(name or "", strict=False)[0]
+            found.append(TnefFile(name, guessed or "application/octet-stream", body))
+    except Exception as exc:  # tnefparse raises ValueError, struct.error, IndexError, ...
+        # Its exceptions are a detail of a third-party parser meeting broken input: one
+        # translation here, so callers see a ProtocolError that says what broke.
+        raise TnefError(f"winmail.dat is not readable TNEF ({type(exc).__name__})") from exc
+    return found
+
+
+def _name_of(attachment: object) -> str | None:
+    long_name = getattr(attachment, "long_filename", None)
+    name = long_name() if callable(long_name) else None
+    if not name:
+        name = getattr(attachment, "name", None)
+    if isinstance(name, bytes):
+        name = name.decode("cp1252", "replace")
+    if isinstance(name, str):
+        name = name.rstrip("\x00").strip()
+    return name or None

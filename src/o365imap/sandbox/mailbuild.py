@@ -176,6 +176,9 @@ class SeedMessage:
     date_header: str | _Default | None = AUTO
     header_date: datetime | _Default | None = AUTO
     extra_headers: tuple[tuple[str, str], ...] = ()
+    # The message's exact bytes, for MIME that a builder would never write (broken boundaries,
+    # 8-bit headers): the fields above then only describe it (Message-ID must match).
+    raw: bytes | None = None
     # filled in by the Maildir writer
     uid: int = 0
     size: int = 0
@@ -575,6 +578,8 @@ def _body(msg: SeedMessage, boundaries: _Boundaries) -> _Part:
 
 def build_message(msg: SeedMessage) -> bytes:
     """The message as RFC 5322 bytes with CRLF line endings."""
+    if msg.raw is not None:
+        return msg.raw
     headers: list[str] = []
     if msg.raw_date is not None:
         headers.append(f"Date: {msg.raw_date}")

@@ -32,6 +32,7 @@ from .mailbuild import (
     build_message,
 )
 from .mailgen import BULK_COUNT, BULK_SEED, bulk_messages, inbox_messages, small_folders
+from .mailsamples import attachment_messages
 
 if TYPE_CHECKING:
     from .dovecot import DovecotServer
@@ -223,14 +224,19 @@ def seed_testbed(
 
     INBOX gets :func:`inbox_messages`; ``Bulk`` gets ``bulk_count`` generated messages; the
     special-use folders, ``Entwürfe``, ``Отчёты`` (with ``Отчёты/2024``), ``日本語``,
-    ``Projects`` (with ``Projects/Alpha``) and ``Archive/2024`` get a few each. Call it before
+    ``Projects`` (with ``Projects/Alpha``) and ``Archive/2024`` get a few each; ``Attachments``
+    gets one message per kind of part (see ``mailsamples``). Call it before
     a client opens those folders (messages must be new to Dovecot to get UIDs in order).
     """
     if user.lower() not in server.users:
         server.add_user(user)
     writer = MaildirWriter(server.maildir(user), server.mail_owner)
     bed = Testbed(user)
-    contents = {"INBOX": inbox_messages(user), **small_folders(user)}
+    contents = {
+        "INBOX": inbox_messages(user),
+        **small_folders(user),
+        "Attachments": attachment_messages(user),
+    }
     for folder, messages in contents.items():
         bed.folders[folder] = writer.write(folder, messages)
     bed.folders["Bulk"] = writer.write("Bulk", bulk_messages(user, bulk_count, seed=seed))

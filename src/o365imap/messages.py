@@ -1,0 +1,972 @@
+"""Open a message and save its parts: the policy between the IMAP client and ``mime``.
+
+The rule this module keeps: attachment bytes flow, they are never gathered. A part goes
+socket -> transfer decoder -> temporary file -> rename (``AtomicFile``), chunk by chunk, so
+memory stays flat whatever its size; only the text shown to a person (capped) and a winmail.dat
+being unpacked are held whole.
+
+Two sources, one behaviour:
+
+* a message on the server: BODYSTRUCTURE says what the parts are; text parts are fetched with
+  ``BODY.PEEK`` (so nothing is marked read) and capped; the parts to save are fetched by
+  section in one ``UID FETCH`` and streamed; a dropped connection is resumed where it broke
+  (a partial ``BODY.PEEK[n]<offset>``) when the client can sign in again;
+* a message as bytes (an ``.eml`` file, or a server whose BODYSTRUCTURE we cannot read): the
+  streaming MIME parser finds the same parts, with the same numbers, in one pass.
+
+Which parts are "the text" and which are "attachments" is decided here, once, the same way for
+both sources: a ``text/plain`` or ``text/html`` leaf without a file name that is not marked
+``attachment`` is body text; every other leaf, and every attached message (not looked into), is
+an attachment (``disposition`` ``inline`` for images shown in the HTML).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from o365imap.client import ImapClient
+from o365imap.errors import (
+    ConnectionClosed,
+    ReadTimeout,
+    StorageError,
+    UsageError,
+)
+from o365imap.mime import AtomicFile, MimeParser, PartData, PartEnd, PartStart, safe_filename
+from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
+from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
+from o365imap.models import Address, AddressEntry, BodyPart, Envelope, MessageSummary
+from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
+from o365imap.protocol.text import decode_2047, decode_bytes, parse_header_date
+
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "MessageNotFound",
+    "MessageView",
+    "PartHook",
+    "PartInfo",
+    "ProgressHook",
+    "SavedPart",
+    "html_to_text",
+    "open_eml",
+    "open_message",
+    "save_eml_parts",
+    "save_message",
+    "save_parts",
+]
+
+log = logging.getLogger("o365imap.messages")
+
+MAX_TEXT_BYTES = 4 << 20  # a text part shown to a person; a bigger one is cut (and says so)
+_STREAM_THRESHOLD = 64 * 1024  # literals above this flow as chunks instead of values
+_READ_SIZE = 256 * 1024
+_MAX_RESUMES = 3
+_PARTIAL_MAX = 0xFFFFFFFF  # RFC 3501 partial length is a 32-bit number: "to the end"
+_SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<(\d+)>)?$")
+_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
+
+
+class MessageNotFound(UsageError):
+    """No message has that UID in the selected folder (expunged, or a typo)."""
+
+
+# ---------------------------------------------------------------- what a message holds
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """One part a person can save: an attachment, an inline image, an attached message.
+
+    ``part`` is the IMAP part number (``"2"``, ``"1.2"``). ``filename`` is the name the sender
+    gave (decoded, not yet made safe), or None. ``size`` is the decoded size in bytes: exact
+    for a parsed message, estimated from the server's encoded size for one on the server.
+    ``disposition`` is ``"attachment"`` or ``"inline"``. ``index`` is the position among the
+    message's parts, used to name a part that has no name (``attachment-2.pdf``).
+    """
+
+    part: str
+    content_type: str
+    filename: str | None
+    size: int | None
+    disposition: str
+    content_id: str | None
+    encoding: str | None = None
+    index: int = 0
+    container: str | None = None  # for a file unpacked from winmail.dat: that part's number
+
+    @property
+    def is_tnef(self) -> bool:
+        return is_tnef(self.content_type, self.filename)
+
+    @property
+    def safe_name(self) -> str:
+        """The file name it is saved under (before `` (2)`` is added for a taken name)."""
+        return safe_filename(
+            self.filename, content_type=self.content_type, index=self.index, kind=self.disposition
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message opened for reading: its listing fields, its text, and its parts."""
+
+    summary: MessageSummary
+    text: str | None
+    html: str | None
+    parts: tuple[PartInfo, ...]
+    headers: str | None = None
+    text_from_html: bool = False  # ``text`` was made from the HTML (no text/plain part)
+    truncated: bool = False  # a text part was longer than MAX_TEXT_BYTES and was cut
+    structure: BodyPart | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPart:
+    """A part that was written: where (None when the hook gave a stream), as what."""
+
+    path: Path | None
+    filename: str
+    content_type: str
+    size: int
+    part: str
+    sha256: str
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+# The hook an application gives to decide, per part, where its bytes go: None to skip it, a
+# folder (saved there under its safe name), a file path (written atomically), or a writable
+# binary stream of its own (written, flushed, not closed).
+PartHook = Callable[[PartInfo], "str | os.PathLike[str] | _Writable | None"]
+# Progress: the part, decoded bytes written so far, and its expected size (None if unknown).
+ProgressHook = Callable[[PartInfo, int, int | None], None]
+
+
+# ---------------------------------------------------------------- text and html
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from HTML (tables, lists and line breaks kept), via inscriptis."""
+    from inscriptis import get_text  # noqa: PLC0415 - lxml loads in ~50 ms; only when needed
+
+    if not html.strip():
+        return ""
+    try:
+        text: str = get_text(html)
+    except Exception as exc:  # lxml refuses some inputs (NUL bytes, odd encodings declared)
+        log.debug("inscriptis could not read the HTML (%s); stripping tags", exc)
+        text = re.sub(r"<[^>]*>", " ", html)
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+
+def _decode_text(data: bytes, encoding: str | None, charset: str | None) -> str:
+    decoder = decoder_for(encoding)
+    raw = decoder.feed(data) + decoder.flush()
+    return decode_bytes(raw, charset).replace("\r\n", "\n")
+
+
+# ---------------------------------------------------------------- classification
+
+
+def _is_body_text(content_type: str, disposition: str | None, filename: str | None) -> bool:
+    return (
+        content_type in ("text/plain", "text/html")
+        and not filename
+        and (disposition or "").lower() != "attachment"
+    )
+
+
+def _disposition_of(content_type: str, disposition: str | None, content_id: str | None) -> str:
+    value = (disposition or "").lower()
+    if value in ("attachment", "inline"):
+        return value
+    # No header: an image the HTML refers to by Content-ID is shown inline, anything else is
+    # an attachment as far as a reader is concerned.
+    return "inline" if content_id and content_type.startswith("image/") else "attachment"
+
+
+def _estimated_size(part: BodyPart) -> int | None:
+    if part.size is None or part.size < 0:  # Exchange reports -1 for some parts
+        return None
+    if (part.encoding or "").lower() == "base64":
+        return part.size * 57 // 78  # 76 characters and CRLF carry 57 bytes
+    return part.size
+
+
+def _leaves(node: BodyPart) -> Iterator[BodyPart]:
+    """Leaves in order; an attached message is a leaf here (it is saved whole, as .eml)."""
+    if node.content_type.startswith("multipart/"):
+        for child in node.children:
+            yield from _leaves(child)
+    else:
+        yield node
+
+
+def _classify(structure: BodyPart) -> tuple[list[BodyPart], list[PartInfo]]:
+    body: list[BodyPart] = []
+    parts: list[PartInfo] = []
+    for leaf in _leaves(structure):
+        if _is_body_text(leaf.content_type, leaf.disposition, leaf.filename):
+            body.append(leaf)
+            continue
+        parts.append(_info(leaf, len(parts) + 1))
+    return body, parts
+
+
+def _info(node: BodyPart, index: int) -> PartInfo:
+    return PartInfo(
+        part=node.part,
+        content_type=node.content_type,
+        filename=node.filename,
+        size=_estimated_size(node),
+        disposition=_disposition_of(node.content_type, node.disposition, node.id),
+        content_id=node.id,
+        encoding=node.encoding,
+        index=index,
+    )
+
+
+def _find(structure: BodyPart, number: str) -> BodyPart | None:
+    if structure.part == number and not structure.content_type.startswith("multipart/"):
+        return structure
+    for child in structure.children:
+        found = _find(child, number)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_broken(node: BodyPart) -> bool:
+    return node.raw is not None or any(_is_broken(child) for child in node.children)
+
+
+# ---------------------------------------------------------------- on the server
+
+
+def _fetch_one(client: ImapClient, uid: int, items: str) -> Fetch:
+    for response in client.fetch([uid], items, uid=True):
+        if response.items.get("UID") in (uid, None):
+            return response
+    folder = client.selected.name if client.selected else "the folder"
+    raise MessageNotFound(f"no message with UID {uid} in {folder}")
+
+
+def _section_value(items: dict[str, Any], section: str) -> bytes | None:
+    for name, value in items.items():
+        match = _SECTION.match(name)
+        if match and match.group(1) == section and isinstance(value, bytes):
+            return value
+    return None
+
+
+def open_message(
+    client: ImapClient,
+    uid: int,
+    *,
+    headers: bool = False,
+    mark_read: bool = False,
+    max_text: int = MAX_TEXT_BYTES,
+) -> MessageView:
+    """The message ``uid`` of the selected folder: listing fields, text, html and parts.
+
+    Reads with ``BODY.PEEK``: the message stays unread unless ``mark_read``. Two round trips
+    (structure, then the text parts, each capped at ``max_text`` bytes), three with
+    ``headers``. A server whose BODYSTRUCTURE cannot be read gets the message parsed whole,
+    streamed, instead.
+    """
+    response = _fetch_one(client, uid, _ITEMS)
+    summary = _summary_of(response)
+    structure = response.items.get("BODYSTRUCTURE")
+    if not isinstance(structure, BodyPart) or _is_broken(structure):
+        log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
+        view = _read_stream(
+            _iter_section(client, uid, ""), summary=summary, max_text=max_text, want_headers=headers
+        )
+    else:
+        view = _read_structured(client, uid, summary, structure, headers, max_text)
+    if mark_read and "\\Seen" not in summary.flags:
+        client.store([uid], "+FLAGS", ["\\Seen"], uid=True)
+        view = replace(view, summary=summary._replace(flags=(*summary.flags, "\\Seen")))
+    return view
+
+
+def _read_structured(
+    client: ImapClient,
+    uid: int,
+    summary: MessageSummary,
+    structure: BodyPart,
+    want_headers: bool,
+    max_text: int,
+) -> MessageView:
+    body, parts = _classify(structure)
+    plain = [p for p in body if p.content_type == "text/plain"]
+    html_part = next((p for p in body if p.content_type == "text/html"), None)
+    wanted = [*plain, *([html_part] if html_part else [])]
+    items = [f"BODY.PEEK[{p.part}]<0.{max_text}>" for p in wanted]
+    if want_headers:
+        items.append("BODY.PEEK[HEADER]")
+    values: dict[str, Any] = {}
+    if items:
+        values = _fetch_one(client, uid, "(UID " + " ".join(items) + ")").items
+    truncated = False
+    texts: list[str] = []
+    for part in plain:
+        raw = _section_value(values, part.part) or b""
+        truncated |= part.size is not None and part.size > max_text
+        texts.append(_decode_text(raw, part.encoding, part.params.get("charset")))
+    html = None
+    if html_part is not None:
+        raw = _section_value(values, html_part.part) or b""
+        truncated |= html_part.size is not None and html_part.size > max_text
+        html = _decode_text(raw, html_part.encoding, html_part.params.get("charset"))
+    header_text = None
+    if want_headers:
+        header_text = _header_block(_section_value(values, "HEADER") or b"")
+    text = "\n".join(texts) if texts else None
+    from_html = text is None and html is not None
+    if from_html:
+        text = html_to_text(html or "")
+    return MessageView(
+        summary, text, html, tuple(parts), header_text, from_html, truncated, structure
+    )
+
+
+def _header_block(raw: bytes) -> str:
+    """Header fields one per line, unfolded, encoded words decoded, for a person to read."""
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", raw.strip())
+    lines = []
+    for line in unfolded.splitlines():
+        name, sep, value = line.partition(b":")
+        lines.append(
+            decode_bytes(name) + ": " + decode_2047(value.strip()) if sep else decode_bytes(line)
+        )
+    return "\n".join(lines)
+
+
+def _summary_of(response: Fetch) -> MessageSummary:
+    items = response.items
+    return MessageSummary(
+        seq=response.seq,
+        uid=items.get("UID"),
+        flags=items.get("FLAGS", ()),
+        size=items.get("RFC822.SIZE"),
+        internal_date=items.get("INTERNALDATE"),
+        envelope=items.get("ENVELOPE"),
+    )
+
+
+def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]:
+    """The raw bytes of one section (``""``: the whole message), as they arrive."""
+    events = client.iter_fetch_events(
+        [uid], f"(BODY.PEEK[{section}])", uid=True, stream_threshold=_STREAM_THRESHOLD
+    )
+    found = False
+    for event in events:
+        if isinstance(event, LiteralData):
+            found = True
+            yield event.data
+        elif isinstance(event, Fetch):
+            value = _section_value(event.items, section)
+            if value is not None:
+                found = True
+                yield value
+            elif "UID" in event.items:
+                found = True  # the body came streamed
+    if not found:
+        raise MessageNotFound(f"no message with UID {uid}")
+
+
+def save_message(
+    client: ImapClient,
+    uid: int,
+    directory: str | os.PathLike[str] = ".",
+    *,
+    filename: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> SavedPart:
+    """The whole raw message as ``<subject>.eml`` (or ``filename``) in ``directory``, streamed."""
+    response = _fetch_one(client, uid, "(UID RFC822.SIZE ENVELOPE)")
+    envelope = response.items.get("ENVELOPE")
+    size = response.items.get("RFC822.SIZE")
+    subject = envelope.subject if isinstance(envelope, Envelope) else None
+    name = safe_filename(
+        filename or ((subject or "").strip() + ".eml" if subject and subject.strip() else None),
+        content_type="message/rfc822",
+        index=uid,
+        kind="attachment",
+    )
+    if not name.lower().endswith(".eml"):
+        name += ".eml"
+    done = 0
+    with AtomicFile(Path(directory), name, overwrite=overwrite) as out:
+        for chunk in _iter_section(client, uid, ""):
+            out.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, size)
+    saved = out.result
+    return SavedPart(saved.path, saved.name, "message/rfc822", saved.size, "", saved.sha256)
+
+
+def save_parts(
+    client: ImapClient,
+    uid: int,
+    directory: str | os.PathLike[str] = ".",
+    *,
+    parts: Sequence[str] | None = None,
+    overwrite: bool = False,
+    unpack_tnef: bool = True,
+    on_part: PartHook | None = None,
+    progress: ProgressHook | None = None,
+) -> list[SavedPart]:
+    """Save the attachments and inline images of message ``uid`` (or just ``parts``).
+
+    Every selected part is fetched by section in one ``UID FETCH`` and streamed through its
+    transfer decoder into a temporary file that is renamed into place when complete. Names come
+    from the message (made safe) or from type and position; a taken name gets `` (2)``...
+    unless ``overwrite``. winmail.dat is unpacked into the files it carries unless
+    ``unpack_tnef`` is False. ``on_part`` decides per part where the bytes go (see PartHook).
+    If the connection drops and the client can sign in again (``authenticate_oauth(...,
+    refresh=...)``), the download goes on from where it stopped.
+    """
+    response = _fetch_one(client, uid, "(UID BODYSTRUCTURE)")
+    structure = response.items.get("BODYSTRUCTURE")
+    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress)
+    if not isinstance(structure, BodyPart) or _is_broken(structure):
+        log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
+        return _save_stream(_iter_section(client, uid, ""), saver, parts)
+    selected = _select(structure, parts)
+    if not selected:
+        return []
+    _download(client, uid, selected, saver)
+    # Small parts come inside the FETCH response, after streamed big ones: report in part order.
+    order = {p.part: i for i, p in enumerate(selected)}
+    return sorted(saver.saved, key=lambda s: order.get(s.part, len(order)))
+
+
+def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo]:
+    _, attachable = _classify(structure)
+    if numbers is None:
+        return attachable
+    by_number = {p.part: p for p in attachable}
+    chosen: list[PartInfo] = []
+    for asked in numbers:
+        number = asked.strip()
+        if number in by_number:
+            chosen.append(by_number[number])
+            continue
+        node = _find(structure, number)
+        if node is None:
+            known = ", ".join(p.part for p in attachable) or "none"
+            raise UsageError(f"the message has no part {number!r} (attachments: {known})")
+        chosen.append(_info(node, len(attachable) + len(chosen) + 1))
+    return chosen
+
+
+def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Saver) -> None:
+    pending = {p.part: p for p in selected}
+    offsets: dict[str, int] = {}  # encoded bytes already received of a part cut off mid-way
+    active: dict[str, _PartWriter] = {}
+    resumes = 0
+    try:
+        while pending:
+            items = []
+            for number in pending:
+                start = offsets.get(number, 0)
+                partial = f"<{start}.{_PARTIAL_MAX}>" if start else ""
+                items.append(f"BODY.PEEK[{number}]{partial}")
+            try:
+                _receive(client, uid, items, pending, offsets, active, saver)
+            except (ConnectionClosed, ReadTimeout) as exc:
+                resumes += 1
+                if not client.can_reconnect or resumes > _MAX_RESUMES:
+                    raise
+                log.warning("connection lost while saving (%s); resuming", exc)
+                client.reconnect()
+                continue
+            for number in list(pending):  # the server answered without some of them
+                log.warning("the server sent nothing for part %s of UID %s", number, uid)
+                del pending[number]
+    finally:
+        for writer in active.values():
+            writer.abort()
+
+
+def _receive(
+    client: ImapClient,
+    uid: int,
+    items: list[str],
+    pending: dict[str, PartInfo],
+    offsets: dict[str, int],
+    active: dict[str, _PartWriter],
+    saver: _Saver,
+) -> None:
+    current: str | None = None
+    events = client.iter_fetch_events(
+        [uid], "(UID " + " ".join(items) + ")", uid=True, stream_threshold=_STREAM_THRESHOLD
+    )
+    for event in events:
+        if isinstance(event, LiteralStarted):
+            match = _SECTION.match(event.item or "")
+            current = match.group(1) if match else None
+            if current not in pending:
+                current = None  # not ours (cannot happen with a sane server): skip its bytes
+            elif current not in active:
+                active[current] = saver.open(pending[current])
+        elif isinstance(event, LiteralData):
+            if current is not None:
+                active[current].feed(event.data)
+                offsets[current] = offsets.get(current, 0) + len(event.data)
+        elif isinstance(event, LiteralEnded):
+            if current is not None:
+                active.pop(current).finish()
+                pending.pop(current)
+                offsets.pop(current, None)
+            current = None
+        elif isinstance(event, Fetch):
+            for name, value in event.items.items():
+                match = _SECTION.match(name)
+                number = match.group(1) if match else None
+                if number in pending and isinstance(value, bytes):
+                    writer = active.pop(number, None) or saver.open(pending[number])
+                    writer.feed(value)
+                    writer.finish()
+                    del pending[number]
+
+
+# ---------------------------------------------------------------- writing parts
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def commit(self) -> list[SavedPart]: ...
+    def abort(self) -> None: ...
+
+
+class _FileSink:
+    def __init__(self, info: PartInfo, directory: Path, name: str, overwrite: bool) -> None:
+        self._info = info
+        self._file = AtomicFile(directory, name, overwrite=overwrite)
+        self._file.open()
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def commit(self) -> list[SavedPart]:
+        saved = self._file.commit()
+        info = self._info
+        return [
+            SavedPart(
+                saved.path, saved.name, info.content_type, saved.size, info.part, saved.sha256
+            )
+        ]
+
+    def abort(self) -> None:
+        self._file.abort()
+
+
+class _StreamSink:
+    def __init__(self, info: PartInfo, stream: _Writable) -> None:
+        self._info = info
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+        except OSError as exc:
+            raise StorageError(f"cannot write part {self._info.part}: {exc}") from exc
+        self._hash.update(data)
+        self._size += len(data)
+
+    def commit(self) -> list[SavedPart]:
+        flush = getattr(self._stream, "flush", None)
+        if callable(flush):
+            flush()
+        info = self._info
+        name = info.safe_name
+        return [
+            SavedPart(None, name, info.content_type, self._size, info.part, self._hash.hexdigest())
+        ]
+
+    def abort(self) -> None:
+        pass  # the application's stream is the application's to clean up
+
+
+class _SkipSink:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def commit(self) -> list[SavedPart]:
+        return []
+
+    def abort(self) -> None:
+        pass
+
+
+class _TnefSink:
+    """Spool winmail.dat to an anonymous temporary file, then unpack it (tnefparse reads
+    bytes); if it holds no files or is not TNEF, keep it as the winmail.dat it was."""
+
+    def __init__(self, info: PartInfo, saver: _Saver) -> None:
+        self._info = info
+        self._saver = saver
+        self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in commit/abort
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._spool.write(data)
+        except OSError as exc:
+            raise StorageError(f"cannot spool winmail.dat: {exc.strerror}") from exc
+
+    def commit(self) -> list[SavedPart]:
+        try:
+            self._spool.seek(0)
+            data = self._spool.read()
+        finally:
+            self._spool.close()
+        try:
+            files = unpack_tnef(data)
+        except TnefError as exc:
+            log.warning("part %s: %s; saving it as it is", self._info.part, exc)
+            files = []
+        if not files:
+            return self._saver.write_whole(self._info, data)
+        saved: list[SavedPart] = []
+        for number, carried in enumerate(files, 1):
+            info = PartInfo(
+                part=self._info.part,
+                content_type=carried.content_type,
+                filename=carried.name,
+                size=len(carried.data),
+                disposition="attachment",
+                content_id=None,
+                index=self._info.index * 100 + number,
+                container=self._info.part,
+            )
+            saved += self._saver.write_whole(info, carried.data)
+        return saved
+
+    def abort(self) -> None:
+        self._spool.close()
+
+
+class _PartWriter:
+    """One part on its way out: transfer decoding, progress, then the sink."""
+
+    def __init__(
+        self,
+        info: PartInfo,
+        decoder: TransferDecoder,
+        sink: _Sink,
+        saver: _Saver,
+    ) -> None:
+        self._info = info
+        self._decoder = decoder
+        self._sink = sink
+        self._saver = saver
+        self._done = 0
+
+    def feed(self, encoded: bytes) -> None:
+        data = self._decoder.feed(encoded)
+        if data:
+            self._sink.write(data)
+            self._done += len(data)
+            if self._saver.progress is not None:
+                self._saver.progress(self._info, self._done, self._info.size)
+
+    def finish(self) -> None:
+        tail = self._decoder.flush()
+        if tail:
+            self._sink.write(tail)
+        self._saver.saved += self._sink.commit()
+
+    def abort(self) -> None:
+        self._sink.abort()
+
+
+@dataclass
+class _Saver:
+    directory: Path
+    overwrite: bool
+    unpack_tnef: bool
+    on_part: PartHook | None
+    progress: ProgressHook | None
+    saved: list[SavedPart] = field(default_factory=list)
+
+    def open(self, info: PartInfo, *, decoded: bool = False) -> _PartWriter:
+        decoder: TransferDecoder = IdentityDecoder() if decoded else decoder_for(info.encoding)
+        tnef = self.unpack_tnef and info.is_tnef
+        sink: _Sink = _TnefSink(info, self) if tnef else self.sink_for(info)
+        return _PartWriter(info, decoder, sink, self)
+
+    def sink_for(self, info: PartInfo) -> _Sink:
+        target: object = self.directory if self.on_part is None else self.on_part(info)
+        if target is None:
+            return _SkipSink()
+        if isinstance(target, str | os.PathLike):
+            path = Path(target)
+            if path.is_dir():
+                return _FileSink(info, path, info.safe_name, self.overwrite)
+            return _FileSink(info, path.parent, path.name, self.overwrite)
+        if callable(getattr(target, "write", None)):
+            return _StreamSink(info, target)  # type: ignore[arg-type]
+        raise UsageError(f"the part hook returned {type(target).__name__}, not a path or stream")
+
+    def write_whole(self, info: PartInfo, data: bytes) -> list[SavedPart]:
+        sink = self.sink_for(info)
+        try:
+            sink.write(data)
+        except BaseException:
+            sink.abort()
+            raise
+        return sink.commit()
+
+
+# ---------------------------------------------------------------- messages as bytes
+
+
+def _open_file(path: str | os.PathLike[str]) -> tuple[IO[bytes], int]:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller's with
+        size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        raise UsageError(f"cannot read {os.fspath(path)}: {exc.strerror}") from exc
+    return handle, size
+
+
+def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
+    while chunk := handle.read(_READ_SIZE):
+        yield chunk
+
+
+def open_eml(
+    path: str | os.PathLike[str], *, headers: bool = False, max_text: int = MAX_TEXT_BYTES
+) -> MessageView:
+    """A message file (``.eml``, RFC 5322) opened as ``open_message`` opens one on the server."""
+    handle, size = _open_file(path)
+    with handle:
+        view = _read_stream(
+            _iter_file(handle), summary=None, max_text=max_text, want_headers=headers
+        )
+    return replace(view, summary=view.summary._replace(size=size))
+
+
+def save_eml_parts(
+    path: str | os.PathLike[str],
+    directory: str | os.PathLike[str] = ".",
+    *,
+    parts: Sequence[str] | None = None,
+    overwrite: bool = False,
+    unpack_tnef: bool = True,
+    on_part: PartHook | None = None,
+    progress: ProgressHook | None = None,
+) -> list[SavedPart]:
+    """``save_parts`` for a message file: one streamed pass of the MIME parser."""
+    handle, _ = _open_file(path)
+    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress)
+    with handle:
+        return _save_stream(_iter_file(handle), saver, parts)
+
+
+@dataclass
+class _Walk:
+    """Classifies parts as the parser meets them, as ``_classify`` does from BODYSTRUCTURE."""
+
+    parts: list[PartInfo] = field(default_factory=list)
+    body: dict[str, PartStart] = field(default_factory=dict)
+    _inside: list[tuple[str, int]] = field(default_factory=list)  # attached messages open
+    root: PartStart | None = None
+
+    def start(self, event: PartStart) -> PartInfo | None:
+        """The PartInfo when ``event`` starts an attachable part of the outer message."""
+        if self.root is None:
+            self.root = event
+        if self._inside or event.is_multipart:
+            return None
+        if event.is_message:
+            self._inside.append((event.part, event.depth))
+        elif _is_body_text(event.content_type, event.disposition, event.filename):
+            self.body[event.part] = event
+            return None
+        info = PartInfo(
+            part=event.part,
+            content_type=event.content_type,
+            filename=event.filename,
+            size=None,
+            disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
+            content_id=event.content_id,
+            encoding=event.encoding,
+            index=len(self.parts) + 1,
+        )
+        self.parts.append(info)
+        return info
+
+    def end(self, event: PartEnd) -> None:
+        if self._inside and self._inside[-1] == (event.part, event.depth):
+            self._inside.pop()
+
+
+def _events(chunks: Iterable[bytes]) -> Iterator[PartStart | PartData | PartEnd]:
+    parser = MimeParser()
+    for chunk in chunks:
+        yield from parser.feed(chunk)
+    yield from parser.close()
+
+
+def _read_stream(
+    chunks: Iterable[bytes], *, summary: MessageSummary | None, max_text: int, want_headers: bool
+) -> MessageView:
+    walk = _Walk()
+    texts: dict[str, bytearray] = {}
+    sizes: dict[str, int] = {}
+    truncated = False
+    for event in _events(chunks):
+        if isinstance(event, PartStart):
+            walk.start(event)
+            if event.part in walk.body:
+                texts[event.part] = bytearray()
+        elif isinstance(event, PartData):
+            buffer = texts.get(event.part)
+            sizes[event.part] = sizes.get(event.part, 0) + len(event.data)
+            if buffer is not None:
+                room = max_text - len(buffer)
+                truncated |= len(event.data) > room
+                buffer += event.data[: max(room, 0)]
+        else:
+            walk.end(event)
+    parts = tuple(replace(p, size=sizes.get(p.part, 0)) for p in walk.parts)
+    plain: list[str] = []
+    html = None
+    for number, start in walk.body.items():
+        text = decode_bytes(bytes(texts[number]), start.params.get("charset"))
+        text = text.replace("\r\n", "\n")
+        if start.content_type == "text/plain":
+            plain.append(text)
+        elif html is None:
+            html = text
+    text_out = "\n".join(plain) if plain else None
+    from_html = text_out is None and html is not None
+    if from_html:
+        text_out = html_to_text(html or "")
+    root = walk.root
+    header_text = None
+    if want_headers and root is not None:
+        header_text = "\n".join(f"{name}: {decode_2047(value)}" for name, value in root.headers)
+    if summary is None:
+        summary = MessageSummary(0, None, (), None, None, _envelope_from(root))
+    return MessageView(summary, text_out, html, parts, header_text, from_html, truncated, None)
+
+
+def _save_stream(
+    chunks: Iterable[bytes], saver: _Saver, numbers: Sequence[str] | None
+) -> list[SavedPart]:
+    walk = _Walk()
+    wanted = None if numbers is None else {n.strip() for n in numbers}
+    # An attached message and its multipart body share a number; the writer closes at the
+    # PartEnd of its own depth (the message's), which comes after all of its body's bytes.
+    writers: dict[str, tuple[_PartWriter, int]] = {}
+    seen: set[str] = set()
+    try:
+        for event in _events(chunks):
+            if isinstance(event, PartStart):
+                info = walk.start(event)
+                if event.is_multipart:
+                    continue
+                seen.add(event.part)
+                if wanted is not None:
+                    info = _explicit(event, len(walk.parts) + len(writers) + 1, info)
+                    if event.part not in wanted:
+                        info = None
+                if info is not None and event.part not in writers:
+                    writers[event.part] = (saver.open(info, decoded=True), event.depth)
+            elif isinstance(event, PartData):
+                entry = writers.get(event.part)
+                if entry is not None:
+                    entry[0].feed(event.data)
+            else:
+                walk.end(event)
+                entry = writers.get(event.part)
+                if entry is not None and entry[1] == event.depth:
+                    del writers[event.part]
+                    entry[0].finish()
+    finally:
+        for writer, _ in writers.values():
+            writer.abort()
+    if wanted is not None and (missing := wanted - seen):
+        raise UsageError(f"the message has no part {', '.join(sorted(missing))}")
+    return saver.saved
+
+
+def _explicit(event: PartStart, index: int, info: PartInfo | None) -> PartInfo:
+    """A part asked for by number: its PartInfo even if it is body text or inside a message."""
+    if info is not None:
+        return info
+    return PartInfo(
+        part=event.part,
+        content_type=event.content_type,
+        filename=event.filename,
+        size=None,
+        disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
+        content_id=event.content_id,
+        index=index,
+    )
+
+
+# ---------------------------------------------------------------- envelope from headers
+
+
+def _addresses(value: str | None) -> tuple[AddressEntry, ...]:
+    if not value:
+        return ()
+    out: list[AddressEntry] = []
+    for name, addr in email.utils.getaddresses([value]):
+        mailbox, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
+        out.append(Address(name or None, mailbox or None, host or None))
+    return tuple(out)
+
+
+def _envelope_from(root: PartStart | None) -> Envelope | None:
+    if root is None:
+        return None
+
+    def raw(name: str) -> bytes | None:
+        for field_name, value in root.headers:
+            if field_name.lower() == name:
+                return value
+        return None
+
+    def text(name: str) -> str | None:
+        value = root.header(name)
+        return value.strip() if value is not None else None
+
+    date_raw = raw("date")
+    date: datetime | None = parse_header_date(date_raw) if date_raw else None
+    subject = raw("subject")
+    return Envelope(
+        date=date,
+        raw_date=date_raw,
+        subject=decode_2047(subject).strip() if subject is not None else None,
+        from_=_addresses(text("from")),
+        sender=_addresses(text("sender")),
+        reply_to=_addresses(text("reply-to")),
+        to=_addresses(text("to")),
+        cc=_addresses(text("cc")),
+        bcc=_addresses(text("bcc")),
+        in_reply_to=text("in-reply-to"),
+        message_id=text("message-id"),
+        raw_subject=subject,
+    )

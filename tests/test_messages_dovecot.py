@@ -1,0 +1,272 @@
+"""Opening and saving messages against the Dovecot test bed (``Attachments`` folder, INBOX).
+
+Every saved file is checked byte for byte against the bytes the seeder put in the message;
+names against what the issue asks for (safe, generated, numbered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import ALICE
+from o365imap import ImapClient, UsageError
+from o365imap.messages import (
+    MessageNotFound,
+    PartInfo,
+    open_message,
+    save_message,
+    save_parts,
+)
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.mailbuild import build_message
+from o365imap.sandbox.mailgen import PDF_BYTES, PNG_1X1
+from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.seed import Testbed
+
+pytestmark = pytest.mark.dovecot
+
+
+@pytest.fixture
+def client(dovecot: DovecotServer, testbed: Testbed, token: str) -> Iterator[ImapClient]:
+    with ImapClient(
+        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
+    ) as imap:
+        imap.authenticate_oauth(ALICE, token, refresh=lambda: dovecot.mint_token(ALICE))
+        yield imap
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("tag", sorted(EXPECTED))
+def test_save_writes_exact_bytes_under_expected_names(
+    client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
+) -> None:
+    msg = testbed.tagged(tag, "Attachments")
+    client.examine("Attachments")
+    saved = save_parts(client, msg.uid, tmp_path)
+    expected = EXPECTED[tag]
+    assert [s.filename for s in saved] == [name for name, _ in expected]
+    assert _files(tmp_path) == dict(expected)
+    for item, (_, data) in zip(saved, expected, strict=True):
+        assert item.size == len(data)
+        assert item.sha256 == hashlib.sha256(data).hexdigest()
+        assert item.path is not None and item.path.parent == tmp_path
+
+
+def test_hostile_names_stay_inside_the_folder(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    # A symlink planted under a name the message will use must not be followed.
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"untouched")
+    (target / "passwd").symlink_to(outside)
+    client.examine("Attachments")
+    saved = save_parts(client, testbed.tagged("hostile-names", "Attachments").uid, target)
+    assert outside.read_bytes() == b"untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "outside.txt"]
+    names = [s.filename for s in saved]
+    assert names[0] == "passwd (2)"
+    for item in saved:
+        assert item.path is not None and item.path.parent == target
+        assert "/" not in item.filename and "\\" not in item.filename
+        assert len(item.filename.encode()) <= 255
+        assert not any(ord(c) < 32 for c in item.filename)
+
+
+def test_existing_files_are_kept_unless_overwrite(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    uid = testbed.tagged("pdf").uid
+    client.examine("INBOX")
+    (tmp_path / "figures.csv").write_bytes(b"mine")
+    first = save_parts(client, uid, tmp_path)
+    assert [s.filename for s in first] == ["Quarterly report Q1.pdf", "figures (2).csv"]
+    assert (tmp_path / "figures.csv").read_bytes() == b"mine"
+    again = save_parts(client, uid, tmp_path, overwrite=True)
+    assert [s.filename for s in again] == ["Quarterly report Q1.pdf", "figures.csv"]
+    assert (tmp_path / "figures.csv").read_bytes().startswith(b"quarter,revenue")
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_inbox_names_rfc2231_rfc2047_and_8bit(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("INBOX")
+    wanted = {
+        "rfc2231": "Résumé – final (v2).pdf",
+        "rfc2231-continued": "Протокол совещания по проекту Альфа от 12 марта 2024 года.docx",
+        "rfc2047-filename": "見積書_2024年3月.xlsx",
+        "filename-8bit": "Übersicht März.txt",
+        "no-filename": "attachment-1.bin",
+        "forwarded": "message-1.eml",
+    }
+    for tag, name in wanted.items():
+        msg = testbed.tagged(tag)
+        out = tmp_path / tag
+        out.mkdir()
+        saved = save_parts(client, msg.uid, out)
+        assert [s.filename for s in saved] == [name], tag
+        assert (out / name).read_bytes() == msg.attachments[0].data, tag
+
+
+def test_only_the_asked_parts_and_any_part_by_number(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("INBOX")
+    msg = testbed.tagged("inline-image")
+    view = open_message(client, msg.uid)
+    by_name = {p.filename: p for p in view.parts}
+    saved = save_parts(client, msg.uid, tmp_path, parts=[by_name["terms.pdf"].part])
+    assert [s.filename for s in saved] == ["terms.pdf"]
+    assert (tmp_path / "terms.pdf").read_bytes() == PDF_BYTES
+    with pytest.raises(UsageError, match="no part '9'"):
+        save_parts(client, msg.uid, tmp_path, parts=["9"])
+    # The text body is not an attachment, but can be asked for by number.
+    text = save_parts(client, msg.uid, tmp_path / "..", parts=["1.1"])
+    assert text[0].content_type == "text/plain"
+
+
+def test_open_message_text_parts_and_peek(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("INBOX")
+    msg = testbed.tagged("inline-image")
+    view = open_message(client, msg.uid)
+    assert view.text == "See our logo below.\n"
+    assert view.html is not None and 'src="cid:logo.png@sandbox.test"' in view.html
+    assert not view.text_from_html
+    parts = [(p.filename, p.content_type, p.disposition, p.content_id) for p in view.parts]
+    assert parts == [
+        ("logo.png", "image/png", "inline", "<logo.png@sandbox.test>"),
+        ("terms.pdf", "application/pdf", "attachment", None),
+    ]
+    sizes = {p.filename: p.size for p in view.parts}
+    assert sizes["terms.pdf"] is not None and abs(sizes["terms.pdf"] - len(PDF_BYTES)) < 8
+    assert sizes["logo.png"] is not None and abs(sizes["logo.png"] - len(PNG_1X1)) < 8
+    assert view.summary.envelope is not None
+    assert view.summary.envelope.subject == "Newsletter with a logo"
+
+
+def test_reading_does_not_mark_read(client: ImapClient, testbed: Testbed) -> None:
+    client.select("Attachments")  # read-write: a plain BODY[] would set \\Seen here
+    msg = testbed.tagged("html-only", "Attachments")
+    assert "\\Seen" not in msg.flags
+    open_message(client, msg.uid, headers=True)
+    with io.BytesIO() as sink:
+        save_parts(client, msg.uid, on_part=lambda info: sink)
+    flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+    assert "\\Seen" not in flags
+
+
+def test_mark_read_only_when_asked(client: ImapClient, testbed: Testbed) -> None:
+    client.select("INBOX")
+    msg = testbed.tagged("unread")
+    try:
+        view = open_message(client, msg.uid, mark_read=True)
+        assert "\\Seen" in view.summary.flags
+        flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+        assert "\\Seen" in flags
+    finally:
+        client.store([msg.uid], "-FLAGS", ["\\Seen"], uid=True)
+
+
+def test_text_in_legacy_charsets_and_headers(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("INBOX")
+    latin = open_message(client, testbed.tagged("latin1-8bit-body").uid, headers=True)
+    assert latin.text == "Grüße, Jürgen.\nÀ bientôt.\n"
+    assert latin.headers is not None and "Subject: Body in ISO-8859-1, 8bit" in latin.headers
+    cp1252 = open_message(client, testbed.tagged("cp1252-quotes").uid)
+    assert cp1252.text == "“Smart quotes” and – dashes …\n"
+
+
+def test_html_only_message_gets_readable_text(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("Attachments")
+    view = open_message(client, testbed.tagged("html-only", "Attachments").uid)
+    assert view.text_from_html and view.html is not None
+    assert view.text is not None
+    assert "Quarterly update" in view.text and "<b>" not in view.text
+    assert "Alpha" in view.text and "Beta" in view.text and "1200" in view.text
+    assert [p.filename or p.safe_name for p in view.parts] == ["image-1.png"]
+
+
+def test_broken_mime_classes_list_the_same_parts(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("Attachments")
+    for tag in ("same-boundary", "boundary-prefix", "unquoted-boundary", "missing-close"):
+        view = open_message(client, testbed.tagged(tag, "Attachments").uid)
+        assert [p.safe_name for p in view.parts] == [n for n, _ in EXPECTED[tag]], tag
+        assert view.text, tag
+
+
+def test_eml_is_the_exact_message(client: ImapClient, testbed: Testbed, tmp_path: Path) -> None:
+    client.examine("INBOX")
+    msg = testbed.tagged("forwarded")
+    saved = save_message(client, msg.uid, tmp_path)
+    assert saved.filename == "Fwd_ Angebot für das Büro.eml"  # ":" is not for file names
+    assert saved.path is not None and saved.path.read_bytes() == build_message(msg)
+    again = save_message(client, msg.uid, tmp_path)
+    assert again.filename == "Fwd_ Angebot für das Büro (2).eml"
+
+
+def test_unknown_uid_is_a_clear_error(client: ImapClient, tmp_path: Path) -> None:
+    client.examine("INBOX")
+    with pytest.raises(MessageNotFound, match="no message with UID 999999"):
+        open_message(client, 999_999)
+    with pytest.raises(MessageNotFound):
+        save_parts(client, 999_999, tmp_path)
+
+
+def test_hook_chooses_where_each_part_goes(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("INBOX")
+    msg = testbed.tagged("pdf")
+    streams: dict[str, io.BytesIO] = {}
+    seen: list[PartInfo] = []
+
+    def hook(info: PartInfo) -> object:
+        seen.append(info)
+        if info.content_type == "text/csv":
+            streams[info.part] = io.BytesIO()
+            return streams[info.part]
+        return tmp_path / "renamed.pdf"
+
+    saved = save_parts(client, msg.uid, tmp_path, on_part=hook)  # type: ignore[arg-type]
+    assert [i.filename for i in seen] == ["Quarterly report Q1.pdf", "figures.csv"]
+    assert (tmp_path / "renamed.pdf").read_bytes() == PDF_BYTES
+    csv = next(iter(streams.values())).getvalue()
+    assert csv == msg.attachments[1].data
+    assert saved[1].path is None and saved[1].sha256 == hashlib.sha256(csv).hexdigest()
+    skipped = save_parts(client, msg.uid, tmp_path / "..", on_part=lambda info: None)
+    assert skipped == []
+
+
+def test_keep_tnef_saves_winmail_dat_as_is(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("Attachments")
+    msg = testbed.tagged("tnef", "Attachments")
+    saved = save_parts(client, msg.uid, tmp_path, unpack_tnef=False)
+    assert [s.filename for s in saved] == ["winmail.dat"]
+    assert (tmp_path / "winmail.dat").read_bytes() == msg.attachments[0].data
+
+
+def test_progress_reports_growing_counts(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("Attachments")
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    seen: list[tuple[str, int]] = []
+    save_parts(
+        client, msg.uid, tmp_path, progress=lambda info, done, total: seen.append((info.part, done))
+    )
+    big = [done for part, done in seen if part == "4"]
+    assert len(big) > 3 and big == sorted(big) and big[-1] == 3 << 20
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]

@@ -8,6 +8,7 @@ says what happened:
     2  authentication refused (token rejected, mailbox not reachable with this token)
     3  network or server failure (cannot connect, timeout, connection lost, NO/BAD, throttled),
        or an internal error
+    4  a file could not be written (disk full, no permission, folder gone)
 
 An error is one sentence on stderr, followed by the server's own words when it said any.
 """
@@ -29,15 +30,23 @@ from o365imap import (
     SignInFailed,
     UsageError,
 )
-from o365imap.cli import mailbox, sandbox_cmd, signin  # noqa: F401 - they register commands
+from o365imap.cli import (  # noqa: F401 - they register commands
+    mailbox,
+    messages_cmd,
+    sandbox_cmd,
+    search_cmd,
+    signin,
+    tui_cmd,
+)
 from o365imap.cli.app import cli
 from o365imap.cli.connect import Connection, open_client
-from o365imap.errors import ServerReply
+from o365imap.errors import ServerReply, StorageError
 
 __all__ = [
     "EXIT_AUTH",
     "EXIT_OK",
     "EXIT_SERVER",
+    "EXIT_STORAGE",
     "EXIT_USAGE",
     "Connection",
     "cli",
@@ -49,6 +58,7 @@ EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_AUTH = 2
 EXIT_SERVER = 3
+EXIT_STORAGE = 4
 
 # ---------------------------------------------------------------- errors and exit codes
 
@@ -69,6 +79,8 @@ def exit_code_for(exc: O365ImapError) -> int:
         return EXIT_USAGE
     if isinstance(exc, AuthError):
         return EXIT_AUTH
+    if isinstance(exc, StorageError):
+        return EXIT_STORAGE
     return EXIT_SERVER
 
 

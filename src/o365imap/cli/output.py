@@ -222,6 +222,11 @@ def _who(entries: Sequence[AddressEntry]) -> str:
     return first.name or first.email or ""
 
 
+def addresses_text(entries: Sequence[AddressEntry]) -> str:
+    """``Name <a@b>, c@d, Group: ...;`` for a person to read."""
+    return ", ".join(str(entry) for entry in entries)
+
+
 def print_messages(console: Console, messages: Iterable[MessageSummary], title: str) -> int:
     table = Table(title=title, expand=False, show_lines=False)
     table.add_column("#", justify="right", style="dim")

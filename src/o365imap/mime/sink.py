@@ -165,9 +165,14 @@ class AtomicFile:
 
     def _write_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        finally:
+            # A failed write leaves the view in the traceback's frame; while it lives, the
+            # buffer bytearray cannot be cleared (BufferError in abort()). Let it go now.
+            view.release()
 
     def commit(self) -> SavedFile:
         """Sync the data, give it its final name, and return what was saved."""

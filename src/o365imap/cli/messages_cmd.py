@@ -1,0 +1,266 @@
+"""Message commands: ``show`` (read one message) and ``save`` (its attachments, or the .eml).
+
+Both take a UID and a folder, or the path of an ``.eml`` file instead of the UID (then no
+connection is made). Reading never marks a message read unless ``--mark-read``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from o365imap.cli import output
+from o365imap.cli.app import cli
+from o365imap.cli.connect import connection_options, open_client, resolve
+from o365imap.errors import UsageError
+from o365imap.messages import (
+    MessageView,
+    PartInfo,
+    ProgressHook,
+    SavedPart,
+    open_eml,
+    open_message,
+    save_eml_parts,
+    save_message,
+    save_parts,
+)
+
+__all__ = ["part_json", "saved_json", "view_json"]
+
+
+def _target(message: str) -> int | Path:
+    """A UID, or an existing file to read instead of the server."""
+    text = message.strip()
+    if text.isdigit():
+        uid = int(text)
+        if uid < 1:
+            raise UsageError("UIDs start at 1")
+        return uid
+    path = Path(text)
+    if path.is_file():
+        return path
+    raise UsageError(f"{message!r} is neither a UID nor a message file (.eml)")
+
+
+def part_json(part: PartInfo) -> dict[str, Any]:
+    return {
+        "part": part.part,
+        "content_type": part.content_type,
+        "filename": part.filename,
+        "size": part.size,
+        "disposition": part.disposition,
+        "content_id": part.content_id,
+    }
+
+
+def view_json(view: MessageView) -> dict[str, Any]:
+    data = output.message_json(view.summary)
+    data["text"] = view.text
+    data["html"] = view.html
+    data["parts"] = [part_json(p) for p in view.parts]
+    if view.headers is not None:
+        data["headers"] = view.headers
+    return data
+
+
+def saved_json(saved: SavedPart) -> dict[str, Any]:
+    return {
+        "path": str(saved.path) if saved.path is not None else None,
+        "filename": saved.filename,
+        "content_type": saved.content_type,
+        "size": saved.size,
+        "part": saved.part,
+        "sha256": saved.sha256,
+    }
+
+
+def _print_view(view: MessageView, *, html: bool) -> None:
+    console = Console(soft_wrap=True, highlight=False)
+    env = view.summary.envelope
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="bold")
+    head.add_column()
+    if view.headers is not None:
+        console.print(view.headers, markup=False)
+        console.print()
+    elif env is not None:
+        for label, entries in (("From", env.from_), ("To", env.to), ("Cc", env.cc)):
+            if entries:
+                head.add_row(label, output.addresses_text(entries))
+        if env.date:
+            head.add_row("Date", env.date.strftime("%a, %d %b %Y %H:%M %z"))
+        head.add_row("Subject", env.subject or "")
+        console.print(head)
+        console.print()
+    if html:
+        console.print(view.html if view.html is not None else "(no HTML part)", markup=False)
+    else:
+        console.print(view.text if view.text is not None else "(no text)", markup=False)
+        if view.text_from_html:
+            console.print("\n[dim](text made from the HTML part; --html shows it)[/dim]")
+    if view.truncated:
+        console.print("[dim](the text was cut: it is longer than 4 MB)[/dim]")
+    if view.parts:
+        table = Table(title="Parts", title_justify="left", show_edge=False)
+        for column in ("Part", "Type", "File name", "Size", "Disposition", "Content-ID"):
+            table.add_column(column, overflow="fold")
+        for part in view.parts:
+            table.add_row(
+                part.part,
+                part.content_type,
+                part.filename or f"({part.safe_name})",
+                ("~" if view.structure is not None else "") + output.human_size(part.size),
+                part.disposition,
+                part.content_id or "",
+            )
+        console.print()
+        console.print(table)
+
+
+@cli.command()
+@connection_options
+@click.argument("message", metavar="UID|FILE")
+@click.argument("folder", default="INBOX")
+@click.option("--html", "show_html", is_flag=True, help="Print the HTML part itself.")
+@click.option("--headers", is_flag=True, help="Print every header field.")
+@click.option("--mark-read", is_flag=True, help="Mark the message read (it stays unread).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(
+    message: str,
+    folder: str,
+    show_html: bool,
+    headers: bool,
+    mark_read: bool,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Show message UID of FOLDER (default INBOX), or a .eml FILE: text and parts."""
+    target = _target(message)
+    if isinstance(target, Path):
+        view = open_eml(target, headers=headers)
+    else:
+        with open_client(resolve(kwargs)) as client:
+            if mark_read:
+                client.select(folder)
+            else:
+                client.examine(folder)
+            view = open_message(client, target, headers=headers, mark_read=mark_read)
+    if as_json:
+        output.emit_json(view_json(view))
+    else:
+        _print_view(view, html=show_html)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
+    """A progress bar on stderr for a person watching; nothing for scripts and pipes."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(part: PartInfo, done: int, total: int | None) -> None:
+        key = part.part
+        if key not in tasks:
+            tasks[key] = bar.add_task(part.filename or part.safe_name, total=total)
+        bar.update(tasks[key], completed=done)
+
+    with bar:
+        yield update
+
+
+@cli.command()
+@connection_options
+@click.argument("message", metavar="UID|FILE")
+@click.argument("folder", default="INBOX")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Folder to write into (default: the current one).",
+)
+@click.option("--part", "parts", multiple=True, metavar="P",
+              help="Only this part (number from `show`); repeatable.")  # fmt: skip
+@click.option("--eml", is_flag=True, help="Save the whole raw message as a .eml file.")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist (default: name (2).ext).")
+@click.option("--keep-tnef", is_flag=True, help="Save winmail.dat as it is, not unpacked.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one file per line.")
+def save(
+    message: str,
+    folder: str,
+    directory: Path,
+    parts: tuple[str, ...],
+    eml: bool,
+    overwrite: bool,
+    keep_tnef: bool,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Save the attachments of message UID of FOLDER (or of a .eml FILE), streamed to disk.
+
+    Files are written under a temporary name and renamed when complete: an interrupted
+    download never leaves a truncated file under the final name.
+    """
+    target = _target(message)
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a folder (create it first)")
+    if eml and parts:
+        raise UsageError("--eml saves the whole message; it does not take --part")
+    show_progress = not as_json and sys.stderr.isatty()
+    with _progress(show_progress) as progress:
+        if isinstance(target, Path):
+            if eml:
+                raise UsageError("the file is already a message; --eml is for the server")
+            saved = save_eml_parts(
+                target,
+                directory,
+                parts=parts or None,
+                overwrite=overwrite,
+                unpack_tnef=not keep_tnef,
+                progress=progress,
+            )
+        else:
+            with open_client(resolve(kwargs)) as client:
+                client.examine(folder)
+                if eml:
+                    saved = [save_message(client, target, directory, overwrite=overwrite)]
+                else:
+                    saved = save_parts(
+                        client,
+                        target,
+                        directory,
+                        parts=parts or None,
+                        overwrite=overwrite,
+                        unpack_tnef=not keep_tnef,
+                        progress=progress,
+                    )
+    for item in saved:
+        if as_json:
+            output.emit_json(saved_json(item))
+        else:
+            click.echo(str(item.path))
+    if not saved and not as_json:
+        click.echo("o365imap: the message has no attachments.", err=True)

@@ -1,0 +1,3 @@
+"""o365imap tui (being written)."""
+
+from __future__ import annotations

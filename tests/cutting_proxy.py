@@ -1,0 +1,76 @@
+"""A loopback TCP proxy that cuts a connection after so many bytes from the server.
+
+It relays raw bytes (TLS passes through untouched) between a client and a real server; the
+first ``cuts`` connections are dropped once ``cut_after`` bytes have gone from the server to
+the client, the later ones are relayed whole. Tests use it to drop a download in the middle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+
+class CuttingProxy:
+    def __init__(self, target: tuple[str, int], *, cut_after: int, cuts: int = 1) -> None:
+        self.target = target
+        self.cut_after = cut_after
+        self.cuts_left = cuts
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = self._listener.getsockname()[:2]
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> CuttingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                cut = self.cuts_left > 0
+                self.cuts_left -= 1 if cut else 0
+            server = socket.create_connection(self.target)
+            limit = self.cut_after if cut else None
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, limit), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if limit is not None and sent + len(data) >= limit:
+                    sink.sendall(data[: max(limit - sent, 0)])
+                    break
+                sink.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -1,0 +1,189 @@
+"""``o365imap show`` and ``save`` as scripts use them, against Dovecot; and dropped downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ALICE
+from cutting_proxy import CuttingProxy
+from o365imap import ConnectionClosed, ImapClient
+from o365imap.messages import save_parts
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.mailbuild import build_message
+from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.seed import Testbed
+from test_cli import conn, json_lines, run
+
+pytestmark = pytest.mark.dovecot
+
+
+def test_show_json_has_listing_fields_text_and_parts(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    msg = testbed.tagged("inline-image")
+    result = run(["show", str(msg.uid), "--json", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["uid"] == msg.uid and data["subject"] == "Newsletter with a logo"
+    assert data["text"] == "See our logo below.\n"
+    assert "cid:logo.png@sandbox.test" in data["html"]
+    assert [set(p) for p in data["parts"]] == [
+        {"part", "content_type", "filename", "size", "disposition", "content_id"}
+    ] * 2
+    assert [(p["filename"], p["disposition"]) for p in data["parts"]] == [
+        ("logo.png", "inline"),
+        ("terms.pdf", "attachment"),
+    ]
+
+
+def test_show_human_output_and_html(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    msg = testbed.tagged("html-only", "Attachments")
+    result = run(["show", str(msg.uid), "Attachments", *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    assert "Quarterly update" in result.stdout and "<h1>" not in result.stdout
+    assert "image-1.png" in result.stdout and "Subject" in result.stdout
+    html = run(["show", str(msg.uid), "Attachments", "--html", *conn(dovecot)], token)
+    assert "<h1>Quarterly update</h1>" in html.stdout
+
+
+def test_save_json_lines_and_exact_bytes(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("tnef", "Attachments")
+    args = ["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), "--json"]
+    result = run([*args, *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert [set(r) for r in rows] == [
+        {"path", "filename", "content_type", "size", "part", "sha256"}
+    ] * 2
+    for row, (name, data) in zip(rows, EXPECTED["tnef"], strict=True):
+        assert row["filename"] == name and row["size"] == len(data)
+        assert Path(row["path"]).read_bytes() == data
+        assert row["sha256"] == hashlib.sha256(data).hexdigest()
+    kept = run([*args, "--keep-tnef", *conn(dovecot)], token)
+    assert [r["filename"] for r in json_lines(kept.stdout)] == ["winmail.dat"]
+
+
+def test_save_eml_and_plain_output(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("pdf")
+    result = run(["save", str(msg.uid), "--eml", "--dir", str(tmp_path), *conn(dovecot)], token)
+    assert result.returncode == 0, result.stderr
+    (path,) = result.stdout.splitlines()
+    assert Path(path).read_bytes() == build_message(msg)
+    parts = run(["save", str(msg.uid), "--dir", str(tmp_path), *conn(dovecot)], token)
+    assert [Path(p).name for p in parts.stdout.splitlines()] == [
+        "Quarterly report Q1.pdf",
+        "figures.csv",
+    ]
+
+
+def test_save_from_an_eml_file_needs_no_server(tmp_path: Path, testbed: Testbed) -> None:
+    msg = testbed.tagged("boundary-prefix", "Attachments")
+    source = tmp_path / "in.eml"
+    source.write_bytes(build_message(msg))
+    out = tmp_path / "out"
+    out.mkdir()
+    # No connection options and an unroutable host: a file needs no server.
+    result = run(["save", str(source), "--dir", str(out), "--host", "127.0.0.1", "--port", "1"])
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.pdf").read_bytes() == dict(EXPECTED["boundary-prefix"])["report.pdf"]
+    shown = run(["show", str(source), "--json"])
+    assert json.loads(shown.stdout)["subject"] == "A boundary that is the prefix of another"
+
+
+def test_usage_errors_exit_1(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+    assert run(["show", "not-a-uid-or-file"]).returncode == 1
+    missing = run(["show", "999999", "--json", *conn(dovecot)], token)
+    assert missing.returncode == 1 and "no message with UID 999999" in missing.stderr
+    nodir = run(["save", "1", "--dir", "/nonexistent/dir", *conn(dovecot)], token)
+    assert nodir.returncode == 1 and "Traceback" not in nodir.stderr
+
+
+def _small_file_limit() -> None:
+    # Files may not grow past 1 MB, and the signal that would kill the process is ignored, so
+    # write() fails with EFBIG instead: a disk that fills up, without filling a disk.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_write_that_fails_exits_4_and_leaves_nothing(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")  # a 3 MB part cannot be written
+    args = ["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), *conn(dovecot)]
+    environment = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
+    result = subprocess.run(
+        [sys.executable, "-m", "o365imap", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+        preexec_fn=_small_file_limit,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr and "attachment-3.bin" in result.stderr
+    assert not (tmp_path / "attachment-3.bin").exists()
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_interrupted_download_leaves_no_partial_file(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")  # 3 MB attachment-3.bin
+    with CuttingProxy((dovecot.host, dovecot.imaps_port), cut_after=1_500_000) as proxy:
+        args = ["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), "--json"]
+        options = ["--host", "127.0.0.1", "--port", str(proxy.port)]
+        options += ["--ca-file", str(dovecot.ca_file), "--user", ALICE]
+        result = run([*args, *options], token)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "connection" in result.stderr.lower()
+    assert not (tmp_path / "attachment-3.bin").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_dropped_download_resumes_where_it_stopped(
+    dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    big = dict(EXPECTED["unnamed-parts"])["attachment-3.bin"]
+    with CuttingProxy((dovecot.host, dovecot.imaps_port), cut_after=2_000_000) as proxy:
+        client = ImapClient("127.0.0.1", proxy.port, ca_file=str(dovecot.ca_file), timeout=20)
+        with client:
+            client.authenticate_oauth(
+                ALICE, dovecot.mint_token(ALICE), refresh=lambda: dovecot.mint_token(ALICE)
+            )
+            client.examine("Attachments")
+            saved = save_parts(client, msg.uid, tmp_path)
+        assert proxy.connections == 2  # dropped once, resumed on a new connection
+    assert [s.filename for s in saved] == [n for n, _ in EXPECTED["unnamed-parts"]]
+    assert (tmp_path / "attachment-3.bin").read_bytes() == big
+    assert saved[2].sha256 == hashlib.sha256(big).hexdigest()
+
+
+def test_dropped_download_without_a_token_source_raises(
+    dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    with CuttingProxy((dovecot.host, dovecot.imaps_port), cut_after=2_000_000) as proxy:
+        client = ImapClient("127.0.0.1", proxy.port, ca_file=str(dovecot.ca_file), timeout=20)
+        with client:
+            client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
+            client.examine("Attachments")
+            with pytest.raises(ConnectionClosed):
+                save_parts(client, msg.uid, tmp_path)
+    assert not any(p.name == "attachment-3.bin" for p in tmp_path.iterdir())
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())

@@ -28,6 +28,7 @@ def test_public_api_is_exactly_all() -> None:
         "cli",
         "client",
         "errors",
+        "messages",
         "mime",
         "models",
         "protocol",
@@ -85,3 +86,12 @@ def test_only_the_flows_module_imports_msal() -> None:
         assert "msal" not in names, path
     client_imports = _imports(SRC / "client.py")
     assert not {n for n in client_imports if n.startswith("o365imap.auth")}
+
+
+def test_mime_knows_nothing_of_imap_or_the_network() -> None:
+    """``mime`` turns bytes into parts and files: no client, transport, socket or msal."""
+    for path in sorted((SRC / "mime").glob("*.py")):
+        for name in _imports(path):
+            assert name.split(".")[0] not in {"socket", "ssl", "msal", "click", "textual"}, name
+            assert not name.startswith(("o365imap.client", "o365imap.transport")), name
+            assert not name.startswith(("o365imap.cli", "o365imap.auth")), name

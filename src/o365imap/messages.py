@@ -36,6 +36,7 @@ from typing import IO, Any, Protocol
 
 from o365imap.client import ImapClient
 from o365imap.errors import (
+    CommandError,
     ConnectionClosed,
     ReadTimeout,
     StorageError,
@@ -247,8 +248,12 @@ def _find(structure: BodyPart, number: str) -> BodyPart | None:
     return None
 
 
-def _is_broken(node: BodyPart) -> bool:
-    return node.raw is not None or any(_is_broken(child) for child in node.children)
+def _is_broken(structure: BodyPart) -> bool:
+    """Parts of the message itself that the server could not describe (NIL types, garbage).
+    Attached messages are not looked into: they are saved whole, whatever is inside."""
+    if structure.raw is not None:
+        return True
+    return any(leaf.raw is not None for leaf in _leaves(structure))
 
 
 # ---------------------------------------------------------------- on the server
@@ -285,7 +290,13 @@ def open_message(
     ``headers``. A server whose BODYSTRUCTURE cannot be read gets the message parsed whole,
     streamed, instead.
     """
-    response = _fetch_one(client, uid, _ITEMS)
+    try:
+        response = _fetch_one(client, uid, _ITEMS)
+    except CommandError as exc:
+        # Exchange refuses BODYSTRUCTURE for some damaged messages; the message itself
+        # usually still comes (parsed here instead).
+        log.info("the server refused the structure of UID %s (%s)", uid, exc)
+        response = _fetch_one(client, uid, _ITEMS.replace(" BODYSTRUCTURE", ""))
     summary = _summary_of(response)
     structure = response.items.get("BODYSTRUCTURE")
     if not isinstance(structure, BodyPart) or _is_broken(structure):
@@ -441,8 +452,7 @@ def save_parts(
     If the connection drops and the client can sign in again (``authenticate_oauth(...,
     refresh=...)``), the download goes on from where it stopped.
     """
-    response = _fetch_one(client, uid, "(UID BODYSTRUCTURE)")
-    structure = response.items.get("BODYSTRUCTURE")
+    structure = _structure(client, uid)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
@@ -454,6 +464,16 @@ def save_parts(
     # Small parts come inside the FETCH response, after streamed big ones: report in part order.
     order = {p.part: i for i, p in enumerate(selected)}
     return sorted(saver.saved, key=lambda s: order.get(s.part, len(order)))
+
+
+def _structure(client: ImapClient, uid: int) -> BodyPart | None:
+    try:
+        value = _fetch_one(client, uid, "(UID BODYSTRUCTURE)").items.get("BODYSTRUCTURE")
+    except CommandError as exc:
+        log.info("the server refused the structure of UID %s (%s)", uid, exc)
+        _fetch_one(client, uid, "(UID)")  # MessageNotFound if it is not there at all
+        return None
+    return value if isinstance(value, BodyPart) else None
 
 
 def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo]:

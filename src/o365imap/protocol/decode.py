@@ -261,7 +261,9 @@ MAX_DEPTH = 64
 
 def _body(value: Any, part: str, depth: int) -> BodyPart:
     if not isinstance(value, list) or not value or depth > MAX_DEPTH:
-        return BodyPart(part=part or "1", content_type="application/octet-stream")
+        # Nothing usable (NIL, an atom, too deep): ``raw`` tells readers not to trust it.
+        raw = value if isinstance(value, bytes) else b"NIL" if value is None else b"()"
+        return BodyPart(part=part or "1", content_type="application/octet-stream", raw=raw)
     if isinstance(value[0], list):
         return _multipart(value, part, depth)
     return _single(value, part or "1", depth)
@@ -301,6 +303,7 @@ def _single(value: list[Any], part: str, depth: int) -> BodyPart:
     if not subtype and isinstance(fields[0], bytes) and fields[0].lower() in _MULTIPART_SUBTYPES:
         # Gmail: a multipart with no children, sent as ("RELATED" NIL ...).
         return BodyPart(part=part, content_type=f"multipart/{maintype}")
+    unknown = fields[0] is None and fields[1] is None  # Office 365's all-NIL parts
     if not maintype:
         content_type = "application/octet-stream"
     elif not subtype:
@@ -358,6 +361,7 @@ def _single(value: list[Any], part: str, depth: int) -> BodyPart:
         filename=filename or None,
         children=children,
         envelope=inner_envelope,
+        raw=b"NIL NIL" if unknown else None,
     )
 
 

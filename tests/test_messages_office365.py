@@ -1,0 +1,61 @@
+"""Reading messages from a server whose BODYSTRUCTURE cannot be trusted (Office 365's NIL parts).
+
+The scripted server plays Exchange; the message is parsed from ``BODY.PEEK[]`` instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from o365imap import ImapClient
+from o365imap.messages import open_message, save_parts
+from o365imap.sandbox.mailbuild import build_message
+from o365imap.sandbox.mailsamples import EXPECTED, attachment_messages
+from scripted_server import ScriptedServer, make_message, o365_happy
+
+USER = "AdeleV@contoso.onmicrosoft.com"
+TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
+SAMPLE = next(m for m in attachment_messages(USER) if "boundary-prefix" in m.tags)
+# What Exchange Online sends for some messages: parts with every field NIL.
+NIL_PARTS = (
+    b'((NIL NIL NIL NIL NIL "7BIT" 0 NIL NIL NIL NIL)'
+    b'(NIL NIL NIL NIL NIL "7BIT" 0 NIL NIL NIL NIL) "mixed" ("boundary" "b1") NIL NIL)'
+)
+
+
+def _server(bodystructure: bytes) -> ScriptedServer:
+    message = make_message(1, 41, body=build_message(SAMPLE), bodystructure=bodystructure)
+    return ScriptedServer(o365_happy([message]))
+
+
+def _client(server: ScriptedServer) -> ImapClient:
+    client = ImapClient(server.host, server.port, security="plain", timeout=5.0)
+    client.connect()
+    client.authenticate_oauth(USER, TOKEN)
+    client.examine("INBOX")
+    return client
+
+
+def test_nil_parts_are_read_from_the_message_itself(tmp_path: Path) -> None:
+    with _server(NIL_PARTS) as server:
+        client = _client(server)
+        try:
+            view = open_message(client, 41)
+            saved = save_parts(client, 41, tmp_path)
+        finally:
+            client.logout()
+    assert [p.safe_name for p in view.parts] == ["report.pdf"]
+    assert view.text == "Plain."
+    assert [s.filename for s in saved] == ["report.pdf"]
+    assert (tmp_path / "report.pdf").read_bytes() == dict(EXPECTED["boundary-prefix"])["report.pdf"]
+    assert any(b"BODY.PEEK[]" in line for line in server.received)
+
+
+def test_a_nil_bodystructure_is_not_taken_for_one_attachment(tmp_path: Path) -> None:
+    with _server(b"NIL") as server:
+        client = _client(server)
+        try:
+            saved = save_parts(client, 41, tmp_path)
+        finally:
+            client.logout()
+    assert [s.filename for s in saved] == ["report.pdf"]

@@ -23,6 +23,7 @@ from o365imap.auth import ProfileStore
 from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.dovecot import DovecotError
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
+from o365imap.sandbox.mailsamples import attachment_messages
 
 
 def _run(args: list[str], env: dict[str, str], note: str) -> None:
@@ -101,6 +102,29 @@ def main() -> int:
                 ["list", "Entwürfe", "--json", *profile],
                 env,
                 "A folder with a non-ASCII name, as JSON Lines for scripts",
+            )
+            # The Attachments folder's messages get UIDs in the order mailsamples lists them.
+            uids = {
+                tag: str(number)
+                for number, msg in enumerate(attachment_messages(info.user), 1)
+                for tag in msg.tags
+            }
+            _run(
+                ["show", uids["html-only"], "Attachments", *profile],
+                env,
+                "Open an HTML-only message: readable text from the HTML, and its parts",
+            )
+            saved = str(Path(tmp) / "saved")
+            os.mkdir(saved)
+            _run(
+                ["save", uids["hostile-names"], "Attachments", "--dir", saved, *profile],
+                env,
+                "Save attachments with hostile names: every file stays inside --dir",
+            )
+            _run(
+                ["save", uids["tnef"], "Attachments", "--dir", saved, "--json", *profile],
+                env,
+                "Outlook's winmail.dat, unpacked into the files it carries (JSON Lines)",
             )
             started = time.perf_counter()
             result = subprocess.run(

@@ -63,7 +63,8 @@ def unpack_tnef(data: bytes) -> list[TnefFile]:
     except Exception as exc:  # tnefparse raises ValueError, struct.error, IndexError, ...
         # Its exceptions are a detail of a third-party parser meeting broken input: one
         # translation here, so callers see a ProtocolError that says what broke.
-        raise TnefError(f"winmail.dat is not readable TNEF ({type(exc).__name__})") from exc
+        detail = str(exc)[:200] or type(exc).__name__
+        raise TnefError(f"winmail.dat is not readable TNEF ({detail})") from exc
     return found
 
 

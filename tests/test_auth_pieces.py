@@ -78,12 +78,12 @@ def test_default_scopes_and_authority() -> None:
 def test_token_file_is_private_and_replaced_atomically(tmp_path: Path) -> None:
     path = tmp_path / "data" / "tokens.json"
     persistence = AtomicFilePersistence(path)
-    persistence.save('{"a": 1}')
+    persistence.save('{"a": {"n": 1}}')
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     inode = os.stat(path).st_ino
-    persistence.save('{"a": 2}')
+    persistence.save('{"a": {"n": 2}}')
     assert os.stat(path).st_ino != inode  # a new file renamed over the old one
-    assert json.loads(persistence.load()) == {"a": 2}
+    assert json.loads(persistence.load()) == {"a": {"n": 2}}
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".tokens-")]
 
 
@@ -170,6 +170,7 @@ def test_listener_takes_a_form_post_with_the_right_state() -> None:
         url = f"http://127.0.0.1:{listener.port}/"
         thread = _deliver(url, {"code": "the-code", "state": "s1"})
         redirect = listener.wait("s1", timeout=5)
+        redirect.respond(True)
         thread.join()
     assert redirect.params == {"code": "the-code", "state": "s1"}
     assert _responses[0][0] == 200 and "Authorization successful" in _responses[0][1]
@@ -184,6 +185,7 @@ def test_listener_takes_a_query_redirect_on_ipv6_loopback() -> None:
             pytest.skip("no ::1 on this machine")
         thread = _deliver(f"http://[::1]:{listener.port}/?code=c&state=s2")
         redirect = listener.wait("s2", timeout=5)
+        redirect.respond(True)
         thread.join()
     assert redirect.params["code"] == "c"
 
@@ -194,6 +196,7 @@ def test_listener_refuses_a_forged_state_and_keeps_waiting() -> None:
         forged = _deliver(url, {"code": "evil", "state": "guess"}, delay=0.05)
         real = _deliver(url, {"code": "good", "state": "right"}, delay=0.4)
         redirect = listener.wait("right", timeout=5)
+        redirect.respond(True)
         forged.join()
         real.join()
     assert redirect.params["code"] == "good"
@@ -224,6 +227,7 @@ def test_listener_ignores_other_paths() -> None:
         stray = _deliver(f"http://127.0.0.1:{listener.port}/favicon.ico", delay=0.05)
         real = _deliver(f"http://127.0.0.1:{listener.port}/?code=c&state=s", delay=0.3)
         redirect = listener.wait("s", timeout=5)
+        redirect.respond(True)
         stray.join()
         real.join()
     assert redirect.params["code"] == "c"

@@ -91,7 +91,8 @@ class Login:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.append(line)
-            if self.url is None and (match := re.search(r"https://\S+", line)):
+            # The sign-in page's address (with --debug, other https addresses come first).
+            if self.url is None and (match := re.search(r"https://\S+/authorize\?\S+", line)):
                 self.url = match.group(0)
                 self._found.set()
         self._found.set()
@@ -374,9 +375,14 @@ def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Pa
     )
     code, login_err = login.finish()
     assert code == 0, login_err
+    # The sign-in steps, told: authority, flow, redirect port, token obtained or reused.
+    assert f"identity platform {box.identity.authority()}" in login_err
+    assert "authorization-code flow; redirect to http://localhost:" in login_err
+    assert f"token obtained for {SANDBOX_USER}" in login_err
     listing = run(home, "--debug", "list", "--page-size", "2", "--profile", "sandbox")
     assert listing.returncode == 0, listing.stderr
     assert "AUTHENTICATE [redacted]" in listing.stderr
+    assert f"token taken from the cache for {SANDBOX_USER}" in listing.stderr
     cache = json.loads((home / "tokens.json").read_text())
     secrets = [
         entry["secret"]
@@ -443,3 +449,19 @@ def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Pat
     listing = run(home, "info", "INBOX", "--json", "--profile", "classic",
                   O365IMAP_CLIENT_SECRET=app.secret)  # fmt: skip
     assert listing.returncode == 0, listing.stderr
+
+
+def test_ca_file_on_the_command_line_wins_over_the_profiles(box: Sandbox, home: Path) -> None:
+    import requests.certs
+
+    _sign_in(home, box)
+    store = ProfileStore(home / "profiles.toml")
+    # The profile trusts the public CAs only: the sandbox's sign-in service is not among them.
+    store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": requests.certs.where()}))
+    stale = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
+    assert stale.returncode == 3, stale.stderr
+    assert "identity platform" in stale.stderr and "not trusted" in stale.stderr
+    given = run(
+        home, "info", "INBOX", "--json", "--profile", "sandbox", "--ca-file", str(box.ca_file)
+    )
+    assert given.returncode == 0, given.stderr

@@ -23,7 +23,9 @@
         └── CapabilityMissing         the server lacks what the command needs
 
 Low-level errors (OSError, ssl.SSLError, socket.timeout) are translated once, in transport.py,
-with ``raise ... from exc``; nothing above the transport ever sees them.
+with ``raise ... from exc``; nothing above the transport ever sees them. The identity
+platform's (``requests`` errors raised inside msal) are translated once too, in auth/flows.py:
+ConnectError, ReadTimeout or TransportError, so a sign-in that cannot reach it exits 3.
 
 Messages never contain tokens, passwords or SASL strings: the client builds them from the
 server's words and our own, never from what it sent.

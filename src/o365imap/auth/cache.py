@@ -4,15 +4,23 @@ Tokens live in a file of mode 0600 (written to a temporary file and renamed into
 crash never leaves a torn cache), guarded by a lock file so two processes refreshing at once
 take turns (msal-extensions' PersistedTokenCache does the reload-under-lock dance). Where the
 OS offers a keyring msal-extensions can use (macOS Keychain, Windows DPAPI, libsecret), the
-cache goes there instead; on a headless Linux box there is none, and the file is used.
+cache goes there instead; on a headless Linux box there is none, and the file is used. A
+keyring that fails to save sends the tokens to the file (with a warning), and once that file
+exists it stays the store, so the next process finds the tokens where they went.
+
+A token file that is not a JSON object (a disk error, a hand edit) is moved aside to
+``tokens.json.corrupt-<time>`` with a warning, and the program carries on signed out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +28,27 @@ import portalocker
 from msal_extensions import PersistedTokenCache, build_encrypted_persistence
 from msal_extensions.persistence import BasePersistence, PersistenceNotFound
 
-from o365imap.auth.profiles import home_dir
+from o365imap.auth.profiles import home_dir, unwritable
 from o365imap.errors import AuthError
 
-__all__ = ["AtomicFilePersistence", "TokenCacheBusy", "TokenStore", "open_token_cache"]
+__all__ = [
+    "AtomicFilePersistence",
+    "FallbackPersistence",
+    "TokenCacheBusy",
+    "TokenCacheUnreadable",
+    "TokenStore",
+    "open_token_cache",
+]
+
+log = logging.getLogger("o365imap.auth")
 
 
 class TokenCacheBusy(AuthError):
     """Another process kept the token cache locked for too long."""
+
+
+class TokenCacheUnreadable(AuthError):
+    """The token cache exists but cannot be read (permissions, an I/O error)."""
 
 
 class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
@@ -40,8 +61,11 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
 
     def save(self, content: str) -> None:
         directory = self._location.parent
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=directory)
+        except OSError as exc:
+            raise unwritable(directory, exc) from exc
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -49,26 +73,60 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self._location)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise unwritable(directory, exc) from exc
             raise
 
     def load(self) -> str:
         try:
-            return self._location.read_text(encoding="utf-8")
+            content = self._location.read_text(encoding="utf-8")
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise PersistenceNotFound(location=str(self._location)) from exc
-            raise
+            raise self._unreadable(exc) from exc
+        except ValueError:  # not UTF-8
+            content = None
+        if content is not None and _is_cache(content):
+            return content
+        self._move_aside(content)
+        raise PersistenceNotFound(location=str(self._location))
 
     def time_last_modified(self) -> float:
         try:
             return os.path.getmtime(self._location)
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise PersistenceNotFound(location=str(self._location)) from exc
-            raise
+            raise self._unreadable(exc) from exc
+
+    def _unreadable(self, exc: OSError) -> Exception:
+        if exc.errno == errno.ENOENT:
+            missing: Exception = PersistenceNotFound(location=str(self._location))
+            return missing
+        return TokenCacheUnreadable(
+            f"cannot read the token cache {self._location} ({exc.strerror or exc}): fix its "
+            "permissions, or delete it and sign in again"
+        )
+
+    def _move_aside(self, content: str | None) -> None:
+        """Keep the bad file for a post-mortem, out of the way of the next save."""
+        aside = self._location.with_name(
+            f"{self._location.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        )
+        try:
+            # Another process may have replaced it with a good file since we read it: only
+            # what we saw goes aside (a small window remains; atomic saves make it rare).
+            again = self._location.read_text(encoding="utf-8", errors="replace")
+            if content is None or again == content:
+                os.replace(self._location, aside)
+                log.warning(
+                    "the token cache %s was damaged: moved it to %s; sign in again",
+                    self._location,
+                    aside,
+                )
+        except FileNotFoundError:
+            pass  # someone else moved it already
+        except OSError as exc:
+            raise self._unreadable(exc) from exc
 
     def touch(self) -> None:
         if not self._location.exists():
@@ -78,6 +136,57 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
 
     def get_location(self) -> str:
         return str(self._location)
+
+
+def _is_cache(content: str) -> bool:
+    """msal's cache is a JSON object of objects; anything else would crash it later."""
+    if not content.strip():
+        return True  # an empty file is an empty cache
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())
+
+
+class FallbackPersistence(BasePersistence):  # type: ignore[misc]
+    """The keyring while it works; the file from the first failed save on (with a warning)."""
+
+    def __init__(self, keyring: BasePersistence, file: AtomicFilePersistence) -> None:
+        self.active: BasePersistence = keyring
+        self.file = file
+
+    @property
+    def is_encrypted(self) -> bool:
+        return bool(self.active.is_encrypted)
+
+    def save(self, content: str) -> None:
+        if self.active is not self.file:
+            try:
+                self.active.save(content)
+                return
+            except Exception as exc:  # every keyring backend fails in its own way
+                # The type only: a backend's message might quote what it was given.
+                log.warning(
+                    "could not save the tokens in the system keyring (%s): keeping them in "
+                    "%s (mode 0600) instead",
+                    type(exc).__name__,
+                    self.file.get_location(),
+                )
+                self.active = self.file
+        self.file.save(content)
+
+    def load(self) -> str:
+        content: str = self.active.load()
+        return content
+
+    def time_last_modified(self) -> float:
+        modified: float = self.active.time_last_modified()
+        return modified
+
+    def get_location(self) -> str:
+        location: str = self.active.get_location()
+        return location
 
 
 class TokenStore:
@@ -90,26 +199,48 @@ class TokenStore:
             if use_keyring is None
             else use_keyring
         )
-        self.description = f"file {self.path} (mode 0600)"
+        self._persistence: BasePersistence | None = None
+
+    @property
+    def description(self) -> str:
+        persistence = self._persistence
+        if isinstance(persistence, FallbackPersistence):
+            persistence = persistence.active
+        if persistence is None or isinstance(persistence, AtomicFilePersistence):
+            return f"file {self.path} (mode 0600)"
+        return "the system keyring"
 
     def open(self) -> PersistedTokenCache:
         """An msal token cache bound to this store (a keyring when one works, else the file)."""
-        persistence: BasePersistence | None = None
-        if self.use_keyring:
-            persistence = _keyring_persistence(self.path.with_suffix(".keyring"))
-            if persistence is not None:
-                self.description = "the system keyring"
-        if persistence is None:
-            persistence = AtomicFilePersistence(self.path)
-        lock = self.path.parent / (self.path.name + ".lock")
-        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        file = AtomicFilePersistence(self.path)
+        persistence: BasePersistence = file
+        # A token file already there means a keyring failed once (or the file was chosen):
+        # the tokens are in it, so it stays the store.
+        if self.use_keyring and not self.path.exists():
+            keyring = _keyring_persistence(self.path.with_suffix(".keyring"))
+            if keyring is not None:
+                persistence = FallbackPersistence(keyring, file)
+        self._persistence = persistence
+        lock = self._lock_file(".lock")
         return PersistedTokenCache(persistence, lock_location=str(lock))
+
+    def _lock_file(self, suffix: str) -> Path:
+        """A lock file's path, its directory proved writable now: an unwritable home is a
+        sentence, not a traceback from deep in msal. (The file itself is not created: msal's
+        lock takes an existing one for another process's.)"""
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise unwritable(directory, exc) from exc
+        return directory / (self.path.name + suffix)
 
     @contextlib.contextmanager
     def refresh_lock(self, timeout: float = 60.0) -> Iterator[None]:
         """Held while a token may be refreshed: other processes wait, then find it fresh."""
-        lock_path = self.path.parent / (self.path.name + ".refresh.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_path = self._lock_file(".refresh.lock")
         lock = portalocker.Lock(str(lock_path), mode="a", timeout=timeout, check_interval=0.05)
         try:
             lock.acquire()

@@ -12,17 +12,30 @@ Four ways to get a token, one per situation:
 msal does the grant logic (PKCE, state, token exchange, refresh, cache). This module adds what
 msal leaves to the application: the loopback listener (loopback.py), the browser, timeouts and
 Ctrl-C, and errors a person can act on (aadsts.py).
+
+The boundary: msal talks to the identity platform through ``requests``, and lets its errors
+through. Every public method of :class:`Authenticator` turns them into TransportError
+subclasses (``raise ... from exc``), once, so callers see our tree only: ConnectError for
+refused or untrusted connections, ReadTimeout for an authority that does not answer.
+
+A profile's tokens are found by the signed-in account's msal ``home_account_id`` (saved in
+the profile at login), never by the mailbox address (a shared mailbox is not the account that
+signed in) and never by taking whatever account the shared cache holds.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import logging
+import re
 import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msal
 import requests
@@ -32,10 +45,14 @@ from o365imap.auth.cache import TokenStore
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import Profile
 from o365imap.errors import (
+    ConnectError,
     InteractionRequired,
+    O365ImapError,
+    ReadTimeout,
     SignInCancelled,
     SignInFailed,
     SignInTimeout,
+    TransportError,
     UsageError,
 )
 
@@ -45,19 +62,45 @@ log = logging.getLogger("o365imap.auth")
 
 # msal adds these itself and refuses to be given them.
 _RESERVED = {"openid", "profile", "offline_access"}
+# What the device-code poll last heard when our own deadline, not the platform's, ended it.
+_STILL_WAITING = {"authorization_pending", "slow_down", "expired_token", "code_expired"}
+_REFRESHING = "refreshing the token"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class Token:
-    """A usable access token and what we know about it."""
+    """A usable access token and what we know about it.
+
+    ``account`` is who signed in; ``account_id`` is msal's home_account_id for that account
+    (None for app-only tokens): the profile keeps it to find these tokens again.
+    """
 
     access_token: str
     expires_at: datetime | None
     account: str | None
     scopes: tuple[str, ...]
+    account_id: str | None = None
 
     def __repr__(self) -> str:  # never print the token itself
         return f"Token(account={self.account!r}, expires_at={self.expires_at!r})"
+
+
+def _boundary(
+    method: Callable[Concatenate[Authenticator, P], R],
+) -> Callable[Concatenate[Authenticator, P], R]:
+    """Translate what ``requests`` raises inside msal into our errors (see the docstring)."""
+
+    @functools.wraps(method)
+    def translated(self: Authenticator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except requests.RequestException as exc:
+            raise _unreachable(self.profile.authority_url, self._timeout, exc) from exc
+
+    return translated
 
 
 class Authenticator:
@@ -80,6 +123,7 @@ class Authenticator:
         self.profile = profile
         self.store = store or TokenStore()
         self._secret = secret
+        self._timeout = timeout
         self._http = http or _session(profile.ca_file, timeout)
         self._app: msal.ClientApplication | None = None
 
@@ -115,10 +159,12 @@ class Authenticator:
                 self._app = msal.PublicClientApplication(profile.client_id, **common)
         except ValueError as exc:  # msal validates the authority up front
             raise UsageError(f"cannot use the authority {profile.authority_url}: {exc}") from exc
-        except requests.RequestException as exc:
-            raise SignInFailed(
-                f"cannot reach the identity platform at {profile.authority_url}: {exc}"
-            ) from exc
+        log.debug(
+            "identity platform %s, app %s (%s client)",
+            profile.authority_url,
+            profile.client_id,
+            "confidential" if self.needs_secret else "public",
+        )
         return self._app
 
     def _scopes(self) -> list[str]:
@@ -133,7 +179,7 @@ class Authenticator:
         if "access_token" not in result:
             raise _failure(result, what)
         claims = result.get("id_token_claims") or {}
-        account = claims.get("preferred_username") or claims.get("upn") or self.profile.user
+        account = claims.get("preferred_username") or claims.get("upn") or self.profile.account
         expires_in = result.get("expires_in")
         expires_at = (
             datetime.fromtimestamp(time.time() + float(expires_in), tz=UTC)
@@ -141,15 +187,27 @@ class Authenticator:
             else None
         )
         scope = result.get("scope") or ""
+        if result.get("token_source") != "identity_provider":
+            step = "taken from the cache"
+        else:
+            step = "refreshed" if what == _REFRESHING else "obtained"
+        log.debug(
+            "token %s for %s, expires %s",
+            step,
+            account or "the app",
+            expires_at.isoformat(timespec="seconds") if expires_at else "(unknown)",
+        )
         return Token(
             access_token=result["access_token"],
             expires_at=expires_at,
             account=account,
             scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+            account_id=_home_account_id(result) or self.profile.account_id,
         )
 
     # ------------------------------------------------------------ interactive sign-in
 
+    @_boundary
     def sign_in_browser(
         self,
         *,
@@ -162,19 +220,19 @@ class Authenticator:
 
         The browser is opened at the sign-in page unless ``open_browser`` is False (an SSH
         session): the URL is always handed to ``show_url`` too. Waits at most ``timeout``
-        seconds; Ctrl-C gives control back at once.
+        seconds; Ctrl-C gives control back at once. The browser's page says "successful"
+        only once the code has been redeemed, and shows the failure otherwise.
         """
         app = self._application()
         with LoopbackListener() as listener:
-            try:
-                flow = app.initiate_auth_code_flow(
-                    self._scopes(),
-                    redirect_uri=listener.redirect_uri,
-                    login_hint=self.profile.user,
-                    response_mode="form_post",
-                )
-            except requests.RequestException as exc:
-                raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
+            log.debug("authorization-code flow; redirect to %s", listener.redirect_uri)
+            flow = app.initiate_auth_code_flow(
+                self._scopes(),
+                redirect_uri=listener.redirect_uri,
+                # The account that signed in last time; a mailbox address is a guess.
+                login_hint=self.profile.account or self.profile.user,
+                response_mode="form_post",
+            )
             if "auth_uri" not in flow:
                 raise _failure(flow, "starting the sign-in")
             url = flow["auth_uri"]
@@ -186,29 +244,45 @@ class Authenticator:
                 except Exception as exc:
                     log.info("could not open a browser: %s", exc)
             redirect = listener.wait(flow["state"], timeout=timeout)
-        if redirect.error:
-            if redirect.error == "access_denied" and "65004" in (
-                redirect.params.get("error_description") or ""
-            ):
-                raise SignInCancelled("the consent was declined in the browser")
-            raise _failure(dict(redirect.params), "signing in")
-        try:
-            result = app.acquire_token_by_auth_code_flow(flow, redirect.params)
-        except ValueError as exc:  # msal: state mismatch and the like
-            raise SignInFailed(f"the sign-in response was not valid: {exc}") from exc
-        except requests.RequestException as exc:
-            raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
-        return self._token(result, "redeeming the authorization code")
+            if redirect.error:
+                if redirect.error == "access_denied" and "65004" in (
+                    redirect.params.get("error_description") or ""
+                ):
+                    raise SignInCancelled("the consent was declined in the browser")
+                raise _failure(
+                    {
+                        "error": redirect.error,
+                        "error_description": redirect.params.get("error_description")
+                        or redirect.reason,
+                    },
+                    "signing in",
+                )
+            try:
+                try:
+                    result = app.acquire_token_by_auth_code_flow(flow, redirect.params)
+                except ValueError as exc:  # msal: state mismatch and the like
+                    raise SignInFailed(f"the sign-in response was not valid: {exc}") from exc
+                token = self._token(result, "redeeming the authorization code")
+            except O365ImapError as exc:
+                redirect.respond(False, str(exc))
+                raise
+            except requests.RequestException as exc:
+                redirect.respond(
+                    False, str(_unreachable(self.profile.authority_url, self._timeout, exc))
+                )
+                raise
+            # Anything else (Ctrl-C): the listener's close tells the browser.
+            redirect.respond(True)
+            return token
 
+    @_boundary
     def sign_in_device_code(
         self, *, show: Callable[[str], None] = print, timeout: float = 900.0
     ) -> Token:
         """Device code flow (RFC 8628): a code to type on another device's browser."""
         app = self._application()
-        try:
-            flow = app.initiate_device_flow(scopes=self._scopes())
-        except requests.RequestException as exc:
-            raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
+        log.debug("device-code flow")
+        flow = app.initiate_device_flow(scopes=self._scopes())
         if "user_code" not in flow:
             raise _failure(flow, "starting the device-code sign-in")
         show(flow.get("message") or f"Go to {flow['verification_uri']}, enter {flow['user_code']}")
@@ -217,22 +291,20 @@ class Authenticator:
             result = app.acquire_token_by_device_flow(flow)
         except KeyboardInterrupt:
             raise SignInCancelled("sign-in cancelled") from None
-        except requests.RequestException as exc:
-            raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
-        if result.get("error") in ("expired_token", "code_expired"):
+        # msal's poll stops at our deadline with the last answer, "still pending".
+        if result.get("error") in _STILL_WAITING:
             raise SignInTimeout(
-                "the device code expired before the sign-in was completed; run login again"
+                f"nobody completed the device-code sign-in within {timeout:g} s; run login again"
             )
         return self._token(result, "waiting for the device-code sign-in")
 
+    @_boundary
     def sign_in_app_only(self) -> Token:
         """Client credentials: an app-only token (IMAP.AccessAsApp) for ``profile.user``."""
         app = self._application()
         assert isinstance(app, msal.ConfidentialClientApplication)
-        try:
-            result = app.acquire_token_for_client(scopes=self._scopes())
-        except requests.RequestException as exc:
-            raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
+        log.debug("client-credentials flow (app-only)")
+        result = app.acquire_token_for_client(scopes=self._scopes())
         token = self._token(result, "getting an app-only token")
         return Token(token.access_token, token.expires_at, self.profile.user, token.scopes)
 
@@ -249,6 +321,7 @@ class Authenticator:
 
     # ------------------------------------------------------------ silent
 
+    @_boundary
     def access_token(self, *, force_refresh: bool = False) -> Token:
         """A fresh token from the cache, refreshed when needed, without any interaction.
 
@@ -257,20 +330,15 @@ class Authenticator:
         if self.profile.flow == "client-credentials":
             return self.sign_in_app_only()  # msal serves it from the cache while fresh
         app = self._application()
-        accounts = app.get_accounts(username=self.profile.user) if self.profile.user else []
-        if not accounts:
-            accounts = app.get_accounts()
-        if not accounts:
+        account = self._account(app)
+        if account is None:
             return self._token(None, "")
-        try:
-            # One refresher at a time across processes: a refresh token is rotated when used,
-            # and two processes redeeming the same one at once would lose the race.
-            with self.store.refresh_lock():
-                result = app.acquire_token_silent_with_error(
-                    self._scopes(), account=accounts[0], force_refresh=force_refresh
-                )
-        except requests.RequestException as exc:
-            raise SignInFailed(f"cannot reach the identity platform: {exc}") from exc
+        # One refresher at a time across processes: a refresh token is rotated when used,
+        # and two processes redeeming the same one at once would lose the race.
+        with self.store.refresh_lock():
+            result = app.acquire_token_silent_with_error(
+                self._scopes(), account=account, force_refresh=force_refresh
+            )
         if result and "error" in result:
             codes = aadsts_codes(result.get("error_description"), result.get("error_codes") or ())
             if result.get("error") in ("invalid_grant", "interaction_required"):
@@ -279,18 +347,74 @@ class Authenticator:
                     f"the saved sign-in no longer works ({hint.rstrip('.')}): "
                     f"run `o365imap login --profile {self.profile.name}`"
                 )
-        return self._token(result, "refreshing the token")
+        return self._token(result, _REFRESHING)
 
+    def _account(self, app: msal.ClientApplication) -> dict[str, Any] | None:
+        """This profile's account in the cache, or None: never another profile's."""
+        ids = self._account_ids(app.token_cache)
+        for account in app.get_accounts():
+            if account.get("home_account_id") in ids:
+                return dict(account)
+        return None
+
+    def _account_ids(self, cache: msal.TokenCache) -> set[str]:
+        if self.profile.account_id:
+            return {self.profile.account_id}
+        # A profile saved before account ids were kept: its user was the account that signed
+        # in, unless a mailbox was named (then a new login records the account).
+        wanted = (self.profile.account or self.profile.user or "").lower()
+        return {
+            str(entry["home_account_id"])
+            for entry in cache.search(msal.TokenCache.CredentialType.ACCOUNT, query={})
+            if wanted
+            and entry.get("home_account_id")
+            and str(entry.get("username", "")).lower() == wanted
+        }
+
+    @_boundary
     def accounts(self) -> list[dict[str, Any]]:
         return list(self._application().get_accounts())
 
     def sign_out(self) -> int:
-        """Forget this profile's accounts and tokens; returns how many accounts went."""
-        app = self._application()
-        accounts = app.get_accounts(username=self.profile.user) if self.profile.user else []
-        for account in accounts or app.get_accounts():
-            app.remove_account(account)
-        return len(accounts)
+        """Forget this profile's tokens; returns how many cache entries went.
+
+        Works on the cache directly, not through msal's app: no secret is needed (a
+        confidential profile can always be signed out) and no network. Only this app's
+        entries for this profile's account go (all of this app's app-only tokens for a
+        client-credentials profile); other profiles' accounts and apps stay signed in.
+        """
+        cache = self.store.open()
+        kinds = msal.TokenCache.CredentialType
+        if self.profile.flow == "client-credentials":
+            owners: set[str | None] = {None, ""}  # app-only tokens belong to no account
+        else:
+            owners = set(self._account_ids(cache))
+            if not owners:
+                return 0
+        removed = 0
+        for kind, remove in (
+            (kinds.REFRESH_TOKEN, cache.remove_rt),
+            (kinds.ACCESS_TOKEN, cache.remove_at),
+            (kinds.ID_TOKEN, cache.remove_idt),
+        ):
+            for entry in list(cache.search(kind, query={"client_id": self.profile.client_id})):
+                if entry.get("home_account_id") in owners:
+                    remove(entry)
+                    removed += 1
+        # The account record has no client id: it goes once no app holds tokens for it.
+        for entry in list(cache.search(kinds.ACCOUNT, query={})):
+            owner = entry.get("home_account_id")
+            still_used = any(
+                True
+                for kind in (kinds.REFRESH_TOKEN, kinds.ACCESS_TOKEN, kinds.ID_TOKEN)
+                for _ in cache.search(kind, query={"home_account_id": owner})
+            )
+            if owner in owners and not still_used:
+                cache.remove_account(entry)
+        log.debug(
+            "signed out profile %s: %d token cache entries removed", self.profile.name, removed
+        )
+        return removed
 
 
 def _session(ca_file: str | None, timeout: float) -> requests.Session:
@@ -312,6 +436,42 @@ class _TimeoutSession(requests.Session):
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(*args, **kwargs)
+
+
+def _home_account_id(result: dict[str, Any]) -> str | None:
+    """msal's key for the signed-in account: ``uid.utid`` from client_info, else ``sub``.
+
+    client_info is base64url JSON the platform returns beside the tokens; msal builds the
+    account's home_account_id from it in the same way.
+    """
+    raw = result.get("client_info")
+    if isinstance(raw, str):
+        try:
+            info = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except ValueError:
+            info = None
+        if isinstance(info, dict) and info.get("uid") and info.get("utid"):
+            return f"{info['uid']}.{info['utid']}"
+    sub = (result.get("id_token_claims") or {}).get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+def _unreachable(url: str, timeout: float, exc: requests.RequestException) -> TransportError:
+    """One sentence for a request msal could not make (the cause stays chained)."""
+    where = f"cannot reach the identity platform at {url}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectError(
+            f"{where}: its TLS certificate is not trusted (trust its CA: --ca-file)"
+        )
+    if isinstance(exc, requests.Timeout):
+        return ReadTimeout(f"{where}: no answer within {timeout:g} s")
+    if isinstance(exc, requests.ConnectionError):
+        # "[Errno 111] Connection refused" deep in urllib3's message: the part a person needs.
+        errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+        return ConnectError(
+            f"{where}: {errno_text.group(1) if errno_text else 'connection failed'}"
+        )
+    return TransportError(f"{where}: {type(exc).__name__}")
 
 
 def _failure(result: dict[str, Any], what: str) -> SignInFailed:

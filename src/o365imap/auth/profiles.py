@@ -9,14 +9,20 @@ the token cache (cache.py), a client secret comes from the environment or a prom
     [profiles.work]
     client_id = "00000000-0000-0000-0000-000000000000"
     tenant = "contoso.onmicrosoft.com"
-    user = "me@contoso.com"
+    user = "me@contoso.com"            # the mailbox
+    account = "me@contoso.com"         # who signed in (differs for a shared mailbox)
+    account_id = "<uid>.<tenant id>"   # msal's home_account_id: which tokens are this profile's
     flow = "auth-code"
     host = "outlook.office365.com"
+
+Keys o365imap does not know are kept as they are when it rewrites the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import math
 import os
 import re
 import tempfile
@@ -37,12 +43,14 @@ __all__ = [
     "Profile",
     "ProfileStore",
     "home_dir",
+    "unwritable",
 ]
 
 Flow = Literal["auth-code", "device-code", "client-credentials"]
 FLOWS: tuple[Flow, ...] = ("auth-code", "device-code", "client-credentials")
 DEFAULT_SCOPES = ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access")
 APP_ONLY_SCOPES = ("https://outlook.office365.com/.default",)
+SECURITIES = ("tls", "starttls", "plain")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -54,6 +62,15 @@ def home_dir(kind: Literal["config", "data"]) -> Path:
     if kind == "config":
         return Path(platformdirs.user_config_dir("o365imap", appauthor=False))
     return Path(platformdirs.user_data_dir("o365imap", appauthor=False))
+
+
+def unwritable(path: Path, exc: OSError) -> UsageError:
+    """The sentence for a config or data directory we cannot write (exit 1, not a traceback)."""
+    reason = exc.strerror or type(exc).__name__
+    return UsageError(
+        f"cannot write to {path} ({reason}): make it writable, or point O365IMAP_HOME at a "
+        "directory you own"
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,11 @@ class Profile:
     port: int | None = None
     security: str = "tls"
     ca_file: str | None = None  # a private CA for the authority and the IMAP server
+    # Who signed in, kept apart from ``user`` (the mailbox): for a shared mailbox they differ,
+    # and the tokens to use are the signed-in account's. ``account_id`` is msal's
+    # home_account_id, the key of that account's entries in the token cache.
+    account: str | None = None
+    account_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -95,6 +117,12 @@ class Profile:
             raise UsageError("a profile needs the application (client) id: --client-id")
         if self.flow not in FLOWS:
             raise UsageError(f"--flow must be one of {', '.join(FLOWS)}, not {self.flow!r}")
+        if self.port is not None and not 1 <= self.port <= 65535:
+            raise UsageError(f"--port must be between 1 and 65535, not {self.port}")
+        if self.security not in SECURITIES:
+            raise UsageError(
+                f"--security must be one of {', '.join(SECURITIES)}, not {self.security!r}"
+            )
         if self.flow == "client-credentials":
             if not self.user:
                 raise UsageError("app-only access (client-credentials) needs the mailbox: --user")
@@ -112,11 +140,13 @@ class Profile:
         data.pop("name")
         data.pop("extra")
         data["scopes"] = list(self.scopes)
-        return {k: v for k, v in data.items() if v not in (None, [], False) or k == "confidential"}
+        table = {k: v for k, v in data.items() if v not in (None, [], False) or k == "confidential"}
+        # Keys of a newer version, or the user's own notes, survive a rewrite by this one.
+        return {**self.extra, **table}
 
 
 class ProfileStore:
-    """The profiles file: read, write atomically (no half-written file, ever)."""
+    """The profiles file: read with every value checked, written atomically (never torn)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home_dir("config") / "profiles.toml"
@@ -124,11 +154,25 @@ class ProfileStore:
     def _load(self) -> dict[str, Any]:
         try:
             with self.path.open("rb") as handle:
-                return tomllib.load(handle)
+                data = tomllib.load(handle)
         except FileNotFoundError:
             return {}
         except (tomllib.TOMLDecodeError, OSError) as exc:
             raise UsageError(f"cannot read the profiles file {self.path}: {exc}") from exc
+        if not isinstance(data.get("default", ""), str):
+            raise self._bad("default", "a string (a profile name)")
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, dict):
+            raise self._bad("profiles", "a table of profiles")
+        for name, table in profiles.items():
+            if not isinstance(table, dict):
+                raise self._bad(f"profiles.{name}", "a table")
+        return data
+
+    def _bad(self, key: str, expected: str, got: object = None) -> UsageError:
+        # The type only, never the value: a misplaced secret must not reach the terminal.
+        shown = "" if got is None else f", not a {_TOML_TYPES.get(type(got), 'value of that type')}"
+        return UsageError(f"{self.path}: {key} must be {expected}{shown}")
 
     def names(self) -> list[str]:
         return sorted(self._load().get("profiles", {}))
@@ -158,29 +202,68 @@ class ProfileStore:
         table = profiles.get(chosen)
         if table is None:
             raise UsageError(f"no profile named {chosen!r}; sign in with `o365imap login`")
+        return self._profile(chosen, table)
+
+    def find(self, name: str) -> Profile | None:
+        """The profile ``name``, None when there is none; a broken file is still an error."""
+        table = self._load().get("profiles", {}).get(name)
+        return None if table is None else self._profile(name, table)
+
+    def _profile(self, name: str, table: dict[str, Any]) -> Profile:
+        if "client_secret" in table:
+            raise UsageError(
+                f"{self.path}: profile {name!r} has a client_secret; secrets are never kept in "
+                "the profiles file: delete that line and set O365IMAP_CLIENT_SECRET (or let "
+                "o365imap prompt for it)"
+            )
         known = {f.name for f in fields(Profile)} - {"name", "extra"}
-        values = {k: v for k, v in table.items() if k in known}
-        if "scopes" in values:
-            values["scopes"] = tuple(values["scopes"])
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in known:
+                continue
+            expected = _EXPECTED[key]
+            # bool is an int to Python, never a port to us.
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise self._bad(f"profiles.{name}.{key}", _DESCRIBED[expected], value)
+            if isinstance(value, list):
+                if not all(isinstance(s, str) for s in value):
+                    raise self._bad(f"profiles.{name}.{key}", "a list of strings", value)
+                values[key] = tuple(value)
+            else:
+                values[key] = value
+        if "client_id" not in values:
+            raise UsageError(f"{self.path}: profile {name!r} has no client_id")
         extra = {k: v for k, v in table.items() if k not in known}
+        profile = Profile(name=name, extra=extra, **values)
         try:
-            return Profile(name=chosen, extra=extra, **values)
-        except TypeError as exc:
-            raise UsageError(f"profile {chosen!r} in {self.path} is not valid: {exc}") from exc
+            return profile.validate()
+        except UsageError as exc:
+            raise UsageError(f"{self.path}: profile {name!r}: {exc}") from exc
 
     def __iter__(self) -> Iterator[Profile]:
         for name in self.names():
             yield self.get(name)
 
-    def save(self, profile: Profile, *, make_default: bool = True) -> None:
+    def save(self, profile: Profile, *, make_default: bool = False) -> None:
+        """Add or replace ``profile``; it becomes the default if asked, or if it is the first."""
         profile.validate()
         data = self._load()
         profiles = dict(data.get("profiles", {}))
+        first = not profiles
         profiles[profile.name] = profile.to_toml_table()
         data["profiles"] = profiles
-        if make_default or "default" not in data:
+        if make_default or (first and "default" not in data):
             data["default"] = profile.name
         self._write(data)
+
+    def ensure_writable(self) -> None:
+        """Fail now, with a sentence, rather than after a sign-in that could not be saved."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.path.parent):
+                pass
+        except OSError as exc:
+            raise unwritable(self.path.parent, exc) from exc
 
     def remove(self, name: str) -> bool:
         data = self._load()
@@ -194,19 +277,56 @@ class ProfileStore:
         return True
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = _dump_toml(data)
-        fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".toml", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".toml", dir=self.path.parent)
+        except OSError as exc:
+            raise unwritable(self.path.parent, exc) from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise unwritable(self.path.parent, exc) from exc
             raise
+
+
+# What each key of a profile table must hold, checked on load (a hand-edited file).
+_EXPECTED: dict[str, type] = {
+    "client_id": str,
+    "tenant": str,
+    "authority": str,
+    "user": str,
+    "flow": str,
+    "confidential": bool,
+    "scopes": list,
+    "host": str,
+    "port": int,
+    "security": str,
+    "ca_file": str,
+    "account": str,
+    "account_id": str,
+}
+_TOML_TYPES: dict[type, str] = {
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    list: "list",
+    dict: "table",
+}
+_DESCRIBED: dict[type, str] = {
+    str: "a string",
+    bool: "true or false",
+    list: "a list of strings",
+    int: "a whole number",
+}
 
 
 def _toml_value(value: Any) -> str:
@@ -214,6 +334,12 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
     if isinstance(value, str):
         escaped = (
             value.replace("\\", "\\\\")
@@ -226,6 +352,8 @@ def _toml_value(value: Any) -> str:
         return f'"{escaped}"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a table inside a list: inline
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise UsageError(f"cannot store {value!r} in the profiles file")
 
 
@@ -233,16 +361,22 @@ def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
+def _dump_table(lines: list[str], path: list[str], table: dict[str, Any]) -> None:
+    """Plain values first, then each sub-table under its own header (TOML's order rule)."""
+    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if path and (plain or len(plain) == len(table)):  # [profiles] alone says nothing
+        lines.append(f"\n[{'.'.join(_toml_key(p) for p in path)}]\n")
+    for key, value in plain.items():
+        lines.append(f"{_toml_key(key)} = {_toml_value(value)}\n")
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _dump_table(lines, [*path, key], value)
+
+
 def _dump_toml(data: dict[str, Any]) -> str:
-    """The tiny subset of TOML the profiles file uses (tomllib reads it back)."""
+    """The TOML the profiles file needs, unknown keys and tables included (tomllib reads it)."""
     lines = ["# o365imap profiles: no tokens or secrets are kept here.\n"]
-    for key, value in data.items():
-        if not isinstance(value, dict):
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}\n")
-    for name, table in data.get("profiles", {}).items():
-        lines.append(f"\n[profiles.{_toml_key(name)}]\n")
-        for key, value in table.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}\n")
+    _dump_table(lines, [], data)
     return "".join(lines)
 
 

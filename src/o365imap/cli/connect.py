@@ -97,6 +97,11 @@ def resolve(kwargs: dict[str, Any]) -> Connection:
     """Pop the connection options from ``kwargs`` and fill the gaps from the profile."""
     profile_name = kwargs.pop("profile")
     token = kwargs.pop("access_token")
+    if token is not None and not token.strip():
+        # An empty --access-token is a mistake (an unset shell variable), not "use a profile".
+        raise UsageError(
+            "--access-token is empty: give a token, or leave the option out to use a profile"
+        )
     profile: Profile | None = None
     if token is None or profile_name is not None:
         profile = ProfileStore().get(profile_name)
@@ -139,7 +144,9 @@ def client_secret(profile: Profile, *, prompt: bool = True) -> str | None:
 def authenticator(conn: Connection) -> Authenticator:
     assert conn.profile is not None
     profile = conn.profile
-    if conn.ca_file and not profile.ca_file:
+    # conn.ca_file is already --ca-file (or its variable) before the profile's: it wins for
+    # the identity platform too, as for the IMAP server.
+    if conn.ca_file:
         profile = replace(profile, ca_file=conn.ca_file)
     return Authenticator(profile, secret=client_secret(profile), timeout=conn.timeout)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import urllib.parse
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,12 @@ def _say(text: str) -> None:
     show_default=True,
     help="Seconds to wait for the sign-in to be completed.",
 )
+@click.option(
+    "--default",
+    "make_default",
+    is_flag=True,
+    help="Make this the default profile (the first profile saved always is).",
+)
 def login(
     profile_name: str | None,
     flow: str | None,
@@ -84,14 +91,20 @@ def login(
     ca_file: str | None,
     no_browser: bool,
     timeout: float,
+    make_default: bool,
 ) -> None:
     """Sign in and save the profile (the app, tenant and account) for later commands."""
+    if tenant is not None and authority is not None:
+        raise UsageError(
+            "give --tenant or --authority, not both: the authority URL names the tenant "
+            "itself (https://login.microsoftonline.com/<tenant>)"
+        )
     store = ProfileStore()
     name = profile_name or "default"
-    try:
-        existing: Profile | None = store.get(name)
-    except UsageError:
-        existing = None
+    # Everything that can make saving fail is checked before anyone signs in: a broken or
+    # unwritable profiles file must not cost a completed sign-in.
+    existing = store.find(name)
+    store.ensure_writable()
     if existing is None and not client_id:
         raise UsageError(
             "the first sign-in needs your app registration's --client-id "
@@ -111,6 +124,10 @@ def login(
         "ca_file": ca_file,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if tenant is not None and authority is None and existing is not None and existing.authority:
+        # The saved authority names a cloud (or the sandbox) and a tenant: --tenant changes
+        # the tenant and keeps the cloud, rather than being silently ignored.
+        changes["authority"] = _with_tenant(existing.authority, tenant)
     if existing is not None:
         profile = replace(existing, **changes)
     else:
@@ -125,9 +142,16 @@ def login(
         show=_say,
         timeout=timeout,
     )
-    if profile.flow != "client-credentials" and not profile.user and token.account:
-        profile = replace(profile, user=token.account)
-    store.save(profile)
+    if profile.flow != "client-credentials":
+        # Who signed in is kept apart from the mailbox (--user): for a shared mailbox they
+        # differ, and later commands must find this account's tokens, not the mailbox's.
+        profile = replace(
+            profile,
+            user=profile.user or token.account,
+            account=token.account,
+            account_id=token.account_id,
+        )
+    store.save(profile, make_default=make_default)
     until = f", valid until {token.expires_at:%Y-%m-%d %H:%M %Z}" if token.expires_at else ""
     _say(
         f"Signed in as {token.account or profile.user} (profile {profile.name!r}{until}).\n"
@@ -142,13 +166,13 @@ def logout(profile_name: str | None, forget: bool) -> None:
     """Forget the saved tokens of a profile (and with --forget, the profile)."""
     store = ProfileStore()
     profile = store.get(profile_name)
-    auth = Authenticator(profile, secret=_maybe_secret(profile))
-    removed = auth.sign_out() if not auth.needs_secret or auth._secret else 0
+    # No secret needed: signing out only deletes this profile's entries from the cache.
+    removed = Authenticator(profile).sign_out()
     if forget:
         store.remove(profile.name)
     _say(
         f"Signed out of profile {profile.name!r}"
-        + (f" ({removed} account{'s' if removed != 1 else ''} removed)" if removed else "")
+        + ("" if removed else " (it had no saved tokens)")
         + (" and deleted it." if forget else ".")
     )
 
@@ -247,8 +271,10 @@ def doctor(profile_name: str | None) -> None:
                 "add the delegated permission IMAP.AccessAsUser.All and consent to it",
             )
             upn = str(data.get("upn") or data.get("preferred_username") or "")
+            # A shared mailbox is read with the signed-in account's token: compare with that.
+            expected = profile.account or profile.user
             check(
-                not profile.user or not upn or upn.lower() == profile.user.lower(),
+                not expected or not upn or upn.lower() == expected.lower(),
                 f"account {upn or '(unknown)'} for mailbox {profile.user}",
                 "the token is for another account than the mailbox: sign in as "
                 f"{profile.user}, or use that account's own mailbox (shared mailboxes need "
@@ -282,8 +308,9 @@ def _default_port(security: str) -> int:
     return 993 if security == "tls" else 143
 
 
-def _maybe_secret(profile: Profile) -> str | None:
-    try:
-        return client_secret(profile, prompt=False)
-    except UsageError:
-        return None
+def _with_tenant(authority: str, tenant: str) -> str:
+    """``https://host/<old tenant>`` with the tenant replaced."""
+    url = urllib.parse.urlsplit(authority)
+    segments = url.path.rstrip("/").split("/")
+    segments[-1] = tenant
+    return urllib.parse.urlunsplit(url._replace(path="/".join(segments)))

@@ -1,0 +1,242 @@
+"""The sign-in commands as a person runs them: `o365imap` in a subprocess, against the
+identity-platform emulator running in this process (no mail server needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from o365imap.auth import Profile, ProfileStore, claims
+from o365imap.sandbox.approve import approve_sign_in
+from o365imap.sandbox.identity import IdentityEmulator
+from o365imap.sandbox.tokens import TokenSigner
+
+APP = "0b0b0b0b-2222-4000-8000-000000000001"
+ALICE, ALICE_PW = "alice@example.com", "alice-pw"
+BOB, BOB_PW = "bob@example.com", "bob-pw"
+SHARED = "shared@example.com"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityEmulator]:
+    emu = IdentityEmulator(tmp_path_factory.mktemp("identity"), signer=TokenSigner())
+    emu.register_app(APP, name="cli tests")
+    emu.add_user(ALICE, ALICE_PW)
+    emu.add_user(BOB, BOB_PW)
+    with emu:
+        yield emu
+
+
+def run(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file")
+    return subprocess.run(
+        [sys.executable, "-m", "o365imap", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def login(
+    home: Path, emulator: IdentityEmulator, username: str, password: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`o365imap login --no-browser ...`, signing in on the printed page as ``username``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "o365imap", "login", "--no-browser", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    approver: threading.Thread | None = None
+    for line in process.stderr:
+        lines.append(line)
+        match = re.search(r"https://\S+/authorize\?\S+", line)
+        if match and approver is None:
+            approver = threading.Thread(
+                target=approve_sign_in,
+                args=(match.group(0),),
+                kwargs={
+                    "username": username,
+                    "password": password,
+                    "ca_file": str(emulator.ca_file),
+                    "fields": {"username": username},
+                },
+                daemon=True,
+            )
+            approver.start()
+    code = process.wait(timeout=60)
+    if approver is not None:
+        approver.join(30)
+    return subprocess.CompletedProcess(process.args, code, "", "".join(lines))
+
+
+def new_profile_args(emulator: IdentityEmulator, name: str, user: str) -> list[str]:
+    return [
+        "--profile", name, "--client-id", APP, "--authority", emulator.authority(),
+        "--ca-file", str(emulator.ca_file), "--user", user,
+    ]  # fmt: skip
+
+
+def profiles(home: Path) -> dict[str, object]:
+    return tomllib.loads((home / "profiles.toml").read_text())
+
+
+def test_a_shared_mailbox_login_keeps_mailbox_and_account_apart(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    first = login(tmp_path, emulator, BOB, BOB_PW, *new_profile_args(emulator, "bob", BOB))
+    assert first.returncode == 0, first.stderr
+    shared = login(
+        tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, "shared", SHARED)
+    )
+    assert shared.returncode == 0, shared.stderr
+    data = profiles(tmp_path)
+    assert data["default"] == "bob"  # the first profile; a later login does not take over
+    table = data["profiles"]["shared"]  # type: ignore[index]
+    assert table["user"] == SHARED and table["account"] == ALICE and table["account_id"]
+
+    token = run(tmp_path, "token", "--profile", "shared")
+    assert token.returncode == 0, token.stderr
+    assert claims(token.stdout.strip())["upn"] == ALICE
+
+    out = run(tmp_path, "logout", "--profile", "shared")
+    assert out.returncode == 0, out.stderr
+    assert run(tmp_path, "token", "--profile", "shared").returncode == 2
+    still = run(tmp_path, "token", "--profile", "bob")  # bob's sign-in was not wiped
+    assert still.returncode == 0, still.stderr
+    assert claims(still.stdout.strip())["upn"] == BOB
+
+    again = login(
+        tmp_path, emulator, ALICE, ALICE_PW, "--profile", "shared", "--default", "--timeout", "30"
+    )
+    assert again.returncode == 0, again.stderr
+    assert profiles(tmp_path)["default"] == "shared"  # asked for
+
+
+def test_tenant_moves_a_saved_authority_and_unknown_keys_stay(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    store = ProfileStore(tmp_path / "profiles.toml")
+    store.save(
+        Profile(
+            name="work",
+            client_id=APP,
+            authority=emulator.authority("organizations"),
+            user=ALICE,
+            ca_file=str(emulator.ca_file),
+            extra={"note": "my own key", "future": {"level": 2}},
+        )
+    )
+    both = run(
+        tmp_path, "login", "--profile", "work", "--tenant", "x", "--authority", "https://a/b"
+    )
+    assert both.returncode == 1 and "--tenant or --authority, not both" in both.stderr
+    result = login(
+        tmp_path, emulator, ALICE, ALICE_PW, "--profile", "work", "--tenant", "example.com"
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{emulator.base_url}/example.com/oauth2" in result.stderr  # signed in at the new tenant
+    table = profiles(tmp_path)["profiles"]["work"]  # type: ignore[index]
+    assert (
+        table["authority"] == emulator.authority("example.com") and table["tenant"] == "example.com"
+    )
+    assert table["note"] == "my own key" and table["future"] == {"level": 2}
+
+
+def test_login_checks_the_profiles_file_before_anyone_signs_in(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    (tmp_path / "profiles.toml").write_text("[profiles.work\nclient_id = ")
+    result = run(tmp_path, "login", *new_profile_args(emulator, "work", ALICE), "--timeout", "5")
+    assert result.returncode == 1
+    assert "cannot read the profiles file" in result.stderr
+    assert "Sign in at" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_home_is_one_sentence_and_exit_1(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    home = blocker / "home"
+    result = run(home, "login", *new_profile_args(emulator, "work", ALICE), "--timeout", "5")
+    assert result.returncode == 1, result.stderr
+    assert str(blocker) in result.stderr and "Sign in at" not in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_client_secret_in_the_profiles_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "profiles.toml").write_text(
+        '[profiles.web]\nclient_id = "abc"\nclient_secret = "s3cret~value"\n'
+    )
+    result = run(tmp_path, "token", "--profile", "web")
+    assert result.returncode == 1
+    assert "O365IMAP_CLIENT_SECRET" in result.stderr and "s3cret" not in result.stderr
+
+
+def test_a_damaged_token_file_means_signed_out(tmp_path: Path, emulator: IdentityEmulator) -> None:
+    ProfileStore(tmp_path / "profiles.toml").save(
+        Profile(
+            name="p",
+            client_id=APP,
+            authority=emulator.authority(),
+            ca_file=str(emulator.ca_file),
+            user=ALICE,
+        )
+    )
+    (tmp_path / "tokens.json").write_text('{"AccessToken": {"x": ')
+    result = run(tmp_path, "token", "--profile", "p")
+    assert result.returncode == 2
+    assert "damaged" in result.stderr and "o365imap login --profile p" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.glob("tokens.json.corrupt-*"))
+
+
+def test_an_unreachable_identity_platform_exits_3(tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    ProfileStore(tmp_path / "profiles.toml").save(
+        Profile(name="p", client_id=APP, authority=f"https://127.0.0.1:{port}/t", user=ALICE)
+    )
+    result = run(tmp_path, "token", "--profile", "p")
+    assert result.returncode == 3, result.stderr
+    assert "cannot reach the identity platform" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_an_empty_access_token_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "folders", "--access-token", "", "--user", ALICE)
+    assert result.returncode == 1  # bad usage, as documented; never an internal error
+    assert "--access-token is empty" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_whoami_json_shows_the_signed_in_account(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    result = login(tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, "me", SHARED))
+    assert result.returncode == 0, result.stderr
+    who = run(tmp_path, "whoami", "--json", "--profile", "me")
+    assert who.returncode == 0, who.stderr
+    info = json.loads(who.stdout)
+    assert info["account"] == ALICE and info["mailbox"] == SHARED

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from types import TracebackType
 from typing import Any, Literal
 
@@ -82,6 +83,10 @@ _NOT_FOUND = re.compile(
     r"(doesn't|does not|not) exist|unknown mailbox|no such (mailbox|folder)|not found", re.I
 )
 _NOT_CONNECTED = re.compile(r"authenticated but not connected", re.I)
+# A streamed literal is read in pieces of up to 1 MB once 64 KB or more of it is still to come:
+# one decoder call and one write per megabyte instead of one per TLS record.
+_BIG_READ = 64 * 1024
+_LITERAL_READ = 1 << 20
 _BYE_WAIT = 2.0  # seconds to wait for a tagged answer after the server said BYE
 # A flag or keyword (RFC 3501 flag-keyword / flag-extension): no spaces, parentheses, quotes.
 _FLAG = re.compile(r"^\\?[A-Za-z0-9$_.\-]+$")
@@ -861,8 +866,14 @@ class ImapClient:
                 raise
             if event is not None:
                 return event
+            wanted = self._parser.literal_wanted
             try:
-                data = self._transport.recv()
+                if wanted >= _BIG_READ:
+                    data: bytes | bytearray = self._transport.recv_exactly(
+                        min(wanted, _LITERAL_READ)
+                    )
+                else:
+                    data = self._transport.recv()
             except ConnectionClosed as exc:
                 self._connected = False
                 raise self._closed_error(exc) from exc.__cause__
@@ -888,6 +899,122 @@ class ImapClient:
                 f"{self.host} closed the connection in the middle of a response"
             )
         return exc
+
+    # ------------------------------------------------------------ waiting for news, searching
+
+    def idle(
+        self,
+        timeout: float,
+        *,
+        stop: Callable[[], bool] | None = None,
+        poll: float = 0.25,
+    ) -> list[Untagged]:
+        """IDLE (RFC 2177) for at most ``timeout`` seconds; the untagged responses seen.
+
+        Returns as soon as the server reports a change (EXISTS, EXPUNGE, RECENT), when
+        ``timeout`` has passed, or when ``stop()`` turns true: it is asked every ``poll``
+        seconds, so a program with one connection can leave IDLE quickly to run a command
+        (ending IDLE from another thread would mean two threads on one TLS stream). DONE is
+        sent before returning, so the connection is ready for the next command.
+        ``self.exists`` is kept current as usual.
+        """
+        self._require_selected()
+        if "IDLE" not in self.capabilities:
+            raise CapabilityMissing(f"{self.host} does not offer IDLE", capability="IDLE")
+        command = Command(self._tags(), "IDLE", ())
+        self._send(command, on_continuation=None)
+        seen: list[Untagged] = []
+        while True:  # the server's "+ idling", or a refusal
+            event = self._next_event()
+            if isinstance(event, Continuation):
+                break
+            if isinstance(event, Tagged) and event.tag == command.tag:
+                if event.status != "OK":
+                    raise _command_error("IDLE", event)
+                return seen
+            if not self._handle_common(event) and isinstance(event, Untagged):
+                seen.append(event)
+        read_timeout = self._transport.read_timeout
+        deadline = time.monotonic() + timeout
+        changed = False
+        try:
+            while not changed and not (stop is not None and stop()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                # Short reads, so that ``stop`` is asked often; a quiet server is not an error.
+                self._transport.set_read_timeout(max(0.01, min(poll, remaining)))
+                try:
+                    event = self._next_event()
+                except ReadTimeout:
+                    continue
+                if not self._handle_common(event) and isinstance(event, Untagged):
+                    seen.append(event)
+                    changed = event.kind in ("EXISTS", "EXPUNGE", "RECENT")
+        finally:
+            if self._connected:
+                self._transport.set_read_timeout(read_timeout)
+        if wire.isEnabledFor(logging.DEBUG):
+            wire.debug("C: DONE")
+        self._transport.send(b"DONE\r\n")
+        while True:
+            event = self._next_event()
+            if isinstance(event, Tagged) and event.tag == command.tag:
+                if event.status != "OK":
+                    raise _command_error("IDLE", event)
+                return seen
+            if not self._handle_common(event) and isinstance(event, Untagged):
+                seen.append(event)
+
+    def find(
+        self,
+        *,
+        sender: str | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+        since: date | None = None,
+        before: date | None = None,
+        unseen: bool = False,
+    ) -> list[int]:
+        """UID SEARCH in the selected folder with the usual criteria, ANDed; the UIDs found.
+
+        ``since``/``before`` compare the internal date by day (RFC 3501 6.4.4: SINCE is on or
+        after, BEFORE is strictly before). Non-ASCII text is sent as a literal with CHARSET
+        UTF-8, which every server must accept; ASCII-only searches leave CHARSET out, since
+        some old servers refuse it.
+        """
+        args: list[Argument] = []
+        for key, value in (("FROM", sender), ("SUBJECT", subject), ("TEXT", text)):
+            if value:
+                args += [Atom(key), value]
+        for key, day in (("SINCE", since), ("BEFORE", before)):
+            if day is not None:
+                args += [Atom(key), Atom(self._imap_date(day))]
+        if unseen:
+            args.append(Atom("UNSEEN"))
+        if not args:
+            args.append(Atom("ALL"))
+        wide = any(isinstance(a, str) and not a.isascii() for a in args)
+        return self.search(args, uid=True, charset="UTF-8" if wide else None)
+
+    @staticmethod
+    def _imap_date(day: date) -> str:
+        """RFC 3501 date: ``1-Mar-2024``; English month names whatever the locale."""
+        months = (
+            "Jan",
+            "Feb",
+            "Mar",
+            "Apr",
+            "May",
+            "Jun",
+            "Jul",
+            "Aug",
+            "Sep",
+            "Oct",
+            "Nov",
+            "Dec",
+        )
+        return f"{day.day}-{months[day.month - 1]}-{day.year}"
 
 
 # ---------------------------------------------------------------- helpers

@@ -398,7 +398,7 @@ class ResponseParser:
 
     # -- input
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Add bytes received from the server."""
         if data:
             self._buf += data
@@ -408,6 +408,14 @@ class ResponseParser:
     def buffered(self) -> int:
         """Bytes received but not yet turned into events."""
         return len(self._buf) - self._pos
+
+    @property
+    def literal_wanted(self) -> int:
+        """Bytes of the literal being streamed that have not arrived yet (0 otherwise): the
+        reader may wait for this many at once instead of taking network-sized bites."""
+        if not self._literal_stream or not self._literal_left:
+            return 0
+        return max(0, self._literal_left - self.buffered)
 
     @property
     def in_response(self) -> bool:

@@ -333,6 +333,22 @@ def test_large_literal_streams_in_chunks_and_is_never_joined() -> None:
     ]
 
 
+def test_literal_wanted_tells_how_much_of_a_streamed_literal_is_still_to_come() -> None:
+    parser = ResponseParser(stream_threshold=100)
+    assert parser.literal_wanted == 0
+    parser.feed(b"* 1 FETCH (BODY[2] {1000}\r\n" + b"x" * 300)
+    events = parser.events()
+    assert isinstance(events[0], LiteralStarted)
+    assert parser.literal_wanted == 700
+    parser.feed(bytearray(b"y" * 700))  # a reader's exact-size buffer is accepted as it is
+    parser.events()
+    assert parser.literal_wanted == 0
+    small = ResponseParser(stream_threshold=10_000)
+    small.feed(b"* 1 FETCH (BODY[2] {1000}\r\n")
+    small.events()
+    assert small.literal_wanted == 0  # collected, not streamed: the reader takes what comes
+
+
 def test_streamed_literal_bytewise_matches_whole() -> None:
     body = b"x" * 5000
     data = b"* 1 FETCH (BODY[] {5000}\r\n" + body + b")\r\n"

@@ -1,0 +1,465 @@
+"""The main screen: folders on the left, the message list on the right, a status line.
+
+Every network call runs in a thread worker through the MailSession (one connection, one
+command at a time) and comes back as a Message; handlers only update widgets, so a slow or
+silent server never freezes the keys. A watcher worker waits for new mail (IDLE, or NOOP
+polling) and lets go of the connection whenever another worker needs it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Static, Tree
+from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
+
+from o365imap import FolderInfo, InteractionRequired
+from o365imap.tui.model import FolderEntry, MailSession, Row, SearchQuery, describe_error
+from o365imap.tui.screens import (
+    ErrorScreen,
+    Failed,
+    FlagsChanged,
+    HelpScreen,
+    MessageScreen,
+    SearchScreen,
+    SignInScreen,
+)
+from o365imap.tui.widgets import PAGE_SIZE, MessageList
+
+__all__ = ["MailApp"]
+
+# Single-width marks: emoji are two cells in some terminals and one in others.
+_MARK = "▪"
+# Keys of the main screen that make no sense over a message or a dialog.
+_MAIN_ONLY = {"search", "clear_search", "reload", "flag", "toggle_flagged", "sign_in"}
+
+
+# Textual's Message initialises itself in __post_init__, made for dataclasses like these.
+@dataclass(eq=False)
+class _Msg(Message):
+    pass
+
+
+@dataclass(eq=False)
+class FoldersLoaded(_Msg):
+    entries: list[FolderEntry]
+
+
+@dataclass(eq=False)
+class UnreadCount(_Msg):
+    name: str
+    count: int | None
+
+
+@dataclass(eq=False)
+class FolderOpened(_Msg):
+    info: FolderInfo
+
+
+@dataclass(eq=False)
+class PageLoaded(_Msg):
+    generation: int
+    page: int
+    rows: list[Row]
+    total: int | None  # the folder's count when the page was numbered by sequence
+
+
+@dataclass(eq=False)
+class PageSkipped(_Msg):
+    generation: int
+    page: int
+
+
+@dataclass(eq=False)
+class SearchDone(_Msg):
+    query: SearchQuery
+    uids: list[int]
+
+
+@dataclass(eq=False)
+class NewMail(_Msg):
+    folder: str
+    exists: int
+
+
+@dataclass(eq=False)
+class NeedSignIn(_Msg):
+    error: BaseException
+
+
+class MailApp(App[None]):
+    """``MailApp(session).run()``; ``download_dir`` is where attachments go by default."""
+
+    TITLE = "o365imap"
+    CSS = """
+    #folders { width: 34; max-width: 40%; border-right: solid $primary-background; }
+    #list-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
+    #status { height: 1; padding: 0 1; color: $text-muted; }
+    #status.error { color: $error; text-style: bold; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "search", "Search"),
+        Binding("escape", "clear_search", "End search", show=False),
+        Binding("r", "flag('\\\\Seen', True)", "Read", show=False),
+        Binding("u", "flag('\\\\Seen', False)", "Unread", show=False),
+        Binding("f", "toggle_flagged", "Flag", show=False),
+        Binding("g", "reload", "Reload"),
+        Binding("L", "sign_in", "Sign in", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        session: MailSession,
+        *,
+        download_dir: Path | None = None,
+        start_folder: str = "INBOX",
+        watch: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.download_dir = download_dir or _default_downloads()
+        self.start_folder = start_folder
+        self.watch_mail = watch
+        self.folder: FolderInfo | None = None
+        self.search_query: SearchQuery | None = None
+        self.nodes: dict[str, TreeNode[FolderEntry]] = {}
+        self.entries: dict[str, FolderEntry] = {}
+        self.unread: dict[str, int | None] = {}
+        self.last_error: BaseException | None = None
+        self.sub_title = session.description
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            tree: Tree[FolderEntry] = Tree("Folders", id="folders")
+            tree.show_root = False
+            yield tree
+            with Vertical():
+                yield Static("Connecting…", id="list-title")
+                yield MessageList(id="messages")
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#folders", Tree).focus()
+        self.load_folders()
+        if self.watch_mail:
+            self.watch_for_mail()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in _MAIN_ONLY and self.screen is not self.screen_stack[0])
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_all()
+        self.session.close()
+
+    @property
+    def messages(self) -> MessageList:
+        return self.query_one("#messages", MessageList)
+
+    def status(self, text: str, *, error: bool = False) -> None:
+        widget = self.query_one("#status", Static)
+        widget.update(Text(text))
+        widget.set_class(error, "error")
+
+    # ---------------------------------------------------------------- workers (network)
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def load_folders(self) -> None:
+        try:
+            entries = self.session.folders()
+        except InteractionRequired as exc:
+            self.post_message(NeedSignIn(exc))
+            return
+        except Exception as exc:
+            self.post_message(Failed(exc, "list the folders"))
+            return
+        self.post_message(FoldersLoaded(entries))
+        try:
+            names = [e.name for e in entries if e.selectable]
+            for name, count in self.session.unread(names):
+                if get_current_worker().is_cancelled:
+                    return
+                self.post_message(UnreadCount(name, count))
+        except Exception as exc:
+            self.post_message(Failed(exc, "count the unread messages"))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def open_folder(self, name: str) -> None:
+        try:
+            info = self.session.open_folder(name)
+        except Exception as exc:
+            self.post_message(Failed(exc, f"open the folder {name}"))
+        else:
+            self.post_message(FolderOpened(info))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def load_page(self, generation: int, page: int, uids: list[int] | None) -> None:
+        widget = self.messages
+        # Pages asked for while scrolling past them are not worth a round trip any more.
+        if generation != widget.generation or page not in widget.wanted_pages:
+            self.post_message(PageSkipped(generation, page))
+            return
+        try:
+            if uids is None:
+                rows, total = self.session.page(page, PAGE_SIZE)
+                self.post_message(PageLoaded(generation, page, rows, total))
+            else:
+                rows = self.session.rows_by_uid(uids)
+                self.post_message(PageLoaded(generation, page, rows, None))
+        except Exception as exc:
+            self.post_message(PageSkipped(generation, page))
+            self.post_message(Failed(exc, "load the messages"))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def run_search(self, query: SearchQuery) -> None:
+        try:
+            uids = self.session.search(query)
+        except Exception as exc:
+            self.post_message(Failed(exc, "search"))
+        else:
+            self.post_message(SearchDone(query, uids))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def set_flag(self, uid: int, flag: str, on: bool) -> None:
+        try:
+            flags = self.session.set_flag(uid, flag, on)
+        except Exception as exc:
+            self.post_message(Failed(exc, "change the flags"))
+        else:
+            self.post_message(FlagsChanged(uid, flags))
+
+    @work(thread=True, exit_on_error=False, group="watch")
+    def watch_for_mail(self) -> None:
+        worker = get_current_worker()
+
+        def stop() -> bool:
+            return worker.is_cancelled
+
+        while not worker.is_cancelled:
+            try:
+                news = self.session.wait_for_news(stop)
+            except Exception:
+                # The next command of a worker reconnects and reports what is wrong; the
+                # watcher just waits for a connection to come back.
+                news = None
+            if news is not None:
+                self.post_message(NewMail(*news))
+                continue
+            # Nothing to watch yet (no connection or folder), or others want the connection.
+            for _ in range(5):
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.1)
+
+    # ---------------------------------------------------------------- results
+
+    def on_folders_loaded(self, message: FoldersLoaded) -> None:
+        tree = self.query_one("#folders", Tree)
+        tree.clear()
+        self.nodes.clear()
+        self.entries = {e.name: e for e in message.entries}
+        parents = {e.parent for e in message.entries}
+        for entry in message.entries:
+            parent = self.nodes.get(entry.parent or "", tree.root)
+            if entry.name in parents:
+                node = parent.add(self._label(entry), data=entry, expand=True)
+            else:
+                node = parent.add_leaf(self._label(entry), data=entry)
+            self.nodes[entry.name] = node
+        self.status(f"{len(message.entries)} folders")
+        if self.folder is None:
+            start = self.start_folder if self.start_folder in self.entries else None
+            if start is not None:
+                tree.move_cursor(self.nodes[start])
+                self.status(f"Opening {start}…")
+                self.open_folder(start)
+        else:
+            self.open_folder(self.folder.name)
+
+    def _label(self, entry: FolderEntry) -> Text:
+        text = Text()
+        if entry.special:
+            text.append(_MARK + " ", style="cyan")
+        text.append(entry.label, style="bold" if entry.special else "")
+        count = self.unread.get(entry.name)
+        if count:
+            text.append(f" ({count})", style="bold cyan")
+        if not entry.selectable:
+            text.stylize("dim")
+        return text
+
+    def on_unread_count(self, message: UnreadCount) -> None:
+        self.unread[message.name] = message.count
+        node = self.nodes.get(message.name)
+        entry = self.entries.get(message.name)
+        if node is not None and entry is not None:
+            node.set_label(self._label(entry))
+
+    @on(Tree.NodeSelected, "#folders")
+    def folder_chosen(self, event: Tree.NodeSelected[FolderEntry]) -> None:
+        entry = event.node.data
+        if entry is None or not entry.selectable:
+            return
+        self.status(f"Opening {entry.name}…")
+        self.query_one("#list-title", Static).update(Text(f"{entry.name}: opening…"))
+        self.open_folder(entry.name)
+
+    def on_folder_opened(self, message: FolderOpened) -> None:
+        self.folder = message.info
+        self.search_query = None
+        self.messages.empty_text = "  (this folder is empty)"
+        self.messages.reset(message.info.exists)
+        self._title()
+        self.messages.focus()
+        self.status(f"{message.info.name} opened")
+
+    def _title(self) -> None:
+        if self.folder is None:
+            return
+        name, total = self.folder.name, self.messages.total
+        if self.search_query is not None:
+            text = f"{name}: {total} found for {self.search_query.describe()}  (Escape: all mail)"
+        else:
+            unread = self.unread.get(name)
+            extra = f", {unread} unread" if unread else ""
+            text = f"{name}: {total} messages{extra}"
+        self.query_one("#list-title", Static).update(Text(text))
+
+    @on(MessageList.PagesWanted)
+    def pages_wanted(self, message: MessageList.PagesWanted) -> None:
+        for page in message.pages:
+            uids = message.widget.uids_for_page(page) if message.widget.uids is not None else None
+            self.load_page(message.generation, page, uids)
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        widget = self.messages
+        if (
+            message.total is not None
+            and message.generation == widget.generation
+            and widget.uids is None
+            and message.total != widget.total
+        ):
+            self._moved(message.total)  # mail came or went: the numbering moved
+            return
+        widget.fill(message.generation, message.page, message.rows)
+
+    def on_page_skipped(self, message: PageSkipped) -> None:
+        self.messages.forget(message.generation, message.page)
+
+    def _moved(self, exists: int) -> None:
+        widget = self.messages
+        delta = exists - widget.total
+        cursor = widget.cursor
+        widget.reset(exists, keep_cursor=True)
+        if delta > 0:
+            widget.move_to(cursor + delta)  # new mail comes on top: stay on the same message
+        self._title()
+
+    def on_new_mail(self, message: NewMail) -> None:
+        widget = self.messages
+        if self.folder is None or self.folder.name != message.folder:
+            return  # news of a folder left meanwhile
+        if widget.uids is not None:
+            self.status("The folder changed; Escape shows it")
+            return
+        delta = message.exists - widget.total
+        self._moved(message.exists)
+        if delta > 0:
+            self.status(f"{delta} new message(s)")
+
+    def on_search_done(self, message: SearchDone) -> None:
+        self.search_query = message.query
+        self.messages.empty_text = "  (no message matches)"
+        self.messages.reset(len(message.uids), message.uids)
+        self._title()
+        self.messages.focus()
+        self.status(f"{len(message.uids)} message(s) found")
+
+    def on_flags_changed(self, message: FlagsChanged) -> None:
+        self.messages.update_row(message.uid, message.flags)
+
+    def on_failed(self, message: Failed) -> None:
+        self.last_error = message.error
+        sentence, hint = describe_error(message.error)
+        self.status(f"{sentence} {hint}", error=True)
+        if self.folder is None:
+            self.query_one("#list-title", Static).update(Text("Not connected"))
+        if not isinstance(self.screen, ErrorScreen):  # one at a time: pages fail together
+            self.push_screen(ErrorScreen(message.error, message.doing))
+
+    def on_need_sign_in(self, message: NeedSignIn) -> None:
+        if not self.session.can_sign_in:
+            self.post_message(Failed(message.error, "sign in"))
+            return
+        self.action_sign_in()
+
+    @on(MessageList.Opened)
+    def message_opened(self, message: MessageList.Opened) -> None:
+        self.push_screen(MessageScreen(self.session, message.row, self.download_dir))
+
+    # ---------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_search(self) -> None:
+        if self.folder is None:
+            self.status("Open a folder first", error=True)
+            return
+
+        def done(query: SearchQuery | None) -> None:
+            if query is not None:
+                self.status(f"Searching for {query.describe()}…")
+                self.run_search(query)
+
+        self.push_screen(SearchScreen(self.search_query), done)
+
+    def action_clear_search(self) -> None:
+        if self.search_query is not None and self.folder is not None:
+            self.status(f"{self.folder.name}")
+            self.open_folder(self.folder.name)
+
+    def action_reload(self) -> None:
+        self.status("Reloading…")
+        self.load_folders()
+
+    def action_sign_in(self) -> None:
+        if not self.session.can_sign_in:
+            self.status("This session signs in with a given token; nothing to sign in", error=True)
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.status("Signed in")
+                self.load_folders()
+
+        self.push_screen(SignInScreen(self.session), done)
+
+    def action_flag(self, flag: str, on: bool) -> None:
+        row = self.messages.current
+        if row is not None and row.uid is not None and self.focused is self.messages:
+            self.set_flag(row.uid, flag, on)
+
+    def action_toggle_flagged(self) -> None:
+        row = self.messages.current
+        if row is not None and row.uid is not None and self.focused is self.messages:
+            self.set_flag(row.uid, "\\Flagged", not row.flagged)
+
+
+def _default_downloads() -> Path:
+    downloads = Path.home() / "Downloads"
+    return downloads if downloads.is_dir() else Path.cwd()

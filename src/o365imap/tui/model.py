@@ -1,0 +1,513 @@
+"""What the mail browser shows, and the one connection it talks through. No Textual here.
+
+The rule this module keeps: one ``ImapClient`` is used by one thread at a time. ``MailSession``
+owns it behind a lock; every network call of the app goes through ``MailSession.use``, from a
+worker thread, never from the event loop. The watcher that waits for new mail (IDLE, or NOOP
+where IDLE is missing) gives the connection up as soon as anyone else asks for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from o365imap import (
+    AuthError,
+    BodyPart,
+    CapabilityMissing,
+    CommandError,
+    ConnectError,
+    Folder,
+    FolderInfo,
+    FolderNotFound,
+    ImapClient,
+    InteractionRequired,
+    MessageSummary,
+    O365ImapError,
+    ProtocolError,
+    ReadTimeout,
+    SequenceSet,
+    StorageError,
+    Throttled,
+    TransportError,
+    UsageError,
+)
+from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
+from o365imap.messages import save_parts as _save_parts
+
+__all__ = [
+    "PAGE_ITEMS",
+    "FolderEntry",
+    "MailSession",
+    "Row",
+    "SearchQuery",
+    "describe_error",
+    "folder_entries",
+    "has_attachment",
+    "parse_day",
+]
+
+# One FETCH per page. BODYSTRUCTURE is what tells "has an attachment" for sure; it costs the
+# server a parse per message, which for a page of 50 is nothing next to the round trip.
+PAGE_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
+
+_SPECIAL = {
+    "\\sent": "Sent",
+    "\\drafts": "Drafts",
+    "\\junk": "Junk",
+    "\\trash": "Deleted",
+    "\\archive": "Archive",
+    "\\all": "All mail",
+    "\\flagged": "Flagged",
+}
+_ORDER = ["\\drafts", "\\sent", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged"]
+_NOOP_EVERY = 30.0  # seconds between NOOPs on a server without IDLE
+_IDLE_FOR = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minute cut-off
+
+
+# ---------------------------------------------------------------- folders
+
+
+@dataclass(frozen=True, slots=True)
+class FolderEntry:
+    """One line of the folder tree: the folder, its parent's name and what to call it."""
+
+    folder: Folder
+    label: str  # the last part of the name, or the special-use name
+    parent: str | None
+    special: str | None  # "Inbox", "Sent", ... for the marked folders
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def selectable(self) -> bool:
+        flags = {f.lower() for f in self.folder.flags}
+        return not flags & {"\\noselect", "\\nonexistent"}
+
+
+def folder_entries(folders: Iterable[Folder]) -> list[FolderEntry]:
+    """Inbox, then the special-use folders (Drafts, Sent, Archive, Junk, Deleted), then the
+    rest by name; each folder after its parent, which is made up when the server lists a
+    child without it."""
+    by_name = {f.name: f for f in folders}
+    for folder in list(by_name.values()):
+        delimiter, name = folder.delimiter, folder.name
+        while delimiter and delimiter in name:
+            name = name.rsplit(delimiter, 1)[0]
+            if name not in by_name:
+                by_name[name] = Folder(name, name.encode(), delimiter, ("\\Noselect",), None)
+
+    def top_key(folder: Folder) -> tuple[int, str]:
+        if folder.name == "INBOX":
+            return (0, "")
+        use = (folder.special_use or "").lower()
+        rank = 1 + _ORDER.index(use) if use in _ORDER else 100
+        return (rank, folder.name.casefold())
+
+    children: dict[str | None, list[Folder]] = {}
+    for folder in by_name.values():
+        children.setdefault(_parent(folder), []).append(folder)
+    out: list[FolderEntry] = []
+
+    def walk(parent: str | None) -> None:
+        for folder in sorted(children.get(parent, []), key=top_key):
+            special = "Inbox" if folder.name == "INBOX" else None
+            special = special or _SPECIAL.get((folder.special_use or "").lower())
+            leaf = folder.name.rsplit(folder.delimiter, 1)[-1] if folder.delimiter else folder.name
+            out.append(FolderEntry(folder, special or leaf, parent, special))
+            walk(folder.name)
+
+    walk(None)
+    return out
+
+
+def _parent(folder: Folder) -> str | None:
+    if folder.delimiter and folder.delimiter in folder.name:
+        return folder.name.rsplit(folder.delimiter, 1)[0]
+    return None
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the message list."""
+
+    summary: MessageSummary
+    has_attachment: bool
+
+    @property
+    def uid(self) -> int | None:
+        return self.summary.uid
+
+    @property
+    def unread(self) -> bool:
+        return "\\Seen" not in self.summary.flags
+
+    @property
+    def flagged(self) -> bool:
+        return "\\Flagged" in self.summary.flags
+
+    @property
+    def when(self) -> datetime | None:
+        env = self.summary.envelope
+        return (env.date if env and env.date else None) or self.summary.internal_date
+
+    @property
+    def sender(self) -> str:
+        env = self.summary.envelope
+        if env is None or not env.from_:
+            return ""
+        first = env.from_[0]
+        return str(getattr(first, "name", None) or getattr(first, "email", None) or first)
+
+    @property
+    def subject(self) -> str:
+        env = self.summary.envelope
+        return (env.subject or "") if env else ""
+
+
+def has_attachment(structure: BodyPart | None) -> bool:
+    """A part with a file name or ``Content-Disposition: attachment``, or an attached message;
+    inline images referred to by the HTML do not count, as in Outlook."""
+    if structure is None:
+        return False
+    stack = [structure]
+    while stack:
+        node = stack.pop()
+        if node.children:
+            stack.extend(node.children)
+            continue
+        disposition = (node.disposition or "").lower()
+        if disposition == "attachment" or node.content_type == "message/rfc822":
+            return True
+        if node.filename and not (disposition == "inline" and node.id):
+            return True
+    return False
+
+
+def _row(response: object) -> Row:
+    # ``fetch`` yields the parser's Fetch events: ``seq`` and a dict of items.
+    seq: int = getattr(response, "seq")  # noqa: B009 - no public name for the type
+    items: dict[str, object] = getattr(response, "items")  # noqa: B009
+    structure = items.get("BODYSTRUCTURE")
+    summary = MessageSummary(
+        seq=seq,
+        uid=items.get("UID"),  # type: ignore[arg-type]
+        flags=items.get("FLAGS", ()),  # type: ignore[arg-type]
+        size=items.get("RFC822.SIZE"),  # type: ignore[arg-type]
+        internal_date=items.get("INTERNALDATE"),  # type: ignore[arg-type]
+        envelope=items.get("ENVELOPE"),  # type: ignore[arg-type]
+    )
+    return Row(summary, has_attachment(structure if isinstance(structure, BodyPart) else None))
+
+
+# ---------------------------------------------------------------- search
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Server-side SEARCH criteria, ANDed."""
+
+    sender: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    since: date | None = None
+    before: date | None = None
+    unseen: bool = False
+
+    def describe(self) -> str:
+        parts = [
+            f"{key} {value!r}"
+            for key, value in (
+                ("from", self.sender),
+                ("subject", self.subject),
+                ("text", self.text),
+            )
+            if value
+        ]
+        if self.since:
+            parts.append(f"since {self.since.isoformat()}")
+        if self.before:
+            parts.append(f"before {self.before.isoformat()}")
+        if self.unseen:
+            parts.append("unread")
+        return ", ".join(parts) or "everything"
+
+
+def parse_day(text: str | None) -> date | None:
+    """``2024-03-01`` (ISO); empty means no date."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{text.strip()!r} is not a date like 2024-03-01") from None
+
+
+# ---------------------------------------------------------------- errors for people
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """A sentence saying what went wrong, and one saying what to do about it."""
+    text = str(exc).rstrip(".") + "."
+    if isinstance(exc, InteractionRequired):
+        return text, "Press L to sign in again from here."
+    if isinstance(exc, AuthError):
+        return text, (
+            "Check the profile's account and app registration (o365imap doctor), "
+            "or press L to sign in again."
+        )
+    if isinstance(exc, ConnectError):
+        return text, "Check the network and the server name and port, then press g to retry."
+    if isinstance(exc, ReadTimeout):
+        return text, "The server is slow or unreachable; press g to retry, or try later."
+    if isinstance(exc, TransportError):
+        return text, "The connection was lost; press g to reconnect."
+    if isinstance(exc, Throttled):
+        return text, "The server asks to slow down; wait a minute, then press g."
+    if isinstance(exc, FolderNotFound):
+        return text, "The folder may have been renamed or deleted; press g to reload folders."
+    if isinstance(exc, CommandError):
+        words = f" The server said: {exc.server_words}." if exc.text else ""
+        return text + words, "Press g to reload; if it keeps failing, run o365imap doctor."
+    if isinstance(exc, StorageError):
+        return text, "Choose another folder to save into, or free some space."
+    if isinstance(exc, UsageError):
+        return text, "Correct the input and try again."
+    if isinstance(exc, O365ImapError):
+        return text, "Press g to retry; o365imap --debug tui logs the conversation."
+    return (
+        f"Something unexpected went wrong ({type(exc).__name__}: {exc}).",
+        "Please report it; press g to retry.",
+    )
+
+
+# ---------------------------------------------------------------- the connection
+
+
+class MailSession:
+    """The app's one connection: opened on first use, reopened after it is lost.
+
+    ``connect`` returns a connected, signed-in client; ``disconnect`` says goodbye to it;
+    ``sign_in`` (optional) runs an interactive sign-in, handing instructions (a URL or a device
+    code) to its callback, for when ``connect`` raised InteractionRequired.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], ImapClient],
+        disconnect: Callable[[ImapClient], None] | None = None,
+        sign_in: Callable[[Callable[[str], None]], None] | None = None,
+        *,
+        description: str = "",
+    ) -> None:
+        self._connect = connect
+        self._disconnect = disconnect
+        self._sign_in = sign_in
+        self.description = description
+        self._client: ImapClient | None = None
+        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._waiting = 0
+        self.folder: str | None = None  # the selected folder, selected again after a reconnect
+
+    @property
+    def can_sign_in(self) -> bool:
+        return self._sign_in is not None
+
+    @property
+    def busy(self) -> bool:
+        """Someone waits for the connection (the watcher then leaves IDLE)."""
+        return self._waiting > 0
+
+    @contextmanager
+    def use(self, *, connect: bool = True) -> Iterator[ImapClient]:
+        """The client, for one thread at a time; a transport failure drops it for a fresh
+        connection next time (a half-read response cannot be resumed)."""
+        with self._count_lock:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._count_lock:
+                self._waiting -= 1
+        try:
+            if self._client is None or not self._client.connected:
+                if not connect:
+                    raise _NotConnected
+                self._client = self._connect()
+                if self.folder is not None:
+                    self._client.examine(self.folder)
+            try:
+                yield self._client
+            except (TransportError, ProtocolError):
+                # A garbled response leaves the stream at an unknown point: as good as lost.
+                self._drop()
+                raise
+        finally:
+            self._lock.release()
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        """Log out, waiting at most briefly for a worker to finish with the connection."""
+        if not self._lock.acquire(timeout=2.0):
+            client = self._client
+            if client is not None:
+                client.close()  # a stalled command: cutting the socket is all we can do
+            return
+        try:
+            client, self._client = self._client, None
+            if client is not None:
+                if self._disconnect is not None:
+                    self._disconnect(client)
+                else:
+                    client.logout()
+        finally:
+            self._lock.release()
+
+    def sign_in(self, show: Callable[[str], None]) -> None:
+        if self._sign_in is None:
+            raise UsageError("this session has no profile to sign in with")
+        self._sign_in(show)
+
+    # ---------------------------------------------------------------- calls for the app
+
+    def folders(self) -> list[FolderEntry]:
+        with self.use() as client:
+            return folder_entries(client.list_folders())
+
+    def unread(self, names: Sequence[str]) -> Iterator[tuple[str, int | None]]:
+        """Unread counts from STATUS, one folder at a time (each a short hold of the lock)."""
+        for name in names:
+            while self.busy:  # counts can wait: the folder being opened and its pages cannot
+                time.sleep(0.01)
+            with self.use() as client:
+                try:
+                    count = client.status(name, ("UNSEEN",)).unseen
+                except CommandError:
+                    count = None  # a folder that cannot be asked is shown without a count
+            yield name, count
+
+    def open_folder(self, name: str) -> FolderInfo:
+        with self.use() as client:
+            self.folder = None
+            # Read-only until a flag is changed: opening a folder to look changes nothing,
+            # not even \Recent.
+            info = client.examine(name)
+            self.folder = name
+            return info
+
+    def page(self, index: int, size: int) -> tuple[list[Row], int]:
+        """Rows ``index*size`` .. of the selected folder, newest first, from one FETCH; and
+        the message count the numbering used (it moves when mail arrives)."""
+        with self.use() as client:
+            total = client.exists or 0
+            high = total - index * size
+            if high < 1:
+                return [], total
+            low = max(1, high - size + 1)
+            rows = [_row(r) for r in client.fetch(SequenceSet.range(low, high), PAGE_ITEMS)]
+            rows.sort(key=lambda r: r.summary.seq, reverse=True)
+            return rows, total
+
+    def rows_by_uid(self, uids: Sequence[int]) -> list[Row]:
+        """The rows of these UIDs (a page of search results), in the order given."""
+        if not uids:
+            return []
+        with self.use() as client:
+            found = {}
+            for response in client.fetch(SequenceSet(uids), PAGE_ITEMS, uid=True):
+                row = _row(response)
+                if row.uid is not None:
+                    found[row.uid] = row
+        return [found[u] for u in uids if u in found]
+
+    def search(self, query: SearchQuery) -> list[int]:
+        """UIDs matching ``query`` in the selected folder, newest first."""
+        with self.use() as client:
+            uids = client.find(
+                sender=query.sender,
+                subject=query.subject,
+                text=query.text,
+                since=query.since,
+                before=query.before,
+                unseen=query.unseen,
+            )
+        return sorted(set(uids), reverse=True)
+
+    def open_message(self, uid: int) -> MessageView:
+        with self.use() as client:
+            return open_message(client, uid)
+
+    def save(
+        self,
+        uid: int,
+        directory: Path,
+        parts: Sequence[str] | None,
+        progress: ProgressHook | None = None,
+    ) -> list[SavedPart]:
+        with self.use() as client:
+            return _save_parts(client, uid, directory, parts=parts, progress=progress)
+
+    def set_flag(self, uid: int, flag: str, on: bool) -> tuple[str, ...]:
+        """Add or remove a flag; the message's flags afterwards."""
+        with self.use() as client:
+            if client.selected is not None and client.selected.read_only and self.folder:
+                client.select(self.folder)
+            client.store([uid], "+FLAGS" if on else "-FLAGS", [flag], uid=True)
+            for response in client.fetch([uid], "(UID FLAGS)", uid=True):
+                flags: tuple[str, ...] = getattr(response, "items", {}).get("FLAGS", ())
+                return flags
+        return ()
+
+    def wait_for_news(self, stop: Callable[[], bool]) -> tuple[str, int] | None:
+        """Wait (IDLE, else NOOP every 30 s) until the selected folder changes or ``stop()``;
+        the folder and its new message count when it changed, else None. Never connects by
+        itself."""
+        try:
+            with self.use(connect=False) as client:
+                folder = self.folder
+                if folder is None:
+                    return None
+                before = client.exists
+                if "IDLE" in client.capabilities:
+                    with suppress(CapabilityMissing):
+                        client.idle(_IDLE_FOR, stop=lambda: stop() or self.busy)
+                    changed = client.exists is not None and client.exists != before
+                    return (folder, client.exists or 0) if changed else None
+        except _NotConnected:
+            return None
+        # No IDLE: wait without holding the connection, then one NOOP.
+        deadline = time.monotonic() + _NOOP_EVERY
+        while time.monotonic() < deadline:
+            if stop():
+                return None
+            time.sleep(0.2)
+        try:
+            with self.use(connect=False) as client:
+                folder = self.folder
+                if folder is None:
+                    return None
+                before = client.exists
+                client.noop()
+                changed = client.exists is not None and client.exists != before
+                return (folder, client.exists or 0) if changed else None
+        except _NotConnected:
+            return None
+
+
+class _NotConnected(Exception):
+    """Internal: the watcher found no connection and must not open one by itself."""

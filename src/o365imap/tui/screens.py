@@ -1,0 +1,512 @@
+"""The screens over the main one: a message, the search form, save, help, errors, sign-in.
+
+Network work happens in thread workers (``@work(thread=True)``) through the MailSession, and
+comes back as small Message dataclasses; handlers only draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    OptionList,
+    ProgressBar,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from o365imap import Group, MessageView, PartInfo, SavedPart
+from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
+from o365imap.tui.widgets import human_size
+
+__all__ = [
+    "KEYS",
+    "ErrorScreen",
+    "Failed",
+    "FlagsChanged",
+    "HelpScreen",
+    "MessageScreen",
+    "SaveDialog",
+    "SearchScreen",
+    "SignInScreen",
+]
+
+# The help screen's table; the bindings themselves live with the widgets that act on them.
+KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Everywhere", "?", "this help"),
+    ("Everywhere", "q / Ctrl+Q", "back, or quit from the main screen"),
+    ("Everywhere", "Tab / Shift+Tab", "next / previous pane"),
+    ("Folders", "↑ ↓, Enter", "choose a folder, open it"),
+    ("Messages", "↑ ↓ j k, PgUp PgDn Space, Home End", "move"),
+    ("Messages", "Enter, double click", "open the message"),
+    ("Messages", "r / u / f", "mark read / unread / toggle flagged"),
+    ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
+    ("Messages", "Escape", "leave the search results"),
+    ("Main", "g", "reload folders and the list (also: reconnect)"),
+    ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
+    ("Message", "s", "save the chosen attachment"),
+    ("Message", "a", "save all attachments"),
+    ("Message", "r / u / f", "mark read / unread / toggle flagged"),
+    ("Message", "Escape / q", "back to the list"),
+)
+
+
+@dataclass(eq=False)
+class Failed(Message):
+    """A worker's failure, to be shown as a sentence and what to do."""
+
+    error: BaseException
+    doing: str
+
+
+@dataclass(eq=False)
+class FlagsChanged(Message):
+    uid: int
+    flags: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- small modal screens
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold cyan", no_wrap=True)
+        grid.add_column(ratio=1)
+        section = ""
+        for where, keys, what in KEYS:
+            if where != section:
+                grid.add_row(Text(where, style="bold underline"), "")
+                section = where
+            grid.add_row("  " + keys, what)
+        with VerticalScroll(id="help"):
+            yield Static(Text("Keys (the mouse works too: click, double click, wheel)\n"))
+            yield Static(grid, id="help-keys")
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+class ErrorScreen(ModalScreen[None]):
+    """What went wrong, in a sentence, and what to do; never a traceback."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
+    DEFAULT_CSS = """
+    ErrorScreen { align: center middle; }
+    ErrorScreen > Vertical { width: 80; max-width: 100%; height: auto; border: thick $error;
+        background: $surface; padding: 1 2; }
+    ErrorScreen #error-title { text-style: bold; color: $error; }
+    ErrorScreen #error-hint { margin-top: 1; }
+    """
+
+    def __init__(self, error: BaseException, doing: str) -> None:
+        super().__init__()
+        self.sentence, self.hint = describe_error(error)
+        self.doing = doing
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Could not {self.doing}", id="error-title")
+            yield Static(Text(self.sentence), id="error-text")
+            yield Static(Text(self.hint), id="error-hint")
+            yield Button("OK", id="error-ok", variant="error")
+
+    @on(Button.Pressed, "#error-ok")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class SearchScreen(ModalScreen[SearchQuery | None]):
+    """The search form: every field optional, all ANDed; Enter in any field searches."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SearchScreen { align: center middle; }
+    SearchScreen > Vertical { width: 70; max-width: 100%; height: auto; border: thick $accent;
+        background: $surface; padding: 1 2; }
+    SearchScreen Input { margin-bottom: 0; }
+    SearchScreen #search-error { color: $error; height: auto; }
+    """
+
+    def __init__(self, previous: SearchQuery | None = None) -> None:
+        super().__init__()
+        self.previous = previous or SearchQuery()
+
+    def compose(self) -> ComposeResult:
+        p = self.previous
+        with Vertical():
+            yield Label("Search this folder (on the server)")
+            yield Input(p.sender or "", placeholder="From", id="search-from")
+            yield Input(p.subject or "", placeholder="Subject", id="search-subject")
+            yield Input(p.text or "", placeholder="Text anywhere", id="search-text")
+            with Horizontal(classes="dates"):
+                since = p.since.isoformat() if p.since else ""
+                before = p.before.isoformat() if p.before else ""
+                yield Input(since, placeholder="Since YYYY-MM-DD", id="search-since")
+                yield Input(before, placeholder="Before YYYY-MM-DD", id="search-before")
+            yield Checkbox("Unread only", p.unseen, id="search-unseen")
+            yield Static("", id="search-error")
+            yield Button("Search", id="search-go", variant="primary")
+
+    def _value(self, name: str) -> str | None:
+        return self.query_one(f"#search-{name}", Input).value.strip() or None
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#search-go")
+    def submit(self) -> None:
+        try:
+            query = SearchQuery(
+                sender=self._value("from"),
+                subject=self._value("subject"),
+                text=self._value("text"),
+                since=parse_day(self._value("since")),
+                before=parse_day(self._value("before")),
+                unseen=self.query_one("#search-unseen", Checkbox).value,
+            )
+        except ValueError as exc:  # UsageError is one: a date we cannot read
+            self.query_one("#search-error", Static).update(Text(str(exc)))
+            return
+        self.dismiss(query)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveDialog(ModalScreen[Path | None]):
+    """Where to save: a folder, created if missing."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SaveDialog { align: center middle; }
+    SaveDialog > Vertical { width: 80; max-width: 100%; height: auto; border: thick $accent;
+        background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, what: str, directory: Path) -> None:
+        super().__init__()
+        self.what = what
+        self.directory = directory
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Save {self.what} into the folder:")
+            yield Input(str(self.directory), id="save-dir")
+            yield Label("Enter: save   Escape: cancel")
+
+    @on(Input.Submitted, "#save-dir")
+    def submit(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self.dismiss(Path(value).expanduser())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SignInScreen(ModalScreen[bool]):
+    """Sign in with the profile's flow; shows the URL or the device code while waiting."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SignInScreen { align: center middle; }
+    SignInScreen > Vertical { width: 90; max-width: 100%; height: auto; border: thick $accent;
+        background: $surface; padding: 1 2; }
+    """
+
+    @dataclass(eq=False)
+    class Prompt(Message):
+        text: str
+
+    @dataclass(eq=False)
+    class Done(Message):
+        error: BaseException | None
+
+    def __init__(self, session: MailSession) -> None:
+        super().__init__()
+        self.session = session
+        self.prompt: str | None = None  # the URL or the device-code message, once known
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Signing in", id="signin-title")
+            yield Static("Starting the sign-in…", id="signin-text")
+            yield Label("Escape: give up (the app stays open)")
+
+    def on_mount(self) -> None:
+        self.run_sign_in()
+
+    @work(thread=True, exit_on_error=False, group="signin")
+    def run_sign_in(self) -> None:
+        def show(text: str) -> None:
+            self.post_message(self.Prompt(text))
+
+        try:
+            self.session.sign_in(show)
+        except Exception as exc:  # shown as a sentence, never a traceback
+            self.post_message(self.Done(exc))
+        else:
+            self.post_message(self.Done(None))
+
+    def on_sign_in_screen_prompt(self, message: Prompt) -> None:
+        text = self.prompt = message.text
+        if text.startswith("http"):
+            text = f"Open this address in a browser and sign in:\n\n{text}"
+        self.query_one("#signin-text", Static).update(Text(text))
+
+    def on_sign_in_screen_done(self, message: Done) -> None:
+        if message.error is not None:
+            self.app.push_screen(ErrorScreen(message.error, "sign in"))
+            self.dismiss(False)
+        else:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        # The sign-in thread ends by itself at its timeout; its answer goes nowhere.
+        self.dismiss(False)
+
+
+# ---------------------------------------------------------------- a message
+
+
+def _addresses(entries: tuple[object, ...]) -> str:
+    return ", ".join(e.name if isinstance(e, Group) else str(e) for e in entries)
+
+
+class MessageScreen(Screen[None]):
+    """Headers, text, attachments; save one or all (with a progress bar); change flags."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "back", "Back"),
+        Binding("s", "save(False)", "Save attachment"),
+        Binding("a", "save(True)", "Save all"),
+        Binding("r", "flag('\\\\Seen', True)", "Read"),
+        Binding("u", "flag('\\\\Seen', False)", "Unread"),
+        Binding("f", "toggle_flagged", "Flag"),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+    DEFAULT_CSS = """
+    MessageScreen #msg-headers { height: auto; padding: 0 1; background: $boost; }
+    MessageScreen #msg-scroll { height: 1fr; padding: 0 1; }
+    MessageScreen #msg-parts { height: auto; max-height: 8; }
+    MessageScreen #msg-progress { height: 1; }
+    MessageScreen #msg-status { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    @dataclass(eq=False)
+    class Loaded(Message):
+        view: MessageView
+
+    @dataclass(eq=False)
+    class Progress(Message):
+        done: int
+        total: int | None
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MessageScreen.Progress)  # keep only the latest
+
+    @dataclass(eq=False)
+    class SavedAll(Message):
+        saved: list[SavedPart]
+        directory: Path
+
+    def __init__(self, session: MailSession, row: Row, download_dir: Path) -> None:
+        super().__init__()
+        self.session = session
+        self.row = row
+        self.uid = row.uid or 0
+        self.flags = row.summary.flags
+        self.view: MessageView | None = None
+        self.download_dir = download_dir
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._headers(), id="msg-headers")
+        with VerticalScroll(id="msg-scroll"):
+            yield Static("Loading…", id="msg-body")
+        yield OptionList(id="msg-parts")
+        yield ProgressBar(id="msg-progress", show_eta=False)
+        yield Static("", id="msg-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#msg-progress").display = False
+        self.query_one("#msg-parts").display = False
+        self.query_one("#msg-scroll").focus()
+        self.load()
+
+    def _headers(self) -> Text:
+        summary = self.view.summary if self.view else self.row.summary
+        env = summary.envelope
+        text = Text()
+        fields = [
+            ("From", _addresses(env.from_) if env else ""),
+            ("To", _addresses(env.to) if env else ""),
+            ("Cc", _addresses(env.cc) if env else ""),
+            ("Date", self.row.when.strftime("%a %Y-%m-%d %H:%M %z") if self.row.when else ""),
+            ("Subject", env.subject or "" if env else ""),
+        ]
+        for name, value in fields:
+            if value or name in ("From", "Subject"):
+                text.append(f"{name}: ", style="bold")
+                text.append(value + "\n")
+        marks = []
+        if "\\Seen" not in self.flags:
+            marks.append("unread")
+        if "\\Flagged" in self.flags:
+            marks.append("flagged")
+        if marks:
+            text.append("[" + ", ".join(marks) + "]", style="italic yellow")
+        text.rstrip()
+        return text
+
+    # ---------------------------------------------------------------- workers
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def load(self) -> None:
+        try:
+            view = self.session.open_message(self.uid)
+        except Exception as exc:
+            self.post_message(Failed(exc, "open the message"))
+        else:
+            self.post_message(self.Loaded(view))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def save(self, directory: Path, parts: list[PartInfo]) -> None:
+        total = sum(p.size or 0 for p in parts) or None
+        done: dict[str, int] = {}
+
+        def progress(part: PartInfo, written: int, expected: int | None) -> None:
+            done[part.part] = written
+            self.post_message(self.Progress(sum(done.values()), total))
+
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.session.save(self.uid, directory, [p.part for p in parts], progress)
+        except Exception as exc:
+            self.post_message(Failed(exc, "save the attachments"))
+        else:
+            self.post_message(self.SavedAll(saved, directory))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def set_flag(self, flag: str, on: bool) -> None:
+        try:
+            flags = self.session.set_flag(self.uid, flag, on)
+        except Exception as exc:
+            self.post_message(Failed(exc, "change the flags"))
+        else:
+            self.post_message(FlagsChanged(self.uid, flags))
+
+    # ---------------------------------------------------------------- results
+
+    def on_message_screen_loaded(self, message: Loaded) -> None:
+        view = self.view = message.view
+        self.flags = view.summary.flags
+        self.query_one("#msg-headers", Static).update(self._headers())
+        body = view.text if view.text is not None else "(no text)"
+        if view.truncated:
+            body += "\n\n[the text was cut: it is longer than the app shows]"
+        self.query_one("#msg-body", Static).update(Text(body))
+        parts = self.query_one("#msg-parts", OptionList)
+        parts.clear_options()
+        for info in view.parts:
+            label = f"{info.safe_name}  ({info.content_type}, {human_size(info.size)})"
+            parts.add_option(Option(label, id=info.part))
+        parts.display = bool(view.parts)
+        if view.parts:
+            parts.highlighted = 0
+        self._status(
+            f"{len(view.parts)} attachment(s): s saves the chosen one, a saves all"
+            if view.parts
+            else "No attachments"
+        )
+
+    def on_message_screen_progress(self, message: Progress) -> None:
+        bar = self.query_one("#msg-progress", ProgressBar)
+        bar.update(total=message.total, progress=message.done)
+
+    def on_message_screen_saved_all(self, message: SavedAll) -> None:
+        self.saving = False
+        bar = self.query_one("#msg-progress", ProgressBar)
+        bar.update(progress=bar.total or 0)
+        names = ", ".join(s.filename for s in message.saved)
+        self._status(f"Saved {len(message.saved)} file(s) in {message.directory}: {names}")
+
+    def on_failed(self, message: Failed) -> None:
+        self.saving = False
+        self.query_one("#msg-progress").display = False
+        if self.view is None:
+            self.query_one("#msg-body", Static).update("")
+        self._status(describe_error(message.error)[0])
+        self.app.push_screen(ErrorScreen(message.error, message.doing))
+
+    def on_flags_changed(self, message: FlagsChanged) -> None:
+        self.flags = message.flags
+        self.query_one("#msg-headers", Static).update(self._headers())
+        self.app.post_message(FlagsChanged(message.uid, message.flags))  # the list too
+
+    def _status(self, text: str) -> None:
+        self.query_one("#msg-status", Static).update(Text(text))
+
+    # ---------------------------------------------------------------- actions
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self, everything: bool) -> None:
+        if self.view is None or not self.view.parts or self.saving:
+            return
+        parts_list = self.query_one("#msg-parts", OptionList)
+        if everything:
+            chosen = list(self.view.parts)
+            what = f"all {len(chosen)} attachments"
+        else:
+            index = parts_list.highlighted or 0
+            chosen = [self.view.parts[index]]
+            what = chosen[0].safe_name
+
+        def start(directory: Path | None) -> None:
+            if directory is None:
+                return
+            self.download_dir = directory
+            self.saving = True
+            bar = self.query_one("#msg-progress", ProgressBar)
+            bar.display = True
+            bar.update(total=sum(p.size or 0 for p in chosen) or None, progress=0)
+            self._status(f"Saving {what}…")
+            self.save(directory, chosen)
+
+        self.app.push_screen(SaveDialog(what, self.download_dir), start)
+
+    @on(OptionList.OptionSelected, "#msg-parts")
+    def part_chosen(self) -> None:
+        self.action_save(False)
+
+    def action_flag(self, flag: str, on: bool) -> None:
+        self.set_flag(flag, on)
+
+    def action_toggle_flagged(self) -> None:
+        self.set_flag("\\Flagged", "\\Flagged" not in self.flags)

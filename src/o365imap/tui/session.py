@@ -1,0 +1,48 @@
+"""A MailSession from the command line's connection options (profile, host, token...)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from o365imap import ImapClient
+from o365imap.cli.connect import Connection, authenticator, open_client
+from o365imap.tui.model import MailSession
+
+__all__ = ["session_for"]
+
+
+def session_for(conn: Connection) -> MailSession:
+    """Connections made exactly as the other commands make them (``open_client``)."""
+    stacks: dict[int, ExitStack] = {}
+
+    def connect() -> ImapClient:
+        stack = ExitStack()
+        client = stack.enter_context(open_client(conn))
+        stacks[id(client)] = stack
+        return client
+
+    def disconnect(client: ImapClient) -> None:
+        stack = stacks.pop(id(client), None)
+        if stack is not None:
+            stack.close()  # open_client's own goodbye (LOGOUT)
+        else:
+            client.logout()
+
+    sign_in: Callable[[Callable[[str], None]], None] | None = None
+    if conn.profile is not None and conn.access_token is None:
+
+        def sign_in(show: Callable[[str], None]) -> None:
+            # A text-mode browser started from here would draw over the app: only open one
+            # where a graphical session exists; the URL is always shown as well.
+            graphical = bool(
+                os.environ.get("DISPLAY")
+                or os.environ.get("WAYLAND_DISPLAY")
+                or sys.platform in ("darwin", "win32")
+            )
+            authenticator(conn).sign_in(open_browser=graphical, show_url=show, show=show)
+
+    where = conn.profile.name if conn.profile is not None else (conn.user or "")
+    return MailSession(connect, disconnect, sign_in, description=f"{where} @ {conn.host}".strip())

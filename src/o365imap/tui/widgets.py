@@ -1,0 +1,243 @@
+"""The message list: a line-API widget with one line per message of the folder, filled lazily.
+
+A DataTable would need a row object per message before it could draw the first screen (a
+100,000-message folder then costs seconds); this widget only knows the count, draws the lines
+in view, and asks for the pages it lacks (those in view and the next one) with a message. The
+app fetches each page with one FETCH and hands the rows back with ``fill``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from o365imap.tui.model import Row
+
+__all__ = ["PAGE_SIZE", "MessageList", "human_size"]
+
+PAGE_SIZE = 50
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+class MessageList(ScrollView, can_focus=True):
+    """Newest first; row ``i`` is the ``i``-th newest message (or search result)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("enter", "open", "Open"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "messagelist--cursor",
+        "messagelist--loading",
+        "messagelist--unread",
+    }
+    DEFAULT_CSS = """
+    MessageList { height: 1fr; overflow-x: hidden; }
+    MessageList > .messagelist--cursor { background: $accent 40%; }
+    MessageList:focus > .messagelist--cursor { background: $accent; color: $text; }
+    MessageList > .messagelist--loading { color: $text-muted; }
+    MessageList > .messagelist--unread { text-style: bold; }
+    """
+
+    @dataclass(eq=False)
+    class PagesWanted(Message):
+        """Pages (numbered from 0, PAGE_SIZE rows each) to fetch for ``generation``."""
+
+        widget: MessageList
+        generation: int
+        pages: tuple[int, ...]
+
+    @dataclass(eq=False)
+    class Opened(Message):
+        """Enter or a double click on a loaded row."""
+
+        widget: MessageList
+        row: Row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.total = 0
+        self.cursor = 0
+        self.generation = 0
+        self.uids: list[int] | None = None  # search results, or None for the whole folder
+        self.rows: dict[int, Row] = {}
+        self.requested: set[int] = set()
+        self.loaded_pages: set[int] = set()
+        self.empty_text = ""
+
+    # ---------------------------------------------------------------- data
+
+    def reset(self, total: int, uids: list[int] | None = None, *, keep_cursor: bool = False) -> int:
+        """Show ``total`` rows, none loaded yet; the new generation (older pages are dropped)."""
+        self.generation += 1
+        self.total = total
+        self.uids = uids
+        self.rows.clear()
+        self.requested.clear()
+        self.loaded_pages.clear()
+        self.cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
+        self.virtual_size = Size(self.scrollable_content_region.width, total)
+        if not keep_cursor:
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+        self.call_after_refresh(self._want)
+        return self.generation
+
+    def fill(self, generation: int, page: int, rows: list[Row]) -> None:
+        if generation != self.generation:
+            return  # an answer for a folder (or search) no longer shown
+        start = page * PAGE_SIZE
+        for offset, row in enumerate(rows):
+            self.rows[start + offset] = row
+        self.loaded_pages.add(page)
+        self.refresh()
+
+    def forget(self, generation: int, page: int) -> None:
+        """A page was not fetched after all (scrolled away, or failed): ask again when seen."""
+        if generation == self.generation:
+            self.requested.discard(page)
+
+    def update_row(self, uid: int, row_flags: tuple[str, ...]) -> None:
+        for index, row in self.rows.items():
+            if row.uid == uid:
+                summary = row.summary._replace(flags=row_flags)
+                self.rows[index] = Row(summary, row.has_attachment)
+                self.refresh()
+
+    def uids_for_page(self, page: int) -> list[int]:
+        if self.uids is None:
+            return []
+        return self.uids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+
+    @property
+    def wanted_pages(self) -> frozenset[int]:
+        """The pages in view and the next one: what is worth a FETCH now."""
+        if self.total == 0:
+            return frozenset()
+        top = int(self.scroll_offset.y)
+        height = max(1, self.size.height)
+        first = top // PAGE_SIZE
+        last = min((top + height - 1) // PAGE_SIZE + 1, (self.total - 1) // PAGE_SIZE)
+        return frozenset(range(first, last + 1))
+
+    @property
+    def current(self) -> Row | None:
+        return self.rows.get(self.cursor)
+
+    def _want(self) -> None:
+        missing = tuple(sorted(p for p in self.wanted_pages if p not in self.requested))
+        if missing:
+            self.requested.update(missing)
+            self.post_message(self.PagesWanted(self, self.generation, missing))
+
+    # ---------------------------------------------------------------- scrolling and keys
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._want()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total)
+        self._want()
+
+    def move_to(self, index: int) -> None:
+        if self.total == 0:
+            return
+        self.cursor = max(0, min(index, self.total - 1))
+        height = max(1, self.size.height)
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+        self.refresh()
+        self._want()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.size.height - 1))
+
+    def action_jump(self, where: int) -> None:
+        self.move_to(self.total - 1 if where < 0 else where)
+
+    def action_open(self) -> None:
+        row = self.current
+        if row is not None:
+            self.post_message(self.Opened(self, row))
+
+    def on_click(self, event: events.Click) -> None:
+        self.focus()
+        self.move_to(int(self.scroll_offset.y) + event.y)
+        if event.chain >= 2:
+            self.action_open()
+
+    # ---------------------------------------------------------------- drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width  # without the scrollbar
+        index = int(self.scroll_offset.y) + y
+        base = self.rich_style
+        if self.total == 0:
+            if y == 0 and self.empty_text:
+                return Strip([Segment(set_cell_size(self.empty_text, width), base)])
+            return Strip.blank(width, base)
+        if index >= self.total:
+            return Strip.blank(width, base)
+        # Component styles carry a background too: the cursor's goes on last, or it is lost.
+        cursor = self.get_component_rich_style("messagelist--cursor")
+        row = self.rows.get(index)
+        if row is None:
+            style = base + self.get_component_rich_style("messagelist--loading")
+            if index == self.cursor:
+                style += cursor
+            return Strip([Segment(set_cell_size("  …", width), style)])
+        style = base
+        if row.unread:
+            style += self.get_component_rich_style("messagelist--unread")
+        if index == self.cursor:
+            style += cursor
+        # In the reader's own time zone: senders' offsets differ, the order should not seem to.
+        when = row.when.astimezone().strftime("%Y-%m-%d %H:%M") if row.when else ""
+        marks = ("●" if row.unread else " ") + ("★" if row.flagged else " ")
+        marks += "@" if row.has_attachment else " "
+        size = human_size(row.summary.size).rjust(8)
+        who_width = max(8, min(24, width // 5))
+        subject_width = max(1, width - (4 + 17 + who_width + 1 + 9))
+        segments = [
+            Segment(marks + " ", style + Style(color="yellow") if row.flagged else style),
+            Segment(set_cell_size(when, 16) + " ", style),
+            Segment(set_cell_size(row.sender, who_width) + " ", style),
+            Segment(set_cell_size(row.subject, subject_width), style),
+            Segment(" " + size, style),
+        ]
+        strip = Strip(segments)
+        if cell_len(marks) + 1 + 17 + who_width + 1 + subject_width + 9 != width:
+            strip = strip.adjust_cell_length(width, style)
+        return strip

@@ -1,0 +1,436 @@
+"""The mail browser driven by Textual's pilot against the Dovecot test bed.
+
+Each scenario runs in ``asyncio.run`` (no pytest plugin needed). Nothing here asserts a
+duration: ``until`` waits for a condition with a generous bound, and fails only when the
+condition never comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import ALICE, BOB
+from o365imap import ImapClient
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.mailbuild import SeedAddress, SeedMessage
+from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.seed import MaildirWriter, Testbed
+
+textual = pytest.importorskip("textual")
+
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Input, Static, Tree  # noqa: E402
+
+if TYPE_CHECKING:
+    from o365imap.tui.app import MailApp
+    from o365imap.tui.model import FolderEntry, MailSession
+    from o365imap.tui.screens import (
+        ErrorScreen,
+        HelpScreen,
+        MessageScreen,
+        SaveDialog,
+        SearchScreen,
+    )
+    from o365imap.tui.widgets import PAGE_SIZE, MessageList
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tui() -> None:
+    """Import the app when these tests run, not when pytest collects them: importing
+    ``o365imap.tui`` adds it to the package's names, which test_architecture counts."""
+    from o365imap.tui import app, model, screens, widgets
+
+    globals().update(
+        MailApp=app.MailApp,
+        FolderEntry=model.FolderEntry,
+        MailSession=model.MailSession,
+        ErrorScreen=screens.ErrorScreen,
+        HelpScreen=screens.HelpScreen,
+        MessageScreen=screens.MessageScreen,
+        SaveDialog=screens.SaveDialog,
+        SearchScreen=screens.SearchScreen,
+        PAGE_SIZE=widgets.PAGE_SIZE,
+        MessageList=widgets.MessageList,
+    )
+
+
+pytestmark = pytest.mark.dovecot
+
+SIZE = (120, 36)
+
+
+def session_for(dovecot: DovecotServer, user: str = ALICE, timeout: float = 20) -> MailSession:
+    def connect() -> ImapClient:
+        client = ImapClient(
+            dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=timeout
+        )
+        client.connect()
+        client.authenticate_oauth(
+            user, dovecot.mint_token(user), refresh=lambda: dovecot.mint_token(user)
+        )
+        return client
+
+    return MailSession(connect, description=user)
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until ``condition()``; a bound of 60 s only catches a hang."""
+    for _ in range(1200):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    app = pilot.app
+    found = app.query("#status")
+    status = str(found.first(Static).render()) if found else ""
+    raise AssertionError(f"gave up waiting for {what}; screen {app.screen!r}; status {status!r}")
+
+
+def run(scenario: Callable[[], object]) -> None:
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+def rows_loaded(app: MailApp, *indexes: int) -> Callable[[], bool]:
+    return lambda: all(i in app.messages.rows for i in indexes)
+
+
+def folder_open(app: MailApp, name: str) -> Callable[[], bool]:
+    return lambda: app.folder is not None and app.folder.name == name and 0 in app.messages.rows
+
+
+# ---------------------------------------------------------------- folders and the list
+
+
+def test_folder_tree_puts_special_use_first_with_decoded_names_and_unread_counts(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "Bulk" in app.unread, "unread counts")
+            tree: Tree[FolderEntry] = app.query_one("#folders", Tree)
+            entries = [n.data for n in _walk(tree.root) if n.data is not None]
+            names = [e.name for e in entries]
+            assert names[0] == "INBOX"
+            specials = [e.special for e in entries if e.special]
+            assert specials[:2] == ["Inbox", "Drafts"]
+            top = [bool(e.special) for e in entries if e.parent is None]
+            assert top == sorted(top, reverse=True)  # every special-use folder first
+            assert set(specials) >= {"Inbox", "Sent", "Drafts", "Junk", "Deleted", "Archive"}
+            for name in ("Entwürfe", "Отчёты/2024", "日本語"):
+                assert name in names
+            child = app.nodes["Отчёты/2024"]
+            assert child.parent is app.nodes["Отчёты"]
+            assert str(child.label) == "2024"
+            unread = sum(1 for m in testbed.bulk if "\\Seen" not in m.flags)
+            assert app.unread["Bulk"] == unread
+            assert f"({unread})" in str(app.nodes["Bulk"].label)
+
+    run(scenario)
+
+
+def _walk(node: object) -> Iterator[object]:
+    for child in getattr(node, "children", []):
+        yield child
+        yield from _walk(child)
+
+
+def test_big_folder_opens_newest_first_and_loads_only_the_pages_seen(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="Bulk", watch=False)
+    bulk = testbed.bulk
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "Bulk"), "the first page")
+            widget = app.messages
+            assert widget.total == len(bulk) == 20_000
+            assert widget.rows[0].uid == bulk[-1].uid  # newest first
+            assert widget.rows[0].subject == bulk[-1].subject
+            await until(pilot, lambda: 1 in widget.loaded_pages, "the next page")
+            assert widget.loaded_pages == {0, 1}  # the page in view and the next one
+            assert app.focused is widget
+            await pilot.press("pagedown", "pagedown")
+            assert widget.cursor > 40
+            await pilot.press("end")
+            last = len(bulk) - 1
+            await until(pilot, rows_loaded(app, last), "the last page")
+            assert widget.rows[last].uid == bulk[0].uid
+            assert widget.cursor == last
+            # Scrolling to the end never loaded the folder: a handful of pages of 400.
+            assert len(widget.loaded_pages) <= 6
+            assert len(widget.rows) <= 6 * PAGE_SIZE
+            await pilot.press("home")
+            assert widget.cursor == 0
+            with_attachment = [i for i, r in widget.rows.items() if r.has_attachment]
+            for index in with_attachment:
+                uid = widget.rows[index].uid
+                assert next(m for m in bulk if m.uid == uid).attachments
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------- a message and its parts
+
+
+def test_open_a_message_and_save_all_its_attachments_from_the_keyboard(
+    dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    tag = next(t for t, files in sorted(EXPECTED.items()) if len(files) >= 2)
+    seed = testbed.tagged(tag, "Attachments")
+    newest_first = sorted(testbed.folders["Attachments"], key=lambda m: -m.uid)
+    index = next(i for i, m in enumerate(newest_first) if m.uid == seed.uid)
+    app = MailApp(session_for(dovecot), start_folder="Attachments", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "Attachments"), "the folder")
+            await until(pilot, lambda: len(app.messages.rows) == app.messages.total, "rows")
+            for _ in range(index):
+                await pilot.press("down")
+            assert app.messages.current is not None
+            assert app.messages.current.uid == seed.uid
+            assert app.messages.current.has_attachment
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            assert screen.view is not None
+            assert len(screen.view.parts) >= 2
+            headers = str(screen.query_one("#msg-headers", Static).render())
+            assert seed.subject is not None and seed.subject in headers
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, SaveDialog), "the save dialog")
+            app.screen.query_one("#save-dir", Input).value = str(tmp_path / "out")
+            await pilot.press("enter")
+            await until(pilot, lambda: "Saved" in _text(screen, "#msg-status"), "saving")
+            files = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+            assert files == dict(EXPECTED[tag])
+            assert screen.query_one("#msg-progress").display
+            await pilot.press("escape")
+            assert isinstance(app.screen.query_one("#messages"), MessageList)
+
+    run(scenario)
+
+
+def _text(screen: object, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- search, help, errors
+
+
+def test_search_shows_the_server_results_in_the_list_and_escape_returns(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    bulk = testbed.bulk
+    word = next(
+        w
+        for m in bulk[100:]
+        if m.subject and m.subject.isascii()
+        for w in m.subject.split()
+        if len(w) > 6 and w.isalpha()
+    )
+    expected = sorted(
+        (m.uid for m in bulk if m.subject and word.lower() in m.subject.lower()), reverse=True
+    )
+    app = MailApp(session_for(dovecot), start_folder="Bulk", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "Bulk"), "the folder")
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            app.screen.query_one("#search-subject", Input).value = word
+            app.screen.query_one("#search-subject", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: app.search_query is not None, "the results")
+            widget = app.messages
+            assert widget.total == len(expected)
+            shown = min(len(expected), PAGE_SIZE)
+            await until(pilot, rows_loaded(app, *range(shown)), "the first results")
+            assert [widget.rows[i].uid for i in range(shown)] == expected[:shown]
+            assert word in _text(app.screen, "#list-title")
+            await pilot.press("escape")
+            await until(pilot, lambda: app.search_query is None, "the folder again")
+            await until(pilot, lambda: widget.total == len(bulk), "all of Bulk")
+
+    run(scenario)
+
+
+def test_help_screen_lists_the_keys(dovecot: DovecotServer, testbed: Testbed) -> None:
+    app = MailApp(session_for(dovecot), watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+            await pilot.pause(0.1)
+            picture = app.export_screenshot().replace("&#160;", " ")  # what is on the screen
+            for words in ("search this folder", "save all attachments", "Enter", "Shift+Tab"):
+                assert words in picture
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    run(scenario)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_server_that_stalls_does_not_freeze_the_ui(silent_server: int) -> None:
+    def connect() -> ImapClient:
+        client = ImapClient("127.0.0.1", silent_server, security="plain", timeout=2.0)
+        client.connect()  # waits for a greeting that never comes
+        return client
+
+    app = MailApp(MailSession(connect), watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            # While the worker waits for the server, keys still work.
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help while waiting")
+            assert app.last_error is None  # the server has not timed out yet
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+            screen = app.screen
+            assert isinstance(screen, ErrorScreen)
+            assert "did not answer" in screen.sentence
+            assert "retry" in screen.hint
+            assert "Traceback" not in _text(app.screen, "#error-text")
+            await pilot.press("enter")
+            assert not isinstance(app.screen, ErrorScreen)
+            assert "did not answer" in _text(app.screen, "#status")
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------- flags and new mail (bob)
+
+
+def _bob_message(n: int) -> SeedMessage:
+    when = datetime(2025, 1, 1, 9, 0, tzinfo=UTC) + timedelta(hours=n)
+    return SeedMessage(
+        date=when,
+        subject=f"Bob's message {n}",
+        from_=(SeedAddress("Carol", "carol@example.net"),),
+        to=(SeedAddress("Bob", BOB),),
+        body=f"Hello number {n}.\n",
+    )
+
+
+def test_flags_change_from_the_list_and_new_mail_appears(dovecot: DovecotServer) -> None:
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write("TuiFlags", [_bob_message(n) for n in range(3)])
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiFlags")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "TuiFlags"), "the folder")
+            widget = app.messages
+            await until(pilot, rows_loaded(app, 0, 1, 2), "the rows")
+            assert widget.rows[0].unread and not widget.rows[0].flagged
+            await pilot.press("f")
+            await until(pilot, lambda: widget.rows[0].flagged, "the flag")
+            await pilot.press("r")
+            await until(pilot, lambda: not widget.rows[0].unread, "read")
+            await pilot.press("u")
+            await until(pilot, lambda: widget.rows[0].unread, "unread")
+            writer.write("TuiFlags", [_bob_message(3)])
+            await until(pilot, lambda: widget.total == 4, "the new message")
+            await until(pilot, rows_loaded(app, 0), "the new row")
+            assert widget.rows[0].subject == "Bob's message 3"
+            assert widget.rows[1].flagged  # the cursor's message kept its place and flags
+            assert widget.cursor == 1
+
+    run(scenario)
+
+
+def test_tui_without_textual_prints_the_install_hint() -> None:
+    code = (
+        "import sys; sys.modules['textual'] = None\n"
+        "from o365imap.cli import main\n"
+        "main(['tui', '--access-token', 'x', '--user', 'a@b'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "o365imap tui needs Textual: pip install 'o365imap[tui]'"
+
+
+def test_screenshots_of_the_main_screens(
+    dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    """The generator of docs/screenshots still reaches every screen it pictures."""
+    from o365imap.tui.screenshots import take_screenshots
+
+    paths = take_screenshots(session_for(dovecot), tmp_path)
+    names = {p.name: p.read_text(encoding="utf-8") for p in paths}
+    assert set(names) == {
+        "main.svg", "search-form.svg", "search-results.svg", "help.svg", "message.svg",
+    }  # fmt: skip
+    assert all(text.startswith("<svg") for text in names.values())
+    assert "Bulk:&#160;20000&#160;messages" in names["main.svg"]
+    assert "found&#160;for&#160;subject" in names["search-results.svg"]
+    assert "Save&#160;all" in names["message.svg"]
+
+
+def test_client_idle_returns_on_new_mail_and_on_stop(dovecot: DovecotServer) -> None:
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write("TuiIdle", [_bob_message(10)])
+    with ImapClient(
+        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
+    ) as client:
+        client.authenticate_oauth(BOB, dovecot.mint_token(BOB))
+        client.examine("TuiIdle")
+        assert client.idle(60, stop=lambda: True) == []  # asked to stop: DONE at once
+        assert client.exists == 1
+        timer = threading.Timer(0.3, writer.write, ("TuiIdle", [_bob_message(11)]))
+        timer.start()
+        try:
+            seen = client.idle(60)  # the bound only catches a server that never tells
+        finally:
+            timer.join()
+        assert any(u.kind == "EXISTS" and u.number == 2 for u in seen)
+        assert client.exists == 2
+        assert client.noop() is not None  # the connection is ready for commands again
+        assert len(client.find(subject="Bob's message 11")) == 1

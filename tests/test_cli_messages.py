@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -187,3 +188,63 @@ def test_dropped_download_without_a_token_source_raises(
                 save_parts(client, msg.uid, tmp_path)
     assert not any(p.name == "attachment-3.bin" for p in tmp_path.iterdir())
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_show_keeps_terminal_escapes_out(tmp_path: Path) -> None:
+    source = tmp_path / "esc.eml"
+    source.write_bytes(
+        b"From: =?utf-8?q?Evil=1B]0;pwned=07?= <e@x>\r\nSubject: hi\x1b[2J there\r\n"
+        b"Content-Type: text/plain\r\n\r\nBody \x1b[31mred\x1b[0m and \xe2\x80\xae reversed\r\n"
+    )
+    result = run(["show", str(source)])
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\u202e" not in result.stdout
+    assert "hi\ufffd[2J there" in result.stdout
+
+
+def test_a_cut_message_saves_what_it_has_and_says_so(tmp_path: Path) -> None:
+    blob = bytes(range(256)) * 400
+    encoded = base64.encodebytes(blob).replace(b"\n", b"\r\n")
+    source = tmp_path / "cut.eml"
+    source.write_bytes(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="c"\r\n\r\n'
+        b"--c\r\nContent-Type: text/plain\r\n\r\nHi\r\n--c\r\n"
+        b'Content-Type: application/pdf; name="big.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded[: len(encoded) // 2]
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run(["save", str(source), "--dir", str(out), "--json"])
+    assert result.returncode == 0, result.stderr
+    assert "big.pdf is cut short" in result.stderr
+    (row,) = json_lines(result.stdout)
+    assert 0 < row["size"] < len(blob)
+    assert blob.startswith((out / "big.pdf").read_bytes())
+
+
+def test_files_saved_before_a_failure_are_still_reported(tmp_path: Path) -> None:
+    small = b"%PDF-1.4 small\n"
+    big = bytes(range(256)) * 8192  # 2 MB: over the 1 MB file size limit below
+    source = tmp_path / "two.eml"
+    source.write_bytes(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="t"\r\n\r\n'
+        b'--t\r\nContent-Type: application/pdf; name="small.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(small) + b"--t\r\n"
+        b'Content-Type: application/octet-stream; name="big.bin"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(big) + b"--t--\r\n"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "o365imap", "save", str(source), "--dir", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=_small_file_limit,
+    )
+    assert result.returncode == 4, result.stderr
+    (row,) = json_lines(result.stdout)
+    assert row["filename"] == "small.pdf" and Path(row["path"]).read_bytes() == small
+    assert sorted(p.name for p in out.iterdir()) == ["small.pdf"]

@@ -6,7 +6,9 @@ Everything runs on loopback; plain text is allowed there (and only there).
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -465,3 +467,29 @@ def test_without_a_token_source_expiry_is_an_error() -> None:
             client.examine("INBOX")
             with pytest.raises(SessionExpired):
                 list(client.iter_messages())
+
+
+def test_a_timeout_inside_a_response_drops_the_connection() -> None:
+    # Half a literal arrived, then silence: the rest is lost, so the connection cannot be
+    # used again (the next command would read the rest of this answer as its own).
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"* OK IMAP4rev1 ready\r\n")
+            tag = conn.recv(1024).split(b" ", 1)[0]
+            assert tag
+            conn.sendall(b"* 1 FETCH (UID 7 BODY[1] {100}\r\nhalf of it")
+            conn.recv(1024)  # until the client hangs up
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = ImapClient("127.0.0.1", port, security="plain", timeout=0.5)
+    client.connect()
+    with pytest.raises(ReadTimeout):
+        list(client.fetch([7], "(UID BODY.PEEK[1])", uid=True))
+    assert not client.connected
+    thread.join(5)
+    listener.close()

@@ -270,3 +270,15 @@ def test_progress_reports_growing_counts(
     big = [done for part, done in seen if part == "4"]
     assert len(big) > 3 and big == sorted(big) and big[-1] == 3 << 20
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_a_text_body_over_a_megabyte_is_shown_whole(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("Attachments")
+    msg = testbed.tagged("long-text", "Attachments")
+    view = open_message(client, msg.uid, headers=True)
+    assert view.text == msg.body and len(view.text) > 1 << 20
+    assert not view.truncated
+    assert view.headers is not None and "Subject: A long text body (2 MB)" in view.headers
+    cut = open_message(client, msg.uid, max_text=100_000)
+    assert cut.truncated and cut.text is not None
+    assert msg.body.startswith(cut.text) and 95_000 < len(cut.text) <= 100_000  # CRLF -> LF

@@ -33,9 +33,20 @@ def test_garbage_is_a_clear_error(data: bytes) -> None:
         unpack_tnef(data)
 
 
-def test_truncated_tnef_gives_what_it_has() -> None:
-    # tnefparse stops at the cut; the caller then keeps winmail.dat whole (nothing is lost).
-    assert unpack_tnef(build_tnef([("a", b"1")])[:30]) == []
+@pytest.mark.parametrize("cut", [30, 4000, -1])
+def test_a_cut_stream_is_refused_not_half_unpacked(cut: int) -> None:
+    # tnefparse alone would hand back a.txt whole and b.pdf short, and drop c.bin.
+    whole = build_tnef([("a.txt", b"a" * 1000), ("b.pdf", b"b" * 5000), ("c.bin", b"c" * 3000)])
+    with pytest.raises(TnefError, match="cut short"):
+        unpack_tnef(whole[:cut])
+
+
+def test_a_damaged_attribute_is_refused_and_trailing_junk_allowed() -> None:
+    whole = bytearray(build_tnef([("a.txt", b"a" * 100)]))
+    assert [f.name for f in unpack_tnef(bytes(whole) + b"junk!")] == ["a.txt"]
+    whole[-200] ^= 0xFF  # inside the attachment's data
+    with pytest.raises(TnefError, match="checksum"):
+        unpack_tnef(bytes(whole))
 
 
 def _message(payload: bytes) -> bytes:
@@ -56,6 +67,16 @@ def test_unreadable_winmail_dat_is_saved_as_it_is(tmp_path: Path) -> None:
     saved = save_eml_parts(source, out)
     assert [s.filename for s in saved] == ["winmail.dat"]
     assert (out / "winmail.dat").read_bytes() == b"\x78\x9f\x3e\x22 truncated"
+
+
+def test_cut_winmail_dat_is_saved_whole_not_as_short_files(tmp_path: Path) -> None:
+    whole = build_tnef([("a.txt", b"a" * 1000), ("b.pdf", b"b" * 5000), ("c.bin", b"c" * 3000)])
+    source = tmp_path / "m.eml"
+    source.write_bytes(_message(whole[:4000]))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert [s.filename for s in save_eml_parts(source, out)] == ["winmail.dat"]
+    assert (out / "winmail.dat").read_bytes() == whole[:4000]
 
 
 def test_tnef_without_files_is_kept(tmp_path: Path) -> None:

@@ -878,10 +878,14 @@ class ImapClient:
                 self._connected = False
                 raise self._closed_error(exc) from exc.__cause__
             except ReadTimeout as exc:
-                if self.bye is None:
-                    raise
-                self.close()  # said BYE, then silence: the session is over, say why
-                raise self._closed_error(ConnectionClosed(str(exc))) from exc
+                if self.bye is not None:
+                    self.close()  # said BYE, then silence: the session is over, say why
+                    raise self._closed_error(ConnectionClosed(str(exc))) from exc
+                if self._parser.in_response:
+                    # Part of a response (maybe of a literal) is lost with the timeout: the
+                    # next command would read the rest as its own answer. Start over instead.
+                    self.close()
+                raise
             if wire.isEnabledFor(logging.DEBUG):
                 wire.debug("S: %r", data[:2000])
             self._parser.feed(data)

@@ -38,6 +38,7 @@ from o365imap.client import ImapClient
 from o365imap.errors import (
     CommandError,
     ConnectionClosed,
+    ProtocolError,
     ReadTimeout,
     StorageError,
     UsageError,
@@ -140,6 +141,7 @@ class SavedPart:
     size: int
     part: str
     sha256: str
+    complete: bool = True  # False: the message itself ended inside this part (it is cut)
 
 
 class _Writable(Protocol):
@@ -259,12 +261,20 @@ def _is_broken(structure: BodyPart) -> bool:
 # ---------------------------------------------------------------- on the server
 
 
-def _fetch_one(client: ImapClient, uid: int, items: str) -> Fetch:
-    for response in client.fetch([uid], items, uid=True):
-        if response.items.get("UID") in (uid, None):
-            return response
-    folder = client.selected.name if client.selected else "the folder"
-    raise MessageNotFound(f"no message with UID {uid} in {folder}")
+def _fetch_one(client: ImapClient, uid: int, items: str, *, keep: int = 1 << 20) -> Fetch:
+    """The FETCH response for ``uid``; literals up to ``keep`` bytes are kept as values.
+
+    Only a response carrying this UID counts: another client's flag change (an unsolicited
+    ``FETCH (FLAGS ...)``) is not the answer."""
+    found: Fetch | None = None
+    events = client.iter_fetch_events([uid], items, uid=True, stream_threshold=keep)
+    for event in events:
+        if isinstance(event, Fetch) and found is None and event.items.get("UID") == uid:
+            found = event
+    if found is None:
+        folder = client.selected.name if client.selected else "the folder"
+        raise MessageNotFound(f"no message with UID {uid} in {folder}")
+    return found
 
 
 def _section_value(items: dict[str, Any], section: str) -> bytes | None:
@@ -326,10 +336,11 @@ def _read_structured(
     wanted = [*plain, *([html_part] if html_part else [])]
     items = [f"BODY.PEEK[{p.part}]<0.{max_text}>" for p in wanted]
     if want_headers:
-        items.append("BODY.PEEK[HEADER]")
+        items.append(f"BODY.PEEK[HEADER]<0.{max_text}>")
     values: dict[str, Any] = {}
     if items:
-        values = _fetch_one(client, uid, "(UID " + " ".join(items) + ")").items
+        command = "(UID " + " ".join(items) + ")"
+        values = _fetch_one(client, uid, command, keep=max_text + 1).items
     truncated = False
     texts: list[str] = []
     for part in plain:
@@ -412,8 +423,11 @@ def save_message(
     envelope = response.items.get("ENVELOPE")
     size = response.items.get("RFC822.SIZE")
     subject = envelope.subject if isinstance(envelope, Envelope) else None
+    if subject and subject.strip():
+        # A subject is text, not a path: "Notes 1/2" must not become "2.eml".
+        subject = re.sub(r"[/\\]", "_", subject.strip())
     name = safe_filename(
-        filename or ((subject or "").strip() + ".eml" if subject and subject.strip() else None),
+        filename or (subject + ".eml" if subject else None),
         content_type="message/rfc822",
         index=uid,
         kind="attachment",
@@ -441,6 +455,7 @@ def save_parts(
     unpack_tnef: bool = True,
     on_part: PartHook | None = None,
     progress: ProgressHook | None = None,
+    on_saved: Callable[[SavedPart], None] | None = None,
 ) -> list[SavedPart]:
     """Save the attachments and inline images of message ``uid`` (or just ``parts``).
 
@@ -448,12 +463,15 @@ def save_parts(
     transfer decoder into a temporary file that is renamed into place when complete. Names come
     from the message (made safe) or from type and position; a taken name gets `` (2)``...
     unless ``overwrite``. winmail.dat is unpacked into the files it carries unless
-    ``unpack_tnef`` is False. ``on_part`` decides per part where the bytes go (see PartHook).
+    ``unpack_tnef`` is False. ``on_part`` decides per part where the bytes go (see PartHook);
+    it runs while the FETCH answer is being read, so it must not use ``client`` itself.
+    ``on_saved`` hears of each file as it lands. A file unpacked from winmail.dat has the
+    winmail.dat's part number (and ``PartInfo.container``).
     If the connection drops and the client can sign in again (``authenticate_oauth(...,
     refresh=...)``), the download goes on from where it stopped.
     """
     structure = _structure(client, uid)
-    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress)
+    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
         return _save_stream(_iter_section(client, uid, ""), saver, parts)
@@ -516,9 +534,12 @@ def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Sa
                 log.warning("connection lost while saving (%s); resuming", exc)
                 client.reconnect()
                 continue
-            for number in list(pending):  # the server answered without some of them
-                log.warning("the server sent nothing for part %s of UID %s", number, uid)
-                del pending[number]
+            if pending:  # the server answered OK without some of them (NIL, or nothing)
+                missing = ", ".join(sorted(pending))
+                raise ProtocolError(
+                    f"the server sent no data for part {missing} of UID {uid}; "
+                    "the other parts were saved"
+                )
     finally:
         for writer in active.values():
             writer.abort()
@@ -543,7 +564,20 @@ def _receive(
             current = match.group(1) if match else None
             if current not in pending:
                 current = None  # not ours (cannot happen with a sane server): skip its bytes
-            elif current not in active:
+                continue
+            origin = int(match.group(2)) if match and match.group(2) else 0
+            if origin != offsets.get(current, 0):
+                if origin:
+                    raise ProtocolError(
+                        f"asked to resume part {current} at byte {offsets.get(current, 0)}, "
+                        f"the server answered from byte {origin}"
+                    )
+                # It ignored the partial request and starts over: so do we.
+                stale = active.pop(current, None)
+                if stale is not None:
+                    stale.abort()
+                offsets.pop(current, None)
+            if current not in active:
                 active[current] = saver.open(pending[current])
         elif isinstance(event, LiteralData):
             if current is not None:
@@ -609,6 +643,10 @@ class _StreamSink:
             self._stream.write(data)
         except OSError as exc:
             raise StorageError(f"cannot write part {self._info.part}: {exc}") from exc
+        except TypeError as exc:  # a text-mode stream: the hook's mistake, said plainly
+            raise UsageError(
+                f"the part hook gave a stream that does not take bytes ({exc})"
+            ) from exc
         self._hash.update(data)
         self._size += len(data)
 
@@ -708,11 +746,17 @@ class _PartWriter:
             if self._saver.progress is not None:
                 self._saver.progress(self._info, self._done, self._info.size)
 
-    def finish(self) -> None:
+    def finish(self, *, complete: bool = True) -> None:
         tail = self._decoder.flush()
         if tail:
             self._sink.write(tail)
-        self._saver.saved += self._sink.commit()
+        for item in self._sink.commit():
+            if complete:
+                self._saver.record(item)
+                continue
+            # The bytes are all the message has; keeping them loses nothing, but say so.
+            log.warning("%s is cut short: the message ends inside it", item.filename)
+            self._saver.record(replace(item, complete=False))
 
     def abort(self) -> None:
         self._sink.abort()
@@ -725,7 +769,13 @@ class _Saver:
     unpack_tnef: bool
     on_part: PartHook | None
     progress: ProgressHook | None
+    on_saved: Callable[[SavedPart], None] | None = None
     saved: list[SavedPart] = field(default_factory=list)
+
+    def record(self, item: SavedPart) -> None:
+        self.saved.append(item)
+        if self.on_saved is not None:
+            self.on_saved(item)  # as each file lands, so a later failure cannot hide it
 
     def open(self, info: PartInfo, *, decoded: bool = False) -> _PartWriter:
         decoder: TransferDecoder = IdentityDecoder() if decoded else decoder_for(info.encoding)
@@ -794,10 +844,11 @@ def save_eml_parts(
     unpack_tnef: bool = True,
     on_part: PartHook | None = None,
     progress: ProgressHook | None = None,
+    on_saved: Callable[[SavedPart], None] | None = None,
 ) -> list[SavedPart]:
     """``save_parts`` for a message file: one streamed pass of the MIME parser."""
     handle, _ = _open_file(path)
-    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress)
+    saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     with handle:
         return _save_stream(_iter_file(handle), saver, parts)
 
@@ -922,7 +973,7 @@ def _save_stream(
                 entry = writers.get(event.part)
                 if entry is not None and entry[1] == event.depth:
                     del writers[event.part]
-                    entry[0].finish()
+                    entry[0].finish(complete=event.complete)
     finally:
         for writer, _ in writers.values():
             writer.abort()

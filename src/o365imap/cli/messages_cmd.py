@@ -6,6 +6,7 @@ connection is made). Reading never marks a message read unless ``--mark-read``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,16 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
     }
 
 
+# Control characters (C0 but tab and line feed, DEL, C1) and bidi overrides from a message must
+# not reach the terminal: "\x1b]0;...\x07" retitles the window, "\x1b[2J" clears the screen,
+# U+202E reverses what follows. They are shown as U+FFFD.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _safe(text: str) -> str:
+    return _UNPRINTABLE.sub("\ufffd", text.replace("\r\n", "\n"))
+
+
 def _print_view(view: MessageView, *, html: bool) -> None:
     console = Console(soft_wrap=True, highlight=False)
     env = view.summary.envelope
@@ -95,21 +106,21 @@ def _print_view(view: MessageView, *, html: bool) -> None:
     head.add_column(style="bold")
     head.add_column()
     if view.headers is not None:
-        console.print(view.headers, markup=False)
+        console.print(_safe(view.headers), markup=False)
         console.print()
     elif env is not None:
         for label, entries in (("From", env.from_), ("To", env.to), ("Cc", env.cc)):
             if entries:
-                head.add_row(label, output.addresses_text(entries))
+                head.add_row(label, _safe(output.addresses_text(entries)))
         if env.date:
             head.add_row("Date", env.date.strftime("%a, %d %b %Y %H:%M %z"))
-        head.add_row("Subject", env.subject or "")
+        head.add_row("Subject", _safe(env.subject or ""))
         console.print(head)
         console.print()
     if html:
-        console.print(view.html if view.html is not None else "(no HTML part)", markup=False)
+        console.print(_safe(view.html) if view.html is not None else "(no HTML part)", markup=False)
     else:
-        console.print(view.text if view.text is not None else "(no text)", markup=False)
+        console.print(_safe(view.text) if view.text is not None else "(no text)", markup=False)
         if view.text_from_html:
             console.print("\n[dim](text made from the HTML part; --html shows it)[/dim]")
     if view.truncated:
@@ -121,11 +132,11 @@ def _print_view(view: MessageView, *, html: bool) -> None:
         for part in view.parts:
             table.add_row(
                 part.part,
-                part.content_type,
-                part.filename or f"({part.safe_name})",
+                _safe(part.content_type),
+                _safe(part.filename) if part.filename else f"({part.safe_name})",
                 ("~" if view.structure is not None else "") + output.human_size(part.size),
                 part.disposition,
-                part.content_id or "",
+                _safe(part.content_id or ""),
             )
         console.print()
         console.print(table)
@@ -151,6 +162,8 @@ def show(
     """Show message UID of FOLDER (default INBOX), or a .eml FILE: text and parts."""
     target = _target(message)
     if isinstance(target, Path):
+        if mark_read:
+            raise UsageError("--mark-read is for a message on the server, not a file")
         view = open_eml(target, headers=headers)
     else:
         with open_client(resolve(kwargs)) as client:
@@ -230,6 +243,14 @@ def save(
     if eml and parts:
         raise UsageError("--eml saves the whole message; it does not take --part")
     show_progress = not as_json and sys.stderr.isatty()
+
+    def report(item: SavedPart) -> None:
+        # Each file as it lands: if a later part fails, the ones on disk are still listed.
+        if as_json:
+            output.emit_json(saved_json(item))
+        else:
+            click.echo(str(item.path) if item.path is not None else item.filename)
+
     with _progress(show_progress) as progress:
         if isinstance(target, Path):
             if eml:
@@ -241,12 +262,14 @@ def save(
                 overwrite=overwrite,
                 unpack_tnef=not keep_tnef,
                 progress=progress,
+                on_saved=report,
             )
         else:
             with open_client(resolve(kwargs)) as client:
                 client.examine(folder)
                 if eml:
                     saved = [save_message(client, target, directory, overwrite=overwrite)]
+                    report(saved[0])
                 else:
                     saved = save_parts(
                         client,
@@ -256,11 +279,7 @@ def save(
                         overwrite=overwrite,
                         unpack_tnef=not keep_tnef,
                         progress=progress,
+                        on_saved=report,
                     )
-    for item in saved:
-        if as_json:
-            output.emit_json(saved_json(item))
-        else:
-            click.echo(str(item.path))
     if not saved and not as_json:
         click.echo("o365imap: the message has no attachments.", err=True)

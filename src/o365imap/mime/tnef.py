@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import struct
 from dataclasses import dataclass
 
 from o365imap.errors import ProtocolError
@@ -50,6 +51,7 @@ def unpack_tnef(data: bytes) -> list[TnefFile]:
     """
     from tnefparse.tnef import TNEF  # noqa: PLC0415 - imported when a TNEF part shows up
 
+    _check_framing(data)
     try:
         tnef = TNEF(data, do_checksum=False)
         found = []
@@ -78,3 +80,34 @@ def _name_of(attachment: object) -> str | None:
     if isinstance(name, str):
         name = name.rstrip("\x00").strip()
     return name or None
+
+
+_SIGNATURE = 0x223E9F78
+_HEADER = struct.Struct("<IH")  # signature, legacy key
+_ATTRIBUTE = struct.Struct("<BII")  # level, attribute id, length; then data and a checksum
+
+
+def _check_framing(data: bytes) -> None:
+    """Refuse a cut or damaged stream before tnefparse reads it.
+
+    tnefparse stops quietly where a stream is cut and hands back the attachments it had, the
+    last one short: saved, that would be a truncated file under its real name. Here every
+    attribute must fit whole and carry its checksum; a few trailing bytes that cannot start
+    an attribute (seen in the wild) are allowed.
+    """
+    if len(data) < _HEADER.size or _HEADER.unpack_from(data)[0] != _SIGNATURE:
+        raise TnefError("winmail.dat is not readable TNEF (no TNEF signature)")
+    offset = _HEADER.size
+    view = memoryview(data)
+    while len(data) - offset >= _ATTRIBUTE.size:
+        level, _, length = _ATTRIBUTE.unpack_from(data, offset)
+        if level not in (1, 2):
+            break  # not an attribute: trailing garbage after the stream
+        start = offset + _ATTRIBUTE.size
+        end = start + length
+        if end + 2 > len(data):
+            raise TnefError("winmail.dat is not readable TNEF (it is cut short)")
+        (checksum,) = struct.unpack_from("<H", data, end)
+        if sum(view[start:end]) & 0xFFFF != checksum:
+            raise TnefError("winmail.dat is not readable TNEF (a checksum does not match)")
+        offset = end + 2

@@ -104,6 +104,14 @@ def attachment_messages(user: str) -> list[SeedMessage]:
             SeedAttachment(None, "application/octet-stream", big),
         ),
     )
+    add(
+        "long-text",
+        "A long text body (2 MB)",
+        [],
+        body="".join(
+            f"Line {n:06d} of a very long report, kept whole by show.\n" for n in range(36_000)
+        ),
+    )
     for tag, subject, raw, files in _raw_samples(me, user):
         when = start + timedelta(hours=len(out))
         EXPECTED[tag] = files

@@ -23,6 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from o365imap.cli import output
 from o365imap.cli.app import cli
@@ -102,20 +103,21 @@ def _safe(text: str) -> str:
 def _print_view(view: MessageView, *, html: bool) -> None:
     console = Console(soft_wrap=True, highlight=False)
     env = view.summary.envelope
-    head = Table.grid(padding=(0, 1))
-    head.add_column(style="bold")
-    head.add_column()
     if view.headers is not None:
         console.print(_safe(view.headers), markup=False)
         console.print()
     elif env is not None:
+        rows: list[tuple[str, str]] = []
         for label, entries in (("From", env.from_), ("To", env.to), ("Cc", env.cc)):
             if entries:
-                head.add_row(label, _safe(output.addresses_text(entries)))
+                rows.append((label, _safe(output.addresses_text(entries))))
         if env.date:
-            head.add_row("Date", env.date.strftime("%a, %d %b %Y %H:%M %z"))
-        head.add_row("Subject", _safe(env.subject or ""))
-        console.print(head)
+            rows.append(("Date", env.date.strftime("%a, %d %b %Y %H:%M %z")))
+        rows.append(("Subject", _safe(env.subject or "")))
+        for label, value in rows:  # plain lines: a grid would pad every line to its width
+            line = Text(f"{label:<8}", style="bold")
+            line.append(value)
+            console.print(line)
         console.print()
     if html:
         console.print(_safe(view.html) if view.html is not None else "(no HTML part)", markup=False)

@@ -1,0 +1,115 @@
+"""The mail browser's first screen and its jump to the end, on 20,000 and 100,000 messages.
+
+The app runs headless (Textual's ``run_test``) against the bench's Dovecot, with a real
+connection; time is wall time from the app's start to the newest page on screen, and from
+pressing End to the oldest page on screen. The first open of a folder after seeding is
+reported apart: Dovecot builds its Maildir index then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from o365imap import ImapClient
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.seed import MaildirWriter, bulk_messages
+
+BIG = "Bulk100k"
+BIG_COUNT = 100_000
+
+
+def seed_big(server: DovecotServer, user: str) -> None:
+    writer = MaildirWriter(server.maildir(user), server.mail_owner)
+    writer.write(BIG, bulk_messages(user, BIG_COUNT, seed=100))
+
+
+def _session(server: DovecotServer, user: str) -> Any:
+    from o365imap.tui.model import MailSession
+
+    def connect() -> ImapClient:
+        client = ImapClient(server.host, server.imaps_port, ca_file=str(server.ca_file))
+        client.connect()
+        client.authenticate_oauth(user, server.mint_token(user))
+        return client
+
+    return MailSession(connect, description=user)
+
+
+async def _until(pilot: Any, condition: Callable[[], bool]) -> None:
+    for _ in range(12_000):
+        if condition():
+            return
+        await pilot.pause(0.005)
+    raise TimeoutError("the app did not get there in 60 s")
+
+
+def _one_run(server: DovecotServer, user: str, folder: str) -> tuple[float, float, int]:
+    from o365imap.tui.app import MailApp
+
+    app = MailApp(_session(server, user), start_folder=folder, watch=False)
+    result: dict[str, float] = {}
+
+    async def scenario() -> None:
+        started = time.perf_counter()
+        async with app.run_test(size=(120, 36)) as pilot:
+            widget = app.messages
+            await _until(
+                pilot,
+                lambda: app.folder is not None and app.folder.name == folder and 0 in widget.rows,
+            )
+            result["first"] = time.perf_counter() - started
+            jumped = time.perf_counter()
+            await pilot.press("end")
+            last = widget.total - 1
+            await _until(pilot, lambda: last in widget.rows)
+            result["end"] = time.perf_counter() - jumped
+            result["pages"] = len(widget.loaded_pages)
+
+    asyncio.run(scenario())
+    return result["first"], result["end"], int(result["pages"])
+
+
+def run(server: DovecotServer, user: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for folder in ("Bulk", BIG):
+        cold = _one_run(server, user, folder)
+        warm = [_one_run(server, user, folder) for _ in range(3)]
+        out[folder] = {
+            "cold_first": cold[0],
+            "first": statistics.median(w[0] for w in warm),
+            "end": statistics.median(w[1] for w in warm),
+            "pages": max(w[2] for w in warm),
+        }
+    return out
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 6. The mail browser (`o365imap tui`), headless",
+        "",
+        "Wall time from the app's start (connect, sign-in, LIST, STATUS of every folder, "
+        "EXAMINE) to the newest page on screen, and from pressing End to the oldest page on "
+        "screen; median of 3 after a first open (the first open after seeding is Dovecot "
+        "building its Maildir index, shown apart). Pages hold 50 messages, one FETCH each.",
+        "",
+        "| folder | first open after seeding | first screen | End | pages loaded |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for folder, label in (("Bulk", "20,000 messages"), (BIG, "100,000 messages")):
+        r = result[folder]
+        lines.append(
+            f"| {label} | {r['cold_first']:.2f} s | {r['first']:.2f} s | {r['end']:.3f} s "
+            f"| {r['pages']} |"
+        )
+    lines += [
+        "",
+        "Most of the first screen on 100,000 messages is Dovecot's: with a Maildir that size "
+        "it re-reads its 4.5 MB uidlist in each new session before the first ENVELOPE "
+        "(about 0.6 s here); the page FETCH itself takes milliseconds.",
+        "",
+    ]
+    return lines

@@ -8,7 +8,8 @@ Claims follow Microsoft's access tokens for ``https://outlook.office.com`` (``au
 ``upn``, ``scp`` ...), plus the two things Dovecot needs that Azure does not send: a ``scope``
 claim holding full-URL scopes (Dovecot never reads ``scp``) and ``email``. Two Dovecot rules
 shape the rest: no JSON ``null`` anywhere (it crashes Dovecot's auth process) and no ``iat`` or
-``nbf`` in the future (Dovecot allows no clock skew).
+``nbf`` in the future (Dovecot allows no clock skew, and its clock can lag: both are dated
+``_SKEW`` seconds back).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ __all__ = [
 
 DEFAULT_AUDIENCE = "https://outlook.office.com"
 DEFAULT_SCOPES: tuple[str, ...] = ("IMAP.AccessAsUser.All",)
+_SKEW = 30  # seconds by which iat/nbf are dated back
+
 # Fixed, obviously fake ids: tokens and test expectations stay stable across runs.
 DEFAULT_TENANT_ID = "5a1dbe0c-0e65-4e5a-9c1d-000000000001"
 DEFAULT_CLIENT_ID = "5a1dbe0c-0e65-4e5a-9c1d-00000000c11e"
@@ -185,13 +188,18 @@ class TokenSigner:
         now: float | None = None,
     ) -> dict[str, Any]:
         """The claim set :meth:`mint` signs; see there."""
-        issued = int(time.time() if now is None else now)  # floor: never in Dovecot's future
+        issued = int(time.time() if now is None else now)
+        # Dovecot compares with its event loop's cached clock, which can lag real time by a
+        # few seconds after an idle spell ("Token is not valid yet" for a token minted this
+        # second): date the token a little back, as Entra itself tolerates skew. ``exp`` still
+        # counts the lifetime from now.
+        valid_from = issued - _SKEW
         scope_list = list(scopes)
         claims: dict[str, Any] = {
             "aud": self.audience,
             "iss": self.issuer,
-            "iat": issued,
-            "nbf": issued,
+            "iat": valid_from,
+            "nbf": valid_from,
             "exp": int(issued + lifetime),
             "ver": "2.0",
             "tid": self.tenant_id,

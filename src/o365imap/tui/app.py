@@ -8,16 +8,19 @@ polling) and lets go of the connection whenever another worker needs it.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tree
 from textual.widgets.tree import TreeNode
@@ -95,6 +98,22 @@ class NewMail(_Msg):
 @dataclass(eq=False)
 class NeedSignIn(_Msg):
     error: BaseException
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def _while_open(handler: _Handler) -> _Handler:
+    """A worker's answer that lands while the app is closing finds its widgets gone: drop it."""
+
+    @functools.wraps(handler)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            handler(*args, **kwargs)
+        except NoMatches:
+            return
+
+    return guarded  # type: ignore[return-value]
 
 
 class MailApp(App[None]):
@@ -241,6 +260,19 @@ class MailApp(App[None]):
         else:
             self.post_message(FlagsChanged(uid, flags))
 
+    @work(thread=True, exit_on_error=False, group="count", exclusive=True)
+    def count_unread(self, name: str) -> None:
+        """STATUS UNSEEN of one folder, after its flags changed or mail came. Exclusive: only
+        the latest request's answer is shown, and it was asked after the latest change."""
+        worker = get_current_worker()
+        try:
+            for folder, count in self.session.unread([name]):
+                if not worker.is_cancelled:
+                    self.post_message(UnreadCount(folder, count))
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(Failed(exc, "count the unread messages"))
+
     @work(thread=True, exit_on_error=False, group="watch")
     def watch_for_mail(self) -> None:
         worker = get_current_worker()
@@ -266,6 +298,7 @@ class MailApp(App[None]):
 
     # ---------------------------------------------------------------- results
 
+    @_while_open
     def on_folders_loaded(self, message: FoldersLoaded) -> None:
         tree = self.query_one("#folders", Tree)
         tree.clear()
@@ -301,12 +334,18 @@ class MailApp(App[None]):
             text.stylize("dim")
         return text
 
+    @_while_open
     def on_unread_count(self, message: UnreadCount) -> None:
-        self.unread[message.name] = message.count
-        node = self.nodes.get(message.name)
-        entry = self.entries.get(message.name)
+        self._set_unread(message.name, message.count)
+
+    def _set_unread(self, name: str, count: int | None) -> None:
+        self.unread[name] = count
+        node = self.nodes.get(name)
+        entry = self.entries.get(name)
         if node is not None and entry is not None:
             node.set_label(self._label(entry))
+        if self.folder is not None and self.folder.name == name:
+            self._title()
 
     @on(Tree.NodeSelected, "#folders")
     def folder_chosen(self, event: Tree.NodeSelected[FolderEntry]) -> None:
@@ -317,6 +356,7 @@ class MailApp(App[None]):
         self.query_one("#list-title", Static).update(Text(f"{entry.name}: opening…"))
         self.open_folder(entry.name)
 
+    @_while_open
     def on_folder_opened(self, message: FolderOpened) -> None:
         self.folder = message.info
         self.search_query = None
@@ -344,6 +384,7 @@ class MailApp(App[None]):
             uids = message.widget.uids_for_page(page) if message.widget.uids is not None else None
             self.load_page(message.generation, page, uids)
 
+    @_while_open
     def on_page_loaded(self, message: PageLoaded) -> None:
         widget = self.messages
         if (
@@ -353,9 +394,11 @@ class MailApp(App[None]):
             and message.total != widget.total
         ):
             self._moved(message.total)  # mail came or went: the numbering moved
+            self._recount()
             return
         widget.fill(message.generation, message.page, message.rows)
 
+    @_while_open
     def on_page_skipped(self, message: PageSkipped) -> None:
         self.messages.forget(message.generation, message.page)
 
@@ -368,10 +411,12 @@ class MailApp(App[None]):
             widget.move_to(cursor + delta)  # new mail comes on top: stay on the same message
         self._title()
 
+    @_while_open
     def on_new_mail(self, message: NewMail) -> None:
         widget = self.messages
         if self.folder is None or self.folder.name != message.folder:
             return  # news of a folder left meanwhile
+        self._recount()
         if widget.uids is not None:
             self.status("The folder changed; Escape shows it")
             return
@@ -380,6 +425,7 @@ class MailApp(App[None]):
         if delta > 0:
             self.status(f"{delta} new message(s)")
 
+    @_while_open
     def on_search_done(self, message: SearchDone) -> None:
         self.search_query = message.query
         self.messages.empty_text = "  (no message matches)"
@@ -388,8 +434,27 @@ class MailApp(App[None]):
         self.messages.focus()
         self.status(f"{len(message.uids)} message(s) found")
 
+    @_while_open
     def on_flags_changed(self, message: FlagsChanged) -> None:
-        self.messages.update_row(message.uid, message.flags)
+        # From the list, or from the message view (which may be heard twice: the message
+        # bubbles up and is posted again): compared with the row, so counted once.
+        widget = self.messages
+        before = next((r for r in widget.rows.values() if r.uid == message.uid), None)
+        unread = "\\Seen" not in message.flags
+        widget.update_row(message.uid, message.flags)
+        if before is not None and before.unread == unread:
+            return  # the read state did not change
+        if self.folder is not None:
+            name = self.folder.name
+            count = self.unread.get(name)
+            if before is not None and count is not None:  # at once, then the server's word
+                self._set_unread(name, max(0, count + (1 if unread else -1)))
+            self.count_unread(name)
+
+    def _recount(self) -> None:
+        """Ask the server for the open folder's unread count again (mail came or went)."""
+        if self.folder is not None:
+            self.count_unread(self.folder.name)
 
     def on_failed(self, message: Failed) -> None:
         self.last_error = message.error

@@ -299,7 +299,8 @@ class MailSession:
 
     ``connect`` returns a connected, signed-in client; ``disconnect`` says goodbye to it;
     ``sign_in`` (optional) runs an interactive sign-in, handing instructions (a URL or a device
-    code) to its callback, for when ``connect`` raised InteractionRequired.
+    code) to its callback, for when ``connect`` raised InteractionRequired. ``poll_every`` is
+    how long the watcher waits between NOOPs on a server without IDLE.
     """
 
     def __init__(
@@ -309,16 +310,21 @@ class MailSession:
         sign_in: Callable[[Callable[[str], None]], None] | None = None,
         *,
         description: str = "",
+        poll_every: float = _NOOP_EVERY,
     ) -> None:
         self._connect = connect
         self._disconnect = disconnect
         self._sign_in = sign_in
         self.description = description
+        self.poll_every = poll_every  # seconds between NOOPs where the server has no IDLE
         self._client: ImapClient | None = None
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._waiting = 0
         self.folder: str | None = None  # the selected folder, selected again after a reconnect
+        # The selected folder's message count as the watcher last told it: an EXISTS that came
+        # with another worker's command (a page, a STATUS) is news all the same.
+        self._told: int | None = None
 
     @property
     def can_sign_in(self) -> bool:
@@ -408,6 +414,7 @@ class MailSession:
             # not even \Recent.
             info = client.examine(name)
             self.folder = name
+            self._told = info.exists
             return info
 
     def page(self, index: int, size: int) -> tuple[list[Row], int]:
@@ -474,39 +481,42 @@ class MailSession:
         return ()
 
     def wait_for_news(self, stop: Callable[[], bool]) -> tuple[str, int] | None:
-        """Wait (IDLE, else NOOP every 30 s) until the selected folder changes or ``stop()``;
-        the folder and its new message count when it changed, else None. Never connects by
-        itself."""
+        """Wait (IDLE, else NOOP every ``poll_every`` seconds) until the selected folder
+        changes or ``stop()``; the folder and its new message count when it changed, else
+        None. Never connects by itself."""
         try:
             with self.use(connect=False) as client:
                 folder = self.folder
                 if folder is None:
                     return None
-                before = client.exists
                 if "IDLE" in client.capabilities:
                     with suppress(CapabilityMissing):
                         client.idle(_IDLE_FOR, stop=lambda: stop() or self.busy)
-                    changed = client.exists is not None and client.exists != before
-                    return (folder, client.exists or 0) if changed else None
+                    return self._news(folder, client)
         except _NotConnected:
             return None
         # No IDLE: wait without holding the connection, then one NOOP.
-        deadline = time.monotonic() + _NOOP_EVERY
+        deadline = time.monotonic() + self.poll_every
         while time.monotonic() < deadline:
             if stop():
                 return None
-            time.sleep(0.2)
+            time.sleep(min(0.2, self.poll_every))
         try:
             with self.use(connect=False) as client:
                 folder = self.folder
                 if folder is None:
                     return None
-                before = client.exists
                 client.noop()
-                changed = client.exists is not None and client.exists != before
-                return (folder, client.exists or 0) if changed else None
+                return self._news(folder, client)
         except _NotConnected:
             return None
+
+    def _news(self, folder: str, client: ImapClient) -> tuple[str, int] | None:
+        exists = client.exists
+        if exists is None or exists == self._told:
+            return None
+        self._told = exists
+        return folder, exists
 
 
 class _NotConnected(Exception):

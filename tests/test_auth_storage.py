@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from msal_extensions import PersistedTokenCache
-from msal_extensions.persistence import BasePersistence, PersistenceNotFound
+from msal_extensions.persistence import BasePersistence, FilePersistence, PersistenceNotFound
 
 from o365imap import AuthError, UsageError
 from o365imap.auth import Profile, ProfileStore, TokenStore
@@ -195,3 +195,21 @@ def test_a_keyring_that_cannot_save_falls_back_to_the_file(
     store = TokenStore(path, use_keyring=True)
     assert list(store.open().search("AccessToken", query={}))
     assert store.description.startswith("file ")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"AccessToken": []}'])
+def test_damaged_keyring_contents_read_as_signed_out(
+    tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # msal-extensions' own plain persistence stands in for a keyring: same interface, and
+    # Linux CI has no unlocked secret service.
+    keyring = FilePersistence(str(tmp_path / "keyring-entry"))
+    keyring.save(content)
+    path = tmp_path / "tokens.json"
+    persistence = FallbackPersistence(keyring, AtomicFilePersistence(path))
+    cache = PersistedTokenCache(persistence, lock_location=str(tmp_path / "tokens.json.lock"))
+    assert list(cache.search("AccessToken", query={})) == []  # no traceback from msal
+    assert "keyring were damaged" in caplog.text
+    cache.add(_EVENT)  # the next sign-in overwrites the damaged entry, in the keyring
+    assert json.loads(keyring.load())["AccessToken"]
+    assert not path.exists()

@@ -9,7 +9,8 @@ keyring that fails to save sends the tokens to the file (with a warning), and on
 exists it stays the store, so the next process finds the tokens where they went.
 
 A token file that is not a JSON object (a disk error, a hand edit) is moved aside to
-``tokens.json.corrupt-<time>`` with a warning, and the program carries on signed out.
+``tokens.json.corrupt-<time>`` with a warning, and the program carries on signed out; damaged
+keyring contents are read as no tokens (with a warning) and overwritten by the next sign-in.
 """
 
 from __future__ import annotations
@@ -178,6 +179,11 @@ class FallbackPersistence(BasePersistence):  # type: ignore[misc]
 
     def load(self) -> str:
         content: str = self.active.load()
+        if self.active is not self.file and not _is_cache(content):
+            # A keyring entry cannot be moved aside like a file; reading it as absent lets the
+            # program carry on signed out, and the next sign-in's save overwrites it.
+            log.warning("the tokens in the system keyring were damaged: sign in again")
+            raise PersistenceNotFound(location=self.active.get_location())
         return content
 
     def time_last_modified(self) -> float:

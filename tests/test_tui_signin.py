@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +18,13 @@ from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
 
 pytest.importorskip("textual")
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from o365imap.auth.profiles import Flow
+    from o365imap.tui.app import MailApp
+    from o365imap.tui.screens import SignInScreen
 
 pytestmark = pytest.mark.dovecot
 
@@ -27,33 +36,58 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sandbox
 
 
+_OPTIONS = {
+    "profile": "sandbox", "host": None, "port": None, "security": None, "ca_file": None,
+    "user": None, "access_token": None, "mechanism": "xoauth2", "timeout": 20.0,
+}  # fmt: skip
+
+
+def _app(box: Sandbox, home: Path, monkeypatch: pytest.MonkeyPatch, flow: Flow) -> MailApp:
+    """The app on a fresh home holding only the sandbox profile (with ``flow``): no token."""
+    from o365imap.tui.app import MailApp
+    from o365imap.tui.session import session_for
+
+    monkeypatch.setenv("O365IMAP_HOME", str(home))
+    monkeypatch.delenv("DISPLAY", raising=False)  # no browser: the app shows the URL
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    store = ProfileStore(home / "profiles.toml")
+    store.save(dataclasses.replace(box.profile(), flow=flow), make_default=False)
+    return MailApp(session_for(resolve(dict(_OPTIONS))), watch=False)
+
+
+async def _sign_in_screen(app: MailApp, pilot: Pilot[None]) -> SignInScreen:
+    """The sign-in screen, once it shows its URL or device code."""
+    from o365imap.tui.screens import SignInScreen
+
+    for _ in range(1200):  # no token saved yet: the app asks to sign in
+        screen = app.screen
+        if isinstance(screen, SignInScreen) and screen.prompt:
+            return screen
+        await pilot.pause(0.05)
+    raise AssertionError(f"no sign-in prompt; the app shows {app.screen!r}")
+
+
+async def _folder_open(app: MailApp, pilot: Pilot[None]) -> None:
+    from o365imap.tui.screens import SignInScreen
+
+    for _ in range(1200):
+        if app.folder is not None and 0 in app.messages.rows:
+            break
+        await pilot.pause(0.05)
+    assert app.folder is not None and app.folder.name == "INBOX"
+    assert not isinstance(app.screen, SignInScreen)
+    assert app.last_error is None
+
+
 def test_sign_in_from_the_app_then_carry_on(
     box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from o365imap.tui.app import MailApp
-    from o365imap.tui.screens import SignInScreen
-    from o365imap.tui.session import session_for
-
-    monkeypatch.setenv("O365IMAP_HOME", str(tmp_path))
-    monkeypatch.delenv("DISPLAY", raising=False)  # no browser: the app shows the URL
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    box.save_profile(ProfileStore(tmp_path / "profiles.toml"))
-    options = {
-        "profile": "sandbox", "host": None, "port": None, "security": None, "ca_file": None,
-        "user": None, "access_token": None, "mechanism": "xoauth2", "timeout": 20.0,
-    }  # fmt: skip
-    app = MailApp(session_for(resolve(options)), watch=False)
+    app = _app(box, tmp_path, monkeypatch, "auth-code")
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
-            for _ in range(1200):  # no token saved yet: the app asks to sign in
-                screen = app.screen
-                if isinstance(screen, SignInScreen) and screen.prompt:
-                    break
-                await pilot.pause(0.05)
-            screen = app.screen
-            assert isinstance(screen, SignInScreen) and screen.prompt
-            assert screen.prompt.startswith("https://")
+            screen = await _sign_in_screen(app, pilot)
+            assert screen.prompt and screen.prompt.startswith("https://")
             page = await asyncio.to_thread(
                 approve_sign_in,
                 screen.prompt,
@@ -62,13 +96,7 @@ def test_sign_in_from_the_app_then_carry_on(
                 ca_file=str(box.ca_file),
             )
             assert page.status_code == 200
-            for _ in range(1200):
-                if app.folder is not None and 0 in app.messages.rows:
-                    break
-                await pilot.pause(0.05)
-            assert app.folder is not None and app.folder.name == "INBOX"
-            assert not isinstance(app.screen, SignInScreen)
-            assert app.last_error is None
+            await _folder_open(app, pilot)
 
     asyncio.run(scenario())
 
@@ -78,28 +106,12 @@ def test_sign_in_with_a_device_code_from_the_app_then_carry_on(
 ) -> None:
     from textual.widgets import Static
 
-    from o365imap.tui.app import MailApp
-    from o365imap.tui.screens import SignInScreen
-    from o365imap.tui.session import session_for
-
-    monkeypatch.setenv("O365IMAP_HOME", str(tmp_path))
-    store = ProfileStore(tmp_path / "profiles.toml")
-    store.save(dataclasses.replace(box.profile(), flow="device-code"), make_default=False)
-    options = {
-        "profile": "sandbox", "host": None, "port": None, "security": None, "ca_file": None,
-        "user": None, "access_token": None, "mechanism": "xoauth2", "timeout": 20.0,
-    }  # fmt: skip
-    app = MailApp(session_for(resolve(options)), watch=False)
+    app = _app(box, tmp_path, monkeypatch, "device-code")
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
-            for _ in range(1200):  # no token saved yet: the app asks to sign in
-                screen = app.screen
-                if isinstance(screen, SignInScreen) and screen.prompt:
-                    break
-                await pilot.pause(0.05)
-            screen = app.screen
-            assert isinstance(screen, SignInScreen) and screen.prompt
+            screen = await _sign_in_screen(app, pilot)
+            assert screen.prompt
             code = re.search(r"enter the code (\S+)", screen.prompt)
             assert code, screen.prompt
             shown = str(screen.query_one("#signin-text", Static).render())
@@ -114,12 +126,40 @@ def test_sign_in_with_a_device_code_from_the_app_then_carry_on(
                 fields={"user_code": code.group(1)},
             )
             assert "signed in" in page.text
-            for _ in range(1200):  # the app's poll of the token endpoint sees the approval
-                if app.folder is not None and 0 in app.messages.rows:
-                    break
-                await pilot.pause(0.05)
-            assert app.folder is not None and app.folder.name == "INBOX"
+            await _folder_open(app, pilot)  # the app's poll of the token endpoint saw it
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("flow", ["auth-code", "device-code"])
+def test_escape_stops_the_sign_in_at_once(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flow: Flow
+) -> None:
+    """Escape ends the waiting itself, not just the screen: the loopback port is closed (or
+    the device-code polling stops) within a second or two, not at the 5 or 15 min timeout."""
+    from o365imap.tui.screens import SignInScreen
+
+    app = _app(box, tmp_path, monkeypatch, flow)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await _sign_in_screen(app, pilot)
+            assert screen.prompt
+            port = None
+            if flow == "auth-code":
+                redirect = re.search(r"redirect_uri=http%3A%2F%2F(?:localhost|127\.0\.0\.1)%3A(\d+)",
+                                     screen.prompt)  # fmt: skip
+                assert redirect, screen.prompt
+                port = int(redirect.group(1))
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()  # listening
+            assert not screen.ended.is_set()
+            await pilot.press("escape")
+            await pilot.pause(0.1)
             assert not isinstance(app.screen, SignInScreen)
-            assert app.last_error is None
+            assert await asyncio.to_thread(screen.ended.wait, 5)
+            if port is not None:
+                with pytest.raises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            assert app.last_error is None  # cancelling is not an error to show
 
     asyncio.run(scenario())

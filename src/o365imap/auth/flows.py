@@ -30,6 +30,7 @@ import functools
 import json
 import logging
 import re
+import threading
 import time
 import webbrowser
 from collections.abc import Callable
@@ -215,13 +216,15 @@ class Authenticator:
         show_url: Callable[[str], None] = print,
         timeout: float = 300.0,
         browser: Callable[[str], object] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Token:
         """Authorization code + PKCE through a loopback redirect (RFC 8252).
 
         The browser is opened at the sign-in page unless ``open_browser`` is False (an SSH
         session): the URL is always handed to ``show_url`` too. Waits at most ``timeout``
-        seconds; Ctrl-C gives control back at once. The browser's page says "successful"
-        only once the code has been redeemed, and shows the failure otherwise.
+        seconds; Ctrl-C, or ``cancel`` set from another thread, gives control back at once.
+        The browser's page says "successful" only once the code has been redeemed, and shows
+        the failure otherwise.
         """
         app = self._application()
         with LoopbackListener() as listener:
@@ -243,7 +246,7 @@ class Authenticator:
                     opener(url)
                 except Exception as exc:
                     log.info("could not open a browser: %s", exc)
-            redirect = listener.wait(flow["state"], timeout=timeout)
+            redirect = listener.wait(flow["state"], timeout=timeout, cancel=cancel)
             if redirect.error:
                 if redirect.error == "access_denied" and "65004" in (
                     redirect.params.get("error_description") or ""
@@ -277,9 +280,16 @@ class Authenticator:
 
     @_boundary
     def sign_in_device_code(
-        self, *, show: Callable[[str], None] = print, timeout: float = 900.0
+        self,
+        *,
+        show: Callable[[str], None] = print,
+        timeout: float = 900.0,
+        cancel: threading.Event | None = None,
     ) -> Token:
-        """Device code flow (RFC 8628): a code to type on another device's browser."""
+        """Device code flow (RFC 8628): a code to type on another device's browser.
+
+        ``cancel``, set from another thread, stops the polling within a second.
+        """
         app = self._application()
         log.debug("device-code flow")
         flow = app.initiate_device_flow(scopes=self._scopes())
@@ -287,10 +297,17 @@ class Authenticator:
             raise _failure(flow, "starting the device-code sign-in")
         show(flow.get("message") or f"Go to {flow['verification_uri']}, enter {flow['user_code']}")
         flow["expires_at"] = min(float(flow.get("expires_at", 0)) or 1e18, time.time() + timeout)
+        deadline = flow["expires_at"]
+
+        def stop(_flow: dict[str, Any]) -> bool:  # msal checks this once a second
+            return time.time() > deadline or (cancel is not None and cancel.is_set())
+
         try:
-            result = app.acquire_token_by_device_flow(flow)
+            result = app.acquire_token_by_device_flow(flow, exit_condition=stop)
         except KeyboardInterrupt:
             raise SignInCancelled("sign-in cancelled") from None
+        if cancel is not None and cancel.is_set() and "access_token" not in result:
+            raise SignInCancelled("sign-in cancelled")
         # msal's poll stops at our deadline with the last answer, "still pending".
         if result.get("error") in _STILL_WAITING:
             raise SignInTimeout(
@@ -314,9 +331,9 @@ class Authenticator:
             return self.sign_in_app_only()
         if self.profile.flow == "device-code":
             return self.sign_in_device_code(
-                **{k: v for k, v in kw.items() if k in ("show", "timeout")}
+                **{k: v for k, v in kw.items() if k in ("show", "timeout", "cancel")}
             )
-        browser_args = ("open_browser", "show_url", "timeout", "browser")
+        browser_args = ("open_browser", "show_url", "timeout", "browser", "cancel")
         return self.sign_in_browser(**{k: v for k, v in kw.items() if k in browser_args})
 
     # ------------------------------------------------------------ silent

@@ -29,6 +29,7 @@ import re
 import secrets
 import selectors
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -265,8 +266,12 @@ class LoopbackListener:
         *,
         timeout: float = 300.0,
         on_tick: Callable[[], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Redirect:
         """The redirect carrying ``state``; raises SignInTimeout or SignInCancelled.
+
+        ``cancel``, set from another thread (an app's Cancel button), ends the wait within
+        half a second.
 
         A redirect with a code comes back unanswered: call its ``respond`` once the code has
         been redeemed.
@@ -285,6 +290,8 @@ class LoopbackListener:
             try:
                 while True:
                     now = time.monotonic()
+                    if cancel is not None and cancel.is_set():
+                        raise SignInCancelled("sign-in cancelled")
                     if now >= deadline:
                         raise SignInTimeout(
                             f"nobody completed the sign-in within {timeout:g} s; "

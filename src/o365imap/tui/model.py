@@ -294,12 +294,17 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
 # ---------------------------------------------------------------- the connection
 
 
+# An interactive sign-in: shows instructions through the callback, stops when the event is set.
+SignIn = Callable[[Callable[[str], None], threading.Event], None]
+
+
 class MailSession:
     """The app's one connection: opened on first use, reopened after it is lost.
 
     ``connect`` returns a connected, signed-in client; ``disconnect`` says goodbye to it;
     ``sign_in`` (optional) runs an interactive sign-in, handing instructions (a URL or a device
-    code) to its callback, for when ``connect`` raised InteractionRequired. ``poll_every`` is
+    code) to its callback, for when ``connect`` raised InteractionRequired, and gives up
+    with SignInCancelled soon after its event is set. ``poll_every`` is
     how long the watcher waits between NOOPs on a server without IDLE.
     """
 
@@ -307,7 +312,7 @@ class MailSession:
         self,
         connect: Callable[[], ImapClient],
         disconnect: Callable[[ImapClient], None] | None = None,
-        sign_in: Callable[[Callable[[str], None]], None] | None = None,
+        sign_in: SignIn | None = None,
         *,
         description: str = "",
         poll_every: float = _NOOP_EVERY,
@@ -384,10 +389,10 @@ class MailSession:
         finally:
             self._lock.release()
 
-    def sign_in(self, show: Callable[[str], None]) -> None:
+    def sign_in(self, show: Callable[[str], None], cancel: threading.Event) -> None:
         if self._sign_in is None:
             raise UsageError("this session has no profile to sign in with")
-        self._sign_in(show)
+        self._sign_in(show, cancel)
 
     # ---------------------------------------------------------------- calls for the app
 

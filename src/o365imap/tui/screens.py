@@ -6,6 +6,7 @@ comes back as small Message dataclasses; handlers only draw.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -31,7 +32,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from o365imap import Group, MessageView, PartInfo, SavedPart
+from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
 from o365imap.tui.widgets import human_size
 
@@ -248,6 +249,8 @@ class SignInScreen(ModalScreen[bool]):
         super().__init__()
         self.session = session
         self.prompt: str | None = None  # the URL or the device-code message, once known
+        self.cancelled = threading.Event()
+        self.ended = threading.Event()  # the sign-in worker has returned
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -264,11 +267,15 @@ class SignInScreen(ModalScreen[bool]):
             self.post_message(self.Prompt(text))
 
         try:
-            self.session.sign_in(show)
+            self.session.sign_in(show, self.cancelled)
+        except SignInCancelled:
+            pass  # Escape already closed the screen
         except Exception as exc:  # shown as a sentence, never a traceback
             self.post_message(self.Done(exc))
         else:
             self.post_message(self.Done(None))
+        finally:
+            self.ended.set()
 
     def on_sign_in_screen_prompt(self, message: Prompt) -> None:
         text = self.prompt = message.text
@@ -284,7 +291,8 @@ class SignInScreen(ModalScreen[bool]):
             self.dismiss(True)
 
     def action_cancel(self) -> None:
-        # The sign-in thread ends by itself at its timeout; its answer goes nowhere.
+        # The worker notices within a second and frees the loopback port or stops polling.
+        self.cancelled.set()
         self.dismiss(False)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 
 from o365imap import ImapClient
 from o365imap.cli.connect import Connection, authenticator, open_client
-from o365imap.tui.model import MailSession
+from o365imap.tui.model import MailSession, SignIn
 
 __all__ = ["session_for"]
 
@@ -31,10 +32,10 @@ def session_for(conn: Connection) -> MailSession:
         else:
             client.logout()
 
-    sign_in: Callable[[Callable[[str], None]], None] | None = None
+    sign_in: SignIn | None = None
     if conn.profile is not None and conn.access_token is None:
 
-        def sign_in(show: Callable[[str], None]) -> None:
+        def sign_in(show: Callable[[str], None], cancel: threading.Event) -> None:
             # A text-mode browser started from here would draw over the app: only open one
             # where a graphical session exists; the URL is always shown as well.
             graphical = bool(
@@ -42,7 +43,9 @@ def session_for(conn: Connection) -> MailSession:
                 or os.environ.get("WAYLAND_DISPLAY")
                 or sys.platform in ("darwin", "win32")
             )
-            authenticator(conn).sign_in(open_browser=graphical, show_url=show, show=show)
+            authenticator(conn).sign_in(
+                open_browser=graphical, show_url=show, show=show, cancel=cancel
+            )
 
     where = conn.profile.name if conn.profile is not None else (conn.user or "")
     return MailSession(connect, disconnect, sign_in, description=f"{where} @ {conn.host}".strip())

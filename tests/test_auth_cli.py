@@ -119,6 +119,7 @@ def test_a_shared_mailbox_login_keeps_mailbox_and_account_apart(
 
     out = run(tmp_path, "logout", "--profile", "shared")
     assert out.returncode == 0, out.stderr
+    assert "too" not in out.stderr  # bob's profile has tokens of its own
     assert run(tmp_path, "token", "--profile", "shared").returncode == 2
     still = run(tmp_path, "token", "--profile", "bob")  # bob's sign-in was not wiped
     assert still.returncode == 0, still.stderr
@@ -129,6 +130,26 @@ def test_a_shared_mailbox_login_keeps_mailbox_and_account_apart(
     )
     assert again.returncode == 0, again.stderr
     assert profiles(tmp_path)["default"] == "shared"  # asked for
+
+
+def test_logout_names_the_profiles_that_shared_the_sign_in(
+    tmp_path: Path, emulator: IdentityEmulator
+) -> None:
+    """Same app, same account: one set of tokens in msal's cache, so signing out of one
+    profile signs out the others, and the command says which."""
+    for name, mailbox in (("alice", ALICE), ("shared", SHARED)):
+        done = login(
+            tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, name, mailbox)
+        )
+        assert done.returncode == 0, done.stderr
+    bob = login(tmp_path, emulator, BOB, BOB_PW, *new_profile_args(emulator, "bob", BOB))
+    assert bob.returncode == 0, bob.stderr
+
+    out = run(tmp_path, "logout", "--profile", "shared")
+    assert out.returncode == 0, out.stderr
+    assert "Signed out of 'alice' too" in out.stderr and "'bob'" not in out.stderr
+    assert run(tmp_path, "token", "--profile", "alice").returncode == 2  # as said
+    assert run(tmp_path, "token", "--profile", "bob").returncode == 0
 
 
 def test_tenant_moves_a_saved_authority_and_unknown_keys_stay(

@@ -33,7 +33,7 @@ import re
 import threading
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -374,6 +374,26 @@ class Authenticator:
                 return dict(account)
         return None
 
+    def _owners(self, cache: msal.TokenCache) -> set[str | None]:
+        """Whose entries in the cache are this profile's: its account's, or for an app-only
+        profile those of no account."""
+        if self.profile.flow == "client-credentials":
+            return {None, ""}  # app-only tokens belong to no account
+        return set(self._account_ids(cache))
+
+    def sharing(self, others: Iterable[Profile]) -> list[str]:
+        """The other profiles signed in through this one's tokens (same app, same account,
+        a shared mailbox opened as oneself, say): signing out of one signs them all out."""
+        cache = self.store.open()
+        mine = self._owners(cache)
+        return sorted(
+            other.name
+            for other in others
+            if other.name != self.profile.name
+            and other.client_id == self.profile.client_id
+            and mine & Authenticator(other, store=self.store)._owners(cache)
+        )
+
     def _account_ids(self, cache: msal.TokenCache) -> set[str]:
         if self.profile.account_id:
             return {self.profile.account_id}
@@ -402,12 +422,9 @@ class Authenticator:
         """
         cache = self.store.open()
         kinds = msal.TokenCache.CredentialType
-        if self.profile.flow == "client-credentials":
-            owners: set[str | None] = {None, ""}  # app-only tokens belong to no account
-        else:
-            owners = set(self._account_ids(cache))
-            if not owners:
-                return 0
+        owners = self._owners(cache)
+        if not owners:
+            return 0
         removed = 0
         for kind, remove in (
             (kinds.REFRESH_TOKEN, cache.remove_rt),

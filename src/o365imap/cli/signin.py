@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import urllib.parse
 from dataclasses import replace
@@ -166,8 +167,14 @@ def logout(profile_name: str | None, forget: bool) -> None:
     """Forget the saved tokens of a profile (and with --forget, the profile)."""
     store = ProfileStore()
     profile = store.get(profile_name)
+    auth = Authenticator(profile)
+    others = []
+    for name in store.names():
+        with contextlib.suppress(UsageError):  # a broken profile elsewhere is not our business
+            others.append(store.get(name))
+    sharing = auth.sharing(others)
     # No secret needed: signing out only deletes this profile's entries from the cache.
-    removed = Authenticator(profile).sign_out()
+    removed = auth.sign_out()
     if forget:
         store.remove(profile.name)
     _say(
@@ -175,6 +182,13 @@ def logout(profile_name: str | None, forget: bool) -> None:
         + ("" if removed else " (it had no saved tokens)")
         + (" and deleted it." if forget else ".")
     )
+    if removed and sharing:
+        # The same app and account means the same tokens in msal's cache: they went too.
+        listed = ", ".join(repr(name) for name in sharing)
+        _say(
+            f"Signed out of {listed} too: {'it uses' if len(sharing) == 1 else 'they use'} "
+            "the same sign-in (same app, same account)."
+        )
 
 
 @cli.command()

@@ -24,7 +24,16 @@ INSTALL_HINT = "o365imap tui needs Textual: pip install 'o365imap[tui]'"
     help="Where attachments are saved by default [default: ~/Downloads, else here].",
 )
 @click.option("--folder", default="INBOX", show_default=True, help="The folder opened first.")
-def tui(download_dir: Path | None, folder: str, **kwargs: Any) -> None:
+@click.option(
+    "--poll",
+    "poll_every",
+    type=click.FloatRange(min=5),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often to ask for new mail where the server has no IDLE.",
+)
+def tui(download_dir: Path | None, folder: str, poll_every: float, **kwargs: Any) -> None:
     """Browse the mailbox in the terminal: folders, messages, attachments, search (? for keys)."""
     # Textual is an optional extra: checked before anything else, so its absence costs one line.
     if importlib.util.find_spec("textual") is None:
@@ -33,5 +42,5 @@ def tui(download_dir: Path | None, folder: str, **kwargs: Any) -> None:
     from o365imap.tui.app import MailApp  # noqa: PLC0415 - only with Textual installed
     from o365imap.tui.session import session_for  # noqa: PLC0415
 
-    session = session_for(resolve(kwargs))
+    session = session_for(resolve(kwargs), poll_every=poll_every)
     MailApp(session, download_dir=download_dir, start_folder=folder).run()

@@ -66,7 +66,7 @@ _SPECIAL = {
     "\\flagged": "Flagged",
 }
 _ORDER = ["\\drafts", "\\sent", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged"]
-_NOOP_EVERY = 30.0  # seconds between NOOPs on a server without IDLE
+NOOP_EVERY = 30.0  # seconds between NOOPs on a server without IDLE
 _IDLE_FOR = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minute cut-off
 
 
@@ -315,7 +315,7 @@ class MailSession:
         sign_in: SignIn | None = None,
         *,
         description: str = "",
-        poll_every: float = _NOOP_EVERY,
+        poll_every: float = NOOP_EVERY,
     ) -> None:
         self._connect = connect
         self._disconnect = disconnect

@@ -10,12 +10,12 @@ from contextlib import ExitStack
 
 from o365imap import ImapClient
 from o365imap.cli.connect import Connection, authenticator, open_client
-from o365imap.tui.model import MailSession, SignIn
+from o365imap.tui.model import NOOP_EVERY, MailSession, SignIn
 
 __all__ = ["session_for"]
 
 
-def session_for(conn: Connection) -> MailSession:
+def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSession:
     """Connections made exactly as the other commands make them (``open_client``)."""
     stacks: dict[int, ExitStack] = {}
 
@@ -48,4 +48,10 @@ def session_for(conn: Connection) -> MailSession:
             )
 
     where = conn.profile.name if conn.profile is not None else (conn.user or "")
-    return MailSession(connect, disconnect, sign_in, description=f"{where} @ {conn.host}".strip())
+    return MailSession(
+        connect,
+        disconnect,
+        sign_in,
+        description=f"{where} @ {conn.host}".strip(),
+        poll_every=poll_every,
+    )

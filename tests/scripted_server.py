@@ -1212,6 +1212,9 @@ class O365Config:
     nonsync_literal_wait: float | None = 2.0
     #: port-143 style: STARTTLS offered, credentials before TLS are an error
     starttls: bool = False
+    #: a partial FETCH ``BODY[...]<origin.length>``: "honour" it, "ignore" it (send the whole
+    #: section, as some servers do), or answer from 10 bytes "later" than asked (broken)
+    partial: Literal["honour", "ignore", "later"] = "honour"
 
 
 class _Mailbox:
@@ -1603,8 +1606,8 @@ class O365Session:
                 self.conv.fail(f"no data for section {section!r} of uid {msg.uid}")
             raise ValueError(section)
         name = b"BODY[" + section.encode() + b"]"
-        if origin is not None:
-            start = int(origin)
+        if origin is not None and self.config.partial != "ignore":
+            start = int(origin) + (10 if self.config.partial == "later" else 0)
             data = data[start:] if length is None else data[start : start + int(length)]
             name += b"<%d>" % start
         return name + b" " + _literal(data), peek is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from conftest import ALICE
 from cutting_proxy import CuttingProxy
 from o365imap import ConnectionClosed, ImapClient
-from o365imap.messages import save_parts
+from o365imap.messages import save_message, save_parts
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailsamples import EXPECTED
@@ -156,23 +158,42 @@ def test_interrupted_download_leaves_no_partial_file(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@contextlib.contextmanager
+def _through(proxy: CuttingProxy, dovecot: DovecotServer) -> Iterator[ImapClient]:
+    """A client on Attachments through ``proxy``, able to sign in again after a drop."""
+    client = ImapClient("127.0.0.1", proxy.port, ca_file=str(dovecot.ca_file), timeout=20)
+    with client:
+        client.authenticate_oauth(
+            ALICE, dovecot.mint_token(ALICE), refresh=lambda: dovecot.mint_token(ALICE)
+        )
+        client.examine("Attachments")
+        yield client
+
+
 def test_dropped_download_resumes_where_it_stopped(
     dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
 ) -> None:
     msg = testbed.tagged("unnamed-parts", "Attachments")
     big = dict(EXPECTED["unnamed-parts"])["attachment-3.bin"]
     with CuttingProxy((dovecot.host, dovecot.imaps_port), cut_after=2_000_000) as proxy:
-        client = ImapClient("127.0.0.1", proxy.port, ca_file=str(dovecot.ca_file), timeout=20)
-        with client:
-            client.authenticate_oauth(
-                ALICE, dovecot.mint_token(ALICE), refresh=lambda: dovecot.mint_token(ALICE)
-            )
-            client.examine("Attachments")
+        with _through(proxy, dovecot) as client:
             saved = save_parts(client, msg.uid, tmp_path)
         assert proxy.connections == 2  # dropped once, resumed on a new connection
     assert [s.filename for s in saved] == [n for n, _ in EXPECTED["unnamed-parts"]]
     assert (tmp_path / "attachment-3.bin").read_bytes() == big
     assert saved[2].sha256 == hashlib.sha256(big).hexdigest()
+
+
+def test_dropped_eml_download_resumes_byte_exact(
+    dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    with CuttingProxy((dovecot.host, dovecot.imaps_port), cut_after=1_500_000) as proxy:
+        with _through(proxy, dovecot) as client:
+            saved = save_message(client, msg.uid, tmp_path)
+        assert proxy.connections == 2  # dropped once, resumed with BODY.PEEK[]<offset.>
+    assert saved.path is not None and saved.path.read_bytes() == build_message(msg)
+    assert [p.name for p in tmp_path.iterdir()] == [saved.filename]
 
 
 def test_dropped_download_without_a_token_source_raises(

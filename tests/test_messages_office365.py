@@ -5,13 +5,18 @@ The scripted server plays Exchange; the message is parsed from ``BODY.PEEK[]`` i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from o365imap import ImapClient
-from o365imap.messages import open_message, save_parts
+import pytest
+
+from cutting_proxy import CuttingProxy
+from o365imap import ImapClient, ProtocolError
+from o365imap.messages import open_message, save_message, save_parts
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailsamples import EXPECTED, attachment_messages
-from scripted_server import ScriptedServer, make_message, o365_happy
+from scripted_server import O365Config, ScriptedServer, make_message, o365_happy
 
 USER = "AdeleV@contoso.onmicrosoft.com"
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
@@ -59,3 +64,49 @@ def test_a_nil_bodystructure_is_not_taken_for_one_attachment(tmp_path: Path) -> 
         finally:
             client.logout()
     assert [s.filename for s in saved] == ["report.pdf"]
+
+
+BIG = next(m for m in attachment_messages(USER) if "unnamed-parts" in m.tags)  # a 3 MB part
+
+
+@pytest.mark.parametrize("partial", ["honour", "ignore"])
+def test_a_dropped_fallback_download_resumes(
+    tmp_path: Path, partial: Literal["honour", "ignore"]
+) -> None:
+    """BODY.PEEK[] parsed as it streams, cut at 1 MB: it goes on from that byte on a new
+    connection (or, from a server that ignores <offset.>, skips what it had), byte-exact."""
+    body = build_message(BIG)
+    config = O365Config(partial=partial)
+    message = make_message(1, 41, body=body, bodystructure=NIL_PARTS)
+    with (
+        ScriptedServer(o365_happy([message], config=config)) as server,
+        CuttingProxy((server.host, server.port), cut_after=1_000_000) as proxy,
+    ):
+        client = ImapClient(proxy.host, proxy.port, security="plain", timeout=5.0)
+        with client:
+            client.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
+            client.examine("INBOX")
+            saved = save_parts(client, 41, tmp_path)
+        assert proxy.connections == 2  # dropped once, resumed on a new connection
+    assert [s.filename for s in saved] == [n for n, _ in EXPECTED["unnamed-parts"]]
+    for name, data in EXPECTED["unnamed-parts"]:
+        assert (tmp_path / name).read_bytes() == data, name
+    fetches = [line for line in server.received if b"BODY.PEEK[]" in line]
+    assert len(fetches) == 2 and re.search(rb"BODY\.PEEK\[\]<\d+\.\d+>", fetches[1])
+
+
+def test_a_server_resuming_from_the_wrong_byte_is_refused(tmp_path: Path) -> None:
+    """Resumed from a later byte than asked: an error, and no .eml with a hole in it."""
+    message = make_message(1, 41, body=build_message(BIG), bodystructure=NIL_PARTS)
+    with (
+        ScriptedServer(o365_happy([message], config=O365Config(partial="later"))) as server,
+        CuttingProxy((server.host, server.port), cut_after=1_000_000) as proxy,
+    ):
+        client = ImapClient(proxy.host, proxy.port, security="plain", timeout=5.0)
+        with client:
+            client.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
+            client.examine("INBOX")
+            with pytest.raises(ProtocolError, match="answered from byte"):
+                save_message(client, 41, tmp_path)
+        assert proxy.connections == 2
+    assert list(tmp_path.iterdir()) == []  # not even a temporary file

@@ -12,7 +12,8 @@ Two sources, one behaviour:
   section in one ``UID FETCH`` and streamed; a dropped connection is resumed where it broke
   (a partial ``BODY.PEEK[n]<offset>``) when the client can sign in again;
 * a message as bytes (an ``.eml`` file, or a server whose BODYSTRUCTURE we cannot read): the
-  streaming MIME parser finds the same parts, with the same numbers, in one pass.
+  streaming MIME parser finds the same parts, with the same numbers, in one pass; from a
+  server, ``BODY.PEEK[]`` is resumed after a drop as the sections are.
 
 Which parts are "the text" and which are "attachments" is decided here, once, the same way for
 both sources: a ``text/plain`` or ``text/html`` leaf without a file name that is not marked
@@ -389,24 +390,70 @@ def _summary_of(response: Fetch) -> MessageSummary:
 
 
 def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]:
-    """The raw bytes of one section (``""``: the whole message), as they arrive."""
-    events = client.iter_fetch_events(
-        [uid], f"(BODY.PEEK[{section}])", uid=True, stream_threshold=_STREAM_THRESHOLD
-    )
+    """The raw bytes of one section (``""``: the whole message), as they arrive.
+
+    A dropped connection is resumed (``BODY.PEEK[section]<offset.>`` on a new one) when the
+    client can sign in again, so a consumer sees one unbroken stream. A server that ignores
+    the partial request and starts over has the bytes already handed on skipped; one that
+    answers from a later byte than asked is an error, never a silent gap."""
+    offset = 0  # bytes already handed on
+    resumes = 0
     found = False
-    for event in events:
-        if isinstance(event, LiteralData):
-            found = True
-            yield event.data
-        elif isinstance(event, Fetch):
-            value = _section_value(event.items, section)
-            if value is not None:
-                found = True
-                yield value
-            elif "UID" in event.items:
-                found = True  # the body came streamed
+    while True:
+        partial = f"<{offset}.{_PARTIAL_MAX}>" if offset else ""
+        events = client.iter_fetch_events(
+            [uid],
+            f"(UID BODY.PEEK[{section}]{partial})",
+            uid=True,
+            stream_threshold=_STREAM_THRESHOLD,
+        )
+        skip: int | None = None  # of the literal being read: bytes handed on before a drop
+        try:
+            for event in events:
+                chunk: bytes | None = None
+                if isinstance(event, LiteralStarted):
+                    skip = _overlap(event.item or "", section, offset)  # None: not ours
+                elif isinstance(event, LiteralData):
+                    chunk = event.data if skip is not None else None
+                elif isinstance(event, Fetch) and event.items.get("UID") == uid:
+                    found = True  # the body came streamed (or is empty)
+                    for name, value in event.items.items():
+                        skip = _overlap(name, section, offset)
+                        if skip is not None and isinstance(value, bytes):
+                            chunk = value
+                            break
+                if chunk is not None:
+                    found = True
+                    if skip:  # a server that ignored <offset.> and started over
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                    if chunk:
+                        offset += len(chunk)
+                        yield chunk
+            break
+        except (ConnectionClosed, ReadTimeout) as exc:
+            resumes += 1
+            if not client.can_reconnect or resumes > _MAX_RESUMES:
+                raise
+            log.warning("connection lost while reading UID %s (%s); resuming", uid, exc)
+            client.reconnect()
     if not found:
         raise MessageNotFound(f"no message with UID {uid}")
+
+
+def _overlap(item: str, section: str, offset: int) -> int | None:
+    """How many leading bytes of an answer for ``item`` were already handed on; None when
+    ``item`` is not ``section`` at all."""
+    match = _SECTION.match(item)
+    if match is None or match.group(1) != section:
+        return None
+    origin = int(match.group(2) or 0)
+    if origin > offset:
+        raise ProtocolError(
+            f"asked for section [{section}] from byte {offset}, the server answered from "
+            f"byte {origin}"
+        )
+    return offset - origin
 
 
 def save_message(

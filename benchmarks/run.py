@@ -28,6 +28,7 @@ import io
 import json
 import os
 import platform
+import re
 import socket
 import ssl
 import statistics
@@ -156,16 +157,16 @@ class _FramingOnly(imaplib.IMAP4):
     """imaplib's own response reader, fed from memory instead of a socket."""
 
     def __init__(self, data: bytes) -> None:  # no connect
-        self.file = io.BytesIO(data)  # type: ignore[assignment]
+        self.file = io.BytesIO(data)
         self.debug = 0
         self.untagged_responses: dict[str, list[Any]] = {}
         self.tagged_commands: dict[bytes, Any] = {b"a3": None}
-        self.continuation_response = b""
-        self.tagpre = b"a"
-        self.tagre = imaplib.re.compile(
-            rb"(?P<tag>a\d+) (?P<type>[A-Z]+) (?P<data>.*)", imaplib.re.ASCII
-        )
-        self._mode_ascii()  # type: ignore[attr-defined]
+        # bytes at run time, whatever typeshed says: imaplib matches them against the lines read
+        tagre = re.compile(rb"(?P<tag>a\d+) (?P<type>[A-Z]+) (?P<data>.*)", re.ASCII)
+        self.continuation_response = b""  # type: ignore[assignment]
+        self.tagpre = b"a"  # type: ignore[assignment]
+        self.tagre = tagre  # type: ignore[assignment]
+        self._mode_ascii()
         self.is_readonly = True
         # imaplib keeps a ring buffer of the last lines (its __debug__ log): part of its cost.
         self._cmd_log_len = 10
@@ -174,7 +175,7 @@ class _FramingOnly(imaplib.IMAP4):
 
     def run(self) -> list[Any]:
         while self.tagged_commands[b"a3"] is None:
-            self._get_response()  # type: ignore[attr-defined]
+            self._get_response()
         return self.untagged_responses.get("FETCH", [])
 
 

@@ -20,11 +20,13 @@ Values are compared with ``==``, except:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from o365imap.models import Address, Group
+from o365imap.protocol import Event, ResponseParser
 
 __all__ = [
     "BODY_CASES",
@@ -39,8 +41,28 @@ __all__ = [
     "Matcher",
     "OneOf",
     "Satisfies",
+    "events_in_chunks",
+    "events_whole",
     "lit",
 ]
+
+
+def events_whole(data: bytes) -> list[Event]:
+    """What the response parser makes of ``data`` fed in one piece."""
+    parser = ResponseParser()
+    parser.feed(data)
+    return list(parser.events())
+
+
+def events_in_chunks(chunks: Iterable[bytes]) -> list[Event]:
+    """The same, fed piece by piece: must equal :func:`events_whole` of the joined bytes."""
+    parser = ResponseParser()
+    out: list[Event] = []
+    for chunk in chunks:
+        parser.feed(chunk)
+        out.extend(parser.events())
+    return out
+
 
 A = Address
 G = Group
@@ -108,15 +130,13 @@ class Len(Matcher):
     n: int
 
     def matches(self, value: object) -> bool:
-        try:
-            return len(value) == self.n
-        except TypeError:
-            return False
+        return isinstance(value, Sized) and len(value) == self.n
 
 
 @dataclass(frozen=True)
 class Satisfies(Matcher):
-    predicate: Callable[[object], bool] = field(compare=False)
+    # Any: a predicate may use what the value it expects offers; a wrong guess is a False
+    predicate: Callable[[Any], bool] = field(compare=False)
     description: str = ""
 
     def matches(self, value: object) -> bool:

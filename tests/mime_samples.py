@@ -16,6 +16,7 @@ import random
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 
 def _png(width: int, height: int, seed: int) -> bytes:
@@ -813,13 +814,13 @@ def qp_encode(data: bytes) -> bytes:
 # ---------------------------------------------------------------- event helpers
 
 
-def canonical(events: list[object]) -> list[tuple[object, ...]]:
+def canonical(events: list[object]) -> list[tuple[Any, ...]]:
     """Events with each part's data joined and attached to its end, so that feeding a message
     whole or in any chunks must give the same list. Checks the event grammar on the way:
     ends match starts, data only for open non-multipart parts."""
     from o365imap.mime.parser import PartData, PartEnd, PartStart
 
-    out: list[tuple[object, ...]] = []
+    out: list[tuple[Any, ...]] = []
     stack: list[tuple[PartStart, bytearray]] = []
     for event in events:
         if isinstance(event, PartStart):

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from o365imap import (
+    Address,
     AuthenticationFailed,
     CommandError,
     ConnectError,
@@ -89,8 +90,10 @@ def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
         assert page[1].envelope.subject == "Zweite Nachricht – Grüße"
         stub = page[0].envelope
         assert stub is not None and stub.date is None
-        assert stub.from_[0].mailbox is None and stub.from_[0].email is None
-        assert stub.from_[0].name == "Microsoft Exchange Server"
+        sender = stub.from_[0]
+        assert isinstance(sender, Address)
+        assert sender.mailbox is None and sender.email is None
+        assert sender.name == "Microsoft Exchange Server"
         assert [m.uid for m in client.iter_messages()] == [101, 102, 103]
     assert happy.errors == []
     assert happy.xoauth2 == [(USER, TOKEN)]

@@ -348,10 +348,16 @@ def our_leaves(message: bytes) -> list[tuple[str, str | None, str]]:
     ]
 
 
+def _decoded(part: email.message.Message) -> bytes:
+    payload = part.get_payload(decode=True)  # bytes for a leaf; typeshed can't know it is one
+    assert payload is None or isinstance(payload, bytes)
+    return payload or b""
+
+
 def email_leaves(message: bytes) -> list[tuple[str, str | None, str]]:
     parsed = email.message_from_bytes(message, policy=policy.default)
     return [
-        (p.get_content_type(), p.get_filename(), samples.sha256(p.get_payload(decode=True) or b""))
+        (p.get_content_type(), p.get_filename(), samples.sha256(_decoded(p)))
         for p in parsed.walk()
         if not p.is_multipart()
     ]
@@ -639,21 +645,21 @@ def serialize(node: tuple[Any, ...], nl: bytes) -> tuple[bytes, list[tuple[str, 
         if encoding == "base64":
             text = base64.b64encode(payload)
             body = nl.join(text[i : i + 76] for i in range(0, len(text), 76))
-            expected = payload
+            decoded = payload
         elif encoding == "quoted-printable":
             body = samples.qp_encode(payload).replace(b"\n", nl)
-            expected = samples.qp_decode(body)
+            decoded = samples.qp_decode(body)
         else:
             body = payload.replace(b"\n", nl)
-            expected = body
+            decoded = body
         head = b"Content-Type: application/x-test\nContent-Transfer-Encoding: %s\n\n" % (
             encoding.encode()
         )
-        return head.replace(b"\n", nl) + body, [("application/x-test", expected)]
+        return head.replace(b"\n", nl) + body, [("application/x-test", decoded)]
     if kind == "message":
-        inner, expected = serialize(node[1], nl)
+        inner, inner_expected = serialize(node[1], nl)
         head = b"Content-Type: message/rfc822\n\nSubject: inner\n".replace(b"\n", nl)
-        return head + inner, [("message/rfc822", None), *expected]
+        return head + inner, [("message/rfc822", None), *inner_expected]
     _, boundary, children, preamble, epilogue = node
     delimiter = b"--" + boundary.encode()
     out = [b'Content-Type: multipart/mixed; boundary="%s"' % boundary.encode(), nl, nl]

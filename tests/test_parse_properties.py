@@ -17,9 +17,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from fixtures_imap import BODY_CASES, ENVELOPE_CASES
+from fixtures_imap import BODY_CASES, ENVELOPE_CASES, events_in_chunks, events_whole
 from o365imap.models import Address, Group
-from o365imap.protocol import ResponseParser, parse_bodystructure, parse_envelope
+from o365imap.protocol import Fetch, parse_bodystructure, parse_envelope
 
 SETTINGS = settings(
     max_examples=200,
@@ -463,13 +463,13 @@ def body(
         ]
         subtype = draw(st.sampled_from(MULTI_SUBTYPES))
         params_wire, params = draw(param_list(("boundary", "type", "report-type"), ""))
-        tail, node = draw(extension_fields((params_wire, {"params": params})))
-        node.setdefault("params", {})
-        node.update(part=part, content_type=f"multipart/{subtype}", encoding="")
-        node.update(id=None, description=None, size=None, lines=None, md5=None)
-        node["filename"] = filename_of(node)
+        tail, multi = draw(extension_fields((params_wire, {"params": params})))
+        multi.setdefault("params", {})
+        multi.update(part=part, content_type=f"multipart/{subtype}", encoding="")
+        multi.update(id=None, description=None, size=None, lines=None, md5=None)
+        multi["filename"] = filename_of(multi)
         tokens = [w for w, _ in children] + [draw(wire(recase(draw, subtype))), *tail]
-        walk = [node]
+        walk = [multi]
         for _, child_walk in children:
             walk += child_walk
         return join_items(draw, tokens), walk
@@ -580,24 +580,9 @@ def test_bodystructure_round_trip(case: tuple[bytes, list[dict[str, Any]]]) -> N
 # --------------------------------------------------------------------------------------------
 
 
-def events_whole(data: bytes) -> list[object]:
-    parser = ResponseParser()
-    parser.feed(data)
-    return list(parser.events())
-
-
-def events_in_chunks(chunks: list[bytes]) -> list[object]:
-    parser = ResponseParser()
-    out: list[object] = []
-    for chunk in chunks:
-        parser.feed(chunk)
-        out.extend(parser.events())
-    return out
-
-
 def interesting_cuts(data: bytes) -> list[int]:
     """Positions around literal headers, CRLFs, quotes and backslashes."""
-    cuts = set()
+    cuts: set[int] = set()
     for i, byte in enumerate(data):
         if byte in b'{}\r\n"\\':
             cuts.update((i, i + 1))
@@ -638,6 +623,7 @@ def test_response_parser_any_chunking(
     assert [type(e).__name__ for e in whole] == ["Fetch", "Fetch", "Fetch", "Tagged"]
     assert events_in_chunks(chunks) == whole
     first, second, third, _ = whole
+    assert isinstance(first, Fetch) and isinstance(second, Fetch) and isinstance(third, Fetch)
     expected = parse_envelope(envelope_raw)
     assert first.items["ENVELOPE"] == expected
     assert first.items["BODYSTRUCTURE"] == parse_bodystructure(body_raw)

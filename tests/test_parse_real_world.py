@@ -13,7 +13,7 @@ The cases live in ``fixtures_imap.py``. Each one is checked three ways:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 import pytest
@@ -26,9 +26,11 @@ from fixtures_imap import (
     EnvelopeCase,
     FetchCase,
     Matcher,
+    events_in_chunks,
+    events_whole,
 )
 from o365imap.models import Address, BodyPart, Envelope, Group
-from o365imap.protocol import ResponseParser, parse_bodystructure, parse_envelope
+from o365imap.protocol import Event, Fetch, parse_bodystructure, parse_envelope
 
 ADDRESS_FIELDS = ("from_", "sender", "reply_to", "to", "cc", "bcc")
 TAIL = b"A1 OK FETCH completed.\r\n"
@@ -203,21 +205,6 @@ def body_invariants(root: object, where: str) -> list[str]:
     return problems
 
 
-def events_whole(data: bytes) -> list[object]:
-    parser = ResponseParser()
-    parser.feed(data)
-    return list(parser.events())
-
-
-def events_in_chunks(chunks: Iterable[bytes]) -> list[object]:
-    parser = ResponseParser()
-    out: list[object] = []
-    for chunk in chunks:
-        parser.feed(chunk)
-        out.extend(parser.events())
-    return out
-
-
 def bytewise(data: bytes) -> list[bytes]:
     return [data[i : i + 1] for i in range(len(data))]
 
@@ -235,16 +222,17 @@ def body_line(raw: bytes) -> bytes:
     return b"* 1 FETCH (UID 7 BODYSTRUCTURE " + raw + b")\r\n" + TAIL
 
 
-def check_fetch_then_tail(events: list[object], item: str, expected: object) -> list[str]:
-    problems = []
+def check_fetch_then_tail(events: list[Event], item: str, expected: object) -> list[str]:
+    problems: list[str] = []
     kinds = [type(e).__name__ for e in events]
     if kinds != ["Fetch", "Tagged"]:
         return [f"events are {kinds} ({events!r}), expected [Fetch, Tagged]"]
     fetch, tagged = events
+    assert isinstance(fetch, Fetch)  # the kinds say so
     problems += check_paths(fetch, {"seq": 1, "items/UID": 7}, "Fetch")
     try:
         got = fetch.items[item]
-    except (KeyError, AttributeError) as exc:
+    except KeyError as exc:
         return [*problems, f"Fetch has no {item}: {exc!r}"]
     if got != expected:
         problems.append(f"Fetch {item} differs from the direct parse:\n  {got!r}\n  {expected!r}")
@@ -290,8 +278,10 @@ def test_envelope_in_listing_line(case: EnvelopeCase) -> None:
     )
     events = events_whole(data)
     assert [type(e).__name__ for e in events] == ["Fetch", "Tagged"], events
-    assert events[0].items["ENVELOPE"] == parse_envelope(case.raw)
-    assert events[0].items["UID"] == 7
+    fetch = events[0]
+    assert isinstance(fetch, Fetch)
+    assert fetch.items["ENVELOPE"] == parse_envelope(case.raw)
+    assert fetch.items["UID"] == 7
     assert events_in_chunks(bytewise(data)) == events
 
 

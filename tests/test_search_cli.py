@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ALICE
 from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.mailbuild import SeedAddress
 from o365imap.sandbox.seed import Testbed
 from test_cli import conn, json_lines, run
 
@@ -82,7 +83,11 @@ def test_unseen_between_dates(dovecot: DovecotServer, testbed: Testbed, token: s
 
 def test_from_search_and_table_output(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
     address = "john.smith@contoso.com"
-    expected = [m for m in testbed.inbox if any(a.email == address for a in m.from_)]
+    expected = [
+        m
+        for m in testbed.inbox
+        if any(isinstance(a, SeedAddress) and a.email == address for a in m.from_)
+    ]
     result = run(["search", "INBOX", "--from", address, *conn(dovecot)], token)
     assert result.returncode == 0, result.stderr
     assert f"{len(expected)} of {len(testbed.inbox)} messages match" in result.stdout

@@ -452,12 +452,12 @@ def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Pat
 
 
 def test_ca_file_on_the_command_line_wins_over_the_profiles(box: Sandbox, home: Path) -> None:
-    import requests.certs
+    import certifi
 
     _sign_in(home, box)
     store = ProfileStore(home / "profiles.toml")
     # The profile trusts the public CAs only: the sandbox's sign-in service is not among them.
-    store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": requests.certs.where()}))
+    store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": certifi.where()}))
     stale = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
     assert stale.returncode == 3, stale.stderr
     assert "identity platform" in stale.stderr and "not trusted" in stale.stderr

@@ -339,7 +339,9 @@ def test_list_shows_folders(dovecot: DovecotServer, testbed: Testbed) -> None:
         _, lines = conn.lsub('""', "*")
     finally:
         conn.logout()
-    subscribed = {bytes(line).rsplit(b'"/" ', 1)[1].decode() for line in lines if line}
+    subscribed = {
+        line.rsplit(b'"/" ', 1)[1].decode() for line in lines if isinstance(line, bytes) and line
+    }
     assert subscribed == {encode_mutf7(name) for name in testbed.folders} - {"INBOX"}
 
 

@@ -31,6 +31,7 @@ textual = pytest.importorskip("textual")
 
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input, Static, Tree  # noqa: E402
+from textual.widgets.tree import TreeNode  # noqa: E402
 
 if TYPE_CHECKING:
     from o365imap.tui.app import MailApp
@@ -143,8 +144,8 @@ def test_folder_tree_puts_special_use_first_with_decoded_names_and_unread_counts
     run(scenario)
 
 
-def _walk(node: object) -> Iterator[object]:
-    for child in getattr(node, "children", []):
+def _walk(node: TreeNode[FolderEntry]) -> Iterator[TreeNode[FolderEntry]]:
+    for child in node.children:
         yield child
         yield from _walk(child)
 

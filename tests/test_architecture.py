@@ -34,6 +34,7 @@ def test_public_api_is_exactly_all() -> None:
         "protocol",
         "transport",
         "sandbox",
+        "terminal_text",
         "tui",
     }
     assert public - modules == set(o365imap.__all__) - {"__version__"}

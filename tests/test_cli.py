@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import imaplib
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from conftest import ALICE, BOB
+from conftest import ALICE, BOB, BOB_PASSWORD
 from expected import mismatches
 from o365imap.sandbox.dovecot import DovecotServer
-from o365imap.sandbox.seed import Testbed
+from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
 
 pytestmark = pytest.mark.dovecot
 
@@ -266,3 +269,60 @@ def test_an_invalid_host_name_is_bad_input() -> None:
     result = run(["folders", "--host", "foo..example", "--user", ALICE], "tok")
     assert result.returncode == 1
     assert "not a valid host name" in result.stderr
+
+
+def hostile_folder(dovecot: DovecotServer, folder: str) -> None:
+    """Three messages in BOB's ``folder``, the first deleted: UIDs 2 and 3 are sequence
+    numbers 1 and 2. Their subjects carry a terminal escape, a bidi override and an encoded
+    CR LF; the sender's name a window-title escape."""
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    subjects = (
+        b"Deleted one",
+        b"Red \x1b[31malert\x1b[0m \x1b[2J cleared \xe2\x80\xae reversed",
+        b"=?utf-8?q?Fwd:_Ticket_123=0D=0A_resolved?=",
+    )
+    messages = []
+    for n, subject in enumerate(subjects):
+        raw = (
+            b"From: =?utf-8?q?Mallory=1B=5D0=3Bpwned=07?= <mallory@example.net>\r\n"
+            b"To: bob@example.com\r\nDate: Mon, 6 Jan 2025 09:0%d:00 +0000\r\n"
+            b"Message-ID: <hostile-%d@example.net>\r\nSubject: " % (n, n) + subject + b"\r\n"
+            b"Content-Type: text/plain\r\n\r\nHello \x1b]0;pwned\x07 there.\r\n"
+        )
+        messages.append(
+            SeedMessage(
+                date=datetime(2025, 1, 6, 9, n, tzinfo=UTC),
+                subject=None,
+                message_id=f"<hostile-{n}@example.net>",
+                raw=raw,
+            )
+        )
+    writer.write(folder, messages)
+    context = ssl.create_default_context(cafile=str(dovecot.ca_file))
+    imap = imaplib.IMAP4_SSL(dovecot.host, dovecot.imaps_port, ssl_context=context)
+    try:
+        imap.login(BOB, BOB_PASSWORD)
+        imap.select(folder)
+        imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+        imap.expunge()
+    finally:
+        imap.logout()
+
+
+def test_tables_show_uids_and_keep_escapes_out(dovecot: DovecotServer) -> None:
+    hostile_folder(dovecot, "Hostile")
+    token = dovecot.mint_token(BOB)
+    for args in (["list", "Hostile"], ["search", "Hostile", "--subject", "e"]):
+        result = run([*args, *conn(dovecot, BOB)], token, COLUMNS="80")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, out
+        rows = [line for line in out.splitlines() if line.startswith("│")]
+        # the first column is what `show` takes: the UID, not the sequence number
+        assert [row.split("│")[1].strip() for row in rows] == ["3", "2"], out
+        # the encoded CR LF does not split the row
+        assert any("Fwd: Ticket 123 res" in row for row in rows), out
+        assert all(len(line) <= 80 for line in out.splitlines()), out
+    shown = run(["show", "2", "Hostile", *conn(dovecot, BOB)], token)
+    assert shown.returncode == 0, shown.stderr
+    assert "Red \ufffd[31malert" in shown.stdout

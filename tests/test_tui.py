@@ -26,6 +26,7 @@ from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import SeedAddress, SeedMessage
 from o365imap.sandbox.mailsamples import EXPECTED
 from o365imap.sandbox.seed import MaildirWriter, Testbed
+from test_cli import hostile_folder
 
 textual = pytest.importorskip("textual")
 
@@ -483,3 +484,30 @@ def test_client_idle_returns_on_new_mail_and_on_stop(dovecot: DovecotServer) -> 
         assert client.exists == 2
         assert client.noop() is not None  # the connection is ready for commands again
         assert len(client.find(subject="Bob's message 11")) == 1
+
+
+def test_strangers_text_reaches_the_screen_without_its_escapes(dovecot: DovecotServer) -> None:
+    hostile_folder(dovecot, "HostileTui")
+    app = MailApp(session_for(dovecot, BOB), start_folder="HostileTui", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "HostileTui"), "the folder")
+            await until(pilot, rows_loaded(app, 0, 1), "the rows")
+            rows = [app.messages.rows[0], app.messages.rows[1]]
+            assert [r.uid for r in rows] == [3, 2]
+            assert rows[0].subject == "Fwd: Ticket 123 resolved"
+            assert rows[1].subject.startswith("Red \ufffd[31malert")
+            for row in rows:
+                assert "\x1b" not in row.sender and "\x07" not in row.sender
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            shown = _text(screen, "#msg-headers") + _text(screen, "#msg-body")
+            assert "Red \ufffd[31malert" in shown and "Hello \ufffd]0;pwned\ufffd there." in shown
+            for bad in ("\x1b", "\x07", "\u202e"):
+                assert bad not in shown
+
+    run(scenario)

@@ -41,6 +41,7 @@ from o365imap.cli import (  # noqa: F401 - they register commands
 from o365imap.cli.app import cli
 from o365imap.cli.connect import Connection, open_client
 from o365imap.errors import ServerReply, StorageError
+from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "EXIT_AUTH",
@@ -85,12 +86,14 @@ def exit_code_for(exc: O365ImapError) -> int:
 
 
 def _fail(exc: O365ImapError) -> NoReturn:
-    message = str(exc).rstrip(".")
+    # Messages quote folder names and the server's words: strangers' text, made safe to print.
+    message = for_terminal(str(exc), one_line=True).rstrip(".")
     lines = [f"o365imap: {message}."]
     if isinstance(exc, ServerReply) and (exc.text or exc.code):
-        lines.append(f"  server said: {exc.server_words}")
+        lines.append(f"  server said: {for_terminal(exc.server_words, one_line=True)}")
     elif getattr(exc, "bye", None):
-        lines.append(f"  server said: BYE {exc.bye}")  # type: ignore[attr-defined]
+        bye = for_terminal(str(exc.bye), one_line=True)  # type: ignore[attr-defined]
+        lines.append(f"  server said: BYE {bye}")
     if isinstance(exc, NotConnectedAfterAuth):
         lines.append(f"  {_NOT_CONNECTED_HINTS}")
     elif isinstance(exc, SignInFailed):

@@ -6,7 +6,6 @@ connection is made). Reading never marks a message read unless ``--mark-read``.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from o365imap.messages import (
     save_message,
     save_parts,
 )
+from o365imap.terminal_text import for_terminal
 
 __all__ = ["part_json", "saved_json", "view_json"]
 
@@ -90,39 +90,31 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
     }
 
 
-# Control characters (C0 but tab and line feed, DEL, C1) and bidi overrides from a message must
-# not reach the terminal: "\x1b]0;...\x07" retitles the window, "\x1b[2J" clears the screen,
-# U+202E reverses what follows. They are shown as U+FFFD.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _safe(text: str) -> str:
-    return _UNPRINTABLE.sub("\ufffd", text.replace("\r\n", "\n"))
-
-
 def _print_view(view: MessageView, *, html: bool) -> None:
     console = Console(soft_wrap=True, highlight=False)
     env = view.summary.envelope
     if view.headers is not None:
-        console.print(_safe(view.headers), markup=False)
+        console.print(for_terminal(view.headers), markup=False)
         console.print()
     elif env is not None:
         rows: list[tuple[str, str]] = []
         for label, entries in (("From", env.from_), ("To", env.to), ("Cc", env.cc)):
             if entries:
-                rows.append((label, _safe(output.addresses_text(entries))))
+                rows.append((label, for_terminal(output.addresses_text(entries), one_line=True)))
         if env.date:
             rows.append(("Date", env.date.strftime("%a, %d %b %Y %H:%M %z")))
-        rows.append(("Subject", _safe(env.subject or "")))
+        rows.append(("Subject", for_terminal(env.subject or "", one_line=True)))
         for label, value in rows:  # plain lines: a grid would pad every line to its width
             line = Text(f"{label:<8}", style="bold")
             line.append(value)
             console.print(line)
         console.print()
     if html:
-        console.print(_safe(view.html) if view.html is not None else "(no HTML part)", markup=False)
+        shown = for_terminal(view.html) if view.html is not None else "(no HTML part)"
+        console.print(shown, markup=False)
     else:
-        console.print(_safe(view.text) if view.text is not None else "(no text)", markup=False)
+        shown = for_terminal(view.text) if view.text is not None else "(no text)"
+        console.print(shown, markup=False)
         if view.text_from_html:
             console.print("\n[dim](text made from the HTML part; --html shows it)[/dim]")
     if view.truncated:
@@ -134,11 +126,13 @@ def _print_view(view: MessageView, *, html: bool) -> None:
         for part in view.parts:
             table.add_row(
                 part.part,
-                _safe(part.content_type),
-                _safe(part.filename) if part.filename else f"({part.safe_name})",
+                for_terminal(part.content_type, one_line=True),
+                for_terminal(part.filename, one_line=True)
+                if part.filename
+                else f"({for_terminal(part.safe_name, one_line=True)})",
                 ("~" if view.structure is not None else "") + output.human_size(part.size),
                 part.disposition,
-                _safe(part.content_id or ""),
+                for_terminal(part.content_id or "", one_line=True),
             )
         console.print()
         console.print(table)

@@ -27,6 +27,7 @@ from o365imap.models import (
     Group,
     MessageSummary,
 )
+from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "address_json",
@@ -217,9 +218,8 @@ def _who(entries: Sequence[AddressEntry]) -> str:
     if not entries:
         return ""
     first = entries[0]
-    if isinstance(first, Group):
-        return first.name
-    return first.name or first.email or ""
+    name = first.name if isinstance(first, Group) else first.name or first.email or ""
+    return for_terminal(name, one_line=True)
 
 
 def addresses_text(entries: Sequence[AddressEntry]) -> str:
@@ -228,31 +228,46 @@ def addresses_text(entries: Sequence[AddressEntry]) -> str:
 
 
 def print_messages(console: Console, messages: Iterable[MessageSummary], title: str) -> int:
-    table = Table(title=title, expand=False, show_lines=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("Date", no_wrap=True)
-    table.add_column("From", overflow="ellipsis", max_width=28, no_wrap=True)
-    table.add_column("Subject", overflow="ellipsis", no_wrap=True, ratio=1)
-    table.add_column("Size", justify="right", no_wrap=True)
-    table.add_column("Flags", no_wrap=True)
-    count = 0
+    rows: list[tuple[str, str, str, Text, str, str]] = []
     for message in messages:
         env = message.envelope
         when = (env.date if env and env.date else message.internal_date) or None
         unread = "\\Seen" not in message.flags
         marks = ("●" if unread else " ") + ("★" if "\\Flagged" in message.flags else " ")
-        subject = Text(env.subject or "" if env else "", style="bold" if unread else "")
-        table.add_row(
-            str(message.seq),
-            when.strftime("%Y-%m-%d %H:%M") if when else "",
-            _who(env.from_) if env else "",
-            subject,
-            human_size(message.size),
-            marks,
+        subject = Text(
+            for_terminal(env.subject or "", one_line=True) if env else "",
+            style="bold" if unread else "",
         )
-        count += 1
+        rows.append(
+            (
+                # The UID, not the sequence number: it is what `show` and `save` take, and it
+                # stays the same when other messages are deleted.
+                str(message.uid) if message.uid is not None else "",
+                when.strftime("%Y-%m-%d %H:%M") if when else "",
+                _who(env.from_) if env else "",
+                subject,
+                human_size(message.size),
+                marks,
+            )
+        )
+    # Rich shrinks no-wrap columns to nothing when a table is wider than the terminal, so the
+    # two free-text columns get what the fixed ones leave (at least their headers' widths);
+    # 6 columns cost 19 cells of borders and padding.
+    uid_width = max(3, *(len(r[0]) for r in rows)) if rows else 3
+    size_width = max(4, *(len(r[4]) for r in rows)) if rows else 4
+    free = max(console.width - (uid_width + 16 + size_width + 5 + 19), 16)
+    who_width = min(28, max(6, free // 3))
+    table = Table(title=for_terminal(title, one_line=True), expand=False, show_lines=False)
+    table.add_column("UID", justify="right", style="dim", no_wrap=True, min_width=3)
+    table.add_column("Date", no_wrap=True, min_width=16)
+    table.add_column("From", overflow="ellipsis", max_width=who_width, no_wrap=True)
+    table.add_column("Subject", overflow="ellipsis", no_wrap=True, max_width=free - who_width)
+    table.add_column("Size", justify="right", no_wrap=True, min_width=4)
+    table.add_column("Flags", no_wrap=True, min_width=5)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
-    return count
+    return len(rows)
 
 
 def print_folders(console: Console, folders: Iterable[Folder]) -> None:
@@ -261,17 +276,21 @@ def print_folders(console: Console, folders: Iterable[Folder]) -> None:
     table.add_column("Special use")
     table.add_column("Flags", style="dim")
     for folder in folders:
-        table.add_row(folder.name, folder.special_use or "", " ".join(folder.flags))
+        table.add_row(
+            for_terminal(folder.name, one_line=True),
+            folder.special_use or "",
+            for_terminal(" ".join(folder.flags), one_line=True),
+        )
     console.print(table)
 
 
 def print_folder_info(console: Console, info: FolderInfo) -> None:
-    table = Table(title=info.name, show_header=False)
+    table = Table(title=for_terminal(info.name, one_line=True), show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     for key, value in folder_info_json(info).items():
         if key == "name":
             continue
         shown = " ".join(value) if isinstance(value, list) else str(value)
-        table.add_row(key.replace("_", " "), shown)
+        table.add_row(key.replace("_", " "), for_terminal(shown, one_line=True))
     console.print(table)

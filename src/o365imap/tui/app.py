@@ -27,6 +27,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from o365imap import FolderInfo, InteractionRequired
+from o365imap.terminal_text import for_terminal
 from o365imap.tui.model import FolderEntry, MailSession, Row, SearchQuery, describe_error
 from o365imap.tui.screens import (
     ErrorScreen,
@@ -190,7 +191,7 @@ class MailApp(App[None]):
 
     def status(self, text: str, *, error: bool = False) -> None:
         widget = self.query_one("#status", Static)
-        widget.update(Text(text))
+        widget.update(Text(for_terminal(text, one_line=True)))
         widget.set_class(error, "error")
 
     # ---------------------------------------------------------------- workers (network)
@@ -326,7 +327,7 @@ class MailApp(App[None]):
         text = Text()
         if entry.special:
             text.append(_MARK + " ", style="cyan")
-        text.append(entry.label, style="bold" if entry.special else "")
+        text.append(for_terminal(entry.label, one_line=True), style="bold" if entry.special else "")
         count = self.unread.get(entry.name)
         if count:
             text.append(f" ({count})", style="bold cyan")
@@ -353,7 +354,8 @@ class MailApp(App[None]):
         if entry is None or not entry.selectable:
             return
         self.status(f"Opening {entry.name}…")
-        self.query_one("#list-title", Static).update(Text(f"{entry.name}: opening…"))
+        opening = for_terminal(f"{entry.name}: opening…", one_line=True)
+        self.query_one("#list-title", Static).update(Text(opening))
         self.open_folder(entry.name)
 
     @_while_open
@@ -376,7 +378,7 @@ class MailApp(App[None]):
             unread = self.unread.get(name)
             extra = f", {unread} unread" if unread else ""
             text = f"{name}: {total} messages{extra}"
-        self.query_one("#list-title", Static).update(Text(text))
+        self.query_one("#list-title", Static).update(Text(for_terminal(text, one_line=True)))
 
     @on(MessageList.PagesWanted)
     def pages_wanted(self, message: MessageList.PagesWanted) -> None:

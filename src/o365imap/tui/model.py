@@ -39,6 +39,7 @@ from o365imap import (
 )
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
+from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "PAGE_ITEMS",
@@ -167,12 +168,13 @@ class Row:
         if env is None or not env.from_:
             return ""
         first = env.from_[0]
-        return str(getattr(first, "name", None) or getattr(first, "email", None) or first)
+        name = str(getattr(first, "name", None) or getattr(first, "email", None) or first)
+        return for_terminal(name, one_line=True)
 
     @property
     def subject(self) -> str:
         env = self.summary.envelope
-        return (env.subject or "") if env else ""
+        return for_terminal(env.subject or "", one_line=True) if env else ""
 
 
 def has_attachment(structure: BodyPart | None) -> bool:
@@ -257,7 +259,13 @@ def parse_day(text: str | None) -> date | None:
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
-    """A sentence saying what went wrong, and one saying what to do about it."""
+    """A sentence saying what went wrong, and one saying what to do about it (safe to show:
+    both may quote folder names or the server's words)."""
+    sentence, hint = _describe_error(exc)
+    return for_terminal(sentence, one_line=True), for_terminal(hint, one_line=True)
+
+
+def _describe_error(exc: BaseException) -> tuple[str, str]:
     text = str(exc).rstrip(".") + "."
     if isinstance(exc, InteractionRequired):
         return text, "Press L to sign in again from here."

@@ -33,6 +33,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
+from o365imap.terminal_text import for_terminal
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
 from o365imap.tui.widgets import human_size
 
@@ -188,7 +189,7 @@ class SearchScreen(ModalScreen[SearchQuery | None]):
                 unseen=self.query_one("#search-unseen", Checkbox).value,
             )
         except ValueError as exc:  # UsageError is one: a date we cannot read
-            self.query_one("#search-error", Static).update(Text(str(exc)))
+            self.query_one("#search-error", Static).update(Text(for_terminal(str(exc))))
             return
         self.dismiss(query)
 
@@ -300,7 +301,8 @@ class SignInScreen(ModalScreen[bool]):
 
 
 def _addresses(entries: tuple[object, ...]) -> str:
-    return ", ".join(e.name if isinstance(e, Group) else str(e) for e in entries)
+    text = ", ".join(e.name if isinstance(e, Group) else str(e) for e in entries)
+    return for_terminal(text, one_line=True)
 
 
 class MessageScreen(Screen[None]):
@@ -375,7 +377,7 @@ class MessageScreen(Screen[None]):
             ("To", _addresses(env.to) if env else ""),
             ("Cc", _addresses(env.cc) if env else ""),
             ("Date", self.row.when.strftime("%a %Y-%m-%d %H:%M %z") if self.row.when else ""),
-            ("Subject", env.subject or "" if env else ""),
+            ("Subject", for_terminal(env.subject or "", one_line=True) if env else ""),
         ]
         for name, value in fields:
             if value or name in ("From", "Subject"):
@@ -434,14 +436,17 @@ class MessageScreen(Screen[None]):
         view = self.view = message.view
         self.flags = view.summary.flags
         self.query_one("#msg-headers", Static).update(self._headers())
-        body = view.text if view.text is not None else "(no text)"
+        body = for_terminal(view.text) if view.text is not None else "(no text)"
         if view.truncated:
             body += "\n\n[the text was cut: it is longer than the app shows]"
         self.query_one("#msg-body", Static).update(Text(body))
         parts = self.query_one("#msg-parts", OptionList)
         parts.clear_options()
         for info in view.parts:
-            label = f"{info.safe_name}  ({info.content_type}, {human_size(info.size)})"
+            name = for_terminal(info.safe_name, one_line=True)
+            kind = for_terminal(info.content_type, one_line=True)
+            # Text, not str: a str prompt is read as markup, and a file name may hold "[/b]"
+            label = Text(f"{name}  ({kind}, {human_size(info.size)})")
             parts.add_option(Option(label, id=info.part))
         parts.display = bool(view.parts)
         if view.parts:
@@ -477,7 +482,7 @@ class MessageScreen(Screen[None]):
         self.app.post_message(FlagsChanged(message.uid, message.flags))  # the list too
 
     def _status(self, text: str) -> None:
-        self.query_one("#msg-status", Static).update(Text(text))
+        self.query_one("#msg-status", Static).update(Text(for_terminal(text, one_line=True)))
 
     # ---------------------------------------------------------------- actions
 

@@ -127,9 +127,35 @@ def test_info_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None
     assert info["exists"] == len(testbed.folders["Entwürfe"])
     assert info["read_only"] is True
     assert set(info) == {
-        "name", "exists", "recent", "unseen", "uidvalidity", "uidnext", "flags",
-        "permanent_flags", "read_only",
+        "name", "exists", "recent", "unseen", "first_unseen", "uidvalidity", "uidnext",
+        "flags", "permanent_flags", "read_only",
     }  # fmt: skip
+
+
+def test_info_counts_unseen_messages(dovecot: DovecotServer) -> None:
+    """``unseen`` is how many (STATUS), ``first_unseen`` the first one's number (EXAMINE)."""
+    seen = frozenset({"\\Seen"})
+    flags = [seen, seen, frozenset(), seen, frozenset(), seen]
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write(
+        "Counted",
+        [
+            SeedMessage(date=datetime(2025, 2, 1, 9, n, tzinfo=UTC), subject=f"m{n}", flags=f)
+            for n, f in enumerate(flags)
+        ],
+    )
+    result = run(["info", "Counted", "--json", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
+    assert result.returncode == 0, result.stderr
+    [info] = json_lines(result.stdout)
+    assert (info["exists"], info["unseen"], info["first_unseen"]) == (6, 2, 3)
+    table = run(["info", "Counted", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
+    assert table.returncode == 0, table.stderr
+    cells = {
+        tuple(cell.strip() for cell in line.split("│")[1:3])
+        for line in table.stdout.splitlines()
+        if "unseen" in line
+    }
+    assert cells == {("unseen", "2"), ("first unseen", "3")}, table.stdout
 
 
 def test_capabilities(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:

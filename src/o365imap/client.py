@@ -1145,7 +1145,7 @@ def _folder_info(name: str, result: _Result, readonly: bool) -> FolderInfo:
         name=name,
         exists=exists,
         recent=recent,
-        unseen=unseen,
+        first_unseen=unseen,
         uidvalidity=uidvalidity,
         uidnext=uidnext,
         flags=flags,

@@ -163,12 +163,16 @@ class Folder:
 
 @dataclass(frozen=True, slots=True)
 class FolderInfo:
-    """What SELECT or EXAMINE said about a folder (RFC 3501 section 6.3.1)."""
+    """What SELECT or EXAMINE said about a folder (RFC 3501 section 6.3.1).
+
+    ``first_unseen`` is the ``[UNSEEN n]`` code: the sequence number of the first unseen
+    message, not how many there are (:meth:`ImapClient.status` counts them).
+    """
 
     name: str
     exists: int
     recent: int | None
-    unseen: int | None
+    first_unseen: int | None
     uidvalidity: int | None
     uidnext: int | None
     flags: tuple[str, ...]

@@ -46,16 +46,18 @@ def folders(as_json: bool, **kwargs: Any) -> None:
 
 @cli.command()
 @connection_options
-@click.argument("folder")
+@click.argument("folder", default="INBOX")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def info(folder: str, as_json: bool, **kwargs: Any) -> None:
-    """Counts of FOLDER (read-only: uses EXAMINE, changes nothing)."""
+    """Counts of FOLDER, default INBOX (read-only: STATUS and EXAMINE change nothing)."""
     with open_client(resolve(kwargs)) as client:
+        # STATUS first: RFC 3501 advises against it on the selected folder
+        status = client.status(folder, ("MESSAGES", "UNSEEN"))
         details = client.examine(folder)
     if as_json:
-        output.emit_json(output.folder_info_json(details))
+        output.emit_json(output.folder_info_json(details, status))
     else:
-        output.print_folder_info(_console(), details)
+        output.print_folder_info(_console(), details, status)
 
 
 @cli.command(name="list")

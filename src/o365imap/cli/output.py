@@ -24,6 +24,7 @@ from o365imap.models import (
     Capabilities,
     Folder,
     FolderInfo,
+    FolderStatus,
     Group,
     MessageSummary,
 )
@@ -185,12 +186,15 @@ def folder_json(folder: Folder) -> dict[str, Any]:
     }
 
 
-def folder_info_json(info: FolderInfo) -> dict[str, Any]:
+def folder_info_json(info: FolderInfo, status: FolderStatus | None = None) -> dict[str, Any]:
+    """EXAMINE's answer; ``unseen`` (how many) comes from STATUS, ``first_unseen`` (the
+    sequence number of the first one) from EXAMINE."""
     return {
         "name": info.name,
         "exists": info.exists,
         "recent": info.recent,
-        "unseen": info.unseen,
+        "unseen": status.unseen if status is not None else None,
+        "first_unseen": info.first_unseen,
         "uidvalidity": info.uidvalidity,
         "uidnext": info.uidnext,
         "flags": list(info.flags),
@@ -284,11 +288,11 @@ def print_folders(console: Console, folders: Iterable[Folder]) -> None:
     console.print(table)
 
 
-def print_folder_info(console: Console, info: FolderInfo) -> None:
+def print_folder_info(console: Console, info: FolderInfo, status: FolderStatus | None) -> None:
     table = Table(title=for_terminal(info.name, one_line=True), show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
-    for key, value in folder_info_json(info).items():
+    for key, value in folder_info_json(info, status).items():
         if key == "name":
             continue
         shown = " ".join(value) if isinstance(value, list) else str(value)

@@ -98,6 +98,19 @@ def test_existing_files_are_kept_unless_overwrite(
     assert len(list(tmp_path.iterdir())) == 3
 
 
+def test_overwrite_replaces_old_files_never_one_it_just_wrote(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    msg = testbed.tagged("duplicate-names", "Attachments")
+    expected = dict(EXPECTED["duplicate-names"])
+    client.examine("Attachments")
+    (tmp_path / "scan.pdf").write_bytes(b"an old scan")
+    for _ in range(2):  # the second run finds both files of the first
+        saved = save_parts(client, msg.uid, tmp_path, overwrite=True)
+        assert sorted(s.filename for s in saved) == ["scan (2).pdf", "scan.pdf"]
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == expected
+
+
 def test_inbox_names_rfc2231_rfc2047_and_8bit(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ from o365imap.errors import (
     UsageError,
 )
 from o365imap.mime import AtomicFile, MimeParser, PartData, PartEnd, PartStart, safe_filename
+from o365imap.mime.names import iter_numbered_names
 from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, MessageSummary
@@ -818,6 +819,9 @@ class _Saver:
     progress: ProgressHook | None
     on_saved: Callable[[SavedPart], None] | None = None
     saved: list[SavedPart] = field(default_factory=list)
+    # Paths this run writes: ``overwrite`` replaces files from before it, never one of its
+    # own. Two parts both called scan.pdf give scan.pdf and scan (2).pdf, on every run.
+    taken: set[Path] = field(default_factory=set)
 
     def record(self, item: SavedPart) -> None:
         self.saved.append(item)
@@ -836,9 +840,11 @@ class _Saver:
             return _SkipSink()
         if isinstance(target, str | os.PathLike):
             path = Path(target)
-            if path.is_dir():
-                return _FileSink(info, path, info.safe_name, self.overwrite)
-            return _FileSink(info, path.parent, path.name, self.overwrite)
+            directory, name = (path, info.safe_name) if path.is_dir() else (path.parent, path.name)
+            if self.overwrite:
+                name = next(n for n in iter_numbered_names(name) if directory / n not in self.taken)
+            self.taken.add(directory / name)
+            return _FileSink(info, directory, name, self.overwrite)
         if callable(getattr(target, "write", None)):
             return _StreamSink(info, target)  # type: ignore[arg-type]
         raise UsageError(f"the part hook returned {type(target).__name__}, not a path or stream")

@@ -352,3 +352,25 @@ def test_tables_show_uids_and_keep_escapes_out(dovecot: DovecotServer) -> None:
     shown = run(["show", "2", "Hostile", *conn(dovecot, BOB)], token)
     assert shown.returncode == 0, shown.stderr
     assert "Red \ufffd[31malert" in shown.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_a_full_disk_under_the_output_is_exit_4(
+    dovecot: DovecotServer, testbed: Testbed, token: str, debug: list[str]
+) -> None:
+    """`list --all --json > archive.jsonl` on a full disk: one sentence, the storage code."""
+    args = [*debug, "list", "Bulk", "--all", "--json", *conn(dovecot)]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "o365imap", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "O365IMAP_ACCESS_TOKEN": token},
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 4, result.stderr
+    assert "cannot write the output: No space left on device." in result.stderr
+    assert "Traceback" not in result.stderr

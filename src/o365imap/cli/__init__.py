@@ -8,13 +8,15 @@ says what happened:
     2  authentication refused (token rejected, mailbox not reachable with this token)
     3  network or server failure (cannot connect, timeout, connection lost, NO/BAD, throttled),
        or an internal error
-    4  a file could not be written (disk full, no permission, folder gone)
+    4  a file or the output could not be written (disk full, no permission, folder gone)
+  130  interrupted (Ctrl-C)
 
 An error is one sentence on stderr, followed by the server's own words when it said any.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -105,6 +107,26 @@ def _fail(exc: O365ImapError) -> NoReturn:
     sys.exit(exit_code_for(exc))
 
 
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    if logging.getLogger("o365imap").isEnabledFor(logging.DEBUG):
+        raise exc
+    click.echo(
+        f"o365imap: internal error ({type(exc).__name__}); run with --debug for details "
+        "and please report it.",
+        err=True,
+    )
+    sys.exit(EXIT_SERVER)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush fails no more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: maps every failure to a sentence and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -112,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         # Not cli.main(): it turns a closed output pipe into exit code 1 before we can see it.
         with cli.make_context("o365imap", list(args)) as ctx:
             result = cli.invoke(ctx)
+        sys.stdout.flush()  # here, where a full disk can still be reported, not at exit
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -133,18 +156,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         # The reader went away (`o365imap list --json | head`): not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
         sys.exit(EXIT_OK)
+    except OSError as exc:
+        # The library turns its own I/O failures into O365ImapError: what is left is writing
+        # our output (`list --all --json > archive.jsonl` on a full disk).
+        if exc.errno not in _OUTPUT_ERRNOS:
+            _internal_error(exc)
+        _quiet_stdout()
+        click.echo(f"o365imap: cannot write the output: {exc.strerror}.", err=True)
+        sys.exit(EXIT_STORAGE)
     except Exception as exc:  # a bug of ours: still one sentence, the traceback only on request
-        if logging.getLogger("o365imap").isEnabledFor(logging.DEBUG):
-            raise
-        click.echo(
-            f"o365imap: internal error ({type(exc).__name__}); run with --debug for details "
-            "and please report it.",
-            err=True,
-        )
-        sys.exit(EXIT_SERVER)
+        _internal_error(exc)
     if isinstance(result, int):
         sys.exit(result)
     sys.exit(EXIT_OK)

@@ -203,6 +203,19 @@ def test_a_forged_state_is_refused_and_the_real_redirect_still_works(
     assert code == 0, err
 
 
+def test_login_without_profile_signs_in_to_the_default_one(box: Sandbox, home: Path) -> None:
+    """Signing in again (a dead refresh token) takes the profile every other command uses."""
+    login = Login(home, "login", "--no-browser")
+    answer = approve_sign_in(
+        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+    )
+    assert "Authorization successful" in answer.text
+    code, err = login.finish()
+    assert code == 0, err
+    assert "(profile 'sandbox'" in err
+    assert ProfileStore(home / "profiles.toml").names() == ["sandbox"]
+
+
 def test_nobody_signing_in_ends_with_a_clear_timeout(home: Path) -> None:
     start = time.monotonic()
     result = run(home, "login", "--profile", "sandbox", "--no-browser", "--timeout", "2")

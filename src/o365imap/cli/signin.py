@@ -33,7 +33,12 @@ def _say(text: str) -> None:
 
 
 @cli.command()
-@click.option("--profile", "profile_name", default=None, help="Profile name [default: default].")
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    help="Profile name [default: the default profile, or 'default' when there is none].",
+)
 @click.option(
     "--flow",
     type=click.Choice(["auth-code", "device-code", "client-credentials"]),
@@ -101,7 +106,8 @@ def login(
             "itself (https://login.microsoftonline.com/<tenant>)"
         )
     store = ProfileStore()
-    name = profile_name or "default"
+    # Signing in again (a dead refresh token) reuses the profile every other command uses.
+    name = profile_name or store.default_name() or "default"
     # Everything that can make saving fail is checked before anyone signs in: a broken or
     # unwritable profiles file must not cost a completed sign-in.
     existing = store.find(name)

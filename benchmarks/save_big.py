@@ -631,7 +631,7 @@ def render(report: SaveReport) -> str:
     raw = report.methods[0]
     lines = [
         MARK_START,
-        f"## 5. Saving one attachment of {mb:g} MB (issue 4)",
+        f"## 5. Saving one attachment of {mb:g} MB",
         "",
         f"Written by `benchmarks/save_big.py` (part of `make bench`; alone: `benchmarks/run.py "
         f"--only save`) on {time.strftime('%Y-%m-%d')} ({platform.machine()}, "
@@ -673,7 +673,7 @@ def render(report: SaveReport) -> str:
         )
     lines += [
         "",
-        "Targets (issue 4), for o365imap:",
+        "Targets for o365imap:",
         "",
     ]
     ours = report.methods[-1]

@@ -205,6 +205,8 @@ def test_rejected_token_exits_2_with_the_servers_words(dovecot: DovecotServer) -
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert lines[0].startswith("o365imap: ") and "refused the sign-in" in lines[0]
+    # Dovecot's SASL error report, in words rather than as a Python dict
+    assert "(its error report: status 401, " in lines[0] and "{" not in lines[0], lines[0]
     assert "server said: NO [AUTHENTICATIONFAILED] Authentication failed." in result.stderr
     assert token not in result.stderr and token not in result.stdout
     assert "Traceback" not in result.stderr

@@ -106,12 +106,17 @@ def test_save_from_an_eml_file_needs_no_server(tmp_path: Path, testbed: Testbed)
     assert json.loads(shown.stdout)["subject"] == "A boundary that is the prefix of another"
 
 
-def test_usage_errors_exit_1(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
+def test_bad_input_exits_1_and_a_folder_that_cannot_be_made_4(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
     assert run(["show", "not-a-uid-or-file"]).returncode == 1
     missing = run(["show", "999999", "--json", *conn(dovecot)], token)
     assert missing.returncode == 1 and "no message with UID 999999" in missing.stderr
-    nodir = run(["save", "1", "--dir", "/nonexistent/dir", *conn(dovecot)], token)
-    assert nodir.returncode == 1 and "Traceback" not in nodir.stderr
+    (tmp_path / "file").write_bytes(b"")
+    # a folder that cannot be made is a storage error
+    nodir = run(["save", "1", "--dir", str(tmp_path / "file" / "dir"), *conn(dovecot)], token)
+    assert nodir.returncode == 4, nodir.stderr
+    assert "cannot make the folder" in nodir.stderr and "Traceback" not in nodir.stderr
 
 
 def _small_file_limit() -> None:
@@ -269,3 +274,19 @@ def test_files_saved_before_a_failure_are_still_reported(tmp_path: Path) -> None
     (row,) = json_lines(result.stdout)
     assert row["filename"] == "small.pdf" and Path(row["path"]).read_bytes() == small
     assert sorted(p.name for p in out.iterdir()) == ["small.pdf"]
+
+
+def test_save_makes_the_folder_it_is_given(tmp_path: Path) -> None:
+    source = tmp_path / "note.eml"
+    source.write_bytes(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nHi\r\n--b\r\n"
+        b'Content-Type: text/csv; name="data.csv"\r\n\r\na,b\r\n--b--\r\n'
+    )
+    target = tmp_path / "out" / "2025"
+    result = run(["save", str(source), "--dir", str(target)])
+    assert result.returncode == 0, result.stderr
+    assert (target / "data.csv").read_bytes() == b"a,b"
+    blocked = run(["save", str(source), "--dir", str(source)])
+    assert blocked.returncode == 1
+    assert "is a file" in blocked.stderr

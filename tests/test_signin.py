@@ -205,14 +205,21 @@ def test_a_forged_state_is_refused_and_the_real_redirect_still_works(
 
 def test_login_without_profile_signs_in_to_the_default_one(box: Sandbox, home: Path) -> None:
     """Signing in again (a dead refresh token) takes the profile every other command uses."""
+    import urllib.parse
+
     login = Login(home, "login", "--no-browser")
+    url = login.wait_url()
     answer = approve_sign_in(
-        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+        url, username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
     )
     assert "Authorization successful" in answer.text
     code, err = login.finish()
     assert code == 0, err
     assert "(profile 'sandbox'" in err
+    # --no-browser is often SSH: the port to forward is said, not left inside the URL
+    redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+    port = urllib.parse.urlsplit(redirect).port
+    assert f"ssh -L {port}:localhost:{port} " in err
     assert ProfileStore(home / "profiles.toml").names() == ["sandbox"]
 
 

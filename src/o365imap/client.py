@@ -372,7 +372,8 @@ class ImapClient:
             self._capabilities = None
             self._note_capability_code(tagged)
             return
-        detail = f" (server says {challenge})" if challenge else ""
+        said = ", ".join(f"{key} {value}" for key, value in (challenge or {}).items())
+        detail = f" (its error report: {said})" if said else ""
         if _NOT_CONNECTED.search(tagged.text):
             raise NotConnectedAfterAuth(
                 f"{self.host} accepted the sign-in but could not open the mailbox{detail}",

@@ -27,7 +27,7 @@ from rich.text import Text
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
-from o365imap.errors import UsageError
+from o365imap.errors import StorageError, UsageError
 from o365imap.messages import (
     MessageView,
     PartInfo,
@@ -200,6 +200,18 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
         yield update
 
 
+def _make_folder(directory: Path) -> None:
+    """``--dir`` as ``mkdir -p`` makes it; a file in the way is a usage error."""
+    if directory.is_dir():
+        return
+    if directory.exists():
+        raise UsageError(f"{directory} is not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot make the folder {directory}: {exc.strerror}") from exc
+
+
 @cli.command()
 @connection_options
 @click.argument("message", metavar="UID|FILE")
@@ -209,7 +221,7 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
-    help="Folder to write into (default: the current one).",
+    help="Folder to write into, made if missing (default: the current one).",
 )
 @click.option("--part", "parts", multiple=True, metavar="P",
               help="Only this part (number from `show`); repeatable.")  # fmt: skip
@@ -234,10 +246,9 @@ def save(
     download never leaves a truncated file under the final name.
     """
     target = _target(message)
-    if not directory.is_dir():
-        raise UsageError(f"{directory} is not a folder (create it first)")
     if eml and parts:
         raise UsageError("--eml saves the whole message; it does not take --part")
+    _make_folder(directory)
     show_progress = not as_json and sys.stderr.isatty()
 
     def report(item: SavedPart) -> None:

@@ -32,6 +32,19 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _sign_in_text(url: str, no_browser: bool) -> str:
+    """The address to open; with --no-browser (often over SSH) the port to forward too."""
+    text = f"Sign in at this address{'' if no_browser else ' (a browser should open)'}:\n{url}"
+    redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("redirect_uri", [""])
+    port = urllib.parse.urlsplit(redirect[0]).port
+    if no_browser and port is not None:
+        text += (
+            f"\nThe browser must reach http://localhost:{port}/ on this machine; from another "
+            f"one, forward it first: ssh -L {port}:localhost:{port} <this host>"
+        )
+    return text
+
+
 @cli.command()
 @click.option(
     "--profile",
@@ -143,9 +156,7 @@ def login(
     auth = Authenticator(profile, secret=client_secret(profile))
     token = auth.sign_in(
         open_browser=not no_browser,
-        show_url=lambda url: _say(
-            f"Sign in at this address{'' if no_browser else ' (a browser should open)'}:\n{url}"
-        ),
+        show_url=lambda url: _say(_sign_in_text(url, no_browser)),
         show=_say,
         timeout=timeout,
     )

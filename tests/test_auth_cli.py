@@ -227,6 +227,8 @@ def test_a_damaged_token_file_means_signed_out(tmp_path: Path, emulator: Identit
     result = run(tmp_path, "token", "--profile", "p")
     assert result.returncode == 2
     assert "damaged" in result.stderr and "o365imap login --profile p" in result.stderr
+    # the warning reads like the error after it: one line, after the program's name
+    assert result.stderr.startswith("o365imap: the token cache "), result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.glob("tokens.json.corrupt-*"))
 

@@ -102,6 +102,9 @@ def test_list_table_for_people(dovecot: DovecotServer, testbed: Testbed, token: 
     newest = testbed.inbox[-1]
     assert newest.subject is not None
     assert newest.subject[:20] in result.stdout
+    past = run(["list", "INBOX", "--page", "999", *conn(dovecot)], token, COLUMNS="200")
+    assert past.returncode == 0, past.stderr
+    assert "INBOX: no page 999, the last is " in past.stdout
 
 
 def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:

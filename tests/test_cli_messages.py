@@ -110,6 +110,8 @@ def test_bad_input_exits_1_and_a_folder_that_cannot_be_made_4(
     dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
 ) -> None:
     assert run(["show", "not-a-uid-or-file"]).returncode == 1
+    typo = run(["show", str(tmp_path / "nonexistent.eml")])
+    assert typo.returncode == 1 and "no such file: " in typo.stderr
     missing = run(["show", "999999", "--json", *conn(dovecot)], token)
     assert missing.returncode == 1 and "no message with UID 999999" in missing.stderr
     (tmp_path / "file").write_bytes(b"")

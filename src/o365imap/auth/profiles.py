@@ -193,8 +193,8 @@ class ProfileStore:
         if chosen is None:
             if not profiles:
                 raise UsageError(
-                    "no access token and no profile: sign in first with `o365imap login`, "
-                    "or give a token with --access-token / O365IMAP_ACCESS_TOKEN"
+                    "no profile: sign in first with `o365imap login` (the mail commands also "
+                    "take a token from --access-token or O365IMAP_ACCESS_TOKEN)"
                 )
             raise UsageError(
                 f"several profiles ({', '.join(sorted(profiles))}): choose one with --profile"

@@ -7,7 +7,16 @@ import sys
 
 import click
 
+from o365imap.terminal_text import for_terminal
+
 __all__ = ["cli"]
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines quote servers and mail: they reach the terminal without control characters."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
 
 
 @click.group(
@@ -26,12 +35,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     Without a command: the mail browser (`tui`) in a terminal, this help otherwise.
     """
+    handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger("o365imap")
     if debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
-        root = logging.getLogger("o365imap")
-        root.addHandler(handler)
+        handler.setFormatter(_TerminalFormatter("%(name)s %(message)s"))
         root.setLevel(logging.DEBUG)
+    else:
+        # Warnings (a damaged token cache, a resumed download, a server's ALERT) read like the
+        # errors: one line on stderr after the program's name.
+        handler.setFormatter(_TerminalFormatter("o365imap: %(message)s"))
+        handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
     if ctx.invoked_subcommand is None:
         # A person at a terminal gets the mail browser; a script or a pipe gets the help, as
         # before, so nothing that parses it breaks.

@@ -98,4 +98,6 @@ def list_(
                 return
             pages = max(1, -(-details.exists // page_size))
             title = f"{details.name}: page {page} of {pages} ({details.exists} messages)"
+            if page > pages:  # JSON prints nothing (a loop's end); a person is told why
+                title = f"{details.name}: no page {page}, the last is {pages}"
     output.print_messages(_console(), rows, title)

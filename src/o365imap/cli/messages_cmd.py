@@ -55,6 +55,10 @@ def _target(message: str) -> int | Path:
     path = Path(text)
     if path.is_file():
         return path
+    if path.exists():
+        raise UsageError(f"{message} is not a file")
+    if "/" in text or "." in text:  # meant as a file
+        raise UsageError(f"no such file: {message}")
     raise UsageError(f"{message!r} is neither a UID nor a message file (.eml)")
 
 
@@ -144,7 +148,9 @@ def _print_view(view: MessageView, *, html: bool) -> None:
 @click.argument("folder", default="INBOX")
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part itself.")
 @click.option("--headers", is_flag=True, help="Print every header field.")
-@click.option("--mark-read", is_flag=True, help="Mark the message read (it stays unread).")
+@click.option(
+    "--mark-read", is_flag=True, help="Mark the message read (without it, reading changes nothing)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(
     message: str,

@@ -474,14 +474,19 @@ def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Pat
 def test_ca_file_on_the_command_line_wins_over_the_profiles(box: Sandbox, home: Path) -> None:
     import certifi
 
-    _sign_in(home, box)
-    store = ProfileStore(home / "profiles.toml")
-    # The profile trusts the public CAs only: the sandbox's sign-in service is not among them.
-    store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": certifi.where()}))
-    stale = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
-    assert stale.returncode == 3, stale.stderr
-    assert "identity platform" in stale.stderr and "not trusted" in stale.stderr
-    given = run(
-        home, "info", "INBOX", "--json", "--profile", "sandbox", "--ca-file", str(box.ca_file)
-    )
-    assert given.returncode == 0, given.stderr
+    # A token that needs a refresh at once: only then is the sign-in service asked at all
+    box.identity.access_token_lifetime = 2
+    try:
+        _sign_in(home, box)
+        store = ProfileStore(home / "profiles.toml")
+        # The profile trusts the public CAs only: the sandbox's sign-in service is not one.
+        store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": certifi.where()}))
+        stale = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
+        assert stale.returncode == 3, stale.stderr
+        assert "identity platform" in stale.stderr and "not trusted" in stale.stderr
+        given = run(
+            home, "info", "INBOX", "--json", "--profile", "sandbox", "--ca-file", str(box.ca_file)
+        )
+        assert given.returncode == 0, given.stderr
+    finally:
+        box.identity.access_token_lifetime = 3600

@@ -9,6 +9,12 @@ Four ways to get a token, one per situation:
 - silent: every later command takes the cached token, refreshed by msal before it expires,
   and asks for a new sign-in only when the refresh token itself is dead.
 
+A still-valid cached access token is taken without msal's application object: making one asks
+the authority for its OpenID configuration first, and a command that has a good token must not
+need the identity platform at all. The token is looked up where msal's silent flow looks,
+under the authority's cloud and tenant remembered from an earlier run (discovery.py, which
+also persists msal's http_cache so that a refresh skips the discovery requests).
+
 msal does the grant logic (PKCE, state, token exchange, refresh, cache). This module adds what
 msal leaves to the application: the loopback listener (loopback.py), the browser, timeouts and
 Ctrl-C, and errors a person can act on (aadsts.py).
@@ -43,6 +49,7 @@ import requests
 
 from o365imap.auth.aadsts import aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
+from o365imap.auth.discovery import DiscoveryCache
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import Profile
 from o365imap.errors import (
@@ -66,6 +73,8 @@ _RESERVED = {"openid", "profile", "offline_access"}
 # What the device-code poll last heard when our own deadline, not the platform's, ended it.
 _STILL_WAITING = {"authorization_pending", "slow_down", "expired_token", "code_expired"}
 _REFRESHING = "refreshing the token"
+# msal takes an access token from the cache only while more than this many seconds remain.
+_EXPIRY_MARGIN = 5 * 60
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -127,6 +136,8 @@ class Authenticator:
         self._timeout = timeout
         self._http = http or _session(profile.ca_file, timeout)
         self._app: msal.ClientApplication | None = None
+        self._cache: msal.TokenCache | None = None
+        self._discovery: DiscoveryCache | None = None
 
     # ------------------------------------------------------------ msal plumbing
 
@@ -134,14 +145,27 @@ class Authenticator:
     def needs_secret(self) -> bool:
         return self.profile.confidential or self.profile.flow == "client-credentials"
 
+    def _token_cache(self) -> msal.TokenCache:
+        if self._cache is None:
+            self._cache = self.store.open()
+        return self._cache
+
+    def _discovery_cache(self) -> DiscoveryCache:
+        """Beside the tokens: what the identity platform said about itself (no tokens)."""
+        if self._discovery is None:
+            self._discovery = DiscoveryCache(self.store.path.with_name("discovery-cache.json"))
+        return self._discovery
+
     def _application(self) -> msal.ClientApplication:
         if self._app is not None:
             return self._app
         profile = self.profile
         common: dict[str, Any] = {
             "authority": profile.authority_url,
-            "token_cache": self.store.open(),
+            "token_cache": self._token_cache(),
             "http_client": self._http,
+            # Discovery answers, kept between runs: a refresh asks for tokens only.
+            "http_cache": self._discovery_cache(),
             # A custom authority (the sandbox, a proxy) is taken as given; Microsoft's own
             # is checked against its instance metadata as usual.
             "instance_discovery": profile.authority is None,
@@ -160,6 +184,11 @@ class Authenticator:
                 self._app = msal.PublicClientApplication(profile.client_id, **common)
         except ValueError as exc:  # msal validates the authority up front
             raise UsageError(f"cannot use the authority {profile.authority_url}: {exc}") from exc
+        # Where msal files this authority's tokens, for the next run's _saved_access_token.
+        authority = self._app.authority
+        self._discovery_cache().remember_realm(
+            profile.authority_url, authority.instance, authority.tenant
+        )
         log.debug(
             "identity platform %s, app %s (%s client)",
             profile.authority_url,
@@ -342,8 +371,67 @@ class Authenticator:
     def access_token(self, *, force_refresh: bool = False) -> Token:
         """A fresh token from the cache, refreshed when needed, without any interaction.
 
-        Raises InteractionRequired when only a new sign-in can help.
+        Raises InteractionRequired when only a new sign-in can help. A cached token that is
+        still valid is returned without a word to the identity platform (see the module's
+        docstring).
         """
+        saved = None if force_refresh else self._saved_access_token()
+        if saved is not None:
+            if not _aging(saved):
+                return self._from_cache(saved)
+            # The platform asked for an early refresh (refresh_in): try it, as msal would,
+            # and keep the still-valid token when the platform cannot be reached.
+            try:
+                return self._acquire_silently(force_refresh=False)
+            except (requests.RequestException, TransportError) as exc:
+                log.debug("early refresh failed (%s): the saved token is still valid", exc)
+                return self._from_cache(saved)
+        return self._acquire_silently(force_refresh=force_refresh)
+
+    def _from_cache(self, result: dict[str, Any]) -> Token:
+        token = self._token(result, _REFRESHING)
+        if self.profile.flow == "client-credentials":  # as sign_in_app_only says it
+            return Token(token.access_token, token.expires_at, self.profile.user, token.scopes)
+        return token
+
+    def _saved_access_token(self) -> dict[str, Any] | None:
+        """A cached access token with more than five minutes left, found as msal's silent
+        flow finds it (this app, this profile's account, the authority's cloud and tenant,
+        the scopes), shaped as msal's answer; None when there is none, or when the
+        authority's tenant is not known yet (no run has reached it: msal's way then)."""
+        where = self._discovery_cache().realm(self.profile.authority_url)
+        if where is None:
+            return None
+        environment, realm = where
+        cache = self._token_cache()
+        now = time.time()
+        for owner in self._owners(cache):
+            query = {
+                "client_id": self.profile.client_id,
+                "environment": environment,
+                "realm": realm,
+                "home_account_id": owner,
+            }
+            for entry in cache.search(
+                msal.TokenCache.CredentialType.ACCESS_TOKEN, target=self._scopes(), query=query
+            ):
+                expires_in = int(entry["expires_on"]) - now
+                if expires_in < _EXPIRY_MARGIN:
+                    continue
+                result: dict[str, Any] = {
+                    "access_token": entry["secret"],
+                    "token_type": entry.get("token_type", "Bearer"),
+                    "expires_in": int(expires_in),
+                    "scope": entry.get("target") or "",
+                    "token_source": "cache",
+                }
+                if "refresh_on" in entry:
+                    result["refresh_on"] = int(entry["refresh_on"])
+                return result
+        return None
+
+    def _acquire_silently(self, *, force_refresh: bool) -> Token:
+        """msal's silent flow: the cached token, else a refresh (needs the platform)."""
         if self.profile.flow == "client-credentials":
             return self.sign_in_app_only()  # msal serves it from the cache while fresh
         app = self._application()
@@ -470,6 +558,12 @@ class _TimeoutSession(requests.Session):
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         return super().request(*args, **kwargs)
+
+
+def _aging(result: dict[str, Any]) -> bool:
+    """Past the refresh time the platform gave (``refresh_in``), though not expired."""
+    refresh_on = result.get("refresh_on")
+    return isinstance(refresh_on, int) and refresh_on < time.time()
 
 
 def _home_account_id(result: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from o365imap import AuthError, ImapClient, O365ImapError, UsageError
+from o365imap import AuthError, ImapClient, O365ImapError, TransportError, UsageError
 from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, claims, expiry
 from o365imap.cli import output
 from o365imap.cli.app import cli
@@ -275,6 +275,16 @@ def doctor(profile_name: str | None) -> None:
     except AuthError as exc:
         check(False, f"a token: {exc}")
         sys.exit(2)
+    except TransportError as exc:
+        # Only a refresh (or a first run at this authority) needs the platform: a still-valid
+        # saved token does not. Exit 3, network, as for the other commands.
+        check(
+            False,
+            f"a token: {exc}",
+            "a new token needs the identity platform (the saved one has expired): check the "
+            "network (proxy, firewall, VPN) and the profile's authority address",
+        )
+        sys.exit(3)
     data = claims(fresh.access_token)
     if not data:
         check(True, "a token (opaque: a personal account's token cannot be inspected)")

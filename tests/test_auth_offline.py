@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import socket
 import stat
 import subprocess
@@ -27,8 +25,8 @@ from types import TracebackType
 import pytest
 
 from o365imap.auth import ProfileStore, claims
-from o365imap.sandbox.approve import approve_sign_in
-from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
+from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
+from test_signin import cli_env, sign_in
 
 pytestmark = pytest.mark.dovecot
 
@@ -52,12 +50,6 @@ def home(tmp_path: Path, box: Sandbox) -> Iterator[Path]:
     box.identity.access_token_lifetime = 3600
 
 
-def cli_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
-    env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file")
-    return env
-
-
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "o365imap", *args, "--profile", PROFILE],
@@ -67,38 +59,6 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=90,
         check=False,
     )
-
-
-def sign_in(home: Path, box: Sandbox) -> None:
-    """`o365imap login --no-browser`, the printed sign-in page completed as the sandbox user."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "o365imap", "login", "--profile", PROFILE, "--no-browser"],
-        env=cli_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    lines: list[str] = []
-    approver: threading.Thread | None = None
-    for line in process.stderr:
-        lines.append(line)
-        match = re.search(r"https://\S+/authorize\?\S+", line)
-        if match and approver is None:
-            approver = threading.Thread(
-                target=approve_sign_in,
-                args=(match.group(0),),
-                kwargs={
-                    "username": SANDBOX_USER,
-                    "password": SANDBOX_PASSWORD,
-                    "ca_file": str(box.ca_file),
-                },
-                daemon=True,
-            )
-            approver.start()
-    assert process.wait(timeout=60) == 0, "".join(lines)
-    if approver is not None:
-        approver.join(30)
 
 
 def saved_secrets(home: Path) -> list[str]:

@@ -299,7 +299,7 @@ def test_a_confidential_app_used_as_public_gets_the_hint(box: Sandbox, home: Pat
 # ---------------------------------------------------------------- tokens over time
 
 
-def _sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
+def sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
     login = Login(home, "login", "--profile", profile, "--no-browser")
     approve_sign_in(
         login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
@@ -311,7 +311,7 @@ def _sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
 def test_short_lived_tokens_are_refreshed_silently(box: Sandbox, home: Path) -> None:
     box.identity.access_token_lifetime = 2  # msal refreshes any token with < 5 min left
     try:
-        _sign_in(home, box)
+        sign_in(home, box)
         first = run(home, "token", "--profile", "sandbox")
         second = run(home, "token", "--profile", "sandbox")
         assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
@@ -328,7 +328,7 @@ def test_two_processes_refreshing_at_once_both_succeed(box: Sandbox, home: Path)
     lock, the slower of two refreshers would present a dead one and be told to sign in."""
     box.identity.access_token_lifetime = 2
     try:
-        _sign_in(home, box)
+        sign_in(home, box)
         env = cli_env(home)
         procs = [
             subprocess.Popen(
@@ -349,7 +349,7 @@ def test_two_processes_refreshing_at_once_both_succeed(box: Sandbox, home: Path)
 def test_a_dead_refresh_token_asks_to_sign_in_again(box: Sandbox, home: Path) -> None:
     box.identity.access_token_lifetime = 2
     try:
-        _sign_in(home, box)
+        sign_in(home, box)
         box.identity.expire_refresh_tokens(SANDBOX_USER)
         result = run(home, "folders", "--profile", "sandbox")
     finally:
@@ -363,7 +363,7 @@ def test_a_token_dovecot_rejects_gives_the_clear_error(box: Sandbox, home: Path)
     # A token for Microsoft Graph (the bare scope name means Graph): Exchange would refuse it.
     store = ProfileStore(home / "profiles.toml")
     store.save(Profile(**{**box.profile("graph").__dict__, "scopes": ("Mail.Read",)}))
-    _sign_in(home, box, "graph")
+    sign_in(home, box, "graph")
     result = run(home, "folders", "--profile", "graph")
     assert result.returncode == 2
     assert "refused the sign-in" in result.stderr
@@ -374,7 +374,7 @@ def test_a_token_dovecot_rejects_gives_the_clear_error(box: Sandbox, home: Path)
 
 
 def test_doctor_whoami_logout(box: Sandbox, home: Path) -> None:
-    _sign_in(home, box)
+    sign_in(home, box)
     doctor = run(home, "doctor", "--profile", "sandbox")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "Everything looks right." in doctor.stdout
@@ -477,7 +477,7 @@ def test_ca_file_on_the_command_line_wins_over_the_profiles(box: Sandbox, home: 
     # A token that needs a refresh at once: only then is the sign-in service asked at all
     box.identity.access_token_lifetime = 2
     try:
-        _sign_in(home, box)
+        sign_in(home, box)
         store = ProfileStore(home / "profiles.toml")
         # The profile trusts the public CAs only: the sandbox's sign-in service is not one.
         store.save(Profile(**{**store.get("sandbox").__dict__, "ca_file": certifi.where()}))

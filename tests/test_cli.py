@@ -191,7 +191,7 @@ def test_bad_usage_exits_1() -> None:
 def test_missing_token_exits_1(dovecot: DovecotServer) -> None:
     result = run(["folders", *conn(dovecot)])
     assert result.returncode == 1
-    assert "no access token" in result.stderr
+    assert "no profile: sign in first" in result.stderr and "--access-token" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -260,7 +261,8 @@ def print_messages(console: Console, messages: Iterable[MessageSummary], title: 
     uid_width = max(3, *(len(r[0]) for r in rows)) if rows else 3
     size_width = max(4, *(len(r[4]) for r in rows)) if rows else 4
     free = max(console.width - (uid_width + 16 + size_width + 5 + 19), 16)
-    who_width = min(28, max(6, free // 3))
+    widest_who = max((cell_len(r[2]) for r in rows), default=0)
+    who_width = max(4, min(28, max(6, free // 3), widest_who))
     table = Table(title=for_terminal(title, one_line=True), expand=False, show_lines=False)
     table.add_column("UID", justify="right", style="dim", no_wrap=True, min_width=3)
     table.add_column("Date", no_wrap=True, min_width=16)

@@ -258,8 +258,8 @@ def print_messages(console: Console, messages: Iterable[MessageSummary], title: 
     # Rich shrinks no-wrap columns to nothing when a table is wider than the terminal, so the
     # two free-text columns get what the fixed ones leave (at least their headers' widths);
     # 6 columns cost 19 cells of borders and padding.
-    uid_width = max(3, *(len(r[0]) for r in rows)) if rows else 3
-    size_width = max(4, *(len(r[4]) for r in rows)) if rows else 4
+    uid_width = max(3, max((len(r[0]) for r in rows), default=0))
+    size_width = max(4, max((len(r[4]) for r in rows), default=0))
     free = max(console.width - (uid_width + 16 + size_width + 5 + 19), 16)
     widest_who = max((cell_len(r[2]) for r in rows), default=0)
     who_width = max(4, min(28, max(6, free // 3), widest_who))

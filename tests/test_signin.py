@@ -415,36 +415,82 @@ def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Pa
         assert secret[:40] not in listing.stderr
 
 
-def test_the_sandbox_command_runs_until_ctrl_c(tmp_path: Path) -> None:
-    import signal
+class SandboxProcess:
+    """`o365imap sandbox --dir FOLDER` in its own process, read until it is ready."""
 
-    env = cli_env(tmp_path / "home")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "box"),
-         "--messages", "10"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert process.stderr is not None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if "Press Ctrl-C" in line:
-            break
-    text = "".join(lines)
-    assert "o365imap login --profile sandbox" in text
-    port = int(re.search(r"IMAP \(TLS\)\s+127\.0\.0\.1:(\d+)", text).group(1))  # type: ignore[union-attr]
+    def __init__(self, home: Path, folder: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(folder),
+             "--messages", "10"],
+            env=cli_env(home),
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.process.stderr is not None
+        lines = []
+        for line in self.process.stderr:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        self.banner = "".join(lines)
+
+    def stop(self) -> str:
+        """Ctrl-C; what it printed after the banner."""
+        import signal
+
+        assert self.process.stderr is not None
+        self.process.send_signal(signal.SIGINT)
+        rest = self.process.stderr.read()
+        assert self.process.wait(timeout=30) == 0, rest
+        return rest
+
+
+def test_the_sandbox_command_runs_until_ctrl_c(tmp_path: Path) -> None:
+    box = SandboxProcess(tmp_path / "home", tmp_path / "box")
+    assert "o365imap login --profile sandbox" in box.banner
+    port = int(re.search(r"IMAP \(TLS\)\s+127\.0\.0\.1:(\d+)", box.banner).group(1))  # type: ignore[union-attr]
     profile = ProfileStore(tmp_path / "home" / "profiles.toml").get("sandbox")
     assert profile.port == port and profile.authority and profile.ca_file
-    process.send_signal(signal.SIGINT)
-    rest = process.stderr.read()
-    assert process.wait(timeout=30) == 0
+    rest = box.stop()
     assert "Sandbox stopped." in rest and "Traceback" not in rest
     import socket
 
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
+
+
+def test_a_sandbox_in_another_folder_signs_the_profile_out(tmp_path: Path) -> None:
+    """Its Dovecot would refuse the other sandbox's tokens ("wrong scope or audience")."""
+    home = tmp_path / "home"
+    first = SandboxProcess(home, tmp_path / "one")
+    try:
+        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+        profile = ProfileStore(home / "profiles.toml").get("sandbox")
+        approve_sign_in(
+            login.wait_url(),
+            username=SANDBOX_USER,
+            password=SANDBOX_PASSWORD,
+            ca_file=str(profile.ca_file),
+        )
+        assert login.finish()[0] == 0
+    finally:
+        first.stop()
+    again = SandboxProcess(home, tmp_path / "one")  # the same folder: the same key
+    try:
+        assert "Signed out" not in again.banner
+        kept = run(home, "token", "--profile", "sandbox")
+        assert kept.returncode == 0, kept.stderr
+    finally:
+        again.stop()
+    other = SandboxProcess(home, tmp_path / "two")
+    try:
+        assert "Signed out of profile 'sandbox': its tokens came from a sandbox in another" in (
+            other.banner
+        )
+        stale = run(home, "token", "--profile", "sandbox")
+        assert stale.returncode == 2 and "no saved sign-in" in stale.stderr, stale.stderr
+    finally:
+        other.stop()
 
 
 def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Path) -> None:

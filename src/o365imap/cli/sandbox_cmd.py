@@ -10,7 +10,7 @@ from types import FrameType
 import click
 
 from o365imap import UsageError
-from o365imap.auth import ProfileStore, home_dir
+from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 
 __all__ = ["sandbox"]
@@ -73,7 +73,9 @@ def sandbox(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with box:
-            profile = box.save_profile(ProfileStore(), profile_name)
+            store = ProfileStore()
+            _forget_other_sandboxes_tokens(store, profile_name, box.ca_file)
+            profile = box.save_profile(store, profile_name)
             info = box.info()
             click.echo(
                 f"Sandbox running (folder {root}).\n"
@@ -94,3 +96,17 @@ def sandbox(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Sandbox stopped.", err=True)
+
+
+def _forget_other_sandboxes_tokens(store: ProfileStore, name: str, ca_file: Path) -> None:
+    """A sandbox in another folder has its own signing key: tokens saved for the profile by
+    that one would be refused by this one's Dovecot, with a misleading "wrong scope or
+    audience". A restart in the same folder (same CA, same key) keeps them."""
+    previous = store.find(name)
+    if previous is None or previous.ca_file in (None, str(ca_file)):
+        return
+    if Authenticator(previous).sign_out():
+        click.echo(
+            f"Signed out of profile {name!r}: its tokens came from a sandbox in another folder.",
+            err=True,
+        )

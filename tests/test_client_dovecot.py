@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -222,3 +222,25 @@ def test_oauthbearer_refusal_ends_the_exchange_properly(dovecot: DovecotServer) 
         assert "invalid_token" in str(info.value)
         imap.authenticate_oauth(ALICE, dovecot.mint_token(ALICE), "oauthbearer")
         assert imap.authenticated
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda c: c.search("ALL\r\nX1 LOGOUT"),
+        lambda c: c.fetch("1", "(UID)\r\nX2 LOGOUT"),
+        lambda c: c.fetch("1", ["UID", "FLAGS\nX3 LOGOUT"]),
+        lambda c: c.status("INBOX", ["MESSAGES\r\nX4 LOGOUT"]),
+        lambda c: c.fetch("1", "(BODY[HEADER.FIELDS (Überschrift)])"),
+    ],
+    ids=["search", "fetch-string", "fetch-list", "status", "non-ascii"],
+)
+def test_text_sent_as_given_cannot_smuggle_a_command(
+    client: ImapClient, testbed: Testbed, command: Callable[[ImapClient], object]
+) -> None:
+    """A script passing user input as criteria must not run the user's IMAP commands."""
+    client.examine("INBOX")
+    with pytest.raises(UsageError):
+        list(command(client))  # type: ignore[call-overload]
+    assert client.noop() is not None  # still signed in, still in step
+    assert [m.uid for m in client.list_page(1, 2)] == [m.uid for m in testbed.inbox[-2:]][::-1]

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import ALICE
-from o365imap import ImapClient, UsageError
+from o365imap import ImapClient, StorageError, UsageError
 from o365imap.messages import (
     MessageNotFound,
     PartInfo,
@@ -295,3 +296,41 @@ def test_a_text_body_over_a_megabyte_is_shown_whole(client: ImapClient, testbed:
     cut = open_message(client, msg.uid, max_text=100_000)
     assert cut.truncated and cut.text is not None
     assert msg.body.startswith(cut.text) and 95_000 < len(cut.text) <= 100_000  # CRLF -> LF
+
+
+def test_a_folder_that_does_not_exist_yet_is_made(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    """Never files named after the folder: the folder is made, as `mkdir -p` would."""
+    client.examine("INBOX")
+    target = tmp_path / "new" / "dir"
+    saved = save_parts(client, testbed.tagged("pdf").uid, target)
+    assert [s.filename for s in saved] == ["Quarterly report Q1.pdf", "figures.csv"]
+    assert sorted(p.name for p in target.iterdir()) == ["Quarterly report Q1.pdf", "figures.csv"]
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StorageError, match="cannot make the folder"):
+        save_parts(client, testbed.tagged("pdf").uid, tmp_path / "file" / "dir")
+
+
+def test_a_hook_that_raises_leaves_the_connection_in_step(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    """The caller may keep the exception (and with it the suspended generators): the rest of
+    the answer is read at once, and the next commands see their own answers."""
+    client.examine("INBOX")
+
+    def refuse(part: PartInfo) -> None:
+        raise RuntimeError(f"no room for part {part.part}")
+
+    kept: list[BaseException] = []
+    started = time.monotonic()
+    try:
+        save_parts(client, testbed.tagged("large").uid, tmp_path, on_part=refuse)
+    except RuntimeError as exc:
+        kept.append(exc)  # traceback frames and all
+    assert kept and time.monotonic() - started < 10
+    big = testbed.tagged("large")
+    [response] = client.fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
+    body = response.items["BODY[]"]
+    assert isinstance(body, bytes) and len(body) == big.size  # kept whole, not streamed past
+    assert [m.uid for m in client.list_page(1, 1)] == [testbed.inbox[-1].uid]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import TracebackType
@@ -499,7 +499,10 @@ class ImapClient:
 
         Memory does not grow with the number of messages: nothing is collected. Unsolicited
         FETCH responses (a flag change from another client) that lack the requested items are
-        not yielded.
+        not yielded. A literal of up to 1 MiB comes as bytes; a larger one (a big message or
+        part) comes as ``StreamedLiteral(size)``, its bytes not kept: receive those with
+        :meth:`iter_fetch_events` (as ``LiteralData`` events), or write them to disk with
+        ``save_message`` / ``save_parts``.
         """
         for event in self.iter_fetch_events(messages, items, uid=uid):
             if isinstance(event, Fetch):
@@ -512,11 +515,13 @@ class ImapClient:
         *,
         uid: bool = False,
         stream_threshold: int | None = None,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Like ``fetch`` but also yields LiteralStarted/LiteralData/LiteralEnded events for
         literals larger than ``stream_threshold`` (bytes), so bodies can flow to disk."""
         sequence = _sequence_arg(messages)
         item_text = items if isinstance(items, str) else "(" + " ".join(items) + ")"
+        if not item_text.isascii():
+            raise UsageError(f"FETCH items are ASCII: {item_text!r}")
         wanted = _requested_items(item_text)
         name = "UID FETCH" if uid else "FETCH"
         old_threshold = self._parser.stream_threshold

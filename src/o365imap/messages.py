@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -46,10 +47,11 @@ from o365imap.errors import (
 )
 from o365imap.mime import AtomicFile, MimeParser, PartData, PartEnd, PartStart, safe_filename
 from o365imap.mime.names import iter_numbered_names
+from o365imap.mime.sink import make_directory
 from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, MessageSummary
-from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
+from o365imap.protocol.events import Event, Fetch, LiteralData, LiteralEnded, LiteralStarted
 from o365imap.protocol.text import decode_2047, decode_bytes, parse_header_date
 
 __all__ = [
@@ -269,10 +271,10 @@ def _fetch_one(client: ImapClient, uid: int, items: str, *, keep: int = 1 << 20)
     Only a response carrying this UID counts: another client's flag change (an unsolicited
     ``FETCH (FLAGS ...)``) is not the answer."""
     found: Fetch | None = None
-    events = client.iter_fetch_events([uid], items, uid=True, stream_threshold=keep)
-    for event in events:
-        if isinstance(event, Fetch) and found is None and event.items.get("UID") == uid:
-            found = event
+    with closing(client.iter_fetch_events([uid], items, uid=True, stream_threshold=keep)) as events:
+        for event in events:
+            if isinstance(event, Fetch) and found is None and event.items.get("UID") == uid:
+                found = event
     if found is None:
         folder = client.selected.name if client.selected else "the folder"
         raise MessageNotFound(f"no message with UID {uid} in {folder}")
@@ -438,6 +440,11 @@ def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]
                 raise
             log.warning("connection lost while reading UID %s (%s); resuming", uid, exc)
             client.reconnect()
+        finally:
+            # Now, not whenever the generator is collected: the rest of the answer is read
+            # while the connection is still this command's (a consumer that stopped, or
+            # raised and kept the exception, leaves no half-read response behind).
+            events.close()
     if not found:
         raise MessageNotFound(f"no message with UID {uid}")
 
@@ -483,7 +490,7 @@ def save_message(
     if not name.lower().endswith(".eml"):
         name += ".eml"
     done = 0
-    with AtomicFile(Path(directory), name, overwrite=overwrite) as out:
+    with AtomicFile(make_directory(directory), name, overwrite=overwrite) as out:
         for chunk in _iter_section(client, uid, ""):
             out.write(chunk)
             done += len(chunk)
@@ -602,10 +609,21 @@ def _receive(
     active: dict[str, _PartWriter],
     saver: _Saver,
 ) -> None:
-    current: str | None = None
     events = client.iter_fetch_events(
         [uid], "(UID " + " ".join(items) + ")", uid=True, stream_threshold=_STREAM_THRESHOLD
     )
+    with closing(events):  # a hook that raises leaves no half-read response behind
+        _consume(events, pending, offsets, active, saver)
+
+
+def _consume(
+    events: Iterator[Event],
+    pending: dict[str, PartInfo],
+    offsets: dict[str, int],
+    active: dict[str, _PartWriter],
+    saver: _Saver,
+) -> None:
+    current: str | None = None
     for event in events:
         if isinstance(event, LiteralStarted):
             match = _SECTION.match(event.item or "")
@@ -840,7 +858,12 @@ class _Saver:
             return _SkipSink()
         if isinstance(target, str | os.PathLike):
             path = Path(target)
-            directory, name = (path, info.safe_name) if path.is_dir() else (path.parent, path.name)
+            if path == self.directory:  # the folder given, made on the first file saved
+                directory, name = make_directory(path), info.safe_name
+            elif path.is_dir():  # a hook's folder
+                directory, name = path, info.safe_name
+            else:  # a hook's file path
+                directory, name = path.parent, path.name
             if self.overwrite:
                 name = next(n for n in iter_numbered_names(name) if directory / n not in self.taken)
             self.taken.add(directory / name)

@@ -27,7 +27,7 @@ from rich.text import Text
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
-from o365imap.errors import StorageError, UsageError
+from o365imap.errors import UsageError
 from o365imap.messages import (
     MessageView,
     PartInfo,
@@ -39,6 +39,7 @@ from o365imap.messages import (
     save_message,
     save_parts,
 )
+from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 
 __all__ = ["part_json", "saved_json", "view_json"]
@@ -206,18 +207,6 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
         yield update
 
 
-def _make_folder(directory: Path) -> None:
-    """``--dir`` as ``mkdir -p`` makes it; a file in the way is a usage error."""
-    if directory.is_dir():
-        return
-    if directory.exists():
-        raise UsageError(f"{directory} is not a folder")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot make the folder {directory}: {exc.strerror}") from exc
-
-
 @cli.command()
 @connection_options
 @click.argument("message", metavar="UID|FILE")
@@ -254,7 +243,7 @@ def save(
     target = _target(message)
     if eml and parts:
         raise UsageError("--eml saves the whole message; it does not take --part")
-    _make_folder(directory)
+    make_directory(directory)  # before connecting: a bad --dir fails at once
     show_progress = not as_json and sys.stderr.isatty()
 
     def report(item: SavedPart) -> None:

@@ -27,7 +27,7 @@ from o365imap.mime.parser import (
     iter_events,
     split_header_params,
 )
-from o365imap.mime.sink import AtomicFile, SavedFile
+from o365imap.mime.sink import AtomicFile, SavedFile, make_directory
 from o365imap.mime.transfer import (
     Base64Decoder,
     IdentityDecoder,
@@ -54,6 +54,7 @@ __all__ = [
     "extension_for",
     "iter_events",
     "iter_numbered_names",
+    "make_directory",
     "safe_filename",
     "split_header_params",
     "unique_path",

@@ -34,7 +34,23 @@ from types import TracebackType
 from o365imap.errors import UsageError
 from o365imap.mime.names import StorageError, check_component, iter_numbered_names
 
-__all__ = ["AtomicFile", "SavedFile"]
+__all__ = ["AtomicFile", "SavedFile", "make_directory"]
+
+
+def make_directory(path: str | os.PathLike[str]) -> Path:
+    """``path`` as ``mkdir -p`` leaves it: a folder to save into. Something else in the way,
+    or a folder that cannot be made, is a StorageError."""
+    directory = Path(path)
+    if directory.is_dir():
+        return directory
+    if directory.exists():
+        raise StorageError(f"{directory} is not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot make the folder {directory}: {exc.strerror}") from exc
+    return directory
+
 
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

@@ -35,16 +35,36 @@ _QUOTABLE = re.compile(rb"[^\x00\r\n\x80-\xff]*\Z")
 
 @dataclass(frozen=True, slots=True)
 class Atom:
-    """Sent exactly as given (command names, flags, search keys)."""
+    """Sent exactly as given (command names, flags, search keys): ASCII, one line."""
 
     value: str
+
+    def __post_init__(self) -> None:
+        if not self.value.isascii():
+            raise UsageError(f"not ASCII, so not an IMAP atom: {self.value!r}")
+        _one_line(self.value.encode("ascii"))
 
 
 @dataclass(frozen=True, slots=True)
 class Raw:
-    """Pre-formatted bytes, inserted as they are (a FETCH item list like ``(UID FLAGS)``)."""
+    """Pre-formatted bytes, inserted as they are (a FETCH item list like ``(UID FLAGS)``),
+    on one line."""
 
     value: bytes
+
+    def __post_init__(self) -> None:
+        _one_line(self.value)
+
+
+def _one_line(value: bytes) -> None:
+    # A CR or LF would end the command early and start another one of the caller's text
+    # ("ALL\r\nA1 LOGOUT"): what is sent as given must stay inside its command. The value is
+    # not quoted in the error: a Raw may be a SASL payload.
+    for position, byte in enumerate(value):
+        if byte in (0x0D, 0x0A, 0x00):
+            raise UsageError(
+                f"CR, LF and NUL cannot be sent inside a command (byte {position} is {byte:#04x})"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,11 @@ def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> N
     assert result.returncode == 0, result.stderr
     folders = {f["name"]: f for f in json_lines(result.stdout)}
     assert set(testbed.folders) <= set(folders)
-    assert folders["Sent"] == {
+    sent = folders["Sent"]
+    # \Marked / \Unmarked say whether new mail came since the last SELECT: they depend on what
+    # tests ran before, not on the client.
+    sent["flags"] = [f for f in sent["flags"] if f not in ("\\Marked", "\\Unmarked")]
+    assert sent == {
         "name": "Sent",
         "delimiter": "/",
         "flags": ["\\Sent"],

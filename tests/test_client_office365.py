@@ -496,3 +496,18 @@ def test_a_timeout_inside_a_response_drops_the_connection() -> None:
     assert not client.connected
     thread.join(5)
     listener.close()
+
+
+def test_a_server_that_never_greets_leaves_no_open_socket() -> None:
+    """`with ImapClient(...)` never reaches __exit__ when connecting fails: connect itself
+    must close what it opened."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = ImapClient("127.0.0.1", listener.getsockname()[1], security="plain", timeout=0.5)
+        with pytest.raises(ReadTimeout):
+            with client:
+                pass
+        assert not client.connected
+        accepted, _ = listener.accept()
+        with accepted:
+            accepted.settimeout(5)
+            assert accepted.recv(1) == b""  # the client hung up

@@ -192,6 +192,20 @@ def test_mark_read_only_when_asked(client: ImapClient, testbed: Testbed) -> None
         client.store([msg.uid], "-FLAGS", ["\\Seen"], uid=True)
 
 
+def test_mark_read_in_a_read_only_folder_is_refused_not_pretended(
+    client: ImapClient, testbed: Testbed
+) -> None:
+    """Dovecot answers OK to a STORE after EXAMINE and changes nothing: never claim it did."""
+    client.examine("INBOX")
+    msg = testbed.tagged("unread")
+    with pytest.raises(UsageError, match="read-only"):
+        open_message(client, msg.uid, mark_read=True)
+    with pytest.raises(UsageError, match="read-only"):
+        client.store([msg.uid], "+FLAGS", ["\\Seen"], uid=True)
+    flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+    assert "\\Seen" not in flags
+
+
 def test_text_in_legacy_charsets_and_headers(client: ImapClient, testbed: Testbed) -> None:
     client.examine("INBOX")
     latin = open_message(client, testbed.tagged("latin1-8bit-body").uid, headers=True)

@@ -227,6 +227,18 @@ def test_open_a_message_and_save_all_its_attachments_from_the_keyboard(
             assert screen.query_one("#msg-progress").display
             await pilot.press("escape")
             assert isinstance(app.screen.query_one("#messages"), MessageList)
+            # A folder that cannot be made: said in a sentence, not as a bug to report
+            (tmp_path / "file").write_bytes(b"")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            await until(pilot, lambda: app.screen.view is not None, "the message's text")  # type: ignore[attr-defined]
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, SaveDialog), "the save dialog")
+            app.screen.query_one("#save-dir", Input).value = str(tmp_path / "file" / "dir")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+            said = _text(app.screen, "#error-text")
+            assert "cannot make the folder" in said and "unexpected" not in said, said
 
     run(scenario)
 
@@ -509,5 +521,23 @@ def test_strangers_text_reaches_the_screen_without_its_escapes(dovecot: DovecotS
             assert "Red \ufffd[31malert" in shown and "Hello \ufffd]0;pwned\ufffd there." in shown
             for bad in ("\x1b", "\x07", "\u202e"):
                 assert bad not in shown
+
+    run(scenario)
+
+
+def test_an_80_by_24_terminal_still_shows_the_subjects(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+    subject = max(testbed.inbox, key=lambda m: m.uid).subject
+    assert subject is not None
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            await until(pilot, rows_loaded(app, 0), "the first row")
+            await pilot.pause()
+            line = "".join(segment.text for segment in app.messages.render_line(0))
+            assert subject[:18] in line, line
 
     run(scenario)

@@ -183,6 +183,15 @@ class ImapClient:
         self._transport.connect()
         self._connected = True
         self._logging_out = False
+        try:
+            self._greet_and_secure()
+        except BaseException:
+            # No half-open connection left behind: `with ImapClient(...)` never reaches
+            # __exit__ when connecting fails (a silent greeting, STARTTLS refused).
+            self.close()
+            raise
+
+    def _greet_and_secure(self) -> None:
         greeting = self._next_event()
         if not isinstance(greeting, Untagged) or greeting.kind not in ("OK", "PREAUTH"):
             text = greeting.text if isinstance(greeting, Untagged) else repr(greeting)
@@ -640,6 +649,11 @@ class ImapClient:
         verb = action.upper().removesuffix(".SILENT")
         if verb not in ("+FLAGS", "-FLAGS", "FLAGS"):
             raise UsageError(f"STORE takes +FLAGS, -FLAGS or FLAGS, not {action!r}")
+        if self.selected is not None and self.selected.read_only:
+            # Servers may answer OK and change nothing (Dovecot does): say so instead.
+            raise UsageError(
+                f"{self.selected.name} is open read-only (examine): select() it to change flags"
+            )
         names = list(flags)
         for name in names:
             if not _FLAG.match(name):

@@ -302,8 +302,13 @@ def open_message(
     Reads with ``BODY.PEEK``: the message stays unread unless ``mark_read``. Two round trips
     (structure, then the text parts, each capped at ``max_text`` bytes), three with
     ``headers``. A server whose BODYSTRUCTURE cannot be read gets the message parsed whole,
-    streamed, instead.
+    streamed, instead. ``mark_read`` needs the folder opened with ``select()``, not
+    ``examine()`` (UsageError before anything is read).
     """
+    if mark_read and client.selected is not None and client.selected.read_only:
+        raise UsageError(
+            f"{client.selected.name} is open read-only (examine): select() it to mark messages read"
+        )
     try:
         response = _fetch_one(client, uid, _ITEMS)
     except CommandError as exc:

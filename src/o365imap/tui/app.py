@@ -122,7 +122,7 @@ class MailApp(App[None]):
 
     TITLE = "o365imap"
     CSS = """
-    #folders { width: 34; max-width: 40%; border-right: solid $primary-background; }
+    #folders { width: 34; max-width: 30%; border-right: solid $primary-background; }
     #list-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
     #status { height: 1; padding: 0 1; color: $text-muted; }
     #status.error { color: $error; text-style: bold; }

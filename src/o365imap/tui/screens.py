@@ -33,6 +33,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
+from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
 from o365imap.tui.widgets import human_size
@@ -414,7 +415,7 @@ class MessageScreen(Screen[None]):
             self.post_message(self.Progress(sum(done.values()), total))
 
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            make_directory(directory)  # a StorageError the dialog can explain, not an OSError
             saved = self.session.save(self.uid, directory, [p.part for p in parts], progress)
         except Exception as exc:
             self.post_message(Failed(exc, "save the attachments"))

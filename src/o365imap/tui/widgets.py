@@ -224,20 +224,22 @@ class MessageList(ScrollView, can_focus=True):
         if index == self.cursor:
             style += cursor
         # In the reader's own time zone: senders' offsets differ, the order should not seem to.
-        when = row.when.astimezone().strftime("%Y-%m-%d %H:%M") if row.when else ""
+        # A narrow terminal (80 columns, the folder tree beside) drops the year for the subject.
+        date_format, date_width = ("%m-%d %H:%M", 11) if width < 72 else ("%Y-%m-%d %H:%M", 16)
+        when = row.when.astimezone().strftime(date_format) if row.when else ""
         marks = ("●" if row.unread else " ") + ("★" if row.flagged else " ")
         marks += "@" if row.has_attachment else " "
         size = human_size(row.summary.size).rjust(8)
         who_width = max(8, min(24, width // 5))
-        subject_width = max(1, width - (4 + 17 + who_width + 1 + 9))
+        subject_width = max(1, width - (4 + date_width + 1 + who_width + 1 + 9))
         segments = [
             Segment(marks + " ", style + Style(color="yellow") if row.flagged else style),
-            Segment(set_cell_size(when, 16) + " ", style),
+            Segment(set_cell_size(when, date_width) + " ", style),
             Segment(set_cell_size(row.sender, who_width) + " ", style),
             Segment(set_cell_size(row.subject, subject_width), style),
             Segment(" " + size, style),
         ]
         strip = Strip(segments)
-        if cell_len(marks) + 1 + 17 + who_width + 1 + subject_width + 9 != width:
+        if cell_len(marks) + 1 + date_width + 1 + who_width + 1 + subject_width + 9 != width:
             strip = strip.adjust_cell_length(width, style)
         return strip

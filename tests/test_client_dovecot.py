@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Callable, Iterator
+from datetime import date
 
 import pytest
 
@@ -244,3 +245,21 @@ def test_text_sent_as_given_cannot_smuggle_a_command(
         list(command(client))  # type: ignore[call-overload]
     assert client.noop() is not None  # still signed in, still in step
     assert [m.uid for m in client.list_page(1, 2)] == [m.uid for m in testbed.inbox[-2:]][::-1]
+
+
+def test_search_results_listed_in_the_order_given(client: ImapClient, testbed: Testbed) -> None:
+    client.examine("Bulk")
+    by_uid = {m.uid: m for m in testbed.bulk}
+    uids = [*sorted(by_uid, reverse=True)[:900:2], 10**9]  # three chunks, one UID not there
+    listed = list(client.summaries(uids))
+    assert [m.uid for m in listed] == uids[:-1]
+    for message in listed:
+        assert message.uid is not None and message.envelope is not None
+        assert message.envelope.subject == by_uid[message.uid].subject
+
+
+def test_find_takes_iso_dates_too(client: ImapClient) -> None:
+    client.examine("Bulk")
+    assert client.find(since="2024-03-01") == client.find(since=date(2024, 3, 1))
+    with pytest.raises(UsageError, match="YYYY-MM-DD"):
+        client.find(before="1 March")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from o365imap import UsageError
 from o365imap.auth import Profile, ProfileStore
 from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
@@ -306,6 +307,24 @@ def sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
     )
     code, err = login.finish()
     assert code == 0, err
+
+
+def test_a_script_opens_the_saved_profile(box: Sandbox, home: Path) -> None:
+    """What `o365imap login` saved, used from Python: the README's library example."""
+    from o365imap.auth import TokenStore, open_profile
+
+    sign_in(home, box)
+    profiles = ProfileStore(home / "profiles.toml")
+    tokens = TokenStore(home / "tokens.json", use_keyring=False)
+    with open_profile("sandbox", profiles=profiles, tokens=tokens) as client:
+        assert client.examine("INBOX").exists == len(client.search("ALL"))
+        assert len(client.list_page(1, 3)) == 3
+        client.close()  # a dropped connection: signed in again with a refreshed token
+        client.reconnect()
+        assert client.noop() is not None
+    assert not client.connected
+    with pytest.raises(UsageError, match="no profile"):
+        open_profile(profiles=ProfileStore(home / "none.toml"), tokens=tokens)
 
 
 def test_short_lived_tokens_are_refreshed_silently(box: Sandbox, home: Path) -> None:

@@ -600,6 +600,22 @@ class ImapClient:
                     raise
                 self.reconnect()  # then go on after last_uid (or from the start)
 
+    def summaries(self, uids: Sequence[int], *, chunk: int = 200) -> Iterator[MessageSummary]:
+        """The listing fields of messages by UID (what ``find`` and ``search`` return), in the
+        order given; UIDs no longer in the folder are left out.
+
+        One UID FETCH per ``chunk`` UIDs: scattered UIDs make a long set, and Office 365
+        refuses long command lines.
+        """
+        for start in range(0, len(uids), chunk):
+            part = uids[start : start + chunk]
+            found: dict[int, MessageSummary] = {}
+            for response in self.fetch(SequenceSet(part), LISTING_ITEMS, uid=True):
+                summary = _summary(response)
+                if summary.uid is not None:
+                    found[summary.uid] = summary
+            yield from (found[u] for u in part if u in found)
+
     def iter_messages_one_by_one(self, seqs: Iterable[int]) -> Iterator[MessageSummary]:
         """The slow way, one FETCH command (one round trip) per message.
 
@@ -996,16 +1012,16 @@ class ImapClient:
         sender: str | None = None,
         subject: str | None = None,
         text: str | None = None,
-        since: date | None = None,
-        before: date | None = None,
+        since: date | str | None = None,
+        before: date | str | None = None,
         unseen: bool = False,
     ) -> list[int]:
         """UID SEARCH in the selected folder with the usual criteria, ANDed; the UIDs found.
 
-        ``since``/``before`` compare the internal date by day (RFC 3501 6.4.4: SINCE is on or
-        after, BEFORE is strictly before). Non-ASCII text is sent as a literal with CHARSET
-        UTF-8, which every server must accept; ASCII-only searches leave CHARSET out, since
-        some old servers refuse it.
+        ``since``/``before`` (dates, or ``"YYYY-MM-DD"``) compare the internal date by day
+        (RFC 3501 6.4.4: SINCE is on or after, BEFORE is strictly before). Non-ASCII text is
+        sent as a literal with CHARSET UTF-8, which every server must accept; ASCII-only
+        searches leave CHARSET out, since some old servers refuse it.
         """
         args: list[Argument] = []
         for key, value in (("FROM", sender), ("SUBJECT", subject), ("TEXT", text)):
@@ -1013,7 +1029,7 @@ class ImapClient:
                 args += [Atom(key), value]
         for key, day in (("SINCE", since), ("BEFORE", before)):
             if day is not None:
-                args += [Atom(key), Atom(self._imap_date(day))]
+                args += [Atom(key), Atom(self._imap_date(_as_date(day, key.lower())))]
         if unseen:
             args.append(Atom("UNSEEN"))
         if not args:
@@ -1042,6 +1058,15 @@ class ImapClient:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _as_date(value: date | str, name: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a date or YYYY-MM-DD, not {value!r}") from None
 
 
 def _capabilities_from(values: Iterable[Any]) -> Capabilities:

@@ -1,11 +1,12 @@
 """Signing in: profiles, the token cache, and the OAuth 2.0 flows (the only user of msal).
 
 The IMAP client never imports this package; front ends join the two by handing the client a
-token provider (``Authenticator.access_token``).
+token provider (``Authenticator.access_token``), as :func:`open_profile` does for scripts.
 """
 
 from o365imap.auth.aadsts import HINTS, aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
+from o365imap.auth.connect import open_profile
 from o365imap.auth.flows import Authenticator, Token
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import (
@@ -32,4 +33,5 @@ __all__ = [
     "expiry",
     "hint_for",
     "home_dir",
+    "open_profile",
 ]

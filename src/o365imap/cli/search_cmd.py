@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import click
 from rich.console import Console
 
-from o365imap import LISTING_ITEMS, ImapClient, MessageSummary, SequenceSet
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 
+
 # UIDs per FETCH: the set is sent compressed (1:40,52), but results can be scattered, and
 # Office 365 refuses long command lines.
-_CHUNK = 200
-
-
-def iter_summaries(client: ImapClient, uids: Sequence[int]) -> Iterator[MessageSummary]:
-    """The listing fields of ``uids``, in the order given, one UID FETCH per chunk."""
-    for start in range(0, len(uids), _CHUNK):
-        chunk = uids[start : start + _CHUNK]
-        found: dict[int, MessageSummary] = {}
-        for response in client.fetch(SequenceSet(chunk), LISTING_ITEMS, uid=True):
-            items = response.items
-            summary = MessageSummary(
-                seq=response.seq,
-                uid=items.get("UID"),
-                flags=items.get("FLAGS", ()),
-                size=items.get("RFC822.SIZE"),
-                internal_date=items.get("INTERNALDATE"),
-                envelope=items.get("ENVELOPE"),
-            )
-            if summary.uid is not None:
-                found[summary.uid] = summary
-        yield from (found[u] for u in chunk if u in found)
-
-
 @cli.command()
 @connection_options
 @click.argument("folder", default="INBOX")
@@ -76,7 +52,7 @@ def search(
             unseen=unseen,
         )
         uids = sorted(set(uids), reverse=True)
-        rows = iter_summaries(client, uids)
+        rows = client.summaries(uids)
         if as_json:
             for message in rows:
                 sys.stdout.write(output.message_json_line(message) + "\n")

@@ -539,5 +539,14 @@ def test_an_80_by_24_terminal_still_shows_the_subjects(
             await pilot.pause()
             line = "".join(segment.text for segment in app.messages.render_line(0))
             assert subject[:18] in line, line
+            # g in the message view reads it again (what error messages offer)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            first = screen.view
+            await pilot.press("g")
+            await until(pilot, lambda: screen.view is not first, "the message read again")
 
     run(scenario)

@@ -66,6 +66,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Message", "s", "save the chosen attachment"),
     ("Message", "a", "save all attachments"),
     ("Message", "r / u / f", "mark read / unread / toggle flagged"),
+    ("Message", "g", "read the message again (after an error)"),
     ("Message", "Escape / q", "back to the list"),
 )
 
@@ -97,7 +98,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold cyan", no_wrap=True)
+        # As wide as the longest keys: a narrower column ran them into their descriptions.
+        grid.add_column(
+            style="bold cyan", no_wrap=True, min_width=max(len(k) for _, k, _ in KEYS) + 2
+        )
         grid.add_column(ratio=1)
         section = ""
         for where, keys, what in KEYS:
@@ -316,6 +320,8 @@ class MessageScreen(Screen[None]):
         Binding("r", "flag('\\\\Seen', True)", "Read"),
         Binding("u", "flag('\\\\Seen', False)", "Unread"),
         Binding("f", "toggle_flagged", "Flag"),
+        # What the error messages offer ("press g to retry"): here, read the message again.
+        Binding("g", "reload", "Reload"),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
@@ -489,6 +495,11 @@ class MessageScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_reload(self) -> None:
+        if not self.saving:
+            self._status("Reading the message again…")
+            self.load()
 
     def action_save(self, everything: bool) -> None:
         if self.view is None or not self.view.parts or self.saving:

@@ -17,18 +17,24 @@ __all__ = ["session_for"]
 
 def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSession:
     """Connections made exactly as the other commands make them (``open_client``)."""
-    stacks: dict[int, ExitStack] = {}
+    stacks: dict[int, tuple[ImapClient, ExitStack]] = {}
 
     def connect() -> ImapClient:
+        # A connection the session dropped (closed, not disconnected) leaves its stack here:
+        # finish those now, or each lost connection would keep one.
+        for key, (old, stack) in list(stacks.items()):
+            if not old.connected:
+                del stacks[key]
+                stack.close()  # logout() of a closed client does nothing
         stack = ExitStack()
         client = stack.enter_context(open_client(conn))
-        stacks[id(client)] = stack
+        stacks[id(client)] = (client, stack)
         return client
 
     def disconnect(client: ImapClient) -> None:
-        stack = stacks.pop(id(client), None)
-        if stack is not None:
-            stack.close()  # open_client's own goodbye (LOGOUT)
+        entry = stacks.pop(id(client), None)
+        if entry is not None:
+            entry[1].close()  # open_client's own goodbye (LOGOUT)
         else:
             client.logout()
 

@@ -263,3 +263,19 @@ def test_find_takes_iso_dates_too(client: ImapClient) -> None:
     assert client.find(since="2024-03-01") == client.find(since=date(2024, 3, 1))
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
         client.find(before="1 March")
+
+
+def test_commands_out_of_order_are_usage_errors(dovecot: DovecotServer, testbed: Testbed) -> None:
+    """Not "refusing to send a token unencrypted", not the server's "BAD Error in IMAP
+    command": what was forgotten."""
+    client = ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file))
+    with pytest.raises(UsageError, match=r"connect\(\) first"):
+        client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
+    with client:
+        with pytest.raises(UsageError, match=r"authenticate_oauth\(\) first"):
+            client.examine("INBOX")
+        with pytest.raises(UsageError, match=r"authenticate_oauth\(\) first"):
+            list(client.fetch("1", "(UID)"))
+        assert "IMAP4REV1" in client.capabilities  # allowed before signing in
+        client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
+        assert client.examine("INBOX").exists > 0

@@ -481,7 +481,7 @@ def test_a_timeout_inside_a_response_drops_the_connection() -> None:
     def serve() -> None:
         conn, _ = listener.accept()
         with conn:
-            conn.sendall(b"* OK IMAP4rev1 ready\r\n")
+            conn.sendall(b"* PREAUTH IMAP4rev1 ready\r\n")  # signed in: FETCH may follow
             tag = conn.recv(1024).split(b" ", 1)[0]
             assert tag
             conn.sendall(b"* 1 FETCH (UID 7 BODY[1] {100}\r\nhalf of it")

@@ -76,6 +76,8 @@ wire = logging.getLogger("o365imap.wire")
 Mechanism = Literal["xoauth2", "oauthbearer"]
 
 LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"
+# What RFC 3501 allows in the not-authenticated state (and ID, RFC 2971, which servers take then).
+_BEFORE_SIGN_IN = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "ID"}
 _SPECIAL_USE = {"\\all", "\\archive", "\\drafts", "\\flagged", "\\junk", "\\sent", "\\trash"}
 _THROTTLED = re.compile(r"Request is throttled\.?.*?Suggested Backoff Time: (\d+) ?milli", re.I)
 _UNAVAILABLE = re.compile(r"Server Unavailable", re.I)
@@ -345,6 +347,8 @@ class ImapClient:
         self._finish_auth(result, "LOGIN")
 
     def _refuse_plaintext_secret(self) -> None:
+        if not self._connected:
+            raise UsageError("not connected: connect() first (or use `with ImapClient(...)`)")
         if self._transport.encrypted or self._transport.peer_is_loopback:
             return
         raise UsageError(
@@ -696,6 +700,7 @@ class ImapClient:
     def _run(self, name: str, *args: Argument) -> _Result:
         """Run a command to completion; NO/BAD become exceptions, throttling is retried, and a
         session ended by token expiry is reopened and the command repeated (once)."""
+        self._require_signed_in(name)
         attempt = 0
         reconnected = False
         while True:
@@ -718,6 +723,13 @@ class ImapClient:
             attempt += 1
             log.info("%s: %s; retrying in %.2f s", name, tagged.text, delay)
             self._sleep(delay)
+
+    def _require_signed_in(self, name: str) -> None:
+        if not self._connected:
+            raise UsageError(f"{name} needs a connection: connect() first")
+        if not self.authenticated and name not in _BEFORE_SIGN_IN:
+            # The server would only say "BAD Error in IMAP command".
+            raise UsageError(f"{name} needs a signed-in connection: authenticate_oauth() first")
 
     def _retry_delay(self, name: str, tagged: Tagged, attempt: int) -> float | None:
         """Seconds to wait before retrying a refused command, or None if it must fail."""
@@ -750,6 +762,7 @@ class ImapClient:
 
         A throttled command is retried here too, but only while nothing has been yielded yet.
         """
+        self._require_signed_in(name)
         attempt = 0
         while True:
             command = Command(self._tags(), name, tuple(args))

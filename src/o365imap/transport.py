@@ -138,6 +138,8 @@ class Transport:
         try:
             self._sock.sendall(data)
         except TimeoutError as exc:
+            # Part of a command may have gone: the next one would be read as its rest.
+            self.close()
             raise ReadTimeout(
                 f"timed out after {self.read_timeout:g} s sending to {self.host}"
             ) from exc

@@ -2,6 +2,7 @@
 
     O365ImapError                     root: front ends catch only this
     ├── UsageError                    the caller asked for something impossible (bad argument)
+    │   └── MessageNotFound           no message has that UID in the selected folder
     ├── AuthError                     signing in did not work
     │   ├── AuthenticationFailed      the server refused the token or password
     │   │   └── NotConnectedAfterAuth Office 365's "User is authenticated but not connected"
@@ -42,6 +43,7 @@ __all__ = [
     "ConnectionClosed",
     "FolderNotFound",
     "InteractionRequired",
+    "MessageNotFound",
     "NotConnectedAfterAuth",
     "O365ImapError",
     "ProtocolError",
@@ -64,6 +66,10 @@ class O365ImapError(Exception):
 
 class UsageError(O365ImapError, ValueError):
     """An argument that cannot work (a bad sequence set, an unknown option value)."""
+
+
+class MessageNotFound(UsageError):
+    """No message has that UID in the selected folder (expunged, or a typo)."""
 
 
 class AuthError(O365ImapError):

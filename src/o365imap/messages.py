@@ -40,6 +40,7 @@ from o365imap.client import ImapClient
 from o365imap.errors import (
     CommandError,
     ConnectionClosed,
+    MessageNotFound,
     ProtocolError,
     ReadTimeout,
     StorageError,
@@ -79,10 +80,6 @@ _MAX_RESUMES = 3
 _PARTIAL_MAX = 0xFFFFFFFF  # RFC 3501 partial length is a 32-bit number: "to the end"
 _SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<(\d+)>)?$")
 _ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
-
-
-class MessageNotFound(UsageError):
-    """No message has that UID in the selected folder (expunged, or a typo)."""
 
 
 # ---------------------------------------------------------------- what a message holds

@@ -539,6 +539,15 @@ def test_an_80_by_24_terminal_still_shows_the_subjects(
             await pilot.pause()
             line = "".join(segment.text for segment in app.messages.render_line(0))
             assert subject[:18] in line, line
+            # g (reload, also after a lost connection) keeps the reader's place
+            await pilot.press("down", "down", "down")
+            assert app.messages.cursor == 3
+            generation = app.messages.generation
+            await pilot.press("g")
+            await until(pilot, lambda: app.messages.generation > generation, "reloaded")
+            await until(pilot, rows_loaded(app, 3), "the rows again")
+            assert app.messages.cursor == 3
+            await pilot.press("home")
             # g in the message view reads it again (what error messages offer)
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")

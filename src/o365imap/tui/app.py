@@ -360,10 +360,12 @@ class MailApp(App[None]):
 
     @_while_open
     def on_folder_opened(self, message: FolderOpened) -> None:
+        # The same folder again (g, a reconnect): the cursor stays where the reader was.
+        again = self.folder is not None and self.folder.name == message.info.name
         self.folder = message.info
         self.search_query = None
         self.messages.empty_text = "  (this folder is empty)"
-        self.messages.reset(message.info.exists)
+        self.messages.reset(message.info.exists, keep_cursor=again)
         self._title()
         self.messages.focus()
         self.status(f"{message.info.name} opened")

@@ -279,3 +279,21 @@ def test_commands_out_of_order_are_usage_errors(dovecot: DovecotServer, testbed:
         assert "IMAP4REV1" in client.capabilities  # allowed before signing in
         client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
         assert client.examine("INBOX").exists > 0
+
+
+def test_an_answer_left_half_read_is_finished_by_the_next_command(
+    client: ImapClient, testbed: Testbed
+) -> None:
+    """A reader that stops without closing (its generator kept alive, say by an exception's
+    traceback) must not leave the next command reading the rest of the old answer, nor the
+    parser streaming literals it should keep."""
+    client.examine("INBOX")
+    big = testbed.tagged("large")
+    left = client.iter_fetch_events([big.uid], "(UID BODY.PEEK[])", uid=True, stream_threshold=1024)
+    assert type(next(left)).__name__ == "LiteralStarted"  # suspended inside the literal
+    [response] = client.fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
+    body = response.items["BODY[]"]
+    assert isinstance(body, bytes) and len(body) == big.size  # kept whole: 1 MiB threshold back
+    assert [m.uid for m in client.list_page(1, 1)] == [max(m.uid for m in testbed.inbox)]
+    with pytest.raises(UsageError, match="skipped"):
+        next(left)  # its answer is gone: said, not read from another command's

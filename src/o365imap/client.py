@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import TracebackType
@@ -104,6 +104,15 @@ class _Result:
     fetches: list[Fetch] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _OpenStream:
+    """A streamed command whose answer is still being read: its tag, and the parser's
+    literal threshold to put back when it ends (it may ask for a lower one)."""
+
+    tag: str
+    threshold: int
+
+
 class ImapClient:
     """One IMAP connection.
 
@@ -152,6 +161,8 @@ class ImapClient:
         self._tags = TagGenerator()
         self._capabilities: Capabilities | None = None
         self._pending: list[Event] = []  # events read while waiting for something else
+        # A streamed command (FETCH) whose answer its reader has not read to the end yet.
+        self._open: _OpenStream | None = None
         self.greeting: str = ""
         self.bye: str | None = None
         self.selected: FolderInfo | None = None
@@ -225,6 +236,7 @@ class ImapClient:
         """Drop the connection without a goodbye."""
         self._transport.close()
         self._connected = False
+        self._end_stream()  # its answer went with the connection
 
     def logout(self) -> None:
         """Say goodbye and close; never raises for a connection that is already gone."""
@@ -528,7 +540,7 @@ class ImapClient:
         *,
         uid: bool = False,
         stream_threshold: int | None = None,
-    ) -> Generator[Event, None, None]:
+    ) -> Iterator[Event]:
         """Like ``fetch`` but also yields LiteralStarted/LiteralData/LiteralEnded events for
         literals larger than ``stream_threshold`` (bytes), so bodies can flow to disk."""
         sequence = _sequence_arg(messages)
@@ -537,19 +549,16 @@ class ImapClient:
             raise UsageError(f"FETCH items are ASCII: {item_text!r}")
         wanted = _requested_items(item_text)
         name = "UID FETCH" if uid else "FETCH"
-        old_threshold = self._parser.stream_threshold
-        if stream_threshold is not None:
-            self._parser.stream_threshold = stream_threshold
-        try:
-            for event in self._stream(name, sequence, Raw(item_text.encode("ascii"))):
-                if isinstance(event, Fetch):
-                    if wanted and not wanted.intersection(event.items):
-                        continue  # unsolicited (a flag change from elsewhere), not our answer
-                    yield event
-                elif isinstance(event, LiteralStarted | LiteralData | LiteralEnded):
-                    yield event
-        finally:
-            self._parser.stream_threshold = old_threshold
+        events = self._stream(
+            name, sequence, Raw(item_text.encode("ascii")), stream_threshold=stream_threshold
+        )
+        for event in events:
+            if isinstance(event, Fetch):
+                if wanted and not wanted.intersection(event.items):
+                    continue  # unsolicited (a flag change from elsewhere), not our answer
+                yield event
+            elif isinstance(event, LiteralStarted | LiteralData | LiteralEnded):
+                yield event
 
     def list_page(self, page: int = 1, page_size: int = 50) -> list[MessageSummary]:
         """One page of the selected folder, newest first: page 1 is the newest ``page_size``.
@@ -757,34 +766,52 @@ class ImapClient:
             return min(0.5 * 2.0**attempt, self.max_backoff)
         return None
 
-    def _stream(self, name: str, *args: Argument) -> Iterator[Event]:
+    def _stream(
+        self, name: str, *args: Argument, stream_threshold: int | None = None
+    ) -> Iterator[Event]:
         """Send a command and yield its responses as they arrive; raise on NO/BAD.
 
-        A throttled command is retried here too, but only while nothing has been yielded yet.
+        Literals above ``stream_threshold`` bytes come as LiteralData events while this
+        command's answer is read. A throttled command is retried here too, but only while
+        nothing has been yielded yet.
         """
         self._require_signed_in(name)
         attempt = 0
         while True:
+            self._finish_open_stream()
             command = Command(self._tags(), name, tuple(args))
-            self._send(command, on_continuation=None)
-            yielded = False
-            while True:
-                event = self._next_event()
-                if isinstance(event, Tagged) and event.tag == command.tag:
-                    tagged = event
-                    break
-                if self._handle_common(event) or isinstance(event, Untagged):
-                    continue  # state updates (EXISTS, EXPUNGE, alerts) are kept by the client
-                if isinstance(event, Tagged):
-                    continue  # a stale completion of a command we gave up on
-                yielded = True
-                try:
-                    yield event
-                except GeneratorExit:
-                    # The caller stopped early (a `break`, a closed pipe): read the rest of the
-                    # answer now, or the next command would take it for its own.
-                    self._discard_until(command.tag)
-                    raise
+            opened = self._open = _OpenStream(command.tag, self._parser.stream_threshold)
+            if stream_threshold is not None:
+                self._parser.stream_threshold = stream_threshold
+            try:
+                self._send(command, on_continuation=None)
+                yielded = False
+                while True:
+                    event = self._next_event()
+                    if isinstance(event, Tagged) and event.tag == command.tag:
+                        tagged = event
+                        break
+                    if self._handle_common(event) or isinstance(event, Untagged):
+                        continue  # state updates (EXISTS, EXPUNGE, alerts) are kept by the client
+                    if isinstance(event, Tagged):
+                        continue  # a stale completion of a command we gave up on
+                    yielded = True
+                    try:
+                        yield event
+                    except GeneratorExit:
+                        # The caller stopped early (a `break`, a closed pipe): read the rest of
+                        # the answer now, or the next command would take it for its own.
+                        if self._open is opened:
+                            self._discard_until(command.tag)
+                        raise
+                    if self._open is not opened:
+                        raise UsageError(
+                            f"the rest of the {name} answer was skipped: another command ran "
+                            "before it was read to the end"
+                        )
+            finally:
+                if self._open is opened:
+                    self._end_stream()
             if tagged.status == "OK":
                 return
             delay = None if yielded else self._retry_delay(name, tagged, attempt)
@@ -792,6 +819,19 @@ class ImapClient:
                 raise _command_error(name, tagged)
             attempt += 1
             self._sleep(delay)
+
+    def _finish_open_stream(self) -> None:
+        """Read to its end the answer of a streamed command its reader left suspended (a
+        generator kept alive by an exception's traceback): the next command must not take
+        that answer for its own."""
+        if self._open is not None:
+            self._discard_until(self._open.tag)
+            self._end_stream()
+
+    def _end_stream(self) -> None:
+        if self._open is not None:
+            self._parser.stream_threshold = self._open.threshold
+            self._open = None
 
     def _discard_until(self, tag: str) -> None:
         """Skip responses up to the completion of ``tag``; drop the connection if that fails."""
@@ -810,6 +850,7 @@ class ImapClient:
         self, command: Command, on_continuation: Callable[[Continuation], bytes] | None
     ) -> _Result:
         """Send one command and collect everything up to its tagged completion."""
+        self._finish_open_stream()
         self._send(command, on_continuation)
         untagged: list[Untagged] = []
         fetches: list[Fetch] = []
@@ -974,6 +1015,7 @@ class ImapClient:
         self._require_selected()
         if "IDLE" not in self.capabilities:
             raise CapabilityMissing(f"{self.host} does not offer IDLE", capability="IDLE")
+        self._finish_open_stream()
         command = Command(self._tags(), "IDLE", ())
         self._send(command, on_continuation=None)
         seen: list[Untagged] = []

@@ -30,7 +30,6 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +51,7 @@ from o365imap.mime.sink import make_directory
 from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, MessageSummary
-from o365imap.protocol.events import Event, Fetch, LiteralData, LiteralEnded, LiteralStarted
+from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
 from o365imap.protocol.text import decode_2047, decode_bytes, parse_header_date
 
 __all__ = [
@@ -268,10 +267,9 @@ def _fetch_one(client: ImapClient, uid: int, items: str, *, keep: int = 1 << 20)
     Only a response carrying this UID counts: another client's flag change (an unsolicited
     ``FETCH (FLAGS ...)``) is not the answer."""
     found: Fetch | None = None
-    with closing(client.iter_fetch_events([uid], items, uid=True, stream_threshold=keep)) as events:
-        for event in events:
-            if isinstance(event, Fetch) and found is None and event.items.get("UID") == uid:
-                found = event
+    for event in client.iter_fetch_events([uid], items, uid=True, stream_threshold=keep):
+        if isinstance(event, Fetch) and found is None and event.items.get("UID") == uid:
+            found = event
     if found is None:
         folder = client.selected.name if client.selected else "the folder"
         raise MessageNotFound(f"no message with UID {uid} in {folder}")
@@ -442,11 +440,6 @@ def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]
                 raise
             log.warning("connection lost while reading UID %s (%s); resuming", uid, exc)
             client.reconnect()
-        finally:
-            # Now, not whenever the generator is collected: the rest of the answer is read
-            # while the connection is still this command's (a consumer that stopped, or
-            # raised and kept the exception, leaves no half-read response behind).
-            events.close()
     if not found:
         raise MessageNotFound(f"no message with UID {uid}")
 
@@ -611,21 +604,10 @@ def _receive(
     active: dict[str, _PartWriter],
     saver: _Saver,
 ) -> None:
+    current: str | None = None
     events = client.iter_fetch_events(
         [uid], "(UID " + " ".join(items) + ")", uid=True, stream_threshold=_STREAM_THRESHOLD
     )
-    with closing(events):  # a hook that raises leaves no half-read response behind
-        _consume(events, pending, offsets, active, saver)
-
-
-def _consume(
-    events: Iterator[Event],
-    pending: dict[str, PartInfo],
-    offsets: dict[str, int],
-    active: dict[str, _PartWriter],
-    saver: _Saver,
-) -> None:
-    current: str | None = None
     for event in events:
         if isinstance(event, LiteralStarted):
             match = _SECTION.match(event.item or "")

@@ -6,7 +6,7 @@ token provider (``Authenticator.access_token``), as :func:`open_profile` does fo
 
 from o365imap.auth.aadsts import HINTS, aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
-from o365imap.auth.connect import open_profile
+from o365imap.auth.connect import open_profile, open_signed_in
 from o365imap.auth.flows import Authenticator, Token
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import (
@@ -34,4 +34,5 @@ __all__ = [
     "hint_for",
     "home_dir",
     "open_profile",
+    "open_signed_in",
 ]

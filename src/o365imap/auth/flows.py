@@ -143,7 +143,7 @@ class Authenticator:
 
     @property
     def needs_secret(self) -> bool:
-        return self.profile.confidential or self.profile.flow == "client-credentials"
+        return self.profile.needs_secret
 
     def _token_cache(self) -> msal.TokenCache:
         if self._cache is None:

@@ -103,6 +103,11 @@ class Profile:
         return f"https://login.microsoftonline.com/{self.tenant}"
 
     @property
+    def needs_secret(self) -> bool:
+        """A confidential registration: signing in takes its client secret."""
+        return self.confidential or self.flow == "client-credentials"
+
+    @property
     def effective_scopes(self) -> tuple[str, ...]:
         if self.scopes:
             return self.scopes

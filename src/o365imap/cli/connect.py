@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from o365imap import ImapClient, Security, UsageError
-from o365imap.auth import Authenticator, Profile, ProfileStore
+from o365imap.auth import Authenticator, Profile, ProfileStore, open_signed_in
 
 __all__ = ["Connection", "client_secret", "connection_options", "open_client", "resolve"]
 
@@ -125,7 +125,7 @@ def resolve(kwargs: dict[str, Any]) -> Connection:
 
 def client_secret(profile: Profile, *, prompt: bool = True) -> str | None:
     """The client secret of a confidential registration: environment, else a hidden prompt."""
-    if not (profile.confidential or profile.flow == "client-credentials"):
+    if not profile.needs_secret:
         return None
     secret = os.environ.get("O365IMAP_CLIENT_SECRET")
     if secret:
@@ -166,16 +166,18 @@ def open_client(conn: Connection) -> Iterator[ImapClient]:
 
     if not conn.user:
         raise UsageError("no mailbox user: pass --user or set O365IMAP_USER")
-    client = ImapClient(
+    client = open_signed_in(
         conn.host,
         conn.port,
+        user=conn.user,
+        token=token,
+        refresh=refresh,
         security=conn.security,
         ca_file=conn.ca_file,
         timeout=conn.timeout,
+        mechanism=conn.mechanism,
     )
     try:
-        client.connect()
-        client.authenticate_oauth(conn.user, token, conn.mechanism, refresh=refresh)
         yield client
     except BaseException:
         client.close()

@@ -187,14 +187,14 @@ def folder_json(folder: Folder) -> dict[str, Any]:
     }
 
 
-def folder_info_json(info: FolderInfo, status: FolderStatus | None = None) -> dict[str, Any]:
+def folder_info_json(info: FolderInfo, status: FolderStatus) -> dict[str, Any]:
     """EXAMINE's answer; ``unseen`` (how many) comes from STATUS, ``first_unseen`` (the
     sequence number of the first one) from EXAMINE."""
     return {
         "name": info.name,
         "exists": info.exists,
         "recent": info.recent,
-        "unseen": status.unseen if status is not None else None,
+        "unseen": status.unseen,
         "first_unseen": info.first_unseen,
         "uidvalidity": info.uidvalidity,
         "uidnext": info.uidnext,
@@ -290,7 +290,7 @@ def print_folders(console: Console, folders: Iterable[Folder]) -> None:
     console.print(table)
 
 
-def print_folder_info(console: Console, info: FolderInfo, status: FolderStatus | None) -> None:
+def print_folder_info(console: Console, info: FolderInfo, status: FolderStatus) -> None:
     table = Table(title=for_terminal(info.name, one_line=True), show_header=False)
     table.add_column("", style="bold")
     table.add_column("")

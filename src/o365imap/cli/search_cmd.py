@@ -14,8 +14,6 @@ from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 
 
-# UIDs per FETCH: the set is sent compressed (1:40,52), but results can be scattered, and
-# Office 365 refuses long command lines.
 @cli.command()
 @connection_options
 @click.argument("folder", default="INBOX")

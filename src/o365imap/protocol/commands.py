@@ -56,15 +56,19 @@ class Raw:
         _one_line(self.value)
 
 
+_LINE_BREAKING = re.compile(rb"[\r\n\x00]")
+
+
 def _one_line(value: bytes) -> None:
     # A CR or LF would end the command early and start another one of the caller's text
     # ("ALL\r\nA1 LOGOUT"): what is sent as given must stay inside its command. The value is
     # not quoted in the error: a Raw may be a SASL payload.
-    for position, byte in enumerate(value):
-        if byte in (0x0D, 0x0A, 0x00):
-            raise UsageError(
-                f"CR, LF and NUL cannot be sent inside a command (byte {position} is {byte:#04x})"
-            )
+    found = _LINE_BREAKING.search(value)
+    if found is not None:
+        raise UsageError(
+            f"CR, LF and NUL cannot be sent inside a command (byte {found.start()} is "
+            f"{value[found.start()]:#04x})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

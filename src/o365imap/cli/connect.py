@@ -19,7 +19,14 @@ import click
 from o365imap import ImapClient, Security, UsageError
 from o365imap.auth import Authenticator, Profile, ProfileStore, open_signed_in
 
-__all__ = ["Connection", "client_secret", "connection_options", "open_client", "resolve"]
+__all__ = [
+    "Connection",
+    "client_secret",
+    "connect_client",
+    "connection_options",
+    "open_client",
+    "resolve",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,9 +158,8 @@ def authenticator(conn: Connection) -> Authenticator:
     return Authenticator(profile, secret=client_secret(profile), timeout=conn.timeout)
 
 
-@contextmanager
-def open_client(conn: Connection) -> Iterator[ImapClient]:
-    """A connected, signed-in client; always closed afterwards."""
+def connect_client(conn: Connection) -> ImapClient:
+    """A connected, signed-in client; the caller logs out (``open_client`` does it for you)."""
     refresh: Callable[[], str] | None = None
     if conn.access_token:
         token = conn.access_token
@@ -166,7 +172,7 @@ def open_client(conn: Connection) -> Iterator[ImapClient]:
 
     if not conn.user:
         raise UsageError("no mailbox user: pass --user or set O365IMAP_USER")
-    client = open_signed_in(
+    return open_signed_in(
         conn.host,
         conn.port,
         user=conn.user,
@@ -177,6 +183,12 @@ def open_client(conn: Connection) -> Iterator[ImapClient]:
         timeout=conn.timeout,
         mechanism=conn.mechanism,
     )
+
+
+@contextmanager
+def open_client(conn: Connection) -> Iterator[ImapClient]:
+    """A connected, signed-in client; always closed afterwards."""
+    client = connect_client(conn)
     try:
         yield client
     except BaseException:

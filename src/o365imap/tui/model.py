@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -148,6 +148,19 @@ class Row:
 
     summary: MessageSummary
     has_attachment: bool
+    # Cleaned for the terminal once, here, not at every repaint of the line.
+    sender: str = field(init=False)
+    subject: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        env = self.summary.envelope
+        sender = ""
+        if env is not None and env.from_:
+            first = env.from_[0]
+            sender = str(getattr(first, "name", None) or getattr(first, "email", None) or first)
+        subject = (env.subject or "") if env else ""
+        object.__setattr__(self, "sender", for_terminal(sender, one_line=True))
+        object.__setattr__(self, "subject", for_terminal(subject, one_line=True))
 
     @property
     def uid(self) -> int | None:
@@ -165,20 +178,6 @@ class Row:
     def when(self) -> datetime | None:
         env = self.summary.envelope
         return (env.date if env and env.date else None) or self.summary.internal_date
-
-    @property
-    def sender(self) -> str:
-        env = self.summary.envelope
-        if env is None or not env.from_:
-            return ""
-        first = env.from_[0]
-        name = str(getattr(first, "name", None) or getattr(first, "email", None) or first)
-        return for_terminal(name, one_line=True)
-
-    @property
-    def subject(self) -> str:
-        env = self.summary.envelope
-        return for_terminal(env.subject or "", one_line=True) if env else ""
 
 
 def has_attachment(structure: BodyPart | None) -> bool:
@@ -313,7 +312,7 @@ SignIn = Callable[[Callable[[str], None], threading.Event], None]
 class MailSession:
     """The app's one connection: opened on first use, reopened after it is lost.
 
-    ``connect`` returns a connected, signed-in client; ``disconnect`` says goodbye to it;
+    ``connect`` returns a connected, signed-in client (logged out when the session closes);
     ``sign_in`` (optional) runs an interactive sign-in, handing instructions (a URL or a device
     code) to its callback, for when ``connect`` raised InteractionRequired, and gives up
     with SignInCancelled soon after its event is set. ``poll_every`` is
@@ -323,14 +322,12 @@ class MailSession:
     def __init__(
         self,
         connect: Callable[[], ImapClient],
-        disconnect: Callable[[ImapClient], None] | None = None,
         sign_in: SignIn | None = None,
         *,
         description: str = "",
         poll_every: float = NOOP_EVERY,
     ) -> None:
         self._connect = connect
-        self._disconnect = disconnect
         self._sign_in = sign_in
         self.description = description
         self.poll_every = poll_every  # seconds between NOOPs where the server has no IDLE
@@ -394,10 +391,7 @@ class MailSession:
         try:
             client, self._client = self._client, None
             if client is not None:
-                if self._disconnect is not None:
-                    self._disconnect(client)
-                else:
-                    client.logout()
+                client.logout()
         finally:
             self._lock.release()
 

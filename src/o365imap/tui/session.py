@@ -6,37 +6,19 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
 
 from o365imap import ImapClient
-from o365imap.cli.connect import Connection, authenticator, open_client
+from o365imap.cli.connect import Connection, authenticator, connect_client
 from o365imap.tui.model import NOOP_EVERY, MailSession, SignIn
 
 __all__ = ["session_for"]
 
 
 def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSession:
-    """Connections made exactly as the other commands make them (``open_client``)."""
-    stacks: dict[int, tuple[ImapClient, ExitStack]] = {}
+    """Connections made exactly as the other commands make them (``connect_client``)."""
 
     def connect() -> ImapClient:
-        # A connection the session dropped (closed, not disconnected) leaves its stack here:
-        # finish those now, or each lost connection would keep one.
-        for key, (old, stack) in list(stacks.items()):
-            if not old.connected:
-                del stacks[key]
-                stack.close()  # logout() of a closed client does nothing
-        stack = ExitStack()
-        client = stack.enter_context(open_client(conn))
-        stacks[id(client)] = (client, stack)
-        return client
-
-    def disconnect(client: ImapClient) -> None:
-        entry = stacks.pop(id(client), None)
-        if entry is not None:
-            entry[1].close()  # open_client's own goodbye (LOGOUT)
-        else:
-            client.logout()
+        return connect_client(conn)
 
     sign_in: SignIn | None = None
     if conn.profile is not None and conn.access_token is None:
@@ -56,7 +38,6 @@ def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSess
     where = conn.profile.name if conn.profile is not None else (conn.user or "")
     return MailSession(
         connect,
-        disconnect,
         sign_in,
         description=f"{where} @ {conn.host}".strip(),
         poll_every=poll_every,

@@ -10,6 +10,7 @@ counts who knocks).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -19,8 +20,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
@@ -70,51 +71,36 @@ def saved_secrets(home: Path) -> list[str]:
     ]
 
 
-class Doorman:
-    """Holds a closed port open, and counts the connections that come to it (each is hung
-    up at once, so a client fails fast instead of waiting for a TLS answer)."""
+@contextmanager
+def doorman(port: int) -> Iterator[list[int]]:
+    """Holds a closed port open and counts the connections that come to it (``knocks[0]``);
+    each is hung up at once, so a client fails fast instead of waiting for a TLS answer."""
+    knocks = [0]
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        listener.settimeout(0.2)
 
-    def __init__(self, port: int) -> None:
-        self.knocks = 0
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", port))
-        self._listener.listen(16)
-        self._listener.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        def serve() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    conn, _ = listener.accept()
+                    knocks[0] += 1
+                    conn.close()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.knocks += 1
-            conn.close()
-
-    def __enter__(self) -> Doorman:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield knocks
+        finally:
+            stop.set()
+            thread.join(5)
 
 
 def test_a_valid_saved_token_needs_no_identity_platform(box: Sandbox, home: Path) -> None:
     sign_in(home, box)
     port = box.identity.port
     box.identity.stop()
-    with Doorman(port) as door:
+    with doorman(port) as knocks:
         token = run(home, "token")
         who = run(home, "whoami", "--json")
         folders = run(home, "folders")
@@ -128,7 +114,7 @@ def test_a_valid_saved_token_needs_no_identity_platform(box: Sandbox, home: Path
     assert "INBOX" in folders.stdout
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "Everything looks right." in doctor.stdout
-    assert door.knocks == 0  # not even a connection to the identity platform's address
+    assert knocks[0] == 0  # not even a connection to the identity platform's address
 
 
 def test_an_expired_token_offline_is_the_clear_error_and_exit_3(box: Sandbox, home: Path) -> None:
@@ -162,11 +148,11 @@ def test_a_token_past_its_refresh_time_is_kept_while_the_platform_is_away(
     (home / "tokens.json").write_text(json.dumps(cache))
     port = box.identity.port
     box.identity.stop()
-    with Doorman(port) as door:
+    with doorman(port) as knocks:
         result = run(home, "token")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == entry["secret"]
-    assert door.knocks >= 1  # the early refresh was tried
+    assert knocks[0] >= 1  # the early refresh was tried
 
 
 def test_a_refresh_reuses_the_saved_discovery_and_keeps_no_tokens_there(

@@ -213,7 +213,7 @@ def test_abandoning_a_listing_keeps_the_connection_in_step(
             break  # the rest of FETCH 1:* is still on its way
     page = client.list_page(1, 5)
     assert [m.uid for m in page] == [m.uid for m in reversed(testbed.bulk[-5:])]
-    assert client.noop() is not None
+    client.noop()
 
 
 def test_oauthbearer_refusal_ends_the_exchange_properly(dovecot: DovecotServer) -> None:
@@ -243,7 +243,7 @@ def test_text_sent_as_given_cannot_smuggle_a_command(
     client.examine("INBOX")
     with pytest.raises(UsageError):
         list(command(client))  # type: ignore[call-overload]
-    assert client.noop() is not None  # still signed in, still in step
+    client.noop()  # still signed in, still in step
     assert [m.uid for m in client.list_page(1, 2)] == [m.uid for m in testbed.inbox[-2:]][::-1]
 
 

@@ -25,9 +25,10 @@ bench: system-deps $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
 
-# Debian's Dovecot is the real IMAP peer of the tests and the sandbox.
-system-deps:
-	@$(PYTHON) scripts/system_deps.py
+# Debian's Dovecot is the real IMAP peer of the tests and the sandbox; the script probes it
+# with the project's own code, hence the venv.
+system-deps: $(STAMP)
+	@$(PY) scripts/system_deps.py
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

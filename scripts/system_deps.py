@@ -4,8 +4,11 @@ Dovecot is the real IMAP server of the tests and the sandbox; Chromium is the re
 the sign-in tests (driven by Playwright through its system executable: browser downloads are
 neither wanted nor possible here).
 
-Run by `make test` and `make demo` before anything else. Installs through apt-get only when the
-user is root; otherwise prints the one command to run and fails.
+Run by `make test` and `make demo` in the project's venv, before anything else uses Dovecot.
+Installs through apt-get only when the user is root; otherwise prints the one command to run and
+fails. Presence is not enough: the Dovecot found is probed (o365imap.sandbox.dovecot_probe,
+the check the sandbox itself runs), and one that cannot run the sandbox is upgraded (as root) or
+named with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -23,27 +26,68 @@ NEEDED = {
 }
 
 
-def main() -> int:
+def _can_install() -> bool:
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def _apt(*args: str) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", *args], check=True, env=env)
+
+
+def install_missing() -> int:
     missing = sorted({pkg for path, pkg in NEEDED.items() if not os.path.exists(path)})
     if not missing:
         return 0
-    packages = missing
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not _can_install():
         print(
             "o365imap's tests and sandbox need these Debian packages. Install them with:\n"
-            f"  sudo apt-get install -y --no-install-recommends {' '.join(packages)}",
+            f"  sudo apt-get install -y --no-install-recommends {' '.join(missing)}",
             file=sys.stderr,
         )
         return 1
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    print(f"installing {' '.join(packages)} with apt-get", file=sys.stderr)
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-        check=True,
-        env=env,
-    )
+    print(f"installing {' '.join(missing)} with apt-get", file=sys.stderr)
+    _apt("install", "-y", "-qq", "--no-install-recommends", *missing)
     return 0
+
+
+def check_dovecot() -> int:
+    """Probe the Dovecot the sandbox will use; upgrade it (as root) when it cannot serve."""
+    from o365imap.errors import SandboxError
+    from o365imap.sandbox.dovecot_probe import probe
+    from o365imap.sandbox.dovecot_process import UPGRADE_COMMAND, DovecotInstall
+
+    install = DovecotInstall.find()
+    try:
+        features = probe(install)
+    except SandboxError as exc:
+        if not _can_install() or install.root is not None:
+            print(f"o365imap: {exc}", file=sys.stderr)
+            return 1
+        print(f"o365imap: {exc}\nupgrading Dovecot with apt-get", file=sys.stderr)
+        _apt(*UPGRADE_COMMAND.split()[1:], "-y", "-qq")
+        probe.cache_clear()
+        install = DovecotInstall.find()
+        try:
+            features = probe(install)
+        except SandboxError as again:
+            print(f"o365imap: {again}", file=sys.stderr)
+            return 1
+    if not features.audience:
+        # Not a reason to fail or to upgrade behind the user's back: the sandbox works, and
+        # this is the Dovecot some users have (Ubuntu's 2.3, Debian 12 before deb12u7).
+        print(
+            f"note: Dovecot {features.version} cannot check a token's audience itself; "
+            f"{features.describe_audience().split('; ', 1)[1]}. "
+            f"`sudo {UPGRADE_COMMAND}` adds the check where the update exists.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def main() -> int:
+    return install_missing() or check_dovecot()
 
 
 if __name__ == "__main__":

@@ -285,7 +285,7 @@ def test_never_sends_a_token_in_plain_text_to_a_non_loopback_host(
 
 
 def test_tls_with_a_private_ca(tmp_path: Path) -> None:
-    from o365imap.sandbox.dovecot import _make_tls
+    from o365imap.sandbox.tls import make_certificates as _make_tls
 
     ca, cert, key = _make_tls(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -304,7 +304,7 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
 
 
 def _tls_context(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
-    from o365imap.sandbox.dovecot import _make_tls
+    from o365imap.sandbox.tls import make_certificates as _make_tls
 
     ca, cert, key = _make_tls(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -26,7 +26,7 @@ from typing import cast
 
 import pytest
 
-from o365imap.sandbox.dovecot import DovecotNotInstalled, DovecotServer, DovecotStartError
+from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import SeedAddress, SeedGroup, SeedMessage, build_message
 from o365imap.sandbox.seed import MaildirWriter, Testbed, encode_mutf7, inbox_messages
 from o365imap.sandbox.tokens import TokenSigner, decode_unverified
@@ -294,21 +294,6 @@ def test_server_folder_can_be_reused(tmp_path: Path) -> None:
     assert second.signer.kid == first.signer.kid
     assert second.maildir("dave@example.com") == maildir
     assert second.users["dave@example.com"].password == "pw"
-
-
-def test_missing_dovecot_says_how_to_install(tmp_path: Path) -> None:
-    with pytest.raises(DovecotNotInstalled, match="apt-get install dovecot-imapd"):
-        DovecotServer(tmp_path, binary=tmp_path / "no-dovecot")
-
-
-def test_start_failure_shows_the_log(tmp_path: Path) -> None:
-    fake = tmp_path / "fake-dovecot"
-    fake.write_text("#!/bin/sh\necho 'doveconf: Fatal: something is wrong' >&2\nexit 89\n")
-    fake.chmod(0o755)
-    server = DovecotServer(tmp_path / "root", binary=fake)
-    with pytest.raises(DovecotStartError, match=r"(?s)status 89.*something is wrong"):
-        server.start()
-    assert not server.running
 
 
 # -- the seeded mailbox ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@
     ├── ProtocolError                 the server sent bytes we cannot make sense of
     ├── StorageError                  writing to disk did not work (disk full, permissions)
     │   └── UnsafeFileName            a name that is not one safe path component
+    ├── SandboxError                  the sandbox's own servers could not be set up or started
     └── CommandError                  a tagged NO or BAD
         ├── FolderNotFound            NO [NONEXISTENT] or the server's words for it
         ├── Throttled                 Office 365 "Request is throttled" after all retries
@@ -48,6 +49,7 @@ __all__ = [
     "O365ImapError",
     "ProtocolError",
     "ReadTimeout",
+    "SandboxError",
     "SessionExpired",
     "SignInCancelled",
     "SignInFailed",
@@ -228,3 +230,10 @@ class StorageError(O365ImapError):
 
 class UnsafeFileName(StorageError, ValueError):
     """A name that is not a single safe path component was given where one is required."""
+
+
+class SandboxError(O365ImapError):
+    """The sandbox's Dovecot or identity emulator could not be set up or started.
+
+    The message is one sentence naming the cause (Dovecot's own error line) and the fix.
+    """

@@ -9,7 +9,6 @@ from types import FrameType
 
 import click
 
-from o365imap import UsageError
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 
@@ -50,19 +49,16 @@ def sandbox(
     """Run a private Microsoft-like sign-in service and mail server until Ctrl-C."""
     # Imported here, not at the top: every other command (`o365imap token` above all) starts
     # faster without the sandbox's modules.
-    from o365imap.sandbox.dovecot import DovecotError  # noqa: PLC0415
     from o365imap.sandbox.environment import Sandbox  # noqa: PLC0415
 
+    # Failures to set up or start are SandboxErrors: one sentence, exit 3 (1 for a port taken).
     root = directory or home_dir("data") / "sandbox"
-    try:
-        box = Sandbox(
-            root,
-            bulk_count=messages,
-            auto_approve=auto_approve,
-            access_token_lifetime=token_lifetime,
-        )
-    except DovecotError as exc:
-        raise UsageError(str(exc)) from exc
+    box = Sandbox(
+        root,
+        bulk_count=messages,
+        auto_approve=auto_approve,
+        access_token_lifetime=token_lifetime,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

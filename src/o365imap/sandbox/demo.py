@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from o365imap.auth import ProfileStore
+from o365imap.errors import SandboxError
 from o365imap.sandbox.approve import approve_sign_in
-from o365imap.sandbox.dovecot import DovecotError
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
 from o365imap.sandbox.mailsamples import attachment_messages
 
@@ -80,10 +80,10 @@ def main() -> int:
             env.pop(key, None)
         started = time.perf_counter()
         try:
-            box = Sandbox(Path(tmp) / "sandbox", bulk_count=20_000)
-        except DovecotError as exc:
-            print(f"o365imap demo: {exc}", file=sys.stderr)
-            return 1
+            box = Sandbox(Path(tmp) / "sandbox", bulk_count=20_000).start()
+        except SandboxError as exc:
+            print(f"o365imap demo: {exc}.", file=sys.stderr)
+            return 3
         with box:
             box.save_profile(ProfileStore(home / "profiles.toml"))
             info = box.info()

@@ -3,77 +3,60 @@
 :class:`DovecotServer` writes a complete configuration into a directory of its own, starts
 ``dovecot -F`` in a new session, and waits for the greeting. Dovecot validates the JWTs itself
 against the :class:`~o365imap.sandbox.tokens.TokenSigner`'s public key (signature, issuer,
-audience, expiry, scope, user), so XOAUTH2 and OAUTHBEARER behave as against a real server,
-failures included. Comments in the generated config say why a setting differs from Dovecot's
-defaults: mostly to make failures fast (no per-IP penalty, no 500 ms failure timer).
+expiry, scope, user, and the audience where that Dovecot can check it), so XOAUTH2 and
+OAUTHBEARER behave as against a real server, failures included.
 
-Run as an ordinary user, every Dovecot process runs as that user. Run as root (CI containers),
-two Dovecot rules apply: login processes refuse root (they run as ``dovenull``, chrooted as
-Dovecot intends) and mail processes refuse uid 0, so mail belongs to uid/gid 5000 and each user
-is chrooted into ``root/mail``. The chroot happens while still root, so the private temp folder
-(mode 0700) that holds it all need not be opened up to uid 5000.
+Whatever Dovecot is found (2.3 with or without the ``audience`` setting, or 2.4; the system's, or
+one in another system's root) is probed first (:mod:`.dovecot_probe`) and the configuration
+written in its language (:mod:`.dovecot_config`); :mod:`.dovecot_process` runs it and turns a
+failed start into one sentence. Run as root, mail belongs to uid 5000 (see
+:func:`~o365imap.sandbox.dovecot_process.process_identity`).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import grp
 import os
-import pwd
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .dovecot_config import Features, Layout, OAuthPolicy, passwd_line, render
+from .dovecot_probe import probe
+from .dovecot_process import (
+    HOST,
+    DovecotError,
+    DovecotInstall,
+    DovecotNotInstalled,
+    DovecotProcess,
+    DovecotStartError,
+    PortsInUse,
+    process_identity,
+)
 from .seed import SPECIAL_USE
 from .tls import make_certificates
 from .tokens import DEFAULT_SCOPES, TokenSigner, full_scope
 
 __all__ = [
-    "DOVECOT_BINARY",
     "DovecotError",
+    "DovecotInstall",
     "DovecotNotInstalled",
     "DovecotServer",
     "DovecotStartError",
     "MailUser",
+    "PortsInUse",
 ]
 
-DOVECOT_BINARY = Path("/usr/sbin/dovecot")
-HOST = "127.0.0.1"
-# Dovecot refuses uid 0 for mail; 5000 is the uid its own documentation uses for virtual users.
-ROOT_MAIL_UID = 5000
-START_TIMEOUT = 10.0
 _START_ATTEMPTS = 5
-_STOP_GRACE = 0.5
 # Unix socket paths are limited to 108 bytes; Dovecot's longest name below base_dir is ~40.
 _MAX_BASE_DIR = 60
-
-
-class DovecotError(RuntimeError):
-    """The sandbox's Dovecot could not be set up or run."""
-
-
-class DovecotNotInstalled(DovecotError):
-    """Debian's Dovecot is not installed."""
-
-    def __init__(self, binary: Path) -> None:
-        super().__init__(
-            f"Dovecot is not installed ({binary} is missing): "
-            "run `apt-get install dovecot-imapd` (as root)"
-        )
-
-
-class DovecotStartError(DovecotError):
-    """Dovecot did not come up; the message ends with the tail of its log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +70,6 @@ class MailUser:
     @property
     def maildir(self) -> Path:
         return self.home / "Maildir"
-
-
-def _conf_value(path: Path) -> str:
-    # Dovecot's config syntax has no escaping we could rely on for odd paths: refuse them.
-    text = str(path)
-    if any(c.isspace() or c in '"#\\{}<' for c in text):
-        raise DovecotError(f"unsupported character in path for Dovecot's config: {text!r}")
-    return text
 
 
 def _escape_key_component(name: str) -> str:
@@ -115,39 +90,18 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        raise DovecotError(f"uid {uid} has no passwd entry; Dovecot needs a user name") from None
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        raise DovecotError(f"gid {gid} has no group entry; Dovecot needs a group name") from None
-
-
-def _login_user_for_root() -> str:
-    # Login processes must not run as root; Debian's package creates dovenull for them.
-    for name in ("dovenull", "nobody"):
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(name)
-            return name
-    raise DovecotError("running as root needs an unprivileged user 'dovenull' or 'nobody'")
-
-
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, mode)
-
-
-# The old private name, still imported by tests.
-_make_tls = make_certificates
+def _taken(ports: Iterable[int]) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 already listens on or holds."""
+    taken = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # as Dovecot binds: SO_REUSEADDR, so a port in TIME_WAIT counts as free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                taken.append(port)
+    return taken
 
 
 class DovecotServer:
@@ -157,7 +111,9 @@ class DovecotServer:
     ``mail/<user>/Maildir``. Use as a context manager, or call :meth:`start` and :meth:`stop`.
     Tokens from ``signer`` (by default a key saved as ``root/signing-key.pem``, so a restart in
     the same folder keeps accepting old tokens) authenticate via XOAUTH2 and OAUTHBEARER;
-    users added with a password can also use LOGIN and AUTHENTICATE PLAIN.
+    users added with a password can also use LOGIN and AUTHENTICATE PLAIN. The CA
+    (``root/tls/ca.pem``) is kept across restarts too, so whatever was told to trust it still
+    does.
     """
 
     host = HOST
@@ -168,21 +124,26 @@ class DovecotServer:
         *,
         signer: TokenSigner | None = None,
         issuer: str | None = None,
-        binary: Path = DOVECOT_BINARY,
+        install: DovecotInstall | None = None,
+        binary: Path | None = None,
         username_attribute: str = "upn",
         required_scope: str | None = None,
         timezone: str | None = None,
     ) -> None:
-        """``issuer`` overrides the one Dovecot accepts (default: the signer's).
-
-        ``username_attribute`` is the claim that must equal the SASL user; ``required_scope``
-        the scope every token must carry (default the full-URL ``IMAP.AccessAsUser.All``).
-        ``timezone`` is a POSIX TZ value for Dovecot (INTERNALDATE offsets); default inherited.
+        """``install`` is the Dovecot to run (default :meth:`DovecotInstall.find`; ``binary``
+        names one directly). ``issuer`` overrides the one Dovecot accepts (default: the
+        signer's). ``username_attribute`` is the claim that must equal the SASL user;
+        ``required_scope`` the scope every token must carry (default the full-URL
+        ``IMAP.AccessAsUser.All``). ``timezone`` is a POSIX TZ value for Dovecot (INTERNALDATE
+        offsets); default inherited.
         """
-        if not binary.exists():
-            raise DovecotNotInstalled(binary)
+        if install is None:
+            install = DovecotInstall(binary) if binary is not None else DovecotInstall.find()
+        install.require()
+        self.install = install
         self.root = Path(root).resolve()
-        self.binary = binary
+        self.root.mkdir(parents=True, exist_ok=True)
+        install.inside(self.root)  # fails now, not at start, when outside Dovecot's root
         self.signer = (
             signer
             if signer is not None
@@ -192,18 +153,14 @@ class DovecotServer:
         self.username_attribute = username_attribute
         self.required_scope = required_scope or full_scope(DEFAULT_SCOPES[0], self.signer.audience)
         self.timezone = timezone
-        self.as_root = os.geteuid() == 0
-        if self.as_root:
-            self.mail_uid, self.mail_gid = ROOT_MAIL_UID, ROOT_MAIL_UID
-        else:
-            self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
+        self.identity = process_identity(install)
         self.users: dict[str, MailUser] = {}
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: DovecotProcess | None = None
         self._ports: tuple[int, int] | None = None
         self._short_base_dir: Path | None = None
-        self.root.mkdir(parents=True, exist_ok=True)
-        _conf_value(self.root)
-        self.ca_file, self._cert_file, self._key_file = _make_tls(self.root / "tls")
+        self.ca_file, self._cert_file, self._key_file = make_certificates(
+            self.root / "tls", reuse=True
+        )
         self.trust_key(self.signer)
         (self.root / "mail").mkdir(exist_ok=True)
         self.users_dir.mkdir(exist_ok=True)
@@ -229,6 +186,11 @@ class DovecotServer:
         return self.root / "users.d"
 
     @property
+    def features(self) -> Features:
+        """What this Dovecot accepts (probed once per process): language, audience check."""
+        return probe(self.install)
+
+    @property
     def imap_port(self) -> int:
         """Plain IMAP: STARTTLS, or LOGIN in the clear (the sandbox allows it)."""
         return self._require_ports()[0]
@@ -240,13 +202,17 @@ class DovecotServer:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.running
+
+    @property
+    def as_root(self) -> bool:
+        return self.identity.as_root
 
     @property
     def mail_owner(self) -> tuple[int, int] | None:
         """(uid, gid) that seeded files must be chowned to, or None when no chown is needed."""
         if self.as_root:
-            return self.mail_uid, self.mail_gid
+            return self.identity.mail_uid, self.identity.mail_gid
         return None
 
     def _require_ports(self) -> tuple[int, int]:
@@ -259,6 +225,10 @@ class DovecotServer:
         if self._short_base_dir is not None:
             return self._short_base_dir
         return self.root / "run"
+
+    def _seen(self, path: Path) -> str:
+        """``path`` as Dovecot sees it."""
+        return str(self.install.inside(path))
 
     # -- users and keys --------------------------------------------------------------------------
 
@@ -327,12 +297,6 @@ class DovecotServer:
             user, lifetime=lifetime, scopes=scopes, extra_claims=extra_claims, now=now
         )
 
-    def _home_for_passwd(self, user: MailUser) -> str:
-        if self.as_root:
-            # "/chroot/./home": Dovecot chroots to mail/ (as root) and uses /<user> inside.
-            return f"{_conf_value(self.root / 'mail')}/./{user.email}"
-        return _conf_value(user.home)
-
     def _load_users(self) -> None:
         # A sandbox restarted in the same folder keeps its users (and, via the saved key, its
         # tokens); a password-less user comes back with the random password it was given.
@@ -347,11 +311,7 @@ class DovecotServer:
         # No password: a random one nobody knows keeps LOGIN/PLAIN closed to this user.
         password = user.password if user.password is not None else secrets.token_urlsafe(24)
         secret = base64.b64encode(password.encode()).decode()
-        # PLAIN.B64 lets a password contain ':' (the field separator).
-        line = (
-            f"{user.email}:{{PLAIN.B64}}{secret}:{self.mail_uid}:{self.mail_gid}::"
-            f"{self._home_for_passwd(user)}::\n"
-        )
+        line = passwd_line(user.email, secret, self.identity, self._seen(self.root / "mail"))
         # One file per user: Dovecot rereads a passwd-file at most once a second, but opens a
         # user's own file on first sight, so a user added mid-test can log in at once.
         self.users_dir.mkdir(exist_ok=True)
@@ -362,215 +322,102 @@ class DovecotServer:
 
     # -- configuration ---------------------------------------------------------------------------
 
-    def _oauth2_conf(self) -> str:
-        return (
-            "introspection_mode = local\n"
-            f"local_validation_key_dict = fs:posix:prefix={_conf_value(self.root / 'keys')}/\n"
-            f"username_attribute = {self.username_attribute}\n"
-            f"issuers = {self.issuer}\n"
-            f"audience = {self.signer.audience}\n"
-            f"scope = {self.required_scope}\n"
+    def _layout(self, imap_port: int, imaps_port: int) -> Layout:
+        return Layout(
+            instance_name=f"o365imap-sandbox-{imap_port}",
+            base_dir=self._seen(self.base_dir),
+            state_dir=self._seen(self.root / "state"),
+            log_path=self._seen(self.log_path),
+            keys_dir=self._seen(self.root / "keys"),
+            users_dir=self._seen(self.users_dir),
+            mail_root=self._seen(self.root / "mail"),
+            oauth2_file=self._seen(self.root / "oauth2-jwt.conf.ext"),
+            imap_port=imap_port,
+            imaps_port=imaps_port,
+            tls=(self._seen(self._cert_file), self._seen(self._key_file)),
         )
 
-    def _config(self, imap_port: int, imaps_port: int) -> str:
-        r = _conf_value(self.root)
-        if self.as_root:
-            identity = (
-                f"default_login_user = {_login_user_for_root()}\n"
-                "default_internal_user = root\n"
-                "default_internal_group = root\n"
-                f"valid_chroot_dirs = {r}/mail\n"
-            )
-            login_chroot = ""  # keep Dovecot's chroot: the login user could not reach base_dir
-        else:
-            identity = (
-                f"default_login_user = {_user_name(os.getuid())}\n"
-                f"default_internal_user = {_user_name(os.getuid())}\n"
-                f"default_internal_group = {_group_name(os.getgid())}\n"
-            )
-            login_chroot = "  chroot =\n"  # chroot needs root
-        special = "".join(
-            f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n"
-            for name, flag in SPECIAL_USE.items()
+    def _write_config(self, imap_port: int, imaps_port: int) -> None:
+        policy = OAuthPolicy(
+            issuer=self.issuer,
+            scope=self.required_scope,
+            audience=self.signer.audience,
+            username_attribute=self.username_attribute,
         )
-        return f"""# Written by o365imap.sandbox.dovecot; rewritten on every start.
-instance_name = o365imap-sandbox-{imap_port}
-base_dir = {_conf_value(self.base_dir)}
-state_dir = {r}/state
-protocols = imap
-listen = {HOST}
-log_path = {r}/dovecot.log
-{identity}first_valid_uid = 1
-ssl = yes
-ssl_cert = <{_conf_value(self._cert_file)}
-ssl_key = <{_conf_value(self._key_file)}
-disable_plaintext_auth = no
-auth_mechanisms = plain login xoauth2 oauthbearer
-auth_failure_delay = 0
-# the reason a token was refused is only ever in this log
-auth_verbose = yes
-# answers failed token logins at once (nodelay); authenticates nobody itself (continue)
-passdb {{
-  driver = static
-  args = nopassword=y nodelay=y
-  mechanisms = xoauth2 oauthbearer
-  result_success = continue
-}}
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {r}/oauth2-jwt.conf.ext
-}}
-passdb {{
-  driver = passwd-file
-  mechanisms = plain login
-  args = username_format=%Lu {r}/users.d/%Lu
-}}
-# reached only after a failed password check: fail now instead of on the 500 ms timer
-passdb {{
-  driver = static
-  args = nopassword=y nodelay=y
-  mechanisms = plain login
-  result_success = continue-fail
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%Lu {r}/users.d/%Lu
-}}
-mail_location = maildir:~/Maildir
-namespace inbox {{
-  inbox = yes
-  separator = /
-{special}}}
-mail_fsync = never
-# tests open many connections as one user at once
-mail_max_userip_connections = 200
-service imap-login {{
-{login_chroot}  inet_listener imap {{
-    address = {HOST}
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    address = {HOST}
-    port = {imaps_port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-  # renamed socket: login processes find no penalty service, so no per-IP failure delays
-  unix_listener anvil-auth-penalty {{
-    path = anvil-auth-penalty-disabled
-  }}
-}}
-"""
+        config = render(
+            self.features, self._layout(imap_port, imaps_port), policy, self.identity, SPECIAL_USE
+        )
+        for path, text in config.files.items():
+            self.install.on_host(Path(path)).write_text(text, encoding="utf-8")
+        self.config_path.write_text(config.main, encoding="utf-8")
 
     # -- process ---------------------------------------------------------------------------------
 
-    def start(self) -> DovecotServer:
-        """Start Dovecot on free ports and wait for its greeting (retrying port collisions)."""
+    def start(self, ports: tuple[int, int] | None = None, *, exact: bool = False) -> DovecotServer:
+        """Start Dovecot and wait for its greeting.
+
+        ``ports`` (IMAP, IMAPS) are used when free; when taken, ``exact`` makes that a
+        :class:`PortsInUse` error, else free ports are picked (port collisions are retried).
+        """
         if self.running:
             return self
+        self.features  # noqa: B018 - probe first: its errors say more than a failed start
+        if ports is not None:
+            taken = _taken(ports)
+            if taken and exact:
+                raise PortsInUse(
+                    f"port {', '.join(map(str, taken))} on {HOST} is in use: choose another "
+                    "or stop the program that holds it"
+                )
+            if taken:
+                ports = None
         if len(str(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
-            self._short_base_dir = Path(tempfile.mkdtemp(prefix="o365imap-dovecot-"))
+            self._short_base_dir = Path(
+                tempfile.mkdtemp(prefix="o365imap-dovecot-", dir=self.install.temp_parent())
+            )
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        _write_private(self.root / "oauth2-jwt.conf.ext", self._oauth2_conf().encode(), 0o644)
-        last_error: DovecotStartError | None = None
-        for _ in range(_START_ATTEMPTS):
-            imap_port, imaps_port = _free_ports(2)
-            self.config_path.write_text(self._config(imap_port, imaps_port), encoding="utf-8")
-            with contextlib.suppress(FileNotFoundError):
-                # a stale penalty socket from an earlier run would turn the penalty back on
-                (self.base_dir / "anvil-auth-penalty").unlink()
-            offsets = [p.stat().st_size if p.exists() else 0 for p in self._log_files]
-            try:
-                self._spawn()
-                self._ports = (imap_port, imaps_port)
-                self._wait_ready()
-                return self
-            except DovecotStartError as exc:
-                self._terminate()
-                self._ports = None
-                last_error = exc
-                if "Address already in use" not in self._log_since(offsets):
-                    self.stop()
-                    raise
-        assert last_error is not None
-        raise last_error
-
-    def _spawn(self) -> None:
         env = dict(os.environ)
         if self.timezone is not None:
             env["TZ"] = self.timezone
-        with open(self.stderr_path, "ab") as stderr:
-            self._process = subprocess.Popen(
-                [str(self.binary), "-F", "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                start_new_session=True,  # its own process group: one killpg stops everything
+        last_error: DovecotStartError | None = None
+        for _ in range(_START_ATTEMPTS):
+            imap_port, imaps_port = ports if ports is not None else _free_ports(2)
+            self._write_config(imap_port, imaps_port)
+            with contextlib.suppress(FileNotFoundError):
+                # a stale penalty socket from an earlier run would turn the penalty back on
+                (self.base_dir / "anvil-auth-penalty").unlink()
+            process = DovecotProcess(
+                self.install,
+                self.config_path,
+                logs=[self.log_path],
+                stderr=self.stderr_path,
                 env=env,
             )
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            process = self._process
-            assert process is not None
-            if process.poll() is not None:
-                raise DovecotStartError(
-                    f"dovecot exited with status {process.returncode}\n{self.log_tail()}"
-                )
             try:
-                if self._greeting_ok():
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise DovecotStartError(
-                    f"no IMAP greeting within {START_TIMEOUT:.0f} s\n{self.log_tail()}"
-                )
-            time.sleep(0.005)
-
-    def _greeting_ok(self) -> bool:
-        with socket.create_connection((HOST, self.imap_port), timeout=2) as sock:
-            reader = sock.makefile("rb")
-            # Dovecot may first say "* OK Waiting for authentication process to respond.."
-            # while its auth process starts; the real greeting follows.
-            for _ in range(3):
-                line = reader.readline()
-                if not line:
-                    return False
-                if line.startswith(b"* OK [CAPABILITY"):
-                    break
-            else:
-                return False
-        # the TLS listener comes from the same process: accepting a connection is enough
-        with socket.create_connection((HOST, self.imaps_port), timeout=2):
-            return True
+                process.start([imap_port, imaps_port])
+            except DovecotStartError as exc:
+                last_error = exc
+                if "Address already in use" not in exc.log_excerpt or (ports and exact):
+                    self.stop()
+                    raise
+                ports = None  # someone took a port between the check and the bind: pick again
+                continue
+            self._process = process
+            self._ports = (imap_port, imaps_port)
+            return self
+        assert last_error is not None
+        raise last_error
 
     def stop(self) -> None:
         """Stop Dovecot and every process it started (they share its process group)."""
-        self._terminate()
+        process = self._process
+        self._process = None
+        if process is not None:
+            process.stop()
         self._ports = None
         if self._short_base_dir is not None:
             shutil.rmtree(self._short_base_dir, ignore_errors=True)
             self._short_base_dir = None
-
-    def _terminate(self) -> None:
-        process = self._process
-        self._process = None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=_STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                # Stopped just after start, the master waits ~6 s for a login process it
-                # was still spawning; nothing in the group needs a clean shutdown.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
     def __enter__(self) -> DovecotServer:
         return self.start()
@@ -585,23 +432,10 @@ service anvil {{
 
     # -- logs ------------------------------------------------------------------------------------
 
-    @property
-    def _log_files(self) -> tuple[Path, Path]:
-        return self.log_path, self.stderr_path
-
-    def _log_since(self, offsets: list[int]) -> str:
-        parts = []
-        for path, offset in zip(self._log_files, offsets, strict=True):
-            if path.exists():
-                with open(path, "rb") as log:
-                    log.seek(offset)
-                    parts.append(log.read().decode("utf-8", "replace"))
-        return "\n".join(parts)
-
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of Dovecot's log and of its stderr (start-up errors land there)."""
         out = []
-        for path in self._log_files:
+        for path in (self.log_path, self.stderr_path):
             if path.exists():
                 tail = path.read_text("utf-8", "replace").splitlines()[-lines:]
                 if tail:

@@ -88,6 +88,8 @@ class Sandbox:
         return self.dovecot.ca_file
 
     def start(self) -> Sandbox:
+        if self.dovecot.running and self.identity.running:
+            return self
         self.dovecot.start()
         try:
             self.identity.start()

@@ -6,7 +6,9 @@ emulator will publish the same key as a JWKS (``jwk()``), so both peers accept t
 
 Claims follow Microsoft's access tokens for ``https://outlook.office.com`` (``aud``, ``tid``,
 ``upn``, ``scp`` ...), plus the two things Dovecot needs that Azure does not send: a ``scope``
-claim holding full-URL scopes (Dovecot never reads ``scp``) and ``email``. Two Dovecot rules
+claim holding full-URL scopes (Dovecot never reads ``scp``), each under the token's own ``aud``
+(so the scope check also refuses a token for another resource where Dovecot cannot check
+``aud``), and ``email``. Two Dovecot rules
 shape the rest: no JSON ``null`` anywhere (it crashes Dovecot's auth process) and no ``iat`` or
 ``nbf`` in the future (Dovecot allows no clock skew, and its clock can lag: both are dated
 ``_SKEW`` seconds back).
@@ -214,14 +216,22 @@ class TokenSigner:
             "email": user,
             "uti": _b64url(os.urandom(16)),
         }
-        if scope_list:
-            claims["scp"] = " ".join(_short_scope(s) for s in scope_list)
-            claims["scope"] = " ".join(full_scope(s, self.audience) for s in scope_list)
-        for name, value in (extra_claims or {}).items():
+        extra = extra_claims or {}
+        for name, value in extra.items():
             if value is None:
                 claims.pop(name, None)  # None removes: a JSON null would crash Dovecot's auth
             else:
                 claims[name] = value
+        if scope_list:
+            short = [_short_scope(s) for s in scope_list]
+            if "scp" not in extra:
+                claims["scp"] = " ".join(short)
+            if "scope" not in extra:
+                # Dovecot reads this claim, not scp. Its full URLs name the token's own
+                # audience, whatever resource the scopes were asked with: Dovecot's scope check
+                # then refuses a token for another resource, also where it cannot check aud.
+                audience = str(claims.get("aud", self.audience)).rstrip("/")
+                claims["scope"] = " ".join(f"{audience}/{s}" for s in short)
         _reject_nulls(claims)
         return claims
 

@@ -1,0 +1,214 @@
+"""Whatever Dovecot the machine has: probed, configured in its language, or one clear sentence.
+
+The real Dovecot here is Debian 12's 2.3.19.1 with or without the deb12u7 update (which added
+the ``audience`` setting); ``make test-dovecot24`` runs these against Debian 13's 2.4 too. Fake
+``dovecot`` scripts stand in for the Dovecots that fail: each must end in one sentence naming
+Dovecot's own error line and the fix, never a traceback or "internal error".
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from o365imap.sandbox.dovecot import DovecotServer, PortsInUse
+from o365imap.sandbox.dovecot_config import Features
+from o365imap.sandbox.dovecot_probe import probe
+from o365imap.sandbox.dovecot_process import (
+    UPGRADE_COMMAND,
+    DovecotInstall,
+    DovecotStartError,
+)
+from o365imap.sandbox.tokens import TokenSigner
+from test_testbed import ALICE, RawImap, tls_context, xoauth2
+
+dovecot_test = pytest.mark.dovecot
+
+
+def _authenticate(server: DovecotServer, token: str) -> bytes:
+    sock = socket.create_connection((server.host, server.imaps_port), timeout=10)
+    conn = RawImap(tls_context(server).wrap_socket(sock, server_hostname=server.host))
+    try:
+        tag = conn.start(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, token)}")
+        line = conn.line()
+        if line.startswith(b"+ "):
+            conn.send(b"")  # the error challenge
+            line = conn.line()
+        assert line.startswith(tag + b" "), line
+        return line[len(tag) + 1 :]
+    finally:
+        conn.close()
+
+
+# -- the probe against the real Dovecot ----------------------------------------------------------
+
+
+@dovecot_test
+def test_the_probe_says_what_dovecot_enforces(dovecot: DovecotServer) -> None:
+    """A token for another audience, its scope claim forged to the right one: only the aud
+    claim tells it apart. The probe's answer must be what Dovecot then does."""
+    features = dovecot.features
+    forged = dovecot.mint_token(
+        ALICE,
+        extra_claims={"aud": "https://graph.microsoft.com", "scope": dovecot.required_scope},
+    )
+    answer = _authenticate(dovecot, forged)
+    if features.audience:
+        assert answer.startswith(b"NO [AUTHENTICATIONFAILED]"), answer
+    else:
+        assert answer.startswith(b"OK"), answer
+    assert _authenticate(dovecot, dovecot.mint_token(ALICE)).startswith(b"OK")
+
+
+@dovecot_test
+def test_a_token_for_another_resource_is_refused_by_every_dovecot(dovecot: DovecotServer) -> None:
+    # What the identity emulator issues for Microsoft Graph: refused, audience setting or not.
+    graph = TokenSigner(dovecot.signer.private_key, audience="https://graph.microsoft.com")
+    token = graph.mint(ALICE, scopes=("https://outlook.office.com/IMAP.AccessAsUser.All",))
+    assert _authenticate(dovecot, token).startswith(b"NO [AUTHENTICATIONFAILED]")
+
+
+@dovecot_test
+def test_the_language_is_the_one_the_version_speaks(dovecot: DovecotServer) -> None:
+    # Probed by trying, never read off the version: but the two must agree.
+    features = dovecot.features
+    assert features.version == dovecot.install.version.split(" ")[0]
+    assert features.version.startswith(features.dialect + ".")
+    assert "dovecot_config_version" in dovecot.config_path.read_text() or (
+        features.dialect == "2.3"
+    )
+
+
+@dovecot_test
+def test_the_probe_runs_once_per_process(dovecot: DovecotServer) -> None:
+    before = probe.cache_info().hits
+    assert probe(dovecot.install) is dovecot.features
+    assert probe.cache_info().hits > before
+
+
+# -- Dovecots that fail: one sentence and the fix ------------------------------------------------
+
+
+def _fake(tmp_path: Path, script: str) -> DovecotInstall:
+    """A `dovecot` that answers ``--version`` and runs ``script`` for anything else."""
+    fake = tmp_path / "fake-dovecot"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = --version ]; then echo "2.3.99 (fake)"; exit 0; fi\n{script}\n'
+    )
+    fake.chmod(0o755)
+    return DovecotInstall(fake)
+
+
+def test_a_configuration_no_language_fits_is_named(tmp_path: Path) -> None:
+    install = _fake(tmp_path, "echo 'doveconf: Fatal: Unknown setting: bogus' >&2; exit 89")
+    server = DovecotServer(tmp_path / "root", install=install)
+    with pytest.raises(DovecotStartError) as failure:
+        server.start()
+    message = str(failure.value)
+    assert message.startswith("Dovecot 2.3.99 refused the sandbox's configuration: ")
+    assert "Unknown setting: bogus" in message
+    assert UPGRADE_COMMAND in message
+    assert "\n" not in message
+    assert not server.running
+
+
+def test_an_auth_process_that_dies_at_start_is_named_at_once(tmp_path: Path) -> None:
+    # doveconf accepts; the running Dovecot logs a fatal line and stays up (as 2.3's master
+    # does when its auth process refuses the oauth2 file): no waiting for the 10 s deadline.
+    install = _fake(
+        tmp_path,
+        'if [ "$1" = -n ]; then exit 0; fi\n'
+        "echo 'auth: Fatal: oauth2 x.conf.ext: Unknown setting: introspection_mode' >&2\n"
+        "exec sleep 30",
+    )
+    server = DovecotServer(tmp_path / "root", install=install)
+    with pytest.raises(DovecotStartError) as failure:
+        server.start()
+    message = str(failure.value)
+    assert message.startswith("Dovecot 2.3.99 failed: oauth2 x.conf.ext: Unknown setting: ")
+    assert f"upgrade it with `{UPGRADE_COMMAND}`" in message
+    assert "within" not in message  # it did not wait for the deadline
+
+
+def test_a_dovecot_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
+    install = _fake(
+        tmp_path,
+        'if [ "$1" = -n ]; then exit 0; fi\n'
+        "echo 'Error: ssl_cert: Cannot open file: Permission denied' >&2; exit 89",
+    )
+    server = DovecotServer(tmp_path / "root", install=install)
+    with pytest.raises(DovecotStartError) as failure:
+        server.start()
+    message = str(failure.value)
+    assert message.startswith("Dovecot 2.3.99 exited with status 89: ssl_cert: Cannot open file")
+    assert "not on a noexec or read-only mount" in message
+
+
+def test_missing_dovecot_says_how_to_install(tmp_path: Path) -> None:
+    from o365imap.sandbox.dovecot import DovecotNotInstalled
+
+    with pytest.raises(DovecotNotInstalled, match="apt-get install dovecot-imapd"):
+        DovecotServer(tmp_path, binary=tmp_path / "no-dovecot")
+
+
+def test_the_sandbox_command_says_one_sentence_and_exits_3(tmp_path: Path) -> None:
+    _fake(tmp_path, "echo 'doveconf: Fatal: Unknown setting: bogus' >&2; exit 89")
+    env = dict(
+        os.environ,
+        O365IMAP_HOME=str(tmp_path / "home"),
+        O365IMAP_TOKEN_STORE="file",
+        O365IMAP_DOVECOT=str(tmp_path / "fake-dovecot"),
+    )
+    env.pop("O365IMAP_DOVECOT_ROOT", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "box")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("o365imap: Dovecot 2.3.99 refused the sandbox's configuration")
+    assert "internal error" not in done.stderr
+
+
+# -- ports asked for -----------------------------------------------------------------------------
+
+
+@dovecot_test
+def test_ports_asked_for_are_used_or_refused(tmp_path: Path) -> None:
+    server = DovecotServer(tmp_path / "a")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        with socket.socket() as probe_sock:
+            probe_sock.bind(("127.0.0.1", 0))
+            free = probe_sock.getsockname()[1]
+        with pytest.raises(PortsInUse, match=rf"port {held} on 127.0.0.1 is in use"):
+            server.start((free, held), exact=True)
+        assert not server.running
+        # not exact: other ports, and it runs
+        with server.start((free, held)):
+            assert server.imaps_port != held
+    with socket.socket() as probe_sock:
+        probe_sock.bind(("127.0.0.1", 0))
+        one = probe_sock.getsockname()[1]
+    with socket.socket() as probe_sock:
+        probe_sock.bind(("127.0.0.1", 0))
+        two = probe_sock.getsockname()[1]
+    with server.start((one, two), exact=True):
+        assert (server.imap_port, server.imaps_port) == (one, two)
+
+
+def test_features_describe_how_the_audience_is_checked() -> None:
+    assert "checks the token's audience" in Features("2.3", True).describe_audience()
+    assert "scope" in Features("2.3", False).describe_audience()

@@ -53,7 +53,12 @@ def home(tmp_path: Path, box: Sandbox) -> Path:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    # The user's settings go; the Dovecot to test against (O365IMAP_DOVECOT*) stays.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("O365IMAP_") or k.startswith("O365IMAP_DOVECOT")
+    }
     env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file", **extra)
     return env
 
@@ -437,10 +442,10 @@ def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Pa
 class SandboxProcess:
     """`o365imap sandbox --dir FOLDER` in its own process, read until it is ready."""
 
-    def __init__(self, home: Path, folder: Path) -> None:
+    def __init__(self, home: Path, folder: Path, *args: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(folder),
-             "--messages", "10"],
+             *(args or ("--messages", "10"))],
             env=cli_env(home),
             stderr=subprocess.PIPE,
             text=True,
@@ -452,6 +457,13 @@ class SandboxProcess:
             if "Press Ctrl-C" in line:
                 break
         self.banner = "".join(lines)
+        assert "Press Ctrl-C" in self.banner, self.banner + self.process.stderr.read()
+
+    def port(self, kind: str) -> int:
+        """The port the banner gives for ``kind`` ("TLS", "STARTTLS")."""
+        match = re.search(rf"(\d+) {kind}\b", self.banner)
+        assert match is not None, self.banner
+        return int(match.group(1))
 
     def stop(self) -> str:
         """Ctrl-C; what it printed after the banner."""
@@ -467,7 +479,7 @@ class SandboxProcess:
 def test_the_sandbox_command_runs_until_ctrl_c(tmp_path: Path) -> None:
     box = SandboxProcess(tmp_path / "home", tmp_path / "box")
     assert "o365imap login --profile sandbox" in box.banner
-    port = int(re.search(r"IMAP \(TLS\)\s+127\.0\.0\.1:(\d+)", box.banner).group(1))  # type: ignore[union-attr]
+    port = box.port("TLS")
     profile = ProfileStore(tmp_path / "home" / "profiles.toml").get("sandbox")
     assert profile.port == port and profile.authority and profile.ca_file
     rest = box.stop()

@@ -6,13 +6,20 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 
+if TYPE_CHECKING:
+    from o365imap.sandbox.environment import Sandbox
+
 __all__ = ["sandbox"]
+
+
+_DEFAULT_MESSAGES = 2000
 
 
 @cli.command()
@@ -26,9 +33,25 @@ __all__ = ["sandbox"]
 @click.option(
     "--messages",
     type=click.IntRange(0, 200_000),
-    default=2000,
-    show_default=True,
-    help="Messages in the Bulk folder (seeded on the first run of a folder).",
+    default=None,
+    help=f"Messages in the Bulk folder [default: {_DEFAULT_MESSAGES} in a new folder]; more "
+    "than a reused folder holds adds the difference.",
+)
+@click.option(
+    "--imap-port",
+    type=click.IntRange(1, 65535),
+    help="Plain IMAP (STARTTLS) port [default: the last run's in this folder, else any free].",
+)
+@click.option(
+    "--tls-port",
+    type=click.IntRange(1, 65535),
+    help="IMAP over TLS port [default: the last run's in this folder, else any free].",
+)
+@click.option(
+    "--identity-port",
+    type=click.IntRange(1, 65535),
+    help="Sign-in service (HTTPS) port [default: the last run's in this folder, else any "
+    "free]; keeping it keeps saved sign-ins valid.",
 )
 @click.option("--auto-approve", is_flag=True, help="Skip the sign-in page: approve every sign-in.")
 @click.option(
@@ -41,7 +64,10 @@ __all__ = ["sandbox"]
 @click.option("--profile", "profile_name", default="sandbox", show_default=True)
 def sandbox(
     directory: Path | None,
-    messages: int,
+    messages: int | None,
+    imap_port: int | None,
+    tls_port: int | None,
+    identity_port: int | None,
     auto_approve: bool,
     token_lifetime: int,
     profile_name: str,
@@ -50,14 +76,21 @@ def sandbox(
     # Imported here, not at the top: every other command (`o365imap token` above all) starts
     # faster without the sandbox's modules.
     from o365imap.sandbox.environment import Sandbox  # noqa: PLC0415
+    from o365imap.sandbox.state import SandboxPorts  # noqa: PLC0415
 
+    if (imap_port is not None and imap_port in (tls_port, identity_port)) or (
+        tls_port is not None and tls_port == identity_port
+    ):
+        raise click.BadParameter("the three ports must differ", param_hint="--*-port")
     # Failures to set up or start are SandboxErrors: one sentence, exit 3 (1 for a port taken).
     root = directory or home_dir("data") / "sandbox"
     box = Sandbox(
         root,
-        bulk_count=messages,
+        bulk_count=messages if messages is not None else _DEFAULT_MESSAGES,
         auto_approve=auto_approve,
         access_token_lifetime=token_lifetime,
+        ports=SandboxPorts(imap_port, tls_port, identity_port),
+        top_up=messages is not None,
     )
     stop = threading.Event()
 
@@ -72,26 +105,47 @@ def sandbox(
             store = ProfileStore()
             _forget_other_sandboxes_tokens(store, profile_name, box.ca_file)
             profile = box.save_profile(store, profile_name)
-            info = box.info()
-            click.echo(
-                f"Sandbox running (folder {root}).\n"
-                f"  sign-in service  {info.authority}\n"
-                f"  IMAP (TLS)       {info.imap_host}:{info.imap_port}\n"
-                f"  account          {info.user}   password: {info.password}\n"
-                f"  CA certificate   {info.ca_file}\n"
-                f"Profile {profile.name!r} saved. In another terminal:\n"
-                f"  o365imap login --profile {profile.name}\n"
-                f"  o365imap folders --profile {profile.name}\n"
-                f"  o365imap list --profile {profile.name}\n"
-                "Press Ctrl-C to stop.",
-                err=True,
-            )
+            click.echo(_banner(box, root, profile.name, messages), err=True)
             while not stop.wait(0.5):
                 pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Sandbox stopped.", err=True)
+
+
+def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
+    info = box.info()
+    dovecot = box.dovecot.features
+    seeding = box.seeding
+    assert seeding is not None  # set by start()
+    if seeding.new:
+        bulk = f"{seeding.count:,} messages (seeded now)"
+    elif seeding.added:
+        bulk = f"{seeding.count:,} messages ({seeding.added:,} added for --messages {asked})"
+    elif asked is not None and asked < seeding.count:
+        bulk = (
+            f"{seeding.count:,} messages: --messages {asked} removes none "
+            "(a smaller mailbox needs another --dir)"
+        )
+    else:
+        bulk = f"{seeding.count:,} messages"
+    return (
+        f"Sandbox running (folder {root}).\n"
+        f"  sign-in service  {info.authority}\n"
+        f"  IMAP             {info.imap_host} (localhost): {box.dovecot.imaps_port} TLS, "
+        f"{box.dovecot.imap_port} STARTTLS\n"
+        f"  account          {info.user}   password: {info.password}\n"
+        f"  CA certificate   {info.ca_file}\n"
+        f"  Bulk folder      {bulk}\n"
+        f"  Dovecot          {dovecot.version} ({dovecot.dialect} configuration); "
+        f"{dovecot.describe_audience()}\n"
+        f"Profile {profile!r} saved. In another terminal:\n"
+        f"  o365imap login --profile {profile}\n"
+        f"  o365imap folders --profile {profile}\n"
+        f"  o365imap list --profile {profile}\n"
+        "Press Ctrl-C to stop."
+    )
 
 
 def _forget_other_sandboxes_tokens(store: ProfileStore, name: str, ca_file: Path) -> None:

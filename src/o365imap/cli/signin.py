@@ -270,6 +270,13 @@ def doctor(profile_name: str | None) -> None:
         problems += not ok
 
     click.echo(f"Profile {profile.name!r}: app {profile.client_id}, {profile.authority_url}")
+    from o365imap.sandbox.state import find_state  # noqa: PLC0415 - doctor only
+
+    sandbox = find_state(profile.ca_file)
+    if sandbox is not None and sandbox.dovecot is not None:
+        # Not every Dovecot checks aud: say how this one refuses a token for another resource.
+        dovecot = sandbox.dovecot
+        check(True, f"sandbox Dovecot {dovecot.version}: {dovecot.describe_audience()}")
     try:
         fresh = Authenticator(profile, secret=client_secret(profile)).access_token()
     except AuthError as exc:

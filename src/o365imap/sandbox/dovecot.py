@@ -38,6 +38,7 @@ from .dovecot_process import (
     DovecotProcess,
     DovecotStartError,
     PortsInUse,
+    ports_in_use,
     process_identity,
 )
 from .seed import SPECIAL_USE
@@ -88,20 +89,6 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
-
-
-def _taken(ports: Iterable[int]) -> list[int]:
-    """Those of ``ports`` that something on 127.0.0.1 already listens on or holds."""
-    taken = []
-    for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            # as Dovecot binds: SO_REUSEADDR, so a port in TIME_WAIT counts as free
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((HOST, port))
-            except OSError:
-                taken.append(port)
-    return taken
 
 
 class DovecotServer:
@@ -363,14 +350,17 @@ class DovecotServer:
             return self
         self.features  # noqa: B018 - probe first: its errors say more than a failed start
         if ports is not None:
-            taken = _taken(ports)
+            taken = ports_in_use(ports)
             if taken and exact:
                 raise PortsInUse(
                     f"port {', '.join(map(str, taken))} on {HOST} is in use: choose another "
                     "or stop the program that holds it"
                 )
             if taken:
-                ports = None
+                # keep the one still free (a client configured for it keeps working)
+                spare = iter(p for p in _free_ports(3) if p not in ports)
+                imap, imaps = (next(spare) if p in taken else p for p in ports)
+                ports = (imap, imaps)
         if len(str(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
             self._short_base_dir = Path(
                 tempfile.mkdtemp(prefix="o365imap-dovecot-", dir=self.install.temp_parent())

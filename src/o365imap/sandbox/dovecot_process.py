@@ -23,7 +23,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +41,7 @@ __all__ = [
     "DovecotStartError",
     "PortsInUse",
     "explain_failure",
+    "ports_in_use",
     "process_identity",
 ]
 
@@ -207,6 +208,20 @@ def process_identity(install: DovecotInstall) -> ProcessIdentity:
     except KeyError:
         raise DovecotError(f"gid {gid} has no group entry; Dovecot needs a group name") from None
     return ProcessIdentity(False, user, user, group, uid, gid)
+
+
+def ports_in_use(ports: Iterable[int]) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 already listens on or holds."""
+    taken = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # as servers bind: SO_REUSEADDR, so a port in TIME_WAIT counts as free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                taken.append(port)
+    return taken
 
 
 # -- failures in one sentence --------------------------------------------------------------------

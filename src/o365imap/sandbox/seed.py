@@ -138,6 +138,17 @@ class MaildirWriter:
                 os.chown(marker, *self.owner)
         return path
 
+    def count(self, folder: str) -> int:
+        """How many messages ``folder`` holds on disk now (``cur/`` and ``new/``)."""
+        path = self.folder_path(folder)
+        return sum(
+            1
+            for sub in ("cur", "new")
+            if (path / sub).is_dir()
+            for name in os.listdir(path / sub)
+            if not name.startswith(".")
+        )
+
     def write(self, folder: str, messages: Iterable[SeedMessage]) -> list[SeedMessage]:
         """Write ``messages`` into ``folder``'s ``cur/``, in order, and fill in their uid, size,
         folder and filename. Messages already in the folder keep their UIDs; new ones follow."""

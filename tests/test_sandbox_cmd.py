@@ -1,0 +1,141 @@
+"""`o365imap sandbox` as a fixed test bed: ports that stay, a mailbox that grows on request.
+
+Other mail clients (mbsync, neomutt, offlineimap) are configured with the sandbox's ports, and a
+saved sign-in names the sign-in service's port: a restart in the same folder keeps all three.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
+from o365imap.sandbox.state import STATE_FILE, SandboxPorts, SandboxState
+from test_signin import SandboxProcess, cli_env, run, sign_in
+
+pytestmark = pytest.mark.dovecot
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _bulk_count(box: Sandbox) -> int:
+    import imaplib
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(box.ca_file))
+    conn = imaplib.IMAP4_SSL("127.0.0.1", box.dovecot.imaps_port, ssl_context=context)
+    try:
+        token = box.dovecot.mint_token(SANDBOX_USER)
+        conn.authenticate(
+            "XOAUTH2", lambda _: f"user={SANDBOX_USER}\x01auth=Bearer {token}\x01\x01".encode()
+        )
+        _, data = conn.status("Bulk", "(MESSAGES)")
+    finally:
+        conn.logout()
+    raw = data[0]
+    assert isinstance(raw, bytes)
+    return int(raw.rsplit(b" ", 1)[1].rstrip(b")"))
+
+
+def test_a_restart_in_the_same_folder_keeps_its_ports(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, bulk_count=5) as box:
+        first = (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port)
+        authority = box.profile().authority
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert saved["ports"] == dict(zip(("imap", "imaps", "identity"), first, strict=True))
+    assert saved["dovecot"]["dialect"] in ("2.3", "2.4")
+    with Sandbox(tmp_path, bulk_count=5) as box:
+        assert (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port) == first
+        assert box.profile().authority == authority
+    # The last run's port taken by someone else: another one, and the sandbox still starts.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", first[1]))
+        holder.listen()
+        with Sandbox(tmp_path, bulk_count=5) as box:
+            assert box.dovecot.imaps_port != first[1]
+            assert box.dovecot.imap_port == first[0]
+
+
+def test_ports_asked_for_win_and_a_taken_one_is_exit_1(tmp_path: Path) -> None:
+    imap, imaps, identity = _free_port(), _free_port(), _free_port()
+    ports = SandboxPorts(imap, imaps, identity)
+    with Sandbox(tmp_path / "a", bulk_count=5, ports=ports) as box:
+        assert (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port) == (
+            imap,
+            imaps,
+            identity,
+        )
+        assert SandboxState.load(tmp_path / "a") == SandboxState(ports, box.dovecot.features)
+        # While it runs, a second sandbox asked for its TLS port gets one sentence, exit 1.
+        done = subprocess.run(
+            [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "b"),
+             "--tls-port", str(imaps), "--messages", "5"],
+            env=cli_env(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        f"o365imap: port {imaps} on 127.0.0.1 is in use: choose another or stop the program "
+        "that holds it."
+    )
+
+
+def test_more_messages_on_a_seeded_folder_adds_the_difference(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, bulk_count=10) as box:
+        assert box.seeding is not None and box.seeding.new
+        assert _bulk_count(box) == 10
+    with Sandbox(tmp_path, bulk_count=25) as box:
+        assert box.seeding is not None
+        assert (box.seeding.count, box.seeding.added, box.seeding.new) == (25, 15, False)
+        assert _bulk_count(box) == 25
+    with Sandbox(tmp_path, bulk_count=5) as box:
+        assert box.seeding is not None
+        assert (box.seeding.count, box.seeding.added) == (25, 0)
+        assert _bulk_count(box) == 25
+
+
+def test_the_banner_says_what_happened_to_the_mailbox(tmp_path: Path) -> None:
+    home, folder = tmp_path / "home", tmp_path / "box"
+    first = SandboxProcess(home, folder, "--messages", "8")
+    first.stop()
+    assert "Bulk folder      8 messages (seeded now)" in first.banner
+    again = SandboxProcess(home, folder, "--profile", "sandbox")  # no --messages: just the count
+    again.stop()
+    assert "Bulk folder      8 messages\n" in again.banner
+    assert again.port("TLS") == first.port("TLS")
+    assert again.port("STARTTLS") == first.port("STARTTLS")
+    more = SandboxProcess(home, folder, "--messages", "12")
+    more.stop()
+    assert "Bulk folder      12 messages (4 added for --messages 12)" in more.banner
+    fewer = SandboxProcess(home, folder, "--messages", "3")
+    fewer.stop()
+    assert "12 messages: --messages 3 removes none (a smaller mailbox needs another --dir)" in (
+        fewer.banner
+    )
+    assert "Dovecot          2." in fewer.banner
+
+
+def test_doctor_says_how_the_sandbox_checks_the_audience(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Sandbox(tmp_path / "box", bulk_count=5) as box:
+        from o365imap.auth import ProfileStore
+
+        box.save_profile(ProfileStore(home / "profiles.toml"))
+        sign_in(home, box)
+        doctor = run(home, "doctor", "--profile", "sandbox")
+        features = box.dovecot.features
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert f"sandbox Dovecot {features.version}: {features.describe_audience()}" in doctor.stdout

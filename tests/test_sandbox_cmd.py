@@ -7,16 +7,18 @@ saved sign-in names the sign-in service's port: a restart in the same folder kee
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
 from o365imap.sandbox.state import STATE_FILE, SandboxPorts, SandboxState
-from test_signin import SandboxProcess, cli_env, run, sign_in
+from test_signin import Login, SandboxProcess, cli_env, run, sign_in
 
 pytestmark = pytest.mark.dovecot
 
@@ -139,3 +141,51 @@ def test_doctor_says_how_the_sandbox_checks_the_audience(tmp_path: Path) -> None
         features = box.dovecot.features
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert f"sandbox Dovecot {features.version}: {features.describe_audience()}" in doctor.stdout
+
+
+def _approve(home: Path, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "o365imap.sandbox.approve", target],
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_no_browser_sign_in_is_finished_from_a_shell(tmp_path: Path) -> None:
+    """The README's recipe: the URL login --no-browser prints, given to the approve helper."""
+    home = tmp_path / "home"
+    with Sandbox(tmp_path / "box", bulk_count=5) as box:
+        from o365imap.auth import ProfileStore
+
+        box.save_profile(ProfileStore(home / "profiles.toml"))
+        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+        approved = _approve(home, login.wait_url())
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "Authorization successful" in approved.stdout
+        code, err = login.finish()
+        assert code == 0, err
+        assert run(home, "info", "INBOX", "--profile", "sandbox").returncode == 0
+
+
+def test_a_device_code_sign_in_is_finished_from_a_shell(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Sandbox(tmp_path / "box", bulk_count=5) as box:
+        from o365imap.auth import ProfileStore
+
+        box.save_profile(ProfileStore(home / "profiles.toml"))
+        box.identity.device_poll_interval = 1
+        login = Login(home, "login", "--profile", "sandbox", "--flow", "device-code")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("enter the code" in x for x in login.lines):
+            time.sleep(0.05)
+        found = re.search(r"enter the code (\S+)", "".join(login.lines))
+        assert found, login.lines
+        wrong = _approve(home, "NOTACODE")
+        assert wrong.returncode == 1 and "didn't work" in wrong.stdout
+        approved = _approve(home, found.group(1))
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        code, err = login.finish()
+        assert code == 0, err

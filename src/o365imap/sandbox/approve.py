@@ -9,6 +9,9 @@ rather than knowing the emulator's field names, so it also works on other simple
 
 from __future__ import annotations
 
+import html
+import re
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -145,3 +148,61 @@ def approve_sign_in(
             return response
         response = _submit(session, response.url, form, button)
     return response
+
+
+# -- from a shell: python -m o365imap.sandbox.approve URL|CODE ----------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Finish a sandbox sign-in without a browser: ``URL`` from ``login --no-browser``, or the
+    ``CODE`` a device-code sign-in shows. Signs in as the sandbox's user and accepts."""
+    import argparse  # noqa: PLC0415 - the command line only
+
+    from o365imap.auth import ProfileStore  # noqa: PLC0415
+    from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="python -m o365imap.sandbox.approve",
+        description="Finish a sign-in at the o365imap sandbox from a shell, as its user.",
+    )
+    parser.add_argument("target", help="the sign-in URL (login --no-browser), or a device code")
+    parser.add_argument("--profile", default="sandbox", help="the sandbox's profile [sandbox]")
+    parser.add_argument("--user", default=SANDBOX_USER)
+    parser.add_argument("--password", default=SANDBOX_PASSWORD)
+    parser.add_argument("--decline", action="store_true", help="press Cancel instead")
+    args = parser.parse_args(argv)
+    profile = ProfileStore().get(args.profile)
+    fields: dict[str, str] = {}
+    url = args.target
+    if "://" not in url:
+        # A device code: the sandbox's device login page, on its sign-in service.
+        parts = urllib.parse.urlsplit(profile.authority_url)
+        url = f"{parts.scheme}://{parts.netloc}/devicelogin"
+        fields["user_code"] = args.target
+    try:
+        answer = approve_sign_in(
+            url,
+            username=args.user,
+            password=args.password,
+            ca_file=profile.ca_file,
+            decline=args.decline,
+            fields=fields,
+        )
+    except requests.RequestException as exc:
+        print(f"approve: the sign-in service did not answer: {exc}", file=sys.stderr)
+        return 3
+    said = _page_words(answer.text)
+    print(said)
+    # The loopback listener's "Authorization successful", the device page's "You have signed in"
+    done = answer.ok and any(w in said for w in ("Authorization successful", "You have signed in"))
+    return 0 if done else 1
+
+
+def _page_words(page: str) -> str:
+    """The visible text of a small page, on one line."""
+    text = re.sub(r"(?s)<(script|style|title)\b.*?</\1>|<[^>]+>", " ", page)
+    return " ".join(html.unescape(text).split())[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

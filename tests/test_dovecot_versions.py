@@ -104,47 +104,46 @@ def _fake(tmp_path: Path, script: str) -> DovecotInstall:
     return DovecotInstall(fake)
 
 
-def test_a_configuration_no_language_fits_is_named(tmp_path: Path) -> None:
-    install = _fake(tmp_path, "echo 'doveconf: Fatal: Unknown setting: bogus' >&2; exit 89")
-    server = DovecotServer(tmp_path / "root", install=install)
+def _start_failure(tmp_path: Path, script: str) -> str:
+    """The message of the DovecotStartError a fake Dovecot running ``script`` ends in."""
+    server = DovecotServer(tmp_path / "root", install=_fake(tmp_path, script))
     with pytest.raises(DovecotStartError) as failure:
         server.start()
+    assert not server.running
     message = str(failure.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_configuration_no_language_fits_is_named(tmp_path: Path) -> None:
+    message = _start_failure(
+        tmp_path, "echo 'doveconf: Fatal: Unknown setting: bogus' >&2; exit 89"
+    )
     assert message.startswith("Dovecot 2.3.99 refused the sandbox's configuration: ")
     assert "Unknown setting: bogus" in message
     assert UPGRADE_COMMAND in message
-    assert "\n" not in message
-    assert not server.running
 
 
 def test_an_auth_process_that_dies_at_start_is_named_at_once(tmp_path: Path) -> None:
     # doveconf accepts; the running Dovecot logs a fatal line and stays up (as 2.3's master
     # does when its auth process refuses the oauth2 file): no waiting for the 10 s deadline.
-    install = _fake(
+    message = _start_failure(
         tmp_path,
         'if [ "$1" = -n ]; then exit 0; fi\n'
         "echo 'auth: Fatal: oauth2 x.conf.ext: Unknown setting: introspection_mode' >&2\n"
         "exec sleep 30",
     )
-    server = DovecotServer(tmp_path / "root", install=install)
-    with pytest.raises(DovecotStartError) as failure:
-        server.start()
-    message = str(failure.value)
     assert message.startswith("Dovecot 2.3.99 failed: oauth2 x.conf.ext: Unknown setting: ")
     assert f"upgrade it with `{UPGRADE_COMMAND}`" in message
     assert "within" not in message  # it did not wait for the deadline
 
 
 def test_a_dovecot_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
-    install = _fake(
+    message = _start_failure(
         tmp_path,
         'if [ "$1" = -n ]; then exit 0; fi\n'
         "echo 'Error: ssl_cert: Cannot open file: Permission denied' >&2; exit 89",
     )
-    server = DovecotServer(tmp_path / "root", install=install)
-    with pytest.raises(DovecotStartError) as failure:
-        server.start()
-    message = str(failure.value)
     assert message.startswith("Dovecot 2.3.99 exited with status 89: ssl_cert: Cannot open file")
     assert "not on a noexec or read-only mount" in message
 

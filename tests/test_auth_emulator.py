@@ -212,6 +212,29 @@ def test_the_browser_hears_of_a_failed_redemption(
     assert "successful" not in page
 
 
+# ---------------------------------------------------------------- a restarted emulator
+
+
+def test_a_saved_sign_in_outlives_an_emulator_restart(tmp_path: Path, store: TokenStore) -> None:
+    """What `o365imap sandbox` stopped and started again in its folder means for a profile."""
+    signer = TokenSigner()
+
+    def emulator_on(port: int) -> IdentityEmulator:
+        emu = IdentityEmulator(tmp_path / "identity", signer=signer, port=port)
+        emu.register_app(PUBLIC_ID, name="public")
+        emu.add_user(ALICE, ALICE_PW)
+        return emu
+
+    with emulator_on(0) as first:
+        port = first.port
+        alice = profile(first, "alice", user=ALICE)
+        before, _ = sign_in(Authenticator(alice, store=store), first, ALICE, ALICE_PW)
+    alice = replace(alice, account=ALICE, account_id=before.account_id)
+    with emulator_on(port):  # the same port: the profile's authority, and msal's cache keys
+        after = Authenticator(alice, store=store).access_token(force_refresh=True)
+    assert after.account == ALICE and after.access_token != before.access_token
+
+
 # ---------------------------------------------------------------- the network
 
 

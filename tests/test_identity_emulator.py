@@ -8,6 +8,7 @@ emulator's tokens to a real Dovecot that shares its signing key.
 from __future__ import annotations
 
 import base64
+import hashlib
 import imaplib
 import json
 import logging
@@ -17,7 +18,7 @@ import threading
 import time
 import warnings
 import webbrowser
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -106,14 +107,18 @@ def signer() -> TokenSigner:
     return TokenSigner()  # one RSA key for the module: key generation is the slow part
 
 
-@pytest.fixture
-def emulator(tmp_path: Path, signer: TokenSigner) -> Iterator[IdentityEmulator]:
-    emu = IdentityEmulator(tmp_path / "identity", signer=signer)
+def registered(emu: IdentityEmulator) -> IdentityEmulator:
+    """``emu`` with the tests' apps and users."""
     emu.register_app(PUBLIC_ID, name="o365imap test")
     emu.register_app(WEB_ID, confidential=True, secret=WEB_SECRET, name="o365imap web")
     emu.add_user(ALICE, ALICE_PASSWORD, display_name="Alice Example")
     emu.add_user(BOB, "bob-pw")
-    with emu:
+    return emu
+
+
+@pytest.fixture
+def emulator(tmp_path: Path, signer: TokenSigner) -> Iterator[IdentityEmulator]:
+    with registered(IdentityEmulator(tmp_path / "identity", signer=signer)) as emu:
         yield emu
 
 
@@ -613,6 +618,206 @@ def test_client_credentials(emulator: IdentityEmulator) -> None:
     with pytest.warns(DeprecationWarning):  # msal, too, says: use a tenant
         common = web_app(emulator, tenant="common").acquire_token_for_client([APP_SCOPE])
     assert common["error_codes"] == [9001023]
+
+
+# -- a restart in the same folder -------------------------------------------------------------
+
+
+@pytest.fixture
+def restart(signer: TokenSigner) -> Iterator[Callable[[IdentityEmulator], IdentityEmulator]]:
+    """Stop an emulator; start a new one on its root and port, with the same apps and users
+    (registered again by code, as the sandbox does at every start)."""
+    started: list[IdentityEmulator] = []
+
+    def restart(old: IdentityEmulator) -> IdentityEmulator:
+        port = old.port
+        old.stop()
+        # the same port: msal finds its tokens by the authority's host and port
+        new = registered(IdentityEmulator(old.root, signer=signer, port=port)).start()
+        started.append(new)
+        return new
+
+    yield restart
+    for emu in started:
+        emu.stop()
+
+
+def state_file(emulator: IdentityEmulator) -> Path:
+    return emulator.root / "identity-state.json"
+
+
+def test_a_refresh_token_outlives_a_restart(
+    emulator: IdentityEmulator, restart: Callable[[IdentityEmulator], IdentityEmulator]
+) -> None:
+    app = public_app(emulator)
+    app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    (saved,) = refresh_tokens(app)
+
+    emulator = restart(emulator)
+    (account,) = app.get_accounts()
+    again = app.acquire_token_silent([IMAP_SCOPE], account=account, force_refresh=True)
+    assert again is not None and again["token_source"] == "identity_provider", again
+    assert claims_of(again["access_token"])["upn"] == ALICE
+    (rotated,) = refresh_tokens(app)
+    assert rotated != saved
+    # rotation still holds: the token used after the restart is spent
+    stale = app.acquire_token_by_refresh_token(saved, [IMAP_SCOPE])
+    assert (stale["error"], stale["error_codes"]) == ("invalid_grant", [70000])
+
+
+def test_a_device_code_sign_in_outlives_a_restart(
+    emulator: IdentityEmulator, restart: Callable[[IdentityEmulator], IdentityEmulator]
+) -> None:
+    emulator.auto_approve = True  # the device login page approves the code as it is entered
+    emulator.device_poll_interval = 1
+    app = public_app(emulator)
+    flow = app.initiate_device_flow([IMAP_SCOPE])
+    session = browser(emulator.ca_file)
+    entry = session.get(emulator.device_login_url)
+    (form,) = forms_of(entry.text)
+    session.post(urljoin(entry.url, form.action), data={"user_code": flow["user_code"]})
+    first = app.acquire_token_by_device_flow(flow)
+    assert "refresh_token" in first, first
+
+    restart(emulator)
+    again = app.acquire_token_by_refresh_token(first["refresh_token"], [IMAP_SCOPE])
+    assert "access_token" in again, again
+    assert claims_of(again["access_token"])["upn"] == ALICE
+
+
+def test_a_rotated_away_refresh_token_stays_refused_after_a_restart(
+    emulator: IdentityEmulator, restart: Callable[[IdentityEmulator], IdentityEmulator]
+) -> None:
+    app = web_app(emulator)
+    first = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    second = app.acquire_token_by_refresh_token(first["refresh_token"], [IMAP_SCOPE])
+    assert "refresh_token" in second, second
+
+    restart(emulator)
+    # "already used" (70000), not "unknown": the spent grant was kept, not forgotten
+    stale = app.acquire_token_by_refresh_token(first["refresh_token"], [IMAP_SCOPE])
+    assert (stale["error"], stale["error_codes"]) == ("invalid_grant", [70000])
+    assert "used already" in stale["error_description"]
+    latest = app.acquire_token_by_refresh_token(second["refresh_token"], [IMAP_SCOPE])
+    assert "access_token" in latest, latest
+
+
+def test_revoked_and_expired_grants_stay_so_after_a_restart(
+    emulator: IdentityEmulator, restart: Callable[[IdentityEmulator], IdentityEmulator]
+) -> None:
+    app = web_app(emulator)
+    alice = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    bob = app.acquire_token_by_auth_code_flow(
+        *sign_in(emulator, app, username=BOB, password="bob-pw")
+    )
+    emulator.revoke(ALICE)
+    assert emulator.expire_refresh_tokens(BOB) == 1
+
+    emulator = restart(emulator)
+    revoked = app.acquire_token_by_refresh_token(alice["refresh_token"], [IMAP_SCOPE])
+    assert (revoked["error"], revoked["error_codes"]) == ("invalid_grant", [50173])
+    expired = app.acquire_token_by_refresh_token(bob["refresh_token"], [IMAP_SCOPE])
+    assert (expired["error"], expired["error_codes"]) == ("invalid_grant", [700082])
+    # a sign-in after the revocation is good, before and after the restart alike
+    fresh = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    assert "refresh_token" in fresh, fresh
+    emulator = restart(emulator)
+    assert "access_token" in app.acquire_token_by_refresh_token(
+        fresh["refresh_token"], [IMAP_SCOPE]
+    )
+
+
+def test_a_consent_outlives_a_restart(
+    emulator: IdentityEmulator, restart: Callable[[IdentityEmulator], IdentityEmulator]
+) -> None:
+    def needs_consent(emu: IdentityEmulator) -> None:
+        emu.register_app(PUBLIC_ID, admin_consented=False, name="Needs consent")
+        emu.add_user("dave@example.com", "dave-pw", consented=False)
+
+    needs_consent(emulator)
+    app = public_app(emulator)
+    flow, fields = sign_in(emulator, app, username="dave@example.com", password="dave-pw")
+    signed_in = app.acquire_token_by_auth_code_flow(flow, fields)
+    assert "refresh_token" in signed_in, signed_in
+
+    emulator = restart(emulator)
+    needs_consent(emulator)
+    again = app.acquire_token_by_refresh_token(signed_in["refresh_token"], [IMAP_SCOPE])
+    assert "access_token" in again, again  # without the consent: AADSTS65001
+
+
+def test_the_state_file_is_private_and_holds_no_refresh_token(
+    emulator: IdentityEmulator,
+) -> None:
+    app = web_app(emulator)
+    first = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    second = app.acquire_token_by_refresh_token(first["refresh_token"], [IMAP_SCOPE])
+    path = state_file(emulator)
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text(encoding="utf-8")
+    for token in (first["refresh_token"], second["refresh_token"]):
+        assert token not in text
+        assert hashlib.sha256(token.encode()).hexdigest() in text  # grants are found by hash
+    for secret in (second["access_token"], WEB_SECRET, ALICE_PASSWORD):
+        assert secret not in text
+    # every save went through a temporary file, and none is left behind
+    assert sorted(p.name for p in emulator.root.iterdir() if "identity-state" in p.name) == [
+        "identity-state.json"
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{ not json",
+        b"\xff\xfe\x00 not text",
+        b"[]",
+        b'{"version": 99, "refresh_grants": {}, "consents": [], "valid_from": {}}',
+        # the right shape but for one field: a wrong type must not surface in a request later
+        b'{"version": 1, "refresh_grants": {}, "consents": [], "valid_from": {"a@b.c": "x"}}',
+    ],
+    ids=["not-json", "not-utf8", "not-an-object", "unknown-version", "wrong-type"],
+)
+def test_a_damaged_state_file_is_moved_aside(
+    tmp_path: Path, signer: TokenSigner, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "identity"
+    root.mkdir()
+    (root / "identity-state.json").write_bytes(content)
+    with registered(IdentityEmulator(root, signer=signer)) as emu:
+        (aside,) = root.glob("identity-state.json.corrupt-*")
+        assert aside.read_bytes() == content
+        assert "moved it to" in caplog.text and "identity-state.json" in caplog.text
+        # and the emulator serves on, saving afresh
+        app = public_app(emu)
+        assert "refresh_token" in app.acquire_token_by_auth_code_flow(*sign_in(emu, app))
+        assert json.loads((root / "identity-state.json").read_bytes())["version"] == 1
+
+
+def test_an_unreadable_state_file_is_moved_aside(
+    tmp_path: Path, signer: TokenSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "identity"
+    (root / "identity-state.json").mkdir(parents=True)  # reading it fails: IsADirectoryError
+    with registered(IdentityEmulator(root, signer=signer)) as emu:
+        (aside,) = root.glob("identity-state.json.corrupt-*")
+        assert aside.is_dir()
+        assert "cannot be read" in caplog.text
+        app = public_app(emu)
+        assert "refresh_token" in app.acquire_token_by_auth_code_flow(*sign_in(emu, app))
+        assert (root / "identity-state.json").is_file()
+
+
+def test_a_failed_save_does_not_fail_the_sign_in(
+    emulator: IdentityEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a directory where the state goes: os.replace() cannot put the file there
+    state_file(emulator).mkdir()
+    app = public_app(emulator)
+    result = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app))
+    assert "refresh_token" in result, result
+    assert "could not save" in caplog.text
+    assert [p.name for p in emulator.root.iterdir() if p.name.startswith(".identity-state")] == []
 
 
 # -- operations --------------------------------------------------------------------------------

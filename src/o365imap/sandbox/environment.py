@@ -3,7 +3,8 @@
 One folder holds everything: the signing key both use (the emulator signs access tokens,
 Dovecot validates them), one CA for both TLS servers (so one ``--ca-file`` covers the sign-in
 and the mailbox), Dovecot's config and a seeded mailbox. Reusing the folder keeps the key, the
-CA and the mail; the identity platform's refresh tokens live in memory and end with it.
+CA, the mail and the identity platform's grants (``identity-state.json``), so a sign-in made
+before a restart still refreshes after it, if the emulator gets the same port back.
 """
 
 from __future__ import annotations

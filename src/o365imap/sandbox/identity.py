@@ -23,6 +23,12 @@ the same signer accepts them. Errors have Entra's shape: JSON with ``error``,
 endpoint; a redirect with ``error`` and ``error_description`` once the redirect URI is trusted;
 an error page when it is not (unknown client, redirect URI mismatch).
 
+What a sign-in leaves behind outlives a restart in the same ``root``: refresh grants, consents
+and revocations are saved in ``root/identity-state.json`` (see
+:mod:`~o365imap.sandbox.identity_store`), so a refresh token saved before a restart still
+works after it. Sign-ins in progress (pages, codes, device codes) live in memory and end with
+the emulator; apps and users are registered again by code at every start.
+
 Signing in without a form: with ``auto_approve`` set, the authorize endpoint signs in the
 ``login_hint`` user (else the first user added) and redirects straight back, and the device
 login page approves a code as soon as it is entered. ``prompt=none`` does the same for one
@@ -82,6 +88,7 @@ from .identity_model import (
     split_uri,
     with_params,
 )
+from .identity_store import STATE_FILE, IdentityState, IdentityStore, token_key
 from .tls import make_certificates
 from .tokens import TokenSigner
 
@@ -120,11 +127,12 @@ class IdentityEmulator:
     ``root`` holds the TLS files (``root/tls/ca.pem`` is the CA to trust; files already there
     are reused while valid, so a Dovecot made first in the same folder and the emulator share
     one CA) and, unless ``signer`` is given, the signing key ``root/signing-key.pem`` (the file
-    a Dovecot in the same folder reads too). Register apps
-    and add users before or after :meth:`start`. Lifetimes (seconds) are plain attributes
-    that may be changed while running: ``access_token_lifetime``, ``refresh_token_lifetime``
-    (inactivity), ``code_lifetime``, ``device_code_lifetime`` and ``device_poll_interval``;
-    so is ``auto_approve``.
+    a Dovecot in the same folder reads too), and ``root/identity-state.json``: the refresh
+    grants, consents and revocations of the emulators that ran on ``root`` before (msal finds
+    its tokens again only on the same ``port``). Register apps and add users before or after
+    :meth:`start`. Lifetimes (seconds) are plain attributes that may be changed while running:
+    ``access_token_lifetime``, ``refresh_token_lifetime`` (inactivity), ``code_lifetime``,
+    ``device_code_lifetime`` and ``device_poll_interval``; so is ``auto_approve``.
     """
 
     def __init__(
@@ -168,13 +176,19 @@ class IdentityEmulator:
         self._lock = threading.RLock()
         self._apps: dict[str, ClientApp] = {}
         self._users: dict[str, IdentityUser] = {}
-        self._consents: set[tuple[str, str]] = set()
-        self._valid_from: dict[str, float] = {}
+        # What outlives a restart (saved by _save_state() after every change to it) ...
+        self._store = IdentityStore(self.root / STATE_FILE)
+        state = self._store.load()
+        self._consents = state.consents
+        self._valid_from = state.valid_from
+        self._refresh = state.refresh  # keyed by token_key(token), never the token itself
+        # ... and what does not: a restart ends the sign-ins in progress.
         self._sign_ins: dict[str, SignInPage] = {}
         self._codes: dict[str, IssuedCode] = {}
-        self._refresh: dict[str, RefreshGrant] = {}
         self._devices: dict[str, DeviceAuth] = {}
         self._user_codes: dict[str, DeviceAuth] = {}
+        with self._lock:
+            self._prune()  # what expired while no emulator ran
 
     # -- lifecycle and addresses ---------------------------------------------------------------
 
@@ -184,7 +198,8 @@ class IdentityEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and end every connection; registrations and grants are kept."""
+        """Stop serving and end every connection; registrations and grants are kept (the grants
+        on disk too, for the next emulator on the same ``root``)."""
         self._http.stop()
 
     def __enter__(self) -> IdentityEmulator:
@@ -348,6 +363,7 @@ class IdentityEmulator:
             self._consents.add(
                 (self._user(upn).upn.lower(), self._app(client_id).client_id.lower())
             )
+            self._save_state()
 
     def revoke_consent(self, upn: str, client_id: str) -> None:
         """Withdraw a user's consent ("My Apps"): the app's refresh tokens fail with 65001.
@@ -359,6 +375,7 @@ class IdentityEmulator:
             self._consents.discard((user.upn.lower(), client_id.lower()))
             if user.consented:
                 self._users[upn.lower()] = dataclasses.replace(user, consented=False)
+            self._save_state()
 
     def apps(self) -> list[ClientApp]:
         with self._lock:
@@ -384,6 +401,8 @@ class IdentityEmulator:
                 if grant.expires_at > now:
                     grant.expires_at = now - 1
                     count += 1
+            if count:
+                self._save_state()
         return count
 
     def revoke(self, user: str) -> None:
@@ -392,6 +411,7 @@ class IdentityEmulator:
         Entra's do."""
         with self._lock:
             self._valid_from[user.lower()] = time.time()
+            self._save_state()
 
     # -- lookups (callers hold the lock) ---------------------------------------------------------
 
@@ -710,6 +730,7 @@ class IdentityEmulator:
         if not app.user_consent_allowed:
             raise errors.admin_consent_required(app.name)
         self._consents.add((user.upn.lower(), app.client_id.lower()))
+        self._save_state()
 
     def _finish_with_code(self, auth: AuthRequest, user: IdentityUser) -> Response:
         now = time.time()
@@ -1034,7 +1055,8 @@ class IdentityEmulator:
             raise errors.missing_parameter("refresh_token")
         now = time.time()
         with self._lock:
-            grant = self._refresh.get(token)
+            self._prune()  # the saved state must not grow with every rotation
+            grant = self._refresh.get(token_key(token))
             if grant is None:
                 raise errors.malformed("not a refresh token this server issued", "invalid_grant")
             if grant.client_id.lower() != app.client_id.lower():
@@ -1058,7 +1080,9 @@ class IdentityEmulator:
                 names_resource = any(s.lower() not in OIDC_SCOPES for s in form["scope"].split())
                 # Entra's refresh tokens serve any resource the user consented to
                 scopes = asked if names_resource else dataclasses.replace(scopes, oidc=asked.oidc)
-            grant.superseded = True  # rotation: the grant lives on in the new token only
+            # Rotation: the grant lives on in the new token only. (Saved by _issue(), with
+            # the new grant: one write for both.)
+            grant.superseded = True
             grant.expires_at = now + _TOMBSTONE_LIFETIME
             return self._issue(
                 app, user, scopes, nonce=None, auth_time=grant.auth_time, refresh=True
@@ -1181,7 +1205,7 @@ class IdentityEmulator:
         }
         if "offline_access" in scopes.oidc or refresh:
             token = secrets.token_urlsafe(64)
-            self._refresh[token] = RefreshGrant(
+            self._refresh[token_key(token)] = RefreshGrant(
                 client_id=app.client_id,
                 upn=user.upn,
                 scopes=scopes,
@@ -1189,6 +1213,7 @@ class IdentityEmulator:
                 issued_at=now,
                 expires_at=now + self.refresh_token_lifetime,
             )
+            self._save_state()
             response["refresh_token"] = token
         oid = self._signer.object_id(user.upn)
         if "openid" in scopes.oidc:
@@ -1247,8 +1272,28 @@ class IdentityEmulator:
 
     # -- housekeeping ------------------------------------------------------------------------------
 
+    def _save_state(self) -> None:
+        """Save what outlives a restart (the caller holds the lock, so saves never cross)."""
+        state = IdentityState(
+            refresh=self._refresh, consents=self._consents, valid_from=self._valid_from
+        )
+        try:
+            self._store.save(state)
+        except OSError as exc:
+            # Serving on matters more: the sign-in works now, it just may not outlive a
+            # restart (unless a later save succeeds: every save writes the whole state).
+            logger.error(
+                "identity: could not save %s (%s): recent sign-ins may not outlive a restart",
+                self._store.path,
+                exc.strerror or exc,
+            )
+
     def _prune(self) -> None:
-        """Forget expired pages, codes and grants (called with the lock held, now and then)."""
+        """Forget expired pages, codes and grants (called with the lock held, now and then).
+
+        Saves nothing: a grant forgotten here is long dead; the next save drops it from the
+        file, and an emulator that loads it first prunes it again.
+        """
         now = time.time()
         stale = now - _TOMBSTONE_LIFETIME
         for key in [k for k, v in self._sign_ins.items() if v.expires_at < now]:

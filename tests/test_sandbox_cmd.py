@@ -189,3 +189,22 @@ def test_a_device_code_sign_in_is_finished_from_a_shell(tmp_path: Path) -> None:
         assert approved.returncode == 0, approved.stdout + approved.stderr
         code, err = login.finish()
         assert code == 0, err
+
+
+def test_a_sign_in_survives_a_restart_of_the_sandbox_command(tmp_path: Path) -> None:
+    """Tokens of 5 s: every command needs a refresh, so the refresh token must still count."""
+    home, folder = tmp_path / "home", tmp_path / "box"
+    first = SandboxProcess(home, folder, "--messages", "5", "--token-lifetime", "5")
+    try:
+        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+        assert _approve(home, login.wait_url()).returncode == 0
+        assert login.finish()[0] == 0
+    finally:
+        first.stop()
+    again = SandboxProcess(home, folder, "--token-lifetime", "5")
+    try:
+        for _ in range(2):  # the second refresh uses the token the first one rotated in
+            listing = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
+            assert listing.returncode == 0, listing.stderr
+    finally:
+        again.stop()

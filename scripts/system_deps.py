@@ -23,6 +23,13 @@ NEEDED = {
     "/usr/sbin/dovecot": "dovecot-core",
     "/usr/lib/dovecot/imap": "dovecot-imapd",
     "/usr/bin/chromium": "chromium",
+    # Other mail clients run against the sandbox (tests/test_sandbox_clients.py); mbsync
+    # needs Cyrus SASL's XOAUTH2 plugin, neomutt is driven in tmux.
+    "/usr/bin/mbsync": "isync",
+    "/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so": "libsasl2-modules-kdexoauth2",
+    "/usr/bin/neomutt": "neomutt",
+    "/usr/bin/offlineimap": "offlineimap3",
+    "/usr/bin/tmux": "tmux",
 }
 
 

@@ -1,0 +1,374 @@
+"""Other mail clients against the sandbox, for real: Debian's mbsync, offlineimap3 and neomutt
+run the configurations ``o365imap.sandbox.clients`` renders, with ``o365imap token`` as their
+password command, TLS checked against the sandbox's CA, and XOAUTH2 validated by Dovecot.
+
+What each client copied is compared with what the server holds, folder by folder, by the
+multiset of Message-ID headers (the server's side listed with the project's own client). The
+o365imap home has spaces, quotes, ``$``, a backquote and ``%`` in its name, so the token command
+only works if every format quoted it right; the clients run without the tests' O365IMAP_* variables, so the command's own
+``env`` settings are the ones that count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+import pytest
+
+from o365imap.auth import ProfileStore, TokenStore, open_profile
+from o365imap.protocol.utf7 import decode_utf7
+from o365imap.sandbox.clients import (
+    ClientSetup,
+    render_mbsync,
+    render_neomutt,
+    render_offlineimap,
+    token_command,
+)
+from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
+from o365imap.sandbox.tls import make_certificates
+from test_signin import sign_in
+
+pytestmark = pytest.mark.dovecot
+
+APT_GET = (
+    "apt-get install -y --no-install-recommends "
+    "isync libsasl2-modules-kdexoauth2 neomutt offlineimap3 tmux"
+)
+MBSYNC = "/usr/bin/mbsync"
+XOAUTH2_PLUGIN = "/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so"  # Cyrus SASL's XOAUTH2
+OFFLINEIMAP = "/usr/bin/offlineimap"
+NEOMUTT = "/usr/bin/neomutt"
+TMUX = "/usr/bin/tmux"
+CLIENT_TIMEOUT = 120
+
+# A folder's messages, as the multiset of their Message-ID headers (None: no such header).
+Folders = dict[str, Counter[str | None]]
+
+
+def need(*paths: str) -> None:
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} missing: run `{APT_GET}` (make test does)")
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path_factory.mktemp("sandbox"), bulk_count=60, auto_approve=True) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, box: Sandbox) -> Path:
+    """A signed-in o365imap home whose path puts every format's quoting to the test: each
+    client must hand the token command to ``sh`` intact, or it gets no token."""
+    home = tmp_path_factory.mktemp("clients") / "o365imap home 'q' \"dq\" $HOME `x` 100%"
+    home.mkdir()
+    box.save_profile(ProfileStore(home / "profiles.toml"))
+    sign_in(home, box)
+    return home
+
+
+def _message_id(header: bytes) -> str | None:
+    value = BytesHeaderParser().parsebytes(header).get("Message-ID")
+    return None if value is None else " ".join(str(value).split())
+
+
+@pytest.fixture(scope="module")
+def server_folders(box: Sandbox, home: Path) -> Folders:
+    """Every selectable folder on the server and its messages' Message-IDs."""
+    profiles = ProfileStore(home / "profiles.toml")
+    tokens = TokenStore(home / "tokens.json", use_keyring=False)
+    folders: Folders = {}
+    with open_profile("sandbox", profiles=profiles, tokens=tokens) as client:
+        for folder in client.list_folders():
+            if not folder.selectable:
+                continue
+            ids: Counter[str | None] = Counter()
+            if client.examine(folder.name).exists:
+                item = "BODY[HEADER.FIELDS (MESSAGE-ID)]"
+                for fetch in client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"):
+                    ids[_message_id(fetch.items[item])] += 1
+            folders[folder.name] = ids
+    # The comparisons below mean little unless the hard cases are there to be copied.
+    assert {"INBOX", "Bulk", "Sent", "Entwürfe", "Отчёты/2024", "日本語"} <= set(folders)
+    assert sum(folders["Bulk"].values()) == 60
+    return folders
+
+
+def client_setup(
+    box: Sandbox, home: Path, maildir: Path, ca_file: Path | None = None
+) -> ClientSetup:
+    command = token_command("sandbox", program=(sys.executable, "-m", "o365imap"))
+    # The clients run without O365IMAP_*: the command carries the home it needs.
+    env = ["env", f"O365IMAP_HOME={home}", "O365IMAP_TOKEN_STORE=file"]
+    return ClientSetup(
+        imap_port=box.dovecot.imap_port,
+        imaps_port=box.dovecot.imaps_port,
+        user=SANDBOX_USER,
+        ca_file=ca_file or box.ca_file,
+        token_command=shlex.join(env) + " " + command,
+        maildir=maildir,
+    )
+
+
+def client_env(tmp_path: Path) -> dict[str, str]:
+    """The clients' environment: a HOME of their own, none of the tests' O365IMAP_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
+    env["HOME"] = str(tmp_path / "client home")
+    os.makedirs(env["HOME"], exist_ok=True)
+    return env
+
+
+def read_maildirs(root: Path, decode: Callable[[str], str]) -> Folders:
+    """Every Maildir below ``root`` (nested folders, ``INBOX`` at the top): name -> ids."""
+    folders: Folders = {}
+    for cur in root.rglob("cur"):
+        mailbox = cur.parent
+        name = "/".join(decode(part) for part in mailbox.relative_to(root).parts)
+        ids: Counter[str | None] = Counter()
+        for sub in ("cur", "new"):
+            for path in (mailbox / sub).iterdir():
+                ids[_message_id(path.read_bytes())] += 1
+        folders[name] = ids
+    return folders
+
+
+def assert_same_folders(local: Folders, server: Folders) -> None:
+    assert sorted(local) == sorted(server)
+    for name, ids in server.items():
+        assert sum(local[name].values()) == sum(ids.values()), name
+        assert local[name] == ids, name
+
+
+def log_size(box: Sandbox) -> int:
+    return box.dovecot.log_path.stat().st_size
+
+
+def logins_since(box: Sandbox, offset: int) -> list[str]:
+    with open(box.dovecot.log_path, "rb") as log:
+        log.seek(offset)
+        lines = log.read().decode("utf-8", "replace").splitlines()
+    return [line for line in lines if "imap-login: Info: Login:" in line]
+
+
+def assert_xoauth2_over_tls(logins: list[str]) -> None:
+    """Dovecot's own record of each login: the mechanism, and TLS on the connection."""
+    assert logins, "the client never logged in"
+    for line in logins:
+        assert f"user=<{SANDBOX_USER}>" in line, line
+        assert "method=XOAUTH2" in line, line
+        assert ", TLS," in line, line
+
+
+def run_client(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=CLIENT_TIMEOUT, check=False
+    )
+
+
+# ---------------------------------------------------------------- mbsync (isync)
+
+
+def test_mbsync_copies_every_message_of_every_folder(
+    box: Sandbox, home: Path, server_folders: Folders, tmp_path: Path
+) -> None:
+    need(MBSYNC, XOAUTH2_PLUGIN)
+    setup = client_setup(box, home, tmp_path / "mail dir")
+    config = tmp_path / "mbsyncrc"
+    config.write_text(render_mbsync(setup), encoding="utf-8")
+    (tmp_path / "mail dir" / "mbsync").mkdir(parents=True)  # as its comment says
+    offset = log_size(box)
+    result = run_client([MBSYNC, "-c", str(config), "-a"], client_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_xoauth2_over_tls(logins_since(box, offset))
+    # isync 1.4 keeps IMAP's modified UTF-7 folder names on disk.
+    local = read_maildirs(tmp_path / "mail dir" / "mbsync", lambda p: decode_utf7(p.encode()))
+    assert_same_folders(local, server_folders)
+
+
+def test_mbsync_refuses_a_certificate_from_another_ca(
+    box: Sandbox, home: Path, tmp_path: Path
+) -> None:
+    """The CA file is what vouches for the server: another CA's file, and mbsync stops."""
+    need(MBSYNC, XOAUTH2_PLUGIN)
+    other_ca, _, _ = make_certificates(tmp_path / "other-ca")
+    setup = client_setup(box, home, tmp_path / "mail", ca_file=other_ca)
+    config = tmp_path / "mbsyncrc"
+    config.write_text(render_mbsync(setup), encoding="utf-8")
+    (tmp_path / "mail" / "mbsync").mkdir(parents=True)
+    offset = log_size(box)
+    result = run_client([MBSYNC, "-c", str(config), "-a"], client_env(tmp_path))
+    assert result.returncode != 0
+    assert "certificate" in (result.stdout + result.stderr).lower(), result.stderr
+    assert logins_since(box, offset) == []
+
+
+# ---------------------------------------------------------------- offlineimap3
+
+
+def test_offlineimap_copies_every_message_of_every_folder(
+    box: Sandbox, home: Path, server_folders: Folders, tmp_path: Path
+) -> None:
+    need(OFFLINEIMAP)
+    setup = client_setup(box, home, tmp_path / "mail dir")
+    config = tmp_path / "offlineimaprc"
+    config.write_text(render_offlineimap(setup), encoding="utf-8")
+    offset = log_size(box)
+    args = [OFFLINEIMAP, "-o", "-u", "quiet", "-c", str(config)]
+    result = run_client(args, client_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_xoauth2_over_tls(logins_since(box, offset))
+    # utf8foldernames: the local folders have their real names.
+    local = read_maildirs(tmp_path / "mail dir" / "offlineimap", lambda part: part)
+    assert_same_folders(local, server_folders)
+
+
+def test_offlineimap_refuses_a_certificate_from_another_ca(
+    box: Sandbox, home: Path, tmp_path: Path
+) -> None:
+    need(OFFLINEIMAP)
+    other_ca, _, _ = make_certificates(tmp_path / "other-ca")
+    setup = client_setup(box, home, tmp_path / "mail", ca_file=other_ca)
+    config = tmp_path / "offlineimaprc"
+    config.write_text(render_offlineimap(setup), encoding="utf-8")
+    offset = log_size(box)
+    args = [OFFLINEIMAP, "-o", "-u", "quiet", "-c", str(config)]
+    result = run_client(args, client_env(tmp_path))
+    assert result.returncode != 0
+    assert "certificate" in (result.stdout + result.stderr).lower(), result.stderr
+    assert logins_since(box, offset) == []
+
+
+# ---------------------------------------------------------------- neomutt
+
+
+def _neomutt_values(output: str) -> dict[str, str]:
+    """``neomutt -Q`` prints ``set name = "value"`` (``"`` and ``\\`` escaped) or ``name = yes``."""
+    values = {}
+    for line in output.splitlines():
+        name, _, value = line.removeprefix("set ").partition(" = ")
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        values[name] = value
+    return values
+
+
+def test_neomutt_reads_its_configuration_back_as_written(tmp_path: Path) -> None:
+    """Every line is accepted, and what neomutt holds is what was meant, hostile characters
+    included: its double quotes would otherwise expand ``$`` and backquotes."""
+    need(NEOMUTT)
+    setup = ClientSetup(
+        imap_port=143,
+        imaps_port=993,
+        user="adele.vance@contoso.example",
+        ca_file=tmp_path / "a 'b' \"c\" $d `e` 100% \\f" / "ca.pem",
+        token_command=shlex.join(["env", "X=a 'b' \"c\" $HOME `id` 100% \\", "o365imap", "token"]),
+    )
+    config = tmp_path / "neomuttrc"
+    config.write_text(render_neomutt(setup), encoding="utf-8")
+    expected = {
+        "imap_user": setup.user,
+        "imap_authenticators": "xoauth2",
+        "imap_oauth_refresh_command": setup.token_command,
+        "ssl_force_tls": "yes",
+        "ssl_ca_certificates_file": str(setup.ca_file),
+        "folder": "imaps://localhost:993/",
+        "spool_file": "imaps://localhost:993/INBOX",
+        "imap_check_subscribed": "yes",
+    }
+    args = [NEOMUTT, "-n", "-F", str(config), *(a for name in expected for a in ("-Q", name))]
+    result = run_client(args, client_env(tmp_path))
+    # neomutt exits 0 even when a line of the file is wrong: only stderr tells.
+    assert (result.returncode, result.stderr) == (0, "")
+    assert _neomutt_values(result.stdout) == expected
+
+
+class Neomutt:
+    """neomutt in a private tmux server, in a 160x40 window, as a person runs it. A ``with``
+    block kills the server at the end, whatever happened."""
+
+    def __init__(self, config: Path, tmp_path: Path) -> None:
+        # -L: a socket of its own in tmux's short folder (a socket path in tmp_path could pass
+        # the 108-byte limit of Unix socket names).
+        self.server = f"o365imap-test-{os.getpid()}-{tmp_path.name}"
+        self.env = dict(client_env(tmp_path), LANG="C.UTF-8")
+        # The shell line keeps the window open after neomutt ends, to read how it ended.
+        line = shlex.join([NEOMUTT, "-F", str(config)]) + '; echo "[neomutt exited: $?]"; sleep 60'
+        self.tmux("new-session", "-d", "-x", "160", "-y", "40", line)
+        self.socket = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+
+    def tmux(self, *args: str) -> str:
+        result = subprocess.run(
+            [TMUX, "-L", self.server, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return result.stdout
+
+    def keys(self, keys: str) -> None:
+        self.tmux("send-keys", keys)
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.tmux("capture-pane", "-p")
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def __enter__(self) -> Neomutt:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run([TMUX, "-L", self.server, "kill-server"], env=self.env, check=False)
+        self.socket.unlink(missing_ok=True)  # tmux leaves it behind
+
+
+def test_neomutt_opens_the_inbox_over_tls_with_xoauth2(
+    box: Sandbox, home: Path, server_folders: Folders, tmp_path: Path
+) -> None:
+    """The index of INBOX, with the server's count in the status line, and no question asked
+    on the way (a certificate it could not verify would have stopped it with one)."""
+    need(NEOMUTT, TMUX)
+    config = tmp_path / "neomuttrc"
+    config.write_text(render_neomutt(client_setup(box, home, tmp_path / "mail")), encoding="utf-8")
+    offset = log_size(box)
+    with Neomutt(config, tmp_path) as neomutt:
+        neomutt.wait_for(f"NeoMutt: +INBOX [Msgs:{sum(server_folders['INBOX'].values())} ")
+        neomutt.keys("q")
+        neomutt.wait_for("[neomutt exited: 0]")
+    assert_xoauth2_over_tls(logins_since(box, offset))
+
+
+def test_neomutt_asks_before_trusting_a_certificate_from_another_ca(
+    box: Sandbox, home: Path, tmp_path: Path
+) -> None:
+    """The CA file is what vouches for the server: with another CA's file, neomutt stops to ask
+    (so the test above, where it asked nothing, was verified against the sandbox's CA)."""
+    need(NEOMUTT, TMUX)
+    other_ca, _, _ = make_certificates(tmp_path / "other-ca")
+    config = tmp_path / "neomuttrc"
+    setup = client_setup(box, home, tmp_path / "mail", ca_file=other_ca)
+    config.write_text(render_neomutt(setup), encoding="utf-8")
+    offset = log_size(box)
+    with Neomutt(config, tmp_path) as neomutt:
+        neomutt.wait_for("(r)eject, accept (o)nce")
+        neomutt.keys("r")
+        neomutt.wait_for("Unable to open mailbox")
+        neomutt.keys("q")
+        neomutt.wait_for("[neomutt exited: 0]")
+    assert logins_since(box, offset) == []

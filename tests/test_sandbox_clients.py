@@ -1,12 +1,13 @@
 """Other mail clients against the sandbox, for real: Debian's mbsync, offlineimap3 and neomutt
-run the configurations ``o365imap.sandbox.clients`` renders, with ``o365imap token`` as their
-password command, TLS checked against the sandbox's CA, and XOAUTH2 validated by Dovecot.
+run the configurations ``o365imap.sandbox.clients`` renders, saved and started as their first
+lines say, with ``o365imap token`` as their password command, TLS checked against the sandbox's
+CA, and XOAUTH2 validated by Dovecot.
 
 What each client copied is compared with what the server holds, folder by folder, by the
 multiset of Message-ID headers (the server's side listed with the project's own client). The
 o365imap home has spaces, quotes, ``$``, a backquote and ``%`` in its name, so the token command
-only works if every format quoted it right; the clients run without the tests' O365IMAP_* variables, so the command's own
-``env`` settings are the ones that count.
+only works if every format quoted it right; the clients run without the tests' O365IMAP_*
+variables, so the command's own ``env`` settings are the ones that count.
 """
 
 from __future__ import annotations
@@ -129,6 +130,20 @@ def client_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+HEADER = re.compile(r"# Save as (~/\S+), then run\b[^\n]*:\n#   ([^\n]+)\n")
+
+
+def install(rendering: str, env: dict[str, str]) -> str:
+    """Do as a rendering's first two lines say: save it where they say (in the clients' HOME);
+    the command they give, for ``sh``."""
+    match = HEADER.match(rendering)
+    assert match, rendering[:300]
+    path = Path(env["HOME"], match.group(1).removeprefix("~/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rendering, encoding="utf-8")
+    return match.group(2)
+
+
 def read_maildirs(root: Path, decode: Callable[[str], str]) -> Folders:
     """Every Maildir below ``root`` (nested folders, ``INBOX`` at the top): name -> ids."""
     folders: Folders = {}
@@ -181,22 +196,17 @@ def run_client(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 
 @dataclass(frozen=True)
 class Syncer:
-    """A client that copies the mailbox into a Maildir, run one-shot as its rendering says."""
+    """A client that copies the mailbox into a Maildir, saved and run as its rendering says."""
 
     name: str
     render: Callable[[ClientSetup], str]
-    command: Callable[[Path], list[str]]
     needs: tuple[str, ...]
     decode: Callable[[str], str]  # an on-disk folder name -> the server's
-    makes_its_folder: bool  # else the user creates it, as the rendering's comment says
 
     def run(self, setup: ClientSetup, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         need(*self.needs)
-        config = tmp_path / f"{self.name}rc"
-        config.write_text(self.render(setup), encoding="utf-8")
-        if not self.makes_its_folder:
-            self.maildir(setup).mkdir(parents=True)
-        return run_client(self.command(config), client_env(tmp_path))
+        env = client_env(tmp_path)
+        return run_client(["sh", "-c", install(self.render(setup), env)], env)
 
     def maildir(self, setup: ClientSetup) -> Path:
         assert setup.maildir is not None
@@ -207,18 +217,14 @@ SYNCERS = [
     Syncer(
         "mbsync",
         render_mbsync,
-        lambda config: [MBSYNC, "-c", str(config), "-a"],
         (MBSYNC, XOAUTH2_PLUGIN),
         lambda part: decode_utf7(part.encode()),  # isync 1.4 keeps modified UTF-7 on disk
-        makes_its_folder=False,
     ),
     Syncer(
         "offlineimap",
         render_offlineimap,
-        lambda config: [OFFLINEIMAP, "-o", "-u", "quiet", "-c", str(config)],
         (OFFLINEIMAP,),
         lambda part: part,  # utf8foldernames
-        makes_its_folder=True,
     ),
 ]
 
@@ -295,16 +301,16 @@ def test_neomutt_reads_its_configuration_back_as_written(tmp_path: Path) -> None
 
 
 class Neomutt:
-    """neomutt in a private tmux server, in a 160x40 window, as a person runs it. A ``with``
-    block kills the server at the end, whatever happened."""
+    """neomutt in a private tmux server, in a 160x40 window, its rendering saved and run as its
+    first lines say. A ``with`` block kills the server at the end, whatever happened."""
 
-    def __init__(self, config: Path, tmp_path: Path) -> None:
+    def __init__(self, rendering: str, tmp_path: Path) -> None:
         # -L: a socket of its own in tmux's short folder (a socket path in tmp_path could pass
         # the 108-byte limit of Unix socket names).
         self.server = f"o365imap-test-{os.getpid()}-{tmp_path.name}"
         self.env = dict(client_env(tmp_path), LANG="C.UTF-8")
         # The shell line keeps the window open after neomutt ends, to read how it ended.
-        line = shlex.join([NEOMUTT, "-F", str(config)]) + '; echo "[neomutt exited: $?]"; sleep 60'
+        line = install(rendering, self.env) + '; echo "[neomutt exited: $?]"; sleep 60'
         self.tmux("new-session", "-d", "-x", "160", "-y", "40", line)
         self.socket = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
 
@@ -346,10 +352,9 @@ def test_neomutt_opens_the_inbox_over_tls_with_xoauth2(
     """The index of INBOX, with the server's count in the status line, and no question asked
     on the way (a certificate it could not verify would have stopped it with one)."""
     need(NEOMUTT, TMUX)
-    config = tmp_path / "neomuttrc"
-    config.write_text(render_neomutt(client_setup(box, home, tmp_path / "mail")), encoding="utf-8")
+    rendering = render_neomutt(client_setup(box, home, tmp_path / "mail"))
     offset = log_size(box)
-    with Neomutt(config, tmp_path) as neomutt:
+    with Neomutt(rendering, tmp_path) as neomutt:
         neomutt.wait_for(f"NeoMutt: +INBOX [Msgs:{sum(server_folders['INBOX'].values())} ")
         neomutt.keys("q")
         neomutt.wait_for("[neomutt exited: 0]")
@@ -363,11 +368,9 @@ def test_neomutt_asks_before_trusting_a_certificate_from_another_ca(
     (so the test above, where it asked nothing, was verified against the sandbox's CA)."""
     need(NEOMUTT, TMUX)
     other_ca, _, _ = make_certificates(tmp_path / "other-ca")
-    config = tmp_path / "neomuttrc"
-    setup = client_setup(box, home, tmp_path / "mail", ca_file=other_ca)
-    config.write_text(render_neomutt(setup), encoding="utf-8")
+    rendering = render_neomutt(client_setup(box, home, tmp_path / "mail", ca_file=other_ca))
     offset = log_size(box)
-    with Neomutt(config, tmp_path) as neomutt:
+    with Neomutt(rendering, tmp_path) as neomutt:
         neomutt.wait_for("(r)eject, accept (o)nce")
         neomutt.keys("r")
         neomutt.wait_for("Unable to open mailbox")

@@ -11,6 +11,9 @@ backquotes would otherwise expand; offlineimap's ``configparser``, where ``%`` i
 the token command becomes a Python string literal). A value that no format can carry (a line
 break, a control character) is refused with ``ValueError`` rather than written half-right.
 
+Each rendering opens with two comment lines: where to save it, then (indented) the shell
+command that runs it, as a user types it.
+
 Stdlib only: the sandbox banner and tests import it without the sandbox's dependencies.
 """
 
@@ -166,7 +169,8 @@ def render_neomutt(setup: ClientSetup) -> str:
     """
     q = _neomutt_quote
     return (
-        f"# Save as {NEOMUTT_FILE}, then run: neomutt -F {NEOMUTT_FILE}\n"
+        f"# Save as {NEOMUTT_FILE}, then run:\n"
+        f"#   neomutt -F {NEOMUTT_FILE}\n"
         f"set imap_user={q(setup.user)}\n"
         'set imap_authenticators="xoauth2"\n'
         f"set imap_oauth_refresh_command={q(setup.token_command)}\n"
@@ -198,7 +202,8 @@ def render_offlineimap(setup: ClientSetup) -> str:
     root = setup.maildir_root
     command = repr(_plain(setup.token_command))
     return (
-        f"# Save as {OFFLINEIMAP_FILE}, then run: offlineimap -o -c {OFFLINEIMAP_FILE}\n"
+        f"# Save as {OFFLINEIMAP_FILE}, then run (-o: once):\n"
+        f"#   offlineimap -o -c {OFFLINEIMAP_FILE}\n"
         "[general]\n"
         f"accounts = {_NAME}\n"
         f"metadata = {OFFLINEIMAP_STATE}\n"

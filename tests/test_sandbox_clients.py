@@ -5,9 +5,9 @@ CA, and XOAUTH2 validated by Dovecot.
 
 What each client copied is compared with what the server holds, folder by folder, by the
 multiset of Message-ID headers (the server's side listed with the project's own client). The
-o365imap home has spaces, quotes, ``$``, a backquote and ``%`` in its name, so the token command
-only works if every format quoted it right; the clients run without the tests' O365IMAP_*
-variables, so the command's own ``env`` settings are the ones that count.
+o365imap home has spaces, quotes, ``$``, a backquote, ``%`` and a backslash in its name, so the
+token command only works if every format quoted it right; the clients run without the tests'
+O365IMAP_* variables, so the command's own ``env`` settings are the ones that count.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 def home(tmp_path_factory: pytest.TempPathFactory, box: Sandbox) -> Path:
     """A signed-in o365imap home whose path puts every format's quoting to the test: each
     client must hand the token command to ``sh`` intact, or it gets no token."""
-    home = tmp_path_factory.mktemp("clients") / "o365imap home 'q' \"dq\" $HOME `x` 100%"
+    home = tmp_path_factory.mktemp("clients") / "o365imap home 'q' \"dq\" $HOME `x` 100% \\"
     home.mkdir()
     box.save_profile(ProfileStore(home / "profiles.toml"))
     sign_in(home, box)
@@ -268,6 +268,19 @@ def _neomutt_values(output: str) -> dict[str, str]:
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         values[name] = value
     return values
+
+
+def test_a_value_no_format_can_carry_is_refused() -> None:
+    setup = ClientSetup(
+        imap_port=143,
+        imaps_port=993,
+        user="adele.vance@contoso.example",
+        ca_file=Path("/ca.pem"),
+        token_command="o365imap token\nrm -rf ~",
+    )
+    for render in (render_mbsync, render_neomutt, render_offlineimap):
+        with pytest.raises(ValueError, match="control character"):
+            render(setup)
 
 
 def test_neomutt_reads_its_configuration_back_as_written(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ named with the command that fixes it.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ NEEDED = {
     # Other mail clients run against the sandbox (tests/test_sandbox_clients.py); mbsync
     # needs Cyrus SASL's XOAUTH2 plugin, neomutt is driven in tmux.
     "/usr/bin/mbsync": "isync",
-    "/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so": "libsasl2-modules-kdexoauth2",
+    "/usr/lib/*/sasl2/libkdexoauth2.so": "libsasl2-modules-kdexoauth2",  # any architecture
     "/usr/bin/neomutt": "neomutt",
     "/usr/bin/offlineimap": "offlineimap3",
     "/usr/bin/tmux": "tmux",
@@ -44,7 +45,7 @@ def _apt(*args: str) -> None:
 
 
 def install_missing() -> int:
-    missing = sorted({pkg for path, pkg in NEEDED.items() if not os.path.exists(path)})
+    missing = sorted({pkg for path, pkg in NEEDED.items() if not glob.glob(path)})
     if not missing:
         return 0
     if not _can_install():

@@ -12,6 +12,7 @@ O365IMAP_* variables, so the command's own ``env`` settings are the ones that co
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shlex
@@ -46,7 +47,11 @@ APT_GET = (
     "isync libsasl2-modules-kdexoauth2 neomutt offlineimap3 tmux"
 )
 MBSYNC = "/usr/bin/mbsync"
-XOAUTH2_PLUGIN = "/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so"  # Cyrus SASL's XOAUTH2
+# Cyrus SASL's XOAUTH2 plugin, in the multiarch folder of this machine's architecture
+XOAUTH2_PLUGIN = next(
+    iter(glob.glob("/usr/lib/*/sasl2/libkdexoauth2.so")),
+    "/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so",
+)
 OFFLINEIMAP = "/usr/bin/offlineimap"
 NEOMUTT = "/usr/bin/neomutt"
 TMUX = "/usr/bin/tmux"
@@ -130,7 +135,7 @@ def client_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-HEADER = re.compile(r"# Save as (~/\S+), then run\b[^\n]*:\n#   ([^\n]+)\n")
+HEADER = re.compile(r"# Save as (\S+), then run\b[^\n]*:\n#   ([^\n]+)\n")
 
 
 def install(rendering: str, env: dict[str, str]) -> str:
@@ -390,3 +395,55 @@ def test_neomutt_asks_before_trusting_a_certificate_from_another_ca(
         neomutt.keys("q")
         neomutt.wait_for("[neomutt exited: 0]")
     assert logins_since(box, offset) == []
+
+
+# ---------------------------------------------------------------- what users are given
+
+
+def test_the_readme_shows_what_the_sandbox_writes() -> None:
+    """README's three configurations are the renderings, for the ports it names."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    setup = ClientSetup(
+        imap_port=10143,
+        imaps_port=10993,
+        user=SANDBOX_USER,
+        ca_file=Path("~/.local/share/o365imap/sandbox/tls/ca.pem"),
+        token_command="o365imap token --profile sandbox",
+    )
+    for heading, render in (
+        ("#### mbsync (isync 1.4)", render_mbsync),
+        ("#### neomutt", render_neomutt),
+        ("#### offlineimap3", render_offlineimap),
+    ):
+        block = re.search(re.escape(heading) + r"\n\n```\w*\n(.*?)```", readme, re.S)
+        assert block, heading
+        assert block.group(1) == render(setup), heading
+
+
+def test_the_sandbox_command_writes_what_its_banner_runs(tmp_path: Path) -> None:
+    """`o365imap sandbox` writes the three files for its ports; the banner's mbsync command,
+    run as printed, copies the mailbox."""
+    need(MBSYNC, XOAUTH2_PLUGIN)
+    from test_sandbox_cmd import _approve
+    from test_signin import Login, SandboxProcess
+
+    home = tmp_path / "home"
+    box = SandboxProcess(home, tmp_path / "box", "--messages", "5")
+    try:
+        tls = box.port("TLS")
+        for name in ("mbsync", "neomutt", "offlineimap"):
+            written = (home / f"sandbox.{name}rc").read_text(encoding="utf-8")
+            assert str(tls) in written, name
+            assert f"{name}:" in box.banner
+        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+        assert _approve(home, login.wait_url()).returncode == 0
+        assert login.finish()[0] == 0
+        command = re.search(r"mbsync:\s+(.+)", box.banner)
+        assert command, box.banner
+        env = client_env(tmp_path)
+        result = run_client(["sh", "-c", command.group(1)], env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        inbox = Path(env["HOME"], "Mail/o365imap-sandbox/mbsync/INBOX/cur")
+        assert len(list(inbox.iterdir())) > 0
+    finally:
+        box.stop()

@@ -31,6 +31,7 @@ from msal_extensions.persistence import BasePersistence, PersistenceNotFound
 
 from o365imap.auth.profiles import home_dir, unwritable
 from o365imap.errors import AuthError
+from o365imap.files import write_text_atomically
 
 __all__ = [
     "AtomicFilePersistence",
@@ -63,23 +64,9 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
     def save(self, content: str) -> None:
         directory = self._location.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=directory)
+            write_text_atomically(self._location, content)
         except OSError as exc:
             raise unwritable(directory, exc) from exc
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._location)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise unwritable(directory, exc) from exc
-            raise
 
     def load(self) -> str:
         try:

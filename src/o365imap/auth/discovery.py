@@ -24,14 +24,13 @@ one more request to the identity platform, never a failed command.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
+
+from o365imap.files import write_text_atomically
 
 __all__ = ["DiscoveryCache"]
 
@@ -126,21 +125,11 @@ class DiscoveryCache(MutableMapping[str, Any]):
             return
         if text == self._saved:
             return
-        directory = self.path.parent
-        tmp: str | None = None
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".discovery-", dir=directory)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, self.path)
+            write_text_atomically(self.path, text)
         except OSError as exc:
             # Only a cache: the next run asks the identity platform again.
             log.debug("discovery cache %s not saved (%s)", self.path, exc)
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
             return
         self._saved = text
 

@@ -20,7 +20,6 @@ Keys o365imap does not know are kept as they are when it rewrites the file.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 import os
@@ -35,6 +34,7 @@ from typing import Any, Literal
 import platformdirs
 
 from o365imap.errors import UsageError
+from o365imap.files import write_text_atomically
 
 __all__ = [
     "APP_ONLY_SCOPES",
@@ -282,24 +282,10 @@ class ProfileStore:
         return True
 
     def _write(self, data: dict[str, Any]) -> None:
-        text = _dump_toml(data)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".toml", dir=self.path.parent)
+            write_text_atomically(self.path, _dump_toml(data))
         except OSError as exc:
             raise unwritable(self.path.parent, exc) from exc
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise unwritable(self.path.parent, exc) from exc
-            raise
 
 
 # What each key of a profile table must hold, checked on load (a hand-edited file).

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -12,6 +16,7 @@ import click
 
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
+from o365imap.files import write_text_atomically
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox
@@ -144,8 +149,44 @@ def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
         f"  o365imap login --profile {profile}\n"
         f"  o365imap folders --profile {profile}\n"
         f"  o365imap list --profile {profile}\n"
+        "Other mail clients, configured for these ports (after the login above):\n"
+        f"{_client_configurations(box, profile)}\n"
         "Press Ctrl-C to stop."
     )
+
+
+def _client_configurations(box: Sandbox, profile: str) -> str:
+    """Write mbsync, neomutt and offlineimap configurations for this run: how to run each."""
+    from o365imap.sandbox.clients import (  # noqa: PLC0415
+        ClientSetup,
+        render_all,
+        run_command,
+        token_command,
+    )
+
+    # The token command must find this o365imap, and the same home and token store.
+    program = ("o365imap",) if shutil.which("o365imap") else (sys.executable, "-m", "o365imap")
+    command = token_command(profile, program=program)
+    settings = [
+        f"{key}={os.environ[key]}"
+        for key in ("O365IMAP_HOME", "O365IMAP_TOKEN_STORE")
+        if os.environ.get(key)
+    ]
+    if settings:
+        command = f"{shlex.join(['env', *settings])} {command}"
+    setup = ClientSetup(
+        imap_port=box.dovecot.imap_port,
+        imaps_port=box.dovecot.imaps_port,
+        user=box.info().user,
+        ca_file=box.ca_file,
+        token_command=command,
+        config_dir=str(home_dir("config")),
+    )
+    lines = []
+    for name, text in render_all(setup).items():
+        write_text_atomically(Path(setup.config_file(name)), text)
+        lines.append(f"  {name + ':':<13}{run_command(text)}")
+    return "\n".join(lines)
 
 
 def _forget_other_sandboxes_tokens(store: ProfileStore, name: str, ca_file: Path) -> None:

@@ -31,13 +31,13 @@ __all__ = [
     "render_mbsync",
     "render_neomutt",
     "render_offlineimap",
+    "run_command",
     "token_command",
 ]
 
-# Where each rendering asks to be saved: beside the user's own configurations, never over them.
-MBSYNC_FILE = "~/.config/o365imap/sandbox.mbsyncrc"
-NEOMUTT_FILE = "~/.config/o365imap/sandbox.neomuttrc"
-OFFLINEIMAP_FILE = "~/.config/o365imap/sandbox.offlineimaprc"
+# Where each rendering asks to be saved: o365imap's own configuration folder, never over the
+# user's own files (`o365imap sandbox` writes them there for its ports).
+DEFAULT_CONFIG_DIR = "~/.config/o365imap"
 DEFAULT_MAILDIR = "~/Mail/o365imap-sandbox"
 # offlineimap creates its state folder with mkdir, not makedirs: its parent must exist already.
 OFFLINEIMAP_STATE = "~/.offlineimap-o365imap-sandbox"
@@ -67,10 +67,15 @@ class ClientSetup:
     ca_file: Path
     token_command: str
     maildir: Path | None = None
+    config_dir: str = DEFAULT_CONFIG_DIR
 
     @property
     def maildir_root(self) -> str:
         return DEFAULT_MAILDIR if self.maildir is None else str(self.maildir)
+
+    def config_file(self, client: str) -> str:
+        """Where ``client``'s rendering asks to be saved (``sandbox.mbsyncrc`` ...)."""
+        return _join(self.config_dir, f"sandbox.{client}rc")
 
 
 def token_command(profile: str = "sandbox", *, program: Sequence[str] = ("o365imap",)) -> str:
@@ -119,8 +124,10 @@ def render_mbsync(setup: ClientSetup) -> str:
     q = _mbsync_quote
     local = _join(setup.maildir_root, "mbsync")
     return (
-        f"# Save as {MBSYNC_FILE}, then run (mbsync does not create the top folder):\n"
-        f"#   mkdir -p {_shell_path(local)} && mbsync -c {MBSYNC_FILE} -a\n"
+        f"# Save as {setup.config_file('mbsync')}, then run (mbsync does not create the top "
+        "folder):\n"
+        f"#   mkdir -p {_shell_path(local)} && mbsync -c "
+        f"{_shell_path(setup.config_file('mbsync'))} -a\n"
         f"IMAPAccount {_NAME}\n"
         f"Host {q(setup.host)}\n"
         f"Port {setup.imaps_port}\n"
@@ -169,8 +176,8 @@ def render_neomutt(setup: ClientSetup) -> str:
     """
     q = _neomutt_quote
     return (
-        f"# Save as {NEOMUTT_FILE}, then run:\n"
-        f"#   neomutt -F {NEOMUTT_FILE}\n"
+        f"# Save as {setup.config_file('neomutt')}, then run:\n"
+        f"#   neomutt -F {_shell_path(setup.config_file('neomutt'))}\n"
         f"set imap_user={q(setup.user)}\n"
         'set imap_authenticators="xoauth2"\n'
         f"set imap_oauth_refresh_command={q(setup.token_command)}\n"
@@ -202,8 +209,8 @@ def render_offlineimap(setup: ClientSetup) -> str:
     root = setup.maildir_root
     command = repr(_plain(setup.token_command))
     return (
-        f"# Save as {OFFLINEIMAP_FILE}, then run (-o: once):\n"
-        f"#   offlineimap -o -c {OFFLINEIMAP_FILE}\n"
+        f"# Save as {setup.config_file('offlineimap')}, then run (-o: once):\n"
+        f"#   offlineimap -o -c {_shell_path(setup.config_file('offlineimap'))}\n"
         "[general]\n"
         f"accounts = {_NAME}\n"
         f"metadata = {OFFLINEIMAP_STATE}\n"
@@ -243,3 +250,8 @@ CLIENTS: dict[str, Callable[[ClientSetup], str]] = {
 def render_all(setup: ClientSetup) -> dict[str, str]:
     """Every client's configuration, by client name (the keys of :data:`CLIENTS`)."""
     return {name: render(setup) for name, render in CLIENTS.items()}
+
+
+def run_command(rendering: str) -> str:
+    """The shell command a rendering's header says runs it."""
+    return rendering.splitlines()[1].removeprefix("#").strip()

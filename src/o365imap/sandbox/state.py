@@ -9,12 +9,11 @@ Written atomically; a damaged file is ignored (the next start rewrites it).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from o365imap.files import write_text_atomically
 
 from .dovecot_config import Features
 
@@ -42,16 +41,7 @@ class SandboxState:
             "ports": asdict(self.ports),
             "dovecot": asdict(self.dovecot) if self.dovecot else None,
         }
-        fd, tmp = tempfile.mkstemp(prefix=".sandbox-", suffix=".json", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=2)
-                out.write("\n")
-            os.replace(tmp, root / STATE_FILE)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_text_atomically(root / STATE_FILE, json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def load(cls, root: Path) -> SandboxState | None:

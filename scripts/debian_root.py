@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -144,6 +145,20 @@ def unmount_below(root: Path) -> None:
         )
 
 
+def processes_inside(root: Path) -> list[int]:
+    """Pids of processes whose root directory is ``root`` or below it (dpkg, a Dovecot)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                seen = Path(os.readlink(entry / "root"))
+            except OSError:
+                continue  # gone meanwhile, or not ours to look at
+            if seen == root or root in seen.parents:
+                found.append(int(entry.name))
+    return found
+
+
 def remove_half_built(root: Path) -> None:
     """Remove an interrupted build, never a folder this script did not start."""
     if not root.exists():
@@ -152,6 +167,13 @@ def remove_half_built(root: Path) -> None:
         raise RootError(
             f"{root} exists but was not made by this script (no {MARK} in it): "
             "remove it yourself or choose another --root"
+        )
+    running = processes_inside(root)
+    if running:
+        # an earlier build still at work (or a Dovecot in it): removing files under it fails
+        raise RootError(
+            f"processes still run inside {root} (pids {', '.join(map(str, running))}): "
+            "stop them, then run this again"
         )
     # rmtree would follow a mounted /proc or /dev into the host's own files: unmount first
     unmount_below(root)
@@ -174,13 +196,36 @@ def debootstrap_command(root: Path, mirror: str) -> list[str]:
 
 
 def _run(command: Sequence[str], what: str) -> None:
+    """Run ``command`` in a session of its own; stopped with all it started if we are.
+
+    debootstrap ignores SIGINT and goes on unpacking after a Ctrl-C: stopped by its process
+    group, it leaves nothing running that could remount or rewrite the root.
+    """
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:
-        done = subprocess.run(command, env=env, check=False)
+        process = subprocess.Popen(command, env=env, start_new_session=True)
     except FileNotFoundError:
         raise RootError(f"{what}: {command[0]} is not installed") from None
-    if done.returncode != 0:
-        raise RootError(f"{what} failed (exit status {done.returncode}): {' '.join(command)}")
+    try:
+        status = process.wait()
+    except BaseException:
+        _stop_group(process)
+        raise
+    if status != 0:
+        raise RootError(f"{what} failed (exit status {status}): {' '.join(command)}")
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break  # the group is gone
+        try:
+            process.wait(timeout=30)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def ensure_debootstrap() -> None:
@@ -236,11 +281,17 @@ def dovecot_version(root: Path) -> str:
     return done.stdout.strip() or "(no answer to dovecot --version)"
 
 
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="default: %(default)s")
     parser.add_argument("--mirror", help="Debian mirror (default: the one apt uses here)")
     args = parser.parse_args(argv)
+    # a SIGTERM (timeout, make killed) ends the build through its cleanup, as a Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
     root: Path = args.root.resolve()
     start = time.monotonic()
     built = not built_already(root)
@@ -250,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RootError as exc:
         print(f"debian_root: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"debian_root: interrupted; the next run builds {root} again", file=sys.stderr)
+        return 130
     took = time.monotonic() - start
     what = "built" if built else "already built"
     print(f"Debian 13 root {what} in {took:.1f} s: {root}, Dovecot {dovecot_version(root)}")

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench system-deps clean
+.PHONY: demo test test-dovecot24 lint typecheck pytest bench system-deps clean
 
 demo: system-deps $(STAMP)
 	$(PY) -m o365imap.sandbox.demo
@@ -20,6 +20,22 @@ typecheck: $(STAMP)
 
 pytest: system-deps $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The Dovecot tests again against Dovecot 2.4 (Debian 13's, in a root built once by debootstrap
+# and run through chroot), whatever the system's Dovecot is. Needs root. The tests' folders go
+# below that root (--basetemp), where the chrooted Dovecot can see them.
+DEBIAN13 := $(abspath .cache/debian13)
+DOVECOT24_TESTS := tests/test_testbed.py tests/test_dovecot_versions.py \
+	tests/test_client_dovecot.py tests/test_messages_dovecot.py \
+	tests/test_signin.py::test_device_code_flow \
+	tests/test_signin.py::test_a_script_opens_the_saved_profile \
+	tests/test_signin.py::test_a_token_dovecot_rejects_gives_the_clear_error \
+	tests/test_signin.py::test_the_sandbox_command_runs_until_ctrl_c
+
+test-dovecot24: $(STAMP)
+	$(PYTHON) scripts/debian_root.py --root $(DEBIAN13)
+	O365IMAP_DOVECOT_ROOT=$(DEBIAN13) $(VENV)/bin/pytest --basetemp=$(DEBIAN13)/tmp/o365imap-pytest \
+		$(DOVECOT24_TESTS) $(PYTEST_ARGS)
 
 bench: system-deps $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'

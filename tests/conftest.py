@@ -14,8 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from o365imap.sandbox.dovecot import DovecotNotInstalled, DovecotServer
+from o365imap.sandbox.dovecot import DovecotInstall, DovecotNotInstalled, DovecotServer
 from o365imap.sandbox.seed import Testbed, seed_testbed
+
+
+def pytest_report_header() -> str:
+    """Which Dovecot the Dovecot tests run (``make test-dovecot24`` picks Debian 13's)."""
+    install = DovecotInstall.find()
+    where = f" in {install.root}" if install.root is not None else ""
+    return f"dovecot: {install.version or '(not found)'} {install.binary}{where}"
 
 
 @pytest.fixture(autouse=True, scope="session")

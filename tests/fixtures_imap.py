@@ -1382,6 +1382,40 @@ BODY_CASES: tuple[BodyCase, ...] = (
             "4": {"children": ()},
         },
     ),
+    # Dovecot 2.4.1 (Debian 13): RFC 2231 continuations decoded by the server, section by
+    # section; sections that split a character stay percent-encoded, the others arrive as raw
+    # UTF-8 in a literal. The Content-Type's name (RFC 2047 words) is the same name, whole.
+    BodyCase(
+        "bs_dovecot24_rfc2231_sections_decoded_one_by_one",
+        b'(("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 47 1 NIL NIL NIL NIL)'
+        b'("application" "pdf" ("name" "=?utf-8?B?0J/RgNC+0YLQvtC60L7QuyDRgdC+0LLQtdGJ0LDQvdC40Y8=?=")'
+        b' NIL NIL "base64" 280 NIL ("attachment" ("filename" '
+        + lit("Протокол%20%D1%81%D0%BE%D0%B2%D0%B5%D1%89%D0%B0%D0%BD%D0%B8%D1%8F%20Альфа.pdf")
+        + b")) NIL NIL)"
+        b' "mixed" ("boundary" "=_b_1") NIL NIL NIL)',
+        _walk_parts("- multipart/mixed", "1 text/plain", "2 application/pdf"),
+        {
+            "2": {
+                "filename": "Протокол совещания Альфа.pdf",
+                "disposition_params": {"filename": "Протокол совещания Альфа.pdf"},
+                "params": {"name": "Протокол совещания"},
+            },
+        },
+    ),
+    # A name that really holds an escape of a non-ASCII byte that is not UTF-8 stays as sent;
+    # one with only ASCII escapes ("%20") is not touched at all.
+    BodyCase(
+        "bs_percent_in_a_real_file_name_kept",
+        b'("application" "octet-stream" ("name" "100%20off.bin") NIL NIL "base64" 8 NIL'
+        b' ("attachment" ("filename" "rabatt-%E9t%E9.bin")) NIL NIL)',
+        _walk_parts("1 application/octet-stream"),
+        {
+            "1": {
+                "filename": "rabatt-%E9t%E9.bin",
+                "params": {"name": "100%20off.bin"},
+            },
+        },
+    ),
     # IceWarp (MailKit #953): on the multipart/related the dsp (NIL) and lang positions are
     # swapped, so ("inline" NIL) sits in the language slot; an extra extension NIL follows. The
     # images have a Content-ID and a hash as their name.

@@ -91,6 +91,56 @@ def test_the_probe_runs_once_per_process(dovecot: DovecotServer) -> None:
     assert probe.cache_info().hits > before
 
 
+def _processes(title: str) -> list[int]:
+    """Pids whose title (Dovecot sets ``dovecot-<instance>/<service>``) ends with ``title``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue  # gone meanwhile
+            if cmdline.endswith(title):
+                found.append(int(entry.name))
+    return found
+
+
+def _uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("Uid:", 1)[1].split()[0])
+
+
+@dovecot_test
+def test_one_login_process_and_the_users_it_runs_as(dovecot: DovecotServer, token: str) -> None:
+    """One long-lived imap-login serves every connection (2.3's short-lived ones crash now and
+    then); run as root, it is unprivileged and chrooted, and mail runs as uid 5000."""
+    instance = f"dovecot-o365imap-sandbox-{dovecot.imap_port}"
+    conns = []
+    try:
+        for _ in range(4):  # TLS: the login process stays as the proxy of each
+            sock = socket.create_connection((dovecot.host, dovecot.imaps_port), timeout=10)
+            conns.append(
+                RawImap(tls_context(dovecot).wrap_socket(sock, server_hostname=dovecot.host))
+            )
+        _, done = conns[0].command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, token)}")
+        assert done.startswith(b"OK"), done
+        logins = _processes(f"{instance}/imap-login")
+        assert len(logins) == 1, logins
+        mail = _processes(f"{instance}/imap")
+        assert mail
+        if dovecot.as_root:
+            login_root = os.readlink(f"/proc/{logins[0]}/root")
+            assert login_root == str(dovecot.base_dir / "login")
+            assert _uid(logins[0]) != 0
+            assert {_uid(pid) for pid in mail} == {5000}
+            assert {os.readlink(f"/proc/{pid}/root") for pid in mail} == {
+                str(dovecot.root / "mail")
+            }
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 # -- Dovecots that fail: one sentence and the fix ------------------------------------------------
 
 

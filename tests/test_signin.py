@@ -52,13 +52,13 @@ def home(tmp_path: Path, box: Sandbox) -> Path:
     return tmp_path
 
 
+# Which Dovecot the tests run (make test-dovecot24 sets these): a sandbox command started here
+# must run the same one.
+_KEPT = ("O365IMAP_DOVECOT_ROOT", "O365IMAP_DOVECOT")
+
+
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    # The user's settings go; the Dovecot to test against (O365IMAP_DOVECOT*) stays.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("O365IMAP_") or k.startswith("O365IMAP_DOVECOT")
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_") or k in _KEPT}
     env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file", **extra)
     return env
 

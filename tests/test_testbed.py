@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import functools
 import imaplib
 import json
 import os
@@ -214,53 +215,89 @@ REFUSED: dict[str, Callable[[TokenSigner], str]] = {
 }
 
 
+# What Dovecot sends before its NO when it refuses a token (the client answers with an empty
+# line). 2.4 adds its oauth2_openid_configuration_url (unset here, so empty), and for
+# OAUTHBEARER the scope too.
+XOAUTH2_CHALLENGE: dict[str, dict[str, str]] = {
+    "2.3": {"status": "401", "schemes": "bearer", "scope": "mail"},
+    "2.4": {"status": "401", "schemes": "bearer", "scope": "mail", "openid-configuration": ""},
+}
+OAUTHBEARER_CHALLENGE: dict[str, dict[str, str]] = {
+    "2.3": {"status": "invalid_token"},
+    "2.4": {"status": "invalid_token", "scope": "mail", "openid-configuration": ""},
+}
+REFUSED_AT_ONCE = b"NO [AUTHENTICATIONFAILED] Authentication failed."
+
+
+def refusal(imaps: RawImap, command: str) -> tuple[dict[str, str] | None, bytes]:
+    """Send ``command``; the error challenge Dovecot sent (None: none), and its tagged answer."""
+    tag = imaps.start(command)
+    line = imaps.line()
+    if not line.startswith(b"+ "):
+        assert line.startswith(tag + b" "), line
+        return None, line[len(tag) + 1 :]
+    challenge = json.loads(base64.b64decode(line[2:]))
+    imaps.send(b"")
+    _, done = imaps.finish(tag)
+    return challenge, done
+
+
 @dovecot_test
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_xoauth2_refused(dovecot: DovecotServer, imaps: RawImap, case: str) -> None:
     bad = REFUSED[case](dovecot.signer)
-    tag = imaps.start(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
-    challenge = imaps.line()
-    assert challenge.startswith(b"+ ")
-    assert json.loads(base64.b64decode(challenge[2:])) == {
-        "status": "401",
-        "schemes": "bearer",
-        "scope": "mail",
-    }
-    imaps.send(b"")
-    _, done = imaps.finish(tag)
-    assert done == b"NO [AUTHENTICATIONFAILED] Authentication failed."
+    challenge, done = refusal(imaps, f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
+    dialect = dovecot.features.dialect
+    if case == "other user" and dialect == "2.4":
+        # 2.4 refuses a token for someone else with a bare NO: no challenge to answer
+        assert challenge is None
+    else:
+        assert challenge == XOAUTH2_CHALLENGE[dialect]
+    assert done == REFUSED_AT_ONCE
 
 
 @dovecot_test
 def test_oauthbearer_refused(dovecot: DovecotServer, imaps: RawImap) -> None:
     bad = dovecot.mint_token(ALICE, now=time.time() - 7200)
-    tag = imaps.start(f"AUTHENTICATE OAUTHBEARER {oauthbearer(ALICE, bad)}")
-    challenge = imaps.line()
-    assert json.loads(base64.b64decode(challenge[2:])) == {"status": "invalid_token"}
-    imaps.send(b"")
-    _, done = imaps.finish(tag)
-    assert done == b"NO [AUTHENTICATIONFAILED] Authentication failed."
+    challenge, done = refusal(imaps, f"AUTHENTICATE OAUTHBEARER {oauthbearer(ALICE, bad)}")
+    assert challenge == OAUTHBEARER_CHALLENGE[dovecot.features.dialect]
+    assert done == REFUSED_AT_ONCE
 
 
 @dovecot_test
-def test_token_without_username_claim_is_a_temporary_failure(
-    dovecot: DovecotServer, imaps: RawImap
-) -> None:
+def test_token_without_username_claim(dovecot: DovecotServer, imaps: RawImap) -> None:
     bad = dovecot.mint_token(ALICE, extra_claims={"upn": None})
-    _, done = imaps.command(f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
-    # Dovecot appends "[host:time]" so the admin can find the log line
-    assert done.startswith(b"NO [UNAVAILABLE] Temporary authentication failure. ["), done
+    challenge, done = refusal(imaps, f"AUTHENTICATE XOAUTH2 {xoauth2(ALICE, bad)}")
+    if dovecot.features.dialect == "2.3":
+        # a temporary failure; Dovecot appends "[host:time]" so the admin can find the log line
+        assert challenge is None
+        assert done.startswith(b"NO [UNAVAILABLE] Temporary authentication failure. ["), done
+    else:
+        # 2.4: a refusal like any other, with an "internal error" status in the challenge
+        assert challenge == {**XOAUTH2_CHALLENGE["2.4"], "status": "500"}
+        assert done == REFUSED_AT_ONCE
+
+
+def next_answer(answers: Iterator[bytes], _challenge: bytes) -> bytes:
+    return next(answers)
 
 
 @dovecot_test
 def test_refusals_are_not_delayed(dovecot: DovecotServer) -> None:
-    # The per-IP penalty is off: the tenth failure is answered as fast as the first.
+    # No failure delay and no per-IP penalty: the tenth failure is answered as fast as the
+    # first, for passwords and tokens alike (Dovecot's defaults: 2 s, then growing).
+    expired = dovecot.mint_token(ALICE, lifetime=-60)
+    xoauth2_raw = f"user={ALICE}\x01auth=Bearer {expired}\x01\x01".encode()
     start = time.monotonic()
     conn = imaplib.IMAP4(dovecot.host, dovecot.imap_port)
     try:
         for _ in range(10):
             with pytest.raises(imaplib.IMAP4.error):
                 conn.login(ALICE, "wrong")
+            # the token, then an empty answer to the error challenge
+            answers = iter([xoauth2_raw, b""])
+            with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+                conn.authenticate("XOAUTH2", functools.partial(next_answer, answers))
     finally:
         conn.logout()
     assert time.monotonic() - start < 5

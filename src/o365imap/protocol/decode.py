@@ -8,9 +8,11 @@ keeps what it can, and never raises on malformed input.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, Group, StreamedLiteral
 from o365imap.protocol.text import (
@@ -196,6 +198,26 @@ def _param_pairs(value: Any) -> list[tuple[bytes, bytes | None]]:
     return pairs
 
 
+# Dovecot 2.4.1 decodes RFC 2231 parameters itself, one continuation section at a time, and
+# leaves a section percent-encoded when its bytes are not UTF-8 on their own (a character split
+# between two sections): "filename*0*=utf-8''%D0%9F...; filename*1*=..." arrives as the plain
+# "Протокол%20%D1%81%D0%BE...Альфа.docx". A decoded name holds no escape of a non-ASCII byte
+# otherwise, so such an escape means: join the bytes again (when that gives UTF-8).
+_ESCAPED_HIGH_BYTE = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
+_NAME_PARAMS = ("filename", "name")
+
+
+def _params(value: Any) -> dict[str, str]:
+    params = decode_params(_param_pairs(value))
+    for key in _NAME_PARAMS:
+        name = params.get(key)
+        if name and _ESCAPED_HIGH_BYTE.search(name):
+            # not UTF-8 when joined: not that server's leftovers, the name stays as sent
+            with contextlib.suppress(UnicodeDecodeError):
+                params[key] = unquote_to_bytes(name.encode("utf-8")).decode("utf-8")
+    return params
+
+
 def _disposition(value: Any) -> tuple[str | None, dict[str, str]]:
     if isinstance(value, bytes):
         # Exchange sends a bare "inline", or even the Content-Description, in this slot.
@@ -203,7 +225,7 @@ def _disposition(value: Any) -> tuple[str | None, dict[str, str]]:
         return (word if word in _DISPOSITIONS else None), {}
     if isinstance(value, list) and value and isinstance(value[0], bytes):
         kind = value[0].decode("ascii", "replace").strip().lower() or None
-        params = decode_params(_param_pairs(value[1])) if len(value) > 1 else {}
+        params = _params(value[1]) if len(value) > 1 else {}
         return kind, params
     return None, {}
 
@@ -277,7 +299,7 @@ def _multipart(value: list[Any], part: str, depth: int) -> BodyPart:
         index += 1
     rest = value[index:] + [None] * 5
     subtype = _lower(rest[0], "mixed")
-    params = decode_params(_param_pairs(rest[1]))
+    params = _params(rest[1])
     dsp_value, lang_value = rest[2], rest[3]
     if dsp_value is None and _looks_like_disposition(lang_value):  # IceWarp swaps the two
         dsp_value, lang_value = lang_value, None
@@ -310,7 +332,7 @@ def _single(value: list[Any], part: str, depth: int) -> BodyPart:
         content_type = "text/plain" if maintype == "text" else f"{maintype}/octet-stream"
     else:
         content_type = f"{maintype}/{subtype}"
-    params = decode_params(_param_pairs(fields[2]))
+    params = _params(fields[2])
     base = {
         "id": _text(fields[3]),
         "description": None if _nstr(fields[4]) is None else decode_2047(fields[4]),

@@ -57,6 +57,7 @@ __all__ = [
 
 _START_ATTEMPTS = 5
 # Unix socket paths are limited to 108 bytes; Dovecot's longest name below base_dir is ~40.
+# Counted as Dovecot sees the path: chrooted, only the part below the root binds.
 _MAX_BASE_DIR = 60
 
 
@@ -361,7 +362,7 @@ class DovecotServer:
                 spare = iter(p for p in _free_ports(3) if p not in ports)
                 imap, imaps = (next(spare) if p in taken else p for p in ports)
                 ports = (imap, imaps)
-        if len(str(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
+        if len(self._seen(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
             self._short_base_dir = Path(
                 tempfile.mkdtemp(prefix="o365imap-dovecot-", dir=self.install.temp_parent())
             )
@@ -373,9 +374,11 @@ class DovecotServer:
         for _ in range(_START_ATTEMPTS):
             imap_port, imaps_port = ports if ports is not None else _free_ports(2)
             self._write_config(imap_port, imaps_port)
-            with contextlib.suppress(FileNotFoundError):
-                # a stale penalty socket from an earlier run would turn the penalty back on
-                (self.base_dir / "anvil-auth-penalty").unlink()
+            if self.features.dialect == "2.3":
+                with contextlib.suppress(FileNotFoundError):
+                    # 2.3 only (its penalty socket is renamed): a stale one from an earlier
+                    # run would turn the penalty back on
+                    (self.base_dir / "anvil-auth-penalty").unlink()
             process = DovecotProcess(
                 self.install,
                 self.config_path,

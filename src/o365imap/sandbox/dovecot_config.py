@@ -321,6 +321,8 @@ log_path = {v(layout.log_path)}
 {who}first_valid_uid = 1
 {ssl}auth_allow_cleartext = yes
 auth_mechanisms = plain login xoauth2 oauthbearer
+# every failure answered at once: in 2.4 this also turns off the per-IP penalty (2.3 needed
+# nodelay passdbs and a renamed anvil socket for that)
 auth_failure_delay = 0
 # the reason a token was refused is only ever in this log
 auth_verbose = yes
@@ -328,6 +330,7 @@ auth_verbose = yes
 # password grant against an OAuth server, not validate a token)
 oauth2_introspection_mode = local
 oauth2_username_attribute = {v(oauth.username_attribute)}
+# the claim is compared with the (lower-cased) login name: lower it too, as 2.3 did
 oauth2_username_validation_format = %{{user | lower}}
 oauth2_issuers = {v(oauth.issuer)}
 oauth2_scope = {v(oauth.scope)}
@@ -355,7 +358,9 @@ namespace inbox {{
 # tests open many connections as one user at once
 mail_max_userip_connections = 200
 service imap-login {{
-{login_chroot}  inet_listener imap {{
+{login_chroot}  # one long-lived login process, as in 2.3 (2.3's service_count = 0)
+  restart_request_count = unlimited
+  inet_listener imap {{
     port = {layout.imap_port}
   }}
 {imaps}}}

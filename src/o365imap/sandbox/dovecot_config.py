@@ -147,6 +147,46 @@ def render(
     return _render_23(features, layout, oauth, identity, special_use)
 
 
+# -- what both languages say alike ---------------------------------------------------------------
+
+
+def _process_users(layout: Layout, identity: ProcessIdentity) -> tuple[str, str]:
+    """The global user settings, and the imap-login service's chroot line."""
+    v = check_value
+    who = (
+        f"default_login_user = {v(identity.login_user)}\n"
+        f"default_internal_user = {v(identity.internal_user)}\n"
+        f"default_internal_group = {v(identity.internal_group)}\n"
+    )
+    if identity.as_root:
+        who += f"valid_chroot_dirs = {v(layout.mail_root)}\n"
+        return who, ""  # keep Dovecot's chroot: the login user could not reach base_dir
+    return who, "  chroot =\n"  # chroot needs root
+
+
+def _unchanged_settings(layout: Layout, who: str) -> str:
+    """The settings both languages name alike (2.4 keeps them from 2.3)."""
+    v = check_value
+    return (
+        f"instance_name = {v(layout.instance_name)}\n"
+        f"base_dir = {v(layout.base_dir)}\n"
+        f"state_dir = {v(layout.state_dir)}\n"
+        "protocols = imap\n"
+        f"listen = {v(layout.host)}\n"
+        f"log_path = {v(layout.log_path)}\n"
+        f"{who}first_valid_uid = 1\n"
+    )
+
+
+def _mailboxes(special_use: Mapping[str, str]) -> str:
+    """The namespace's special-use folders (RFC 6154), made and subscribed on first login."""
+    return "".join(
+        f"  mailbox {check_value(name)} {{\n    special_use = {_flag(flag)}\n"
+        "    auto = subscribe\n  }\n"
+        for name, flag in special_use.items()
+    )
+
+
 # -- 2.3 -----------------------------------------------------------------------------------------
 
 
@@ -158,29 +198,12 @@ def _render_23(
     special_use: Mapping[str, str],
 ) -> Config:
     v = check_value
-    if identity.as_root:
-        who = (
-            f"default_login_user = {v(identity.login_user)}\n"
-            f"default_internal_user = {v(identity.internal_user)}\n"
-            f"default_internal_group = {v(identity.internal_group)}\n"
-            f"valid_chroot_dirs = {v(layout.mail_root)}\n"
-        )
-        login_chroot = ""  # keep Dovecot's chroot: the login user could not reach base_dir
-    else:
-        who = (
-            f"default_login_user = {v(identity.login_user)}\n"
-            f"default_internal_user = {v(identity.internal_user)}\n"
-            f"default_internal_group = {v(identity.internal_group)}\n"
-        )
-        login_chroot = "  chroot =\n"  # chroot needs root
+    who, login_chroot = _process_users(layout, identity)
     if layout.tls is None:
         ssl = "ssl = no\n"
     else:
         ssl = f"ssl = yes\nssl_cert = <{v(layout.tls[0])}\nssl_key = <{v(layout.tls[1])}\n"
-    mailboxes = "".join(
-        f"  mailbox {v(name)} {{\n    special_use = {_flag(flag)}\n    auto = subscribe\n  }}\n"
-        for name, flag in special_use.items()
-    )
+    mailboxes = _mailboxes(special_use)
     imaps = ""
     if layout.imaps_port is not None:
         imaps = (
@@ -192,14 +215,7 @@ def _render_23(
         )
     users = v(layout.users_dir)
     main = f"""# Written by o365imap (Dovecot 2.3 language); rewritten on every start.
-instance_name = {v(layout.instance_name)}
-base_dir = {v(layout.base_dir)}
-state_dir = {v(layout.state_dir)}
-protocols = imap
-listen = {v(layout.host)}
-log_path = {v(layout.log_path)}
-{who}first_valid_uid = 1
-{ssl}disable_plaintext_auth = no
+{_unchanged_settings(layout, who)}{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 # the reason a token was refused is only ever in this log
@@ -282,16 +298,7 @@ def _render_24(
     special_use: Mapping[str, str],
 ) -> Config:
     v = check_value
-    who = (
-        f"default_login_user = {v(identity.login_user)}\n"
-        f"default_internal_user = {v(identity.internal_user)}\n"
-        f"default_internal_group = {v(identity.internal_group)}\n"
-    )
-    if identity.as_root:
-        who += f"valid_chroot_dirs = {v(layout.mail_root)}\n"
-        login_chroot = ""  # keep Dovecot's chroot: the login user could not reach base_dir
-    else:
-        login_chroot = "  chroot =\n"  # chroot needs root
+    who, login_chroot = _process_users(layout, identity)
     if layout.tls is None:
         ssl = "ssl = no\n"
     else:
@@ -300,10 +307,7 @@ def _render_24(
             f"ssl_server_cert_file = {v(layout.tls[0])}\n"
             f"ssl_server_key_file = {v(layout.tls[1])}\n"
         )
-    mailboxes = "".join(
-        f"  mailbox {v(name)} {{\n    special_use = {_flag(flag)}\n    auto = subscribe\n  }}\n"
-        for name, flag in special_use.items()
-    )
+    mailboxes = _mailboxes(special_use)
     imaps = ""
     if layout.imaps_port is not None:
         imaps = f"  inet_listener imaps {{\n    port = {layout.imaps_port}\n    ssl = yes\n  }}\n"
@@ -312,14 +316,7 @@ def _render_24(
     main = f"""# Written by o365imap (Dovecot 2.4 language); rewritten on every start.
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
-instance_name = {v(layout.instance_name)}
-base_dir = {v(layout.base_dir)}
-state_dir = {v(layout.state_dir)}
-protocols = imap
-listen = {v(layout.host)}
-log_path = {v(layout.log_path)}
-{who}first_valid_uid = 1
-{ssl}auth_allow_cleartext = yes
+{_unchanged_settings(layout, who)}{ssl}auth_allow_cleartext = yes
 auth_mechanisms = plain login xoauth2 oauthbearer
 # every failure answered at once: in 2.4 this also turns off the per-IP penalty (2.3 needed
 # nodelay passdbs and a renamed anvil socket for that)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import imaplib
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -383,3 +385,27 @@ def test_a_full_disk_under_the_output_is_exit_4(
     assert result.returncode == 4, result.stderr
     assert "cannot write the output: No space left on device." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stop_signals_raise_once_and_leave_an_ignored_one_alone() -> None:
+    """SIGTERM raises Stopped where the program is; a second one during the cleanup is
+    dropped; SIGHUP ignored beforehand (``nohup``) stays ignored; the handlers come back."""
+    from o365imap.cli.signals import Stopped, stop_signals
+
+    term = signal.getsignal(signal.SIGTERM)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pytest.raises(Stopped) as stopped, stop_signals() as received:
+            os.kill(os.getpid(), signal.SIGHUP)  # nohup's: nothing happens
+            assert received == []
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the signal interrupts this
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # the cleanup is not cut short
+        assert (stopped.value.exit_code, str(stopped.value)) == (143, "stopped by SIGTERM")
+        assert received == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is term
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -360,3 +360,25 @@ def test_a_stop_signal_in_the_middle_of_a_save_leaves_nothing(
     assert (proc.returncode, stderr) == (code, f"o365imap: {said}.\n")
     assert stdout == ""
     assert list(tmp_path.iterdir()) == []  # no file, hidden or not
+
+
+def test_a_later_save_removes_what_a_killed_one_left_never_a_live_ones(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    small = testbed.tagged("pdf")
+    later = ["save", str(small.uid), "--dir", str(tmp_path), "--overwrite", *conn(dovecot)]
+    with _slow_save(dovecot, testbed, token, tmp_path) as first:
+        (temp,) = tmp_path.glob(".*")
+        # Stopped, the first run neither writes nor ends: its file only ages, and it is alive.
+        first.send_signal(signal.SIGSTOP)
+        then = time.time() - 3600
+        os.utime(temp, (then, then))
+        result = run(later, token)
+        assert result.returncode == 0, result.stderr
+        assert temp.exists()
+        first.send_signal(signal.SIGKILL)  # kill -9: no cleanup of its own
+        first.wait(timeout=30)
+    assert temp.exists()
+    result = run(later, token)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Quarterly report Q1.pdf", "figures.csv"]

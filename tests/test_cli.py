@@ -409,3 +409,17 @@ def test_stop_signals_raise_once_and_leave_an_ignored_one_alone() -> None:
         assert signal.getsignal(signal.SIGTERM) is term
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_click_usage_errors_are_one_sentence_too() -> None:
+    unknown = run(["list", "--jsn"])
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "o365imap: no such option '--jsn'. Did you mean '--json'?\n",
+    )
+    several = run(["list", "--pages", "2"])
+    assert several.stderr == (
+        "o365imap: no such option '--pages'. (Did you mean one of: '--page', '--page-size'?)\n"
+    )
+    missing = run(["show"])
+    assert (missing.returncode, missing.stderr) == (1, "o365imap: missing argument 'UID|FILE'.\n")

@@ -129,6 +129,18 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _click_failure(exc: click.ClickException) -> NoReturn:
+    """One sentence, as for every other error, rather than click's usage text and "Error:"
+    (the values quoted are the user's own, but may carry what a terminal obeys)."""
+    message = for_terminal(exc.format_message(), one_line=True)
+    if message[:2].istitle():  # "Invalid value ...", "No such option ...": mid-sentence here
+        message = message[0].lower() + message[1:]
+    if not message.rstrip(")").endswith((".", "?", "!")):  # "(Did you mean one of: ...?)"
+        message += "."
+    click.echo(f"o365imap: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
 def _stopped(exc: Stopped) -> NoReturn:
     click.echo(f"o365imap: {exc}.", err=True)
     sys.exit(exc.exit_code)
@@ -161,12 +173,8 @@ def _run(args: list[str]) -> NoReturn:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
         sys.exit(EXIT_OK)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:  # a usage error, a bad value: click's own words
+        _click_failure(exc)
     except click.Abort:
         click.echo("o365imap: aborted.", err=True)
         sys.exit(EXIT_USAGE)

@@ -28,6 +28,7 @@ def test_public_api_is_exactly_all() -> None:
         "cli",
         "client",
         "errors",
+        "limits",
         "messages",
         "mime",
         "models",

@@ -16,6 +16,7 @@ from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, clai
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import DEFAULT_HOST, client_secret
+from o365imap.cli.params import Seconds
 
 __all__ = ["doctor", "login", "logout", "token", "whoami"]
 
@@ -84,7 +85,7 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(1),
     default=300,
     show_default=True,
     help="Seconds to wait for the sign-in to be completed.",

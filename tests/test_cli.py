@@ -535,3 +535,24 @@ def test_click_usage_errors_are_one_sentence_too() -> None:
     )
     missing = run(["show"])
     assert (missing.returncode, missing.stderr) == (1, "o365imap: missing argument 'UID|FILE'.\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["list", "--page", "٣"], "'--page': '٣' is not a whole number in ASCII digits."),
+        (["list", "--page-size", "１０"], "'--page-size': '１０' is not a whole number in ASCII"),
+        (["list", "--page", "9" * 5000], "'99999999999999999999'… (5000 characters) is not in"),
+        (["login", "--port", "٩٩٣"], "'--port': '٩٩٣' is not a whole number in ASCII digits."),
+    ],
+    ids=["page", "page-size", "page-5000-digits", "port"],
+)
+def test_whole_numbers_are_ascii_digits_too(
+    dovecot: DovecotServer, testbed: Testbed, token: str, args: list[str], said: str
+) -> None:
+    """int() reads other scripts' digits: `list --page ٣` listed page 3."""
+    if args[0] == "list":
+        args = [*args, *conn(dovecot)]
+    result = run(args, token, timeout=60)
+    assert result.returncode == 1, result.stderr[:300]
+    assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr[:300]

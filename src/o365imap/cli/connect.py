@@ -18,7 +18,7 @@ import click
 
 from o365imap import ImapClient, Security, UsageError
 from o365imap.auth import Authenticator, Profile, ProfileStore, open_signed_in
-from o365imap.cli.params import Seconds
+from o365imap.cli.params import Seconds, WholeNumber
 
 __all__ = [
     "Connection",
@@ -59,7 +59,7 @@ def connection_options(func: F) -> F:
             "--host", envvar="O365IMAP_HOST", help=f"IMAP server [default: {DEFAULT_HOST}]."
         ),
         click.option(
-            "--port", type=click.IntRange(1, 65535), help="Port [default: 993 for tls, else 143]."
+            "--port", type=WholeNumber(1, 65535), help="Port [default: 993 for tls, else 143]."
         ),
         click.option(
             "--security",

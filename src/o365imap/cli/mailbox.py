@@ -11,7 +11,7 @@ from rich.console import Console
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
-from o365imap.cli.params import FOLDER
+from o365imap.cli.params import FOLDER, WholeNumber
 
 
 def _console() -> Console:
@@ -64,9 +64,9 @@ def info(folder: str, as_json: bool, **kwargs: Any) -> None:
 @cli.command(name="list")
 @connection_options
 @click.argument("folder", default="INBOX", type=FOLDER)
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--page", type=WholeNumber(min=1), default=1, show_default=True,
               help="Page number; page 1 holds the newest messages.")  # fmt: skip
-@click.option("--page-size", type=click.IntRange(min=1, max=10000), default=50,
+@click.option("--page-size", type=WholeNumber(min=1, max=10000), default=50,
               show_default=True, help="Messages per page.")  # fmt: skip
 @click.option(
     "--all",

@@ -1,5 +1,5 @@
 """Parameter types for the values every command reads the same way: a UID (or a message
-file), a number of seconds, a folder name.
+file), a number of seconds, a folder name, a whole number.
 
 They apply the library's rules (``o365imap.limits``) while click parses, so that a bad value
 is a usage error naming the option before anything connects, the same for every command.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,7 +23,7 @@ from o365imap.limits import (
     shown,
 )
 
-__all__ = ["FOLDER", "UID_OR_FILE", "FolderName", "Seconds", "UidOrFile"]
+__all__ = ["FOLDER", "UID_OR_FILE", "FolderName", "Seconds", "UidOrFile", "WholeNumber"]
 
 
 # click.ParamType takes a type argument since click 8.4 only; a subscript fails at run time in
@@ -100,6 +101,22 @@ class FolderName(click.ParamType):  # type: ignore[type-arg]
             return check_folder_name(str(value))
         except UsageError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class WholeNumber(click.IntRange):
+    """click.IntRange, written in ASCII digits: int() also reads other scripts' digits ("٣"
+    is 3), and past 4300 digits it fails with a message that repeats them all."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, str):
+            text = value.strip()
+            if not (text.isascii() and text.removeprefix("-").isdigit()):
+                self.fail(f"{shown(value)} is not a whole number in ASCII digits", param, ctx)
+            if len(text.lstrip("-0")) > 18:  # beyond every bound given here
+                bounds = self._describe_range()
+                self.fail(f"{shown(value)} is not in the range {bounds}", param, ctx)
+        number: int = super().convert(value, param, ctx)
+        return number
 
 
 UID_OR_FILE = UidOrFile()

@@ -3,6 +3,8 @@
 It relays raw bytes (TLS passes through untouched) between a client and a real server; the
 first ``cuts`` connections are dropped once ``cut_after`` bytes have gone from the server to
 the client, the later ones are relayed whole. Tests use it to drop a download in the middle.
+With ``pace`` (bytes per second) it relays the server's bytes no faster than that: a slow
+link, so that a test can catch a download while it runs.
 """
 
 from __future__ import annotations
@@ -10,14 +12,23 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 
 
 class CuttingProxy:
-    def __init__(self, target: tuple[str, int], *, cut_after: int, cuts: int = 1) -> None:
+    def __init__(
+        self,
+        target: tuple[str, int],
+        *,
+        cut_after: int = 0,
+        cuts: int = 1,
+        pace: int | None = None,
+    ) -> None:
         self.target = target
         self.cut_after = cut_after
-        self.cuts_left = cuts
+        self.cuts_left = cuts if cut_after else 0
+        self.pace = pace
         self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = self._listener.getsockname()[:2]
@@ -50,15 +61,23 @@ class CuttingProxy:
                 self.cuts_left -= 1 if cut else 0
             server = socket.create_connection(self.target)
             limit = self.cut_after if cut else None
-            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, limit), daemon=True).start()
+            up = (client, server, None, None)
+            down = (server, client, limit, self.pace)
+            threading.Thread(target=self._pump, args=up, daemon=True).start()
+            threading.Thread(target=self._pump, args=down, daemon=True).start()
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+    def _pump(
+        source: socket.socket, sink: socket.socket, limit: int | None, pace: int | None
+    ) -> None:
         sent = 0
+        # At most a tenth of a second's worth at a time, each followed by the time it takes.
+        chunk = max(pace // 10, 1) if pace else 65536
         try:
             while True:
-                data = source.recv(65536)
+                data = source.recv(chunk)
+                if pace:
+                    time.sleep(len(data) / pace)
                 if not data:
                     break
                 if limit is not None and sent + len(data) >= limit:

@@ -29,6 +29,7 @@ def test_public_api_is_exactly_all() -> None:
         "client",
         "errors",
         "files",
+        "limits",
         "messages",
         "mime",
         "models",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import imaplib
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -383,3 +386,173 @@ def test_a_full_disk_under_the_output_is_exit_4(
     assert result.returncode == 4, result.stderr
     assert "cannot write the output: No space left on device." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stop_signals_raise_once_and_leave_an_ignored_one_alone() -> None:
+    """SIGTERM raises Stopped where the program is; a second one during the cleanup is
+    dropped; SIGHUP ignored beforehand (``nohup``) stays ignored; the handlers come back."""
+    from o365imap.cli.signals import Stopped, stop_signals
+
+    term = signal.getsignal(signal.SIGTERM)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pytest.raises(Stopped) as stopped, stop_signals() as received:
+            os.kill(os.getpid(), signal.SIGHUP)  # nohup's: nothing happens
+            assert received == []
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the signal interrupts this
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # the cleanup is not cut short
+        assert (stopped.value.exit_code, str(stopped.value)) == (143, "stopped by SIGTERM")
+        assert received == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is term
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+# ---------------------------------------------------------------- values people type
+
+_UID_RULE = "is not a UID: UIDs are ASCII digits, 1 to 4294967295 (RFC 3501 nz-number)."
+_TIMEOUT_RULE = "is not a finite number of seconds from 0.1 to 3600."
+_FOLDER_RULE = "is not a folder name: folder names are 1 to 1000 characters long."
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        # Each was sent, and refused by the server (exit 3, its BAD twice), or overflowed.
+        pytest.param(["save", "4294967296"], f"'4294967296' {_UID_RULE}", id="uid-2**32"),
+        pytest.param(
+            ["show", "9" * 30], f"'999999999999999999999999999999' {_UID_RULE}", id="uid-30-digits"
+        ),
+        pytest.param(
+            ["save", "9" * 5000],
+            f"'99999999999999999999'… (5000 characters) {_UID_RULE}",
+            id="uid-5000-digits",
+        ),
+        pytest.param(["show", "0"], f"'0' {_UID_RULE}", id="uid-0"),
+        # Digits of other scripts: int() reads them; `save １` saved UID 1.
+        pytest.param(["save", "１"], f"'１' {_UID_RULE}", id="uid-fullwidth"),
+        pytest.param(["save", "٣"], f"'٣' {_UID_RULE}", id="uid-arabic-indic"),
+        pytest.param(["show", "²"], f"'²' {_UID_RULE}", id="uid-superscript"),
+        pytest.param(
+            ["folders", "--timeout", "nan"], f"'--timeout': 'nan' {_TIMEOUT_RULE}", id="timeout-nan"
+        ),
+        pytest.param(
+            ["info", "--timeout", "inf"], f"'--timeout': 'inf' {_TIMEOUT_RULE}", id="timeout-inf"
+        ),
+        pytest.param(
+            ["list", "--timeout", "1e300"],
+            f"'--timeout': '1e300' {_TIMEOUT_RULE}",
+            id="timeout-1e300",
+        ),
+        pytest.param(
+            ["search", "--timeout", "٣٠"],
+            f"'--timeout': '٣٠' {_TIMEOUT_RULE}",
+            id="timeout-arabic-indic",
+        ),
+        pytest.param(
+            ["show", "1", "--timeout", "3601"],
+            f"'--timeout': '3601' {_TIMEOUT_RULE}",
+            id="timeout-over-an-hour",
+        ),
+        pytest.param(
+            ["capabilities", "--timeout", "0"], f"'--timeout': '0' {_TIMEOUT_RULE}", id="timeout-0"
+        ),
+        pytest.param(["info", ""], f"'[FOLDER]': '' {_FOLDER_RULE}", id="folder-empty-info"),
+        pytest.param(
+            ["list", "x" * 100_000],
+            f"'xxxxxxxxxxxxxxxxxxxx'… (100000 characters) {_FOLDER_RULE}",
+            id="folder-100000-list",
+        ),
+        pytest.param(
+            ["search", "y" * 1001, "--unseen"],
+            f"(1001 characters) {_FOLDER_RULE}",
+            id="folder-1001-search",
+        ),
+        pytest.param(["show", "1", ""], f"'[FOLDER]': '' {_FOLDER_RULE}", id="folder-empty-show"),
+        pytest.param(["save", "1", ""], f"'[FOLDER]': '' {_FOLDER_RULE}", id="folder-empty-save"),
+        pytest.param(["tui", "--folder", ""], f"'--folder': '' {_FOLDER_RULE}", id="tui-folder"),
+        pytest.param(
+            ["tui", "--timeout", "nan"], f"'--timeout': 'nan' {_TIMEOUT_RULE}", id="tui-timeout"
+        ),
+        pytest.param(
+            ["tui", "--poll", "inf"],
+            "'--poll': 'inf' is not a finite number of seconds from 5 to",
+            id="tui-poll",
+        ),
+        pytest.param(
+            ["login", "--timeout", "1e300"],
+            "'--timeout': '1e300' is not a finite number of seco",
+            id="login-timeout",
+        ),
+    ],
+)
+def test_bad_uids_timeouts_and_folder_names_are_usage_errors(
+    dovecot: DovecotServer,
+    testbed: Testbed,
+    token: str,
+    tmp_path: Path,
+    args: list[str],
+    said: str,
+) -> None:
+    if args[0] in ("save", "show", "folders", "info", "list", "search", "capabilities"):
+        args = [*args, *conn(dovecot)]  # a server that would take them, were they sent
+    if args[0] == "save":
+        args += ["--dir", str(tmp_path)]
+    result = run(args, token, timeout=60)
+    assert result.returncode == 1, result.stderr[:500]
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr[:500]  # one line
+    assert result.stderr.startswith("o365imap: invalid value for ")
+    assert said in result.stderr, result.stderr[:500]
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_uid_may_have_leading_zeros_and_a_folder_the_longest_name(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    msg = testbed.tagged("pdf")
+    shown = run(["show", f"000{msg.uid}", "--json", *conn(dovecot)], token)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["uid"] == msg.uid
+    longest = run(["info", "z" * 1000, *conn(dovecot)], token)  # allowed: the server says no
+    assert longest.returncode == 1 and "there is no folder 'zzz" in longest.stderr
+
+
+def test_click_usage_errors_are_one_sentence_too() -> None:
+    unknown = run(["list", "--jsn"])
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "o365imap: no such option '--jsn'. Did you mean '--json'?\n",
+    )
+    several = run(["list", "--pages", "2"])
+    assert several.stderr == (
+        "o365imap: no such option '--pages'. (Did you mean one of: '--page', '--page-size'?)\n"
+    )
+    missing = run(["show"])
+    assert (missing.returncode, missing.stderr) == (1, "o365imap: missing argument 'UID|FILE'.\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["list", "--page", "٣"], "'--page': '٣' is not a whole number in ASCII digits."),
+        (["list", "--page-size", "１０"], "'--page-size': '１０' is not a whole number in ASCII"),
+        (["list", "--page", "9" * 5000], "'99999999999999999999'… (5000 characters) is not in"),
+        (["login", "--port", "٩٩٣"], "'--port': '٩٩٣' is not a whole number in ASCII digits."),
+    ],
+    ids=["page", "page-size", "page-5000-digits", "port"],
+)
+def test_whole_numbers_are_ascii_digits_too(
+    dovecot: DovecotServer, testbed: Testbed, token: str, args: list[str], said: str
+) -> None:
+    """int() reads other scripts' digits: `list --page ٣` listed page 3."""
+    if args[0] == "list":
+        args = [*args, *conn(dovecot)]
+    result = run(args, token, timeout=60)
+    assert result.returncode == 1, result.stderr[:300]
+    assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr[:300]

@@ -11,7 +11,8 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,92 @@ def test_save_makes_the_folder_it_is_given(tmp_path: Path) -> None:
     blocked = run(["save", str(source), "--dir", str(source)])
     assert blocked.returncode == 1
     assert "is a file" in blocked.stderr
+
+
+def _hidden_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the command ended ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within 60 s")
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def _slow_save(
+    dovecot: DovecotServer, testbed: Testbed, token: str, folder: Path
+) -> Iterator[subprocess.Popen[str]]:
+    """``save`` of the 3 MB attachment through a link of 500 kB/s, caught while it writes."""
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    with CuttingProxy((dovecot.host, dovecot.imaps_port), pace=500_000) as proxy:
+        args = ["save", str(msg.uid), "Attachments", "--dir", str(folder), "--json"]
+        options = ["--host", "127.0.0.1", "--port", str(proxy.port)]
+        options += ["--ca-file", str(dovecot.ca_file), "--user", ALICE]
+        command = [sys.executable, "-m", "o365imap", *args, *options]
+        environment = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+        ) as proc:
+            try:
+                # Some bytes in the temporary file: the download is under way.
+                _wait_for(
+                    lambda: any(p.stat().st_size for p in folder.glob(".*")),
+                    proc,
+                    "temporary file with data",
+                )
+                yield proc
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "stopped by SIGTERM"),  # kill, timeout, systemd
+        (signal.SIGHUP, 129, "stopped by SIGHUP"),  # the terminal went away
+        (signal.SIGINT, 130, "interrupted"),  # Ctrl-C, which the others now match
+    ],
+)
+def test_a_stop_signal_in_the_middle_of_a_save_leaves_nothing(
+    dovecot: DovecotServer,
+    testbed: Testbed,
+    token: str,
+    tmp_path: Path,
+    signum: int,
+    code: int,
+    said: str,
+) -> None:
+    with _slow_save(dovecot, testbed, token, tmp_path) as proc:
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert (proc.returncode, stderr) == (code, f"o365imap: {said}.\n")
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == []  # no file, hidden or not
+
+
+def test_a_later_save_removes_what_a_killed_one_left_never_a_live_ones(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    small = testbed.tagged("pdf")
+    later = ["save", str(small.uid), "--dir", str(tmp_path), "--overwrite", *conn(dovecot)]
+    with _slow_save(dovecot, testbed, token, tmp_path) as first:
+        (temp,) = tmp_path.glob(".*")
+        # Stopped, the first run neither writes nor ends: its file only ages, and it is alive.
+        first.send_signal(signal.SIGSTOP)
+        then = time.time() - 3600
+        os.utime(temp, (then, then))
+        result = run(later, token)
+        assert result.returncode == 0, result.stderr
+        assert temp.exists()
+        first.send_signal(signal.SIGKILL)  # kill -9: no cleanup of its own
+        first.wait(timeout=30)
+    assert temp.exists()
+    result = run(later, token)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Quarterly report Q1.pdf", "figures.csv"]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +20,7 @@ import mime_samples as samples
 from o365imap.errors import UsageError
 from o365imap.mime.names import StorageError, UnsafeFileName, safe_filename
 from o365imap.mime.parser import MimeParser, PartData, PartEnd, PartStart
-from o365imap.mime.sink import AtomicFile, SavedFile
+from o365imap.mime.sink import AtomicFile, SavedFile, remove_stale_temporaries
 
 
 def listing(directory: Path) -> list[str]:
@@ -290,3 +296,84 @@ def test_large_attachment_streams_to_disk_with_the_right_hash(tmp_path: Path) ->
     saved = out.commit()
     assert saved.size == size
     assert saved.sha256 == samples.large_payload_sha256(size)
+
+
+# ---------------------------------------------------------------- leftovers of killed writers
+
+_WRITER = """
+import sys, time
+from o365imap.mime.sink import AtomicFile
+out = AtomicFile(sys.argv[1], "big.bin")
+out.open()
+out.write(b"x" * 300_000)  # past the buffer: on disk
+print(out.temp_name, flush=True)
+time.sleep(600)
+"""
+
+
+@contextlib.contextmanager
+def writer_in(folder: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """Another process writing big.bin into ``folder``, stopped half-way; its temporary file."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(folder)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            temp = folder / proc.stdout.readline().strip()
+            assert temp.stat().st_size == 300_000
+            yield proc, temp
+        finally:
+            proc.kill()
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make ``path`` look unchanged for ``seconds``."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_a_killed_writers_leftover_goes_a_live_writers_file_stays(tmp_path: Path) -> None:
+    with writer_in(tmp_path) as (live, temp):
+        age(temp, 3600)  # old, but its writer holds the lock: alive
+        assert remove_stale_temporaries(tmp_path) == []
+        live.send_signal(signal.SIGKILL)
+        live.wait()
+    age(temp, 30)  # the writer is dead, but the file changed too recently to be sure
+    assert remove_stale_temporaries(tmp_path) == []
+    age(temp, 61)
+    assert remove_stale_temporaries(tmp_path) == [temp.name]
+    assert listing(tmp_path) == []
+
+
+def test_the_first_file_saved_in_a_folder_removes_the_leftovers(tmp_path: Path) -> None:
+    with writer_in(tmp_path) as (_killed, temp):
+        pass
+    age(temp, 120)
+    with AtomicFile(tmp_path, "next.txt") as out:
+        out.write(b"x")
+    assert listing(tmp_path) == ["next.txt"]
+
+
+def test_only_regular_temporary_files_of_the_pattern_are_removed(tmp_path: Path) -> None:
+    kept = [
+        ".0123456789abcdef.o365imap-part.bak",
+        ".0123456789ABCDEF.o365imap-part",
+        "0123456789abcdef.o365imap-part",
+        ".report.pdf.o365imap-part",
+        ".0123456789abcdef.part",
+    ]
+    for name in kept:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / ".aaaaaaaaaaaaaaaa.o365imap-part").mkdir()
+    os.mkfifo(tmp_path / ".bbbbbbbbbbbbbbbb.o365imap-part")
+    target = tmp_path / "target.txt"
+    target.write_bytes(b"kept")
+    os.symlink(target, tmp_path / ".cccccccccccccccc.o365imap-part")
+    (tmp_path / ".dddddddddddddddd.o365imap-part").write_bytes(b"stale")
+    for path in tmp_path.iterdir():
+        age(path, 7200)
+    before = listing(tmp_path)
+    assert remove_stale_temporaries(tmp_path) == [".dddddddddddddddd.o365imap-part"]
+    assert listing(tmp_path) == [n for n in before if n != ".dddddddddddddddd.o365imap-part"]
+    assert target.read_bytes() == b"kept"
+    assert remove_stale_temporaries(tmp_path / "missing") == []

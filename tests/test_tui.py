@@ -8,6 +8,10 @@ condition never comes.
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -457,6 +461,56 @@ def test_tui_without_textual_prints_the_install_hint() -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "o365imap tui needs Textual: pip install 'o365imap[tui]'"
+
+
+def _read_until(fd: int, proc: subprocess.Popen[bytes], seen: Callable[[bytes], bool]) -> bytes:
+    """What the terminal ``fd`` shows, read until ``seen`` says so or the program ends."""
+    out = b""
+    deadline = time.monotonic() + 60
+    while not seen(out) and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the program closed its terminal
+                break
+            out += data
+        elif proc.poll() is not None:
+            break
+    return out
+
+
+def test_sigterm_ends_the_browser_with_the_terminal_restored(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    """Without its handler, SIGTERM killed the app in the alternate screen, keys unechoed."""
+    main, terminal = pty.openpty()
+    args = ["tui", "--host", dovecot.host, "--port", str(dovecot.imaps_port)]
+    args += ["--ca-file", str(dovecot.ca_file), "--user", ALICE]
+    token = dovecot.mint_token(ALICE, now=time.time() - 60)  # see session_for
+    environment = dict(os.environ, O365IMAP_ACCESS_TOKEN=token, TERM="xterm-256color")
+    with subprocess.Popen(
+        [sys.executable, "-m", "o365imap", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=environment,
+    ) as proc:
+        os.close(terminal)
+        try:
+            shown = _read_until(main, proc, lambda out: b"Entw" in out)  # the folder tree
+            assert b"Entw" in shown, shown[-500:]
+            proc.send_signal(signal.SIGTERM)
+            after = _read_until(main, proc, lambda out: out.endswith(b".\r\n"))
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(main)
+    assert code == 143
+    assert after.endswith(b"o365imap: stopped by SIGTERM.\r\n"), after[-200:]
+    # Before the sentence, the alternate screen was left: the shell's screen is back.
+    assert b"\x1b[?1049l" in after[: -len(b"o365imap: stopped by SIGTERM.\r\n")], after[-200:]
 
 
 def test_screenshots_of_the_main_screens(

@@ -36,6 +36,7 @@ from o365imap.errors import (
     TransportError,
     UsageError,
 )
+from o365imap.limits import check_folder_name, check_seconds
 from o365imap.models import (
     Capabilities,
     Folder,
@@ -143,6 +144,9 @@ class ImapClient:
             self.security = Security(security)
         except ValueError as exc:
             raise UsageError(f"security must be tls, starttls or plain, not {security!r}") from exc
+        check_seconds(timeout)
+        if connect_timeout is not None:
+            check_seconds(connect_timeout, "connect timeout")
         self.host = host
         self.port = port or default_port(self.security)
         self.throttle_retries = throttle_retries
@@ -451,9 +455,10 @@ class ImapClient:
     def select(self, folder: str, *, readonly: bool = False) -> FolderInfo:
         """SELECT (or EXAMINE when ``readonly``) a folder and report its counts."""
         command = "EXAMINE" if readonly else "SELECT"
+        folder_arg = _mailbox_arg(check_folder_name(folder))
         self.selected = None
         try:
-            result = self._run(command, _mailbox_arg(folder))
+            result = self._run(command, folder_arg)
         except CommandError as exc:
             if exc.status == "NO" and (
                 exc.code in ("NONEXISTENT", "TRYCREATE") or _NOT_FOUND.search(exc.text)
@@ -481,8 +486,9 @@ class ImapClient:
         items: Sequence[str] = ("MESSAGES", "RECENT", "UNSEEN", "UIDNEXT", "UIDVALIDITY"),
     ) -> FolderStatus:
         """STATUS of a folder that need not be selected (RFC 3501 section 6.3.10)."""
+        folder_arg = _mailbox_arg(check_folder_name(folder))
         try:
-            result = self._run("STATUS", _mailbox_arg(folder), [Atom(i.upper()) for i in items])
+            result = self._run("STATUS", folder_arg, [Atom(i.upper()) for i in items])
         except CommandError as exc:
             if _is_not_found(exc):
                 raise FolderNotFound(

@@ -45,6 +45,7 @@ from o365imap.errors import (
     StorageError,
     UsageError,
 )
+from o365imap.limits import check_uid
 from o365imap.mime import AtomicFile, MimeParser, PartData, PartEnd, PartStart, safe_filename
 from o365imap.mime.names import iter_numbered_names
 from o365imap.mime.sink import make_directory
@@ -300,6 +301,7 @@ def open_message(
     streamed, instead. ``mark_read`` needs the folder opened with ``select()``, not
     ``examine()`` (UsageError before anything is read).
     """
+    check_uid(uid)
     if mark_read and client.selected is not None and client.selected.read_only:
         raise UsageError(
             f"{client.selected.name} is open read-only (examine): select() it to mark messages read"
@@ -469,6 +471,7 @@ def save_message(
     progress: Callable[[int, int | None], None] | None = None,
 ) -> SavedPart:
     """The whole raw message as ``<subject>.eml`` (or ``filename``) in ``directory``, streamed."""
+    check_uid(uid)
     response = _fetch_one(client, uid, "(UID RFC822.SIZE ENVELOPE)")
     envelope = response.items.get("ENVELOPE")
     size = response.items.get("RFC822.SIZE")
@@ -520,6 +523,7 @@ def save_parts(
     If the connection drops and the client can sign in again (``authenticate_oauth(...,
     refresh=...)``), the download goes on from where it stopped.
     """
+    check_uid(uid)
     structure = _structure(client, uid)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):

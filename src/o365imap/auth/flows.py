@@ -63,6 +63,7 @@ from o365imap.errors import (
     TransportError,
     UsageError,
 )
+from o365imap.limits import check_seconds
 
 __all__ = ["Authenticator", "Token"]
 
@@ -133,7 +134,7 @@ class Authenticator:
         self.profile = profile
         self.store = store or TokenStore()
         self._secret = secret
-        self._timeout = timeout
+        self._timeout = check_seconds(timeout)
         self._http = http or _session(profile.ca_file, timeout)
         self._app: msal.ClientApplication | None = None
         self._cache: msal.TokenCache | None = None

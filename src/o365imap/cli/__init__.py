@@ -10,6 +10,7 @@ says what happened:
        or an internal error
     4  a file or the output could not be written (disk full, no permission, folder gone)
   130  interrupted (Ctrl-C)
+  143  stopped by SIGTERM (kill, timeout, systemd); 129 by SIGHUP: 128 + the signal's number
 
 An error is one sentence on stderr, followed by the server's own words when it said any.
 """
@@ -42,6 +43,7 @@ from o365imap.cli import (  # noqa: F401 - they register commands
 )
 from o365imap.cli.app import cli
 from o365imap.cli.connect import Connection, open_client
+from o365imap.cli.signals import Stopped, stop_signals
 from o365imap.errors import ServerReply, StorageError
 from o365imap.terminal_text import for_terminal
 
@@ -127,9 +129,40 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _click_failure(exc: click.ClickException) -> NoReturn:
+    """One sentence, as for every other error, rather than click's usage text and "Error:"
+    (the values quoted are the user's own, but may carry what a terminal obeys)."""
+    message = for_terminal(exc.format_message(), one_line=True)
+    if message[:2].istitle():  # "Invalid value ...", "No such option ...": mid-sentence here
+        message = message[0].lower() + message[1:]
+    if not message.rstrip(")").endswith((".", "?", "!")):  # "(Did you mean one of: ...?)"
+        message += "."
+    click.echo(f"o365imap: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _stopped(exc: Stopped) -> NoReturn:
+    click.echo(f"o365imap: {exc}.", err=True)
+    sys.exit(exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: maps every failure to a sentence and an exit code."""
     args = sys.argv[1:] if argv is None else argv
+    with stop_signals() as received:
+        try:
+            _run(args)
+        except Stopped as exc:  # arrived while a failure was being reported
+            _stopped(exc)
+        except SystemExit as exc:
+            if received and exc.code != 128 + received[0]:
+                # The signal's exception became another failure on its way out (a sign-in
+                # says it was cancelled): the exit code still tells what ended the command.
+                sys.exit(128 + received[0])
+            raise
+
+
+def _run(args: list[str]) -> NoReturn:
     try:
         # Not cli.main(): it turns a closed output pipe into exit code 1 before we can see it.
         with cli.make_context("o365imap", list(args)) as ctx:
@@ -140,17 +173,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
         sys.exit(EXIT_OK)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:  # a usage error, a bad value: click's own words
+        _click_failure(exc)
     except click.Abort:
         click.echo("o365imap: aborted.", err=True)
         sys.exit(EXIT_USAGE)
     except O365ImapError as exc:
         _fail(exc)
+    except Stopped as exc:
+        _stopped(exc)
     except KeyboardInterrupt:
         click.echo("o365imap: interrupted.", err=True)
         sys.exit(130)

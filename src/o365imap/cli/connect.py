@@ -18,6 +18,7 @@ import click
 
 from o365imap import ImapClient, Security, UsageError
 from o365imap.auth import Authenticator, Profile, ProfileStore, open_signed_in
+from o365imap.cli.params import Seconds, WholeNumber
 
 __all__ = [
     "Connection",
@@ -58,7 +59,7 @@ def connection_options(func: F) -> F:
             "--host", envvar="O365IMAP_HOST", help=f"IMAP server [default: {DEFAULT_HOST}]."
         ),
         click.option(
-            "--port", type=click.IntRange(1, 65535), help="Port [default: 993 for tls, else 143]."
+            "--port", type=WholeNumber(1, 65535), help="Port [default: 993 for tls, else 143]."
         ),
         click.option(
             "--security",
@@ -89,7 +90,7 @@ def connection_options(func: F) -> F:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(min=0.1),
+            type=Seconds(0.1),
             default=30.0,
             show_default=True,
             help="Seconds to wait for the server before giving up.",

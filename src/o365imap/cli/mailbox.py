@@ -11,6 +11,7 @@ from rich.console import Console
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
+from o365imap.cli.params import FOLDER, WholeNumber
 
 
 def _console() -> Console:
@@ -46,7 +47,7 @@ def folders(as_json: bool, **kwargs: Any) -> None:
 
 @cli.command()
 @connection_options
-@click.argument("folder", default="INBOX")
+@click.argument("folder", default="INBOX", type=FOLDER)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def info(folder: str, as_json: bool, **kwargs: Any) -> None:
     """Counts of FOLDER, default INBOX (read-only: STATUS and EXAMINE change nothing)."""
@@ -62,10 +63,10 @@ def info(folder: str, as_json: bool, **kwargs: Any) -> None:
 
 @cli.command(name="list")
 @connection_options
-@click.argument("folder", default="INBOX")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+@click.argument("folder", default="INBOX", type=FOLDER)
+@click.option("--page", type=WholeNumber(min=1), default=1, show_default=True,
               help="Page number; page 1 holds the newest messages.")  # fmt: skip
-@click.option("--page-size", type=click.IntRange(min=1, max=10000), default=50,
+@click.option("--page-size", type=WholeNumber(min=1, max=10000), default=50,
               show_default=True, help="Messages per page.")  # fmt: skip
 @click.option(
     "--all",

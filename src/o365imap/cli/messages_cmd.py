@@ -27,6 +27,7 @@ from rich.text import Text
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
+from o365imap.cli.params import FOLDER, UID_OR_FILE
 from o365imap.errors import UsageError
 from o365imap.messages import (
     MessageView,
@@ -43,24 +44,6 @@ from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 
 __all__ = ["part_json", "saved_json", "view_json"]
-
-
-def _target(message: str) -> int | Path:
-    """A UID, or an existing file to read instead of the server."""
-    text = message.strip()
-    if text.isdigit():
-        uid = int(text)
-        if uid < 1:
-            raise UsageError("UIDs start at 1")
-        return uid
-    path = Path(text)
-    if path.is_file():
-        return path
-    if path.exists():
-        raise UsageError(f"{message} is not a file")
-    if "/" in text or "." in text:  # meant as a file
-        raise UsageError(f"no such file: {message}")
-    raise UsageError(f"{message!r} is neither a UID nor a message file (.eml)")
 
 
 def part_json(part: PartInfo) -> dict[str, Any]:
@@ -145,8 +128,8 @@ def _print_view(view: MessageView, *, html: bool) -> None:
 
 @cli.command()
 @connection_options
-@click.argument("message", metavar="UID|FILE")
-@click.argument("folder", default="INBOX")
+@click.argument("target", metavar="UID|FILE", type=UID_OR_FILE)
+@click.argument("folder", default="INBOX", type=FOLDER)
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part itself.")
 @click.option("--headers", is_flag=True, help="Print every header field.")
 @click.option(
@@ -154,7 +137,7 @@ def _print_view(view: MessageView, *, html: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(
-    message: str,
+    target: int | Path,
     folder: str,
     show_html: bool,
     headers: bool,
@@ -163,7 +146,6 @@ def show(
     **kwargs: Any,
 ) -> None:
     """Show message UID of FOLDER (default INBOX), or a .eml FILE: text and parts."""
-    target = _target(message)
     if isinstance(target, Path):
         if mark_read:
             raise UsageError("--mark-read is for a message on the server, not a file")
@@ -209,8 +191,8 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
 
 @cli.command()
 @connection_options
-@click.argument("message", metavar="UID|FILE")
-@click.argument("folder", default="INBOX")
+@click.argument("target", metavar="UID|FILE", type=UID_OR_FILE)
+@click.argument("folder", default="INBOX", type=FOLDER)
 @click.option(
     "--dir",
     "directory",
@@ -225,7 +207,7 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
 @click.option("--keep-tnef", is_flag=True, help="Save winmail.dat as it is, not unpacked.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one file per line.")
 def save(
-    message: str,
+    target: int | Path,
     folder: str,
     directory: Path,
     parts: tuple[str, ...],
@@ -240,7 +222,6 @@ def save(
     Files are written under a temporary name and renamed when complete: an interrupted
     download never leaves a truncated file under the final name.
     """
-    target = _target(message)
     if eml and parts:
         raise UsageError("--eml saves the whole message; it does not take --part")
     make_directory(directory)  # before connecting: a bad --dir fails at once

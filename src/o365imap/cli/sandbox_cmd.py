@@ -17,6 +17,7 @@ import click
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 from o365imap.files import write_text_atomically
+from o365imap.cli.params import WholeNumber
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox
@@ -37,31 +38,31 @@ _DEFAULT_MESSAGES = 2000
 )
 @click.option(
     "--messages",
-    type=click.IntRange(0, 200_000),
+    type=WholeNumber(0, 200_000),
     default=None,
     help=f"Messages in the Bulk folder [default: {_DEFAULT_MESSAGES} in a new folder]; more "
     "than a reused folder holds adds the difference.",
 )
 @click.option(
     "--imap-port",
-    type=click.IntRange(1, 65535),
+    type=WholeNumber(1, 65535),
     help="Plain IMAP (STARTTLS) port [default: the last run's in this folder, else any free].",
 )
 @click.option(
     "--tls-port",
-    type=click.IntRange(1, 65535),
+    type=WholeNumber(1, 65535),
     help="IMAP over TLS port [default: the last run's in this folder, else any free].",
 )
 @click.option(
     "--identity-port",
-    type=click.IntRange(1, 65535),
+    type=WholeNumber(1, 65535),
     help="Sign-in service (HTTPS) port [default: the last run's in this folder, else any "
     "free]; keeping it keeps saved sign-ins valid.",
 )
 @click.option("--auto-approve", is_flag=True, help="Skip the sign-in page: approve every sign-in.")
 @click.option(
     "--token-lifetime",
-    type=click.IntRange(min=5),
+    type=WholeNumber(min=5),
     default=3600,
     show_default=True,
     help="Seconds an access token lives (short ones show the silent refresh at work).",

@@ -12,11 +12,12 @@ from rich.console import Console
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
+from o365imap.cli.params import FOLDER
 
 
 @cli.command()
 @connection_options
-@click.argument("folder", default="INBOX")
+@click.argument("folder", default="INBOX", type=FOLDER)
 @click.option("--from", "sender", metavar="TEXT", help="The From header contains TEXT.")
 @click.option("--subject", metavar="TEXT", help="The subject contains TEXT.")
 @click.option("--text", metavar="TEXT", help="The headers or the body contain TEXT.")

@@ -16,6 +16,7 @@ from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, clai
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import DEFAULT_HOST, client_secret
+from o365imap.cli.params import Seconds, WholeNumber
 
 __all__ = ["doctor", "login", "logout", "token", "whoami"]
 
@@ -74,7 +75,7 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
 )
 @click.option("--scope", "scopes", multiple=True, help="Scopes to ask for (repeat the option).")
 @click.option("--host", help=f"IMAP server for this profile [default: {DEFAULT_HOST}].")
-@click.option("--port", type=click.IntRange(1, 65535), help="IMAP port for this profile.")
+@click.option("--port", type=WholeNumber(1, 65535), help="IMAP port for this profile.")
 @click.option("--security", type=click.Choice(["tls", "starttls", "plain"]))
 @click.option(
     "--ca-file",
@@ -84,7 +85,7 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(1),
     default=300,
     show_default=True,
     help="Seconds to wait for the sign-in to be completed.",

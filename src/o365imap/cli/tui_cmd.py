@@ -11,6 +11,7 @@ import click
 
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, resolve
+from o365imap.cli.params import FOLDER, Seconds
 
 INSTALL_HINT = "o365imap tui needs Textual: pip install 'o365imap[tui]'"
 
@@ -23,14 +24,15 @@ INSTALL_HINT = "o365imap tui needs Textual: pip install 'o365imap[tui]'"
     type=click.Path(file_okay=False, path_type=Path),
     help="Where attachments are saved by default [default: ~/Downloads, else here].",
 )
-@click.option("--folder", default="INBOX", show_default=True, help="The folder opened first.")
+@click.option(
+    "--folder", type=FOLDER, default="INBOX", show_default=True, help="The folder opened first."
+)
 @click.option(
     "--poll",
     "poll_every",
-    type=click.FloatRange(min=5),
+    type=Seconds(5),
     default=30.0,
     show_default=True,
-    metavar="SECONDS",
     help="How often to ask for new mail where the server has no IDLE.",
 )
 def tui(download_dir: Path | None, folder: str, poll_every: float, **kwargs: Any) -> None:

@@ -5,7 +5,8 @@ No sockets and no IMAP here: bytes in, events and files out, in bounded memory.
     transfer   incremental base64 / quoted-printable decoders (binascii on whole runs)
     parser     MimeParser: bytes -> PartStart / PartData / PartEnd, IMAP part numbers
     names      safe_filename, unique_path: decoded names made safe, generated, numbered
-    sink       AtomicFile: temporary file in the folder, fsync, link into place
+    sink       AtomicFile: temporary file in the folder, fsync, link into place; the
+               temporary files of killed writers removed
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from o365imap.mime.parser import (
     iter_events,
     split_header_params,
 )
-from o365imap.mime.sink import AtomicFile, SavedFile, make_directory
+from o365imap.mime.sink import AtomicFile, SavedFile, make_directory, remove_stale_temporaries
 from o365imap.mime.transfer import (
     Base64Decoder,
     IdentityDecoder,
@@ -55,6 +56,7 @@ __all__ = [
     "iter_events",
     "iter_numbered_names",
     "make_directory",
+    "remove_stale_temporaries",
     "safe_filename",
     "split_header_params",
     "unique_path",

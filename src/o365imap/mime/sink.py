@@ -5,6 +5,14 @@ The rules this module keeps:
 * Nothing appears under the final name until every byte is written and synced; an exception
   (or Ctrl-C) at any point removes the temporary file. Only a killed process leaves one behind,
   and it is a hidden ``.*.o365imap-part`` file, never a truncated file under the real name.
+* Such leftovers do not pile up: the first AtomicFile a process opens in a folder removes the
+  temporary files there that are stale (``remove_stale_temporaries``), and only those. Each
+  writer holds an exclusive ``flock`` on its temporary file for as long as it writes, which
+  the kernel drops when the process dies, even of SIGKILL; a file is stale when its lock can
+  be taken *and* it has not changed for a minute (the minute covers the instant between
+  creating a file and locking it, and file systems whose locks do not reach other machines).
+  Where files cannot be locked at all, a day without a change is the only sign. Files of
+  other users and names not of this module's pattern are never touched.
 * Nothing is written outside the folder: every operation is relative to a descriptor of the
   folder opened at the start (``dir_fd=``), names are single components, the temporary file is
   created with ``O_EXCL | O_NOFOLLOW``, and the final name is made with ``link`` (or
@@ -23,10 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
+import logging
 import os
+import re
 import secrets
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +46,9 @@ from types import TracebackType
 from o365imap.errors import UsageError
 from o365imap.mime.names import StorageError, check_component, iter_numbered_names
 
-__all__ = ["AtomicFile", "SavedFile", "make_directory"]
+__all__ = ["AtomicFile", "SavedFile", "make_directory", "remove_stale_temporaries"]
+
+log = logging.getLogger(__name__)
 
 
 def make_directory(path: str | os.PathLike[str]) -> Path:
@@ -56,6 +70,9 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TEMP_SUFFIX = ".o365imap-part"
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{16}" + re.escape(_TEMP_SUFFIX))
+_STALE_UNLOCKED = 60.0  # seconds without a change, with the writer's lock gone
+_STALE_LOCKLESS = 24 * 3600.0  # seconds without a change, where nothing can be locked
 _BUFFER = 256 * 1024  # small writes (a parser's line-sized chunks) are gathered to this size
 _MAX_NUMBER = 10_000
 # link() is not everywhere (FAT, exFAT, some network file systems): rename after a check then.
@@ -132,6 +149,7 @@ class AtomicFile:
             if not stat.S_ISDIR(info.st_mode):
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self._directory))
             self._dir_identity = (info.st_dev, info.st_ino)
+            _sweep_once(self._dir_fd, self._dir_identity)
             self._create_temp()
         except OSError as exc:
             self._close_all()
@@ -149,10 +167,29 @@ class AtomicFile:
             except FileExistsError:
                 continue
             self._fd, self._temp = fd, temp
+            if not self._claim(fd, temp):
+                os.close(fd)
+                self._fd, self._temp = -1, None
+                continue
             self._mode = stat.S_IMODE(os.fstat(fd).st_mode)
             os.fchmod(fd, 0o600)
             return
         raise FileExistsError(errno.EEXIST, "no free temporary name", str(self._directory))
+
+    def _claim(self, fd: int, temp: str) -> bool:
+        """Lock the new file as this writer's until it is closed; False if another process's
+        sweep removed it in the instant between its creation and the lock."""
+        try:
+            # Blocking: a sweep that holds its shared lock lets go at once.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return True  # no locks on this file system: sweeps go by age alone there
+        try:
+            now = os.stat(temp, dir_fd=self._dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; returns its length."""
@@ -198,9 +235,8 @@ class AtomicFile:
             self._drain()
             os.fsync(self._fd)
             os.fchmod(self._fd, self._mode)
-            os.close(self._fd)
-            self._fd = -1
             self._check_directory()
+            # Still open, so still locked: no sweep takes the file for a killed writer's.
             final = self._link_into_place(self._temp)
             self._temp = None
             # The new name itself must survive a crash; some file systems cannot sync a
@@ -275,10 +311,7 @@ class AtomicFile:
             return
         self._finished = True
         self._buffer.clear()
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        # Removed before it is closed: while open, its lock says that it is not a leftover.
         if self._temp is not None and self._dir_fd >= 0:
             with contextlib.suppress(OSError):
                 os.unlink(self._temp, dir_fd=self._dir_fd)
@@ -306,3 +339,79 @@ class AtomicFile:
     def temp_name(self) -> str | None:
         """The temporary file's name inside the folder while writing (for diagnostics)."""
         return self._temp
+
+
+# ---------------------------------------------------------------- leftovers of killed writers
+
+# Folders this process has swept, by (device, inode): once each is enough, since what a
+# process leaves behind while it runs is removed by the process itself.
+_swept: set[tuple[int, int]] = set()
+
+
+def _sweep_once(dir_fd: int, identity: tuple[int, int]) -> None:
+    if identity in _swept:
+        return
+    _swept.add(identity)
+    for name in _sweep(dir_fd):
+        log.info("removed %s, a temporary file left by a save that was killed", name)
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files that killed writers left in ``directory``; their names.
+
+    See the module's rules for what is stale. A file that cannot be examined is kept, and
+    nothing here raises: a folder that cannot be read just has nothing removed.
+    """
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        return _sweep(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _sweep(dir_fd: int) -> list[str]:
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return []
+    now = time.time()
+    return [name for name in names if _TEMP_NAME.fullmatch(name) and _remove(dir_fd, name, now)]
+
+
+def _remove(dir_fd: int, name: str, now: float) -> bool:
+    """Remove the temporary file ``name`` if it is stale; whether it was removed."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC  # a planted FIFO cannot block
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:  # gone already, a symlink, or not ours to read
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            return False
+        age = now - info.st_mtime
+        try:
+            # Shared: it conflicts with a live writer's exclusive lock, on NFS too (where a
+            # shared lock needs only read access).
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        except OSError:
+            if age < _STALE_LOCKLESS:
+                return False
+        else:
+            if age < _STALE_UNLOCKED:
+                return False
+        # The name must still be the file examined, not one put in its place since.
+        there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if (there.st_dev, there.st_ino) != (info.st_dev, info.st_ino):
+            return False
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True

@@ -16,8 +16,8 @@ import click
 
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
-from o365imap.files import write_text_atomically
 from o365imap.cli.params import WholeNumber
+from o365imap.files import write_text_atomically
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox

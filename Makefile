@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-dovecot24 lint typecheck pytest bench system-deps clean
 
-demo: system-deps $(STAMP)
+demo: $(STAMP)
+	@$(PY) scripts/system_deps.py --for demo
 	$(PY) -m o365imap.sandbox.demo
 
 test: system-deps $(STAMP) lint typecheck pytest

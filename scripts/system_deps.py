@@ -20,9 +20,13 @@ import subprocess
 import sys
 
 # binary that proves the package is there -> Debian package that ships it
-NEEDED = {
+SANDBOX = {
     "/usr/sbin/dovecot": "dovecot-core",
     "/usr/lib/dovecot/imap": "dovecot-imapd",
+}
+# what only the tests run: a real browser, and other mail clients against the sandbox
+NEEDED = {
+    **SANDBOX,
     "/usr/bin/chromium": "chromium",
     # Other mail clients run against the sandbox (tests/test_sandbox_clients.py); mbsync
     # needs Cyrus SASL's XOAUTH2 plugin, neomutt is driven in tmux.
@@ -44,8 +48,8 @@ def _apt(*args: str) -> None:
     subprocess.run(["apt-get", *args], check=True, env=env)
 
 
-def install_missing() -> int:
-    missing = sorted({pkg for path, pkg in NEEDED.items() if not glob.glob(path)})
+def install_missing(needed: dict[str, str]) -> int:
+    missing = sorted({pkg for path, pkg in needed.items() if not glob.glob(path)})
     if not missing:
         return 0
     if not _can_install():
@@ -94,9 +98,11 @@ def check_dovecot() -> int:
     return 0
 
 
-def main() -> int:
-    return install_missing() or check_dovecot()
+def main(argv: list[str]) -> int:
+    # `make demo` needs the sandbox only; `make test` (the default) everything
+    needed = SANDBOX if argv[1:] == ["--for", "demo"] else NEEDED
+    return install_missing(needed) or check_dovecot()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

@@ -1416,6 +1416,15 @@ BODY_CASES: tuple[BodyCase, ...] = (
             },
         },
     ),
+    # A web download's name: ASCII with escapes that would make UTF-8 ("€"), from any server:
+    # kept as sent, not taken for Dovecot 2.4.1's leftovers.
+    BodyCase(
+        "bs_url_escaped_ascii_file_name_kept",
+        b'("application" "pdf" NIL NIL NIL "base64" 8 NIL'
+        b' ("attachment" ("filename" "Rechnung%20%E2%82%AC%2520.pdf")) NIL NIL)',
+        _walk_parts("1 application/pdf"),
+        {"1": {"filename": "Rechnung%20%E2%82%AC%2520.pdf"}},
+    ),
     # IceWarp (MailKit #953): on the multipart/related the dsp (NIL) and lang positions are
     # swapped, so ("inline" NIL) sits in the language slot; an extra extension NIL follows. The
     # images have a Content-ID and a hash as their name.

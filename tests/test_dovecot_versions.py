@@ -9,6 +9,7 @@ Dovecot's own error line and the fix, never a traceback or "internal error".
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from o365imap.sandbox.dovecot_process import (
     UPGRADE_COMMAND,
     DovecotInstall,
     DovecotStartError,
+    free_ports,
 )
 from o365imap.sandbox.tokens import TokenSigner
 from test_testbed import ALICE, RawImap, tls_context, xoauth2
@@ -239,23 +241,52 @@ def test_ports_asked_for_are_used_or_refused(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         held = holder.getsockname()[1]
-        with socket.socket() as probe_sock:
-            probe_sock.bind(("127.0.0.1", 0))
-            free = probe_sock.getsockname()[1]
+        free = free_ports(1)[0]
         with pytest.raises(PortsInUse, match=rf"port {held} on 127.0.0.1 is in use"):
-            server.start((free, held), exact=True)
+            server.start((free, held))
         assert not server.running
-        # not exact: other ports, and it runs
-        with server.start((free, held)):
+        # only preferred: the free one kept, the taken one replaced
+        with server.start(preferred=(free, held)):
+            assert server.imap_port == free
             assert server.imaps_port != held
-    with socket.socket() as probe_sock:
-        probe_sock.bind(("127.0.0.1", 0))
-        one = probe_sock.getsockname()[1]
-    with socket.socket() as probe_sock:
-        probe_sock.bind(("127.0.0.1", 0))
-        two = probe_sock.getsockname()[1]
-    with server.start((one, two), exact=True):
+    one, two = free_ports(2)
+    with server.start((one, two)):
         assert (server.imap_port, server.imaps_port) == (one, two)
+
+
+@dovecot_test
+def test_without_the_audience_setting_the_scope_still_refuses_other_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Ubuntu's 2.3, Debian 12 before deb12u7 and upstream 2.4 run, forced on any host."""
+    found = probe(DovecotInstall.find())
+    monkeypatch.setattr(
+        DovecotServer, "features", property(lambda self: Features(found.dialect, False, ""))
+    )
+    with DovecotServer(tmp_path / "no-aud") as server:
+        server.add_user(ALICE)
+        written = server.config_path.read_text()
+        written += "".join(p.read_text() for p in server.root.glob("*.conf.ext"))
+        assert not re.search(r"^\s*(oauth2_)?audience\s*=", written, re.M), written
+        # aud is not checked here: a forged one with the right scope claim gets in ...
+        forged = server.mint_token(
+            ALICE,
+            extra_claims={"aud": "https://graph.microsoft.com", "scope": server.required_scope},
+        )
+        assert _authenticate(server, forged).startswith(b"OK")
+        # ... but a token the emulator issues for another resource does not
+        graph = TokenSigner(server.signer.private_key, audience="https://graph.microsoft.com")
+        token = graph.mint(ALICE, scopes=("https://outlook.office.com/IMAP.AccessAsUser.All",))
+        assert _authenticate(server, token).startswith(b"NO [AUTHENTICATIONFAILED]")
+
+
+def test_a_folder_whose_path_dovecot_cannot_hold_runs_through_a_link(tmp_path: Path) -> None:
+    # macOS's default data folder is ".../Application Support/o365imap": a space.
+    root = tmp_path / "Application Support" / "o365imap 100%"
+    with DovecotServer(root) as server:
+        server.add_user(ALICE)
+        assert _authenticate(server, server.mint_token(ALICE)).startswith(b"OK")
+        assert " " not in server.config_path.read_text().split("base_dir = ", 1)[1].split()[0]
 
 
 def test_features_describe_how_the_audience_is_checked() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from o365imap.sandbox.dovecot_process import free_ports
 from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
 from o365imap.sandbox.state import STATE_FILE, SandboxPorts, SandboxState
 from test_signin import Login, SandboxProcess, cli_env, run, sign_in
@@ -208,3 +209,75 @@ def test_a_sign_in_survives_a_restart_of_the_sandbox_command(tmp_path: Path) -> 
             assert listing.returncode == 0, listing.stderr
     finally:
         again.stop()
+
+
+def _sandbox_fails(tmp_path: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(folder), *args],
+        env=cli_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_taken_sign_in_port_is_one_sentence_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        done = _sandbox_fails(tmp_path, tmp_path / "box", "--identity-port", str(held))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        f"o365imap: port {held} on 127.0.0.1 is in use: choose another or stop the program "
+        "that holds it."
+    )
+    # and nothing of it is left running
+    config = str(tmp_path / "box" / "dovecot.conf")
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p, config)]
+
+
+def _reads(cmdline: Path, text: str) -> bool:
+    try:
+        return text.encode() in cmdline.read_bytes()
+    except OSError:  # gone meanwhile
+        return False
+
+
+def test_one_port_asked_for_keeps_the_others_of_the_last_run(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, bulk_count=5) as box:
+        imaps, identity = box.dovecot.imaps_port, box.identity.port
+    wanted = free_ports(1)[0]
+    with Sandbox(tmp_path, bulk_count=5, ports=SandboxPorts(imap=wanted)) as box:
+        assert (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port) == (
+            wanted,
+            imaps,
+            identity,
+        )
+
+
+def test_a_second_sandbox_in_a_folder_in_use_changes_nothing(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "box", bulk_count=5) as box:
+        before = {p: p.read_bytes() for p in (tmp_path / "box").rglob("*") if p.is_file()
+                  and "Maildir" not in p.parts and p.suffix != ".log"}  # fmt: skip
+        done = _sandbox_fails(tmp_path, tmp_path / "box")
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(f"o365imap: another sandbox runs in {tmp_path / 'box'} (pid")
+        after = {p: p.read_bytes() for p in before}
+        assert after == before
+        assert box.dovecot.running
+
+
+def test_a_folder_with_spaces_runs(tmp_path: Path) -> None:
+    """macOS's default data folder is ~/Library/Application Support/o365imap."""
+    home = tmp_path / "home"
+    box = SandboxProcess(home, tmp_path / "Application Support" / "o365imap", "--messages", "5")
+    try:
+        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
+        assert _approve(home, login.wait_url()).returncode == 0
+        assert login.finish()[0] == 0
+        listing = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
+        assert listing.returncode == 0, listing.stderr
+    finally:
+        box.stop()

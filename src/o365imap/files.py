@@ -23,8 +23,14 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=directory)
     try:
+        handle = os.fdopen(fd, "w", encoding="utf-8")  # owns fd from here: closed by `with`
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import sys
 import threading
@@ -17,7 +16,6 @@ import click
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 from o365imap.cli.params import WholeNumber
-from o365imap.files import write_text_atomically
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox
@@ -67,7 +65,13 @@ _DEFAULT_MESSAGES = 2000
     show_default=True,
     help="Seconds an access token lives (short ones show the silent refresh at work).",
 )
-@click.option("--profile", "profile_name", default="sandbox", show_default=True)
+@click.option(
+    "--profile",
+    "profile_name",
+    default="sandbox",
+    show_default=True,
+    help="The profile to save, pointing at this sandbox.",
+)
 def sandbox(
     directory: Path | None,
     messages: int | None,
@@ -136,9 +140,15 @@ def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
         )
     else:
         bulk = f"{seeding.count:,} messages"
+    moved = ""
+    if box.identity_port_moved_from is not None:
+        moved = (
+            f"  (the sign-in service's port {box.identity_port_moved_from} was taken: saved "
+            "sign-ins name it, so sign in again)\n"
+        )
     return (
         f"Sandbox running (folder {root}).\n"
-        f"  sign-in service  {info.authority}\n"
+        f"  sign-in service  {info.authority}\n{moved}"
         f"  IMAP             {info.imap_host} (localhost): {box.dovecot.imaps_port} TLS, "
         f"{box.dovecot.imap_port} STARTTLS\n"
         f"  account          {info.user}   password: {info.password}\n"
@@ -160,13 +170,14 @@ def _client_configurations(box: Sandbox, profile: str) -> str:
     """Write mbsync, neomutt and offlineimap configurations for this run: how to run each."""
     from o365imap.sandbox.clients import (  # noqa: PLC0415
         ClientSetup,
-        render_all,
-        run_command,
         token_command,
+        write_configurations,
     )
 
-    # The token command must find this o365imap, and the same home and token store.
-    program = ("o365imap",) if shutil.which("o365imap") else (sys.executable, "-m", "o365imap")
+    # The token command must run this o365imap (not another one on PATH), with the same home
+    # and token store.
+    running = Path(sys.argv[0]).resolve()
+    program = (str(running),) if running.name == "o365imap" else (sys.executable, "-m", "o365imap")
     command = token_command(profile, program=program)
     settings = [
         f"{key}={os.environ[key]}"
@@ -183,11 +194,8 @@ def _client_configurations(box: Sandbox, profile: str) -> str:
         token_command=command,
         config_dir=str(home_dir("config")),
     )
-    lines = []
-    for name, text in render_all(setup).items():
-        write_text_atomically(Path(setup.config_file(name)), text)
-        lines.append(f"  {name + ':':<13}{run_command(text)}")
-    return "\n".join(lines)
+    commands = write_configurations(setup)
+    return "\n".join(f"  {name + ':':<13}{run}" for name, run in commands.items())
 
 
 def _forget_other_sandboxes_tokens(store: ProfileStore, name: str, ca_file: Path) -> None:

@@ -201,8 +201,10 @@ def _param_pairs(value: Any) -> list[tuple[bytes, bytes | None]]:
 # Dovecot 2.4.1 decodes RFC 2231 parameters itself, one continuation section at a time, and
 # leaves a section percent-encoded when its bytes are not UTF-8 on their own (a character split
 # between two sections): "filename*0*=utf-8''%D0%9F...; filename*1*=..." arrives as the plain
-# "Протокол%20%D1%81%D0%BE...Альфа.docx". A decoded name holds no escape of a non-ASCII byte
-# otherwise, so such an escape means: join the bytes again (when that gives UTF-8).
+# "Протокол%20%D1%81%D0%BE...Альфа.docx". Its signature is the mix: raw non-ASCII characters
+# (the sections it decoded) beside escapes of non-ASCII bytes (the ones it could not). A name in
+# ASCII with escapes ("Rechnung%20%E2%82%AC.pdf", common for web downloads) is a real name from
+# any server, Office 365 included, and stays as sent.
 _ESCAPED_HIGH_BYTE = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
 _NAME_PARAMS = ("filename", "name")
 
@@ -211,7 +213,7 @@ def _params(value: Any) -> dict[str, str]:
     params = decode_params(_param_pairs(value))
     for key in _NAME_PARAMS:
         name = params.get(key)
-        if name and _ESCAPED_HIGH_BYTE.search(name):
+        if name and not name.isascii() and _ESCAPED_HIGH_BYTE.search(name):
             # not UTF-8 when joined: not that server's leftovers, the name stays as sent
             with contextlib.suppress(UnicodeDecodeError):
                 params[key] = unquote_to_bytes(name.encode("utf-8")).decode("utf-8")

@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse  # noqa: PLC0415 - the command line only
 
     from o365imap.auth import ProfileStore  # noqa: PLC0415
+    from o365imap.errors import O365ImapError  # noqa: PLC0415
     from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
@@ -167,11 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("target", help="the sign-in URL (login --no-browser), or a device code")
     parser.add_argument("--profile", default="sandbox", help="the sandbox's profile [sandbox]")
-    parser.add_argument("--user", default=SANDBOX_USER)
-    parser.add_argument("--password", default=SANDBOX_PASSWORD)
+    parser.add_argument("--user", default=SANDBOX_USER, help=f"who signs in [{SANDBOX_USER}]")
+    parser.add_argument(
+        "--password", default=SANDBOX_PASSWORD, help=f"their password [{SANDBOX_PASSWORD}]"
+    )
     parser.add_argument("--decline", action="store_true", help="press Cancel instead")
     args = parser.parse_args(argv)
-    profile = ProfileStore().get(args.profile)
+    try:
+        profile = ProfileStore().get(args.profile)
+    except O365ImapError:
+        print(
+            f"approve: no profile {args.profile!r}: start `o365imap sandbox` first (it saves "
+            "the profile), then sign in with `o365imap login --profile sandbox --no-browser`",
+            file=sys.stderr,
+        )
+        return 1
     fields: dict[str, str] = {}
     url = args.target
     if "://" not in url:

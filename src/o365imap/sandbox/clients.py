@@ -33,6 +33,7 @@ __all__ = [
     "render_offlineimap",
     "run_command",
     "token_command",
+    "write_configurations",
 ]
 
 # Where each rendering asks to be saved: o365imap's own configuration folder, never over the
@@ -250,6 +251,20 @@ CLIENTS: dict[str, Callable[[ClientSetup], str]] = {
 def render_all(setup: ClientSetup) -> dict[str, str]:
     """Every client's configuration, by client name (the keys of :data:`CLIENTS`)."""
     return {name: render(setup) for name, render in CLIENTS.items()}
+
+
+def write_configurations(setup: ClientSetup) -> dict[str, str]:
+    """Write every client's configuration where its header says: client name -> run command.
+
+    ``setup.config_dir`` must be a real folder here (not ``~/...``): this writes files.
+    """
+    from o365imap.files import write_text_atomically  # noqa: PLC0415 - not stdlib-only
+
+    commands = {}
+    for name, text in render_all(setup).items():
+        write_text_atomically(Path(setup.config_file(name)), text)
+        commands[name] = run_command(text)
+    return commands
 
 
 def run_command(rendering: str) -> str:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
-import socket
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .dovecot_config import Features, Layout, OAuthPolicy, passwd_line, render
+from .dovecot_config import Features, Layout, OAuthPolicy, check_value, passwd_line, render
 from .dovecot_probe import probe
 from .dovecot_process import (
     HOST,
@@ -38,6 +39,7 @@ from .dovecot_process import (
     DovecotProcess,
     DovecotStartError,
     PortsInUse,
+    free_ports,
     ports_in_use,
     process_identity,
 )
@@ -79,17 +81,16 @@ def _escape_key_component(name: str) -> str:
     return name.replace("%", "%25").replace("/", "%2f")
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+def _choose(
+    asked: tuple[int | None, int | None], preferred: tuple[int | None, int | None]
+) -> tuple[int, int]:
+    """Each port: the one asked for, else the preferred one if free, else any free one."""
+    spare = iter(p for p in free_ports(4) if p not in (*asked, *preferred))
+    chosen = [
+        want or (keep if keep is not None and not ports_in_use([keep]) else next(spare))
+        for want, keep in zip(asked, preferred, strict=True)
+    ]
+    return chosen[0], chosen[1]
 
 
 class DovecotServer:
@@ -215,8 +216,46 @@ class DovecotServer:
         return self.root / "run"
 
     def _seen(self, path: Path) -> str:
-        """``path`` as Dovecot sees it."""
-        return str(self.install.inside(path))
+        """``path`` as Dovecot sees it: through :meth:`_alias` when the folder's own path
+        cannot stand in Dovecot's configuration (a space, as in macOS's "Application
+        Support"; passdb arguments and dict URIs are split on spaces, with no quoting)."""
+        seen = str(self.install.inside(path))
+        try:
+            check_value(seen)
+        except ValueError:
+            seen = str(self.install.inside(self._alias() / path.relative_to(self.root)))
+        return seen
+
+    def _alias(self) -> Path:
+        """A symbolic link to ``root`` whose path Dovecot's configuration can hold.
+
+        Named after the folder (the same on every start: passwd-files keep naming it) in the
+        system's temporary folder. Another user could make that name first, so a link found
+        there is used only if it is ours and points here.
+        """
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        parent = self.install.temp_parent() or Path(tempfile.gettempdir())
+        link = parent / f"o365imap-{os.getuid()}-{digest}"
+        with contextlib.suppress(FileExistsError):
+            link.symlink_to(self.root, target_is_directory=True)
+        info = link.lstat()
+        if not (
+            stat.S_ISLNK(info.st_mode)
+            and info.st_uid == os.getuid()
+            and Path(os.readlink(link)) == self.root
+        ):
+            raise DovecotError(
+                f"{link} is not the link to {self.root} this sandbox made (someone else's?): "
+                "remove it, or use a --dir without spaces"
+            )
+        try:
+            check_value(str(self.install.inside(link)))
+        except ValueError:
+            raise DovecotError(
+                f"no path Dovecot can read leads to {self.root}: use a --dir without spaces "
+                'or any of " # \\ { } < $ %'
+            ) from None
+        return link
 
     # -- users and keys --------------------------------------------------------------------------
 
@@ -332,47 +371,67 @@ class DovecotServer:
             audience=self.signer.audience,
             username_attribute=self.username_attribute,
         )
-        config = render(
-            self.features, self._layout(imap_port, imaps_port), policy, self.identity, SPECIAL_USE
-        )
+        try:
+            config = render(
+                self.features,
+                self._layout(imap_port, imaps_port),
+                policy,
+                self.identity,
+                SPECIAL_USE,
+            )
+        except ValueError as exc:  # an issuer or scope Dovecot's syntax cannot hold
+            raise DovecotError(str(exc)) from None
         for path, text in config.files.items():
             self.install.on_host(Path(path)).write_text(text, encoding="utf-8")
         self.config_path.write_text(config.main, encoding="utf-8")
 
     # -- process ---------------------------------------------------------------------------------
 
-    def start(self, ports: tuple[int, int] | None = None, *, exact: bool = False) -> DovecotServer:
+    def start(
+        self,
+        ports: tuple[int | None, int | None] = (None, None),
+        *,
+        preferred: tuple[int | None, int | None] = (None, None),
+    ) -> DovecotServer:
         """Start Dovecot and wait for its greeting.
 
-        ``ports`` (IMAP, IMAPS) are used when free; when taken, ``exact`` makes that a
-        :class:`PortsInUse` error, else free ports are picked (port collisions are retried).
+        ``ports`` (IMAP, IMAPS) asked for must be free, else :class:`PortsInUse`; where none is
+        asked, the ``preferred`` one (the last run's) if free, else any free port. Ports taken
+        between the check and Dovecot's bind are picked again, where none was asked for.
         """
         if self.running:
             return self
         self.features  # noqa: B018 - probe first: its errors say more than a failed start
-        if ports is not None:
-            taken = ports_in_use(ports)
-            if taken and exact:
-                raise PortsInUse(
-                    f"port {', '.join(map(str, taken))} on {HOST} is in use: choose another "
-                    "or stop the program that holds it"
-                )
-            if taken:
-                # keep the one still free (a client configured for it keeps working)
-                spare = iter(p for p in _free_ports(3) if p not in ports)
-                imap, imaps = (next(spare) if p in taken else p for p in ports)
-                ports = (imap, imaps)
-        if len(self._seen(self.root / "run")) > _MAX_BASE_DIR and self._short_base_dir is None:
+        taken = ports_in_use(p for p in ports if p is not None)
+        if taken:
+            raise PortsInUse(
+                f"port {', '.join(map(str, taken))} on {HOST} is in use: choose another "
+                "or stop the program that holds it"
+            )
+        # Judged by the path Dovecot is given and by the real one: it resolves links (see
+        # _alias) before it connects to some of its sockets.
+        run = self.root / "run"
+        if max(len(self._seen(run)), len(str(run))) > _MAX_BASE_DIR and not self._short_base_dir:
             self._short_base_dir = Path(
                 tempfile.mkdtemp(prefix="o365imap-dovecot-", dir=self.install.temp_parent())
             )
+        try:
+            return self._start(ports, preferred)
+        except BaseException:
+            self.stop()  # the short base folder too
+            raise
+
+    def _start(
+        self, asked: tuple[int | None, int | None], preferred: tuple[int | None, int | None]
+    ) -> DovecotServer:
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        for user in self.users.values():
+            self._write_user(user)  # their homes as Dovecot sees them now (see _alias)
         env = dict(os.environ)
         if self.timezone is not None:
             env["TZ"] = self.timezone
-        last_error: DovecotStartError | None = None
-        for _ in range(_START_ATTEMPTS):
-            imap_port, imaps_port = ports if ports is not None else _free_ports(2)
+        for attempt in range(_START_ATTEMPTS):
+            imap_port, imaps_port = _choose(asked, preferred if attempt == 0 else (None, None))
             self._write_config(imap_port, imaps_port)
             if self.features.dialect == "2.3":
                 with contextlib.suppress(FileNotFoundError):
@@ -389,17 +448,14 @@ class DovecotServer:
             try:
                 process.start([imap_port, imaps_port])
             except DovecotStartError as exc:
-                last_error = exc
-                if "Address already in use" not in exc.log_excerpt or (ports and exact):
-                    self.stop()
+                in_use = "Address already in use" in exc.log_excerpt
+                if not in_use or attempt + 1 == _START_ATTEMPTS or None not in asked:
                     raise
-                ports = None  # someone took a port between the check and the bind: pick again
-                continue
+                continue  # someone took a port between the check and the bind: pick again
             self._process = process
             self._ports = (imap_port, imaps_port)
             return self
-        assert last_error is not None
-        raise last_error
+        raise AssertionError("unreachable: the last attempt raises")
 
     def stop(self) -> None:
         """Stop Dovecot and every process it started (they share its process group)."""

@@ -41,6 +41,7 @@ __all__ = [
     "DovecotStartError",
     "PortsInUse",
     "explain_failure",
+    "free_ports",
     "ports_in_use",
     "process_identity",
 ]
@@ -121,7 +122,8 @@ class DovecotInstall:
         if self.root is None:
             return path
         try:
-            return Path("/") / path.resolve().relative_to(self.root)
+            # abspath, not resolve(): a link below the root (the folder's alias) must stay one
+            return Path("/") / Path(os.path.abspath(path)).relative_to(self.root)
         except ValueError:
             raise DovecotError(
                 f"{path} is outside {self.root}, the system root Dovecot runs in "
@@ -172,13 +174,18 @@ class DovecotInstall:
 
     def check_config(self, config: Path) -> str | None:
         """None if Dovecot accepts the configuration file, else its error line (doveconf)."""
-        done = subprocess.run(
-            self.command("-n", "-c", str(self.inside(config))),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                self.command("-n", "-c", str(self.inside(config))),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DovecotError(f"{self.host_binary} -n gave no answer in 30 s") from None
+        except OSError as exc:  # no chroot, or the binary is not executable
+            raise DovecotError(f"cannot run {self.command()[0]}: {exc.strerror}") from None
         if done.returncode == 0:
             return None
         return _error_line(done.stderr + done.stdout) or f"exit status {done.returncode}"
@@ -208,6 +215,20 @@ def process_identity(install: DovecotInstall) -> ProcessIdentity:
     except KeyError:
         raise DovecotError(f"gid {gid} has no group entry; Dovecot needs a group name") from None
     return ProcessIdentity(False, user, user, group, uid, gid)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports free on 127.0.0.1 now (held open together while picked)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind((HOST, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def ports_in_use(ports: Iterable[int]) -> list[int]:
@@ -252,9 +273,14 @@ def explain_failure(
     where = f" in {install.root}" if install.root is not None else ""
     unknown = _UNKNOWN_SETTING.search(line)
     if unknown:
+        upgrade = (
+            f"`{UPGRADE_COMMAND}` (as root)"
+            if shutil.which("apt-get")
+            else "your system's package manager"
+        )
         fix = (
             f"this Dovecot does not know the setting {unknown.group(1)}; upgrade it with "
-            f"`{UPGRADE_COMMAND}` (as root), or report this with its version"
+            f"{upgrade}, or report this with its version"
         )
     elif "Address already in use" in log:
         fix = "another program holds the port: choose another or stop that program"

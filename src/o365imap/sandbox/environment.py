@@ -9,14 +9,16 @@ before a restart still refreshes after it, if the emulator gets the same port ba
 
 from __future__ import annotations
 
+import fcntl
 import logging
-import socket
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from o365imap.auth import Profile, ProfileStore
-from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.errors import SandboxError, UsageError
+from o365imap.sandbox.dovecot import DovecotServer, PortsInUse
 from o365imap.sandbox.dovecot_process import ports_in_use
 from o365imap.sandbox.identity import IdentityEmulator
 from o365imap.sandbox.seed import MaildirWriter, bulk_messages, seed_testbed
@@ -47,13 +49,41 @@ class Seeding:
     new: bool  # a first start: the whole mailbox was seeded
 
 
-def _any_free_port(exclude: int | None = None) -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port != exclude:
-            return port
+class FolderInUse(SandboxError, UsageError):
+    """Another sandbox runs in this folder."""
+
+
+class _FolderLock:
+    """An exclusive flock on a file in the sandbox folder, holding the owner's pid.
+
+    The kernel drops it when the process ends, however it ends: no stale lock to clean up.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderInUse(
+                f"another sandbox runs in {self.path.parent} (pid {owner}): stop it first, or "
+                "use another --dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
 
 
 @dataclass
@@ -90,34 +120,44 @@ class Sandbox:
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.bulk_count = bulk_count
-        self.top_up = top_up
-        self.seeding: Seeding | None = None
-        self._asked = ports
-        signer = TokenSigner.load_or_create(self.root / "signing-key.pem")
-        # Dovecot first: it makes the CA and certificate; the emulator, built with reuse,
-        # takes the same files, so one CA covers both servers.
-        self.dovecot = DovecotServer(self.root, signer=signer)
-        last = SandboxState.load(self.root)
-        remembered = last.ports if last is not None else SandboxPorts()
-        identity_port = ports.identity or remembered.identity or 0
-        if ports.identity is None and identity_port and ports_in_use([identity_port]):
-            identity_port = 0  # the last run's port is taken now: any will do
-        self._remembered = remembered
-        self.identity = IdentityEmulator(
-            self.root,
-            signer=signer,
-            auto_approve=auto_approve,
-            access_token_lifetime=access_token_lifetime,
-            port=identity_port,
-        )
-        self.identity.register_app(
-            SANDBOX_CLIENT_ID,
-            name="o365imap sandbox",
-            redirect_uris=("http://localhost",),
-        )
-        self.identity.add_user(SANDBOX_USER, SANDBOX_PASSWORD, display_name="Adele Vance")
-        self.dovecot.add_user(SANDBOX_USER)
+        # Before anything in the folder is written: a second sandbox there would rewrite the
+        # running one's configuration and passwords under it.
+        self._lock = _FolderLock(self.root / ".sandbox.lock")
+        self._lock.acquire()
+        try:
+            self.bulk_count = bulk_count
+            self.top_up = top_up
+            self.seeding: Seeding | None = None
+            self._asked = ports
+            signer = TokenSigner.load_or_create(self.root / "signing-key.pem")
+            # Dovecot first: it makes the CA and certificate; the emulator, built with reuse,
+            # takes the same files, so one CA covers both servers.
+            self.dovecot = DovecotServer(self.root, signer=signer)
+            last = SandboxState.load(self.root)
+            remembered = last.ports if last is not None else SandboxPorts()
+            identity_port = ports.identity or remembered.identity or 0
+            if ports.identity is None and identity_port and ports_in_use([identity_port]):
+                identity_port = 0  # the last run's port is taken now: any will do
+            self._remembered = remembered
+            # The last run's sign-in port, when this run could not have it: saved sign-ins name it
+            self.identity_port_moved_from: int | None = None
+            self.identity = IdentityEmulator(
+                self.root,
+                signer=signer,
+                auto_approve=auto_approve,
+                access_token_lifetime=access_token_lifetime,
+                port=identity_port,
+            )
+            self.identity.register_app(
+                SANDBOX_CLIENT_ID,
+                name="o365imap sandbox",
+                redirect_uris=("http://localhost",),
+            )
+            self.identity.add_user(SANDBOX_USER, SANDBOX_PASSWORD, display_name="Adele Vance")
+            self.dovecot.add_user(SANDBOX_USER)
+        except BaseException:
+            self._lock.release()
+            raise
 
     @property
     def ca_file(self) -> Path:
@@ -126,17 +166,25 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self.dovecot.running and self.identity.running:
             return self
+        self._lock.acquire()
         asked, last = self._asked, self._remembered
-        if asked.imap is not None or asked.imaps is not None:
-            imap = asked.imap or _any_free_port()
-            imaps = asked.imaps or _any_free_port(exclude=imap)
-            self.dovecot.start((imap, imaps), exact=True)
-        elif last.imap is not None and last.imaps is not None:
-            self.dovecot.start((last.imap, last.imaps))
-        else:
-            self.dovecot.start()
+        # a remembered IMAP port is no use if the sign-in service was asked to take it
+        keep = tuple(None if p == asked.identity else p for p in (last.imap, last.imaps))
         try:
-            self.identity.start()
+            if asked.identity is not None and ports_in_use([asked.identity]):
+                raise PortsInUse(
+                    f"port {asked.identity} on 127.0.0.1 is in use: choose another or stop the "
+                    "program that holds it"
+                )
+            self.dovecot.start((asked.imap, asked.imaps), preferred=(keep[0], keep[1]))
+            try:
+                self.identity.start()
+            except OSError as exc:  # taken between the check and the bind
+                raise PortsInUse(
+                    f"the sign-in service could not listen on 127.0.0.1: {exc.strerror}"
+                ) from None
+            if last.identity is not None and self.identity.port != last.identity:
+                self.identity_port_moved_from = last.identity
             self.seeding = self._seed()
             SandboxState(
                 SandboxPorts(self.dovecot.imap_port, self.dovecot.imaps_port, self.identity.port),
@@ -165,6 +213,7 @@ class Sandbox:
     def stop(self) -> None:
         self.identity.stop()
         self.dovecot.stop()
+        self._lock.release()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -147,6 +147,7 @@ class DovecotServer:
         self._process: DovecotProcess | None = None
         self._ports: tuple[int, int] | None = None
         self._short_base_dir: Path | None = None
+        self._alias_link: Path | None = None
         self.ca_file, self._cert_file, self._key_file = make_certificates(
             self.root / "tls", reuse=True
         )
@@ -229,8 +230,8 @@ class DovecotServer:
     def _alias(self) -> Path:
         """A symbolic link to ``root`` whose path Dovecot's configuration can hold.
 
-        Named after the folder (the same on every start: passwd-files keep naming it) in the
-        system's temporary folder. Another user could make that name first, so a link found
+        Named after the folder (the same on every start) in the system's temporary folder,
+        and removed by :meth:`stop`. Another user could make that name first, so a link found
         there is used only if it is ours and points here.
         """
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
@@ -248,6 +249,7 @@ class DovecotServer:
                 f"{link} is not the link to {self.root} this sandbox made (someone else's?): "
                 "remove it, or use a --dir without spaces"
             )
+        self._alias_link = link  # ours: stop() removes it
         try:
             check_value(str(self.install.inside(link)))
         except ValueError:
@@ -467,6 +469,10 @@ class DovecotServer:
         if self._short_base_dir is not None:
             shutil.rmtree(self._short_base_dir, ignore_errors=True)
             self._short_base_dir = None
+        if self._alias_link is not None:
+            with contextlib.suppress(OSError):
+                self._alias_link.unlink()
+            self._alias_link = None
 
     def __enter__(self) -> DovecotServer:
         return self.start()

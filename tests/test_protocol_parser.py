@@ -536,3 +536,20 @@ def test_flags_nil_means_none_on_both_paths() -> None:
     line = b'* 1 FETCH (UID 1 FLAGS (NIL) RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'
     assert feed_whole(line)[0].items["FLAGS"] == ()
     assert _general_path(line)[0].items["FLAGS"] == ()
+
+
+def test_domain_name_codecs_as_charsets_decode_on_both_paths() -> None:
+    # "=?idna?q?=FF?=" once made a whole listing fail ("internal error (UnicodeError)").
+    line = (
+        b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b'ENVELOPE (NIL "=?idna?q?=FF?=" (("=?punycode?q?=FF?=" NIL "a" "example.com")) '
+        b"NIL NIL NIL NIL NIL NIL NIL))\r\n"
+        b'* 2 FETCH (UID 2 BODYSTRUCTURE ("application" "pdf" ("name*" "punycode\'\'%FF.pdf") '
+        b'NIL NIL "base64" 10 NIL ("attachment" ("filename*" "idna\'\'%FF.pdf")) NIL))\r\n'
+    )
+    listing, structure = both(line)
+    assert _general_path(line)[0] == listing
+    assert listing.items["ENVELOPE"].subject == "ÿ"
+    assert listing.items["ENVELOPE"].from_ == (Address("ÿ", "a", "example.com"),)
+    part = structure.items["BODYSTRUCTURE"]
+    assert (part.filename, part.params["name"]) == ("ÿ.pdf", "ÿ.pdf")

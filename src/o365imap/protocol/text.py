@@ -57,8 +57,9 @@ _codec_cache: dict[str, str | None] = {}
 
 
 # Codecs that are not character sets, or that can turn bytes into lone surrogates: a
-# message must not be able to pick one by naming it in a header.
-_NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7"}
+# message must not be able to pick one by naming it in a header. idna and punycode spell
+# domain names, not text (punycode makes "bücher" of "bcher-kva"), and know no "replace".
+_NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7", "idna", "punycode"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -92,20 +93,32 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
     if charset:
         codec = _codec(charset)
         if codec is not None:
-            try:
-                text = raw.decode(codec)
-            except UnicodeError:
-                if codec in ("utf-8", "cp1252"):
-                    text = ""
-                else:
-                    text = raw.decode(codec, "replace")
-                    return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
-            else:
-                return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
+            text = _decode_as(raw, codec)
+            if text is not None:
+                return text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("cp1252", "replace")
+
+
+def _decode_as(raw: bytes, codec: str) -> str | None:
+    """``raw`` in ``codec``, bad bytes replaced; None to let the UTF-8/Windows-1252 guess decide.
+
+    A stated UTF-8 or Windows-1252 that does not fit is a mislabel, so the guess gets it. A
+    codec that cannot replace (``_NOT_CHARSETS`` keeps out the ones known) gets the guess too:
+    whatever a header names, the caller gets text.
+    """
+    try:
+        text = raw.decode(codec)
+    except UnicodeError:
+        if codec in ("utf-8", "cp1252"):
+            return None
+        try:
+            text = raw.decode(codec, "replace")
+        except UnicodeError:
+            return None
+    return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
 
 
 # charset, optional RFC 2231 language, encoding, text. The text may hold spaces and quotes

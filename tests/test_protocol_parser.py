@@ -553,3 +553,58 @@ def test_domain_name_codecs_as_charsets_decode_on_both_paths() -> None:
     assert listing.items["ENVELOPE"].from_ == (Address("ÿ", "a", "example.com"),)
     part = structure.items["BODYSTRUCTURE"]
     assert (part.filename, part.params["name"]) == ("ÿ.pdf", "ÿ.pdf")
+
+
+HUGE = b"9" * 5000  # past int()'s 4,300-digit limit: once a ValueError, not a ProtocolError
+
+
+def _protocol_error_both(data: bytes, **kw: Any) -> ProtocolError:
+    """The ProtocolError that ``data`` raises, the same whole and one byte at a time."""
+    with pytest.raises(ProtocolError) as whole:
+        feed_whole(data, **kw)
+    with pytest.raises(ProtocolError) as bytewise:
+        feed_bytewise(data, **kw)
+    assert str(bytewise.value) == str(whole.value)
+    return whole.value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* " + HUGE + b" EXISTS\r\n",
+        b"* " + HUGE + b" FETCH (UID 1)\r\n",  # the fast path's shape
+        LISTING_LINE.replace(b"* 12 ", b"* " + HUGE + b" "),  # the listing's own shape
+        b"* 1 FETCH (BODY[] {" + HUGE + b"}\r\nabc)\r\n",
+        b"* " + HUGE + b" FETCH (BODY[] {2000000}\r\nabc",  # refused before the stream starts
+        b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b"ENVELOPE (NIL {" + HUGE + b"}\r\nabc NIL NIL NIL NIL NIL NIL NIL NIL))\r\n",
+        b"* 18446744073709551616 EXPUNGE\r\n",  # 20 digits: more than any IMAP number has
+    ],
+    ids=["seq", "seq-fast", "seq-listing", "literal", "streamed", "subject-literal", "20-digits"],
+)
+def test_numbers_longer_than_imap_allows_are_protocol_errors(data: bytes) -> None:
+    error = _protocol_error_both(data, stream_threshold=1000)
+    assert "digits" in str(error) and error.excerpt.startswith(data[:20])
+
+
+def test_the_longest_imap_numbers_are_numbers() -> None:
+    top = b"9223372036854775807"  # 2**63 - 1: number64 (RFC 9051), mod-sequence (RFC 7162)
+    events = both(
+        b"* " + top + b" EXISTS\r\n* " + top + b" FETCH (UID " + top + b" MODSEQ (" + top
+        + b"))\r\n* 1 FETCH (BODY[] {0000000000000000003}\r\nabc)\r\n"
+    )  # fmt: skip
+    assert events == [
+        Untagged("EXISTS", number=2**63 - 1),
+        Fetch(2**63 - 1, {"UID": 2**63 - 1, "MODSEQ": 2**63 - 1}),
+        Fetch(1, {"BODY[]": b"abc"}),
+    ]
+
+
+def test_item_numbers_too_long_to_be_numbers_are_none_on_both_paths() -> None:
+    line = LISTING_LINE.replace(b"UID 112", b"UID " + HUGE).replace(b"4321", b"1" * 20)
+    [event] = both(line)
+    assert _general_path(line) == [event]
+    assert (event.items["UID"], event.items["RFC822.SIZE"]) == (None, None)
+    assert event.items["ENVELOPE"].subject == 'Café "menu"'
+    [fetch] = both(b"* 1 FETCH (UID " + HUGE + b" MODSEQ (" + HUGE + b"))\r\n")
+    assert fetch.items == {"UID": None, "MODSEQ": None}

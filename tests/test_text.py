@@ -257,3 +257,17 @@ def test_a_codec_that_cannot_replace_gives_way_to_the_guess() -> None:
         assert decode_2047(b"=?x-strict-only?q?=FF?=") == "ÿ"
     finally:
         codecs.unregister(search)
+
+
+def test_continuation_indexes_of_any_length_order_the_pieces() -> None:
+    # int() refuses more than 4,300 digits: such an index once raised ValueError
+    params = decode_params(
+        [
+            (b"filename*" + b"9" * 5000 + b"*", b"%21"),
+            (b"filename*10", b"c"),
+            (b"filename*02", b"b"),  # a leading zero does not change the order
+            (b"filename*" + b"9" * 4999 + b"*", b"d"),
+            (b"filename*0*", b"utf-8''%C3%A9"),
+        ]
+    )
+    assert params == {"filename": "ébcd!"}

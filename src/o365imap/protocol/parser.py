@@ -28,6 +28,7 @@ from o365imap.errors import ProtocolError
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, StreamedLiteral
 from o365imap.protocol.decode import (
     _ADDRESS_CACHE,
+    MAX_NUMBER_DIGITS,
     address_list,
     body_structure,
     cached_address_list,
@@ -64,6 +65,9 @@ _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
 _MISCOUNT_MAX = 4096  # miscounted literals are display names: never look at big ones
+# A number the fast paths take; a longer run of digits leaves the line to the general path,
+# which says what is wrong with it.
+_NUMBER = rb"(\d{1,%d})" % MAX_NUMBER_DIGITS
 
 _NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
 _KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
@@ -72,6 +76,17 @@ _STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
 _STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
 # Lines whose text is free text: a "{5}" at their end is words, not a literal.
 _NO_LITERALS = re.compile(rb"\+|\* (?:OK|NO|BAD|BYE|PREAUTH)\b|[^\s*+]+ (?:OK|NO|BAD)\b", re.I)
+
+
+def _number(digits: bytes, line: bytes) -> int:
+    """A sequence number or literal size; more digits than any IMAP number has is an error."""
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ProtocolError(
+            f"the server sent a number of {len(digits)} digits; IMAP's have at most "
+            f"{MAX_NUMBER_DIGITS}",
+            excerpt=line,
+        )
+    return int(digits)
 
 
 def _unquote(content: bytes) -> bytes:
@@ -156,16 +171,16 @@ _ADDR = rb"\(" + _NS + rb" " + _NS + rb" " + _NS + rb" " + _NS + rb"\)"
 _ADDR_NC = rb"\(" + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb"\)"
 _ALIST = rb"(NIL|\((?:" + _ADDR_NC + rb")+\))"
 _ADDRESS = re.compile(_ADDR)
-_FETCH_HEAD = re.compile(rb"\* (\d+) FETCH \(")
+_FETCH_HEAD = re.compile(rb"\* " + _NUMBER + rb" FETCH \(")
 # One pattern per item the listing asks for, chosen by the item's first letter; each must
 # consume the item and the separator after it (a space, or the ')' that ends the line).
 _SEP = rb"( |\)\Z)"
 _FAST_ITEMS: dict[int, tuple[re.Pattern[bytes], str]] = {
-    ord("U"): (re.compile(rb"UID (\d+)" + _SEP), "UID"),
-    ord("R"): (re.compile(rb"RFC822\.SIZE (\d+)" + _SEP), "RFC822.SIZE"),
+    ord("U"): (re.compile(rb"UID " + _NUMBER + _SEP), "UID"),
+    ord("R"): (re.compile(rb"RFC822\.SIZE " + _NUMBER + _SEP), "RFC822.SIZE"),
     ord("F"): (re.compile(rb"FLAGS \(([^()\"\[\]{}]*)\)" + _SEP), "FLAGS"),
     ord("I"): (re.compile(rb'INTERNALDATE "([^"\\]*)"' + _SEP), "INTERNALDATE"),
-    ord("M"): (re.compile(rb"MODSEQ \((\d+)\)" + _SEP), "MODSEQ"),
+    ord("M"): (re.compile(rb"MODSEQ \(" + _NUMBER + rb"\)" + _SEP), "MODSEQ"),
     ord("E"): (
         re.compile(
             rb"ENVELOPE \("
@@ -192,8 +207,13 @@ _NS_LINE_NC = rb'(?:"[^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+"|NIL)'
 _ADDR_LINE_NC = rb"\(" + rb" ".join([_NS_LINE_NC] * 4) + rb"\)"
 _ALIST_LINE = rb"(NIL|\((?:" + _ADDR_LINE_NC + rb")++\))"
 _LISTING_BODY = (
-    rb"\* (\d+) FETCH \(UID (\d+) FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE (\d+) "
-    rb'INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
+    rb"\* "
+    + _NUMBER
+    + rb" FETCH \(UID "
+    + _NUMBER
+    + rb" FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE "
+    + _NUMBER
+    + rb' INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
     + _NS_LINE
     + rb" "
     + _NS_LINE
@@ -208,7 +228,12 @@ _LISTING_LINE = re.compile(_LISTING_BODY + rb"\Z")  # a line without its CRLF
 # Long subjects are folded, and Dovecot sends a folded subject as a literal: the same line in
 # two pieces, around the subject's bytes.
 _LISTING_HEAD_LITERAL = re.compile(
-    _LISTING_BODY.split(rb"ENVELOPE \(")[0] + rb"ENVELOPE \(" + _NS_LINE + rb" \{(\d+)\}\r\n"
+    _LISTING_BODY.split(rb"ENVELOPE \(")[0]
+    + rb"ENVELOPE \("
+    + _NS_LINE
+    + rb" \{"
+    + _NUMBER
+    + rb"\}\r\n"
 )
 _LISTING_TAIL = re.compile(
     (rb" " + _ALIST_LINE) * 6 + rb" " + _NS_LINE + rb" " + _NS_LINE + rb"\)\)\r?\n"
@@ -463,7 +488,7 @@ class ResponseParser:
             if marker is not None and not self._segments and _NO_LITERALS.match(line):
                 marker = None  # resp-text (status lines, continuations) has no literals
             if marker is not None:
-                self._begin_literal(line[: marker.start()], int(marker.group(1)))
+                self._begin_literal(line[: marker.start()], _number(marker.group(1), line))
                 if self._events:
                     return self._events.popleft()
                 continue
@@ -540,8 +565,8 @@ class ResponseParser:
     def _where(self) -> tuple[int | None, str | None]:
         """FETCH number and item name a streamed literal belongs to (for the consumer)."""
         first = self._segments[0] if self._segments else b""
-        head = _FETCH_HEAD.match(first)
-        seq = int(head.group(1)) if head else None
+        head = _NUMBERED.match(first)
+        seq = _number(head.group(1), first) if head and head.group(2).upper() == b"FETCH" else None
         tail = self._segments[-1] if self._segments else b""
         names = re.findall(rb"([A-Za-z0-9.]+(?:\[[^\]]*\](?:<\d+>)?)?) $", tail)
         item = names[-1].decode("ascii", "replace").upper() if names else None
@@ -646,7 +671,7 @@ class ResponseParser:
         numbered = _NUMBERED.match(first)
         if numbered is not None:
             kind = numbered.group(2).decode("ascii").upper()
-            number = int(numbered.group(1))
+            number = _number(numbered.group(1), first)
             if kind == "FETCH":
                 values = parse_values([first[numbered.end() :], *segments[1:]])
                 items = values[0] if values and isinstance(values[0], list) else values

@@ -197,7 +197,7 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
     becomes the empty string (Exchange sends NIL for ``name=""``).
     """
     plain: dict[str, str] = {}
-    extended: dict[str, list[tuple[int, bool, bytes]]] = {}
+    extended: dict[str, list[tuple[tuple[int, str], bool, bytes]]] = {}
     for raw_name, raw_value in pairs:
         name = raw_name.decode("ascii", "replace").strip().lower()
         value = raw_value or b""
@@ -206,9 +206,11 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
             if name not in plain:
                 plain[name] = decode_2047(value)
             continue
-        index = int(match.group("index") or 0)
+        # The index only orders the pieces. Compared as digits (fewer digits first), an index
+        # of any length orders without int(), which refuses more than 4,300 digits.
+        digits = (match.group("index") or "0").lstrip("0")
         extended.setdefault(match.group("name"), []).append(
-            (index, match.group("star") is not None, value)
+            ((len(digits), digits), match.group("star") is not None, value)
         )
     for name, parts in extended.items():
         parts.sort(key=lambda p: p[0])

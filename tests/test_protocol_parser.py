@@ -5,6 +5,7 @@ Every fixture is fed whole and one byte at a time; the events must be the same.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -608,3 +609,72 @@ def test_item_numbers_too_long_to_be_numbers_are_none_on_both_paths() -> None:
     assert event.items["ENVELOPE"].subject == 'Café "menu"'
     [fetch] = both(b"* 1 FETCH (UID " + HUGE + b" MODSEQ (" + HUGE + b"))\r\n")
     assert fetch.items == {"UID": None, "MODSEQ": None}
+
+
+# ---------------------------------------------------------------- linear time on hostile lines
+
+# The general tokenizer as it was: one findall, which retried a failed quoted string or section
+# at every later start (a LIST line of 40 KB of \" took 3.8 s, 1 MB would take most of an hour).
+# What it made of a line is the reference: the linear tokenizer must make exactly the same.
+REFERENCE_TOKEN = re.compile(
+    rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
+    rb"|([()])"
+    rb"|([^\s()\"\[\]]*\[[^\]]*\][^\s()\"]*)"
+    rb"|([^\s()\"]+)"
+)
+HOSTILE_BYTES = st.sampled_from(
+    [b'"', b"\\", b"(", b")", b"[", b"]", b" ", b"a", b"7", b"\r", b"<"]
+)
+
+
+@settings(max_examples=2000)
+@given(st.lists(HOSTILE_BYTES, max_size=40).map(b"".join))
+def test_the_linear_tokenizer_makes_what_findall_made(line: bytes) -> None:
+    assert parser_module._tokens(line) == REFERENCE_TOKEN.findall(line)
+
+
+def _hostile_lines(pairs: int) -> dict[str, tuple[bytes, tuple[Any, ...]]]:
+    """LIST lines whose names make a findall retry to the end of the line at every start, and
+    the values they give (the same as before: a '"' that opens nothing is skipped)."""
+    head = b'* LIST () "/" '
+    return {
+        "open quote": (head + b'"' + b'\\"' * pairs, ([], b"/", *[b"\\"] * pairs)),
+        "no quote": (head + b'\\"' * pairs, ([], b"/", *[b"\\"] * pairs)),
+        "closed quote": (head + b'"' + b'\\"' * pairs + b'"', ([], b"/", b'"' * pairs)),
+        "open sections": (head + b"[ " * pairs, ([], b"/", *[b"["] * pairs)),
+        "open section": (head + b"a[" * pairs, ([], b"/", b"a[" * pairs)),
+        "quote after": (head + b"[ " * pairs + b'"\\', ([], b"/", *[b"["] * pairs, b"\\")),
+    }
+
+
+@pytest.mark.parametrize("shape", sorted(_hostile_lines(1)))
+def test_a_hostile_line_of_a_megabyte_parses(shape: str) -> None:
+    # Quadratic tokenizing made these take an hour (the suite's timeout stops it first).
+    line, values = _hostile_lines(500_000)[shape]
+    [event] = feed_whole(line + b"\r\n")
+    assert event == Untagged("LIST", values=values)
+    small_line, small_values = _hostile_lines(20_000)[shape]
+    assert both(small_line + b"\r\nA1 OK done\r\n") == [
+        Untagged("LIST", values=small_values),
+        Tagged("A1", "OK", None, None, "done"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "item"),
+    [
+        (b"BODY[1] ", "BODY[1]"),
+        (b"BODY[HEADER.FIELDS (FROM TO)]<0> ", "BODY[HEADER.FIELDS (FROM TO)]<0>"),
+        (b"UID 4 binary[2] ", "BINARY[2]"),
+        (b"BODY[1]<> ", None),
+        (b'"x" ', None),
+        (b"a[" * 500_000 + b" RFC822 ", "RFC822"),  # once a search tried every start
+        (b"a[" * 500_000 + b" ", None),
+    ],
+    ids=["body", "header-fields", "binary", "bad-partial", "quoted", "after-a[", "a["],
+)
+def test_a_streamed_literal_is_named_by_the_item_before_it(before: bytes, item: str | None) -> None:
+    data = b"* 3 FETCH (" + before + b"{20}\r\n" + b"x" * 20 + b")\r\n"
+    events = feed_whole(data, stream_threshold=10)
+    assert events[0] == LiteralStarted(3, item, 20)
+    assert isinstance(events[-1], Fetch) and events[-1].seq == 3

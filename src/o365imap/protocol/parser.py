@@ -14,8 +14,8 @@ Why the tokenizer looks the way it does: a listing parses tens of thousands of F
 second. The common shape, a FETCH line without literals, goes through a fast path of compiled
 regular expressions that take whole items (an ENVELOPE, an address list) in one C-level match;
 anything else, and anything the fast path does not recognise, goes through the general tokenizer
-(``re.findall`` over the line plus a small stack machine). Both feed the same decoders, and the
-tests check that they agree.
+(``re.findall`` over the line, linear in its length whatever it holds, plus a small stack
+machine). Both feed the same decoders, and the tests check that they agree.
 """
 
 from __future__ import annotations
@@ -54,13 +54,35 @@ __all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_val
 # A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
 # unescaped quotes inside strings, and reading those as the end desynchronises everything after.
 _QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
-_TOKEN = re.compile(
-    _QUOTED
-    + rb"|([()])"
-    # an atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>
-    + rb"|([^\s()\"\[\]]*\[[^\]]*\][^\s()\"]*)"
-    + rb"|([^\s()\"]+)"
-)
+# An atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>.
+#
+# Where a quoted string or a section fails, it has searched to the end of the line, and it would
+# fail again at every later start: a quoted string's scan from a later '"' is the tail of the
+# failed one, and a section needs a ']' that is not there. Retried at each start, a line of
+# 40 KB of \" took seconds. So each failure is caught where it happens, by a branch that takes
+# the rest of the line into the token's group (a ']' is in every section and in no open one; a
+# '"' in no paren), and _tokens goes on from there without the alternative that failed.
+_SECTION_OR_OPEN = rb"([^\s()\"\[\]]*\[(?:[^\]]*\][^\s()\"]*|[^\]]*+\Z))"
+_PAREN_OR_OPEN_QUOTE = rb'([()]|".*)'  # the second branch is only reached where _QUOTED failed
+_NEVER = rb"(?!)()"  # what has failed keeps its group, so that every pattern gives four
+
+
+def _token_pattern(quotes: bool, sections: bool) -> re.Pattern[bytes]:
+    """Tokens as (quoted, paren, section, atom); re.S, so that a backslash escapes any byte,
+    which the argument above needs."""
+    alternatives = [
+        _QUOTED if quotes else _NEVER,
+        _PAREN_OR_OPEN_QUOTE if quotes else rb"([()])",
+        _SECTION_OR_OPEN if sections else _NEVER,
+        rb"([^\s()\"]+)",
+    ]
+    return re.compile(rb"|".join(alternatives), re.S)
+
+
+_TOKEN = _token_pattern(quotes=True, sections=True)
+_WITHOUT_SECTIONS = _token_pattern(quotes=True, sections=False)
+_WITHOUT_QUOTES = _token_pattern(quotes=False, sections=True)
+_PARENS_AND_ATOMS = _token_pattern(quotes=False, sections=False)
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
@@ -70,6 +92,10 @@ _MISCOUNT_MAX = 4096  # miscounted literals are display names: never look at big
 _NUMBER = rb"(\d{1,%d})" % MAX_NUMBER_DIGITS
 
 _NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
+# The item a literal belongs to: the name before it, ``BODY[1]``, ``BODY[HEADER]<0>``. Matched
+# backwards (the pattern reversed, against the line reversed): a search for a name that ends
+# the line tries every start, and each start can scan to the end (a line of "a[" repeated).
+_ITEM_BEFORE_LITERAL = re.compile(rb" ((?:(?:>\d+<)?\][^\]]*\[)?[A-Za-z0-9.]+)")
 _KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
 _TAGGED = re.compile(rb"([^\s(){%*\"\\+]+) (OK|NO|BAD)\b ?", re.I)
 _STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
@@ -93,9 +119,34 @@ def _unquote(content: bytes) -> bytes:
     return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
 
 
+def _tokens(line: bytes) -> list[tuple[bytes, bytes, bytes, bytes]]:
+    """The tokens of ``line``, (quoted, paren, section, atom) as the findall of the four
+    alternatives gives them, in time linear in the length of the line.
+
+    At most three passes: a failed quoted string or section ends a pass, and the next one starts
+    where it failed, with a pattern that no longer tries what failed. A '"' that starts no string
+    is skipped, as findall skips what nothing matches.
+    """
+    pattern = _TOKEN
+    tokens = pattern.findall(line)
+    while tokens:
+        _, paren, section, _ = tokens[-1]
+        if section and b"]" not in section:  # an atom after all, as after a failed section
+            start = len(line) - len(section)
+            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_QUOTES else _WITHOUT_SECTIONS
+        elif paren[:1] == b'"':
+            start = len(line) - len(paren) + 1
+            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_SECTIONS else _WITHOUT_QUOTES
+        else:
+            break
+        tokens.pop()
+        tokens += pattern.findall(line, start)
+    return tokens
+
+
 def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> list[Any]:
     """Add the tokens of ``line`` to the open list ``current``; returns the list still open."""
-    for quoted, paren, section, atom in _TOKEN.findall(line):
+    for quoted, paren, section, atom in _tokens(line):
         if atom:
             current.append(None if atom == b"NIL" else atom)
         elif paren:
@@ -117,7 +168,7 @@ def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> l
 def _items_in_open_list(prefix: bytes) -> int:
     """How many items the innermost list still open at the end of ``prefix`` holds so far."""
     counts = [0]
-    for quoted, paren, section, atom in _TOKEN.findall(prefix):
+    for quoted, paren, section, atom in _tokens(prefix):
         if paren == b"(":
             counts[-1] += 1
             counts.append(0)
@@ -133,7 +184,7 @@ def _items_until_close(rest: bytes) -> int:
     """How many items follow in the current list before the ``)`` that closes it."""
     depth = 0
     items = 0
-    for _quoted, paren, _section, _atom in _TOKEN.findall(rest):
+    for _quoted, paren, _section, _atom in _tokens(rest):
         if paren == b"(":
             if depth == 0:
                 items += 1
@@ -568,8 +619,8 @@ class ResponseParser:
         head = _NUMBERED.match(first)
         seq = _number(head.group(1), first) if head and head.group(2).upper() == b"FETCH" else None
         tail = self._segments[-1] if self._segments else b""
-        names = re.findall(rb"([A-Za-z0-9.]+(?:\[[^\]]*\](?:<\d+>)?)?) $", tail)
-        item = names[-1].decode("ascii", "replace").upper() if names else None
+        name = _ITEM_BEFORE_LITERAL.match(tail[::-1])
+        item = name.group(1)[::-1].decode("ascii", "replace").upper() if name else None
         return seq, item
 
     def _stream_chunk(self) -> Event | None:

@@ -461,14 +461,20 @@ def test_listing_line_with_a_subject_literal_is_taken_verbatim() -> None:
     assert _general_path(line) == [event]
 
 
-def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
+def _nested_bodystructure(levels: int) -> bytes:
+    value = b'("text" "plain" NIL NIL NIL "7bit" 1 1)'
+    for _ in range(levels):
+        value = b"(" + value + b' "mixed")'
+    return value
+
+
+def test_deep_bodystructures_are_cut_off_by_the_decoder() -> None:
     from o365imap.protocol import parse_bodystructure
     from o365imap.protocol.decode import MAX_DEPTH
 
-    value = b'("text" "plain" NIL NIL NIL "7bit" 1 1)'
-    for _ in range(5000):
-        value = b"(" + value + b' "mixed")'
-    events = feed_whole(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
+    # as deep as the parser takes: the FETCH list and the text part are two more levels
+    value = _nested_bodystructure(parser_module.MAX_NESTING - 2)
+    events = both(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
     tree = events[0].items["BODYSTRUCTURE"]
     assert tree == parse_bodystructure(value)
     depth = 0
@@ -478,6 +484,52 @@ def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
     assert depth == MAX_DEPTH + 1
     assert tree.content_type == "application/octet-stream"
     assert events[1] == Tagged("A1", "OK", None, None, "done")
+
+
+def test_dovecots_deepest_structure_decodes() -> None:
+    # Dovecot nests MIME parts up to 100 deep; the deepest an attached message with addresses
+    part = (
+        b'("message" "rfc822" NIL NIL NIL "7bit" 10 (NIL "s" (("A" NIL "a" "x.org")) NIL NIL '
+        b'NIL NIL NIL NIL NIL) ("text" "plain" NIL NIL NIL "7bit" 1 1 NIL ("attachment" '
+        b'("filename" "a.txt")) NIL NIL) 1 NIL ("attachment" ("filename" "m.eml")) NIL NIL)'
+    )
+    for _ in range(99):
+        part = b"(" + part + b' "mixed")'
+    [event] = both(b"* 1 FETCH (BODYSTRUCTURE " + part + b")\r\n")
+    assert event.items["BODYSTRUCTURE"].content_type == "multipart/mixed"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* LIST " + b"(" * 1_000_000 + b"\r\n",  # once a value that == and repr recursed into
+        b"* 1 FETCH (UID 1 BODYSTRUCTURE " + _nested_bodystructure(5000) + b")\r\n",
+        b"* 1 FETCH (BODY[] {3}\r\nabc " + b"(" * 300 + b"x))\r\n",  # after a literal
+    ],
+    ids=["million", "bodystructure", "after-literal"],
+)
+def test_lists_nested_too_deep_are_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError, match=f"more than {parser_module.MAX_NESTING} deep"):
+        feed_whole(data)
+
+
+def test_the_nesting_limit_is_the_same_whole_and_byte_at_a_time() -> None:
+    limit = parser_module.MAX_NESTING
+    deepest = b"* LIST " + b"(" * limit + b"x" + b")" * limit + b"\r\n"
+    [event] = both(deepest)
+    value = event.values[0]
+    for _ in range(limit - 1):
+        value = value[0]
+    assert value == [b"x"]
+    error = _protocol_error_both(deepest.replace(b"x", b"(x)"))
+    assert error.excerpt == b" " + b"(" * 199  # the line as the tokenizer had it, cut at 200
+
+
+def test_parse_bodystructure_refuses_hostile_nesting() -> None:
+    from o365imap.protocol import parse_bodystructure
+
+    with pytest.raises(ProtocolError):
+        parse_bodystructure(_nested_bodystructure(5000))
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,13 @@ from o365imap.protocol.text import parse_internal_date
 
 __all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_values"]
 
+# How deep lists may nest in a response. Dovecot nests MIME parts up to 100 deep; a part takes
+# one level of a BODYSTRUCTURE, and the deepest a few more (envelope, address list, address,
+# disposition), all inside the FETCH list. Beyond what any server sends, a list nested a million
+# deep would reach every caller that recurses (==, repr, the decoders); the decoders themselves
+# stop at 64 levels of parts (decode.MAX_DEPTH), so what a server can send still decodes.
+MAX_NESTING = 256
+
 # A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
 # unescaped quotes inside strings, and reading those as the end desynchronises everything after.
 _QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
@@ -151,6 +158,10 @@ def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> l
             current.append(None if atom == b"NIL" else atom)
         elif paren:
             if paren == b"(":
+                if len(stack) >= MAX_NESTING:
+                    raise ProtocolError(
+                        f"the server nested lists more than {MAX_NESTING} deep", excerpt=line
+                    )
                 stack.append(current)
                 current = []
             elif stack:
@@ -199,7 +210,10 @@ def _items_until_close(rest: bytes) -> int:
 
 
 def parse_values(segments: list[Any]) -> list[Any]:
-    """Tokens of a response given as line segments alternating with literal values."""
+    """Tokens of a response given as line segments alternating with literal values.
+
+    Lists nested deeper than MAX_NESTING are a ProtocolError.
+    """
     stack: list[list[Any]] = []
     current: list[Any] = []
     for i, segment in enumerate(segments):

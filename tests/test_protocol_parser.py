@@ -421,6 +421,22 @@ def test_modseq_and_zero_length_literal() -> None:
     assert event.items == {"UID": 1, "MODSEQ": 12345, "BODY[1]": b""}
 
 
+@pytest.mark.parametrize(
+    ("items", "modseq"),
+    [
+        (b"MODSEQ (12345)", 12345),  # RFC 7162
+        (b"MODSEQ 4", 4),  # without the parentheses, as IMAPClient reads it too
+        (b"UID 9 MODSEQ 4 FLAGS ()", 4),
+        (b"MODSEQ ()", None),
+        (b"MODSEQ NIL", None),
+        (b"MODSEQ (x)", None),
+    ],
+)
+def test_modseq_with_and_without_parentheses(items: bytes, modseq: int | None) -> None:
+    [event] = both(b"* 2 FETCH (" + items + b")\r\n")
+    assert event.items["MODSEQ"] == modseq
+
+
 @settings(max_examples=200)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=60))
 def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:

@@ -399,7 +399,8 @@ def decode_fetch_items(values: list[Any]) -> dict[str, Any]:
         elif name in ("BODYSTRUCTURE", "BODY"):
             items[name] = body_structure(value)
         elif name == "MODSEQ":
-            items[name] = _int(value[0]) if isinstance(value, list) and value else None
+            # RFC 7162 puts it in parentheses; some servers do not, and IMAPClient reads both
+            items[name] = _int(value[0] if isinstance(value, list) and value else value)
         elif isinstance(value, StreamedLiteral | bytes) or value is None:
             items[name] = value
         else:

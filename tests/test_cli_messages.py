@@ -13,18 +13,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import ALICE
+from conftest import ALICE, BOB
 from cutting_proxy import CuttingProxy
 from o365imap import ConnectionClosed, ImapClient
 from o365imap.messages import save_message, save_parts
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailsamples import EXPECTED
-from o365imap.sandbox.seed import Testbed
+from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
 from test_cli import conn, json_lines, run
 
 pytestmark = pytest.mark.dovecot
@@ -382,3 +383,46 @@ def test_a_later_save_removes_what_a_killed_one_left_never_a_live_ones(
     result = run(later, token)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Quarterly report Q1.pdf", "figures.csv"]
+
+
+# A charset named after a domain-name codec once failed list, list --all and search for the
+# whole folder, and show and save for the message ("internal error (UnicodeError)").
+IDNA_MESSAGE = (
+    b"From: =?idna?q?=FF?= <mallory@example.net>\r\nTo: bob@example.com\r\n"
+    b"Date: Mon, 6 Jan 2025 09:00:00 +0000\r\nMessage-ID: <idna@example.net>\r\n"
+    b"Subject: =?idna?q?=FF?=\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=punycode\r\n\r\nbcher-kva\r\n"
+    b"--b\r\nContent-Type: application/pdf\r\n"
+    b"Content-Disposition: attachment; filename*=idna''%FF.pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n"
+)
+
+
+def test_domain_name_codecs_as_charsets_on_the_server_and_in_a_file(
+    dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    date = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+    writer.write(
+        "Idna",
+        [
+            SeedMessage(date=date, subject="fine", message_id="<fine@example.net>"),
+            SeedMessage(date=date, subject=None, message_id="<idna@example.net>", raw=IDNA_MESSAGE),
+        ],
+    )
+    token = dovecot.mint_token(BOB)
+    for args in (["list"], ["list", "--all"], ["search", "--since", "2025-01-01"]):
+        result = run([*args, "Idna", "--json", *conn(dovecot, BOB)], token)
+        assert result.returncode == 0, result.stderr
+        assert sorted(row["subject"] for row in json_lines(result.stdout)) == ["fine", "ÿ"], args
+    source = tmp_path / "idna.eml"
+    source.write_bytes(IDNA_MESSAGE)
+    for where, connection in (("2", ["Idna", *conn(dovecot, BOB)]), (str(source), [])):
+        shown = run(["show", where, *connection, "--json"], token)
+        assert shown.returncode == 0, shown.stderr
+        view = json.loads(shown.stdout)
+        assert (view["subject"], view["text"]) == ("ÿ", "bcher-kva")
+        out = tmp_path / f"out-{len(connection)}"
+        saved = run(["save", where, *connection, "--dir", str(out)], token)
+        assert saved.returncode == 0, saved.stderr
+        assert (out / "ÿ.pdf").read_bytes() == b"%PDF-1.4"

@@ -121,3 +121,29 @@ def test_eml_save_memory_stays_flat(tmp_path: Path) -> None:
     assert saved[0].size == len(blob)
     assert (out / "big.bin").read_bytes() == blob
     assert peak < 4 << 20, peak
+
+
+# A charset named after a domain-name codec (idna, punycode) once made show and save fail.
+IDNA_MESSAGE = (
+    b"From: =?idna?q?=FF?= <a@example.com>\r\n"
+    b"Subject: =?idna?q?=FF?=\r\n"
+    b"Message-ID: <idna@example.com>\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=punycode\r\n\r\nbcher-kva\r\n"
+    b"--b\r\nContent-Type: application/pdf\r\n"
+    b"Content-Disposition: attachment; filename*=idna''%FF.pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n"
+)
+
+
+def test_eml_with_domain_name_codecs_as_charsets(tmp_path: Path) -> None:
+    source = tmp_path / "idna.eml"
+    source.write_bytes(IDNA_MESSAGE)
+    view = open_eml(source)
+    assert view.summary.envelope is not None
+    assert view.summary.envelope.subject == "ÿ"
+    assert [a.name for a in view.summary.envelope.from_] == ["ÿ"]
+    assert view.text == "bcher-kva"
+    assert [p.filename for p in view.parts] == ["ÿ.pdf"]
+    saved = save_eml_parts(source, tmp_path)
+    assert [s.filename for s in saved] == ["ÿ.pdf"]
+    assert (tmp_path / "ÿ.pdf").read_bytes() == b"%PDF-1.4"

@@ -333,3 +333,12 @@ def test_unique_path_counts_a_dangling_symlink_as_taken(tmp_path: Path) -> None:
 def test_unique_path_refuses_names_that_are_not_one_component(tmp_path: Path, bad: str) -> None:
     with pytest.raises(UnsafeFileName):
         unique_path(tmp_path, bad)
+
+
+def test_a_continuation_index_of_5000_digits_still_gives_a_name() -> None:
+    # int() refuses more than 4,300 digits: this header once made show and save fail
+    disposition = b"attachment; filename*0=report; filename*" + b"9" * 5000 + b"*=.pdf"
+    assert _name_of(b"application/pdf", disposition) == "report.pdf"
+    message = b"Content-Type: application/pdf\r\nContent-Disposition: " + disposition + b"\r\n\r\nx"
+    [start] = _starts(message)
+    assert start.filename == "report.pdf"

@@ -5,6 +5,7 @@ Every fixture is fed whole and one byte at a time; the events must be the same.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -420,6 +421,22 @@ def test_modseq_and_zero_length_literal() -> None:
     assert event.items == {"UID": 1, "MODSEQ": 12345, "BODY[1]": b""}
 
 
+@pytest.mark.parametrize(
+    ("items", "modseq"),
+    [
+        (b"MODSEQ (12345)", 12345),  # RFC 7162
+        (b"MODSEQ 4", 4),  # without the parentheses, as IMAPClient reads it too
+        (b"UID 9 MODSEQ 4 FLAGS ()", 4),
+        (b"MODSEQ ()", None),
+        (b"MODSEQ NIL", None),
+        (b"MODSEQ (x)", None),
+    ],
+)
+def test_modseq_with_and_without_parentheses(items: bytes, modseq: int | None) -> None:
+    [event] = both(b"* 2 FETCH (" + items + b")\r\n")
+    assert event.items["MODSEQ"] == modseq
+
+
 @settings(max_examples=200)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=60))
 def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:
@@ -460,14 +477,20 @@ def test_listing_line_with_a_subject_literal_is_taken_verbatim() -> None:
     assert _general_path(line) == [event]
 
 
-def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
+def _nested_bodystructure(levels: int) -> bytes:
+    value = b'("text" "plain" NIL NIL NIL "7bit" 1 1)'
+    for _ in range(levels):
+        value = b"(" + value + b' "mixed")'
+    return value
+
+
+def test_deep_bodystructures_are_cut_off_by_the_decoder() -> None:
     from o365imap.protocol import parse_bodystructure
     from o365imap.protocol.decode import MAX_DEPTH
 
-    value = b'("text" "plain" NIL NIL NIL "7bit" 1 1)'
-    for _ in range(5000):
-        value = b"(" + value + b' "mixed")'
-    events = feed_whole(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
+    # as deep as the parser takes: the FETCH list and the text part are two more levels
+    value = _nested_bodystructure(parser_module.MAX_NESTING - 2)
+    events = both(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
     tree = events[0].items["BODYSTRUCTURE"]
     assert tree == parse_bodystructure(value)
     depth = 0
@@ -477,6 +500,52 @@ def test_hostile_nesting_is_cut_off_not_a_crash() -> None:
     assert depth == MAX_DEPTH + 1
     assert tree.content_type == "application/octet-stream"
     assert events[1] == Tagged("A1", "OK", None, None, "done")
+
+
+def test_dovecots_deepest_structure_decodes() -> None:
+    # Dovecot nests MIME parts up to 100 deep; the deepest an attached message with addresses
+    part = (
+        b'("message" "rfc822" NIL NIL NIL "7bit" 10 (NIL "s" (("A" NIL "a" "x.org")) NIL NIL '
+        b'NIL NIL NIL NIL NIL) ("text" "plain" NIL NIL NIL "7bit" 1 1 NIL ("attachment" '
+        b'("filename" "a.txt")) NIL NIL) 1 NIL ("attachment" ("filename" "m.eml")) NIL NIL)'
+    )
+    for _ in range(99):
+        part = b"(" + part + b' "mixed")'
+    [event] = both(b"* 1 FETCH (BODYSTRUCTURE " + part + b")\r\n")
+    assert event.items["BODYSTRUCTURE"].content_type == "multipart/mixed"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* LIST " + b"(" * 1_000_000 + b"\r\n",  # once a value that == and repr recursed into
+        b"* 1 FETCH (UID 1 BODYSTRUCTURE " + _nested_bodystructure(5000) + b")\r\n",
+        b"* 1 FETCH (BODY[] {3}\r\nabc " + b"(" * 300 + b"x))\r\n",  # after a literal
+    ],
+    ids=["million", "bodystructure", "after-literal"],
+)
+def test_lists_nested_too_deep_are_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError, match=f"more than {parser_module.MAX_NESTING} deep"):
+        feed_whole(data)
+
+
+def test_the_nesting_limit_is_the_same_whole_and_byte_at_a_time() -> None:
+    limit = parser_module.MAX_NESTING
+    deepest = b"* LIST " + b"(" * limit + b"x" + b")" * limit + b"\r\n"
+    [event] = both(deepest)
+    value = event.values[0]
+    for _ in range(limit - 1):
+        value = value[0]
+    assert value == [b"x"]
+    error = _protocol_error_both(deepest.replace(b"x", b"(x)"))
+    assert error.excerpt == b" " + b"(" * 199  # the line as the tokenizer had it, cut at 200
+
+
+def test_parse_bodystructure_refuses_hostile_nesting() -> None:
+    from o365imap.protocol import parse_bodystructure
+
+    with pytest.raises(ProtocolError):
+        parse_bodystructure(_nested_bodystructure(5000))
 
 
 @pytest.mark.parametrize(
@@ -536,3 +605,144 @@ def test_flags_nil_means_none_on_both_paths() -> None:
     line = b'* 1 FETCH (UID 1 FLAGS (NIL) RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'
     assert feed_whole(line)[0].items["FLAGS"] == ()
     assert _general_path(line)[0].items["FLAGS"] == ()
+
+
+def test_domain_name_codecs_as_charsets_decode_on_both_paths() -> None:
+    # "=?idna?q?=FF?=" once made a whole listing fail ("internal error (UnicodeError)").
+    line = (
+        b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b'ENVELOPE (NIL "=?idna?q?=FF?=" (("=?punycode?q?=FF?=" NIL "a" "example.com")) '
+        b"NIL NIL NIL NIL NIL NIL NIL))\r\n"
+        b'* 2 FETCH (UID 2 BODYSTRUCTURE ("application" "pdf" ("name*" "punycode\'\'%FF.pdf") '
+        b'NIL NIL "base64" 10 NIL ("attachment" ("filename*" "idna\'\'%FF.pdf")) NIL))\r\n'
+    )
+    listing, structure = both(line)
+    assert _general_path(line)[0] == listing
+    assert listing.items["ENVELOPE"].subject == "ÿ"
+    assert listing.items["ENVELOPE"].from_ == (Address("ÿ", "a", "example.com"),)
+    part = structure.items["BODYSTRUCTURE"]
+    assert (part.filename, part.params["name"]) == ("ÿ.pdf", "ÿ.pdf")
+
+
+HUGE = b"9" * 5000  # past int()'s 4,300-digit limit: once a ValueError, not a ProtocolError
+
+
+def _protocol_error_both(data: bytes, **kw: Any) -> ProtocolError:
+    """The ProtocolError that ``data`` raises, the same whole and one byte at a time."""
+    with pytest.raises(ProtocolError) as whole:
+        feed_whole(data, **kw)
+    with pytest.raises(ProtocolError) as bytewise:
+        feed_bytewise(data, **kw)
+    assert str(bytewise.value) == str(whole.value)
+    return whole.value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"* " + HUGE + b" EXISTS\r\n",
+        b"* " + HUGE + b" FETCH (UID 1)\r\n",  # the fast path's shape
+        LISTING_LINE.replace(b"* 12 ", b"* " + HUGE + b" "),  # the listing's own shape
+        b"* 1 FETCH (BODY[] {" + HUGE + b"}\r\nabc)\r\n",
+        b"* " + HUGE + b" FETCH (BODY[] {2000000}\r\nabc",  # refused before the stream starts
+        b'* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 1 INTERNALDATE "01-Jan-2020 00:00:00 +0000" '
+        b"ENVELOPE (NIL {" + HUGE + b"}\r\nabc NIL NIL NIL NIL NIL NIL NIL NIL))\r\n",
+        b"* 18446744073709551616 EXPUNGE\r\n",  # 20 digits: more than any IMAP number has
+    ],
+    ids=["seq", "seq-fast", "seq-listing", "literal", "streamed", "subject-literal", "20-digits"],
+)
+def test_numbers_longer_than_imap_allows_are_protocol_errors(data: bytes) -> None:
+    error = _protocol_error_both(data, stream_threshold=1000)
+    assert "digits" in str(error) and error.excerpt.startswith(data[:20])
+
+
+def test_the_longest_imap_numbers_are_numbers() -> None:
+    top = b"9223372036854775807"  # 2**63 - 1: number64 (RFC 9051), mod-sequence (RFC 7162)
+    events = both(
+        b"* " + top + b" EXISTS\r\n* " + top + b" FETCH (UID " + top + b" MODSEQ (" + top
+        + b"))\r\n* 1 FETCH (BODY[] {0000000000000000003}\r\nabc)\r\n"
+    )  # fmt: skip
+    assert events == [
+        Untagged("EXISTS", number=2**63 - 1),
+        Fetch(2**63 - 1, {"UID": 2**63 - 1, "MODSEQ": 2**63 - 1}),
+        Fetch(1, {"BODY[]": b"abc"}),
+    ]
+
+
+def test_item_numbers_too_long_to_be_numbers_are_none_on_both_paths() -> None:
+    line = LISTING_LINE.replace(b"UID 112", b"UID " + HUGE).replace(b"4321", b"1" * 20)
+    [event] = both(line)
+    assert _general_path(line) == [event]
+    assert (event.items["UID"], event.items["RFC822.SIZE"]) == (None, None)
+    assert event.items["ENVELOPE"].subject == 'Café "menu"'
+    [fetch] = both(b"* 1 FETCH (UID " + HUGE + b" MODSEQ (" + HUGE + b"))\r\n")
+    assert fetch.items == {"UID": None, "MODSEQ": None}
+
+
+# ---------------------------------------------------------------- linear time on hostile lines
+
+# The general tokenizer as it was: one findall, which retried a failed quoted string or section
+# at every later start (a LIST line of 40 KB of \" took 3.8 s, 1 MB would take most of an hour).
+# What it made of a line is the reference: the linear tokenizer must make exactly the same.
+REFERENCE_TOKEN = re.compile(
+    rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
+    rb"|([()])"
+    rb"|([^\s()\"\[\]]*\[[^\]]*\][^\s()\"]*)"
+    rb"|([^\s()\"]+)"
+)
+HOSTILE_BYTES = st.sampled_from(
+    [b'"', b"\\", b"(", b")", b"[", b"]", b" ", b"a", b"7", b"\r", b"<"]
+)
+
+
+@settings(max_examples=2000)
+@given(st.lists(HOSTILE_BYTES, max_size=40).map(b"".join))
+def test_the_linear_tokenizer_makes_what_findall_made(line: bytes) -> None:
+    assert parser_module._tokens(line) == REFERENCE_TOKEN.findall(line)
+
+
+def _hostile_lines(pairs: int) -> dict[str, tuple[bytes, tuple[Any, ...]]]:
+    """LIST lines whose names make a findall retry to the end of the line at every start, and
+    the values they give (the same as before: a '"' that opens nothing is skipped)."""
+    head = b'* LIST () "/" '
+    return {
+        "open quote": (head + b'"' + b'\\"' * pairs, ([], b"/", *[b"\\"] * pairs)),
+        "no quote": (head + b'\\"' * pairs, ([], b"/", *[b"\\"] * pairs)),
+        "closed quote": (head + b'"' + b'\\"' * pairs + b'"', ([], b"/", b'"' * pairs)),
+        "open sections": (head + b"[ " * pairs, ([], b"/", *[b"["] * pairs)),
+        "open section": (head + b"a[" * pairs, ([], b"/", b"a[" * pairs)),
+        "quote after": (head + b"[ " * pairs + b'"\\', ([], b"/", *[b"["] * pairs, b"\\")),
+    }
+
+
+@pytest.mark.parametrize("shape", sorted(_hostile_lines(1)))
+def test_a_hostile_line_of_a_megabyte_parses(shape: str) -> None:
+    # Quadratic tokenizing made these take an hour (the suite's timeout stops it first).
+    line, values = _hostile_lines(500_000)[shape]
+    [event] = feed_whole(line + b"\r\n")
+    assert event == Untagged("LIST", values=values)
+    small_line, small_values = _hostile_lines(20_000)[shape]
+    assert both(small_line + b"\r\nA1 OK done\r\n") == [
+        Untagged("LIST", values=small_values),
+        Tagged("A1", "OK", None, None, "done"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "item"),
+    [
+        (b"BODY[1] ", "BODY[1]"),
+        (b"BODY[HEADER.FIELDS (FROM TO)]<0> ", "BODY[HEADER.FIELDS (FROM TO)]<0>"),
+        (b"UID 4 binary[2] ", "BINARY[2]"),
+        (b"BODY[1]<> ", None),
+        (b'"x" ', None),
+        (b"a[" * 500_000 + b" RFC822 ", "RFC822"),  # once a search tried every start
+        (b"a[" * 500_000 + b" ", None),
+    ],
+    ids=["body", "header-fields", "binary", "bad-partial", "quoted", "after-a[", "a["],
+)
+def test_a_streamed_literal_is_named_by_the_item_before_it(before: bytes, item: str | None) -> None:
+    data = b"* 3 FETCH (" + before + b"{20}\r\n" + b"x" * 20 + b")\r\n"
+    events = feed_whole(data, stream_threshold=10)
+    assert events[0] == LiteralStarted(3, item, 20)
+    assert isinstance(events[-1], Fetch) and events[-1].seq == 3

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from o365imap.protocol.text import (
     decode_2047,
+    decode_bytes,
     decode_params,
     parse_header_date,
     parse_internal_date,
@@ -158,3 +161,113 @@ def test_hostile_charsets_never_raise_or_make_surrogates(raw: bytes) -> None:
     text.encode("utf-8")  # would raise on a lone surrogate
     params = decode_params([(b"name*", b"hex''41"), (b"x*", b"utf-7''+2D0-")])
     params["x"].encode("utf-8")
+
+
+# Codecs that are no charsets must not reach the caller as an exception: idna and punycode
+# (names of domains, not text) have no "replace" handler and once made a whole listing fail.
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"=?idna?q?=FF?=", "ÿ"),
+        (b"=?IDNA?B?/w==?=", "ÿ"),
+        (b"=?punycode?q?=FF?=", "ÿ"),
+        (b"Re: =?punycode?q?bcher-kva?=", "Re: bcher-kva"),  # not "bücher": no text codec
+        (b"=?idna?q?caf=C3=A9?=", "café"),  # the bytes are guessed as if no charset were named
+    ],
+)
+def test_domain_name_codecs_are_not_charsets(raw: bytes, text: str) -> None:
+    assert decode_2047(raw) == text
+
+
+def test_domain_name_codecs_in_rfc2231_names() -> None:
+    params = decode_params(
+        [(b"filename*", b"idna''%FF.pdf"), (b"name*0*", b"punycode''%FF"), (b"name*1*", b".txt")]
+    )
+    assert params == {"filename": "ÿ.pdf", "name": "ÿ.txt"}
+
+
+def _codec_names() -> list[str]:
+    """Every codec name Python knows: the alias table's names and targets, and the modules."""
+    import encodings
+    import encodings.aliases
+    import pkgutil
+
+    names = set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())
+    names |= {module.name for module in pkgutil.iter_modules(encodings.__path__)}
+    return sorted(names)
+
+
+CODEC_NAMES = _codec_names()
+# What a header can spell as a charset: any of the above in any case, or made-up words.
+CHARSET_LABELS = st.one_of(
+    st.sampled_from(CODEC_NAMES),
+    st.sampled_from(CODEC_NAMES).map(str.upper),
+    st.from_regex(r"[A-Za-z0-9_.:-]{1,20}", fullmatch=True),
+)
+
+
+def test_codec_names_are_all_there() -> None:
+    assert len(CODEC_NAMES) > 400
+    assert {"idna", "punycode", "utf_7", "hex_codec", "cp1252"} <= set(CODEC_NAMES)
+
+
+def _percent(data: bytes) -> bytes:
+    return b"".join(b"%%%02X" % byte for byte in data)
+
+
+@settings(max_examples=1000)
+@given(CHARSET_LABELS, st.binary(max_size=24))
+def test_no_charset_label_makes_a_decoder_raise(label: str, data: bytes) -> None:
+    charset = label.encode("ascii")
+    texts = [
+        decode_bytes(data, label),
+        decode_2047(b"=?" + charset + b"?q?" + _percent(data).replace(b"%", b"=") + b"?="),
+        decode_2047(b"=?" + charset + b"?b?" + base64.b64encode(data) + b"?="),
+        decode_params([(b"filename*", charset + b"''" + _percent(data))])["filename"],
+    ]
+    for text in texts:
+        assert isinstance(text, str)
+        text.encode("utf-8")  # would raise on a lone surrogate
+
+
+@given(st.text(max_size=30), st.binary(max_size=8))
+def test_any_charset_string_is_taken(label: str, data: bytes) -> None:
+    assert isinstance(decode_bytes(data, label), str)
+
+
+def test_a_codec_that_cannot_replace_gives_way_to_the_guess() -> None:
+    # Python may gain codecs like idna that refuse "replace"; the decoders must not care.
+    import codecs
+
+    def strict_only(data: Any, errors: str = "strict", /) -> tuple[str, int]:
+        if errors != "strict":
+            raise UnicodeError(f"no {errors!r} here")
+        return codecs.ascii_decode(data, errors)
+
+    info = codecs.CodecInfo(codecs.ascii_encode, strict_only, name="x-strict-only")
+
+    def search(name: str) -> codecs.CodecInfo | None:
+        return info if name == "x_strict_only" else None
+
+    codecs.register(search)
+    try:
+        assert codecs.lookup("x-strict-only") is info
+        assert decode_bytes(b"plain", "x-strict-only") == "plain"
+        assert decode_bytes("café".encode(), "x-strict-only") == "café"
+        assert decode_2047(b"=?x-strict-only?q?=FF?=") == "ÿ"
+    finally:
+        codecs.unregister(search)
+
+
+def test_continuation_indexes_of_any_length_order_the_pieces() -> None:
+    # int() refuses more than 4,300 digits: such an index once raised ValueError
+    params = decode_params(
+        [
+            (b"filename*" + b"9" * 5000 + b"*", b"%21"),
+            (b"filename*10", b"c"),
+            (b"filename*02", b"b"),  # a leading zero does not change the order
+            (b"filename*" + b"9" * 4999 + b"*", b"d"),
+            (b"filename*0*", b"utf-8''%C3%A9"),
+        ]
+    )
+    assert params == {"filename": "ébcd!"}

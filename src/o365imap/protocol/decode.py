@@ -48,13 +48,18 @@ def _text(value: Any) -> str | None:
     return None if raw is None else decode_bytes(raw)
 
 
+# IMAP's largest numbers are 63-bit (RFC 9051 number64, RFC 7162 mod-sequence-value): 19
+# digits. Longer digit strings are no IMAP number, and are refused before int() sees them
+# (it refuses more than 4,300 digits, and takes quadratic time below that).
+MAX_NUMBER_DIGITS = 19
+
+
 def _int(value: Any) -> int | None:
+    """A number (digits only, surrounding spaces allowed), or None for anything else."""
     if isinstance(value, bytes):
-        try:
-            number = int(value)
-        except ValueError:
-            return None
-        return number if number >= 0 else None
+        digits = value.strip()
+        if digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS:
+            return int(digits)
     return None
 
 
@@ -418,7 +423,8 @@ def decode_fetch_items(values: list[Any]) -> dict[str, Any]:
         elif name in ("BODYSTRUCTURE", "BODY"):
             items[name] = body_structure(value)
         elif name == "MODSEQ":
-            items[name] = _int(value[0]) if isinstance(value, list) and value else None
+            # RFC 7162 puts it in parentheses; some servers do not, and IMAPClient reads both
+            items[name] = _int(value[0] if isinstance(value, list) and value else value)
         elif isinstance(value, StreamedLiteral | bytes) or value is None:
             items[name] = value
         else:

@@ -14,8 +14,8 @@ Why the tokenizer looks the way it does: a listing parses tens of thousands of F
 second. The common shape, a FETCH line without literals, goes through a fast path of compiled
 regular expressions that take whole items (an ENVELOPE, an address list) in one C-level match;
 anything else, and anything the fast path does not recognise, goes through the general tokenizer
-(``re.findall`` over the line plus a small stack machine). Both feed the same decoders, and the
-tests check that they agree.
+(``re.findall`` over the line, linear in its length whatever it holds, plus a small stack
+machine). Both feed the same decoders, and the tests check that they agree.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from o365imap.errors import ProtocolError
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, StreamedLiteral
 from o365imap.protocol.decode import (
     _ADDRESS_CACHE,
+    MAX_NUMBER_DIGITS,
     address_list,
     body_structure,
     cached_address_list,
@@ -50,22 +51,58 @@ from o365imap.protocol.text import parse_internal_date
 
 __all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_values"]
 
+# How deep lists may nest in a response. Dovecot nests MIME parts up to 100 deep; a part takes
+# one level of a BODYSTRUCTURE, and the deepest a few more (envelope, address list, address,
+# disposition), all inside the FETCH list. Beyond what any server sends, a list nested a million
+# deep would reach every caller that recurses (==, repr, the decoders); the decoders themselves
+# stop at 64 levels of parts (decode.MAX_DEPTH), so what a server can send still decodes.
+MAX_NESTING = 256
+
 # A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
 # unescaped quotes inside strings, and reading those as the end desynchronises everything after.
 _QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
-_TOKEN = re.compile(
-    _QUOTED
-    + rb"|([()])"
-    # an atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>
-    + rb"|([^\s()\"\[\]]*\[[^\]]*\][^\s()\"]*)"
-    + rb"|([^\s()\"]+)"
-)
+# An atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>.
+#
+# Where a quoted string or a section fails, it has searched to the end of the line, and it would
+# fail again at every later start: a quoted string's scan from a later '"' is the tail of the
+# failed one, and a section needs a ']' that is not there. Retried at each start, a line of
+# 40 KB of \" took seconds. So each failure is caught where it happens, by a branch that takes
+# the rest of the line into the token's group (a ']' is in every section and in no open one; a
+# '"' in no paren), and _tokens goes on from there without the alternative that failed.
+_SECTION_OR_OPEN = rb"([^\s()\"\[\]]*\[(?:[^\]]*\][^\s()\"]*|[^\]]*+\Z))"
+_PAREN_OR_OPEN_QUOTE = rb'([()]|".*)'  # the second branch is only reached where _QUOTED failed
+_NEVER = rb"(?!)()"  # what has failed keeps its group, so that every pattern gives four
+
+
+def _token_pattern(quotes: bool, sections: bool) -> re.Pattern[bytes]:
+    """Tokens as (quoted, paren, section, atom); re.S, so that a backslash escapes any byte,
+    which the argument above needs."""
+    alternatives = [
+        _QUOTED if quotes else _NEVER,
+        _PAREN_OR_OPEN_QUOTE if quotes else rb"([()])",
+        _SECTION_OR_OPEN if sections else _NEVER,
+        rb"([^\s()\"]+)",
+    ]
+    return re.compile(rb"|".join(alternatives), re.S)
+
+
+_TOKEN = _token_pattern(quotes=True, sections=True)
+_WITHOUT_SECTIONS = _token_pattern(quotes=True, sections=False)
+_WITHOUT_QUOTES = _token_pattern(quotes=False, sections=True)
+_PARENS_AND_ATOMS = _token_pattern(quotes=False, sections=False)
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
 _MISCOUNT_MAX = 4096  # miscounted literals are display names: never look at big ones
+# A number the fast paths take; a longer run of digits leaves the line to the general path,
+# which says what is wrong with it.
+_NUMBER = rb"(\d{1,%d})" % MAX_NUMBER_DIGITS
 
 _NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
+# The item a literal belongs to: the name before it, ``BODY[1]``, ``BODY[HEADER]<0>``. Matched
+# backwards (the pattern reversed, against the line reversed): a search for a name that ends
+# the line tries every start, and each start can scan to the end (a line of "a[" repeated).
+_ITEM_BEFORE_LITERAL = re.compile(rb" ((?:(?:>\d+<)?\][^\]]*\[)?[A-Za-z0-9.]+)")
 _KEYWORD = re.compile(rb"\* ([A-Za-z0-9.\-]+)")
 _TAGGED = re.compile(rb"([^\s(){%*\"\\+]+) (OK|NO|BAD)\b ?", re.I)
 _STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
@@ -74,17 +111,57 @@ _STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
 _NO_LITERALS = re.compile(rb"\+|\* (?:OK|NO|BAD|BYE|PREAUTH)\b|[^\s*+]+ (?:OK|NO|BAD)\b", re.I)
 
 
+def _number(digits: bytes, line: bytes) -> int:
+    """A sequence number or literal size; more digits than any IMAP number has is an error."""
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ProtocolError(
+            f"the server sent a number of {len(digits)} digits; IMAP's have at most "
+            f"{MAX_NUMBER_DIGITS}",
+            excerpt=line,
+        )
+    return int(digits)
+
+
 def _unquote(content: bytes) -> bytes:
     return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
 
 
+def _tokens(line: bytes) -> list[tuple[bytes, bytes, bytes, bytes]]:
+    """The tokens of ``line``, (quoted, paren, section, atom) as the findall of the four
+    alternatives gives them, in time linear in the length of the line.
+
+    At most three passes: a failed quoted string or section ends a pass, and the next one starts
+    where it failed, with a pattern that no longer tries what failed. A '"' that starts no string
+    is skipped, as findall skips what nothing matches.
+    """
+    pattern = _TOKEN
+    tokens = pattern.findall(line)
+    while tokens:
+        _, paren, section, _ = tokens[-1]
+        if section and b"]" not in section:  # an atom after all, as after a failed section
+            start = len(line) - len(section)
+            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_QUOTES else _WITHOUT_SECTIONS
+        elif paren[:1] == b'"':
+            start = len(line) - len(paren) + 1
+            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_SECTIONS else _WITHOUT_QUOTES
+        else:
+            break
+        tokens.pop()
+        tokens += pattern.findall(line, start)
+    return tokens
+
+
 def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> list[Any]:
     """Add the tokens of ``line`` to the open list ``current``; returns the list still open."""
-    for quoted, paren, section, atom in _TOKEN.findall(line):
+    for quoted, paren, section, atom in _tokens(line):
         if atom:
             current.append(None if atom == b"NIL" else atom)
         elif paren:
             if paren == b"(":
+                if len(stack) >= MAX_NESTING:
+                    raise ProtocolError(
+                        f"the server nested lists more than {MAX_NESTING} deep", excerpt=line
+                    )
                 stack.append(current)
                 current = []
             elif stack:
@@ -102,7 +179,7 @@ def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> l
 def _items_in_open_list(prefix: bytes) -> int:
     """How many items the innermost list still open at the end of ``prefix`` holds so far."""
     counts = [0]
-    for quoted, paren, section, atom in _TOKEN.findall(prefix):
+    for quoted, paren, section, atom in _tokens(prefix):
         if paren == b"(":
             counts[-1] += 1
             counts.append(0)
@@ -118,7 +195,7 @@ def _items_until_close(rest: bytes) -> int:
     """How many items follow in the current list before the ``)`` that closes it."""
     depth = 0
     items = 0
-    for _quoted, paren, _section, _atom in _TOKEN.findall(rest):
+    for _quoted, paren, _section, _atom in _tokens(rest):
         if paren == b"(":
             if depth == 0:
                 items += 1
@@ -133,7 +210,10 @@ def _items_until_close(rest: bytes) -> int:
 
 
 def parse_values(segments: list[Any]) -> list[Any]:
-    """Tokens of a response given as line segments alternating with literal values."""
+    """Tokens of a response given as line segments alternating with literal values.
+
+    Lists nested deeper than MAX_NESTING are a ProtocolError.
+    """
     stack: list[list[Any]] = []
     current: list[Any] = []
     for i, segment in enumerate(segments):
@@ -156,16 +236,16 @@ _ADDR = rb"\(" + _NS + rb" " + _NS + rb" " + _NS + rb" " + _NS + rb"\)"
 _ADDR_NC = rb"\(" + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb"\)"
 _ALIST = rb"(NIL|\((?:" + _ADDR_NC + rb")+\))"
 _ADDRESS = re.compile(_ADDR)
-_FETCH_HEAD = re.compile(rb"\* (\d+) FETCH \(")
+_FETCH_HEAD = re.compile(rb"\* " + _NUMBER + rb" FETCH \(")
 # One pattern per item the listing asks for, chosen by the item's first letter; each must
 # consume the item and the separator after it (a space, or the ')' that ends the line).
 _SEP = rb"( |\)\Z)"
 _FAST_ITEMS: dict[int, tuple[re.Pattern[bytes], str]] = {
-    ord("U"): (re.compile(rb"UID (\d+)" + _SEP), "UID"),
-    ord("R"): (re.compile(rb"RFC822\.SIZE (\d+)" + _SEP), "RFC822.SIZE"),
+    ord("U"): (re.compile(rb"UID " + _NUMBER + _SEP), "UID"),
+    ord("R"): (re.compile(rb"RFC822\.SIZE " + _NUMBER + _SEP), "RFC822.SIZE"),
     ord("F"): (re.compile(rb"FLAGS \(([^()\"\[\]{}]*)\)" + _SEP), "FLAGS"),
     ord("I"): (re.compile(rb'INTERNALDATE "([^"\\]*)"' + _SEP), "INTERNALDATE"),
-    ord("M"): (re.compile(rb"MODSEQ \((\d+)\)" + _SEP), "MODSEQ"),
+    ord("M"): (re.compile(rb"MODSEQ \(" + _NUMBER + rb"\)" + _SEP), "MODSEQ"),
     ord("E"): (
         re.compile(
             rb"ENVELOPE \("
@@ -192,8 +272,13 @@ _NS_LINE_NC = rb'(?:"[^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+"|NIL)'
 _ADDR_LINE_NC = rb"\(" + rb" ".join([_NS_LINE_NC] * 4) + rb"\)"
 _ALIST_LINE = rb"(NIL|\((?:" + _ADDR_LINE_NC + rb")++\))"
 _LISTING_BODY = (
-    rb"\* (\d+) FETCH \(UID (\d+) FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE (\d+) "
-    rb'INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
+    rb"\* "
+    + _NUMBER
+    + rb" FETCH \(UID "
+    + _NUMBER
+    + rb" FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE "
+    + _NUMBER
+    + rb' INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
     + _NS_LINE
     + rb" "
     + _NS_LINE
@@ -208,7 +293,12 @@ _LISTING_LINE = re.compile(_LISTING_BODY + rb"\Z")  # a line without its CRLF
 # Long subjects are folded, and Dovecot sends a folded subject as a literal: the same line in
 # two pieces, around the subject's bytes.
 _LISTING_HEAD_LITERAL = re.compile(
-    _LISTING_BODY.split(rb"ENVELOPE \(")[0] + rb"ENVELOPE \(" + _NS_LINE + rb" \{(\d+)\}\r\n"
+    _LISTING_BODY.split(rb"ENVELOPE \(")[0]
+    + rb"ENVELOPE \("
+    + _NS_LINE
+    + rb" \{"
+    + _NUMBER
+    + rb"\}\r\n"
 )
 _LISTING_TAIL = re.compile(
     (rb" " + _ALIST_LINE) * 6 + rb" " + _NS_LINE + rb" " + _NS_LINE + rb"\)\)\r?\n"
@@ -463,7 +553,7 @@ class ResponseParser:
             if marker is not None and not self._segments and _NO_LITERALS.match(line):
                 marker = None  # resp-text (status lines, continuations) has no literals
             if marker is not None:
-                self._begin_literal(line[: marker.start()], int(marker.group(1)))
+                self._begin_literal(line[: marker.start()], _number(marker.group(1), line))
                 if self._events:
                     return self._events.popleft()
                 continue
@@ -540,11 +630,11 @@ class ResponseParser:
     def _where(self) -> tuple[int | None, str | None]:
         """FETCH number and item name a streamed literal belongs to (for the consumer)."""
         first = self._segments[0] if self._segments else b""
-        head = _FETCH_HEAD.match(first)
-        seq = int(head.group(1)) if head else None
+        head = _NUMBERED.match(first)
+        seq = _number(head.group(1), first) if head and head.group(2).upper() == b"FETCH" else None
         tail = self._segments[-1] if self._segments else b""
-        names = re.findall(rb"([A-Za-z0-9.]+(?:\[[^\]]*\](?:<\d+>)?)?) $", tail)
-        item = names[-1].decode("ascii", "replace").upper() if names else None
+        name = _ITEM_BEFORE_LITERAL.match(tail[::-1])
+        item = name.group(1)[::-1].decode("ascii", "replace").upper() if name else None
         return seq, item
 
     def _stream_chunk(self) -> Event | None:
@@ -646,7 +736,7 @@ class ResponseParser:
         numbered = _NUMBERED.match(first)
         if numbered is not None:
             kind = numbered.group(2).decode("ascii").upper()
-            number = int(numbered.group(1))
+            number = _number(numbered.group(1), first)
             if kind == "FETCH":
                 values = parse_values([first[numbered.end() :], *segments[1:]])
                 items = values[0] if values and isinstance(values[0], list) else values

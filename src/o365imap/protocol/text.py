@@ -57,8 +57,9 @@ _codec_cache: dict[str, str | None] = {}
 
 
 # Codecs that are not character sets, or that can turn bytes into lone surrogates: a
-# message must not be able to pick one by naming it in a header.
-_NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7"}
+# message must not be able to pick one by naming it in a header. idna and punycode spell
+# domain names, not text (punycode makes "bücher" of "bcher-kva"), and know no "replace".
+_NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7", "idna", "punycode"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -92,20 +93,32 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
     if charset:
         codec = _codec(charset)
         if codec is not None:
-            try:
-                text = raw.decode(codec)
-            except UnicodeError:
-                if codec in ("utf-8", "cp1252"):
-                    text = ""
-                else:
-                    text = raw.decode(codec, "replace")
-                    return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
-            else:
-                return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
+            text = _decode_as(raw, codec)
+            if text is not None:
+                return text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("cp1252", "replace")
+
+
+def _decode_as(raw: bytes, codec: str) -> str | None:
+    """``raw`` in ``codec``, bad bytes replaced; None to let the UTF-8/Windows-1252 guess decide.
+
+    A stated UTF-8 or Windows-1252 that does not fit is a mislabel, so the guess gets it. A
+    codec that cannot replace (``_NOT_CHARSETS`` keeps out the ones known) gets the guess too:
+    whatever a header names, the caller gets text.
+    """
+    try:
+        text = raw.decode(codec)
+    except UnicodeError:
+        if codec in ("utf-8", "cp1252"):
+            return None
+        try:
+            text = raw.decode(codec, "replace")
+        except UnicodeError:
+            return None
+    return _SURROGATE.sub("\ufffd", text) if codec == "utf-7" else text
 
 
 # charset, optional RFC 2231 language, encoding, text. The text may hold spaces and quotes
@@ -184,7 +197,7 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
     becomes the empty string (Exchange sends NIL for ``name=""``).
     """
     plain: dict[str, str] = {}
-    extended: dict[str, list[tuple[int, bool, bytes]]] = {}
+    extended: dict[str, list[tuple[tuple[int, str], bool, bytes]]] = {}
     for raw_name, raw_value in pairs:
         name = raw_name.decode("ascii", "replace").strip().lower()
         value = raw_value or b""
@@ -193,9 +206,11 @@ def decode_params(pairs: list[tuple[bytes, bytes | None]]) -> dict[str, str]:
             if name not in plain:
                 plain[name] = decode_2047(value)
             continue
-        index = int(match.group("index") or 0)
+        # The index only orders the pieces. Compared as digits (fewer digits first), an index
+        # of any length orders without int(), which refuses more than 4,300 digits.
+        digits = (match.group("index") or "0").lstrip("0")
         extended.setdefault(match.group("name"), []).append(
-            (index, match.group("star") is not None, value)
+            ((len(digits), digits), match.group("star") is not None, value)
         )
     for name, parts in extended.items():
         parts.sort(key=lambda p: p[0])

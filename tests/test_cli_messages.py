@@ -29,6 +29,17 @@ from test_cli import conn, json_lines, run
 
 pytestmark = pytest.mark.dovecot
 
+PART_FIELDS = {
+    "part",
+    "content_type",
+    "filename",
+    "encoded_size",
+    "decoded_size",
+    "estimated_size",
+    "disposition",
+    "content_id",
+}
+
 
 def test_show_json_has_listing_fields_text_and_parts(
     dovecot: DovecotServer, testbed: Testbed, token: str
@@ -40,13 +51,41 @@ def test_show_json_has_listing_fields_text_and_parts(
     assert data["uid"] == msg.uid and data["subject"] == "Newsletter with a logo"
     assert data["text"] == "See our logo below.\n"
     assert "cid:logo.png@sandbox.test" in data["html"]
-    assert [set(p) for p in data["parts"]] == [
-        {"part", "content_type", "filename", "size", "disposition", "content_id"}
-    ] * 2
+    assert [set(p) for p in data["parts"]] == [PART_FIELDS] * 2
     assert [(p["filename"], p["disposition"]) for p in data["parts"]] == [
         ("logo.png", "inline"),
         ("terms.pdf", "attachment"),
     ]
+
+
+def test_sizes_in_json_are_exact_or_named_as_estimates(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """A 5,000-byte file was listed as "size": 4999 (and 300 bytes as 299): an estimate from
+    the encoded size, under a name that said nothing of it."""
+    msg = testbed.tagged("exact-sizes", "Attachments")
+    files = EXPECTED["exact-sizes"]
+    shown = run(["show", str(msg.uid), "Attachments", "--json", *conn(dovecot)], token)
+    assert shown.returncode == 0, shown.stderr
+    parts = json.loads(shown.stdout)["parts"]
+    assert [set(p) for p in parts] == [PART_FIELDS] * 2
+    with ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file)) as client:
+        client.authenticate_oauth(ALICE, token)
+        client.examine("Attachments")
+        [response] = client.fetch([msg.uid], "(UID BODY.PEEK[2] BODY.PEEK[3])", uid=True)
+    sent = [response.items["BODY[2]"], response.items["BODY[3]"]]
+    assert [p["encoded_size"] for p in parts] == [len(b) for b in sent]  # the server's figure
+    assert [p["decoded_size"] for p in parts] == [None, None]  # not known before a download
+    assert [p["estimated_size"] for p in parts] == [4999, 299]  # what "size" used to say
+    saved = run(["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), "--json",
+                 *conn(dovecot)], token)  # fmt: skip
+    assert [r["size"] for r in json_lines(saved.stdout)] == [5000, 300]
+    source = tmp_path / "sizes.eml"
+    source.write_bytes(build_message(msg))
+    parsed = json.loads(run(["show", str(source), "--json"]).stdout)["parts"]
+    assert [p["encoded_size"] for p in parsed] == [len(b) for b in sent]
+    assert [p["decoded_size"] for p in parsed] == [len(d) for _, d in files]
+    assert [p["estimated_size"] for p in parsed] == [5000, 300]  # exact where it is known
 
 
 def test_show_human_output_and_html(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:

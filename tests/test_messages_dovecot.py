@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ALICE
-from o365imap import ImapClient, StorageError, UsageError
+from o365imap import ImapClient, StorageError, StreamedLiteral, UsageError
 from o365imap.messages import (
     MessageNotFound,
     PartInfo,
+    open_eml,
     open_message,
     save_message,
     save_parts,
@@ -44,6 +45,32 @@ def client(dovecot: DovecotServer, testbed: Testbed, token: str) -> Iterator[Ima
 
 def _files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def _section_size(client: ImapClient, uid: int, part: str) -> int:
+    """How many bytes the server sends for the part (still transfer-encoded)."""
+    [response] = client.fetch([uid], f"(UID BODY.PEEK[{part}])", uid=True)
+    value = response.items[f"BODY[{part}]"]
+    assert isinstance(value, bytes | StreamedLiteral)
+    return len(value) if isinstance(value, bytes) else value.size
+
+
+@pytest.mark.parametrize("tag", sorted(EXPECTED))
+def test_encoded_sizes_are_the_servers_and_a_files_alike(
+    client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
+) -> None:
+    msg = testbed.tagged(tag, "Attachments")
+    client.examine("Attachments")
+    view = open_message(client, msg.uid)
+    for part in view.parts:
+        assert part.encoded_size == _section_size(client, msg.uid, part.part), part.part
+        assert part.decoded_size is None
+    source = tmp_path / "message.eml"
+    source.write_bytes(build_message(msg))
+    parsed = open_eml(source)
+    assert [(p.part, p.encoded_size) for p in parsed.parts] == [
+        (p.part, p.encoded_size) for p in view.parts
+    ]
 
 
 @pytest.mark.parametrize("tag", sorted(EXPECTED))
@@ -162,9 +189,11 @@ def test_open_message_text_parts_and_peek(client: ImapClient, testbed: Testbed) 
         ("logo.png", "image/png", "inline", "<logo.png@sandbox.test>"),
         ("terms.pdf", "application/pdf", "attachment", None),
     ]
-    sizes = {p.filename: p.size for p in view.parts}
-    assert sizes["terms.pdf"] is not None and abs(sizes["terms.pdf"] - len(PDF_BYTES)) < 8
-    assert sizes["logo.png"] is not None and abs(sizes["logo.png"] - len(PNG_1X1)) < 8
+    # The server's exact figure is the encoded one; the decoded size is only estimated
+    for part, data in zip(view.parts, (PNG_1X1, PDF_BYTES), strict=True):
+        assert part.encoded_size == _section_size(client, msg.uid, part.part)
+        assert part.decoded_size is None
+        assert part.estimated_size is not None and abs(part.estimated_size - len(data)) < 8
     assert view.summary.envelope is not None
     assert view.summary.envelope.subject == "Newsletter with a logo"
 

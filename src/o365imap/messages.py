@@ -90,21 +90,38 @@ class PartInfo:
     """One part a person can save: an attachment, an inline image, an attached message.
 
     ``part`` is the IMAP part number (``"2"``, ``"1.2"``). ``filename`` is the name the sender
-    gave (decoded, not yet made safe), or None. ``size`` is the decoded size in bytes: exact
-    for a parsed message, estimated from the server's encoded size for one on the server.
-    ``disposition`` is ``"attachment"`` or ``"inline"``. ``index`` is the position among the
-    message's parts, used to name a part that has no name (``attachment-2.pdf``).
+    gave (decoded, not yet made safe), or None. ``disposition`` is ``"attachment"`` or
+    ``"inline"``. ``index`` is the position among the message's parts, used to name a part that
+    has no name (``attachment-2.pdf``).
+
+    Sizes, in bytes, each None when not known: ``encoded_size`` is the part as the message
+    carries it, before transfer decoding (BODYSTRUCTURE's size, exact; counted for a parsed
+    message); ``decoded_size`` is what saving it writes, known exactly only for a message that
+    was parsed (an ``.eml`` file; ``SavedPart.size`` after a save); ``estimated_size`` is the
+    decoded size, estimated from the encoded one when it is not known.
     """
 
     part: str
     content_type: str
     filename: str | None
-    size: int | None
     disposition: str
     content_id: str | None
     encoding: str | None = None
     index: int = 0
     container: str | None = None  # for a file unpacked from winmail.dat: that part's number
+    encoded_size: int | None = None
+    decoded_size: int | None = None
+
+    @property
+    def estimated_size(self) -> int | None:
+        if self.decoded_size is not None:
+            return self.decoded_size
+        if self.encoded_size is None:
+            return None
+        if (self.encoding or "").lower() == "base64":
+            # 76 characters and CRLF carry 57 bytes: an estimate, the last line being shorter
+            return self.encoded_size * 57 // 78
+        return self.encoded_size  # quoted-printable shrinks by an unknown amount; 7bit does not
 
     @property
     def is_tnef(self) -> bool:
@@ -200,14 +217,6 @@ def _disposition_of(content_type: str, disposition: str | None, content_id: str 
     return "inline" if content_id and content_type.startswith("image/") else "attachment"
 
 
-def _estimated_size(part: BodyPart) -> int | None:
-    if part.size is None or part.size < 0:  # Exchange reports -1 for some parts
-        return None
-    if (part.encoding or "").lower() == "base64":
-        return part.size * 57 // 78  # 76 characters and CRLF carry 57 bytes
-    return part.size
-
-
 def _leaves(node: BodyPart) -> Iterator[BodyPart]:
     """Leaves in order; an attached message is a leaf here (it is saved whole, as .eml)."""
     if node.content_type.startswith("multipart/"):
@@ -233,11 +242,12 @@ def _info(node: BodyPart, index: int) -> PartInfo:
         part=node.part,
         content_type=node.content_type,
         filename=node.filename,
-        size=_estimated_size(node),
         disposition=_disposition_of(node.content_type, node.disposition, node.id),
         content_id=node.id,
         encoding=node.encoding,
         index=index,
+        # Exchange reports -1 for the size of some parts: not a size
+        encoded_size=node.size if node.size is not None and node.size >= 0 else None,
     )
 
 
@@ -763,7 +773,7 @@ class _TnefSink:
                 part=self._info.part,
                 content_type=carried.content_type,
                 filename=carried.name,
-                size=len(carried.data),
+                decoded_size=len(carried.data),
                 disposition="attachment",
                 content_id=None,
                 index=self._info.index * 100 + number,
@@ -798,7 +808,7 @@ class _PartWriter:
             self._sink.write(data)
             self._done += len(data)
             if self._saver.progress is not None:
-                self._saver.progress(self._info, self._done, self._info.size)
+                self._saver.progress(self._info, self._done, self._info.estimated_size)
 
     def finish(self, *, complete: bool = True) -> None:
         tail = self._decoder.flush()
@@ -941,7 +951,6 @@ class _Walk:
             part=event.part,
             content_type=event.content_type,
             filename=event.filename,
-            size=None,
             disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
             content_id=event.content_id,
             encoding=event.encoding,
@@ -967,23 +976,32 @@ def _read_stream(
 ) -> MessageView:
     walk = _Walk()
     texts: dict[str, bytearray] = {}
-    sizes: dict[str, int] = {}
+    ends: dict[str, PartEnd] = {}
+    # the depth of each part listed: an attached message's body shares its number
+    depths: dict[str, int] = {}
     truncated = False
     for event in _events(chunks):
         if isinstance(event, PartStart):
-            walk.start(event)
+            if walk.start(event) is not None:
+                depths[event.part] = event.depth
             if event.part in walk.body:
                 texts[event.part] = bytearray()
         elif isinstance(event, PartData):
             buffer = texts.get(event.part)
-            sizes[event.part] = sizes.get(event.part, 0) + len(event.data)
             if buffer is not None:
                 room = max_text - len(buffer)
                 truncated |= len(event.data) > room
                 buffer += event.data[: max(room, 0)]
         else:
             walk.end(event)
-    parts = tuple(replace(p, size=sizes.get(p.part, 0)) for p in walk.parts)
+            if depths.get(event.part) == event.depth:
+                ends[event.part] = event
+    parts = tuple(
+        replace(p, encoded_size=end.encoded_size, decoded_size=end.size)
+        if (end := ends.get(p.part)) is not None
+        else p
+        for p in walk.parts
+    )
     plain: list[str] = []
     html = None
     for number, start in walk.body.items():
@@ -1054,7 +1072,6 @@ def _explicit(event: PartStart, index: int, info: PartInfo | None) -> PartInfo:
         part=event.part,
         content_type=event.content_type,
         filename=event.filename,
-        size=None,
         disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
         content_id=event.content_id,
         index=index,

@@ -51,7 +51,9 @@ def part_json(part: PartInfo) -> dict[str, Any]:
         "part": part.part,
         "content_type": part.content_type,
         "filename": part.filename,
-        "size": part.size,
+        "encoded_size": part.encoded_size,
+        "decoded_size": part.decoded_size,
+        "estimated_size": part.estimated_size,
         "disposition": part.disposition,
         "content_id": part.content_id,
     }
@@ -76,6 +78,13 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
         "part": saved.part,
         "sha256": saved.sha256,
     }
+
+
+def _size_text(part: PartInfo) -> str:
+    if part.decoded_size is not None:
+        return output.human_size(part.decoded_size)
+    estimate = part.estimated_size
+    return "" if estimate is None else "~" + output.human_size(estimate)
 
 
 def _print_view(view: MessageView, *, html: bool) -> None:
@@ -118,7 +127,7 @@ def _print_view(view: MessageView, *, html: bool) -> None:
                 for_terminal(part.filename, one_line=True)
                 if part.filename
                 else f"({for_terminal(part.safe_name, one_line=True)})",
-                ("~" if view.structure is not None else "") + output.human_size(part.size),
+                _size_text(part),
                 part.disposition,
                 for_terminal(part.content_id or "", one_line=True),
             )

@@ -261,6 +261,23 @@ def _raw_samples(me: SeedAddress, user: str) -> list[_Sample]:
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp_raw + "--qp--\r\n",
         [("Maße.txt", _QP_TEXT.rstrip("\n").replace("\n", "\r\n").encode())],
     )
+    # Samples added later go last: the messages above keep their UIDs.
+    sized = random.Random(5000).randbytes(5000)  # noqa: S311 - reproducible bytes
+    sample(
+        "exact-sizes",
+        "Two files whose sizes a script checks",
+        # base64 of 5,000 bytes is 6,842 bytes on the server, of 300 bytes 410; estimated
+        # back, they are 4,999 and 299: only a save (or a parse) tells the exact figures
+        'Content-Type: multipart/mixed; boundary="sz"\r\n\r\n'
+        "--sz\r\nContent-Type: text/plain\r\n\r\nTwo files.\r\n"
+        '--sz\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(sized).decode() + "\r\n"
+        '--sz\r\nContent-Type: text/plain; name="notes.txt"\r\n'
+        "Content-Disposition: attachment\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(b"n" * 300).decode() + "\r\n"
+        "--sz--\r\n",
+        [("data.bin", sized), ("notes.txt", b"n" * 300)],
+    )
     return samples
 
 

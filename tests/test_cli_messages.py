@@ -107,8 +107,9 @@ def test_save_json_lines_and_exact_bytes(
     assert result.returncode == 0, result.stderr
     rows = json_lines(result.stdout)
     assert [set(r) for r in rows] == [
-        {"path", "filename", "content_type", "size", "part", "sha256"}
+        {"path", "filename", "content_type", "size", "part", "sha256", "complete"}
     ] * 2
+    assert [r["complete"] for r in rows] == [True, True]
     for row, (name, data) in zip(rows, EXPECTED["tnef"], strict=True):
         assert row["filename"] == name and row["size"] == len(data)
         assert Path(row["path"]).read_bytes() == data
@@ -287,8 +288,30 @@ def test_a_cut_message_saves_what_it_has_and_says_so(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "big.pdf is cut short" in result.stderr
     (row,) = json_lines(result.stdout)
-    assert 0 < row["size"] < len(blob)
+    assert 0 < row["size"] < len(blob) and row["complete"] is False
     assert blob.startswith((out / "big.pdf").read_bytes())
+
+
+def test_save_json_says_which_part_the_message_ends_inside(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """A missing close delimiter was said on stderr only, and only for a file; a script
+    reading the JSON could not tell the last part might be cut short."""
+    msg = testbed.tagged("missing-close", "Attachments")
+    source = tmp_path / "open.eml"
+    source.write_bytes(build_message(msg))
+    from_server = ["save", str(msg.uid), "Attachments", *conn(dovecot)]
+    for command, folder in ((from_server, "server"), (["save", str(source)], "file")):
+        out = tmp_path / folder
+        result = run([*command, "--dir", str(out), "--json"], token)
+        assert result.returncode == 0, result.stderr
+        rows = json_lines(result.stdout)
+        assert [(r["filename"], r["complete"]) for r in rows] == [("pixel.png", False)], folder
+        assert "pixel.png is cut short" in result.stderr, folder
+        assert (out / "pixel.png").read_bytes() == dict(EXPECTED["missing-close"])["pixel.png"]
+    whole = run(["save", str(msg.uid), "Attachments", "--eml", "--dir", str(tmp_path), "--json",
+                 *conn(dovecot)], token)  # fmt: skip
+    assert [r["complete"] for r in json_lines(whole.stdout)] == [True]  # the message is all there
 
 
 def test_files_saved_before_a_failure_are_still_reported(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from o365imap.messages import (
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailgen import PDF_BYTES, PNG_1X1
-from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.mailsamples import CUT_SHORT, EXPECTED
 from o365imap.sandbox.seed import Testbed
 
 pytestmark = pytest.mark.dovecot
@@ -87,6 +87,8 @@ def test_save_writes_exact_bytes_under_expected_names(
         assert item.size == len(data)
         assert item.sha256 == hashlib.sha256(data).hexdigest()
         assert item.path is not None and item.path.parent == tmp_path
+    cut = tag in CUT_SHORT  # the message ends inside its last file: no close delimiter
+    assert [s.complete for s in saved] == [True] * (len(saved) - cut) + [False] * cut
 
 
 def test_hostile_names_stay_inside_the_folder(

@@ -151,7 +151,11 @@ class MessageView:
 
 @dataclass(frozen=True, slots=True)
 class SavedPart:
-    """A part that was written: where (None when the hook gave a stream), as what."""
+    """A part that was written: where (None when the hook gave a stream), as what.
+
+    ``size`` is the bytes written. ``complete`` is False when the message ends inside the
+    part (a multipart without its close delimiter): what there was is saved, maybe cut short.
+    """
 
     path: Path | None
     filename: str
@@ -159,7 +163,7 @@ class SavedPart:
     size: int
     part: str
     sha256: str
-    complete: bool = True  # False: the message itself ended inside this part (it is cut)
+    complete: bool = True
 
 
 class _Writable(Protocol):
@@ -534,7 +538,7 @@ def save_parts(
     refresh=...)``), the download goes on from where it stopped.
     """
     check_uid(uid)
-    structure = _structure(client, uid)
+    structure, message_size = _structure(client, uid)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
@@ -542,20 +546,75 @@ def save_parts(
     selected = _select(structure, parts)
     if not selected:
         return []
-    _download(client, uid, selected, saver)
+    # Only the part a message ends in can be cut short by a missing close delimiter.
+    last = _last_leaf(structure)
+    cut = None
+    if (
+        last is not None
+        and any(p.part == last.part for p in selected)
+        and _message_ends_inside(client, uid, last, message_size)
+    ):
+        cut = last.part
+    _download(client, uid, selected, saver, cut)
     # Small parts come inside the FETCH response, after streamed big ones: report in part order.
     order = {p.part: i for i, p in enumerate(selected)}
     return sorted(saver.saved, key=lambda s: order.get(s.part, len(order)))
 
 
-def _structure(client: ImapClient, uid: int) -> BodyPart | None:
+def _structure(client: ImapClient, uid: int) -> tuple[BodyPart | None, int | None]:
+    """BODYSTRUCTURE (None when the server refuses it or sends garbage) and RFC822.SIZE."""
     try:
-        value = _fetch_one(client, uid, "(UID BODYSTRUCTURE)").items.get("BODYSTRUCTURE")
+        items = _fetch_one(client, uid, "(UID RFC822.SIZE BODYSTRUCTURE)").items
     except CommandError as exc:
         log.info("the server refused the structure of UID %s (%s)", uid, exc)
         _fetch_one(client, uid, "(UID)")  # MessageNotFound if it is not there at all
+        return None, None
+    value, size = items.get("BODYSTRUCTURE"), items.get("RFC822.SIZE")
+    return (
+        value if isinstance(value, BodyPart) else None,
+        size if isinstance(size, int) else None,
+    )
+
+
+def _last_leaf(structure: BodyPart) -> BodyPart | None:
+    """The part a multipart message ends in (None for a single part: no delimiter to miss)."""
+    if not structure.is_multipart:
         return None
-    return value if isinstance(value, BodyPart) else None
+    node = structure
+    while node.is_multipart and node.children:
+        node = node.children[-1]
+    return None if node.is_multipart else node
+
+
+_TAIL = 512  # bytes of a part's end compared with the message's end
+_TAIL_SLACK = 256  # how far RFC822.SIZE may be off (Exchange computes it) and still be used
+_MIN_TAIL = 8  # fewer bytes could end a whole message by chance ("--\r\n")
+
+
+def _message_ends_inside(
+    client: ImapClient, uid: int, leaf: BodyPart, message_size: int | None
+) -> bool:
+    """Whether the message ends inside ``leaf``, its last part: the close delimiter of its
+    multipart is missing, so the part may be cut short (the MIME parser's ``complete``).
+
+    The server does not say so, and its BODYSTRUCTURE looks whole; but a part runs to the
+    end of the message only then (a close delimiter comes after it otherwise), so the last
+    bytes of the part and of the message are compared: one small FETCH."""
+    size = leaf.size
+    if size is None or size < _MIN_TAIL or message_size is None:
+        return False
+    length = min(size, _TAIL)
+    start = max(message_size - length - _TAIL_SLACK, 0)
+    items = (
+        f"(UID BODY.PEEK[]<{start}.{length + 2 * _TAIL_SLACK}> "
+        f"BODY.PEEK[{leaf.part}]<{size - length}.{length}>)"
+    )
+    values = _fetch_one(client, uid, items).items
+    message_end = _section_value(values, "")
+    part_end = _section_value(values, leaf.part)
+    if not message_end or not part_end or len(part_end) < _MIN_TAIL:
+        return False
+    return message_end.endswith(part_end)
 
 
 def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo]:
@@ -577,7 +636,10 @@ def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo
     return chosen
 
 
-def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Saver) -> None:
+def _download(
+    client: ImapClient, uid: int, selected: list[PartInfo], saver: _Saver, cut: str | None
+) -> None:
+    """Fetch and save ``selected``; ``cut`` is the part the message ends inside, if any."""
     pending = {p.part: p for p in selected}
     offsets: dict[str, int] = {}  # encoded bytes already received of a part cut off mid-way
     active: dict[str, _PartWriter] = {}
@@ -590,7 +652,7 @@ def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Sa
                 partial = f"<{start}.{_PARTIAL_MAX}>" if start else ""
                 items.append(f"BODY.PEEK[{number}]{partial}")
             try:
-                _receive(client, uid, items, pending, offsets, active, saver)
+                _receive(client, uid, items, pending, offsets, active, saver, cut)
             except (ConnectionClosed, ReadTimeout) as exc:
                 resumes += 1
                 if not client.can_reconnect or resumes > _MAX_RESUMES:
@@ -617,6 +679,7 @@ def _receive(
     offsets: dict[str, int],
     active: dict[str, _PartWriter],
     saver: _Saver,
+    cut: str | None,
 ) -> None:
     current: str | None = None
     events = client.iter_fetch_events(
@@ -649,7 +712,7 @@ def _receive(
                 offsets[current] = offsets.get(current, 0) + len(event.data)
         elif isinstance(event, LiteralEnded):
             if current is not None:
-                active.pop(current).finish()
+                active.pop(current).finish(complete=current != cut)
                 pending.pop(current)
                 offsets.pop(current, None)
             current = None
@@ -660,7 +723,7 @@ def _receive(
                 if number in pending and isinstance(value, bytes):
                     writer = active.pop(number, None) or saver.open(pending[number])
                     writer.feed(value)
-                    writer.finish()
+                    writer.finish(complete=number != cut)
                     del pending[number]
 
 

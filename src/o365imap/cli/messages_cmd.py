@@ -77,6 +77,7 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
         "size": saved.size,
         "part": saved.part,
         "sha256": saved.sha256,
+        "complete": saved.complete,
     }
 
 

@@ -18,10 +18,13 @@ from .mailbuild import SeedAddress, SeedAttachment, SeedMessage
 from .mailgen import PDF_BYTES, PNG_1X1
 from .tnefbuild import build_tnef
 
-__all__ = ["EXPECTED", "attachment_messages"]
+__all__ = ["CUT_SHORT", "EXPECTED", "attachment_messages"]
 
 # tag -> the files a correct save writes: (file name, bytes), in part order.
 EXPECTED: dict[str, list[tuple[str, bytes]]] = {}
+# Tags of the messages that end inside their last file (no close delimiter): a save keeps
+# what there is of it and says it is incomplete.
+CUT_SHORT = frozenset({"missing-close"})
 
 _SENDER = SeedAddress("Megan Bowen", "megan.bowen@contoso.example")
 _CSV = b"name,amount\r\nAlpha,1\r\nBeta,2\r\n"

@@ -23,7 +23,7 @@ from o365imap import ConnectionClosed, ImapClient
 from o365imap.messages import save_message, save_parts
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
-from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.mailsamples import EXPECTED, REPORTS
 from o365imap.sandbox.seed import Testbed
 from test_cli import conn, json_lines, run
 
@@ -86,6 +86,75 @@ def test_sizes_in_json_are_exact_or_named_as_estimates(
     assert [p["encoded_size"] for p in parsed] == [len(b) for b in sent]
     assert [p["decoded_size"] for p in parsed] == [len(d) for _, d in files]
     assert [p["estimated_size"] for p in parsed] == [5000, 300]  # exact where it is known
+
+
+def test_show_tells_a_bounce_as_a_bounce(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """An Office 365 bounce was shown as its text plus two unnamed attachments
+    (attachment-1.bin, message-2.eml), from the server and from a file alike."""
+    msg = testbed.tagged("bounce-office365", "Attachments")
+    expected = REPORTS["bounce-office365"]
+    source = tmp_path / "bounce.eml"
+    source.write_bytes(build_message(msg))
+    server = [str(msg.uid), "Attachments", *conn(dovecot)]
+    for where in (server, [str(source)]):
+        shown = run(["show", *where], token)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert f"Delivery report from {expected.reporting_mta}" in lines
+        address, action, status, diagnostic = expected.recipients[0]
+        assert f"  {address}: {action}, {status} ({diagnostic})" in lines
+        assert (
+            f'  Returned message (part 3): "{expected.returned_subject}" '
+            f"{expected.returned_message_id}" in lines
+        )
+        assert expected.text_begins in lines and "Parts" not in lines
+        data = json.loads(run(["show", *where, "--json"], token).stdout)
+        assert data["parts"] == [] and data["alternatives"] == []
+        assert data["text"].startswith(expected.text_begins)
+        report = data["report"]
+        assert set(report) == {"type", "status_part", "reporting_mta", "recipients", "returned"}
+        assert report["type"] == "delivery-status"
+        assert report["status_part"]["part"] == "2"
+        assert report["reporting_mta"] == expected.reporting_mta
+        assert [
+            (r["recipient"], r["action"], r["status"], r["diagnostic"])
+            for r in report["recipients"]
+        ] == list(expected.recipients)
+        returned = report["returned"]
+        assert set(returned) == PART_FIELDS | {"subject", "message_id", "date"}
+        assert (returned["part"], returned["content_type"]) == ("3", "message/rfc822")
+        assert returned["subject"] == expected.returned_subject
+        assert returned["message_id"] == expected.returned_message_id
+        assert returned["date"] == "2024-05-06T08:58:00+00:00"
+        out = tmp_path / str(len(where))
+        nothing = run(["save", *where, "--dir", str(out), "--json"], token)
+        assert nothing.returncode == 0 and nothing.stdout == ""  # no attachments to save
+        asked = run(["save", *where, "--part", "3", "--dir", str(out), "--json"], token)
+        (row,) = json_lines(asked.stdout)  # still there, by its number
+        assert row["content_type"] == "message/rfc822"
+        assert b"Message-ID: <quarterly-numbers@contoso.example>" in Path(row["path"]).read_bytes()
+
+
+def test_show_lists_other_versions_of_the_text_apart(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    """A text/enriched alternative was listed as the unnamed attachment attachment-1.txt."""
+    msg = testbed.tagged("enriched-alternative", "Attachments")
+    shown = run(["show", str(msg.uid), "Attachments", *conn(dovecot)], token)
+    assert "Other versions of the text: text/enriched (part 1.2)" in shown.stdout
+    assert "attachment-1" not in shown.stdout
+    data = json.loads(
+        run(["show", str(msg.uid), "Attachments", "--json", *conn(dovecot)], token).stdout
+    )
+    assert [(p["part"], p["filename"]) for p in data["parts"]] == [("2", "agenda.pdf")]
+    assert [(p["part"], p["content_type"]) for p in data["alternatives"]] == [
+        ("1.2", "text/enriched")
+    ]
+    assert [set(p) for p in data["alternatives"]] == [PART_FIELDS]
+    assert data["text"] == "The agenda is attached. Please be on time."
+    assert data["report"] is None
 
 
 def test_show_human_output_and_html(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:

@@ -28,7 +28,7 @@ from o365imap.messages import (
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailgen import PDF_BYTES, PNG_1X1
-from o365imap.sandbox.mailsamples import CUT_SHORT, EXPECTED
+from o365imap.sandbox.mailsamples import ALTERNATIVES, CUT_SHORT, EXPECTED, REPORTS
 from o365imap.sandbox.seed import Testbed
 
 pytestmark = pytest.mark.dovecot
@@ -89,6 +89,45 @@ def test_save_writes_exact_bytes_under_expected_names(
         assert item.path is not None and item.path.parent == tmp_path
     cut = tag in CUT_SHORT  # the message ends inside its last file: no close delimiter
     assert [s.complete for s in saved] == [True] * (len(saved) - cut) + [False] * cut
+
+
+@pytest.mark.parametrize("tag", sorted(EXPECTED))
+def test_other_versions_of_the_text_and_a_bounces_parts_are_no_attachments(
+    client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
+) -> None:
+    """A text/enriched alternative, and a bounce's status and returned message, were listed
+    (and saved) as unnamed attachments; a bounce did not say what it was."""
+    msg = testbed.tagged(tag, "Attachments")
+    client.examine("Attachments")
+    source = tmp_path / "message.eml"
+    source.write_bytes(build_message(msg))
+    views = (open_message(client, msg.uid), open_eml(source))
+    assert [p.safe_name for p in views[0].parts] == [p.safe_name for p in views[1].parts]
+    for view in views:
+        assert [(p.part, p.content_type) for p in view.alternatives] == ALTERNATIVES.get(tag, [])
+        expected = REPORTS.get(tag)
+        if expected is None:
+            assert view.report is None
+            continue
+        report = view.report
+        assert report is not None and report.is_delivery_report
+        assert report.type == "delivery-status"
+        assert view.text is not None and view.text.startswith(expected.text_begins)
+        assert report.status_part is not None
+        assert report.status_part.content_type == "message/delivery-status"
+        assert report.delivery is not None
+        assert report.delivery.reporting_mta == expected.reporting_mta
+        recipients = [
+            (r.recipient, r.action, r.status, r.diagnostic) for r in report.delivery.recipients
+        ]
+        assert recipients == list(expected.recipients)
+        assert report.returned is not None and report.returned_envelope is not None
+        assert (report.returned.part, report.returned.content_type) == (
+            expected.returned_part,
+            expected.returned_type,
+        )
+        assert report.returned_envelope.subject == expected.returned_subject
+        assert report.returned_envelope.message_id == expected.returned_message_id
 
 
 def test_hostile_names_stay_inside_the_folder(

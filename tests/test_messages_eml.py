@@ -125,3 +125,42 @@ def test_eml_save_memory_stays_flat(tmp_path: Path) -> None:
     assert saved[0].size == len(blob)
     assert (out / "big.bin").read_bytes() == blob
     assert peak < 4 << 20, peak
+
+
+def test_a_read_receipt_is_a_report_but_no_bounce(tmp_path: Path) -> None:
+    path = tmp_path / "mdn.eml"
+    path.write_bytes(
+        b"From: Jane <jane@fabrikam.example>\r\nSubject: Read: Agenda\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=disposition-notification; boundary="r"\r\n'
+        b"\r\n--r\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n"
+        b"--r\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        b"Final-Recipient: rfc822; jane@fabrikam.example\r\n"
+        b"Disposition: manual-action/MDN-sent-manually; displayed\r\n"
+        b"--r--\r\n"
+    )
+    view = open_eml(path)
+    assert view.text == "Your message was read." and view.parts == ()
+    assert view.report is not None and not view.report.is_delivery_report
+    assert view.report.type == "disposition-notification" and view.report.delivery is None
+    assert view.report.status_part is not None
+    assert view.report.status_part.content_type == "message/disposition-notification"
+    assert view.report.returned is None
+
+
+def test_a_report_without_its_type_is_known_by_its_status_part(tmp_path: Path) -> None:
+    path = tmp_path / "dsn.eml"
+    path.write_bytes(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; boundary="r"\r\n\r\n'
+        b"--r\r\n\r\nDelivery failed.\r\n"  # no Content-Type: text/plain (RFC 2045 5.2)
+        b"--r\r\nContent-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64"
+        b"\r\n\r\n"
+        + base64.encodebytes(b"Final-Recipient: rfc822; a@x.example\r\nAction: failed\r\n")
+        + b"--r--\r\n"
+    )
+    view = open_eml(path)
+    assert view.text == "Delivery failed." and view.parts == ()
+    assert view.report is not None and view.report.is_delivery_report
+    assert view.report.delivery is not None
+    assert [(r.recipient, r.action) for r in view.report.delivery.recipients] == [
+        ("a@x.example", "failed")
+    ]

@@ -24,11 +24,22 @@ from o365imap import ConnectionClosed, ImapClient
 from o365imap.messages import save_message, save_parts
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
-from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.mailsamples import EXPECTED, REPORTS
 from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
 from test_cli import conn, json_lines, run
 
 pytestmark = pytest.mark.dovecot
+
+PART_FIELDS = {
+    "part",
+    "content_type",
+    "filename",
+    "encoded_size",
+    "decoded_size",
+    "estimated_size",
+    "disposition",
+    "content_id",
+}
 
 
 def test_show_json_has_listing_fields_text_and_parts(
@@ -41,13 +52,110 @@ def test_show_json_has_listing_fields_text_and_parts(
     assert data["uid"] == msg.uid and data["subject"] == "Newsletter with a logo"
     assert data["text"] == "See our logo below.\n"
     assert "cid:logo.png@sandbox.test" in data["html"]
-    assert [set(p) for p in data["parts"]] == [
-        {"part", "content_type", "filename", "size", "disposition", "content_id"}
-    ] * 2
+    assert [set(p) for p in data["parts"]] == [PART_FIELDS] * 2
     assert [(p["filename"], p["disposition"]) for p in data["parts"]] == [
         ("logo.png", "inline"),
         ("terms.pdf", "attachment"),
     ]
+
+
+def test_sizes_in_json_are_exact_or_named_as_estimates(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """A 5,000-byte file was listed as "size": 4999 (and 300 bytes as 299): an estimate from
+    the encoded size, under a name that said nothing of it."""
+    msg = testbed.tagged("exact-sizes", "Attachments")
+    files = EXPECTED["exact-sizes"]
+    shown = run(["show", str(msg.uid), "Attachments", "--json", *conn(dovecot)], token)
+    assert shown.returncode == 0, shown.stderr
+    parts = json.loads(shown.stdout)["parts"]
+    assert [set(p) for p in parts] == [PART_FIELDS] * 2
+    with ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file)) as client:
+        client.authenticate_oauth(ALICE, token)
+        client.examine("Attachments")
+        [response] = client.fetch([msg.uid], "(UID BODY.PEEK[2] BODY.PEEK[3])", uid=True)
+    sent = [response.items["BODY[2]"], response.items["BODY[3]"]]
+    assert [p["encoded_size"] for p in parts] == [len(b) for b in sent]  # the server's figure
+    assert [p["decoded_size"] for p in parts] == [None, None]  # not known before a download
+    assert [p["estimated_size"] for p in parts] == [4999, 299]  # what "size" used to say
+    saved = run(["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), "--json",
+                 *conn(dovecot)], token)  # fmt: skip
+    assert [r["size"] for r in json_lines(saved.stdout)] == [5000, 300]
+    source = tmp_path / "sizes.eml"
+    source.write_bytes(build_message(msg))
+    parsed = json.loads(run(["show", str(source), "--json"]).stdout)["parts"]
+    assert [p["encoded_size"] for p in parsed] == [len(b) for b in sent]
+    assert [p["decoded_size"] for p in parsed] == [len(d) for _, d in files]
+    assert [p["estimated_size"] for p in parsed] == [5000, 300]  # exact where it is known
+
+
+def test_show_tells_a_bounce_as_a_bounce(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """An Office 365 bounce was shown as its text plus two unnamed attachments
+    (attachment-1.bin, message-2.eml), from the server and from a file alike."""
+    msg = testbed.tagged("bounce-office365", "Attachments")
+    expected = REPORTS["bounce-office365"]
+    source = tmp_path / "bounce.eml"
+    source.write_bytes(build_message(msg))
+    server = [str(msg.uid), "Attachments", *conn(dovecot)]
+    for where in (server, [str(source)]):
+        shown = run(["show", *where], token)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert f"Delivery report from {expected.reporting_mta}" in lines
+        address, action, status, diagnostic = expected.recipients[0]
+        assert f"  {address}: {action}, {status} ({diagnostic})" in lines
+        assert (
+            f'  Returned message (part 3): "{expected.returned_subject}" '
+            f"{expected.returned_message_id}" in lines
+        )
+        assert expected.text_begins in lines and "Parts" not in lines
+        data = json.loads(run(["show", *where, "--json"], token).stdout)
+        assert data["parts"] == [] and data["alternatives"] == []
+        assert data["text"].startswith(expected.text_begins)
+        report = data["report"]
+        assert set(report) == {"type", "status_part", "reporting_mta", "recipients", "returned"}
+        assert report["type"] == "delivery-status"
+        assert report["status_part"]["part"] == "2"
+        assert report["reporting_mta"] == expected.reporting_mta
+        assert [
+            (r["recipient"], r["action"], r["status"], r["diagnostic"])
+            for r in report["recipients"]
+        ] == list(expected.recipients)
+        returned = report["returned"]
+        assert set(returned) == PART_FIELDS | {"subject", "message_id", "date"}
+        assert (returned["part"], returned["content_type"]) == ("3", "message/rfc822")
+        assert returned["subject"] == expected.returned_subject
+        assert returned["message_id"] == expected.returned_message_id
+        assert returned["date"] == "2024-05-06T08:58:00+00:00"
+        out = tmp_path / str(len(where))
+        nothing = run(["save", *where, "--dir", str(out), "--json"], token)
+        assert nothing.returncode == 0 and nothing.stdout == ""  # no attachments to save
+        asked = run(["save", *where, "--part", "3", "--dir", str(out), "--json"], token)
+        (row,) = json_lines(asked.stdout)  # still there, by its number
+        assert row["content_type"] == "message/rfc822"
+        assert b"Message-ID: <quarterly-numbers@contoso.example>" in Path(row["path"]).read_bytes()
+
+
+def test_show_lists_other_versions_of_the_text_apart(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    """A text/enriched alternative was listed as the unnamed attachment attachment-1.txt."""
+    msg = testbed.tagged("enriched-alternative", "Attachments")
+    shown = run(["show", str(msg.uid), "Attachments", *conn(dovecot)], token)
+    assert "Other versions of the text: text/enriched (part 1.2)" in shown.stdout
+    assert "attachment-1" not in shown.stdout
+    data = json.loads(
+        run(["show", str(msg.uid), "Attachments", "--json", *conn(dovecot)], token).stdout
+    )
+    assert [(p["part"], p["filename"]) for p in data["parts"]] == [("2", "agenda.pdf")]
+    assert [(p["part"], p["content_type"]) for p in data["alternatives"]] == [
+        ("1.2", "text/enriched")
+    ]
+    assert [set(p) for p in data["alternatives"]] == [PART_FIELDS]
+    assert data["text"] == "The agenda is attached. Please be on time."
+    assert data["report"] is None
 
 
 def test_show_human_output_and_html(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
@@ -69,8 +177,9 @@ def test_save_json_lines_and_exact_bytes(
     assert result.returncode == 0, result.stderr
     rows = json_lines(result.stdout)
     assert [set(r) for r in rows] == [
-        {"path", "filename", "content_type", "size", "part", "sha256"}
+        {"path", "filename", "content_type", "size", "part", "sha256", "complete"}
     ] * 2
+    assert [r["complete"] for r in rows] == [True, True]
     for row, (name, data) in zip(rows, EXPECTED["tnef"], strict=True):
         assert row["filename"] == name and row["size"] == len(data)
         assert Path(row["path"]).read_bytes() == data
@@ -249,8 +358,30 @@ def test_a_cut_message_saves_what_it_has_and_says_so(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "big.pdf is cut short" in result.stderr
     (row,) = json_lines(result.stdout)
-    assert 0 < row["size"] < len(blob)
+    assert 0 < row["size"] < len(blob) and row["complete"] is False
     assert blob.startswith((out / "big.pdf").read_bytes())
+
+
+def test_save_json_says_which_part_the_message_ends_inside(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """A missing close delimiter was said on stderr only, and only for a file; a script
+    reading the JSON could not tell the last part might be cut short."""
+    msg = testbed.tagged("missing-close", "Attachments")
+    source = tmp_path / "open.eml"
+    source.write_bytes(build_message(msg))
+    from_server = ["save", str(msg.uid), "Attachments", *conn(dovecot)]
+    for command, folder in ((from_server, "server"), (["save", str(source)], "file")):
+        out = tmp_path / folder
+        result = run([*command, "--dir", str(out), "--json"], token)
+        assert result.returncode == 0, result.stderr
+        rows = json_lines(result.stdout)
+        assert [(r["filename"], r["complete"]) for r in rows] == [("pixel.png", False)], folder
+        assert "pixel.png is cut short" in result.stderr, folder
+        assert (out / "pixel.png").read_bytes() == dict(EXPECTED["missing-close"])["pixel.png"]
+    whole = run(["save", str(msg.uid), "Attachments", "--eml", "--dir", str(tmp_path), "--json",
+                 *conn(dovecot)], token)  # fmt: skip
+    assert [r["complete"] for r in json_lines(whole.stdout)] == [True]  # the message is all there
 
 
 def test_files_saved_before_a_failure_are_still_reported(tmp_path: Path) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ALICE
-from o365imap import ImapClient, StorageError, UsageError
+from o365imap import ImapClient, StorageError, StreamedLiteral, UsageError
 from o365imap.messages import (
     MessageNotFound,
     PartInfo,
+    open_eml,
     open_message,
     save_message,
     save_parts,
@@ -27,7 +28,7 @@ from o365imap.messages import (
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailgen import PDF_BYTES, PNG_1X1
-from o365imap.sandbox.mailsamples import EXPECTED
+from o365imap.sandbox.mailsamples import ALTERNATIVES, CUT_SHORT, EXPECTED, REPORTS
 from o365imap.sandbox.seed import Testbed
 
 pytestmark = pytest.mark.dovecot
@@ -46,6 +47,32 @@ def _files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
+def _section_size(client: ImapClient, uid: int, part: str) -> int:
+    """How many bytes the server sends for the part (still transfer-encoded)."""
+    [response] = client.fetch([uid], f"(UID BODY.PEEK[{part}])", uid=True)
+    value = response.items[f"BODY[{part}]"]
+    assert isinstance(value, bytes | StreamedLiteral)
+    return len(value) if isinstance(value, bytes) else value.size
+
+
+@pytest.mark.parametrize("tag", sorted(EXPECTED))
+def test_encoded_sizes_are_the_servers_and_a_files_alike(
+    client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
+) -> None:
+    msg = testbed.tagged(tag, "Attachments")
+    client.examine("Attachments")
+    view = open_message(client, msg.uid)
+    for part in view.parts:
+        assert part.encoded_size == _section_size(client, msg.uid, part.part), part.part
+        assert part.decoded_size is None
+    source = tmp_path / "message.eml"
+    source.write_bytes(build_message(msg))
+    parsed = open_eml(source)
+    assert [(p.part, p.encoded_size) for p in parsed.parts] == [
+        (p.part, p.encoded_size) for p in view.parts
+    ]
+
+
 @pytest.mark.parametrize("tag", sorted(EXPECTED))
 def test_save_writes_exact_bytes_under_expected_names(
     client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
@@ -60,6 +87,47 @@ def test_save_writes_exact_bytes_under_expected_names(
         assert item.size == len(data)
         assert item.sha256 == hashlib.sha256(data).hexdigest()
         assert item.path is not None and item.path.parent == tmp_path
+    cut = tag in CUT_SHORT  # the message ends inside its last file: no close delimiter
+    assert [s.complete for s in saved] == [True] * (len(saved) - cut) + [False] * cut
+
+
+@pytest.mark.parametrize("tag", sorted(EXPECTED))
+def test_other_versions_of_the_text_and_a_bounces_parts_are_no_attachments(
+    client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
+) -> None:
+    """A text/enriched alternative, and a bounce's status and returned message, were listed
+    (and saved) as unnamed attachments; a bounce did not say what it was."""
+    msg = testbed.tagged(tag, "Attachments")
+    client.examine("Attachments")
+    source = tmp_path / "message.eml"
+    source.write_bytes(build_message(msg))
+    views = (open_message(client, msg.uid), open_eml(source))
+    assert [p.safe_name for p in views[0].parts] == [p.safe_name for p in views[1].parts]
+    for view in views:
+        assert [(p.part, p.content_type) for p in view.alternatives] == ALTERNATIVES.get(tag, [])
+        expected = REPORTS.get(tag)
+        if expected is None:
+            assert view.report is None
+            continue
+        report = view.report
+        assert report is not None and report.is_delivery_report
+        assert report.type == "delivery-status"
+        assert view.text is not None and view.text.startswith(expected.text_begins)
+        assert report.status_part is not None
+        assert report.status_part.content_type == "message/delivery-status"
+        assert report.delivery is not None
+        assert report.delivery.reporting_mta == expected.reporting_mta
+        recipients = [
+            (r.recipient, r.action, r.status, r.diagnostic) for r in report.delivery.recipients
+        ]
+        assert recipients == list(expected.recipients)
+        assert report.returned is not None and report.returned_envelope is not None
+        assert (report.returned.part, report.returned.content_type) == (
+            expected.returned_part,
+            expected.returned_type,
+        )
+        assert report.returned_envelope.subject == expected.returned_subject
+        assert report.returned_envelope.message_id == expected.returned_message_id
 
 
 def test_hostile_names_stay_inside_the_folder(
@@ -162,9 +230,11 @@ def test_open_message_text_parts_and_peek(client: ImapClient, testbed: Testbed) 
         ("logo.png", "image/png", "inline", "<logo.png@sandbox.test>"),
         ("terms.pdf", "application/pdf", "attachment", None),
     ]
-    sizes = {p.filename: p.size for p in view.parts}
-    assert sizes["terms.pdf"] is not None and abs(sizes["terms.pdf"] - len(PDF_BYTES)) < 8
-    assert sizes["logo.png"] is not None and abs(sizes["logo.png"] - len(PNG_1X1)) < 8
+    # The server's exact figure is the encoded one; the decoded size is only estimated
+    for part, data in zip(view.parts, (PNG_1X1, PDF_BYTES), strict=True):
+        assert part.encoded_size == _section_size(client, msg.uid, part.part)
+        assert part.decoded_size is None
+        assert part.estimated_size is not None and abs(part.estimated_size - len(data)) < 8
     assert view.summary.envelope is not None
     assert view.summary.envelope.subject == "Newsletter with a logo"
 

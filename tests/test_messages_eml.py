@@ -13,7 +13,7 @@ from o365imap import UsageError
 from o365imap.messages import open_eml, save_eml_parts
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailgen import inbox_messages
-from o365imap.sandbox.mailsamples import EXPECTED, attachment_messages
+from o365imap.sandbox.mailsamples import CUT_SHORT, EXPECTED, attachment_messages
 
 SAMPLES = {next(iter(m.tags - {"raw"})): m for m in attachment_messages("adele@contoso.example")}
 
@@ -31,6 +31,8 @@ def test_eml_save_matches_the_answer_key(tmp_path: Path, tag: str) -> None:
     saved = save_eml_parts(_eml(tmp_path, tag), out)
     assert [s.filename for s in saved] == [name for name, _ in EXPECTED[tag]]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == dict(EXPECTED[tag])
+    cut = tag in CUT_SHORT  # the message ends inside its last file: no close delimiter
+    assert [s.complete for s in saved] == [True] * (len(saved) - cut) + [False] * cut
 
 
 @pytest.mark.parametrize("tag", sorted(EXPECTED))
@@ -40,7 +42,9 @@ def test_eml_parts_are_listed_with_exact_sizes(tmp_path: Path, tag: str) -> None
         # Listing gives each part its own name; " (2)" is only added when saving.
         names = [n.replace(" (2)", "") for n, _ in EXPECTED[tag]]
         assert [p.safe_name for p in view.parts] == names
-        assert [p.size for p in view.parts] == [len(d) for _, d in EXPECTED[tag]]
+        assert [p.decoded_size for p in view.parts] == [len(d) for _, d in EXPECTED[tag]]
+        # parsed whole, the decoded size is known: the "estimate" is the exact figure
+        assert [p.estimated_size for p in view.parts] == [p.decoded_size for p in view.parts]
     assert view.summary.envelope is not None
     assert view.summary.envelope.message_id == f"<{tag}@attachments.sandbox.test>"
 
@@ -147,3 +151,42 @@ def test_eml_with_domain_name_codecs_as_charsets(tmp_path: Path) -> None:
     saved = save_eml_parts(source, tmp_path)
     assert [s.filename for s in saved] == ["ÿ.pdf"]
     assert (tmp_path / "ÿ.pdf").read_bytes() == b"%PDF-1.4"
+
+
+def test_a_read_receipt_is_a_report_but_no_bounce(tmp_path: Path) -> None:
+    path = tmp_path / "mdn.eml"
+    path.write_bytes(
+        b"From: Jane <jane@fabrikam.example>\r\nSubject: Read: Agenda\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=disposition-notification; boundary="r"\r\n'
+        b"\r\n--r\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n"
+        b"--r\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        b"Final-Recipient: rfc822; jane@fabrikam.example\r\n"
+        b"Disposition: manual-action/MDN-sent-manually; displayed\r\n"
+        b"--r--\r\n"
+    )
+    view = open_eml(path)
+    assert view.text == "Your message was read." and view.parts == ()
+    assert view.report is not None and not view.report.is_delivery_report
+    assert view.report.type == "disposition-notification" and view.report.delivery is None
+    assert view.report.status_part is not None
+    assert view.report.status_part.content_type == "message/disposition-notification"
+    assert view.report.returned is None
+
+
+def test_a_report_without_its_type_is_known_by_its_status_part(tmp_path: Path) -> None:
+    path = tmp_path / "dsn.eml"
+    path.write_bytes(
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; boundary="r"\r\n\r\n'
+        b"--r\r\n\r\nDelivery failed.\r\n"  # no Content-Type: text/plain (RFC 2045 5.2)
+        b"--r\r\nContent-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64"
+        b"\r\n\r\n"
+        + base64.encodebytes(b"Final-Recipient: rfc822; a@x.example\r\nAction: failed\r\n")
+        + b"--r--\r\n"
+    )
+    view = open_eml(path)
+    assert view.text == "Delivery failed." and view.parts == ()
+    assert view.report is not None and view.report.is_delivery_report
+    assert view.report.delivery is not None
+    assert [(r.recipient, r.action) for r in view.report.delivery.recipients] == [
+        ("a@x.example", "failed")
+    ]

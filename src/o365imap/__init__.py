@@ -32,6 +32,7 @@ from o365imap.messages import (
     MessageNotFound,
     MessageView,
     PartInfo,
+    ReportInfo,
     SavedPart,
     open_eml,
     open_message,
@@ -39,6 +40,7 @@ from o365imap.messages import (
     save_message,
     save_parts,
 )
+from o365imap.mime.report import DeliveryStatus, RecipientStatus
 from o365imap.models import (
     Address,
     AddressEntry,
@@ -70,6 +72,7 @@ __all__ = [
     "CommandError",
     "ConnectError",
     "ConnectionClosed",
+    "DeliveryStatus",
     "Envelope",
     "Folder",
     "FolderInfo",
@@ -87,6 +90,8 @@ __all__ = [
     "PartInfo",
     "ProtocolError",
     "ReadTimeout",
+    "RecipientStatus",
+    "ReportInfo",
     "SandboxError",
     "SavedPart",
     "Security",

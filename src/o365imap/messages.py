@@ -16,24 +16,29 @@ Two sources, one behaviour:
   server, ``BODY.PEEK[]`` is resumed after a drop as the sections are.
 
 Which parts are "the text" and which are "attachments" is decided here, once, the same way for
-both sources: a ``text/plain`` or ``text/html`` leaf without a file name that is not marked
-``attachment`` is body text; every other leaf, and every attached message (not looked into), is
-an attachment (``disposition`` ``inline`` for images shown in the HTML).
+both sources (``_role``): a ``text/plain`` or ``text/html`` leaf without a file name that is not
+marked ``attachment`` is body text; another leaf directly in a ``multipart/alternative`` is
+another version of the text (``text/enriched``, ``text/calendar``: RFC 2046 5.1.4), never an
+attachment; in a report (``multipart/report``, RFC 6522: a bounce, a delay notice, a read
+receipt) the first part is the text, the second the machine-readable status and the third the
+returned message or its headers; every other leaf, and every attached message (not looked
+into), is an attachment (``disposition`` ``inline`` for images shown in the HTML).
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import itertools
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from o365imap.client import ImapClient
 from o365imap.errors import (
@@ -48,6 +53,7 @@ from o365imap.errors import (
 from o365imap.limits import check_uid
 from o365imap.mime import AtomicFile, MimeParser, PartData, PartEnd, PartStart, safe_filename
 from o365imap.mime.names import iter_numbered_names
+from o365imap.mime.report import DELIVERY_STATUS_TYPES, DeliveryStatus, parse_delivery_status
 from o365imap.mime.sink import make_directory
 from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
@@ -62,6 +68,7 @@ __all__ = [
     "PartHook",
     "PartInfo",
     "ProgressHook",
+    "ReportInfo",
     "SavedPart",
     "html_to_text",
     "open_eml",
@@ -90,21 +97,38 @@ class PartInfo:
     """One part a person can save: an attachment, an inline image, an attached message.
 
     ``part`` is the IMAP part number (``"2"``, ``"1.2"``). ``filename`` is the name the sender
-    gave (decoded, not yet made safe), or None. ``size`` is the decoded size in bytes: exact
-    for a parsed message, estimated from the server's encoded size for one on the server.
-    ``disposition`` is ``"attachment"`` or ``"inline"``. ``index`` is the position among the
-    message's parts, used to name a part that has no name (``attachment-2.pdf``).
+    gave (decoded, not yet made safe), or None. ``disposition`` is ``"attachment"`` or
+    ``"inline"``. ``index`` is the position among the message's parts, used to name a part that
+    has no name (``attachment-2.pdf``).
+
+    Sizes, in bytes, each None when not known: ``encoded_size`` is the part as the message
+    carries it, before transfer decoding (BODYSTRUCTURE's size, exact; counted for a parsed
+    message); ``decoded_size`` is what saving it writes, known exactly only for a message that
+    was parsed (an ``.eml`` file; ``SavedPart.size`` after a save); ``estimated_size`` is the
+    decoded size, estimated from the encoded one when it is not known.
     """
 
     part: str
     content_type: str
     filename: str | None
-    size: int | None
     disposition: str
     content_id: str | None
     encoding: str | None = None
     index: int = 0
     container: str | None = None  # for a file unpacked from winmail.dat: that part's number
+    encoded_size: int | None = None
+    decoded_size: int | None = None
+
+    @property
+    def estimated_size(self) -> int | None:
+        if self.decoded_size is not None:
+            return self.decoded_size
+        if self.encoded_size is None:
+            return None
+        if (self.encoding or "").lower() == "base64":
+            # 76 characters and CRLF carry 57 bytes: an estimate, the last line being shorter
+            return self.encoded_size * 57 // 78
+        return self.encoded_size  # quoted-printable shrinks by an unknown amount; 7bit does not
 
     @property
     def is_tnef(self) -> bool:
@@ -119,8 +143,40 @@ class PartInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportInfo:
+    """A report (RFC 6522 ``multipart/report``): a bounce, a delay notice, a read receipt.
+
+    ``type`` is its ``report-type`` (``"delivery-status"`` for a bounce or a delay notice,
+    ``"disposition-notification"`` for a read receipt; ``"delivery-status"`` when it names
+    none but its status part is one), or None.
+    ``status_part`` is the machine-readable part (``message/delivery-status``); ``delivery``
+    what it says, when it is a delivery status (RFC 3464: per recipient, the action, status
+    code and diagnostic). ``returned`` is the message sent back (``message/rfc822``) or only
+    its header (``text/rfc822-headers``), None when the report has no third part;
+    ``returned_envelope`` its header fields (subject, Message-ID...) when they could be read.
+    None of these parts is an attachment; each can still be saved by its number.
+    """
+
+    type: str | None
+    status_part: PartInfo | None = None
+    delivery: DeliveryStatus | None = None
+    returned: PartInfo | None = None
+    returned_envelope: Envelope | None = None
+
+    @property
+    def is_delivery_report(self) -> bool:
+        """A bounce, a delay or a delivery notice, rather than another kind of report."""
+        return self.type in ("delivery-status", "global-delivery-status")
+
+
+@dataclass(frozen=True, slots=True)
 class MessageView:
-    """A message opened for reading: its listing fields, its text, and its parts."""
+    """A message opened for reading: its listing fields, its text, and its parts.
+
+    ``parts`` are what a person calls attachments (what ``save_parts`` saves); versions of
+    the text that are not shown (``text/enriched`` beside ``text/plain``) are
+    ``alternatives``; a bounce or another report has ``report``.
+    """
 
     summary: MessageSummary
     text: str | None
@@ -130,11 +186,17 @@ class MessageView:
     text_from_html: bool = False  # ``text`` was made from the HTML (no text/plain part)
     truncated: bool = False  # a text part was longer than MAX_TEXT_BYTES and was cut
     structure: BodyPart | None = None
+    alternatives: tuple[PartInfo, ...] = ()
+    report: ReportInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SavedPart:
-    """A part that was written: where (None when the hook gave a stream), as what."""
+    """A part that was written: where (None when the hook gave a stream), as what.
+
+    ``size`` is the bytes written. ``complete`` is False when the message ends inside the
+    part (a multipart without its close delimiter): what there was is saved, maybe cut short.
+    """
 
     path: Path | None
     filename: str
@@ -142,7 +204,7 @@ class SavedPart:
     size: int
     part: str
     sha256: str
-    complete: bool = True  # False: the message itself ended inside this part (it is cut)
+    complete: bool = True
 
 
 class _Writable(Protocol):
@@ -200,14 +262,6 @@ def _disposition_of(content_type: str, disposition: str | None, content_id: str 
     return "inline" if content_id and content_type.startswith("image/") else "attachment"
 
 
-def _estimated_size(part: BodyPart) -> int | None:
-    if part.size is None or part.size < 0:  # Exchange reports -1 for some parts
-        return None
-    if (part.encoding or "").lower() == "base64":
-        return part.size * 57 // 78  # 76 characters and CRLF carry 57 bytes
-    return part.size
-
-
 def _leaves(node: BodyPart) -> Iterator[BodyPart]:
     """Leaves in order; an attached message is a leaf here (it is saved whole, as .eml)."""
     if node.content_type.startswith("multipart/"):
@@ -217,15 +271,82 @@ def _leaves(node: BodyPart) -> Iterator[BodyPart]:
         yield node
 
 
-def _classify(structure: BodyPart) -> tuple[list[BodyPart], list[PartInfo]]:
-    body: list[BodyPart] = []
-    parts: list[PartInfo] = []
-    for leaf in _leaves(structure):
-        if _is_body_text(leaf.content_type, leaf.disposition, leaf.filename):
-            body.append(leaf)
-            continue
-        parts.append(_info(leaf, len(parts) + 1))
-    return body, parts
+_Role = Literal["body", "alternative", "status", "returned", "attachment"]
+_HEADER_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Container:
+    """The multipart a leaf is directly in: its subtype, and whether it is the report."""
+
+    subtype: str
+    report: bool
+
+
+def _role(
+    parent: _Container | None,
+    position: int,
+    content_type: str,
+    disposition: str | None,
+    filename: str | None,
+) -> _Role:
+    """What the leaf at ``position`` (from 1) in ``parent`` is to a reader (module docstring)."""
+    if parent is not None and parent.report:
+        # RFC 6522: text for people, the machine-readable status, the returned message
+        if position == 1 and content_type in ("text/plain", "text/html"):
+            return "body"
+        if position == 2:
+            return "status"
+        if position == 3:
+            return "returned"
+    if _is_body_text(content_type, disposition, filename):
+        return "body"
+    if parent is not None and parent.subtype == "alternative":
+        return "alternative"
+    return "attachment"
+
+
+def _report_type(params: Mapping[str, str]) -> str | None:
+    return params.get("report-type", "").strip().lower() or None
+
+
+@dataclass
+class _Classified:
+    """A BODYSTRUCTURE's leaves sorted by role; the report's pieces by node."""
+
+    body: list[BodyPart] = field(default_factory=list)
+    parts: list[PartInfo] = field(default_factory=list)
+    alternatives: list[BodyPart] = field(default_factory=list)
+    report: BodyPart | None = None  # the first multipart/report
+    status: BodyPart | None = None
+    returned: BodyPart | None = None
+
+    def visit(self, node: BodyPart, parent: _Container | None, position: int) -> None:
+        if node.is_multipart:
+            report = node.subtype == "report" and self.report is None
+            if report:
+                self.report = node
+            container = _Container(node.subtype, report)
+            for number, child in enumerate(node.children, 1):
+                self.visit(child, container, number)
+            return
+        role = _role(parent, position, node.content_type, node.disposition, node.filename)
+        if role == "body":
+            self.body.append(node)
+        elif role == "alternative":
+            self.alternatives.append(node)
+        elif role == "status":
+            self.status = node
+        elif role == "returned":
+            self.returned = node
+        else:
+            self.parts.append(_info(node, len(self.parts) + 1))
+
+
+def _classify(structure: BodyPart) -> _Classified:
+    found = _Classified()
+    found.visit(structure, None, 1)
+    return found
 
 
 def _info(node: BodyPart, index: int) -> PartInfo:
@@ -233,11 +354,12 @@ def _info(node: BodyPart, index: int) -> PartInfo:
         part=node.part,
         content_type=node.content_type,
         filename=node.filename,
-        size=_estimated_size(node),
         disposition=_disposition_of(node.content_type, node.disposition, node.id),
         content_id=node.id,
         encoding=node.encoding,
         index=index,
+        # Exchange reports -1 for the size of some parts: not a size
+        encoded_size=node.size if node.size is not None and node.size >= 0 else None,
     )
 
 
@@ -336,10 +458,18 @@ def _read_structured(
     want_headers: bool,
     max_text: int,
 ) -> MessageView:
-    body, parts = _classify(structure)
+    found = _classify(structure)
+    body, parts = found.body, found.parts
     plain = [p for p in body if p.content_type == "text/plain"]
     html_part = next((p for p in body if p.content_type == "text/html"), None)
     wanted = [*plain, *([html_part] if html_part else [])]
+    # What a report's status part says, and the header of a message returned as headers only,
+    # come in the same FETCH as the text (the header of a returned message is in its ENVELOPE).
+    status, returned = found.status, found.returned
+    if status is not None and status.content_type in DELIVERY_STATUS_TYPES:
+        wanted.append(status)
+    if returned is not None and returned.content_type in _HEADER_TYPES:
+        wanted.append(returned)
     items = [f"BODY.PEEK[{p.part}]<0.{max_text}>" for p in wanted]
     if want_headers:
         items.append(f"BODY.PEEK[HEADER]<0.{max_text}>")
@@ -365,9 +495,64 @@ def _read_structured(
     from_html = text is None and html is not None
     if from_html:
         text = html_to_text(html or "")
+    others = itertools.count(len(parts) + 1)  # the other parts are numbered after them
+    alternatives = tuple(_info(node, next(others)) for node in found.alternatives)
+    report = None
+    if found.report is not None:
+
+        def decoded(node: BodyPart | None) -> bytes | None:
+            raw = _section_value(values, node.part) if node is not None else None
+            if node is None or raw is None:
+                return None
+            decoder = decoder_for(node.encoding)
+            return decoder.feed(raw) + decoder.flush()
+
+        returned_envelope = returned.envelope if returned is not None else None
+        if returned is not None and returned.content_type in _HEADER_TYPES:
+            returned_envelope = _header_envelope(decoded(returned))
+        report = _report_info(
+            _report_type(found.report.params),
+            _info(status, next(others)) if status is not None else None,
+            decoded(status),
+            _info(returned, next(others)) if returned is not None else None,
+            returned_envelope,
+        )
     return MessageView(
-        summary, text, html, tuple(parts), header_text, from_html, truncated, structure
+        summary,
+        text,
+        html,
+        tuple(parts),
+        header_text,
+        from_html,
+        truncated,
+        structure,
+        alternatives,
+        report,
     )
+
+
+def _report_info(
+    report_type: str | None,
+    status: PartInfo | None,
+    status_data: bytes | None,
+    returned: PartInfo | None,
+    returned_envelope: Envelope | None,
+) -> ReportInfo:
+    delivery = None
+    if status is not None and status_data is not None:
+        delivery = parse_delivery_status(status_data)
+    if report_type is None and status and status.content_type in DELIVERY_STATUS_TYPES:
+        report_type = "delivery-status"  # a report that does not say what it is, but shows it
+    return ReportInfo(report_type, status, delivery, returned, returned_envelope)
+
+
+def _header_envelope(data: bytes | None) -> Envelope | None:
+    """The ENVELOPE of a header block (a returned message's, sent as text/rfc822-headers)."""
+    if not data:
+        return None
+    parser = MimeParser()
+    events = [*parser.feed(data), *parser.close()]
+    return _envelope_from(next((e for e in events if isinstance(e, PartStart)), None))
 
 
 def _header_block(raw: bytes) -> str:
@@ -524,7 +709,7 @@ def save_parts(
     refresh=...)``), the download goes on from where it stopped.
     """
     check_uid(uid)
-    structure = _structure(client, uid)
+    structure, message_size = _structure(client, uid)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
@@ -532,24 +717,79 @@ def save_parts(
     selected = _select(structure, parts)
     if not selected:
         return []
-    _download(client, uid, selected, saver)
+    # Only the part a message ends in can be cut short by a missing close delimiter.
+    last = _last_leaf(structure)
+    cut = None
+    if (
+        last is not None
+        and any(p.part == last.part for p in selected)
+        and _message_ends_inside(client, uid, last, message_size)
+    ):
+        cut = last.part
+    _download(client, uid, selected, saver, cut)
     # Small parts come inside the FETCH response, after streamed big ones: report in part order.
     order = {p.part: i for i, p in enumerate(selected)}
     return sorted(saver.saved, key=lambda s: order.get(s.part, len(order)))
 
 
-def _structure(client: ImapClient, uid: int) -> BodyPart | None:
+def _structure(client: ImapClient, uid: int) -> tuple[BodyPart | None, int | None]:
+    """BODYSTRUCTURE (None when the server refuses it or sends garbage) and RFC822.SIZE."""
     try:
-        value = _fetch_one(client, uid, "(UID BODYSTRUCTURE)").items.get("BODYSTRUCTURE")
+        items = _fetch_one(client, uid, "(UID RFC822.SIZE BODYSTRUCTURE)").items
     except CommandError as exc:
         log.info("the server refused the structure of UID %s (%s)", uid, exc)
         _fetch_one(client, uid, "(UID)")  # MessageNotFound if it is not there at all
+        return None, None
+    value, size = items.get("BODYSTRUCTURE"), items.get("RFC822.SIZE")
+    return (
+        value if isinstance(value, BodyPart) else None,
+        size if isinstance(size, int) else None,
+    )
+
+
+def _last_leaf(structure: BodyPart) -> BodyPart | None:
+    """The part a multipart message ends in (None for a single part: no delimiter to miss)."""
+    if not structure.is_multipart:
         return None
-    return value if isinstance(value, BodyPart) else None
+    node = structure
+    while node.is_multipart and node.children:
+        node = node.children[-1]
+    return None if node.is_multipart else node
+
+
+_TAIL = 512  # bytes of a part's end compared with the message's end
+_TAIL_SLACK = 256  # how far RFC822.SIZE may be off (Exchange computes it) and still be used
+_MIN_TAIL = 8  # fewer bytes could end a whole message by chance ("--\r\n")
+
+
+def _message_ends_inside(
+    client: ImapClient, uid: int, leaf: BodyPart, message_size: int | None
+) -> bool:
+    """Whether the message ends inside ``leaf``, its last part: the close delimiter of its
+    multipart is missing, so the part may be cut short (the MIME parser's ``complete``).
+
+    The server does not say so, and its BODYSTRUCTURE looks whole; but a part runs to the
+    end of the message only then (a close delimiter comes after it otherwise), so the last
+    bytes of the part and of the message are compared: one small FETCH."""
+    size = leaf.size
+    if size is None or size < _MIN_TAIL or message_size is None:
+        return False
+    length = min(size, _TAIL)
+    start = max(message_size - length - _TAIL_SLACK, 0)
+    items = (
+        f"(UID BODY.PEEK[]<{start}.{length + 2 * _TAIL_SLACK}> "
+        f"BODY.PEEK[{leaf.part}]<{size - length}.{length}>)"
+    )
+    values = _fetch_one(client, uid, items).items
+    message_end = _section_value(values, "")
+    part_end = _section_value(values, leaf.part)
+    if not message_end or not part_end or len(part_end) < _MIN_TAIL:
+        return False
+    return message_end.endswith(part_end)
 
 
 def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo]:
-    _, attachable = _classify(structure)
+    attachable = _classify(structure).parts
     if numbers is None:
         return attachable
     by_number = {p.part: p for p in attachable}
@@ -567,7 +807,10 @@ def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo
     return chosen
 
 
-def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Saver) -> None:
+def _download(
+    client: ImapClient, uid: int, selected: list[PartInfo], saver: _Saver, cut: str | None
+) -> None:
+    """Fetch and save ``selected``; ``cut`` is the part the message ends inside, if any."""
     pending = {p.part: p for p in selected}
     offsets: dict[str, int] = {}  # encoded bytes already received of a part cut off mid-way
     active: dict[str, _PartWriter] = {}
@@ -580,7 +823,7 @@ def _download(client: ImapClient, uid: int, selected: list[PartInfo], saver: _Sa
                 partial = f"<{start}.{_PARTIAL_MAX}>" if start else ""
                 items.append(f"BODY.PEEK[{number}]{partial}")
             try:
-                _receive(client, uid, items, pending, offsets, active, saver)
+                _receive(client, uid, items, pending, offsets, active, saver, cut)
             except (ConnectionClosed, ReadTimeout) as exc:
                 resumes += 1
                 if not client.can_reconnect or resumes > _MAX_RESUMES:
@@ -607,6 +850,7 @@ def _receive(
     offsets: dict[str, int],
     active: dict[str, _PartWriter],
     saver: _Saver,
+    cut: str | None,
 ) -> None:
     current: str | None = None
     events = client.iter_fetch_events(
@@ -639,7 +883,7 @@ def _receive(
                 offsets[current] = offsets.get(current, 0) + len(event.data)
         elif isinstance(event, LiteralEnded):
             if current is not None:
-                active.pop(current).finish()
+                active.pop(current).finish(complete=current != cut)
                 pending.pop(current)
                 offsets.pop(current, None)
             current = None
@@ -650,7 +894,7 @@ def _receive(
                 if number in pending and isinstance(value, bytes):
                     writer = active.pop(number, None) or saver.open(pending[number])
                     writer.feed(value)
-                    writer.finish()
+                    writer.finish(complete=number != cut)
                     del pending[number]
 
 
@@ -763,7 +1007,7 @@ class _TnefSink:
                 part=self._info.part,
                 content_type=carried.content_type,
                 filename=carried.name,
-                size=len(carried.data),
+                decoded_size=len(carried.data),
                 disposition="attachment",
                 content_id=None,
                 index=self._info.index * 100 + number,
@@ -798,7 +1042,7 @@ class _PartWriter:
             self._sink.write(data)
             self._done += len(data)
             if self._saver.progress is not None:
-                self._saver.progress(self._info, self._done, self._info.size)
+                self._saver.progress(self._info, self._done, self._info.estimated_size)
 
     def finish(self, *, complete: bool = True) -> None:
         tail = self._decoder.flush()
@@ -923,36 +1167,83 @@ class _Walk:
 
     parts: list[PartInfo] = field(default_factory=list)
     body: dict[str, PartStart] = field(default_factory=dict)
-    _inside: list[tuple[str, int]] = field(default_factory=list)  # attached messages open
+    alternatives: list[PartInfo] = field(default_factory=list)
+    report: PartStart | None = None  # the first multipart/report
+    status: PartInfo | None = None
+    returned: PartInfo | None = None
+    returned_root: PartStart | None = None  # the header of the returned message
+    # the depth of each leaf listed: an attached message's multipart body shares its number
+    depths: dict[str, int] = field(default_factory=dict)
     root: PartStart | None = None
+    _containers: dict[str, _Container] = field(default_factory=dict)  # multiparts by number
+    _inside: list[tuple[str, int]] = field(default_factory=list)  # attached messages open
 
     def start(self, event: PartStart) -> PartInfo | None:
         """The PartInfo when ``event`` starts an attachable part of the outer message."""
         if self.root is None:
             self.root = event
-        if self._inside or event.is_multipart:
+        if self._inside:
+            returned = self.returned
+            if (
+                returned is not None
+                and self.returned_root is None
+                and self._inside == [(returned.part, self.depths[returned.part])]
+            ):
+                self.returned_root = event  # the first part inside a message is its root
             return None
+        if event.is_multipart:
+            report = event.content_type == "multipart/report" and self.report is None
+            if report:
+                self.report = event
+            self._containers[event.part] = _Container(event.content_type.partition("/")[2], report)
+            return None
+        number, _, position = event.part.rpartition(".")
+        parent = self._containers.get(number)  # None: the message is this one part
+        role = _role(
+            parent,
+            int(position) if parent is not None else 1,
+            event.content_type,
+            event.disposition,
+            event.filename,
+        )
         if event.is_message:
             self._inside.append((event.part, event.depth))
-        elif _is_body_text(event.content_type, event.disposition, event.filename):
+        if role == "body":
             self.body[event.part] = event
             return None
+        self.depths[event.part] = event.depth
         info = PartInfo(
             part=event.part,
             content_type=event.content_type,
             filename=event.filename,
-            size=None,
             disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
             content_id=event.content_id,
             encoding=event.encoding,
             index=len(self.parts) + 1,
         )
-        self.parts.append(info)
-        return info
+        if role == "attachment":
+            self.parts.append(info)
+            return info
+        if role == "alternative":
+            self.alternatives.append(info)
+        elif role == "status":
+            self.status = info
+        else:
+            self.returned = info
+        return None
 
     def end(self, event: PartEnd) -> None:
         if self._inside and self._inside[-1] == (event.part, event.depth):
             self._inside.pop()
+
+    def kept(self, event: PartStart) -> bool:
+        """Whether ``event``'s bytes are read for the view: a report's status, returned headers."""
+        if event.part in self.body:
+            return True
+        for info, types in ((self.status, DELIVERY_STATUS_TYPES), (self.returned, _HEADER_TYPES)):
+            if info is not None and info.part == event.part and info.content_type in types:
+                return True
+        return False
 
 
 def _events(chunks: Iterable[bytes]) -> Iterator[PartStart | PartData | PartEnd]:
@@ -966,28 +1257,36 @@ def _read_stream(
     chunks: Iterable[bytes], *, summary: MessageSummary | None, max_text: int, want_headers: bool
 ) -> MessageView:
     walk = _Walk()
-    texts: dict[str, bytearray] = {}
-    sizes: dict[str, int] = {}
+    kept: dict[str, bytearray] = {}  # body text, a report's status and returned headers
+    ends: dict[str, PartEnd] = {}
     truncated = False
     for event in _events(chunks):
         if isinstance(event, PartStart):
             walk.start(event)
-            if event.part in walk.body:
-                texts[event.part] = bytearray()
+            if walk.kept(event):
+                kept[event.part] = bytearray()
         elif isinstance(event, PartData):
-            buffer = texts.get(event.part)
-            sizes[event.part] = sizes.get(event.part, 0) + len(event.data)
+            buffer = kept.get(event.part)
             if buffer is not None:
                 room = max_text - len(buffer)
-                truncated |= len(event.data) > room
+                truncated |= len(event.data) > room and event.part in walk.body
                 buffer += event.data[: max(room, 0)]
         else:
             walk.end(event)
-    parts = tuple(replace(p, size=sizes.get(p.part, 0)) for p in walk.parts)
+            if walk.depths.get(event.part) == event.depth:
+                ends[event.part] = event
+
+    def sized(info: PartInfo, **changes: Any) -> PartInfo:
+        end = ends.get(info.part)
+        if end is not None:
+            changes.update(encoded_size=end.encoded_size, decoded_size=end.size)
+        return replace(info, **changes)
+
+    parts = tuple(sized(p) for p in walk.parts)
     plain: list[str] = []
     html = None
     for number, start in walk.body.items():
-        text = decode_bytes(bytes(texts[number]), start.params.get("charset"))
+        text = decode_bytes(bytes(kept[number]), start.params.get("charset"))
         text = text.replace("\r\n", "\n")
         if start.content_type == "text/plain":
             plain.append(text)
@@ -1003,7 +1302,37 @@ def _read_stream(
         header_text = "\n".join(f"{name}: {decode_2047(value)}" for name, value in root.headers)
     if summary is None:
         summary = MessageSummary(0, None, (), None, None, _envelope_from(root))
-    return MessageView(summary, text_out, html, parts, header_text, from_html, truncated, None)
+    others = itertools.count(len(parts) + 1)  # the other parts are numbered after them
+    alternatives = tuple(sized(p, index=next(others)) for p in walk.alternatives)
+    report = None
+    if walk.report is not None:
+        status, returned = walk.status, walk.returned
+        status_data = kept.get(status.part) if status is not None else None
+        if returned is None:
+            returned_envelope = None
+        elif returned.content_type in _HEADER_TYPES:
+            returned_envelope = _header_envelope(bytes(kept.get(returned.part, b"")))
+        else:
+            returned_envelope = _envelope_from(walk.returned_root)
+        report = _report_info(
+            _report_type(walk.report.params),
+            sized(status, index=next(others)) if status is not None else None,
+            bytes(status_data) if status_data is not None else None,
+            sized(returned, index=next(others)) if returned is not None else None,
+            returned_envelope,
+        )
+    return MessageView(
+        summary,
+        text_out,
+        html,
+        parts,
+        header_text,
+        from_html,
+        truncated,
+        None,
+        alternatives,
+        report,
+    )
 
 
 def _save_stream(
@@ -1054,7 +1383,6 @@ def _explicit(event: PartStart, index: int, info: PartInfo | None) -> PartInfo:
         part=event.part,
         content_type=event.content_type,
         filename=event.filename,
-        size=None,
         disposition=_disposition_of(event.content_type, event.disposition, event.content_id),
         content_id=event.content_id,
         index=index,

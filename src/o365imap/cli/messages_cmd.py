@@ -33,6 +33,7 @@ from o365imap.messages import (
     MessageView,
     PartInfo,
     ProgressHook,
+    ReportInfo,
     SavedPart,
     open_eml,
     open_message,
@@ -43,7 +44,7 @@ from o365imap.messages import (
 from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 
-__all__ = ["part_json", "saved_json", "view_json"]
+__all__ = ["part_json", "report_json", "saved_json", "view_json"]
 
 
 def part_json(part: PartInfo) -> dict[str, Any]:
@@ -51,9 +52,41 @@ def part_json(part: PartInfo) -> dict[str, Any]:
         "part": part.part,
         "content_type": part.content_type,
         "filename": part.filename,
-        "size": part.size,
+        "encoded_size": part.encoded_size,
+        "decoded_size": part.decoded_size,
+        "estimated_size": part.estimated_size,
         "disposition": part.disposition,
         "content_id": part.content_id,
+    }
+
+
+def report_json(report: ReportInfo) -> dict[str, Any]:
+    """A bounce (or another report) as a script reads it; RFC 3464's fields per recipient."""
+    delivery = report.delivery
+    returned = None
+    if report.returned is not None:
+        env = report.returned_envelope
+        returned = part_json(report.returned) | {
+            "subject": env.subject if env else None,
+            "message_id": env.message_id if env else None,
+            "date": env.date.isoformat() if env and env.date else None,
+        }
+    return {
+        "type": report.type,
+        "status_part": part_json(report.status_part) if report.status_part else None,
+        "reporting_mta": delivery.reporting_mta if delivery else None,
+        "recipients": [
+            {
+                "recipient": r.recipient,
+                "original_recipient": r.original_recipient,
+                "action": r.action,
+                "status": r.status,
+                "diagnostic": r.diagnostic,
+                "remote_mta": r.remote_mta,
+            }
+            for r in (delivery.recipients if delivery else ())
+        ],
+        "returned": returned,
     }
 
 
@@ -62,6 +95,8 @@ def view_json(view: MessageView) -> dict[str, Any]:
     data["text"] = view.text
     data["html"] = view.html
     data["parts"] = [part_json(p) for p in view.parts]
+    data["alternatives"] = [part_json(p) for p in view.alternatives]
+    data["report"] = report_json(view.report) if view.report is not None else None
     if view.headers is not None:
         data["headers"] = view.headers
     return data
@@ -75,7 +110,43 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
         "size": saved.size,
         "part": saved.part,
         "sha256": saved.sha256,
+        "complete": saved.complete,
     }
+
+
+def _size_text(part: PartInfo) -> str:
+    if part.decoded_size is not None:
+        return output.human_size(part.decoded_size)
+    estimate = part.estimated_size
+    return "" if estimate is None else "~" + output.human_size(estimate)
+
+
+def _print_report(console: Console, report: ReportInfo) -> None:
+    """What a bounce says, before its text: to whom the message did not go, and why."""
+
+    def line(label: str, value: str) -> None:
+        shown = Text(label, style="bold")
+        shown.append(for_terminal(value, one_line=True))
+        console.print(shown)
+
+    delivery = report.delivery
+    if report.is_delivery_report:
+        mta = delivery.reporting_mta if delivery else None
+        line("Delivery report", f" from {mta}" if mta else "")
+    else:
+        line("Report", f" ({report.type or 'of an unknown type'})")
+    for recipient in delivery.recipients if delivery else ():
+        said = ", ".join(v for v in (recipient.action, recipient.status) if v) or "no status"
+        why = f" ({recipient.diagnostic})" if recipient.diagnostic else ""
+        line("  ", f"{recipient.recipient or '(no address)'}: {said}{why}")
+    returned = report.returned
+    if returned is not None:
+        env = report.returned_envelope
+        what = "headers" if returned.content_type.endswith("headers") else "message"
+        about = [f'"{env.subject}"' if env.subject else "", env.message_id or ""] if env else []
+        described = " ".join(a for a in about if a) or returned.content_type
+        line(f"  Returned {what} (part {returned.part}): ", described)
+    console.print()
 
 
 def _print_view(view: MessageView, *, html: bool) -> None:
@@ -97,6 +168,8 @@ def _print_view(view: MessageView, *, html: bool) -> None:
             line.append(value)
             console.print(line)
         console.print()
+    if view.report is not None:
+        _print_report(console, view.report)
     if html:
         shown = for_terminal(view.html) if view.html is not None else "(no HTML part)"
         console.print(shown, markup=False)
@@ -107,6 +180,12 @@ def _print_view(view: MessageView, *, html: bool) -> None:
             console.print("\n[dim](text made from the HTML part; --html shows it)[/dim]")
     if view.truncated:
         console.print("[dim](the text was cut: it is longer than 4 MB)[/dim]")
+    if view.alternatives:
+        others = ", ".join(f"{p.content_type} (part {p.part})" for p in view.alternatives)
+        console.print()  # Text, not markup: a content type is the sender's
+        console.print(
+            Text(f"Other versions of the text: {for_terminal(others, one_line=True)}", style="dim")
+        )
     if view.parts:
         table = Table(title="Parts", title_justify="left", show_edge=False)
         for column in ("Part", "Type", "File name", "Size", "Disposition", "Content-ID"):
@@ -118,7 +197,7 @@ def _print_view(view: MessageView, *, html: bool) -> None:
                 for_terminal(part.filename, one_line=True)
                 if part.filename
                 else f"({for_terminal(part.safe_name, one_line=True)})",
-                ("~" if view.structure is not None else "") + output.human_size(part.size),
+                _size_text(part),
                 part.disposition,
                 for_terminal(part.content_id or "", one_line=True),
             )

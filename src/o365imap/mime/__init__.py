@@ -5,6 +5,7 @@ No sockets and no IMAP here: bytes in, events and files out, in bounded memory.
     transfer   incremental base64 / quoted-printable decoders (binascii on whole runs)
     parser     MimeParser: bytes -> PartStart / PartData / PartEnd, IMAP part numbers
     names      safe_filename, unique_path: decoded names made safe, generated, numbered
+    report     parse_delivery_status: what a bounce's machine-readable part says (RFC 3464)
     sink       AtomicFile: temporary file in the folder, fsync, link into place; the
                temporary files of killed writers removed
 """

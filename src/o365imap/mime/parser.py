@@ -114,14 +114,17 @@ class PartData:
 
 @dataclass(frozen=True, slots=True)
 class PartEnd:
-    """A part ends. ``size`` counts its decoded bytes; ``complete`` is False when the input
-    ended (or an outer delimiter came) before the part's own end: a multipart without its close
-    delimiter, a part cut off by the end of the input inside a multipart."""
+    """A part ends. ``size`` counts its decoded bytes, ``encoded_size`` its bytes as the message
+    carries them (before transfer decoding: what IMAP's BODYSTRUCTURE calls the part's size);
+    both are 0 for a multipart. ``complete`` is False when the input ended (or an outer
+    delimiter came) before the part's own end: a multipart without its close delimiter, a part
+    cut off by the end of the input inside a multipart."""
 
     part: str
     depth: int
     size: int
     complete: bool
+    encoded_size: int = 0
 
 
 MimeEvent = PartStart | PartData | PartEnd
@@ -208,7 +211,7 @@ class _Multipart:
 class _Leaf:
     """A part whose body is being read: a plain part, or a message/rfc822 with its parser."""
 
-    __slots__ = ("child", "decoder", "depth", "part", "size", "transparent")
+    __slots__ = ("child", "decoder", "depth", "encoded_size", "part", "size", "transparent")
 
     def __init__(
         self, part: str, depth: int, decoder: TransferDecoder, child: MimeParser | None
@@ -220,6 +223,7 @@ class _Leaf:
         # The child parser sees our raw bytes: a delimiter line it claims is its own.
         self.transparent = isinstance(decoder, IdentityDecoder)
         self.size = 0
+        self.encoded_size = 0
 
 
 _HEADERS = 0
@@ -572,6 +576,7 @@ class MimeParser:
             return
         top = self._open[-1]
         if isinstance(top, _Leaf):
+            top.encoded_size += len(raw)
             decoded = top.decoder.feed(raw)
             if decoded:
                 self._emit(top, decoded, passed)
@@ -592,7 +597,7 @@ class MimeParser:
             self._emit(node, rest)
         if node.child is not None:
             self._events.extend(node.child._close(trailing))
-        self._events.append(PartEnd(node.part, node.depth, node.size, complete))
+        self._events.append(PartEnd(node.part, node.depth, node.size, complete, node.encoded_size))
 
 
 def _boundary(pairs: list[tuple[bytes, bytes | None]], params: Mapping[str, str]) -> bytes | None:

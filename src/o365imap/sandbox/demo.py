@@ -114,6 +114,11 @@ def main() -> int:
                 env,
                 "Open an HTML-only message: readable text from the HTML, and its parts",
             )
+            _run(
+                ["show", uids["bounce-office365"], "Attachments", *profile],
+                env,
+                "A bounce: to whom the message did not go, why, and the message returned",
+            )
             saved = str(Path(tmp) / "saved")
             os.mkdir(saved)
             _run(

@@ -4,24 +4,100 @@ Built for ``o365imap show`` / ``save`` and their tests: hostile and duplicate fi
 winmail.dat, HTML-only mail, quoted-printable parts, and raw messages whose MIME is broken the
 ways real mail is (the same boundary inside and outside, a boundary that is the prefix of
 another, an unquoted boundary with ``=``, a missing close delimiter, 8-bit headers, CR LF
-encoded into a subject). Every message carries a tag; :data:`EXPECTED` says, per tag, which
-files a correct ``save`` writes (name, bytes), in order.
+encoded into a subject), and parts that are no attachments although they are not the text
+(a ``text/enriched`` alternative; the status and the returned message of a bounce, from
+Office 365 and from Postfix). Every message carries a tag; :data:`EXPECTED` says, per tag,
+which files a correct ``save`` writes (name, bytes), in order; :data:`ALTERNATIVES` and
+:data:`REPORTS` what ``show`` lists besides them.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .mailbuild import SeedAddress, SeedAttachment, SeedMessage
 from .mailgen import PDF_BYTES, PNG_1X1
 from .tnefbuild import build_tnef
 
-__all__ = ["EXPECTED", "attachment_messages"]
+__all__ = [
+    "ALTERNATIVES",
+    "CUT_SHORT",
+    "EXPECTED",
+    "REPORTS",
+    "ExpectedReport",
+    "attachment_messages",
+]
 
 # tag -> the files a correct save writes: (file name, bytes), in part order.
 EXPECTED: dict[str, list[tuple[str, bytes]]] = {}
+# Tags of the messages that end inside their last file (no close delimiter): a save keeps
+# what there is of it and says it is incomplete.
+CUT_SHORT = frozenset({"missing-close"})
+# tag -> the other versions of the text (RFC 2046 5.1.4), listed apart: (part, content type).
+ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
+    "enriched-alternative": [("1.2", "text/enriched")],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedReport:
+    """What ``show`` says of a seeded bounce (a ``multipart/report``)."""
+
+    text_begins: str  # the text shown: the report's first part
+    reporting_mta: str
+    # per recipient: address, action, status code, diagnostic (without its "smtp;" type)
+    recipients: tuple[tuple[str, str, str, str], ...]
+    returned_part: str
+    returned_type: str
+    returned_subject: str
+    returned_message_id: str
+
+
+REPORTS: dict[str, ExpectedReport] = {
+    "bounce-office365": ExpectedReport(
+        text_begins="Your message to jane.doe@fabrikam.example couldn't be delivered.",
+        reporting_mta="DB9PR01MB0001.eurprd01.prod.exchangelabs.com",
+        recipients=(
+            (
+                "jane.doe@fabrikam.example",
+                "failed",
+                "5.1.10",
+                "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP "
+                "address lookup",
+            ),
+        ),
+        returned_part="3",
+        returned_type="message/rfc822",
+        returned_subject="Quarterly numbers",
+        returned_message_id="<quarterly-numbers@contoso.example>",
+    ),
+    "bounce-headers": ExpectedReport(
+        text_begins="This is the mail system at host mx.fabrikam.example.",
+        reporting_mta="mx.fabrikam.example",
+        recipients=(
+            (
+                "jane.doe@fabrikam.example",
+                "failed",
+                "5.1.1",
+                "550 5.1.1 <jane.doe@fabrikam.example>: Recipient address rejected: User unknown",
+            ),
+            (
+                "lee.chen@fabrikam.example",
+                "delayed",
+                "4.4.1",
+                "connect to mailstore2.fabrikam.example[10.0.0.8]:25: Connection timed out",
+            ),
+        ),
+        returned_part="3",
+        returned_type="text/rfc822-headers",
+        returned_subject="Budget für Juni",
+        returned_message_id="<budget-june@contoso.example>",
+    ),
+}
 
 _SENDER = SeedAddress("Megan Bowen", "megan.bowen@contoso.example")
 _CSV = b"name,amount\r\nAlpha,1\r\nBeta,2\r\n"
@@ -112,14 +188,14 @@ def attachment_messages(user: str) -> list[SeedMessage]:
             f"Line {n:06d} of a very long report, kept whole by show.\n" for n in range(36_000)
         ),
     )
-    for tag, subject, raw, files in _raw_samples(me, user):
+    for tag, subject, raw, files, sender in _raw_samples(me, user):
         when = start + timedelta(hours=len(out))
         EXPECTED[tag] = files
         out.append(
             SeedMessage(
                 date=when,
                 subject=subject,
-                from_=(_SENDER,),
+                from_=(sender,),
                 to=(me,),
                 message_id=f"<{tag}@attachments.sandbox.test>",
                 tags=frozenset({tag, "raw"}),
@@ -133,22 +209,27 @@ def _rfc5322(when: datetime) -> str:
     return when.strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-_Sample = tuple[str, str, bytes, list[tuple[str, bytes]]]  # tag, subject, bytes, files
+# tag, subject, bytes, files, sender
+_Sample = tuple[str, str, bytes, list[tuple[str, bytes]], SeedAddress]
 
 
 def _raw_samples(me: SeedAddress, user: str) -> list[_Sample]:
-    head = (
-        "Date: {date}\r\nFrom: Megan Bowen <megan.bowen@contoso.example>\r\n"
-        f"To: {me.name} <{user}>\r\nMIME-Version: 1.0\r\n"
-    )
     samples: list[_Sample] = []
 
-    def sample(tag: str, subject: str, rest: str | bytes, files: list[tuple[str, bytes]],
-               subject_header: str | None = None) -> None:  # fmt: skip
-        text = head + f"Message-ID: <{tag}@attachments.sandbox.test>\r\n"
+    def sample(
+        tag: str,
+        subject: str,
+        rest: str | bytes,
+        files: list[tuple[str, bytes]],
+        subject_header: str | None = None,
+        sender: SeedAddress = _SENDER,
+    ) -> None:
+        text = f"Date: {{date}}\r\nFrom: {sender.name} <{sender.email}>\r\n"
+        text += f"To: {me.name} <{user}>\r\nMIME-Version: 1.0\r\n"
+        text += f"Message-ID: <{tag}@attachments.sandbox.test>\r\n"
         text += f"Subject: {subject_header or subject}\r\n"
         body = rest.encode() if isinstance(rest, str) else rest
-        samples.append((tag, subject, text.encode() + body, files))
+        samples.append((tag, subject, text.encode() + body, files, sender))
 
     sample(
         "html-only",
@@ -261,7 +342,145 @@ def _raw_samples(me: SeedAddress, user: str) -> list[_Sample]:
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp_raw + "--qp--\r\n",
         [("Maße.txt", _QP_TEXT.rstrip("\n").replace("\n", "\r\n").encode())],
     )
+    # Samples added later go last: the messages above keep their UIDs.
+    sized = random.Random(5000).randbytes(5000)  # noqa: S311 - reproducible bytes
+    sample(
+        "exact-sizes",
+        "Two files whose sizes a script checks",
+        # base64 of 5,000 bytes is 6,842 bytes on the server, of 300 bytes 410; estimated
+        # back, they are 4,999 and 299: only a save (or a parse) tells the exact figures
+        'Content-Type: multipart/mixed; boundary="sz"\r\n\r\n'
+        "--sz\r\nContent-Type: text/plain\r\n\r\nTwo files.\r\n"
+        '--sz\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(sized).decode() + "\r\n"
+        '--sz\r\nContent-Type: text/plain; name="notes.txt"\r\n'
+        "Content-Disposition: attachment\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(b"n" * 300).decode() + "\r\n"
+        "--sz--\r\n",
+        [("data.bin", sized), ("notes.txt", b"n" * 300)],
+    )
+    _report_samples(me, sample)
     return samples
+
+
+def _report_samples(me: SeedAddress, sample: Callable[..., None]) -> None:
+    """A message whose parts are versions of its text, and two bounces (RFC 6522, RFC 3464):
+    Office 365's (the message returned whole, its own attachment inside not one of the
+    bounce's) and Postfix's (only the returned headers, two recipients)."""
+    sample(
+        "enriched-alternative",
+        "Agenda, in three versions of the text",
+        'Content-Type: multipart/mixed; boundary="mx"\r\n\r\n'
+        '--mx\r\nContent-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+        "--alt\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "The agenda is attached. Please be on time.\r\n"
+        "--alt\r\nContent-Type: text/enriched; charset=us-ascii\r\n\r\n"
+        "The <bold>agenda</bold> is attached. Please be <italic>on time</italic>.\r\n"
+        "--alt\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n"
+        "<p>The <b>agenda</b> is attached. Please be <i>on time</i>.</p>\r\n"
+        "--alt--\r\n\r\n"
+        '--mx\r\nContent-Type: application/pdf; name="agenda.pdf"\r\n'
+        'Content-Disposition: attachment; filename="agenda.pdf"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(PDF_BYTES).decode() + "\r\n"
+        "--mx--\r\n",
+        [("agenda.pdf", PDF_BYTES)],
+    )
+    returned = (
+        f"From: {me.name} <{me.email}>\r\nTo: Jane Doe <jane.doe@fabrikam.example>\r\n"
+        "Subject: Quarterly numbers\r\nDate: Mon, 6 May 2024 08:58:00 +0000\r\n"
+        "Message-ID: <quarterly-numbers@contoso.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="orig"\r\n\r\n'
+        "--orig\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nFigures attached.\r\n"
+        '--orig\r\nContent-Type: text/csv; name="figures.csv"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(_CSV).decode() + "\r\n"
+        "--orig--\r\n"
+    )
+    sample(
+        "bounce-office365",
+        "Undeliverable: Quarterly numbers",
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        '\tboundary="ndr_b1"\r\n'
+        "Auto-Submitted: auto-replied\r\nX-MS-Exchange-Message-Is-Ndr:\r\n"
+        "Content-Language: en-US\r\n\r\n"
+        "--ndr_b1\r\nContent-Type: multipart/alternative; differences=Content-Type;\r\n"
+        '\tboundary="ndr_b2"\r\n\r\n'
+        '--ndr_b2\r\nContent-Type: text/plain; charset="us-ascii"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "Your message to jane.doe@fabrikam.example couldn't be delivered.\r\n\r\n"
+        "jane.doe wasn't found at fabrikam.example.\r\n\r\n"
+        "Diagnostic information for administrators:\r\n\r\n"
+        "Generating server: DB9PR01MB0001.eurprd01.prod.exchangelabs.com\r\n\r\n"
+        "jane.doe@fabrikam.example\r\n"
+        "Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not =\r\n"
+        "found by SMTP address lookup'\r\n\r\n"
+        '--ndr_b2\r\nContent-Type: text/html; charset="us-ascii"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "<html><body><p>Your message to jane.doe@fabrikam.example couldn't be delivered.=\r\n"
+        "</p><p><b>jane.doe</b> wasn't found at fabrikam.example.</p></body></html>\r\n\r\n"
+        "--ndr_b2--\r\n\r\n"
+        "--ndr_b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns;DB9PR01MB0001.eurprd01.prod.exchangelabs.com\r\n"
+        "Received-From-MTA: dns;DB9PR01MB0002.eurprd01.prod.exchangelabs.com\r\n"
+        "Arrival-Date: Mon, 6 May 2024 08:58:02 +0000\r\n\r\n"
+        "Final-Recipient: rfc822;jane.doe@fabrikam.example\r\n"
+        "Action: failed\r\nStatus: 5.1.10\r\n"
+        "Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not\r\n"
+        " found by SMTP address lookup\r\n"
+        "X-Display-Name: Jane Doe\r\n\r\n"
+        "--ndr_b1\r\nContent-Type: message/rfc822\r\n\r\n" + returned + "\r\n"
+        "--ndr_b1--\r\n",
+        [],
+        sender=SeedAddress(
+            "Microsoft Outlook",
+            "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example",
+        ),
+    )
+    boundary = "8C1F2A0034.1715000000/mx.fabrikam.example"
+    sample(
+        "bounce-headers",
+        "Undelivered Mail Returned to Sender",
+        "Auto-Submitted: auto-replied\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        f'\tboundary="{boundary}"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+        "This is a MIME-encapsulated message.\r\n\r\n"
+        f"--{boundary}\r\nContent-Description: Notification\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        "This is the mail system at host mx.fabrikam.example.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients.\r\n\r\n"
+        "<jane.doe@fabrikam.example>: host mailstore.fabrikam.example[10.0.0.7] said:\r\n"
+        "    550 5.1.1 <jane.doe@fabrikam.example>: Recipient address rejected: User\r\n"
+        "    unknown (in reply to RCPT TO command)\r\n\r\n"
+        f"--{boundary}\r\nContent-Description: Delivery report\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.fabrikam.example\r\nX-Postfix-Queue-ID: 8C1F2A0034\r\n"
+        f"X-Postfix-Sender: rfc822; {me.email}\r\n"
+        "Arrival-Date: Mon,  6 May 2024 08:58:10 +0000 (UTC)\r\n\r\n"
+        "Final-Recipient: rfc822; jane.doe@fabrikam.example\r\n"
+        "Original-Recipient: rfc822;Jane.Doe@fabrikam.example\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mailstore.fabrikam.example\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <jane.doe@fabrikam.example>: Recipient address\r\n"
+        "    rejected: User unknown\r\n\r\n"
+        "Final-Recipient: rfc822; lee.chen@fabrikam.example\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\n"
+        "Diagnostic-Code: X-Postfix; connect to mailstore2.fabrikam.example[10.0.0.8]:25:\r\n"
+        "    Connection timed out\r\n"
+        "Will-Retry-Until: Fri, 10 May 2024 08:58:10 +0000 (UTC)\r\n\r\n"
+        f"--{boundary}\r\nContent-Description: Undelivered Message Headers\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        f"Return-Path: <{me.email}>\r\n"
+        "Received: from contoso.example (mail.contoso.example [192.0.2.10])\r\n"
+        "\tby mx.fabrikam.example (Postfix) with ESMTPS id 8C1F2A0034;\r\n"
+        "\tMon,  6 May 2024 08:58:10 +0000 (UTC)\r\n"
+        f"From: {me.name} <{me.email}>\r\n"
+        "To: Jane Doe <jane.doe@fabrikam.example>, Lee Chen <lee.chen@fabrikam.example>\r\n"
+        "Subject: =?utf-8?q?Budget_f=C3=BCr_Juni?=\r\n"
+        "Date: Mon, 6 May 2024 08:58:05 +0000\r\n"
+        "Message-ID: <budget-june@contoso.example>\r\n\r\n"
+        f"--{boundary}--\r\n",
+        [],
+        sender=SeedAddress("Mail Delivery System", "MAILER-DAEMON@mx.fabrikam.example"),
+    )
 
 
 attachment_messages(

@@ -413,7 +413,7 @@ class MessageScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="net")
     def save(self, directory: Path, parts: list[PartInfo]) -> None:
-        total = sum(p.size or 0 for p in parts) or None
+        total = sum(p.estimated_size or 0 for p in parts) or None
         done: dict[str, int] = {}
 
         def progress(part: PartInfo, written: int, expected: int | None) -> None:
@@ -453,7 +453,7 @@ class MessageScreen(Screen[None]):
             name = for_terminal(info.safe_name, one_line=True)
             kind = for_terminal(info.content_type, one_line=True)
             # Text, not str: a str prompt is read as markup, and a file name may hold "[/b]"
-            label = Text(f"{name}  ({kind}, {human_size(info.size)})")
+            label = Text(f"{name}  ({kind}, {human_size(info.estimated_size)})")
             parts.add_option(Option(label, id=info.part))
         parts.display = bool(view.parts)
         if view.parts:
@@ -520,7 +520,7 @@ class MessageScreen(Screen[None]):
             self.saving = True
             bar = self.query_one("#msg-progress", ProgressBar)
             bar.display = True
-            bar.update(total=sum(p.size or 0 for p in chosen) or None, progress=0)
+            bar.update(total=sum(p.estimated_size or 0 for p in chosen) or None, progress=0)
             self._status(f"Saving {what}…")
             self.save(directory, chosen)
 

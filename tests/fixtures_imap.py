@@ -276,7 +276,7 @@ ENVELOPE_CASES: tuple[EnvelopeCase, ...] = (
             "from_/0/name": "Microsoft Exchange Server",
             "from_/0/mailbox": None,
             "from_/0/email": None,
-            "from_/0/host": OneOf(".MISSING-HOST-NAME.", None),
+            "from_/0/host": None,
             "sender": (),
             "reply_to": (),
             "to": (A("j.moreau@contoso-labs.example", "j.moreau", "contoso-labs.example"),),
@@ -374,7 +374,7 @@ ENVELOPE_CASES: tuple[EnvelopeCase, ...] = (
         },
     ),
     # Dovecot: RFC 3501 group syntax in To, no space between the address structures; members of
-    # an unqualified group address get host "MISSING_DOMAIN".
+    # an unqualified group address get the placeholder host "MISSING_DOMAIN", decoded as none.
     EnvelopeCase(
         "env_dovecot_groups_missing_domain",
         b'("Sat, 02 Nov 2024 18:05:44 -0400" "Draft review round 2"'
@@ -395,17 +395,17 @@ ENVELOPE_CASES: tuple[EnvelopeCase, ...] = (
                 G(
                     "editors",
                     (
-                        A(None, "ana", "MISSING_DOMAIN"),
-                        A(None, "bruno", "MISSING_DOMAIN"),
-                        A(None, "chen", "MISSING_DOMAIN"),
+                        A(None, "ana", None),
+                        A(None, "bruno", None),
+                        A(None, "chen", None),
                     ),
                 ),
                 G(
                     "reviewers",
                     (
-                        A(None, "dmitri", "MISSING_DOMAIN"),
-                        A(None, "eva", "MISSING_DOMAIN"),
-                        A(None, "farah", "MISSING_DOMAIN"),
+                        A(None, "dmitri", None),
+                        A(None, "eva", None),
+                        A(None, "farah", None),
                     ),
                 ),
             ),
@@ -433,9 +433,61 @@ ENVELOPE_CASES: tuple[EnvelopeCase, ...] = (
             ),
             "from_/0/email": "alerts@monitor.example.com",
             "sender": (A("Monitor", "monitor", "monitor.example.com"),),
-            "to": (
-                G("oncall", (A(None, "sam", "MISSING_DOMAIN"), A(None, "lee", "MISSING_DOMAIN"))),
-            ),
+            "to": (G("oncall", (A(None, "sam", None), A(None, "lee", None))),),
+        },
+    ),
+    # Dovecot 2.3.19 fills what a broken address lacks with placeholders (lib-mail
+    # message-address.c). Each address list below is its exact ENVELOPE output for the header
+    # named beside it, fetched from a message seeded into the test bed. Placeholders are not
+    # values: an entry left with neither mailbox nor name is dropped, a missing domain is None.
+    EnvelopeCase(
+        "env_dovecot_placeholders_for_missing_parts",
+        b'("Mon, 6 Jan 2025 09:00:00 +0000" "t0"'
+        b' ((NIL NIL "MISSING_MAILBOX" "example.com"))'  # From: @example.com
+        b' ((NIL "@route" "MISSING_MAILBOX" "MISSING_DOMAIN"))'  # Sender: <@route:>
+        b' (("x" "INVALID_ROUTE" "MISSING_MAILBOX" "MISSING_DOMAIN"))'  # Reply-To: "x" <@>
+        b' ((NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")(NIL NIL "user" "aol.com"))'  # To: , user@aol.com
+        b' (("x" NIL "matmail" "MISSING_DOMAIN")(NIL NIL "user" "MISSING_DOMAIN"))'  # Cc: "x" <matmail>, user@
+        b' (("Only Name" NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))'  # Bcc: "Only Name"
+        b" NIL NIL)",
+        {
+            "from_": (),
+            "sender": (),
+            "reply_to": (A("x", None, None),),
+            "reply_to/0/email": None,
+            "to": (A(None, "user", "aol.com"),),
+            "cc": (A("x", "matmail", None), A(None, "user", None)),
+            "cc/0/email": "matmail",
+            "bcc": (A("Only Name", None, None),),
+        },
+    ),
+    EnvelopeCase(
+        "env_dovecot_syntax_error_domain",
+        b'("Mon, 6 Jan 2025 09:00:00 +0000" "t10"'
+        b' ((NIL NIL "a" "example.com")) ((NIL NIL "a" "example.com")) ((NIL NIL "a" "example.com"))'
+        b' ((NIL NIL "MISSING_MAILBOX" "SYNTAX_ERROR"))'  # To: <<bad>>
+        b' ((NIL NIL "a" "SYNTAX_ERROR")(NIL NIL "user" "SYNTAX_ERROR"))'  # Cc: <a@b, <user@exa mple.com>
+        b' ((NIL NIL "list" NIL)(NIL NIL "a" "MISSING_DOMAIN")(NIL NIL "b" "x")(NIL NIL NIL NIL))'  # Bcc: list: a, b@x;
+        b" NIL NIL)",
+        {
+            "to": (),
+            "cc": (A(None, "a", None), A(None, "user", None)),
+            "bcc": (G("list", (A(None, "a", None), A(None, "b", "x"))),),
+        },
+    ),
+    # UW-IMAP's c-client, whose conventions Exchange's IMAP follows: ".MISSING-HOST-NAME." for an
+    # address without a domain; ".SYNTAX-ERROR." on an address it adds to describe an error
+    # (the mailbox is the error's name). Shapes from c-client's rfc822.c, not a capture.
+    EnvelopeCase(
+        "env_c_client_missing_host_and_syntax_error",
+        b'(NIL "t" ((NIL NIL "a" "example.com")) NIL NIL'
+        b' (("x" NIL "matmail" ".MISSING-HOST-NAME."))'
+        b' ((NIL NIL "a" "b")(NIL NIL "MISSING_MAILBOX_TERMINATOR" ".SYNTAX-ERROR."))'
+        b" NIL NIL NIL)",
+        {
+            "to": (A("x", "matmail", None),),
+            "to/0/email": "matmail",
+            "cc": (A(None, "a", "b"),),
         },
     ),
     # Unknown server (MailKit #669): only 9 of the 10 fields; the message-id is simply absent.

@@ -168,6 +168,52 @@ def test_info_counts_unseen_messages(dovecot: DovecotServer) -> None:
     assert cells == {("unseen", "2"), ("first unseen", "3")}, table.stdout
 
 
+def test_listing_shows_no_placeholder_of_a_broken_address(dovecot: DovecotServer) -> None:
+    """Dovecot fills a broken address with MISSING_MAILBOX/MISSING_DOMAIN/SYNTAX_ERROR; none of
+    them reaches the JSON or the table as if it were an address."""
+    headers = [
+        b"To: , user@aol.com",
+        b'To: "x" <matmail>',
+        b"Cc: <<bad>>\r\nTo: <a@b",
+        b"To: list: a, b@x;",
+    ]
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    messages = []
+    for n, header in enumerate(headers):
+        raw = (
+            b"From: @example.com\r\n" + header + b"\r\nSubject: broken %d\r\n"
+            b"Date: Mon, 6 Jan 2025 09:0%d:00 +0000\r\n\r\nbody\r\n" % (n, n)
+        )
+        messages.append(
+            SeedMessage(date=datetime(2025, 1, 6, 9, n, tzinfo=UTC), subject=None, raw=raw)
+        )
+    writer.write("Placeholders", messages)
+    token = dovecot.mint_token(BOB)
+    result = run(["list", "Placeholders", "--all", "--json", *conn(dovecot, BOB)], token)
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert [r["cc"] for r in rows] == [[]] * len(headers)
+    assert [(r["from"], r["to"]) for r in rows] == [
+        ([], [{"name": None, "email": "user@aol.com"}]),
+        ([], [{"name": "x", "email": "matmail"}]),
+        ([], [{"name": None, "email": "a"}]),
+        (
+            [],
+            [
+                {
+                    "group": "list",
+                    "members": [{"name": None, "email": "a"}, {"name": None, "email": "b@x"}],
+                }
+            ],
+        ),
+    ]
+    table = run(["list", "Placeholders", *conn(dovecot, BOB)], token, COLUMNS="200")
+    assert table.returncode == 0, table.stderr
+    assert "broken 3" in table.stdout
+    for word in ("MISSING", "SYNTAX_ERROR"):
+        assert word not in result.stdout + table.stdout
+
+
 def test_capabilities(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
     result = run(["capabilities", "--json", *conn(dovecot)], token)
     assert result.returncode == 0, result.stderr

@@ -32,6 +32,9 @@ from o365imap import (
 from o365imap.protocol import Atom
 from o365imap.transport import Transport
 from scripted_server import (
+    Command,
+    Hook,
+    O365Session,
     ScriptedServer,
     auth_failed_no_challenge,
     auth_json_challenge,
@@ -511,3 +514,84 @@ def test_a_server_that_never_greets_leaves_no_open_socket() -> None:
         with accepted:
             accepted.settimeout(5)
             assert accepted.recv(1) == b""  # the client hung up
+
+
+# ------------------------------------------------------------ numbers longer than IMAP's
+
+HUGE = "9" * 5000  # int() refuses more than 4,300 digits (ValueError); IMAP allows 19
+
+
+def answering(family: str, *lines: str, done: str | None = None) -> Hook:
+    """Answer every signed-in ``family`` command (SELECT covers EXAMINE) with ``lines``, then
+    OK ``done``."""
+
+    def hook(s: O365Session, cmd: Command) -> bool:
+        if cmd.family != family or not s.authenticated:
+            return False
+        for line in lines:
+            s.send(line)
+        s.ok(cmd, done)
+        return True
+
+    return hook
+
+
+OVERLONG = {
+    "search": answering("SEARCH", f"* SEARCH 1 {HUGE} 3"),
+    "status": answering("STATUS", f"* STATUS INBOX (MESSAGES {HUGE} UNSEEN 0)"),
+    "uidvalidity": answering(
+        "SELECT",
+        "* 3 EXISTS",
+        f"* OK [UIDVALIDITY {HUGE}] UIDVALIDITY value",
+        done="[READ-ONLY] EXAMINE completed.",
+    ),
+    "uidnext": answering(
+        "SELECT", "* 3 EXISTS", f"* OK [UIDNEXT {HUGE}] The next unique identifier value"
+    ),
+}
+
+
+def _use(client: ImapClient, case: str) -> object:
+    if case == "search":
+        client.examine("INBOX")
+        return client.search("ALL")
+    if case == "status":
+        return client.status("INBOX")
+    return client.examine("INBOX")
+
+
+@pytest.mark.parametrize("case", [*sorted(OVERLONG), "throttled"])
+def test_a_number_longer_than_imap_allows_is_a_protocol_error(case: str) -> None:
+    from o365imap import ProtocolError
+
+    if case == "throttled":  # "Suggested Backoff Time: <5000 digits> milliseconds"
+        script = throttled(times=1, backoff_ms=HUGE)  # type: ignore[arg-type]
+    else:
+        script = o365_happy([make_message(1, 101)], hooks=[OVERLONG[case]])
+    with ScriptedServer(script) as server, client_for(server, sleep=lambda _s: None) as client:
+        client.authenticate_oauth(USER, TOKEN)
+        with pytest.raises(ProtocolError) as info:
+            _use(client, case)
+    assert "5000 digits" in str(info.value)
+    assert b"9" * 20 in info.value.excerpt  # the bytes at fault, cut short
+
+
+@pytest.mark.parametrize(
+    ("case", "args"),
+    [("status", ["info", "INBOX"]), ("uidvalidity", ["info", "INBOX"]), ("search", ["search"])],
+)
+def test_the_cli_says_one_sentence_for_an_overlong_number(
+    case: str, args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from o365imap import cli
+
+    monkeypatch.setenv("O365IMAP_ACCESS_TOKEN", TOKEN)
+    script = o365_happy([make_message(1, 101)], hooks=[OVERLONG[case]])
+    with ScriptedServer(script) as server:
+        connection = ["--host", server.host, "--port", str(server.port), "--security", "plain"]
+        with pytest.raises(SystemExit) as info:
+            cli.main([*args, *connection, "--user", USER])
+    assert info.value.code == 3
+    err = capsys.readouterr().err
+    assert err.startswith("o365imap: the server sent a number of 5000 digits"), err
+    assert "internal error" not in err and len(err.strip().splitlines()) == 1, err

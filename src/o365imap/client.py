@@ -63,6 +63,7 @@ from o365imap.protocol import (
     Untagged,
     decode_utf7,
     encode_utf7,
+    parse_number,
     parse_values,
     sasl,
 )
@@ -80,7 +81,10 @@ LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"
 # What RFC 3501 allows in the not-authenticated state (and ID, RFC 2971, which servers take then).
 _BEFORE_SIGN_IN = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN", "ID"}
 _SPECIAL_USE = {"\\all", "\\archive", "\\drafts", "\\flagged", "\\junk", "\\sent", "\\trash"}
-_THROTTLED = re.compile(r"Request is throttled\.?.*?Suggested Backoff Time: (\d+) ?milli", re.I)
+# ASCII digits only: the server's text is str, and \d alone would take any script's digits.
+_THROTTLED = re.compile(
+    r"Request is throttled\.?.*?Suggested Backoff Time: (\d+) ?milli", re.I | re.ASCII
+)
 _UNAVAILABLE = re.compile(r"Server Unavailable", re.I)
 _NOT_FOUND = re.compile(
     r"(doesn't|does not|not) exist|unknown mailbox|no such (mailbox|folder)|not found", re.I
@@ -507,7 +511,8 @@ class ImapClient:
                     for i in range(0, len(pairs) - 1, 2):
                         key, value = pairs[i], pairs[i + 1]
                         if isinstance(key, bytes) and isinstance(value, bytes) and value.isdigit():
-                            counts[key.decode("ascii", "replace").upper()] = int(value)
+                            number = parse_number(value, b"* STATUS " + key + b" " + value)
+                            counts[key.decode("ascii", "replace").upper()] = number
         return FolderStatus(
             name=folder,
             messages=counts.get("MESSAGES"),
@@ -668,7 +673,11 @@ class ImapClient:
         numbers: list[int] = []
         for response in result.untagged:
             if response.kind == "SEARCH":
-                numbers += [int(v) for v in response.values if isinstance(v, bytes) and v.isdigit()]
+                numbers += [
+                    parse_number(v, b"* SEARCH " + v)
+                    for v in response.values
+                    if isinstance(v, bytes) and v.isdigit()
+                ]
         return numbers
 
     def store(
@@ -751,6 +760,7 @@ class ImapClient:
         self._drain_buffered()  # a BYE may have come in the same read (Office 365 does that)
         throttled = _THROTTLED.search(tagged.text)
         if throttled is not None:
+            backoff = parse_number(throttled.group(1).encode(), tagged.text.encode()) / 1000
             if attempt >= self.throttle_retries or self.bye is not None:
                 gave_up = (
                     "closed the connection"
@@ -763,9 +773,9 @@ class ImapClient:
                     status=tagged.status,
                     code=tagged.code,
                     text=tagged.text,
-                    backoff=int(throttled.group(1)) / 1000,
+                    backoff=backoff,
                 )
-            return min(int(throttled.group(1)) / 1000, self.max_backoff)
+            return min(backoff, self.max_backoff)
         if tagged.status == "NO" and _UNAVAILABLE.search(tagged.text):
             if attempt >= self.throttle_retries:
                 return None
@@ -1211,11 +1221,12 @@ def _is_not_found(exc: CommandError) -> bool:
     )
 
 
-def _int_code(data: bytes | None) -> int | None:
+def _int_code(code: str, data: bytes | None) -> int | None:
+    """A response code's number (``[UIDVALIDITY 3857529045]``), None if it is not one."""
     if data is None:
         return None
     text = data.strip()
-    return int(text) if text.isdigit() else None
+    return parse_number(text, f"[{code} ".encode() + text) if text.isdigit() else None
 
 
 def _folder_info(name: str, result: _Result, readonly: bool) -> FolderInfo:
@@ -1234,11 +1245,11 @@ def _folder_info(name: str, result: _Result, readonly: bool) -> FolderInfo:
             )
         elif response.kind == "OK":
             if response.code == "UNSEEN":
-                unseen = _int_code(response.code_data)
+                unseen = _int_code(response.code, response.code_data)
             elif response.code == "UIDVALIDITY":
-                uidvalidity = _int_code(response.code_data)
+                uidvalidity = _int_code(response.code, response.code_data)
             elif response.code == "UIDNEXT":
-                uidnext = _int_code(response.code_data)
+                uidnext = _int_code(response.code, response.code_data)
             elif response.code == "PERMANENTFLAGS" and response.code_data is not None:
                 values = parse_values([response.code_data])
                 if values and isinstance(values[0], list):

@@ -37,8 +37,15 @@ __all__ = [
 class Address(NamedTuple):
     """One mailbox of an ENVELOPE address list (RFC 3501 section 7.4.2).
 
-    ``name`` is the display name decoded from RFC 2047; ``email`` is ``mailbox@host`` (or just the
-    mailbox when the host is missing, as Exchange sends for messages it cannot read).
+    ``name`` is the display name decoded from RFC 2047; ``email`` is ``mailbox@host``.
+
+    A part the message's header lacks is None, never a made-up value: servers fill such gaps
+    with placeholders (Dovecot ``MISSING_MAILBOX``, ``MISSING_DOMAIN``, ``SYNTAX_ERROR``;
+    UW-IMAP and Exchange ``.MISSING-HOST-NAME.``), and the decoder takes them out. So
+    ``To: "x" <matmail>`` is ``Address("x", "matmail", None)`` whose ``email`` is the bare
+    ``matmail`` (no domain is invented), and Exchange's stub sender ``"Microsoft Exchange
+    Server"`` with no mailbox is ``Address("Microsoft Exchange Server", None, None)`` whose
+    ``email`` is None. An address with neither a mailbox nor a name is not listed at all.
     """
 
     name: str | None
@@ -50,7 +57,7 @@ class Address(NamedTuple):
     def email(self) -> str | None:
         if self.mailbox is None:
             return None
-        if self.host is None or self.host == ".MISSING-HOST-NAME.":
+        if self.host is None:
             return self.mailbox
         return f"{self.mailbox}@{self.host}"
 

@@ -30,6 +30,7 @@ from o365imap.protocol.parser import (
     ResponseParser,
     parse_bodystructure,
     parse_envelope,
+    parse_number,
     parse_values,
 )
 from o365imap.protocol.utf7 import decode_utf7, encode_utf7
@@ -56,6 +57,7 @@ __all__ = [
     "encode_utf7",
     "parse_bodystructure",
     "parse_envelope",
+    "parse_number",
     "parse_values",
     "quote",
 ]

@@ -96,8 +96,47 @@ def _address_fields(item: Sequence[Any]) -> tuple[Any, Any, Any, Any]:
     return item[0], item[1], item[2], item[-1]
 
 
+# Words servers put where a broken header lacks a part: none is a real value. Dovecot
+# (lib-mail message-address.c, filling what is missing) writes MISSING_MAILBOX, MISSING_DOMAIN,
+# INVALID_ROUTE, and SYNTAX_ERROR for a domain it could not parse; the mailbox beside that one
+# is the sender's. UW-IMAP's c-client writes .MISSING-HOST-NAME. for an address without a
+# domain (Exchange and Office 365 send the same host, e.g. on their "Retrieval ... failed"
+# stub) and .SYNTAX-ERROR. on an address it adds to describe an error (its mailbox is then a
+# word like MISSING_MAILBOX_TERMINATOR, never the sender's).
+_MISSING_HOSTS = frozenset({"MISSING_DOMAIN", "SYNTAX_ERROR", ".MISSING-HOST-NAME."})
+_PHANTOM_HOSTS = frozenset({".SYNTAX-ERROR."})
+_MISSING_MAILBOXES = frozenset({"MISSING_MAILBOX"})
+_MISSING_ROUTES = frozenset({"INVALID_ROUTE"})
+
+
+def _address(name: Any, route: Any, mailbox: Any, host: Any) -> Address | None:
+    """One address with the servers' placeholders taken out (None where a part is missing),
+    or None when nothing the sender wrote is left: neither a mailbox nor a display name."""
+    host_text = _text(host)
+    mailbox_text = _text(mailbox)
+    if host_text in _PHANTOM_HOSTS:
+        mailbox_text = host_text = None
+    elif host_text in _MISSING_HOSTS:
+        host_text = None
+    if mailbox_text in _MISSING_MAILBOXES:
+        mailbox_text = None
+    display = decode_2047(name) if isinstance(name, bytes) else None
+    if mailbox_text is None and not display:
+        return None
+    route_text = _text(route)
+    if route_text in _MISSING_ROUTES:
+        route_text = None
+    return Address(name=display, mailbox=mailbox_text, host=host_text, route=route_text)
+
+
 def address_list(value: Any) -> tuple[AddressEntry, ...]:
-    """An ENVELOPE address list: addresses and RFC 5322 groups, NIL entries dropped."""
+    """An ENVELOPE address list: addresses and RFC 5322 groups, NIL entries dropped.
+
+    Placeholders a server wrote for a missing part never come out as values (see
+    :class:`~o365imap.models.Address`): a missing domain is ``host=None``, a missing mailbox
+    ``mailbox=None``, and an entry left with neither a mailbox nor a display name (Dovecot's
+    ``MISSING_MAILBOX@MISSING_DOMAIN`` for the empty entry of ``To: , a@b``) is dropped.
+    """
     if not isinstance(value, list | tuple):
         return ()
     out: list[AddressEntry] = []
@@ -120,12 +159,9 @@ def address_list(value: Any) -> tuple[AddressEntry, ...]:
                 group_name = decode_2047(mailbox).strip().strip('"')
                 members = []
                 continue
-        address = Address(
-            name=decode_2047(name) if isinstance(name, bytes) else None,
-            mailbox=_text(mailbox),
-            host=_text(host),
-            route=_text(route),
-        )
+        address = _address(name, route, mailbox, host)
+        if address is None:
+            continue
         if group_name is not None:
             members.append(address)
         else:

@@ -49,7 +49,13 @@ from o365imap.protocol.events import (
 )
 from o365imap.protocol.text import parse_internal_date
 
-__all__ = ["ResponseParser", "parse_bodystructure", "parse_envelope", "parse_values"]
+__all__ = [
+    "ResponseParser",
+    "parse_bodystructure",
+    "parse_envelope",
+    "parse_number",
+    "parse_values",
+]
 
 # How deep lists may nest in a response. Dovecot nests MIME parts up to 100 deep; a part takes
 # one level of a BODYSTRUCTURE, and the deepest a few more (envelope, address list, address,
@@ -111,8 +117,13 @@ _STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
 _NO_LITERALS = re.compile(rb"\+|\* (?:OK|NO|BAD|BYE|PREAUTH)\b|[^\s*+]+ (?:OK|NO|BAD)\b", re.I)
 
 
-def _number(digits: bytes, line: bytes) -> int:
-    """A sequence number or literal size; more digits than any IMAP number has is an error."""
+def parse_number(digits: bytes, line: bytes) -> int:
+    """``digits`` (ASCII digits only, as the caller has checked) as an IMAP number; more
+    digits than any IMAP number has (RFC 9051 number64) is a ProtocolError quoting ``line``.
+
+    The one check for every number a server sends: the parser's sequence numbers and literal
+    sizes, and the client's STATUS counts, SEARCH results, response codes and backoff times.
+    """
     if len(digits) > MAX_NUMBER_DIGITS:
         raise ProtocolError(
             f"the server sent a number of {len(digits)} digits; IMAP's have at most "
@@ -553,7 +564,7 @@ class ResponseParser:
             if marker is not None and not self._segments and _NO_LITERALS.match(line):
                 marker = None  # resp-text (status lines, continuations) has no literals
             if marker is not None:
-                self._begin_literal(line[: marker.start()], _number(marker.group(1), line))
+                self._begin_literal(line[: marker.start()], parse_number(marker.group(1), line))
                 if self._events:
                     return self._events.popleft()
                 continue
@@ -631,7 +642,8 @@ class ResponseParser:
         """FETCH number and item name a streamed literal belongs to (for the consumer)."""
         first = self._segments[0] if self._segments else b""
         head = _NUMBERED.match(first)
-        seq = _number(head.group(1), first) if head and head.group(2).upper() == b"FETCH" else None
+        is_fetch = head is not None and head.group(2).upper() == b"FETCH"
+        seq = parse_number(head.group(1), first) if head and is_fetch else None
         tail = self._segments[-1] if self._segments else b""
         name = _ITEM_BEFORE_LITERAL.match(tail[::-1])
         item = name.group(1)[::-1].decode("ascii", "replace").upper() if name else None
@@ -736,7 +748,7 @@ class ResponseParser:
         numbered = _NUMBERED.match(first)
         if numbered is not None:
             kind = numbered.group(2).decode("ascii").upper()
-            number = _number(numbered.group(1), first)
+            number = parse_number(numbered.group(1), first)
             if kind == "FETCH":
                 values = parse_values([first[numbered.end() :], *segments[1:]])
                 items = values[0] if values and isinstance(values[0], list) else values

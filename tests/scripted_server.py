@@ -1213,8 +1213,9 @@ class O365Config:
     #: port-143 style: STARTTLS offered, credentials before TLS are an error
     starttls: bool = False
     #: a partial FETCH ``BODY[...]<origin.length>``: "honour" it, "ignore" it (send the whole
-    #: section, as some servers do), or answer from 10 bytes "later" than asked (broken)
-    partial: Literal["honour", "ignore", "later"] = "honour"
+    #: section, as some servers do), answer from 10 bytes "later" than asked (broken), or name
+    #: an origin of 5,000 digits ("overlong", hostile)
+    partial: Literal["honour", "ignore", "later", "overlong"] = "honour"
 
 
 class _Mailbox:
@@ -1609,7 +1610,7 @@ class O365Session:
         if origin is not None and self.config.partial != "ignore":
             start = int(origin) + (10 if self.config.partial == "later" else 0)
             data = data[start:] if length is None else data[start : start + int(length)]
-            name += b"<%d>" % start
+            name += b"<%s>" % (b"9" * 5000 if self.config.partial == "overlong" else b"%d" % start)
         return name + b" " + _literal(data), peek is None
 
     def cmd_search(self, cmd: Command) -> None:

@@ -95,18 +95,25 @@ def test_a_dropped_fallback_download_resumes(
     assert len(fetches) == 2 and re.search(rb"BODY\.PEEK\[\]<\d+\.\d+>", fetches[1])
 
 
-def test_a_server_resuming_from_the_wrong_byte_is_refused(tmp_path: Path) -> None:
-    """Resumed from a later byte than asked: an error, and no .eml with a hole in it."""
+@pytest.mark.parametrize(
+    ("partial", "said"),
+    [("later", "answered from byte"), ("overlong", "a number of 5000 digits")],
+)
+def test_a_server_resuming_from_the_wrong_byte_is_refused(
+    tmp_path: Path, partial: Literal["later", "overlong"], said: str
+) -> None:
+    """Resumed from a later byte than asked, or from a number no IMAP server sends: an error,
+    and no .eml with a hole in it."""
     message = make_message(1, 41, body=build_message(BIG), bodystructure=NIL_PARTS)
     with (
-        ScriptedServer(o365_happy([message], config=O365Config(partial="later"))) as server,
+        ScriptedServer(o365_happy([message], config=O365Config(partial=partial))) as server,
         CuttingProxy((server.host, server.port), cut_after=1_000_000) as proxy,
     ):
         client = ImapClient(proxy.host, proxy.port, security="plain", timeout=5.0)
         with client:
             client.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
             client.examine("INBOX")
-            with pytest.raises(ProtocolError, match="answered from byte"):
+            with pytest.raises(ProtocolError, match=said):
                 save_message(client, 41, tmp_path)
         assert proxy.connections == 2
     assert list(tmp_path.iterdir()) == []  # not even a temporary file

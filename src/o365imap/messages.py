@@ -58,6 +58,7 @@ from o365imap.mime.sink import make_directory
 from o365imap.mime.tnef import TnefError, is_tnef, unpack_tnef
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
 from o365imap.models import Address, AddressEntry, BodyPart, Envelope, MessageSummary
+from o365imap.protocol import parse_number
 from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
 from o365imap.protocol.text import decode_2047, decode_bytes, parse_header_date
 
@@ -85,7 +86,7 @@ _STREAM_THRESHOLD = 64 * 1024  # literals above this flow as chunks instead of v
 _READ_SIZE = 256 * 1024
 _MAX_RESUMES = 3
 _PARTIAL_MAX = 0xFFFFFFFF  # RFC 3501 partial length is a 32-bit number: "to the end"
-_SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<(\d+)>)?$")
+_SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<([0-9]+)>)?$")
 _ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
 
 
@@ -631,13 +632,20 @@ def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]
         raise MessageNotFound(f"no message with UID {uid}")
 
 
+def _origin(digits: str | None) -> int:
+    """The ``<origin>`` of a partial FETCH answer (0 when absent), bounded as every number."""
+    if not digits:
+        return 0
+    return parse_number(digits.encode("ascii"), b"<" + digits[:40].encode("ascii") + b">")
+
+
 def _overlap(item: str, section: str, offset: int) -> int | None:
     """How many leading bytes of an answer for ``item`` were already handed on; None when
     ``item`` is not ``section`` at all."""
     match = _SECTION.match(item)
     if match is None or match.group(1) != section:
         return None
-    origin = int(match.group(2) or 0)
+    origin = _origin(match.group(2))
     if origin > offset:
         raise ProtocolError(
             f"asked for section [{section}] from byte {offset}, the server answered from "
@@ -863,7 +871,7 @@ def _receive(
             if current not in pending:
                 current = None  # not ours (cannot happen with a sane server): skip its bytes
                 continue
-            origin = int(match.group(2)) if match and match.group(2) else 0
+            origin = _origin(match.group(2) if match else None)
             if origin != offsets.get(current, 0):
                 if origin:
                     raise ProtocolError(

@@ -227,6 +227,15 @@ class DovecotServer:
             seen = str(self.install.inside(self._alias() / path.relative_to(self.root)))
         return seen
 
+    def _on_host(self, seen: str) -> Path:
+        """A path as Dovecot sees it -> here, never through the alias (chrooted, its target
+        is a path inside Dovecot's root, which means nothing here)."""
+        if self._alias_link is not None:
+            alias = str(self.install.inside(self._alias_link))
+            if seen == alias or seen.startswith(alias + "/"):
+                return self.root / seen[len(alias) :].lstrip("/")
+        return self.install.on_host(Path(seen))
+
     def _alias(self) -> Path:
         """A symbolic link to ``root`` whose path Dovecot's configuration can hold.
 
@@ -238,12 +247,13 @@ class DovecotServer:
         parent = self.install.temp_parent() or Path(tempfile.gettempdir())
         link = parent / f"o365imap-{os.getuid()}-{digest}"
         with contextlib.suppress(FileExistsError):
-            link.symlink_to(self.root, target_is_directory=True)
+            # the folder as Dovecot sees it: inside its root, when it runs chrooted
+            link.symlink_to(self.install.inside(self.root), target_is_directory=True)
         info = link.lstat()
         if not (
             stat.S_ISLNK(info.st_mode)
             and info.st_uid == os.getuid()
-            and Path(os.readlink(link)) == self.root
+            and Path(os.readlink(link)) == self.install.inside(self.root)
         ):
             raise DovecotError(
                 f"{link} is not the link to {self.root} this sandbox made (someone else's?): "
@@ -384,7 +394,7 @@ class DovecotServer:
         except ValueError as exc:  # an issuer or scope Dovecot's syntax cannot hold
             raise DovecotError(str(exc)) from None
         for path, text in config.files.items():
-            self.install.on_host(Path(path)).write_text(text, encoding="utf-8")
+            self._on_host(path).write_text(text, encoding="utf-8")
         self.config_path.write_text(config.main, encoding="utf-8")
 
     # -- process ---------------------------------------------------------------------------------

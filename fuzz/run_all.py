@@ -42,7 +42,9 @@ def fuzz(target: str, runs: int, work: Path, findings: Path) -> tuple[str, int, 
     if result.returncode == 0 and done:
         return target, int(done.group(1)), int(done.group(2)), ""
     tail = result.stdout.decode("utf-8", "replace").strip().splitlines()[-40:]
-    return target, runs, 0, "\n".join(tail)
+    # The inputs run before the finding: libFuzzer's last status line, "#N ...".
+    reached = re.findall(rb"^#(\d+)", result.stdout, re.MULTILINE)
+    return target, int(reached[-1]) if reached else 0, 0, "\n".join(tail)
 
 
 def main() -> int:

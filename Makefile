@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-dovecot24 lint typecheck pytest bench system-deps clean
+.PHONY: demo test test-dovecot24 lint typecheck pytest bench fuzz system-deps clean
 
 demo: $(STAMP)
 	@$(PY) scripts/system_deps.py --for demo
@@ -13,8 +13,8 @@ demo: $(STAMP)
 test: system-deps $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks fuzz
+	$(VENV)/bin/ruff format --check src tests benchmarks fuzz
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -42,6 +42,12 @@ test-dovecot24: $(STAMP)
 bench: system-deps $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
+
+# Long coverage-guided runs of every fuzz target (a million parser inputs; see
+# docs/reliability.md), the figures printed at the end. FUZZ_ARGS: --scale 0.1, --jobs 1,
+# --targets imap,mime. `make test` runs each target for a few seconds (tests/test_fuzz.py).
+fuzz: $(STAMP)
+	$(PY) fuzz/run_all.py $(FUZZ_ARGS)
 
 # Debian's Dovecot is the real IMAP peer of the tests and the sandbox; the script probes it
 # with the project's own code, hence the venv.

@@ -4,7 +4,9 @@ It relays raw bytes (TLS passes through untouched) between a client and a real s
 first ``cuts`` connections are dropped once ``cut_after`` bytes have gone from the server to
 the client, the later ones are relayed whole. Tests use it to drop a download in the middle.
 With ``pace`` (bytes per second) it relays the server's bytes no faster than that: a slow
-link, so that a test can catch a download while it runs.
+link, so that a test can catch a download while it runs. With ``stall`` the connection is not
+cut at ``cut_after`` but goes silent, open, until the proxy closes: a server that hangs.
+``relayed`` counts the bytes that went from the server to the client, over all connections.
 """
 
 from __future__ import annotations
@@ -24,16 +26,20 @@ class CuttingProxy:
         cut_after: int = 0,
         cuts: int = 1,
         pace: int | None = None,
+        stall: bool = False,
     ) -> None:
         self.target = target
         self.cut_after = cut_after
         self.cuts_left = cuts if cut_after else 0
         self.pace = pace
+        self.stall = stall
+        self.relayed = 0
         self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = self._listener.getsockname()[:2]
         self._lock = threading.Lock()
         self._closed = False
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def __enter__(self) -> CuttingProxy:
@@ -47,7 +53,12 @@ class CuttingProxy:
         traceback: TracebackType | None,
     ) -> None:
         self._closed = True
+        self._stopped.set()
         self._listener.close()
+
+    def _count(self, size: int) -> None:
+        with self._lock:
+            self.relayed += size
 
     def _accept(self) -> None:
         while not self._closed:
@@ -61,14 +72,18 @@ class CuttingProxy:
                 self.cuts_left -= 1 if cut else 0
             server = socket.create_connection(self.target)
             limit = self.cut_after if cut else None
-            up = (client, server, None, None)
-            down = (server, client, limit, self.pace)
+            up = (client, server, None, None, False)
+            down = (server, client, limit, self.pace, True)
             threading.Thread(target=self._pump, args=up, daemon=True).start()
             threading.Thread(target=self._pump, args=down, daemon=True).start()
 
-    @staticmethod
     def _pump(
-        source: socket.socket, sink: socket.socket, limit: int | None, pace: int | None
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        limit: int | None,
+        pace: int | None,
+        downstream: bool,
     ) -> None:
         sent = 0
         # At most a tenth of a second's worth at a time, each followed by the time it takes.
@@ -82,9 +97,14 @@ class CuttingProxy:
                     break
                 if limit is not None and sent + len(data) >= limit:
                     sink.sendall(data[: max(limit - sent, 0)])
+                    self._count(max(limit - sent, 0))
+                    if self.stall:
+                        self._stopped.wait()
                     break
                 sink.sendall(data)
                 sent += len(data)
+                if downstream:
+                    self._count(len(data))
         except OSError:
             pass
         finally:

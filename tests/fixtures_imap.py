@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from o365imap.models import Address, Group
-from o365imap.protocol import Event, ResponseParser
+from o365imap.protocol import Event, LiteralData, ResponseParser
 
 __all__ = [
     "BODY_CASES",
@@ -44,6 +44,7 @@ __all__ = [
     "events_in_chunks",
     "events_whole",
     "lit",
+    "merge_literal_chunks",
 ]
 
 
@@ -61,6 +62,17 @@ def events_in_chunks(chunks: Iterable[bytes]) -> list[Event]:
     for chunk in chunks:
         parser.feed(chunk)
         out.extend(parser.events())
+    return out
+
+
+def merge_literal_chunks(events: list[Any]) -> list[Any]:
+    """Streamed literal chunks depend on how the bytes arrived: compare them joined."""
+    out: list[Any] = []
+    for event in events:
+        if isinstance(event, LiteralData) and out and isinstance(out[-1], LiteralData):
+            out[-1] = LiteralData(out[-1].data + event.data)
+        else:
+            out.append(event)
     return out
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures_imap import merge_literal_chunks
 from o365imap.errors import ProtocolError
 from o365imap.models import Address, Group, StreamedLiteral
 from o365imap.protocol import (
@@ -46,21 +47,10 @@ def feed_bytewise(data: bytes, **kw: Any) -> list[Any]:
 
 def both(data: bytes, **kw: Any) -> list[Any]:
     whole = feed_whole(data, **kw)
-    assert feed_bytewise(data, **kw) == _merge_chunks(whole) or _merge_chunks(
+    assert feed_bytewise(data, **kw) == merge_literal_chunks(whole) or merge_literal_chunks(
         feed_bytewise(data, **kw)
-    ) == _merge_chunks(whole)
+    ) == merge_literal_chunks(whole)
     return whole
-
-
-def _merge_chunks(events: list[Any]) -> list[Any]:
-    """Streamed literal chunks depend on how the bytes arrived: compare them joined."""
-    out: list[Any] = []
-    for event in events:
-        if isinstance(event, LiteralData) and out and isinstance(out[-1], LiteralData):
-            out[-1] = LiteralData(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
 
 
 GREETING = b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] Dovecot ready.\r\n"
@@ -353,7 +343,7 @@ def test_literal_wanted_tells_how_much_of_a_streamed_literal_is_still_to_come() 
 def test_streamed_literal_bytewise_matches_whole() -> None:
     body = b"x" * 5000
     data = b"* 1 FETCH (BODY[] {5000}\r\n" + body + b")\r\n"
-    assert _merge_chunks(feed_bytewise(data, stream_threshold=100)) == _merge_chunks(
+    assert merge_literal_chunks(feed_bytewise(data, stream_threshold=100)) == merge_literal_chunks(
         feed_whole(data, stream_threshold=100)
     )
 
@@ -596,7 +586,7 @@ def test_subject_literal_over_the_stream_threshold_streams_either_way() -> None:
         + subject
         + b" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"
     )
-    assert _merge_chunks(feed_whole(line, stream_threshold=10)) == _merge_chunks(
+    assert merge_literal_chunks(feed_whole(line, stream_threshold=10)) == merge_literal_chunks(
         feed_bytewise(line, stream_threshold=10)
     )
 

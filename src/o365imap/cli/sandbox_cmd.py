@@ -194,7 +194,10 @@ def _client_configurations(box: Sandbox, profile: str) -> str:
         token_command=command,
         config_dir=str(home_dir("config")),
     )
-    commands = write_configurations(setup)
+    try:
+        commands = write_configurations(setup)
+    except OSError as exc:  # the sandbox works without them: say so, do not stop
+        return f"  (not written to {setup.config_dir}: {exc.strerror})"
     return "\n".join(f"  {name + ':':<13}{run}" for name, run in commands.items())
 
 

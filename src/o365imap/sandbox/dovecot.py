@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from o365imap.files import write_text_atomically
+
 from .dovecot_config import Features, Layout, OAuthPolicy, check_value, passwd_line, render
 from .dovecot_probe import probe
 from .dovecot_process import (
@@ -243,6 +245,8 @@ class DovecotServer:
         and removed by :meth:`stop`. Another user could make that name first, so a link found
         there is used only if it is ours and points here.
         """
+        if self._alias_link is not None:
+            return self._alias_link  # checked when made: every path of a start asks again
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         parent = self.install.temp_parent() or Path(tempfile.gettempdir())
         link = parent / f"o365imap-{os.getuid()}-{digest}"
@@ -353,11 +357,7 @@ class DovecotServer:
         line = passwd_line(user.email, secret, self.identity, self._seen(self.root / "mail"))
         # One file per user: Dovecot rereads a passwd-file at most once a second, but opens a
         # user's own file on first sight, so a user added mid-test can log in at once.
-        self.users_dir.mkdir(exist_ok=True)
-        path = self.users_dir / user.email
-        tmp = path.with_name(f".{user.email}.tmp")
-        tmp.write_text(line, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomically(self.users_dir / user.email, line)
 
     # -- configuration ---------------------------------------------------------------------------
 

@@ -72,8 +72,8 @@ def test_sizes_in_json_are_exact_or_named_as_estimates(
     assert [set(p) for p in parts] == [PART_FIELDS] * 2
     with ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file)) as client:
         client.authenticate_oauth(ALICE, token)
-        client.examine("Attachments")
-        [response] = client.fetch([msg.uid], "(UID BODY.PEEK[2] BODY.PEEK[3])", uid=True)
+        client.select("Attachments", readonly=True)
+        [response] = client.iter_fetch([msg.uid], "(UID BODY.PEEK[2] BODY.PEEK[3])", uid=True)
     sent = [response.items["BODY[2]"], response.items["BODY[3]"]]
     assert [p["encoded_size"] for p in parts] == [len(b) for b in sent]  # the server's figure
     assert [p["decoded_size"] for p in parts] == [None, None]  # not known before a download
@@ -284,7 +284,7 @@ def _through(proxy: CuttingProxy, dovecot: DovecotServer) -> Iterator[ImapClient
         client.authenticate_oauth(
             ALICE, dovecot.mint_token(ALICE), refresh=lambda: dovecot.mint_token(ALICE)
         )
-        client.examine("Attachments")
+        client.select("Attachments", readonly=True)
         yield client
 
 
@@ -322,7 +322,7 @@ def test_dropped_download_without_a_token_source_raises(
         client = ImapClient("127.0.0.1", proxy.port, ca_file=str(dovecot.ca_file), timeout=20)
         with client:
             client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
-            client.examine("Attachments")
+            client.select("Attachments", readonly=True)
             with pytest.raises(ConnectionClosed):
                 save_parts(client, msg.uid, tmp_path)
     assert not any(p.name == "attachment-3.bin" for p in tmp_path.iterdir())

@@ -11,6 +11,7 @@ import pytest
 from conftest import ALICE, ALICE_PASSWORD, BOB
 from expected import mismatches
 from o365imap import (
+    LISTING_ITEMS,
     AuthenticationFailed,
     ConnectError,
     FolderNotFound,
@@ -18,6 +19,7 @@ from o365imap import (
     SequenceSet,
     UsageError,
 )
+from o365imap._replies import summary_from
 from o365imap.cli.output import message_json
 from o365imap.protocol import Atom
 from o365imap.sandbox.dovecot import DovecotServer
@@ -47,7 +49,7 @@ def test_folders_with_special_use_and_non_ascii_names(client: ImapClient, testbe
 
 
 def test_examine_reports_counts_and_changes_nothing(client: ImapClient, testbed: Testbed) -> None:
-    info = client.examine("Bulk")
+    info = client.select("Bulk", readonly=True)
     assert info.exists == len(testbed.bulk) == 20_000
     assert info.read_only
     assert info.uidnext == testbed.bulk[-1].uid + 1
@@ -59,11 +61,11 @@ def test_examine_reports_counts_and_changes_nothing(client: ImapClient, testbed:
 
 def test_non_ascii_folder_can_be_opened(client: ImapClient, testbed: Testbed) -> None:
     for name in ("Entwürfe", "Отчёты/2024", "日本語"):
-        assert client.examine(name).exists == len(testbed.folders[name])
+        assert client.select(name, readonly=True).exists == len(testbed.folders[name])
 
 
 def test_inbox_listing_decodes_every_field(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     rows = list(client.iter_messages())
     assert len(rows) == len(testbed.inbox)
     problems = {}
@@ -77,7 +79,7 @@ def test_inbox_listing_decodes_every_field(client: ImapClient, testbed: Testbed)
 def test_pages_are_newest_first_and_agree_with_the_slow_way(
     client: ImapClient, testbed: Testbed
 ) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     page1 = client.list_page(1, 50)
     assert [m.uid for m in page1] == [m.uid for m in reversed(testbed.bulk[-50:])]
     page3 = client.list_page(3, 50)
@@ -85,12 +87,16 @@ def test_pages_are_newest_first_and_agree_with_the_slow_way(
     last = client.list_page(400, 50)
     assert [m.seq for m in last] == list(range(50, 0, -1))
     assert client.list_page(401, 50) == []
-    slow = list(client.iter_messages_one_by_one([m.seq for m in page1[:5]]))
-    assert slow == page1[:5]
+    one_by_one = [
+        summary_from(response)
+        for m in page1[:5]
+        for response in client.iter_fetch([m.seq], LISTING_ITEMS)
+    ]
+    assert one_by_one == page1[:5]
 
 
 def test_listing_all_streams_with_bounded_memory(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     tracemalloc.start()
     count = 0
     first_bad: list[str] = []
@@ -108,7 +114,7 @@ def test_listing_all_streams_with_bounded_memory(client: ImapClient, testbed: Te
 
 
 def test_every_bulk_message_is_right(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     bad = []
     for row in client.iter_messages():
         found = mismatches(message_json(row), testbed.bulk[row.seq - 1], row.seq)
@@ -118,7 +124,7 @@ def test_every_bulk_message_is_right(client: ImapClient, testbed: Testbed) -> No
 
 
 def test_search(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     unseen = client.search("UNSEEN")
     assert unseen == [i + 1 for i, m in enumerate(testbed.inbox) if "\\Seen" not in m.flags]
     uids = client.search("UNSEEN", uid=True)
@@ -131,15 +137,15 @@ def test_search(client: ImapClient, testbed: Testbed) -> None:
 
 
 def test_fetch_by_uid_with_ranges(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     uids = [testbed.bulk[i].uid for i in (0, 1, 2, 10, 11, 500)]
-    got = [f.items["UID"] for f in client.fetch(SequenceSet(uids), "(UID FLAGS)", uid=True)]
+    got = [f.items["UID"] for f in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True)]
     assert got == uids
 
 
 def test_unknown_folder_is_a_clear_error(client: ImapClient) -> None:
     with pytest.raises(FolderNotFound) as info:
-        client.examine("No Such Folder")
+        client.select("No Such Folder", readonly=True)
     assert "exist" in info.value.text  # the server's own words are kept
     with pytest.raises(FolderNotFound):
         client.status("No Such Folder")
@@ -157,7 +163,7 @@ def test_both_mechanisms_over_starttls(dovecot: DovecotServer, mechanism: str) -
         dovecot.host, dovecot.imap_port, security="starttls", ca_file=str(dovecot.ca_file)
     ) as imap:
         imap.authenticate_oauth(ALICE, token, mechanism)
-        assert imap.examine("INBOX").exists >= 0
+        assert imap.select("INBOX", readonly=True).exists >= 0
 
 
 @pytest.mark.parametrize(
@@ -207,7 +213,7 @@ def test_connection_refused_is_a_connect_error() -> None:
 def test_abandoning_a_listing_keeps_the_connection_in_step(
     client: ImapClient, testbed: Testbed
 ) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     for count, _row in enumerate(client.iter_messages(), 1):
         if count == 3:
             break  # the rest of FETCH 1:* is still on its way
@@ -232,10 +238,10 @@ def test_oauthbearer_refusal_ends_the_exchange_properly(dovecot: DovecotServer) 
     "command",
     [
         lambda c: c.search("ALL\r\nX1 LOGOUT"),
-        lambda c: c.fetch("1", "(UID)\r\nX2 LOGOUT"),
-        lambda c: c.fetch("1", ["UID", "FLAGS\nX3 LOGOUT"]),
+        lambda c: c.iter_fetch("1", "(UID)\r\nX2 LOGOUT"),
+        lambda c: c.iter_fetch("1", ["UID", "FLAGS\nX3 LOGOUT"]),
         lambda c: c.status("INBOX", ["MESSAGES\r\nX4 LOGOUT"]),
-        lambda c: c.fetch("1", "(BODY[HEADER.FIELDS (Überschrift)])"),
+        lambda c: c.iter_fetch("1", "(BODY[HEADER.FIELDS (Überschrift)])"),
     ],
     ids=["search", "fetch-string", "fetch-list", "status", "non-ascii"],
 )
@@ -243,7 +249,7 @@ def test_text_sent_as_given_cannot_smuggle_a_command(
     client: ImapClient, testbed: Testbed, command: Callable[[ImapClient], object]
 ) -> None:
     """A script passing user input as criteria must not run the user's IMAP commands."""
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     with pytest.raises(UsageError):
         list(command(client))  # type: ignore[call-overload]
     client.noop()  # still signed in, still in step
@@ -251,10 +257,10 @@ def test_text_sent_as_given_cannot_smuggle_a_command(
 
 
 def test_search_results_listed_in_the_order_given(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     by_uid = {m.uid: m for m in testbed.bulk}
     uids = [*sorted(by_uid, reverse=True)[:900:2], 10**9]  # three chunks, one UID not there
-    listed = list(client.summaries(uids))
+    listed = list(client.iter_summaries(uids))
     assert [m.uid for m in listed] == uids[:-1]
     for message in listed:
         assert message.uid is not None and message.envelope is not None
@@ -262,7 +268,7 @@ def test_search_results_listed_in_the_order_given(client: ImapClient, testbed: T
 
 
 def test_find_takes_iso_dates_too(client: ImapClient) -> None:
-    client.examine("Bulk")
+    client.select("Bulk", readonly=True)
     assert client.find(since="2024-03-01") == client.find(since=date(2024, 3, 1))
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
         client.find(before="1 March")
@@ -276,12 +282,12 @@ def test_commands_out_of_order_are_usage_errors(dovecot: DovecotServer, testbed:
         client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
     with client:
         with pytest.raises(UsageError, match=r"authenticate_oauth\(\) first"):
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
         with pytest.raises(UsageError, match=r"authenticate_oauth\(\) first"):
-            list(client.fetch("1", "(UID)"))
+            list(client.iter_fetch("1", "(UID)"))
         assert "IMAP4REV1" in client.capabilities  # allowed before signing in
         client.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
-        assert client.examine("INBOX").exists > 0
+        assert client.select("INBOX", readonly=True).exists > 0
 
 
 def test_an_answer_left_half_read_is_finished_by_the_next_command(
@@ -290,11 +296,11 @@ def test_an_answer_left_half_read_is_finished_by_the_next_command(
     """A reader that stops without closing (its generator kept alive, say by an exception's
     traceback) must not leave the next command reading the rest of the old answer, nor the
     parser streaming literals it should keep."""
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     big = testbed.tagged("large")
     left = client.iter_fetch_events([big.uid], "(UID BODY.PEEK[])", uid=True, stream_threshold=1024)
     assert type(next(left)).__name__ == "LiteralStarted"  # suspended inside the literal
-    [response] = client.fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
+    [response] = client.iter_fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
     body = response.items["BODY[]"]
     assert isinstance(body, bytes) and len(body) == big.size  # kept whole: 1 MiB threshold back
     assert [m.uid for m in client.list_page(1, 1)] == [max(m.uid for m in testbed.inbox)]

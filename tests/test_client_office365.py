@@ -84,7 +84,7 @@ def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
         assert folders["Deleted Items"].special_use == "\\Trash"
         assert "Inbox/Przesyłki" in folders
         assert folders["Archive"].special_use is None  # Exchange omits \Archive
-        info = client.examine("INBOX")
+        info = client.select("INBOX", readonly=True)
         assert info.exists == 3 and info.uidvalidity == 14 and info.read_only
         assert "$MDNSent" in info.flags
         page = client.list_page(1, 2)
@@ -110,7 +110,7 @@ def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
 def test_paging_sends_one_fetch_per_page_with_a_range(happy: ScriptedServer) -> None:
     with client_for(happy) as client:
         client.authenticate_oauth(USER, TOKEN)
-        client.examine("INBOX")
+        client.select("INBOX", readonly=True)
         assert [m.seq for m in client.list_page(2, 2)] == [1]
         assert client.list_page(3, 2) == []
     fetches = [line for line in happy.received if b"FETCH" in line]
@@ -153,7 +153,7 @@ def test_authenticated_but_not_connected() -> None:
     with ScriptedServer(authenticated_but_not_connected()) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
         with pytest.raises(NotConnectedAfterAuth) as info:
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
     assert info.value.text == "User is authenticated but not connected."
     assert server.errors == []
 
@@ -168,7 +168,7 @@ def test_not_connected_on_authenticate_itself() -> None:
 def test_throttled_commands_wait_the_suggested_time_and_retry() -> None:
     with ScriptedServer(throttled(times=2, backoff_ms=150)) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
-        info = client.examine("INBOX")
+        info = client.select("INBOX", readonly=True)
         assert info.exists >= 0
     refusals = server.sent_times("throttled")
     selects = server.received_times(r"^\S+ (SELECT|EXAMINE) ")
@@ -184,7 +184,7 @@ def test_throttling_gives_up_after_bounded_retries() -> None:
         with client:
             client.authenticate_oauth(USER, TOKEN)
             with pytest.raises(Throttled) as info:
-                client.examine("INBOX")
+                client.select("INBOX", readonly=True)
     assert waits == [30, 30]  # capped at max_backoff
     assert info.value.backoff == 120
     assert "Suggested Backoff Time" in info.value.text
@@ -195,7 +195,7 @@ def test_throttled_with_bye_reports_throttling_not_a_bare_disconnect() -> None:
         with client_for(server, sleep=lambda _s: None) as client:
             client.authenticate_oauth(USER, TOKEN)
             with pytest.raises(Throttled) as info:
-                client.examine("INBOX")
+                client.select("INBOX", readonly=True)
     assert "closed the connection" in str(info.value)
 
 
@@ -204,7 +204,7 @@ def test_server_unavailable_is_retried() -> None:
     with ScriptedServer(server_unavailable(times=1)) as server:
         with client_for(server, sleep=waits.append) as client:
             client.authenticate_oauth(USER, TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
     assert waits == [0.5]
 
 
@@ -212,9 +212,9 @@ def test_connection_cut_in_the_middle_of_a_literal() -> None:
     with ScriptedServer(cut_in_literal(announced=1000, sent=300)) as server:
         with client_for(server) as client:
             client.authenticate_oauth(USER, TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             with pytest.raises(ConnectionClosed) as info:
-                list(client.fetch("1", "(UID BODY.PEEK[])"))
+                list(client.iter_fetch("1", "(UID BODY.PEEK[])"))
     assert "middle of a response" in str(info.value)
 
 
@@ -226,7 +226,7 @@ def test_a_server_that_stops_answering_times_out() -> None:
         client.authenticate_oauth(USER, TOKEN)
         start = time.monotonic()
         with pytest.raises(ReadTimeout) as info:
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
         assert 0.4 < time.monotonic() - start < 3
         assert "did not answer within 0.5 s" in str(info.value)
         client.close()
@@ -260,7 +260,7 @@ def test_token_expiry_bye_on_a_socket_left_open_is_not_a_read_timeout() -> None:
 def test_unsolicited_responses_during_a_listing() -> None:
     with ScriptedServer(unsolicited_during_fetch()) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
-        client.examine("INBOX")
+        client.select("INBOX", readonly=True)
         messages = list(client.iter_messages())
         assert [m.uid for m in messages] == [101, 102, 103]
         assert client.exists == 4  # the EXISTS that came in between was noted
@@ -270,7 +270,7 @@ def test_unsolicited_responses_during_a_listing() -> None:
 def test_literal_plus_sends_literals_without_waiting() -> None:
     with ScriptedServer(literal_plus_check()) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
-        client.examine("INBOX")
+        client.select("INBOX", readonly=True)
         with pytest.raises(CommandError):  # this script knows no CHARSET; the literal is the point
             client.search([Atom("FROM"), "Jürgen"], charset="UTF-8")  # 8-bit: must be a literal
     assert server.errors == []
@@ -299,7 +299,7 @@ def test_tls_with_a_private_ca(tmp_path: Path) -> None:
     ) as server:
         with ImapClient("127.0.0.1", server.port, ca_file=str(ca), timeout=5) as client:
             client.authenticate_oauth(USER, TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             assert client.list_page()[0].envelope.subject == "over TLS"  # type: ignore[union-attr]
         with pytest.raises(ConnectError) as info:
             ImapClient("127.0.0.1", server.port, timeout=5).connect()  # system CAs only
@@ -326,7 +326,7 @@ def test_starttls_then_xoauth2(tmp_path: Path) -> None:
         ) as client:
             assert "LOGINDISABLED" not in client.capabilities  # asked again, over TLS
             client.authenticate_oauth(USER, TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             assert client.list_page()[0].envelope.subject == "after STARTTLS"  # type: ignore[union-attr]
     assert server.errors == []
 
@@ -445,7 +445,7 @@ def test_listing_survives_token_expiry_without_losing_or_repeating_a_message() -
     with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(3)])) as server:
         with client_for(server) as client:
             client.authenticate_oauth(USER, "token-1", refresh=lambda: next(tokens))
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             got = [m.uid for m in client.iter_messages()]
             assert got == [101, 102, 103, 104, 105, 106, 107]
             assert client.selected is not None and client.selected.name == "INBOX"
@@ -470,7 +470,7 @@ def test_without_a_token_source_expiry_is_an_error() -> None:
     with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(1)])) as server:
         with client_for(server) as client:
             client.authenticate_oauth(USER, TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             with pytest.raises(SessionExpired):
                 list(client.iter_messages())
 
@@ -495,7 +495,7 @@ def test_a_timeout_inside_a_response_drops_the_connection() -> None:
     client = ImapClient("127.0.0.1", port, security="plain", timeout=0.5)
     client.connect()
     with pytest.raises(ReadTimeout):
-        list(client.fetch([7], "(UID BODY.PEEK[1])", uid=True))
+        list(client.iter_fetch([7], "(UID BODY.PEEK[1])", uid=True))
     assert not client.connected
     thread.join(5)
     listener.close()
@@ -553,11 +553,11 @@ OVERLONG = {
 
 def _use(client: ImapClient, case: str) -> object:
     if case == "search":
-        client.examine("INBOX")
+        client.select("INBOX", readonly=True)
         return client.search("ALL")
     if case == "status":
         return client.status("INBOX")
-    return client.examine("INBOX")
+    return client.select("INBOX", readonly=True)
 
 
 @pytest.mark.parametrize("case", [*sorted(OVERLONG), "throttled"])

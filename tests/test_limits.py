@@ -72,7 +72,7 @@ def test_folder_names_are_not_empty_nor_longer_than_1000(name: str) -> None:
         check_folder_name(name)
     client = ImapClient("127.0.0.1")  # refused before anything is sent: it is not even connected
     with pytest.raises(UsageError, match="is not a folder name"):
-        client.examine(name)
+        client.select(name, readonly=True)
     with pytest.raises(UsageError, match="is not a folder name"):
         client.status(name)
 

@@ -49,7 +49,7 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 def _section_size(client: ImapClient, uid: int, part: str) -> int:
     """How many bytes the server sends for the part (still transfer-encoded)."""
-    [response] = client.fetch([uid], f"(UID BODY.PEEK[{part}])", uid=True)
+    [response] = client.iter_fetch([uid], f"(UID BODY.PEEK[{part}])", uid=True)
     value = response.items[f"BODY[{part}]"]
     assert isinstance(value, bytes | StreamedLiteral)
     return len(value) if isinstance(value, bytes) else value.size
@@ -60,7 +60,7 @@ def test_encoded_sizes_are_the_servers_and_a_files_alike(
     client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
 ) -> None:
     msg = testbed.tagged(tag, "Attachments")
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     view = open_message(client, msg.uid)
     for part in view.parts:
         assert part.encoded_size == _section_size(client, msg.uid, part.part), part.part
@@ -78,7 +78,7 @@ def test_save_writes_exact_bytes_under_expected_names(
     client: ImapClient, testbed: Testbed, tmp_path: Path, tag: str
 ) -> None:
     msg = testbed.tagged(tag, "Attachments")
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     saved = save_parts(client, msg.uid, tmp_path)
     expected = EXPECTED[tag]
     assert [s.filename for s in saved] == [name for name, _ in expected]
@@ -98,7 +98,7 @@ def test_other_versions_of_the_text_and_a_bounces_parts_are_no_attachments(
     """A text/enriched alternative, and a bounce's status and returned message, were listed
     (and saved) as unnamed attachments; a bounce did not say what it was."""
     msg = testbed.tagged(tag, "Attachments")
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     source = tmp_path / "message.eml"
     source.write_bytes(build_message(msg))
     views = (open_message(client, msg.uid), open_eml(source))
@@ -139,7 +139,7 @@ def test_hostile_names_stay_inside_the_folder(
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"untouched")
     (target / "passwd").symlink_to(outside)
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     saved = save_parts(client, testbed.tagged("hostile-names", "Attachments").uid, target)
     assert outside.read_bytes() == b"untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "outside.txt"]
@@ -156,7 +156,7 @@ def test_existing_files_are_kept_unless_overwrite(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
     uid = testbed.tagged("pdf").uid
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     (tmp_path / "figures.csv").write_bytes(b"mine")
     first = save_parts(client, uid, tmp_path)
     assert [s.filename for s in first] == ["Quarterly report Q1.pdf", "figures (2).csv"]
@@ -172,7 +172,7 @@ def test_overwrite_replaces_old_files_never_one_it_just_wrote(
 ) -> None:
     msg = testbed.tagged("duplicate-names", "Attachments")
     expected = dict(EXPECTED["duplicate-names"])
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     (tmp_path / "scan.pdf").write_bytes(b"an old scan")
     for _ in range(2):  # the second run finds both files of the first
         saved = save_parts(client, msg.uid, tmp_path, overwrite=True)
@@ -183,7 +183,7 @@ def test_overwrite_replaces_old_files_never_one_it_just_wrote(
 def test_inbox_names_rfc2231_rfc2047_and_8bit(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     wanted = {
         "rfc2231": "Résumé – final (v2).pdf",
         "rfc2231-continued": "Протокол совещания по проекту Альфа от 12 марта 2024 года.docx",
@@ -204,7 +204,7 @@ def test_inbox_names_rfc2231_rfc2047_and_8bit(
 def test_only_the_asked_parts_and_any_part_by_number(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     msg = testbed.tagged("inline-image")
     view = open_message(client, msg.uid)
     by_name = {p.filename: p for p in view.parts}
@@ -219,7 +219,7 @@ def test_only_the_asked_parts_and_any_part_by_number(
 
 
 def test_open_message_text_parts_and_peek(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     msg = testbed.tagged("inline-image")
     view = open_message(client, msg.uid)
     assert view.text == "See our logo below.\n"
@@ -246,7 +246,7 @@ def test_reading_does_not_mark_read(client: ImapClient, testbed: Testbed) -> Non
     open_message(client, msg.uid, headers=True)
     with io.BytesIO() as sink:
         save_parts(client, msg.uid, on_part=lambda info: sink)
-    flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+    flags = next(client.iter_fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
     assert "\\Seen" not in flags
 
 
@@ -256,28 +256,28 @@ def test_mark_read_only_when_asked(client: ImapClient, testbed: Testbed) -> None
     try:
         view = open_message(client, msg.uid, mark_read=True)
         assert "\\Seen" in view.summary.flags
-        flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+        flags = next(client.iter_fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
         assert "\\Seen" in flags
     finally:
-        client.store([msg.uid], "-FLAGS", ["\\Seen"], uid=True)
+        client.remove_flags([msg.uid], ["\\Seen"])
 
 
 def test_mark_read_in_a_read_only_folder_is_refused_not_pretended(
     client: ImapClient, testbed: Testbed
 ) -> None:
     """Dovecot answers OK to a STORE after EXAMINE and changes nothing: never claim it did."""
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     msg = testbed.tagged("unread")
     with pytest.raises(UsageError, match="read-only"):
         open_message(client, msg.uid, mark_read=True)
     with pytest.raises(UsageError, match="read-only"):
-        client.store([msg.uid], "+FLAGS", ["\\Seen"], uid=True)
-    flags = next(client.fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
+        client.add_flags([msg.uid], ["\\Seen"])
+    flags = next(client.iter_fetch([msg.uid], "(UID FLAGS)", uid=True)).items["FLAGS"]
     assert "\\Seen" not in flags
 
 
 def test_text_in_legacy_charsets_and_headers(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     latin = open_message(client, testbed.tagged("latin1-8bit-body").uid, headers=True)
     assert latin.text == "Grüße, Jürgen.\nÀ bientôt.\n"
     assert latin.headers is not None and "Subject: Body in ISO-8859-1, 8bit" in latin.headers
@@ -286,7 +286,7 @@ def test_text_in_legacy_charsets_and_headers(client: ImapClient, testbed: Testbe
 
 
 def test_html_only_message_gets_readable_text(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     view = open_message(client, testbed.tagged("html-only", "Attachments").uid)
     assert view.text_from_html and view.html is not None
     assert view.text is not None
@@ -296,7 +296,7 @@ def test_html_only_message_gets_readable_text(client: ImapClient, testbed: Testb
 
 
 def test_broken_mime_classes_list_the_same_parts(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     for tag in ("same-boundary", "boundary-prefix", "unquoted-boundary", "missing-close"):
         view = open_message(client, testbed.tagged(tag, "Attachments").uid)
         assert [p.safe_name for p in view.parts] == [n for n, _ in EXPECTED[tag]], tag
@@ -304,7 +304,7 @@ def test_broken_mime_classes_list_the_same_parts(client: ImapClient, testbed: Te
 
 
 def test_eml_is_the_exact_message(client: ImapClient, testbed: Testbed, tmp_path: Path) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     msg = testbed.tagged("forwarded")
     saved = save_message(client, msg.uid, tmp_path)
     assert saved.filename == "Fwd_ Angebot für das Büro.eml"  # ":" is not for file names
@@ -314,7 +314,7 @@ def test_eml_is_the_exact_message(client: ImapClient, testbed: Testbed, tmp_path
 
 
 def test_unknown_uid_is_a_clear_error(client: ImapClient, tmp_path: Path) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     with pytest.raises(MessageNotFound, match="no message with UID 999999"):
         open_message(client, 999_999)
     with pytest.raises(MessageNotFound):
@@ -324,7 +324,7 @@ def test_unknown_uid_is_a_clear_error(client: ImapClient, tmp_path: Path) -> Non
 def test_hook_chooses_where_each_part_goes(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     msg = testbed.tagged("pdf")
     streams: dict[str, io.BytesIO] = {}
     seen: list[PartInfo] = []
@@ -349,7 +349,7 @@ def test_hook_chooses_where_each_part_goes(
 def test_keep_tnef_saves_winmail_dat_as_is(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     msg = testbed.tagged("tnef", "Attachments")
     saved = save_parts(client, msg.uid, tmp_path, unpack_tnef=False)
     assert [s.filename for s in saved] == ["winmail.dat"]
@@ -359,7 +359,7 @@ def test_keep_tnef_saves_winmail_dat_as_is(
 def test_progress_reports_growing_counts(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     msg = testbed.tagged("unnamed-parts", "Attachments")
     seen: list[tuple[str, int]] = []
     save_parts(
@@ -371,7 +371,7 @@ def test_progress_reports_growing_counts(
 
 
 def test_a_text_body_over_a_megabyte_is_shown_whole(client: ImapClient, testbed: Testbed) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     msg = testbed.tagged("long-text", "Attachments")
     view = open_message(client, msg.uid, headers=True)
     assert view.text == msg.body and len(view.text) > 1 << 20
@@ -386,7 +386,7 @@ def test_a_folder_that_does_not_exist_yet_is_made(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
     """Never files named after the folder: the folder is made, as `mkdir -p` would."""
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     target = tmp_path / "new" / "dir"
     saved = save_parts(client, testbed.tagged("pdf").uid, target)
     assert [s.filename for s in saved] == ["Quarterly report Q1.pdf", "figures.csv"]
@@ -401,7 +401,7 @@ def test_a_hook_that_raises_leaves_the_connection_in_step(
 ) -> None:
     """The caller may keep the exception (and with it the suspended generators): the rest of
     the answer is read at once, and the next commands see their own answers."""
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
 
     def refuse(part: PartInfo) -> None:
         raise RuntimeError(f"no room for part {part.part}")
@@ -414,7 +414,7 @@ def test_a_hook_that_raises_leaves_the_connection_in_step(
         kept.append(exc)  # traceback frames and all
     assert kept and time.monotonic() - started < 10
     big = testbed.tagged("large")
-    [response] = client.fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
+    [response] = client.iter_fetch([big.uid], "(UID BODY.PEEK[])", uid=True)
     body = response.items["BODY[]"]
     assert isinstance(body, bytes) and len(body) == big.size  # kept whole, not streamed past
     assert [m.uid for m in client.list_page(1, 1)] == [testbed.inbox[-1].uid]

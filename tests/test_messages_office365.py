@@ -37,7 +37,7 @@ def _client(server: ScriptedServer) -> ImapClient:
     client = ImapClient(server.host, server.port, security="plain", timeout=5.0)
     client.connect()
     client.authenticate_oauth(USER, TOKEN)
-    client.examine("INBOX")
+    client.select("INBOX", readonly=True)
     return client
 
 
@@ -85,7 +85,7 @@ def test_a_dropped_fallback_download_resumes(
         client = ImapClient(proxy.host, proxy.port, security="plain", timeout=5.0)
         with client:
             client.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             saved = save_parts(client, 41, tmp_path)
         assert proxy.connections == 2  # dropped once, resumed on a new connection
     assert [s.filename for s in saved] == [n for n, _ in EXPECTED["unnamed-parts"]]
@@ -112,7 +112,7 @@ def test_a_server_resuming_from_the_wrong_byte_is_refused(
         client = ImapClient(proxy.host, proxy.port, security="plain", timeout=5.0)
         with client:
             client.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
-            client.examine("INBOX")
+            client.select("INBOX", readonly=True)
             with pytest.raises(ProtocolError, match=said):
                 save_message(client, 41, tmp_path)
         assert proxy.connections == 2

@@ -100,9 +100,9 @@ def server_folders(box: Sandbox, home: Path) -> Folders:
             if not folder.selectable:
                 continue
             ids: Counter[str | None] = Counter()
-            if client.examine(folder.name).exists:
+            if client.select(folder.name, readonly=True).exists:
                 item = "BODY[HEADER.FIELDS (MESSAGE-ID)]"
-                for fetch in client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"):
+                for fetch in client.iter_fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"):
                     ids[_message_id(fetch.items[item])] += 1
             folders[folder.name] = ids
     # The comparisons below mean little unless the hard cases are there to be copied.

@@ -322,7 +322,7 @@ def test_a_script_opens_the_saved_profile(box: Sandbox, home: Path) -> None:
     profiles = ProfileStore(home / "profiles.toml")
     tokens = TokenStore(home / "tokens.json", use_keyring=False)
     with open_profile("sandbox", profiles=profiles, tokens=tokens) as client:
-        assert client.examine("INBOX").exists == len(client.search("ALL"))
+        assert client.select("INBOX", readonly=True).exists == len(client.search("ALL"))
         assert len(client.list_page(1, 3)) == 3
         client.close()  # a dropped connection: signed in again with a refreshed token
         client.reconnect()

@@ -30,6 +30,11 @@ __all__ = [
 MAX_UID = 4_294_967_295
 UID_RULE = f"UIDs are ASCII digits, 1 to {MAX_UID} (RFC 3501 nz-number)"
 
+# How long to wait for the server, library and command line alike. Office 365 answers a page's
+# FETCH in well under a second and a busy one in a few; 30 s tells a dead connection from a slow
+# one before a person gives up, and a big download is not bounded by it (each read is).
+DEFAULT_TIMEOUT = 30.0
+
 # An hour: far longer than any server takes to answer, and well within what a socket takes.
 MAX_TIMEOUT = 3600.0
 

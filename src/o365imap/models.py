@@ -25,6 +25,7 @@ __all__ = [
     "Capabilities",
     "Envelope",
     "Folder",
+    "FolderChanges",
     "FolderInfo",
     "FolderStatus",
     "Group",
@@ -243,3 +244,24 @@ class MessageSummary(NamedTuple):
     size: int | None
     internal_date: datetime | None
     envelope: Envelope | None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderChanges:
+    """What the server said about the open folder meanwhile (NOOP, IDLE): RFC 3501 7.3-7.4.
+
+    ``exists``: the message count it last reported (None: it did not say); ``expunged``: the
+    sequence numbers it removed, in the order said (each renumbers the ones after it);
+    ``recent``: the \\Recent count; ``flags``: (sequence number, flags) of messages whose
+    flags changed elsewhere. False when nothing changed.
+    """
+
+    exists: int | None = None
+    expunged: tuple[int, ...] = ()
+    recent: int | None = None
+    flags: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.exists is not None or self.expunged or self.recent is not None or self.flags
+        )

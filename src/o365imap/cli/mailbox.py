@@ -54,7 +54,7 @@ def info(folder: str, as_json: bool, **kwargs: Any) -> None:
     with open_client(resolve(kwargs)) as client:
         # STATUS first: RFC 3501 advises against it on the selected folder
         status = client.status(folder, ("MESSAGES", "UNSEEN"))
-        details = client.examine(folder)
+        details = client.select(folder, readonly=True)
     if as_json:
         output.emit_json(output.folder_info_json(details, status))
     else:
@@ -81,7 +81,7 @@ def list_(
 ) -> None:
     """List the messages of FOLDER (default INBOX), newest first, one bulk FETCH per page."""
     with open_client(resolve(kwargs)) as client:
-        details = client.examine(folder)
+        details = client.select(folder, readonly=True)
         if list_all:
             messages = client.iter_messages()
             if as_json:

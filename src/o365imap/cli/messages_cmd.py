@@ -234,7 +234,7 @@ def show(
             if mark_read:
                 client.select(folder)
             else:
-                client.examine(folder)
+                client.select(folder, readonly=True)
             view = open_message(client, target, headers=headers, mark_read=mark_read)
     if as_json:
         output.emit_json(view_json(view))
@@ -328,7 +328,7 @@ def save(
             )
         else:
             with open_client(resolve(kwargs)) as client:
-                client.examine(folder)
+                client.select(folder, readonly=True)
                 if eml:
                     saved = [save_message(client, target, directory, overwrite=overwrite)]
                     report(saved[0])

@@ -41,7 +41,7 @@ def search(
     """Search FOLDER (default INBOX) on the server; newest first. Criteria are ANDed; none
     lists every message."""
     with open_client(resolve(kwargs)) as client:
-        details = client.examine(folder)
+        details = client.select(folder, readonly=True)
         uids = client.find(
             sender=sender,
             subject=subject,
@@ -51,7 +51,7 @@ def search(
             unseen=unseen,
         )
         uids = sorted(set(uids), reverse=True)
-        rows = client.summaries(uids)
+        rows = client.iter_summaries(uids)
         if as_json:
             for message in rows:
                 sys.stdout.write(output.message_json_line(message) + "\n")

@@ -366,7 +366,7 @@ class MailSession:
                     raise _NotConnected
                 self._client = self._connect()
                 if self.folder is not None:
-                    self._client.examine(self.folder)
+                    self._client.select(self.folder, readonly=True)
             try:
                 yield self._client
             except (TransportError, ProtocolError):
@@ -423,7 +423,7 @@ class MailSession:
             self.folder = None
             # Read-only until a flag is changed: opening a folder to look changes nothing,
             # not even \Recent.
-            info = client.examine(name)
+            info = client.select(name, readonly=True)
             self.folder = name
             self._told = info.exists
             return info
@@ -437,7 +437,7 @@ class MailSession:
             if high < 1:
                 return [], total
             low = max(1, high - size + 1)
-            rows = [_row(r) for r in client.fetch(SequenceSet.range(low, high), PAGE_ITEMS)]
+            rows = [_row(r) for r in client.iter_fetch(SequenceSet.range(low, high), PAGE_ITEMS)]
             rows.sort(key=lambda r: r.summary.seq, reverse=True)
             return rows, total
 
@@ -447,7 +447,7 @@ class MailSession:
             return []
         with self.use() as client:
             found = {}
-            for response in client.fetch(SequenceSet(uids), PAGE_ITEMS, uid=True):
+            for response in client.iter_fetch(SequenceSet(uids), PAGE_ITEMS, uid=True):
                 row = _row(response)
                 if row.uid is not None:
                     found[row.uid] = row
@@ -485,8 +485,8 @@ class MailSession:
         with self.use() as client:
             if client.selected is not None and client.selected.read_only and self.folder:
                 client.select(self.folder)
-            client.store([uid], "+FLAGS" if on else "-FLAGS", [flag], uid=True)
-            for response in client.fetch([uid], "(UID FLAGS)", uid=True):
+            (client.add_flags if on else client.remove_flags)([uid], [flag])
+            for response in client.iter_fetch([uid], "(UID FLAGS)", uid=True):
                 flags: tuple[str, ...] = getattr(response, "items", {}).get("FLAGS", ())
                 return flags
         return ()

@@ -20,6 +20,7 @@ from o365imap import ImapClient, StorageError, StreamedLiteral, UsageError
 from o365imap.messages import (
     MessageNotFound,
     PartInfo,
+    Progress,
     open_eml,
     open_message,
     save_message,
@@ -362,12 +363,27 @@ def test_progress_reports_growing_counts(
     client.select("Attachments", readonly=True)
     msg = testbed.tagged("unnamed-parts", "Attachments")
     seen: list[tuple[str, int]] = []
-    save_parts(
-        client, msg.uid, tmp_path, progress=lambda info, done, total: seen.append((info.part, done))
-    )
+
+    def record(event: Progress) -> None:
+        assert event.part is not None
+        seen.append((event.part.part, event.done))
+
+    save_parts(client, msg.uid, tmp_path, progress=record)
     big = [done for part, done in seen if part == "4"]
     assert len(big) > 3 and big == sorted(big) and big[-1] == 3 << 20
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
+def test_progress_of_a_whole_message_has_no_part(
+    client: ImapClient, testbed: Testbed, tmp_path: Path
+) -> None:
+    client.examine("Attachments")
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    seen: list[Progress] = []
+    saved = save_message(client, msg.uid, tmp_path, progress=seen.append)
+    assert len(seen) > 3 and all(p.part is None for p in seen)
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert seen[-1].done == seen[-1].total == saved.size
 
 
 def test_a_text_body_over_a_megabyte_is_shown_whole(client: ImapClient, testbed: Testbed) -> None:

@@ -41,6 +41,7 @@ from o365imap.messages import (
     save_message,
     save_parts,
 )
+from o365imap.messages import Progress as SaveProgress  # rich has a Progress of its own
 from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 
@@ -258,11 +259,13 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
     )
     tasks: dict[str, Any] = {}
 
-    def update(part: PartInfo, done: int, total: int | None) -> None:
-        key = part.part
+    def update(event: SaveProgress) -> None:
+        part = event.part
+        key = part.part if part is not None else ""  # "": the whole message
         if key not in tasks:
-            tasks[key] = bar.add_task(part.filename or part.safe_name, total=total)
-        bar.update(tasks[key], completed=done)
+            name = (part.filename or part.safe_name) if part is not None else "message"
+            tasks[key] = bar.add_task(name, total=event.total)
+        bar.update(tasks[key], completed=event.done)
 
     with bar:
         yield update
@@ -330,8 +333,11 @@ def save(
             with open_client(resolve(kwargs)) as client:
                 client.select(folder, readonly=True)
                 if eml:
-                    saved = [save_message(client, target, directory, overwrite=overwrite)]
-                    report(saved[0])
+                    whole = save_message(
+                        client, target, directory, overwrite=overwrite, progress=progress
+                    )
+                    saved = [whole]
+                    report(whole)
                 else:
                     saved = save_parts(
                         client,

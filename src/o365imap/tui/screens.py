@@ -33,6 +33,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
+from o365imap import Progress as SaveProgress  # MessageScreen.Progress is the bar's message
 from o365imap.mime import make_directory
 from o365imap.terminal_text import for_terminal
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
@@ -416,8 +417,8 @@ class MessageScreen(Screen[None]):
         total = sum(p.estimated_size or 0 for p in parts) or None
         done: dict[str, int] = {}
 
-        def progress(part: PartInfo, written: int, expected: int | None) -> None:
-            done[part.part] = written
+        def progress(event: SaveProgress) -> None:
+            done[event.part.part if event.part is not None else ""] = event.done
             self.post_message(self.Progress(sum(done.values()), total))
 
         try:

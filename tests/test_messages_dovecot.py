@@ -377,7 +377,7 @@ def test_progress_reports_growing_counts(
 def test_progress_of_a_whole_message_has_no_part(
     client: ImapClient, testbed: Testbed, tmp_path: Path
 ) -> None:
-    client.examine("Attachments")
+    client.select("Attachments", readonly=True)
     msg = testbed.tagged("unnamed-parts", "Attachments")
     seen: list[Progress] = []
     saved = save_message(client, msg.uid, tmp_path, progress=seen.append)

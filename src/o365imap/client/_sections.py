@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from o365imap.errors import ConnectionClosed, MessageNotFound, ProtocolError, ReadTimeout
-from o365imap.protocol import Fetch, LiteralData, LiteralStarted, parse_number
+from o365imap.protocol import Fetch, LiteralData, LiteralStarted
+from o365imap.protocol.sections import PARTIAL_MAX, section_of
 
 if TYPE_CHECKING:
     from o365imap.client._client import ImapClient
@@ -23,8 +23,6 @@ __all__ = ["iter_section"]
 log = logging.getLogger("o365imap.client")
 
 STREAM_THRESHOLD = 64 * 1024  # literals above this flow as chunks instead of values
-_PARTIAL_MAX = 0xFFFFFFFF  # RFC 3501 partial length is a 32-bit number: "to the end"
-_SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<([0-9]+)>)?$")
 
 
 def iter_section(
@@ -38,7 +36,7 @@ def iter_section(
     resumes = 0
     found = False
     while True:
-        partial = f"<{offset}.{_PARTIAL_MAX}>" if offset else ""
+        partial = f"<{offset}.{PARTIAL_MAX}>" if offset else ""
         events = client.iter_fetch_events(
             [uid],
             f"(UID BODY.PEEK[{section}]{partial})",
@@ -79,20 +77,13 @@ def iter_section(
         raise MessageNotFound(f"no message with UID {uid}")
 
 
-def _origin(digits: str | None) -> int:
-    """The ``<origin>`` of a partial FETCH answer (0 when absent), bounded as every number."""
-    if not digits:
-        return 0
-    return parse_number(digits.encode("ascii"), b"<" + digits[:40].encode("ascii") + b">")
-
-
 def _overlap(item: str, section: str, offset: int) -> int | None:
     """How many leading bytes of an answer for ``item`` were already handed on; None when
     ``item`` is not ``section`` at all."""
-    match = _SECTION.match(item)
-    if match is None or match.group(1) != section:
+    found = section_of(item)
+    if found is None or found[0] != section:
         return None
-    origin = _origin(match.group(2))
+    origin = found[1]
     if origin > offset:
         raise ProtocolError(
             f"asked for section [{section}] from byte {offset}, the server answered from "

@@ -2,18 +2,17 @@
 
 Text is fetched with ``BODY.PEEK`` (nothing is marked read); literals above
 ``_STREAM_THRESHOLD`` arrive as chunks, never whole. When the connection drops and the client
-can sign in again, a section goes on from the byte it stopped at (a partial
-``BODY.PEEK[n]<offset.>``), at most ``_MAX_RESUMES`` times: one section as a stream of bytes
-(``_iter_section``), or several parts at once into their writers (``_download``). A server
-that ignores the partial request and starts over has the bytes already handed on skipped; one
-that answers from a later byte than asked is an error, never a silent gap.
+can sign in again, the parts go on from the byte each stopped at (a partial
+``BODY.PEEK[n]<offset.>``), as often as the client's ``policy.max_resumes`` allows: several
+parts at once into their writers (``_download``); one section as a stream of bytes is the
+client's ``iter_section``. A server that ignores the partial request and starts over has the
+bytes already received dropped; one that answers from a later byte than asked is an error,
+never a silent gap.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
 from typing import Any
 
 from o365imap.client import ImapClient
@@ -21,15 +20,12 @@ from o365imap.errors import ConnectionClosed, MessageNotFound, ProtocolError, Re
 from o365imap.messages._sinks import _PartWriter, _Saver
 from o365imap.messages._types import PartInfo
 from o365imap.models import BodyPart
-from o365imap.protocol import parse_number
 from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
+from o365imap.protocol.sections import PARTIAL_MAX, section_of
 
 log = logging.getLogger("o365imap.messages")
 
 _STREAM_THRESHOLD = 64 * 1024  # literals above this flow as chunks instead of values
-_MAX_RESUMES = 3
-_PARTIAL_MAX = 0xFFFFFFFF  # RFC 3501 partial length is a 32-bit number: "to the end"
-_SECTION = re.compile(r"^BODY\[([^\]]*)\](?:<([0-9]+)>)?$")
 
 
 def _fetch_one(client: ImapClient, uid: int, items: str, *, keep: int = 1 << 20) -> Fetch:
@@ -49,84 +45,10 @@ def _fetch_one(client: ImapClient, uid: int, items: str, *, keep: int = 1 << 20)
 
 def _section_value(items: dict[str, Any], section: str) -> bytes | None:
     for name, value in items.items():
-        match = _SECTION.match(name)
-        if match and match.group(1) == section and isinstance(value, bytes):
+        found = section_of(name)
+        if found is not None and found[0] == section and isinstance(value, bytes):
             return value
     return None
-
-
-def _iter_section(client: ImapClient, uid: int, section: str) -> Iterator[bytes]:
-    """The raw bytes of one section (``""``: the whole message), as they arrive.
-
-    A dropped connection is resumed (``BODY.PEEK[section]<offset.>`` on a new one) when the
-    client can sign in again, so a consumer sees one unbroken stream. A server that ignores
-    the partial request and starts over has the bytes already handed on skipped; one that
-    answers from a later byte than asked is an error, never a silent gap."""
-    offset = 0  # bytes already handed on
-    resumes = 0
-    found = False
-    while True:
-        partial = f"<{offset}.{_PARTIAL_MAX}>" if offset else ""
-        events = client.iter_fetch_events(
-            [uid],
-            f"(UID BODY.PEEK[{section}]{partial})",
-            uid=True,
-            stream_threshold=_STREAM_THRESHOLD,
-        )
-        skip: int | None = None  # of the literal being read: bytes handed on before a drop
-        try:
-            for event in events:
-                chunk: bytes | None = None
-                if isinstance(event, LiteralStarted):
-                    skip = _overlap(event.item or "", section, offset)  # None: not ours
-                elif isinstance(event, LiteralData):
-                    chunk = event.data if skip is not None else None
-                elif isinstance(event, Fetch) and event.items.get("UID") == uid:
-                    found = True  # the body came streamed (or is empty)
-                    for name, value in event.items.items():
-                        skip = _overlap(name, section, offset)
-                        if skip is not None and isinstance(value, bytes):
-                            chunk = value
-                            break
-                if chunk is not None:
-                    found = True
-                    if skip:  # a server that ignored <offset.> and started over
-                        cut = min(skip, len(chunk))
-                        chunk, skip = chunk[cut:], skip - cut
-                    if chunk:
-                        offset += len(chunk)
-                        yield chunk
-            break
-        except (ConnectionClosed, ReadTimeout) as exc:
-            resumes += 1
-            if not client.can_reconnect or resumes > _MAX_RESUMES:
-                raise
-            log.warning("connection lost while reading UID %s (%s); resuming", uid, exc)
-            client.reconnect()
-    if not found:
-        raise MessageNotFound(f"no message with UID {uid}")
-
-
-def _origin(digits: str | None) -> int:
-    """The ``<origin>`` of a partial FETCH answer (0 when absent), bounded as every number."""
-    if not digits:
-        return 0
-    return parse_number(digits.encode("ascii"), b"<" + digits[:40].encode("ascii") + b">")
-
-
-def _overlap(item: str, section: str, offset: int) -> int | None:
-    """How many leading bytes of an answer for ``item`` were already handed on; None when
-    ``item`` is not ``section`` at all."""
-    match = _SECTION.match(item)
-    if match is None or match.group(1) != section:
-        return None
-    origin = _origin(match.group(2))
-    if origin > offset:
-        raise ProtocolError(
-            f"asked for section [{section}] from byte {offset}, the server answered from "
-            f"byte {origin}"
-        )
-    return offset - origin
 
 
 _TAIL = 512  # bytes of a part's end compared with the message's end
@@ -173,13 +95,13 @@ def _download(
             items = []
             for number in pending:
                 start = offsets.get(number, 0)
-                partial = f"<{start}.{_PARTIAL_MAX}>" if start else ""
+                partial = f"<{start}.{PARTIAL_MAX}>" if start else ""
                 items.append(f"BODY.PEEK[{number}]{partial}")
             try:
                 _receive(client, uid, items, pending, offsets, active, saver, cut)
             except (ConnectionClosed, ReadTimeout) as exc:
                 resumes += 1
-                if not client.can_reconnect or resumes > _MAX_RESUMES:
+                if not client.can_reconnect or resumes > client.policy.max_resumes:
                     raise
                 log.warning("connection lost while saving (%s); resuming", exc)
                 client.reconnect()
@@ -211,12 +133,12 @@ def _receive(
     )
     for event in events:
         if isinstance(event, LiteralStarted):
-            match = _SECTION.match(event.item or "")
-            current = match.group(1) if match else None
-            if current not in pending:
+            found = section_of(event.item or "")
+            current = found[0] if found else None
+            if found is None or current not in pending:
                 current = None  # not ours (cannot happen with a sane server): skip its bytes
                 continue
-            origin = _origin(match.group(2) if match else None)
+            origin = found[1]
             if origin != offsets.get(current, 0):
                 if origin:
                     raise ProtocolError(
@@ -242,8 +164,8 @@ def _receive(
             current = None
         elif isinstance(event, Fetch):
             for name, value in event.items.items():
-                match = _SECTION.match(name)
-                number = match.group(1) if match else None
+                found = section_of(name)
+                number = found[0] if found else None
                 if number in pending and isinstance(value, bytes):
                     writer = active.pop(number, None) or saver.open(pending[number])
                     writer.feed(value)

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from o365imap._replies import summary_from
 from o365imap.client import ImapClient
 from o365imap.errors import CommandError, UsageError
 from o365imap.limits import check_uid
@@ -26,7 +27,6 @@ from o365imap.messages._parsed import _read_stream, _save_stream
 from o365imap.messages._sections import (
     _download,
     _fetch_one,
-    _iter_section,
     _message_ends_inside,
     _section_value,
 )
@@ -55,7 +55,6 @@ from o365imap.mime.report import DELIVERY_STATUS_TYPES
 from o365imap.mime.sink import make_directory
 from o365imap.mime.transfer import decoder_for
 from o365imap.models import BodyPart, Envelope, MessageSummary
-from o365imap.protocol.events import Fetch
 
 log = logging.getLogger("o365imap.messages")
 
@@ -90,17 +89,17 @@ def open_message(
         # usually still comes (parsed here instead).
         log.info("the server refused the structure of UID %s (%s)", uid, exc)
         response = _fetch_one(client, uid, _ITEMS.replace(" BODYSTRUCTURE", ""))
-    summary = _summary_of(response)
+    summary = summary_from(response)
     structure = response.items.get("BODYSTRUCTURE")
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
         view = _read_stream(
-            _iter_section(client, uid, ""), summary=summary, max_text=max_text, want_headers=headers
+            client.iter_section(uid), summary=summary, max_text=max_text, want_headers=headers
         )
     else:
         view = _read_structured(client, uid, summary, structure, headers, max_text)
     if mark_read and "\\Seen" not in summary.flags:
-        client.store([uid], "+FLAGS", ["\\Seen"], uid=True)
+        client.add_flags([uid], ["\\Seen"])
         view = replace(view, summary=summary._replace(flags=(*summary.flags, "\\Seen")))
     return view
 
@@ -186,18 +185,6 @@ def _read_structured(
     )
 
 
-def _summary_of(response: Fetch) -> MessageSummary:
-    items = response.items
-    return MessageSummary(
-        seq=response.seq,
-        uid=items.get("UID"),
-        flags=items.get("FLAGS", ()),
-        size=items.get("RFC822.SIZE"),
-        internal_date=items.get("INTERNALDATE"),
-        envelope=items.get("ENVELOPE"),
-    )
-
-
 def save_message(
     client: ImapClient,
     uid: int,
@@ -229,7 +216,7 @@ def save_message(
         name += ".eml"
     done = 0
     with AtomicFile(make_directory(directory), name, overwrite=overwrite) as out:
-        for chunk in _iter_section(client, uid, ""):
+        for chunk in client.iter_section(uid):
             out.write(chunk)
             done += len(chunk)
             if progress is not None:
@@ -269,7 +256,7 @@ def save_parts(
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
-        return _save_stream(_iter_section(client, uid, ""), saver, parts)
+        return _save_stream(client.iter_section(uid), saver, parts)
     selected = _select(structure, parts)
     if not selected:
         return []

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from .dovecot_config import SPECIAL_USE
 from .mailbuild import (
     AddressEntry,
     SeedAddress,
@@ -57,14 +58,6 @@ __all__ = [
     "small_folders",
 ]
 
-# Special-use folders the sandbox's Dovecot config creates (RFC 6154).
-SPECIAL_USE = {
-    "Sent": "\\Sent",
-    "Drafts": "\\Drafts",
-    "Junk": "\\Junk",
-    "Trash": "\\Trash",
-    "Archive": "\\Archive",
-}
 # Maildir file names start at this number; it only orders files, it is not a date.
 _NAME_BASE = 1_000_000_000
 

@@ -8,8 +8,9 @@ size (``S=``/``W=``, so Dovecot need not read the file to answer RFC822.SIZE). F
 with a strictly increasing number because Dovecot gives new files their UIDs in file-name
 order: a folder's messages get UIDs 1, 2, 3 ... in the order they were written.
 
-:func:`seed_testbed` builds the shared test mailbox from the generators in ``mailgen``
-(re-exported here: :func:`inbox_messages`, :func:`bulk_messages`, :func:`small_folders`).
+:func:`seed_testbed` builds the shared test mailbox from the hand-written messages of
+``mailcatalog``, ``mailfolders`` and ``mailsamples`` and the bulk generator of ``mailgen``
+(re-exported here: :func:`inbox_messages`, :func:`small_folders`, :func:`bulk_messages`).
 Every :class:`SeedMessage` keeps the values a client must decode from it.
 """
 
@@ -23,16 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from .dovecot_config import SPECIAL_USE
-from .mailbuild import (
-    AddressEntry,
-    SeedAddress,
-    SeedAttachment,
-    SeedGroup,
-    SeedMessage,
-    Wire,
-    build_message,
-)
-from .mailgen import BULK_COUNT, BULK_SEED, bulk_messages, inbox_messages, small_folders
+from .mailbuild import build_message
+from .mailcatalog import inbox_messages
+from .mailfolders import small_folders
+from .mailgen import BULK_COUNT, BULK_SEED, bulk_messages
+from .mailmodel import AddressEntry, SeedAddress, SeedAttachment, SeedGroup, SeedMessage, Wire
 from .mailsamples import attachment_messages
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from o365imap.messages import (
 )
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
-from o365imap.sandbox.mailgen import PDF_BYTES, PNG_1X1
+from o365imap.sandbox.mailcatalog import PDF_BYTES, PNG_1X1
 from o365imap.sandbox.mailsamples import ALTERNATIVES, CUT_SHORT, EXPECTED, REPORTS
 from o365imap.sandbox.seed import Testbed
 

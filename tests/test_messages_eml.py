@@ -12,7 +12,7 @@ import pytest
 from o365imap import UsageError
 from o365imap.messages import open_eml, save_eml_parts
 from o365imap.sandbox.mailbuild import build_message
-from o365imap.sandbox.mailgen import inbox_messages
+from o365imap.sandbox.mailcatalog import inbox_messages
 from o365imap.sandbox.mailsamples import CUT_SHORT, EXPECTED, attachment_messages
 
 SAMPLES = {next(iter(m.tags - {"raw"})): m for m in attachment_messages("adele@contoso.example")}

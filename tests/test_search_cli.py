@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ALICE
 from o365imap.sandbox.dovecot import DovecotServer
-from o365imap.sandbox.mailbuild import SeedAddress
+from o365imap.sandbox.mailmodel import SeedAddress
 from o365imap.sandbox.seed import Testbed
 from test_cli import conn, json_lines, run
 

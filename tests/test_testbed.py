@@ -28,7 +28,8 @@ from typing import cast
 import pytest
 
 from o365imap.sandbox.dovecot import DovecotServer
-from o365imap.sandbox.mailbuild import SeedAddress, SeedGroup, SeedMessage, build_message
+from o365imap.sandbox.mailbuild import build_message
+from o365imap.sandbox.mailmodel import SeedAddress, SeedGroup, SeedMessage
 from o365imap.sandbox.seed import MaildirWriter, Testbed, encode_mutf7, inbox_messages
 from o365imap.sandbox.tokens import TokenSigner, decode_unverified
 

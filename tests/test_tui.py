@@ -27,7 +27,7 @@ import pytest
 from conftest import ALICE, BOB
 from o365imap import ImapClient
 from o365imap.sandbox.dovecot import DovecotServer
-from o365imap.sandbox.mailbuild import SeedAddress, SeedMessage
+from o365imap.sandbox.mailmodel import SeedAddress, SeedMessage
 from o365imap.sandbox.mailsamples import EXPECTED
 from o365imap.sandbox.seed import MaildirWriter, Testbed
 from test_cli import hostile_folder

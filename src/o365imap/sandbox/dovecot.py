@@ -31,7 +31,15 @@ from typing import Any
 
 from o365imap.files import write_text_atomically
 
-from .dovecot_config import Features, Layout, OAuthPolicy, check_value, passwd_line, render
+from .dovecot_config import (
+    SPECIAL_USE,
+    Features,
+    Layout,
+    OAuthPolicy,
+    check_value,
+    passwd_line,
+    render,
+)
 from .dovecot_probe import probe
 from .dovecot_process import (
     HOST,
@@ -45,7 +53,6 @@ from .dovecot_process import (
     ports_in_use,
     process_identity,
 )
-from .seed import SPECIAL_USE
 from .tls import make_certificates
 from .tokens import DEFAULT_SCOPES, TokenSigner, full_scope
 

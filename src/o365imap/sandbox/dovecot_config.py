@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "SPECIAL_USE",
     "Config",
     "Dialect",
     "Features",
@@ -34,6 +35,16 @@ __all__ = [
 ]
 
 Dialect = Literal["2.3", "2.4"]
+
+# Special-use folders the sandbox's Dovecot config creates (RFC 6154); the seeded mailbox
+# fills them.
+SPECIAL_USE = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Junk": "\\Junk",
+    "Trash": "\\Trash",
+    "Archive": "\\Archive",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .mailbuild import SeedAddress, SeedAttachment, SeedMessage
-from .mailgen import PDF_BYTES, PNG_1X1
+from .mailcatalog import PDF_BYTES, PNG_1X1
+from .mailmodel import SeedAddress, SeedAttachment, SeedMessage
 from .tnefbuild import build_tnef
 
 __all__ = [

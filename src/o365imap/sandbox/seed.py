@@ -8,8 +8,9 @@ size (``S=``/``W=``, so Dovecot need not read the file to answer RFC822.SIZE). F
 with a strictly increasing number because Dovecot gives new files their UIDs in file-name
 order: a folder's messages get UIDs 1, 2, 3 ... in the order they were written.
 
-:func:`seed_testbed` builds the shared test mailbox from the generators in ``mailgen``
-(re-exported here: :func:`inbox_messages`, :func:`bulk_messages`, :func:`small_folders`).
+:func:`seed_testbed` builds the shared test mailbox from the hand-written messages of
+``mailcatalog``, ``mailfolders`` and ``mailsamples`` and the bulk generator of ``mailgen``
+(re-exported here: :func:`inbox_messages`, :func:`small_folders`, :func:`bulk_messages`).
 Every :class:`SeedMessage` keeps the values a client must decode from it.
 """
 
@@ -22,16 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from .mailbuild import (
-    AddressEntry,
-    SeedAddress,
-    SeedAttachment,
-    SeedGroup,
-    SeedMessage,
-    Wire,
-    build_message,
-)
-from .mailgen import BULK_COUNT, BULK_SEED, bulk_messages, inbox_messages, small_folders
+from .dovecot_config import SPECIAL_USE
+from .mailbuild import build_message
+from .mailcatalog import inbox_messages
+from .mailfolders import small_folders
+from .mailgen import BULK_COUNT, BULK_SEED, bulk_messages
+from .mailmodel import AddressEntry, SeedAddress, SeedAttachment, SeedGroup, SeedMessage, Wire
 from .mailsamples import attachment_messages
 
 if TYPE_CHECKING:
@@ -57,14 +54,6 @@ __all__ = [
     "small_folders",
 ]
 
-# Special-use folders the sandbox's Dovecot config creates (RFC 6154).
-SPECIAL_USE = {
-    "Sent": "\\Sent",
-    "Drafts": "\\Drafts",
-    "Junk": "\\Junk",
-    "Trash": "\\Trash",
-    "Archive": "\\Archive",
-}
 # Maildir file names start at this number; it only orders files, it is not a date.
 _NAME_BASE = 1_000_000_000
 

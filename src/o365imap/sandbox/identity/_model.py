@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
-from . import identity_errors as errors
+from . import _errors as errors
 
 __all__ = [
     "APP_ROLE_IMAP",
     "DEFAULT_DELEGATED",
+    "DEVICE_CODE_GRANT",
     "GRAPH_RESOURCE",
     "OIDC_SCOPES",
     "OUTLOOK_RESOURCE",
     "OUTLOOK_RESOURCE_365",
     "SIGN_IN_AUDIENCES",
+    "TENANT_ALIASES",
     "ClientApp",
     "IdentityUser",
     "Scopes",
@@ -42,6 +44,9 @@ APP_ROLE_IMAP = "IMAP.AccessAsApp"
 DEFAULT_DELEGATED = (f"{OUTLOOK_RESOURCE}/IMAP.AccessAsUser.All",)
 # Scopes that ask for an id token or a refresh token, not for access to a resource.
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# What a path may name instead of the tenant (its id or a domain of its users).
+TENANT_ALIASES = ("common", "organizations", "consumers")
 
 # The app manifest's signInAudience ("Supported account types" in the portal).
 SignInAudience = Literal[

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .identity_model import RefreshGrant, Scopes
+from ._model import RefreshGrant, Scopes
 
 __all__ = ["STATE_FILE", "IdentityState", "IdentityStore", "token_key"]
 

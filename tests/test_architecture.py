@@ -1,24 +1,348 @@
-"""Rules of the code's shape that matter enough to check on every run."""
+"""Rules of the code's shape that matter enough to check on every run.
+
+The layers, lowest first; a module imports its own layer and those below, never one above::
+
+    cli   tui        the front ends: never each other (`o365imap tui` starts the app, lazily)
+       auth          sign-in (the only user of msal); a profile -> a signed-in client
+       messages      bodies, attachments, .eml files
+       client        the IMAP session, over transport (sockets, TLS) and protocol (bytes)
+    transport  mime  protocol  display  limits
+    errors  models  files  terminal_text
+
+    sandbox          a tool beside the product: it uses the product, the product never uses
+                     it (`o365imap sandbox` starts it, lazily)
+
+The rules are data (LAYER_RULES, ONLY_OURS, ENTRIES) written by package prefix, so that they
+hold for a module and everything under it, however a package is later split. Imports are read
+from the source (ast), with relative imports resolved and ``if TYPE_CHECKING:`` imports
+counted: a dependency for the type checker is a dependency of the design too.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import pytest
 
 import o365imap
 
 SRC = Path(o365imap.__file__).parent
 
+When = Literal["load", "call", "typing"]  # at import time, inside a function, for mypy only
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
+
+@dataclass(frozen=True)
+class Import:
+    importer: str  # the importing module, dotted
+    target: str  # a module of ours as it resolves (a package's submodule), else as written
+    line: int
+    when: When
+
+    def __str__(self) -> str:
+        where = {"load": "", "call": " (in a function)", "typing": " (if TYPE_CHECKING)"}
+        return f"{_path(self.importer)}:{self.line}: imports {self.target}{where[self.when]}"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def _path(module: str) -> str:
+    return str(MODULES[module].relative_to(SRC.parent.parent))
+
+
+def within(name: str, prefix: str) -> bool:
+    """``name`` is the module ``prefix`` or under the package ``prefix``."""
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(node: ast.AST, when: When) -> Iterator[tuple[ast.Import | ast.ImportFrom, When]]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            yield child, when
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            for stmt in child.body:
+                yield from _import_nodes(ast.Module(body=[stmt], type_ignores=[]), "typing")
+            for stmt in child.orelse:
+                yield from _import_nodes(ast.Module(body=[stmt], type_ignores=[]), when)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            yield from _import_nodes(child, "typing" if when == "typing" else "call")
+        else:
+            yield from _import_nodes(child, when)
+
+
+def imports_of(module: str) -> list[Import]:
+    """Every import in ``module``, ours resolved to the module it loads."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[Import] = []
+    for node, when in _import_nodes(ast.parse(path.read_text(encoding="utf-8")), "load"):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            found += [Import(module, alias.name, node.lineno, when) for alias in node.names]
+            continue
+        base = node.module or ""
+        if node.level:  # from . import x, from ..y import z
+            parts = package.split(".")
+            anchor = ".".join(parts[: len(parts) - (node.level - 1)])
+            base = f"{anchor}.{base}" if base else anchor
+        for alias in node.names:
+            # ``from pkg import name`` loads the submodule pkg.name when there is one
+            sub = f"{base}.{alias.name}"
+            found.append(Import(module, sub if sub in MODULES else base, node.lineno, when))
+    return found
+
+
+IMPORTS: dict[str, list[Import]] = {module: imports_of(module) for module in MODULES}
+
+# ---------------------------------------------------------------- the rules
+
+CLI, TUI, SANDBOX = "o365imap.cli", "o365imap.tui", "o365imap.sandbox"
+AUTH, MESSAGES, CLIENT = "o365imap.auth", "o365imap.messages", "o365imap.client"
+TRANSPORT, PROTOCOL = "o365imap.transport", "o365imap.protocol"
+FRONT_ENDS = (CLI, TUI)
+UI = ("click", "textual")  # the front ends' own libraries
+
+
+@dataclass(frozen=True)
+class Rule:
+    forbidden: tuple[str, ...]  # module prefixes, ours or third parties'
+    why: str
+
+
+# layer (a module or package prefix) -> what it never imports
+LAYER_RULES: dict[str, Rule] = {
+    "o365imap.mime": Rule(
+        (CLIENT, TRANSPORT, MESSAGES, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "mime turns bytes into parts and files: it knows nothing of IMAP sessions, the "
+        "network, sign-in or the front ends",
+    ),
+    TRANSPORT: Rule(
+        (CLIENT, MESSAGES, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "the transport moves bytes (sockets, TLS, timeouts) for the client above it",
+    ),
+    CLIENT: Rule(
+        (MESSAGES, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "the client takes a token and a refresh callable: getting tokens is auth's, "
+        "messages are built on the client, and drawing is the front ends'",
+    ),
+    MESSAGES: Rule(
+        (AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "messages work on a signed-in client, whoever signed it in and whatever draws it",
+    ),
+    AUTH: Rule(
+        (*FRONT_ENDS, SANDBOX, *UI),
+        "sign-in and connection building are the library's, the same for scripts and both "
+        "front ends (o365imap.auth.ConnectionSettings)",
+    ),
+    "o365imap.display": Rule(
+        (*FRONT_ENDS, SANDBOX, *UI, "rich"),
+        "display holds what both front ends show alike, as plain values: drawing is theirs",
+    ),
+    CLI: Rule(
+        (TUI, PROTOCOL, "textual"),
+        "the command line reaches the mail browser only through the `o365imap tui` command "
+        "(ENTRIES), and IMAP only through the public API",
+    ),
+    TUI: Rule(
+        (CLI, PROTOCOL, SANDBOX, "click"),
+        "the mail browser connects through the library (o365imap.auth), never the command "
+        "line, and reaches IMAP only through the public API",
+    ),
+    SANDBOX: Rule(
+        (*FRONT_ENDS, *UI),
+        "the sandbox is started by the command line, never the other way round",
+    ),
+}
+
+# layer -> the only modules of ours it imports (besides its own)
+ONLY_OURS: dict[str, tuple[str, ...]] = {
+    "o365imap.errors": (),
+    "o365imap.models": (),
+    "o365imap.files": (),
+    "o365imap.terminal_text": (),
+    "o365imap.limits": ("o365imap.errors",),
+    PROTOCOL: ("o365imap.errors", "o365imap.models"),
+    "o365imap.display": ("o365imap.models",),
+    "o365imap._replies": ("o365imap.models", PROTOCOL),
+}
+
+# (importer, imported prefix) -> why it may: the only ways across a rule, and only lazily
+# (inside the command, or for the type checker), so that no other command pays for them.
+ENTRIES: dict[tuple[str, str], str] = {
+    ("o365imap.cli.tui_cmd", TUI): "`o365imap tui`, and a bare `o365imap` at a terminal "
+    "(cli/app.py invokes that command by name), starts the mail browser; Textual is optional",
+    ("o365imap.cli.sandbox_cmd", SANDBOX): "`o365imap sandbox` starts the emulator and Dovecot",
+    ("o365imap.cli.signin", SANDBOX): "`o365imap doctor` on a sandbox's profile says how that "
+    "Dovecot checks tokens, read from the sandbox's state file",
+}
+
+
+def _allowed(imp: Import) -> bool:
+    return any(
+        imp.importer == importer and within(imp.target, target) and imp.when != "load"
+        for importer, target in ENTRIES
+    )
+
+
+def _violations(modules: Iterable[str], forbidden: tuple[str, ...]) -> list[str]:
+    found = (
+        str(imp)
+        for module in modules
+        for imp in IMPORTS[module]
+        if any(within(imp.target, f) for f in forbidden) and not _allowed(imp)
+    )
+    return list(dict.fromkeys(found))  # once for each line: ``from x import a, b`` is one
+
+
+@pytest.mark.parametrize("layer", LAYER_RULES)
+def test_a_layer_never_imports_what_is_above_or_beside_it(layer: str) -> None:
+    rule = LAYER_RULES[layer]
+    bad = _violations([m for m in MODULES if within(m, layer)], rule.forbidden)
+    assert not bad, f"{layer} must not import {', '.join(rule.forbidden)}: {rule.why}.\n" + (
+        "\n".join(bad)
+    )
+
+
+@pytest.mark.parametrize("layer", ONLY_OURS)
+def test_the_lowest_layers_import_only_what_is_below_them(layer: str) -> None:
+    allowed = (layer, *ONLY_OURS[layer])
+    bad = [
+        str(imp)
+        for module in MODULES
+        if within(module, layer)
+        for imp in IMPORTS[module]
+        if within(imp.target, "o365imap") and not any(within(imp.target, a) for a in allowed)
+    ]
+    shown = ", ".join(ONLY_OURS[layer]) or "nothing"
+    assert not bad, f"{layer} imports {shown} of o365imap, no more:\n" + "\n".join(bad)
+
+
+def test_the_product_never_imports_the_sandbox() -> None:
+    bad = _violations([m for m in MODULES if not within(m, SANDBOX)], (SANDBOX,))
+    assert not bad, (
+        "the sandbox is a tool beside the product, which never imports it (only "
+        "`o365imap sandbox` starts it, lazily):\n" + "\n".join(bad)
+    )
+
+
+def test_the_ways_across_are_lazy_and_used() -> None:
+    for (importer, target), why in ENTRIES.items():
+        uses = [imp for imp in IMPORTS[importer] if within(imp.target, target)]
+        assert uses, f"{importer} no longer imports {target}: drop it from ENTRIES"
+        eager = [str(imp) for imp in uses if imp.when == "load"]
+        assert not eager, f"import {target} inside the command ({why}):\n" + "\n".join(eager)
+
+
+def test_every_rule_names_modules_that_exist() -> None:
+    prefixes = {*LAYER_RULES, *ONLY_OURS, *(p for rule in ONLY_OURS.values() for p in rule)}
+    prefixes |= {p for rule in LAYER_RULES.values() for p in rule.forbidden if "." in p}
+    prefixes |= {name for pair in ENTRIES for name in pair}
+    missing = sorted(p for p in prefixes if not any(within(m, p) for m in MODULES))
+    assert not missing, f"rules name modules that do not exist: {missing}"
+
+
+# ---------------------------------------------------------------- cycles
+
+
+def _cycles() -> list[list[str]]:
+    """One path for each group of modules that import each other (strongly connected
+    components of the import graph, Tarjan's algorithm), as ``[a, b, ..., a]``."""
+    graph = {
+        module: sorted({i.target for i in IMPORTS[module] if i.target in MODULES} - {module})
+        for module in MODULES
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return [_path_within(graph, group) for group in groups]
+
+
+def _path_within(graph: dict[str, list[str]], group: set[str]) -> list[str]:
+    """A shortest cycle through the group's first module, by breadth-first search."""
+    start = min(group)
+    previous: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for nxt in graph[node]:
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(previous[path[-1]])
+                return [*reversed(path), start]
+            if nxt in group and nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    raise AssertionError(f"no cycle through {start}")  # a strongly connected group has one
+
+
+@pytest.mark.parametrize(
+    "area",
+    [
+        "product",
+        "sandbox",
+    ],
+)
+def test_no_import_cycles(area: str) -> None:
+    found = [
+        cycle
+        for cycle in _cycles()
+        if any(within(m, SANDBOX) for m in cycle) == (area == "sandbox")
+    ]
+    assert not found, "modules that import each other, directly or round a loop:\n" + (
+        "\n".join(" -> ".join(cycle) for cycle in found)
+    )
+
+
+def test_the_cycle_finder_reports_a_path() -> None:
+    graph = {"a": ["b"], "b": ["c"], "c": ["a", "d"], "d": []}
+    assert _path_within(graph, {"a", "b", "c"}) == ["a", "b", "c", "a"]
+
+
+# ---------------------------------------------------------------- other rules
 
 
 def test_public_api_is_exactly_all() -> None:
@@ -27,6 +351,7 @@ def test_public_api_is_exactly_all() -> None:
         "auth",
         "cli",
         "client",
+        "display",
         "errors",
         "files",
         "limits",
@@ -45,57 +370,30 @@ def test_public_api_is_exactly_all() -> None:
 
 
 def test_protocol_is_sans_io() -> None:
-    """The protocol core has no socket, TLS, clock, logging or third-party import."""
-    allowed_own = {"o365imap.errors", "o365imap.models"}
+    """The protocol core has no socket, TLS, clock, logging or third-party import (what of
+    ours it imports: ONLY_OURS)."""
     forbidden = {"socket", "ssl", "time", "select", "selectors", "logging", "threading", "asyncio"}
-    for path in (SRC / "protocol").glob("*.py"):
-        for name in _imports(path):
-            top = name.split(".")[0]
-            assert top not in forbidden, f"{path.name} imports {name}"
-            if top == "o365imap":
-                assert name in allowed_own or name.startswith("o365imap.protocol"), (
-                    f"{path.name} imports {name}"
-                )
-            else:
-                import sys
-
-                assert top in sys.stdlib_module_names, f"{path.name} imports {name}"
+    for module in MODULES:
+        if not within(module, PROTOCOL):
+            continue
+        for imp in IMPORTS[module]:
+            top = imp.target.split(".")[0]
+            assert top not in forbidden, str(imp)
+            assert top == "o365imap" or top in sys.stdlib_module_names, str(imp)
 
 
 def test_only_transport_touches_sockets() -> None:
     """IMAP traffic goes through transport.py; the sign-in redirect listener has its own."""
-    allowed = {SRC / "transport.py", SRC / "auth" / "loopback.py"}
-    for path in SRC.rglob("*.py"):
-        if path in allowed or "sandbox" in path.parts:
+    allowed = {"o365imap.transport", "o365imap.auth.loopback"}
+    for module in MODULES:
+        if module in allowed or within(module, SANDBOX):
             continue
-        names = _imports(path)
-        assert "socket" not in names and "ssl" not in names, path
-
-
-def test_front_ends_use_the_public_api_only() -> None:
-    for path in (SRC / "cli").rglob("*.py"):
-        for name in _imports(path):
-            assert "protocol" not in name, f"{path} reaches into {name}"
-
-
-def test_models_import_nothing_of_ours() -> None:
-    assert not {n for n in _imports(SRC / "models.py") if n.startswith("o365imap")}
+        names = {imp.target for imp in IMPORTS[module]}
+        assert "socket" not in names and "ssl" not in names, module
 
 
 def test_only_the_flows_module_imports_msal() -> None:
-    for path in SRC.rglob("*.py"):
-        names = {n.split(".")[0] for n in _imports(path)}
-        if path == SRC / "auth" / "flows.py" or "sandbox" in path.parts:
+    for module in MODULES:
+        if module == "o365imap.auth.flows" or within(module, SANDBOX):
             continue
-        assert "msal" not in names, path
-    for path in (SRC / "client").glob("*.py"):
-        assert not {n for n in _imports(path) if n.startswith("o365imap.auth")}, path
-
-
-def test_mime_knows_nothing_of_imap_or_the_network() -> None:
-    """``mime`` turns bytes into parts and files: no client, transport, socket or msal."""
-    for path in sorted((SRC / "mime").glob("*.py")):
-        for name in _imports(path):
-            assert name.split(".")[0] not in {"socket", "ssl", "msal", "click", "textual"}, name
-            assert not name.startswith(("o365imap.client", "o365imap.transport")), name
-            assert not name.startswith(("o365imap.cli", "o365imap.auth")), name
+        assert not [str(i) for i in IMPORTS[module] if within(i.target, "msal")], module

@@ -11,12 +11,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import jwt
 import pytest
 
 from o365imap import SignInCancelled, SignInTimeout, UsageError
-from o365imap.auth import LoopbackListener, Profile, ProfileStore, TokenStore, hint_for
+from o365imap.auth import (
+    ConnectionSettings,
+    LoopbackListener,
+    Profile,
+    ProfileStore,
+    TokenStore,
+    claims,
+    expiry,
+    hint_for,
+)
 from o365imap.auth.aadsts import aadsts_codes
 from o365imap.auth.cache import AtomicFilePersistence
 
@@ -273,3 +285,63 @@ def test_aadsts_codes_and_hints() -> None:
         hint = hint_for([code])
         assert hint and hint.endswith("."), code
     assert hint_for([1]) is None
+
+
+# ---------------------------------------------------------------- connection settings
+
+
+def test_connection_settings_take_the_profile_where_the_caller_gives_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = Profile(
+        name="work",
+        client_id="c",
+        confidential=True,
+        user="me@contoso.com",
+        host="imap.contoso.com",
+        port=1993,
+        ca_file="/profile/ca.pem",
+    )
+    settings = ConnectionSettings.from_profile(profile, security="starttls", timeout=5.0)
+    assert (settings.host, settings.port, settings.security) == (
+        "imap.contoso.com",
+        1993,
+        "starttls",
+    )
+    assert (settings.user, settings.ca_file, settings.timeout) == (
+        "me@contoso.com",
+        "/profile/ca.pem",
+        5.0,
+    )
+    monkeypatch.setenv("O365IMAP_CLIENT_SECRET", "from-the-environment")
+    auth = ConnectionSettings.from_profile(profile, ca_file="/given/ca.pem").authenticator()
+    assert auth.profile.ca_file == "/given/ca.pem"  # trusted for the identity platform too
+    assert auth._secret == "from-the-environment"
+    given = replace(ConnectionSettings.from_profile(profile, secret="given"), access_token="tok")
+    assert given.authenticator()._secret == "given"
+    assert "tok" not in repr(given) and "given" not in repr(given)
+
+
+def test_connection_settings_without_a_mailbox_or_profile_are_usage_errors() -> None:
+    nobody = ConnectionSettings.from_profile(Profile(name="work", client_id="c"))
+    with pytest.raises(UsageError, match="profile 'work' names no mailbox"):
+        nobody.open()
+    with pytest.raises(UsageError, match="no mailbox"):
+        ConnectionSettings(access_token="tok").open()
+    with pytest.raises(UsageError, match="no profile to sign in with"):
+        ConnectionSettings(user="me@contoso.com").open()
+
+
+# ---------------------------------------------------------------- reading tokens
+
+
+def test_claims_of_a_jwt_are_read_unchecked_and_anything_else_has_none() -> None:
+    """whoami and doctor explain a token, expired or not; a personal account's opaque token,
+    or anything that is not a JWT, has no claims (and no error)."""
+    token = jwt.encode({"upn": "a@example.com", "exp": 1}, "k" * 32, algorithm="HS256")
+    assert claims(token) == {"upn": "a@example.com", "exp": 1}
+    assert expiry(claims(token)) == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+    payload_not_an_object = "e30.W10.c2ln"  # {} . [] . sig
+    for opaque in ("", "EwBwA8l6BAAU7p9QDpi", "a.b.c", "x.y", payload_not_an_object):
+        assert claims(opaque) == {}, opaque
+    assert expiry({}) is None

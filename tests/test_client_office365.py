@@ -384,13 +384,13 @@ def test_a_server_silent_on_logout_does_not_fail_the_work() -> None:
 
 
 def test_reprs_hold_no_secrets() -> None:
-    from o365imap.cli import Connection
+    from o365imap.auth import ConnectionSettings
     from o365imap.protocol import Command, Raw, sasl
 
     payload = sasl.xoauth2(USER, TOKEN)
     command = Command("A1", "AUTHENTICATE", (Atom("XOAUTH2"), Raw(payload)), redact=True)
     assert payload.decode() not in repr(command) and TOKEN not in repr(command)
-    conn = Connection("h", None, "tls", None, USER, TOKEN, "xoauth2", 3.0)
+    conn = ConnectionSettings(host="h", user=USER, access_token=TOKEN, timeout=3.0)
     assert TOKEN not in repr(conn)
 
 

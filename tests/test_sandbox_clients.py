@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from o365imap.auth import ProfileStore, TokenStore, open_profile
+from o365imap import open_profile
+from o365imap.auth import ProfileStore, TokenStore
 from o365imap.protocol.utf7 import decode_utf7
 from o365imap.sandbox.clients import (
     ClientSetup,

@@ -316,7 +316,8 @@ def sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
 
 def test_a_script_opens_the_saved_profile(box: Sandbox, home: Path) -> None:
     """What `o365imap login` saved, used from Python: the README's library example."""
-    from o365imap.auth import TokenStore, open_profile
+    from o365imap import open_profile
+    from o365imap.auth import TokenStore
 
     sign_in(home, box)
     profiles = ProfileStore(home / "profiles.toml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import runpy
 import select
 import signal
 import socket
@@ -527,9 +528,10 @@ def test_sigterm_ends_the_browser_with_the_terminal_restored(
 def test_screenshots_of_the_main_screens(
     dovecot: DovecotServer, testbed: Testbed, tmp_path: Path
 ) -> None:
-    """The generator of docs/screenshots still reaches every screen it pictures."""
-    from o365imap.tui.screenshots import take_screenshots
-
+    """The generator of docs/screenshots (scripts/screenshots.py) still reaches every screen
+    it pictures."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py"
+    take_screenshots = runpy.run_path(str(script))["take_screenshots"]
     paths = take_screenshots(session_for(dovecot), tmp_path)
     names = {p.name: p.read_text(encoding="utf-8") for p in paths}
     assert set(names) == {

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from o365imap.auth import ProfileStore
-from o365imap.cli.connect import resolve
+from o365imap.auth import ConnectionSettings, ProfileStore
 from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
 
@@ -36,12 +35,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sandbox
 
 
-_OPTIONS = {
-    "profile": "sandbox", "host": None, "port": None, "security": None, "ca_file": None,
-    "user": None, "access_token": None, "mechanism": "xoauth2", "timeout": 20.0,
-}  # fmt: skip
-
-
 def _app(box: Sandbox, home: Path, monkeypatch: pytest.MonkeyPatch, flow: Flow) -> MailApp:
     """The app on a fresh home holding only the sandbox profile (with ``flow``): no token."""
     from o365imap.tui.app import MailApp
@@ -52,7 +45,8 @@ def _app(box: Sandbox, home: Path, monkeypatch: pytest.MonkeyPatch, flow: Flow) 
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     store = ProfileStore(home / "profiles.toml")
     store.save(dataclasses.replace(box.profile(), flow=flow), make_default=False)
-    return MailApp(session_for(resolve(dict(_OPTIONS))), watch=False)
+    settings = ConnectionSettings.from_profile(store.get("sandbox"), timeout=20.0)
+    return MailApp(session_for(settings), watch=False)
 
 
 async def _sign_in_screen(app: MailApp, pilot: Pilot[None]) -> SignInScreen:

@@ -1,9 +1,16 @@
 """o365imap: Office 365 and Outlook.com mail over IMAP with OAuth 2.0.
 
-The public API lives here; everything else is private unless re-exported below.
+The public API lives here (docs/api.md shows it at work): a signed-in client from a saved
+profile (``open_profile``) or from a token (``open_token``), ``ImapClient`` and what its methods
+take and return, reading and saving messages, and the errors. Modules named with a leading
+underscore and the ``cli``, ``tui`` and ``sandbox`` packages are private; ``o365imap.auth``
+(profiles, tokens, sign-in flows) and ``o365imap.protocol`` (the sans-I/O core) are public for
+those who need more.
 """
 
-from o365imap.client import LISTING_ITEMS, ImapClient
+from o365imap.auth.connect import open_profile, open_token
+from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
+from o365imap.client._policy import RetryPolicy
 from o365imap.errors import (
     AuthenticationFailed,
     AuthError,
@@ -28,14 +35,17 @@ from o365imap.errors import (
     UnsafeFileName,
     UsageError,
 )
+from o365imap.limits import DEFAULT_TIMEOUT
 from o365imap.messages import (
     MessageNotFound,
     MessageView,
+    PartHook,
     PartInfo,
     Progress,
     ProgressHook,
     ReportInfo,
     SavedPart,
+    Writable,
     open_eml,
     open_message,
     save_eml_parts,
@@ -50,6 +60,7 @@ from o365imap.models import (
     Capabilities,
     Envelope,
     Folder,
+    FolderChanges,
     FolderInfo,
     FolderStatus,
     Group,
@@ -57,15 +68,24 @@ from o365imap.models import (
     Namespace,
     StreamedLiteral,
 )
-from o365imap.protocol.commands import SequenceSet
+from o365imap.protocol import (
+    Atom,
+    Fetch,
+    LiteralData,
+    LiteralEnded,
+    LiteralStarted,
+    SequenceSet,
+)
 from o365imap.transport import Security
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "LISTING_ITEMS",
     "Address",
     "AddressEntry",
+    "Atom",
     "AuthError",
     "AuthenticationFailed",
     "BodyPart",
@@ -76,19 +96,27 @@ __all__ = [
     "ConnectionClosed",
     "DeliveryStatus",
     "Envelope",
+    "Fetch",
     "Folder",
+    "FolderChanges",
     "FolderInfo",
     "FolderNotFound",
     "FolderStatus",
     "Group",
     "ImapClient",
     "InteractionRequired",
+    "LiteralData",
+    "LiteralEnded",
+    "LiteralStarted",
+    "Mechanism",
     "MessageNotFound",
     "MessageSummary",
     "MessageView",
+    "Messages",
     "Namespace",
     "NotConnectedAfterAuth",
     "O365ImapError",
+    "PartHook",
     "PartInfo",
     "Progress",
     "ProgressHook",
@@ -96,6 +124,7 @@ __all__ = [
     "ReadTimeout",
     "RecipientStatus",
     "ReportInfo",
+    "RetryPolicy",
     "SandboxError",
     "SavedPart",
     "Security",
@@ -110,9 +139,12 @@ __all__ = [
     "TransportError",
     "UnsafeFileName",
     "UsageError",
+    "Writable",
     "__version__",
     "open_eml",
     "open_message",
+    "open_profile",
+    "open_token",
     "save_eml_parts",
     "save_message",
     "save_parts",

@@ -13,6 +13,7 @@ import math
 from o365imap.errors import UsageError
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "FOLDER_RULE",
     "MAX_FOLDER_NAME",
     "MAX_TIMEOUT",
@@ -30,10 +31,12 @@ __all__ = [
 MAX_UID = 4_294_967_295
 UID_RULE = f"UIDs are ASCII digits, 1 to {MAX_UID} (RFC 3501 nz-number)"
 
-# How long to wait for the server, library and command line alike. Office 365 answers a page's
-# FETCH in well under a second and a busy one in a few; 30 s tells a dead connection from a slow
-# one before a person gives up, and a big download is not bounded by it (each read is).
-DEFAULT_TIMEOUT = 30.0
+# Seconds to wait for the server, the one default of the library, the command line and the
+# mail browser. It bounds each wait for the next bytes, not a whole command: a 200 MB download
+# streams for as long as bytes keep coming. Half a minute is far more than Office 365 or
+# Dovecot take to start answering anything the client sends (a SEARCH of a large folder
+# included), and still short enough that a dead connection is noticed while a person waits.
+DEFAULT_TIMEOUT: float = 30.0
 
 # An hour: far longer than any server takes to answer, and well within what a socket takes.
 MAX_TIMEOUT = 3600.0

@@ -1,16 +1,20 @@
 """Signing in: profiles, the token cache, and the OAuth 2.0 flows (the only user of msal).
 
 The IMAP client never imports this package; front ends join the two by handing the client a
-token provider (``Authenticator.access_token``), as :func:`open_profile` does for scripts.
+token provider (``Authenticator.access_token``), as ``o365imap.open_profile`` does for scripts and
+:class:`ConnectionSettings` for the front ends.
 """
+
+import warnings
 
 from o365imap.auth.aadsts import HINTS, aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
-from o365imap.auth.connect import open_profile, open_signed_in
+from o365imap.auth.connect import ConnectionSettings, ProfileOverrides
 from o365imap.auth.flows import Authenticator, Token
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import (
     APP_ONLY_SCOPES,
+    DEFAULT_HOST,
     DEFAULT_SCOPES,
     Profile,
     ProfileStore,
@@ -20,11 +24,14 @@ from o365imap.auth.tokens import claims, expiry
 
 __all__ = [
     "APP_ONLY_SCOPES",
+    "DEFAULT_HOST",
     "DEFAULT_SCOPES",
     "HINTS",
     "Authenticator",
+    "ConnectionSettings",
     "LoopbackListener",
     "Profile",
+    "ProfileOverrides",
     "ProfileStore",
     "Token",
     "TokenStore",
@@ -33,6 +40,19 @@ __all__ = [
     "expiry",
     "hint_for",
     "home_dir",
-    "open_profile",
-    "open_signed_in",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The README of 0.1 published ``from o365imap.auth import open_profile``: it keeps working
+    # for one release, with a warning.
+    if name == "open_profile":
+        warnings.warn(
+            "o365imap.auth.open_profile is now o365imap.open_profile",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from o365imap.auth.connect import open_profile  # noqa: PLC0415 - only when asked
+
+        return open_profile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,44 +1,168 @@
-"""A signed-in client: what every command does, for scripts too.
+"""Signed-in clients: the one place where a profile, or a token, becomes a connected client.
 
 ``o365imap login`` saves the profile (the app, the tenant, the mailbox, the server) and the
-tokens; :func:`open_profile` joins them to an :class:`~o365imap.ImapClient`, with the token
-refreshed whenever the client has to sign in again (a dropped connection, Office 365's
-``AccessTokenExpired``). :func:`open_signed_in` is the step they share with the command line.
+tokens. :class:`ConnectionSettings` is such a profile with the caller's overrides on top (a
+script's arguments, the command line's options), or a mailbox with a token of the caller's
+own; :meth:`ConnectionSettings.open` turns it into a connected, signed-in
+:class:`~o365imap.ImapClient`. With a profile, the client gets a token source with it: the
+token is refreshed whenever the client must sign in again (a dropped connection, Office 365's
+``AccessTokenExpired``).
+
+A script needs one call for each case: :func:`open_profile` for a saved profile,
+:func:`open_token` for a token it got itself. The command line and the mail browser build a
+ConnectionSettings from their options and go through the same code.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TypedDict, Unpack
 
 from o365imap.auth.cache import TokenStore
 from o365imap.auth.flows import Authenticator
-from o365imap.auth.profiles import ProfileStore
+from o365imap.auth.profiles import DEFAULT_HOST, Profile, ProfileStore
 from o365imap.client import ImapClient
 from o365imap.errors import UsageError
+from o365imap.limits import DEFAULT_TIMEOUT
 from o365imap.transport import Security
 
-__all__ = ["open_profile", "open_signed_in"]
+__all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_token"]
+
+# Where a confidential app's client secret comes from when the caller gives none: never from
+# a file or argv, which other users may read.
+SECRET_VARIABLE = "O365IMAP_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
-def open_signed_in(
-    host: str,
-    port: int | None,
-    *,
+class ProfileOverrides(TypedDict, total=False):
+    """What a caller may give over a profile's own values (None or left out: the profile's)."""
+
+    host: str | None
+    port: int | None
+    security: Security | str | None
+    ca_file: str | None
+    user: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionSettings:
+    """Where to connect and how to sign in.
+
+    Tokens come from ``access_token`` when it is set (never refreshed: the caller owns it),
+    else from ``profile``'s saved sign-in, refreshed as needed. ``secret`` is a confidential
+    app's client secret (default: ``O365IMAP_CLIENT_SECRET``); ``tokens`` the token cache
+    (default: the user's).
+    """
+
+    host: str = DEFAULT_HOST
+    port: int | None = None  # None: 993 for tls, 143 otherwise
+    security: Security | str = Security.TLS
+    ca_file: str | None = None  # trusted for the IMAP server and the identity platform
+    user: str | None = None  # the mailbox
+    mechanism: str = "xoauth2"
+    timeout: float = DEFAULT_TIMEOUT
+    profile: Profile | None = None
+    access_token: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)
+    tokens: TokenStore | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_profile(
+        cls,
+        profile: Profile,
+        *,
+        mechanism: str = "xoauth2",
+        timeout: float = DEFAULT_TIMEOUT,
+        secret: str | None = None,
+        tokens: TokenStore | None = None,
+        **overrides: Unpack[ProfileOverrides],
+    ) -> ConnectionSettings:
+        """``profile``'s server, CA file and mailbox, but for those the caller gives."""
+        return cls(
+            host=overrides.get("host") or profile.host,
+            port=overrides.get("port") or profile.port,
+            security=overrides.get("security") or profile.security,
+            ca_file=overrides.get("ca_file") or profile.ca_file,
+            user=overrides.get("user") or profile.user,
+            mechanism=mechanism,
+            timeout=timeout,
+            profile=profile,
+            secret=secret,
+            tokens=tokens,
+        )
+
+    def authenticator(self) -> Authenticator:
+        """The token source of the profile; UsageError when these settings have none."""
+        if self.profile is None:
+            raise UsageError("no profile to sign in with: give a profile or an access token")
+        profile = self.profile
+        # A CA file given over the profile's is trusted for the identity platform too, as
+        # for the IMAP server: both are usually the same private test bed.
+        if self.ca_file:
+            profile = replace(profile, ca_file=self.ca_file)
+        secret = self.secret
+        if secret is None and profile.needs_secret:
+            secret = os.environ.get(SECRET_VARIABLE)
+        return Authenticator(profile, store=self.tokens, secret=secret, timeout=self.timeout)
+
+    def open(self) -> ImapClient:
+        """A connected, signed-in client; the caller logs out (a ``with`` block does).
+
+        Raises InteractionRequired when only a new ``o365imap login`` can help, UsageError
+        when there is no mailbox to sign in to.
+        """
+        if not self.user:
+            if self.profile is not None:
+                raise UsageError(f"profile {self.profile.name!r} names no mailbox: set its user")
+            raise UsageError("no mailbox to sign in to: give the user")
+        refresh: Callable[[], str] | None = None
+        if self.access_token is not None:
+            token = self.access_token
+        else:
+            auth = self.authenticator()
+            # First: a sign-in problem is said before any connection is made.
+            token = auth.access_token().access_token
+
+            def refresh() -> str:
+                return auth.access_token(force_refresh=True).access_token
+
+        return open_token(
+            self.user,
+            token,
+            refresh=refresh,
+            host=self.host,
+            port=self.port,
+            security=self.security,
+            ca_file=self.ca_file,
+            timeout=self.timeout,
+            mechanism=self.mechanism,
+        )
+
+
+def open_token(
     user: str,
-    token: str,
+    access_token: str,
+    *,
     refresh: Callable[[], str] | None = None,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
     security: Security | str = Security.TLS,
     ca_file: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
     mechanism: str = "xoauth2",
 ) -> ImapClient:
-    """Connect and sign in with ``token`` (``refresh`` gives a new one when the client must
-    sign in again); nothing is left open when either step fails."""
+    """A client connected to ``host`` and signed in as ``user`` with ``access_token``.
+
+    ``refresh`` returns a new token whenever the client must sign in again (after a dropped
+    connection, or when Office 365 says ``AccessTokenExpired``); without it the first token
+    is used again. Use it in a ``with`` block, which logs out at the end; nothing is left open
+    when connecting or signing in fails.
+    """
     client = ImapClient(host, port, security=security, ca_file=ca_file, timeout=timeout)
     try:
         client.connect()
-        client.authenticate_oauth(user, token, mechanism, refresh=refresh)
+        client.authenticate_oauth(user, access_token, mechanism, refresh=refresh)
     except BaseException:
         client.close()
         raise
@@ -51,28 +175,19 @@ def open_profile(
     profiles: ProfileStore | None = None,
     tokens: TokenStore | None = None,
     secret: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    mechanism: str = "xoauth2",
+    **overrides: Unpack[ProfileOverrides],
 ) -> ImapClient:
     """A connected, signed-in client for the profile ``name`` (default: the default profile).
 
     Use it in a ``with`` block, which logs out at the end. ``secret`` is a confidential app's
-    client secret (default: ``O365IMAP_CLIENT_SECRET``). Raises InteractionRequired when only a
-    new ``o365imap login`` can help, UsageError when there is no such profile.
+    client secret (default: ``O365IMAP_CLIENT_SECRET``); ``overrides`` (``host``, ``port``,
+    ``security``, ``ca_file``, ``user``) replace the profile's values. Raises
+    InteractionRequired when only a new ``o365imap login`` can help, UsageError when there is
+    no such profile.
     """
     profile = (profiles or ProfileStore()).get(name)
-    if not profile.user:
-        raise UsageError(f"profile {profile.name!r} names no mailbox: set its user")
-    if secret is None and profile.needs_secret:
-        secret = os.environ.get("O365IMAP_CLIENT_SECRET")
-    auth = Authenticator(profile, store=tokens, secret=secret, timeout=timeout)
-    return open_signed_in(
-        profile.host,
-        profile.port,
-        user=profile.user,
-        # First: a sign-in problem is said before any connection is made.
-        token=auth.access_token().access_token,
-        refresh=lambda: auth.access_token(force_refresh=True).access_token,
-        security=profile.security,
-        ca_file=profile.ca_file,
-        timeout=timeout,
-    )
+    return ConnectionSettings.from_profile(
+        profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
+    ).open()

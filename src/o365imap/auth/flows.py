@@ -63,7 +63,7 @@ from o365imap.errors import (
     TransportError,
     UsageError,
 )
-from o365imap.limits import check_seconds
+from o365imap.limits import DEFAULT_TIMEOUT, check_seconds
 
 __all__ = ["Authenticator", "Token"]
 
@@ -129,7 +129,7 @@ class Authenticator:
         store: TokenStore | None = None,
         secret: str | None = None,
         http: requests.Session | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.profile = profile
         self.store = store or TokenStore()

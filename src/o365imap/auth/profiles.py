@@ -38,6 +38,7 @@ from o365imap.files import write_text_atomically
 
 __all__ = [
     "APP_ONLY_SCOPES",
+    "DEFAULT_HOST",
     "DEFAULT_SCOPES",
     "Flow",
     "Profile",
@@ -50,6 +51,7 @@ Flow = Literal["auth-code", "device-code", "client-credentials"]
 FLOWS: tuple[Flow, ...] = ("auth-code", "device-code", "client-credentials")
 DEFAULT_SCOPES = ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access")
 APP_ONLY_SCOPES = ("https://outlook.office365.com/.default",)
+DEFAULT_HOST = "outlook.office365.com"  # Office 365's and Outlook.com's IMAP server
 SECURITIES = ("tls", "starttls", "plain")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -85,7 +87,7 @@ class Profile:
     flow: Flow = "auth-code"
     confidential: bool = False  # a "Web" registration: needs a client secret
     scopes: tuple[str, ...] = ()  # empty: the defaults for the flow
-    host: str = "outlook.office365.com"
+    host: str = DEFAULT_HOST
     port: int | None = None
     security: str = "tls"
     ca_file: str | None = None  # a private CA for the authority and the IMAP server

@@ -1,8 +1,10 @@
-"""Turning command-line options (and the profile) into a connected, signed-in client.
+"""The connection options every mailbox command takes, and what they resolve to.
 
 Precedence, highest first: an option on the command line, its environment variable, the
 profile (``--profile`` or the default one), the built-in default. With ``--access-token`` (or
-O365IMAP_ACCESS_TOKEN) no profile is needed at all: that is the scripts' way.
+O365IMAP_ACCESS_TOKEN) no profile is needed at all: that is the scripts' way. The options
+become a :class:`~o365imap.auth.ConnectionSettings`; connecting and signing in are the
+library's (o365imap.auth.connect), the same for scripts and the mail browser.
 """
 
 from __future__ import annotations
@@ -11,19 +13,20 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
 from o365imap import ImapClient, Security, UsageError
-from o365imap.auth import Authenticator, Profile, ProfileStore, open_signed_in
+from o365imap.auth import DEFAULT_HOST, ConnectionSettings, Profile, ProfileStore
 from o365imap.cli.params import Seconds, WholeNumber
+from o365imap.limits import DEFAULT_TIMEOUT
 
 __all__ = [
+    "DEFAULT_HOST",
     "Connection",
     "client_secret",
-    "connect_client",
     "connection_options",
     "open_client",
     "resolve",
@@ -31,20 +34,8 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_HOST = "outlook.office365.com"
-
-
-@dataclass
-class Connection:
-    host: str
-    port: int | None
-    security: str
-    ca_file: str | None
-    user: str | None
-    access_token: str | None = field(repr=False)
-    mechanism: str
-    timeout: float
-    profile: Profile | None = None
+# The name o365imap.cli has always exported: what resolve() makes of the options.
+Connection = ConnectionSettings
 
 
 def connection_options(func: F) -> F:
@@ -91,7 +82,7 @@ def connection_options(func: F) -> F:
         click.option(
             "--timeout",
             type=Seconds(0.1),
-            default=30.0,
+            default=DEFAULT_TIMEOUT,
             show_default=True,
             help="Seconds to wait for the server before giving up.",
         ),
@@ -101,8 +92,12 @@ def connection_options(func: F) -> F:
     return func
 
 
-def resolve(kwargs: dict[str, Any]) -> Connection:
-    """Pop the connection options from ``kwargs`` and fill the gaps from the profile."""
+def resolve(kwargs: dict[str, Any]) -> ConnectionSettings:
+    """Pop the connection options from ``kwargs`` and fill the gaps from the profile.
+
+    A profile's confidential app gets its client secret here (the environment, else a hidden
+    prompt): before the command starts work, and before the mail browser takes the terminal.
+    """
     profile_name = kwargs.pop("profile")
     token = kwargs.pop("access_token")
     if token is not None and not token.strip():
@@ -110,25 +105,20 @@ def resolve(kwargs: dict[str, Any]) -> Connection:
         raise UsageError(
             "--access-token is empty: give a token, or leave the option out to use a profile"
         )
-    profile: Profile | None = None
+    given = {key: kwargs.pop(key) for key in ("host", "port", "security", "ca_file", "user")}
+    common = {"mechanism": kwargs.pop("mechanism"), "timeout": kwargs.pop("timeout")}
     if token is None or profile_name is not None:
-        profile = ProfileStore().get(profile_name)
-    host = kwargs.pop("host") or (profile.host if profile else None) or DEFAULT_HOST
-    port = kwargs.pop("port") or (profile.port if profile else None)
-    security = kwargs.pop("security") or (profile.security if profile else None) or "tls"
-    ca_file = kwargs.pop("ca_file") or (profile.ca_file if profile else None)
-    user = kwargs.pop("user") or (profile.user if profile else None)
-    return Connection(
-        host=host,
-        port=port,
-        security=security,
-        ca_file=ca_file,
-        user=user,
-        access_token=token,
-        mechanism=kwargs.pop("mechanism"),
-        timeout=kwargs.pop("timeout"),
-        profile=profile if token is None else None,
-    )
+        settings = ConnectionSettings.from_profile(
+            ProfileStore().get(profile_name), **given, **common
+        )
+    else:  # no profile: the built-in defaults fill the gaps
+        settings = ConnectionSettings(**{k: v for k, v in given.items() if v}, **common)
+    if not settings.user:
+        raise UsageError("no mailbox user: pass --user or set O365IMAP_USER")
+    if token is not None:  # the token wins; a named profile gave only its server and user
+        return replace(settings, profile=None, access_token=token)
+    assert settings.profile is not None
+    return replace(settings, secret=client_secret(settings.profile))
 
 
 def client_secret(profile: Profile, *, prompt: bool = True) -> str | None:
@@ -149,47 +139,10 @@ def client_secret(profile: Profile, *, prompt: bool = True) -> str | None:
     )
 
 
-def authenticator(conn: Connection) -> Authenticator:
-    assert conn.profile is not None
-    profile = conn.profile
-    # conn.ca_file is already --ca-file (or its variable) before the profile's: it wins for
-    # the identity platform too, as for the IMAP server.
-    if conn.ca_file:
-        profile = replace(profile, ca_file=conn.ca_file)
-    return Authenticator(profile, secret=client_secret(profile), timeout=conn.timeout)
-
-
-def connect_client(conn: Connection) -> ImapClient:
-    """A connected, signed-in client; the caller logs out (``open_client`` does it for you)."""
-    refresh: Callable[[], str] | None = None
-    if conn.access_token:
-        token = conn.access_token
-    else:
-        auth = authenticator(conn)
-        token = auth.access_token().access_token
-
-        def refresh() -> str:
-            return auth.access_token(force_refresh=True).access_token
-
-    if not conn.user:
-        raise UsageError("no mailbox user: pass --user or set O365IMAP_USER")
-    return open_signed_in(
-        conn.host,
-        conn.port,
-        user=conn.user,
-        token=token,
-        refresh=refresh,
-        security=conn.security,
-        ca_file=conn.ca_file,
-        timeout=conn.timeout,
-        mechanism=conn.mechanism,
-    )
-
-
 @contextmanager
-def open_client(conn: Connection) -> Iterator[ImapClient]:
-    """A connected, signed-in client; always closed afterwards."""
-    client = connect_client(conn)
+def open_client(conn: ConnectionSettings) -> Iterator[ImapClient]:
+    """A connected, signed-in client (``ConnectionSettings.open``); always closed afterwards."""
+    client = conn.open()
     try:
         yield client
     except BaseException:

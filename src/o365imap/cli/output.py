@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from o365imap.display import human_size, sorted_folders
 from o365imap.models import (
     AddressEntry,
     Capabilities,
@@ -45,32 +46,6 @@ __all__ = [
     "print_messages",
     "sorted_folders",
 ]
-
-_SPECIAL_ORDER = [
-    "\\inbox",
-    "\\drafts",
-    "\\sent",
-    "\\archive",
-    "\\junk",
-    "\\trash",
-    "\\all",
-    "\\flagged",
-]
-
-
-def sorted_folders(folders: Iterable[Folder]) -> list[Folder]:
-    """INBOX, then the special-use folders in the order mail clients show them, then the rest
-    by name, each folder right after its parent."""
-
-    def key(folder: Folder) -> tuple[int, str]:
-        if folder.name == "INBOX":
-            return (0, "")
-        use = (folder.special_use or "").lower()
-        if use in _SPECIAL_ORDER:
-            return (1 + _SPECIAL_ORDER.index(use), folder.name.casefold())
-        return (100, folder.name.casefold())
-
-    return sorted(folders, key=key)
 
 
 def emit_json(obj: dict[str, Any], out: TextIO | None = None) -> None:
@@ -206,17 +181,6 @@ def folder_info_json(info: FolderInfo, status: FolderStatus) -> dict[str, Any]:
 
 def capabilities_json(caps: Capabilities) -> dict[str, Any]:
     return {"capabilities": sorted(caps.names)}
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def _who(entries: Sequence[AddressEntry]) -> str:

@@ -8,15 +8,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from o365imap.errors import ConnectionClosed, MessageNotFound, ProtocolError, ReadTimeout
-from o365imap.protocol import Fetch, LiteralData, LiteralStarted
+from o365imap.protocol import Fetch, LiteralData, LiteralEnded, LiteralStarted
 from o365imap.protocol.sections import PARTIAL_MAX, section_of
 
-if TYPE_CHECKING:
-    from o365imap.client._client import ImapClient
+
+class _Client(Protocol):
+    """What resuming needs of the client (ImapClient is one)."""
+
+    @property
+    def can_reconnect(self) -> bool: ...
+
+    def reconnect(self) -> None: ...
+
+    def iter_fetch_events(
+        self,
+        messages: Iterable[int],
+        items: str,
+        *,
+        uid: bool = ...,
+        stream_threshold: int | None = ...,
+    ) -> Iterator[Fetch | LiteralStarted | LiteralData | LiteralEnded]: ...
+
 
 __all__ = ["iter_section"]
 
@@ -25,9 +41,7 @@ log = logging.getLogger("o365imap.client")
 STREAM_THRESHOLD = 64 * 1024  # literals above this flow as chunks instead of values
 
 
-def iter_section(
-    client: ImapClient, uid: int, section: str, *, max_resumes: int
-) -> Iterator[bytes]:
+def iter_section(client: _Client, uid: int, section: str, *, max_resumes: int) -> Iterator[bytes]:
     """The raw bytes of one section (``""``: the whole message), as they arrive.
 
     A server that ignores the partial request and starts over has the bytes already handed on

@@ -40,6 +40,7 @@ from o365imap.messages._types import (
     ProgressHook,
     ReportInfo,
     SavedPart,
+    Writable,
 )
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "ProgressHook",
     "ReportInfo",
     "SavedPart",
+    "Writable",
     "html_to_text",
     "open_eml",
     "open_message",

@@ -26,7 +26,7 @@ from o365imap.messages._types import (
     Progress,
     ProgressHook,
     SavedPart,
-    _Writable,
+    Writable,
 )
 from o365imap.mime import AtomicFile
 from o365imap.mime.names import iter_numbered_names
@@ -66,7 +66,7 @@ class _FileSink:
 
 
 class _StreamSink:
-    def __init__(self, info: PartInfo, stream: _Writable) -> None:
+    def __init__(self, info: PartInfo, stream: Writable) -> None:
         self._info = info
         self._stream = stream
         self._hash = hashlib.sha256()

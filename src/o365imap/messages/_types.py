@@ -152,13 +152,15 @@ class Progress:
     part: PartInfo | None = None
 
 
-class _Writable(Protocol):
+class Writable(Protocol):
+    """Where a ``PartHook`` may send a part's bytes: anything with ``write(bytes)``."""
+
     def write(self, data: bytes, /) -> Any: ...
 
 
 # The hook an application gives to decide, per part, where its bytes go: None to skip it, a
 # folder (saved there under its safe name), a file path (written atomically), or a writable
 # binary stream of its own (written, flushed, not closed).
-PartHook = Callable[[PartInfo], "str | os.PathLike[str] | _Writable | None"]
+PartHook = Callable[[PartInfo], str | os.PathLike[str] | Writable | None]
 # The hook an application gives to follow a download: called with each Progress, in order.
 ProgressHook = Callable[[Progress], None]

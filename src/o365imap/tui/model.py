@@ -37,6 +37,7 @@ from o365imap import (
     TransportError,
     UsageError,
 )
+from o365imap.display import folder_rank
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
 from o365imap.terminal_text import for_terminal
@@ -66,7 +67,6 @@ _SPECIAL = {
     "\\all": "All mail",
     "\\flagged": "Flagged",
 }
-_ORDER = ["\\drafts", "\\sent", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged"]
 NOOP_EVERY = 30.0  # seconds between NOOPs on a server without IDLE
 _IDLE_FOR = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minute cut-off
 # How often the IDLE watcher asks whether a key press wants the connection: every command
@@ -98,9 +98,9 @@ class FolderEntry:
 
 
 def folder_entries(folders: Iterable[Folder]) -> list[FolderEntry]:
-    """Inbox, then the special-use folders (Drafts, Sent, Archive, Junk, Deleted), then the
-    rest by name; each folder after its parent, which is made up when the server lists a
-    child without it."""
+    """The folder tree in the order both front ends show (``folder_rank`` among siblings:
+    Inbox, then Drafts, Sent, Archive, Junk, Deleted, then the rest by name); each folder
+    after its parent, which is made up when the server lists a child without it."""
     by_name = {f.name: f for f in folders}
     for folder in list(by_name.values()):
         delimiter, name = folder.delimiter, folder.name
@@ -109,20 +109,13 @@ def folder_entries(folders: Iterable[Folder]) -> list[FolderEntry]:
             if name not in by_name:
                 by_name[name] = Folder(name, name.encode(), delimiter, ("\\Noselect",), None)
 
-    def top_key(folder: Folder) -> tuple[int, str]:
-        if folder.name == "INBOX":
-            return (0, "")
-        use = (folder.special_use or "").lower()
-        rank = 1 + _ORDER.index(use) if use in _ORDER else 100
-        return (rank, folder.name.casefold())
-
     children: dict[str | None, list[Folder]] = {}
     for folder in by_name.values():
         children.setdefault(_parent(folder), []).append(folder)
     out: list[FolderEntry] = []
 
     def walk(parent: str | None) -> None:
-        for folder in sorted(children.get(parent, []), key=top_key):
+        for folder in sorted(children.get(parent, []), key=folder_rank):
             special = "Inbox" if folder.name == "INBOX" else None
             special = special or _SPECIAL.get((folder.special_use or "").lower())
             leaf = folder.name.rsplit(folder.delimiter, 1)[-1] if folder.delimiter else folder.name

@@ -1,4 +1,9 @@
-"""A MailSession from the command line's connection options (profile, host, token...)."""
+"""A MailSession for a profile or a token: how the mail browser connects and signs in.
+
+Connections are made by the library's :meth:`~o365imap.auth.ConnectionSettings.open`, as for
+every command and script; the settings come from the front end that starts the app (the
+``o365imap tui`` command resolves its options into them).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,17 @@ import sys
 import threading
 from collections.abc import Callable
 
-from o365imap import ImapClient
-from o365imap.cli.connect import Connection, authenticator, connect_client
+from o365imap.auth import ConnectionSettings
 from o365imap.tui.model import NOOP_EVERY, MailSession, SignIn
 
 __all__ = ["session_for"]
 
 
-def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSession:
-    """Connections made exactly as the other commands make them (``connect_client``)."""
-
-    def connect() -> ImapClient:
-        return connect_client(conn)
-
+def session_for(settings: ConnectionSettings, *, poll_every: float = NOOP_EVERY) -> MailSession:
+    """A session that connects with ``settings``; it can sign in from inside the app when the
+    tokens come from a profile."""
     sign_in: SignIn | None = None
-    if conn.profile is not None and conn.access_token is None:
+    if settings.profile is not None and settings.access_token is None:
 
         def sign_in(show: Callable[[str], None], cancel: threading.Event) -> None:
             # A text-mode browser started from here would draw over the app: only open one
@@ -31,14 +32,14 @@ def session_for(conn: Connection, *, poll_every: float = NOOP_EVERY) -> MailSess
                 or os.environ.get("WAYLAND_DISPLAY")
                 or sys.platform in ("darwin", "win32")
             )
-            authenticator(conn).sign_in(
+            settings.authenticator().sign_in(
                 open_browser=graphical, show_url=show, show=show, cancel=cancel
             )
 
-    where = conn.profile.name if conn.profile is not None else (conn.user or "")
+    where = settings.profile.name if settings.profile is not None else (settings.user or "")
     return MailSession(
-        connect,
+        settings.open,
         sign_in,
-        description=f"{where} @ {conn.host}".strip(),
+        description=f"{where} @ {settings.host}".strip(),
         poll_every=poll_every,
     )

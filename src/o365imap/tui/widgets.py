@@ -21,22 +21,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from o365imap.display import human_size
 from o365imap.tui.model import Row
 
-__all__ = ["PAGE_SIZE", "MessageList", "human_size"]
+__all__ = ["PAGE_SIZE", "MessageList"]
 
 PAGE_SIZE = 50
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 class MessageList(ScrollView, can_focus=True):
@@ -229,7 +219,7 @@ class MessageList(ScrollView, can_focus=True):
         when = row.when.astimezone().strftime(date_format) if row.when else ""
         marks = ("●" if row.unread else " ") + ("★" if row.flagged else " ")
         marks += "@" if row.has_attachment else " "
-        size = human_size(row.summary.size).rjust(8)
+        size = human_size(row.summary.size, compact=True).rjust(8)
         who_width = max(8, min(24, width // 5))
         subject_width = max(1, width - (4 + date_width + 1 + who_width + 1 + 9))
         segments = [

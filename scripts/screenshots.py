@@ -1,8 +1,11 @@
-"""SVG pictures of the main screens, for docs/screenshots and the README.
+"""SVG pictures of the mail browser's main screens, for docs/screenshots and the README.
 
-``python -m o365imap.tui.screenshots docs/screenshots`` seeds a private Dovecot with the test
-bed's mailbox (as ``o365imap sandbox`` does) and drives the app with Textual's pilot: the same
-steps a person takes, so a picture shows what the app really draws.
+``python scripts/screenshots.py docs/screenshots`` (in the project's venv) seeds a private
+Dovecot with the test bed's mailbox (as ``o365imap sandbox`` does) and drives the app with
+Textual's pilot: the same steps a person takes, so a picture shows what the app really draws.
+
+A tool for writing the docs, not part of the package: the product never imports the sandbox
+(tests/test_architecture.py). tests/test_tui.py runs ``take_screenshots`` on its test bed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from o365imap import ImapClient
+from o365imap.auth import open_token
 from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.seed import seed_testbed
 from o365imap.tui.app import MailApp
 from o365imap.tui.model import MailSession
 from o365imap.tui.screens import HelpScreen, MessageScreen, SearchScreen
@@ -92,8 +97,6 @@ def take_screenshots(session: MailSession, directory: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from o365imap.sandbox.seed import seed_testbed  # noqa: PLC0415 - a dev tool's needs
-
     args = sys.argv[1:] if argv is None else argv
     target = Path(args[0] if args else "docs/screenshots")
     user = "adele.vance@contoso.example"
@@ -106,12 +109,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _shoot(server: DovecotServer, user: str, target: Path) -> None:
-
     def connect() -> ImapClient:
-        client = ImapClient(server.host, server.imaps_port, ca_file=str(server.ca_file))
-        client.connect()
-        client.authenticate_oauth(user, server.mint_token(user))
-        return client
+        return open_token(
+            user,
+            server.mint_token(user),
+            host=server.host,
+            port=server.imaps_port,
+            ca_file=str(server.ca_file),
+        )
 
     for path in take_screenshots(MailSession(connect, description=f"{user} (sandbox)"), target):
         print(path)

@@ -1,0 +1,53 @@
+"""What the two front ends show alike: sizes in units people read, and the order of folders.
+
+The command line and the mail browser list the same folders in the same order and give sizes
+in the same units; the rules for both live here, as plain values and strings. Drawing them
+(click, rich, Textual) stays with each front end, so this module imports none of those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from o365imap.models import Folder
+
+__all__ = ["SPECIAL_USE_ORDER", "folder_rank", "human_size", "sorted_folders"]
+
+# RFC 6154 special uses (as Folder.special_use gives them, lower case), in the order mail
+# clients list those folders, after INBOX and before the rest.
+SPECIAL_USE_ORDER = ("\\drafts", "\\sent", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged")
+
+_UNITS = ("B", "KB", "MB", "GB")
+# One letter: the mail browser's size column is 8 characters wide ("1023.9 K").
+_COMPACT_UNITS = ("B", "K", "M", "G")
+
+
+def human_size(size: int | None, *, compact: bool = False) -> str:
+    """``size`` bytes in binary units ("512 B", "1.5 MB"); "" when the size is unknown.
+
+    ``compact`` writes the unit as one letter ("1.5 M"), for narrow columns.
+    """
+    if size is None:
+        return ""
+    units = _COMPACT_UNITS if compact else _UNITS
+    value, step = float(size), 0
+    while value >= 1024 and step < len(units) - 1:
+        value, step = value / 1024, step + 1
+    return f"{size} B" if step == 0 else f"{value:.1f} {units[step]}"
+
+
+def folder_rank(folder: Folder) -> tuple[int, str]:
+    """Sort key among sibling folders: INBOX, then the special-use folders in
+    SPECIAL_USE_ORDER, then the rest by name, case ignored."""
+    if folder.name == "INBOX":
+        return (0, "")
+    use = (folder.special_use or "").lower()
+    if use in SPECIAL_USE_ORDER:
+        return (1 + SPECIAL_USE_ORDER.index(use), folder.name.casefold())
+    return (100, folder.name.casefold())
+
+
+def sorted_folders(folders: Iterable[Folder]) -> list[Folder]:
+    """The folders as one flat list in ``folder_rank`` order (the command line's listing; the
+    mail browser applies the same key among the children of each folder of its tree)."""
+    return sorted(folders, key=folder_rank)

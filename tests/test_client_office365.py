@@ -1,7 +1,12 @@
 """The client against a scripted server playing Office 365's side (tests/scripted_server.py).
 
-Dovecot cannot show these behaviours; the scripts follow captures of outlook.office365.com.
-Everything runs on loopback; plain text is allowed there (and only there).
+What needs a real connection and Exchange's own ways: cuts, stalls and timeouts, BYE timing,
+throttling retried after the pauses asked for, the reconnect after AccessTokenExpired, STARTTLS
+and TLS, Exchange's replies turned into models. The command sequencing (tags, literals and
+their continuations, SASL exchanges, state from untagged responses) is tested without a socket
+in test_protocol_session.py. Dovecot cannot show these behaviours; the scripts follow captures
+of outlook.office365.com. Everything runs on loopback; plain text is allowed there (and only
+there).
 """
 
 from __future__ import annotations
@@ -10,16 +15,14 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from o365imap import (
     Address,
     AuthenticationFailed,
-    CommandError,
     ConnectError,
     ConnectionClosed,
     ImapClient,
@@ -33,6 +36,7 @@ from o365imap.protocol import Atom
 from o365imap.transport import Transport
 from scripted_server import (
     Command,
+    Conversation,
     Hook,
     O365Session,
     ScriptedServer,
@@ -43,14 +47,13 @@ from scripted_server import (
     bye_token_expired_during,
     cut_in_literal,
     exchange_stub_message,
-    literal_plus_check,
+    fetch_items,
     make_message,
     o365_happy,
     server_unavailable,
     stall_after,
     throttled,
     throttled_bad_bye,
-    unsolicited_during_fetch,
 )
 
 USER = "AdeleV@contoso.onmicrosoft.com"
@@ -72,6 +75,56 @@ def happy() -> Iterator[ScriptedServer]:
     ]
     with ScriptedServer(o365_happy(messages, user=USER, token=TOKEN)) as server:
         yield server
+
+
+def answering(family: str, *lines: str, done: str | None = None) -> Hook:
+    """Answer every signed-in ``family`` command (SELECT covers EXAMINE) with ``lines``, then
+    OK ``done``."""
+
+    def hook(s: O365Session, cmd: Command) -> bool:
+        if cmd.family != family or not s.authenticated:
+            return False
+        for line in lines:
+            s.send(line)
+        s.ok(cmd, done)
+        return True
+
+    return hook
+
+
+def interrupted_first_fetch(after: int, interrupt: Callable[[O365Session], None]) -> Hook:
+    """The first FETCH gets ``after`` of its messages, then ``interrupt``, then the rest
+    unless ``interrupt`` ended the session."""
+    done = threading.Event()
+
+    def hook(s: O365Session, cmd: Command) -> bool:
+        if cmd.family != "FETCH" or done.is_set():
+            return False
+        done.set()
+        items = fetch_items(cmd.args[1:])
+        messages = s.resolve(cmd, str(cmd.args[0]))
+        for msg in messages[:after]:
+            s.send_fetch(cmd, msg, items)
+        interrupt(s)
+        if not s.done:
+            for msg in messages[after:]:
+                s.send_fetch(cmd, msg, items)
+            s.ok(cmd)
+        return True
+
+    return hook
+
+
+def token_expiry(s: O365Session) -> None:
+    s.conv.send(b"* BYE Session invalidated - AccessTokenExpired\r\n")
+    s.conv.hangup()
+    s.done = True
+
+
+def news_from_elsewhere(s: O365Session) -> None:
+    """A new message, and message 1 read by another client (a FETCH with FLAGS only)."""
+    s.send("* 4 EXISTS")
+    s.send(r"* 1 FETCH (FLAGS (\Seen))")
 
 
 def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
@@ -129,26 +182,6 @@ def test_token_refused_without_challenge() -> None:
     assert server.errors == []
 
 
-def test_token_refused_with_json_challenge_is_answered_with_an_empty_line() -> None:
-    with ScriptedServer(auth_json_challenge()) as server, client_for(server) as client:
-        with pytest.raises(AuthenticationFailed) as info:
-            client.authenticate_oauth(USER, TOKEN)
-    assert info.value.code == "AUTHENTICATIONFAILED"
-    assert "400" in str(info.value) or "401" in str(info.value)
-    assert server.errors == []
-    auth = next(i for i, line in enumerate(server.received) if b"AUTHENTICATE" in line)
-    assert server.received[auth + 1] == b"\r\n"  # the empty answer to the error challenge
-
-
-def test_server_without_sasl_ir_gets_the_payload_after_its_challenge() -> None:
-    with ScriptedServer(auth_no_sasl_ir()) as server, client_for(server) as client:
-        client.authenticate_oauth(USER, TOKEN)
-        assert client.authenticated
-    assert server.errors == []
-    auth = [line for line in server.received if b"AUTHENTICATE" in line]
-    assert auth and auth[0].rstrip().endswith(b"AUTHENTICATE XOAUTH2")
-
-
 def test_authenticated_but_not_connected() -> None:
     with ScriptedServer(authenticated_but_not_connected()) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
@@ -168,8 +201,7 @@ def test_not_connected_on_authenticate_itself() -> None:
 def test_throttled_commands_wait_the_suggested_time_and_retry() -> None:
     with ScriptedServer(throttled(times=2, backoff_ms=150)) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
-        info = client.select("INBOX", readonly=True)
-        assert info.exists >= 0
+        assert client.select("INBOX", readonly=True).exists == 3
     refusals = server.sent_times("throttled")
     selects = server.received_times(r"^\S+ (SELECT|EXAMINE) ")
     assert len(refusals) == 2 and len(selects) == 3
@@ -257,24 +289,32 @@ def test_token_expiry_bye_on_a_socket_left_open_is_not_a_read_timeout() -> None:
         assert not client.connected
 
 
-def test_unsolicited_responses_during_a_listing() -> None:
-    with ScriptedServer(unsolicited_during_fetch()) as server, client_for(server) as client:
-        client.authenticate_oauth(USER, TOKEN)
-        client.select("INBOX", readonly=True)
-        messages = list(client.iter_messages())
-        assert [m.uid for m in messages] == [101, 102, 103]
-        assert client.exists == 4  # the EXISTS that came in between was noted
+def test_a_flag_change_from_elsewhere_is_not_a_message_of_the_listing() -> None:
+    with ScriptedServer(
+        o365_happy(hooks=[interrupted_first_fetch(1, news_from_elsewhere)])
+    ) as server:
+        with client_for(server) as client:
+            client.authenticate_oauth(USER, TOKEN)
+            client.select("INBOX", readonly=True)
+            assert [m.uid for m in client.iter_messages()] == [101, 102, 103]
+            assert client.exists == 4  # the EXISTS that came in between was noted
     assert server.errors == []
 
 
-def test_literal_plus_sends_literals_without_waiting() -> None:
-    with ScriptedServer(literal_plus_check()) as server, client_for(server) as client:
+def test_capabilities_are_asked_before_a_literal_then_literal_plus_is_used() -> None:
+    """Exchange's AUTHENTICATE answer carries no CAPABILITY: before a command with a literal
+    the client asks again (LITERAL+ decides the literal's form), then sends it at once."""
+    script = o365_happy(hooks=[answering("SEARCH", "* SEARCH 2")])
+    with ScriptedServer(script) as server, client_for(server) as client:
         client.authenticate_oauth(USER, TOKEN)
         client.select("INBOX", readonly=True)
-        with pytest.raises(CommandError):  # this script knows no CHARSET; the literal is the point
-            client.search([Atom("FROM"), "Jürgen"], charset="UTF-8")  # 8-bit: must be a literal
-    assert server.errors == []
-    assert server.literals and all(lit.nonsync for lit in server.literals)
+        assert client.search([Atom("FROM"), "Jürgen"], charset="UTF-8") == [2]
+    assert server.errors == []  # a client waiting for a '+' after {7+} would be one
+    lines = server.received_lines()
+    search = next(i for i, line in enumerate(lines) if " SEARCH " in line)
+    assert lines[search - 1].endswith(" CAPABILITY")
+    assert lines[search].endswith(" SEARCH CHARSET UTF-8 FROM {7+}")
+    assert [(lit.size, lit.nonsync) for lit in server.literals] == [(7, True)]
 
 
 def test_never_sends_a_token_in_plain_text_to_a_non_loopback_host(
@@ -334,7 +374,7 @@ def test_starttls_then_xoauth2(tmp_path: Path) -> None:
 def test_plain_text_injected_after_starttls_is_refused() -> None:
     from o365imap import ProtocolError
 
-    def injecting(conv: Any) -> None:
+    def injecting(conv: Conversation) -> None:
         conv.send_line("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready")
         tag = conv.tag_of(conv.read_line())
         conv.send(
@@ -349,29 +389,6 @@ def test_plain_text_injected_after_starttls_is_refused() -> None:
             client.connect()
         assert "unencrypted data after agreeing to STARTTLS" in str(info.value)
         assert not client.connected
-
-
-def test_responses_before_a_literal_continuation_are_kept() -> None:
-    def no_literal_plus(conv: Any) -> None:
-        conv.send_line("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] ready")
-        tag = conv.tag_of(conv.read_line())  # AUTHENTICATE
-        conv.send_line(f"{tag} OK AUTHENTICATE completed.")
-        line = conv.read_line()  # CAPABILITY, asked because the next command has a literal
-        conv.send_line("* CAPABILITY IMAP4rev1")
-        conv.send_line(f"{conv.tag_of(line)} OK done")
-        line = conv.read_line()  # SEARCH CHARSET UTF-8 SUBJECT {7}
-        conv.send(b"* 7 EXISTS\r\n* OK [ALERT] hello\r\n+ go ahead\r\n")
-        conv.read_exact(8)  # the literal and its CRLF
-        conv.send(f"* SEARCH 1 3\r\n{conv.tag_of(line)} OK SEARCH completed.\r\n".encode())
-        conv.stall(5)
-
-    with ScriptedServer(no_literal_plus) as server:
-        client = client_for(server, timeout=3)
-        client.connect()
-        client.authenticate_oauth(USER, TOKEN)
-        assert client.search([Atom("SUBJECT"), "Grüße"], charset="UTF-8") == [1, 3]
-        assert client.exists == 7
-        client.close()
 
 
 def test_a_server_silent_on_logout_does_not_fail_the_work() -> None:
@@ -404,45 +421,31 @@ def test_debug_trace_never_shows_the_sasl_string(capfd: pytest.CaptureFixture[st
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
-        with ScriptedServer(auth_no_sasl_ir()) as server, client_for(server) as client:
+        # The payload after the server's empty challenge, then an empty line to its JSON error
+        # challenge: the scripted servers record any other answer as an error.
+        with ScriptedServer(auth_no_sasl_ir()) as plain, client_for(plain) as client:
             client.authenticate_oauth(USER, TOKEN)
-        with ScriptedServer(auth_json_challenge()) as server, client_for(server) as client:
-            with pytest.raises(AuthenticationFailed):
+        with ScriptedServer(auth_json_challenge()) as gmail, client_for(gmail) as client:
+            with pytest.raises(AuthenticationFailed) as info:
                 client.authenticate_oauth(USER, TOKEN)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
+    assert plain.errors == [] and gmail.errors == []
+    assert plain.xoauth2 == [(USER, TOKEN)]
+    assert info.value.code == "AUTHENTICATIONFAILED" and "400" in str(info.value)
     err = capfd.readouterr().err
     assert "[redacted continuation]" in err
     assert TOKEN not in err and sasl.xoauth2(USER, TOKEN).decode() not in err
     assert "Traceback" not in err and "Logging error" not in err
 
 
-def _expire_mid_fetch(after: int) -> Any:
-    """A hook: the first FETCH gets ``after`` messages, then the token-expiry BYE."""
-    from scripted_server import fetch_items
-
-    state = {"done": False}
-
-    def hook(session: Any, cmd: Any) -> bool:
-        if cmd.family != "FETCH" or state["done"]:
-            return False
-        state["done"] = True
-        items = fetch_items(cmd.args[1:])
-        for msg in list(session.resolve(cmd, str(cmd.args[0])))[:after]:
-            session.send_fetch(cmd, msg, items)
-        session.conv.send(b"* BYE Session invalidated - AccessTokenExpired\r\n")
-        session.conv.hangup()
-        session.done = True
-        return True
-
-    return hook
-
-
 def test_listing_survives_token_expiry_without_losing_or_repeating_a_message() -> None:
     messages = [make_message(i, 100 + i, subject=f"message {i}") for i in range(1, 8)]
     tokens = iter(["fresh-token-2", "fresh-token-3"])
-    with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(3)])) as server:
+    with ScriptedServer(
+        o365_happy(messages, hooks=[interrupted_first_fetch(3, token_expiry)])
+    ) as server:
         with client_for(server) as client:
             client.authenticate_oauth(USER, "token-1", refresh=lambda: next(tokens))
             client.select("INBOX", readonly=True)
@@ -467,7 +470,9 @@ def test_a_command_is_repeated_after_token_expiry() -> None:
 
 def test_without_a_token_source_expiry_is_an_error() -> None:
     messages = [make_message(i, 100 + i) for i in range(1, 4)]
-    with ScriptedServer(o365_happy(messages, hooks=[_expire_mid_fetch(1)])) as server:
+    with ScriptedServer(
+        o365_happy(messages, hooks=[interrupted_first_fetch(1, token_expiry)])
+    ) as server:
         with client_for(server) as client:
             client.authenticate_oauth(USER, TOKEN)
             client.select("INBOX", readonly=True)
@@ -519,21 +524,6 @@ def test_a_server_that_never_greets_leaves_no_open_socket() -> None:
 # ------------------------------------------------------------ numbers longer than IMAP's
 
 HUGE = "9" * 5000  # int() refuses more than 4,300 digits (ValueError); IMAP allows 19
-
-
-def answering(family: str, *lines: str, done: str | None = None) -> Hook:
-    """Answer every signed-in ``family`` command (SELECT covers EXAMINE) with ``lines``, then
-    OK ``done``."""
-
-    def hook(s: O365Session, cmd: Command) -> bool:
-        if cmd.family != family or not s.authenticated:
-            return False
-        for line in lines:
-            s.send(line)
-        s.ok(cmd, done)
-        return True
-
-    return hook
 
 
 OVERLONG = {

@@ -6,12 +6,23 @@ server script is fed whole and again one byte at a time, and must give the same 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import pytest
 
 from o365imap.errors import ProtocolError, UsageError
-from o365imap.protocol import Atom, Continuation, Event, Fetch, LiteralData, Tagged, Untagged
+from o365imap.protocol import (
+    Atom,
+    Continuation,
+    Event,
+    Fetch,
+    LiteralData,
+    Raw,
+    Tagged,
+    Untagged,
+    sasl,
+)
 from o365imap.protocol.session import ImapSession, SessionState
 
 GREETING = b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n"
@@ -163,6 +174,60 @@ def test_sasl_continuations_are_passed_on_and_sign_in_changes_state(bytewise: bo
     assert session.capabilities == frozenset({"IMAP4REV1", "IDLE"})
 
 
+@both_ways
+def test_sasl_without_initial_response_then_a_json_error_challenge(bytewise: bool) -> None:
+    """No SASL-IR: the payload answers the server's empty challenge. A refused token may
+    come back as a second challenge carrying JSON (Gmail, Dovecot); its answer, an empty
+    line, ends the exchange and the server's NO completes the command."""
+    session = greeted(capabilities=b"IMAP4rev1 AUTH=XOAUTH2")
+    command = session.send("AUTHENTICATE", Atom("XOAUTH2"), redact=True, continuations=True)
+    assert session.data_to_send() == f"{command.tag} AUTHENTICATE XOAUTH2\r\n".encode()
+    [empty] = feed(session, b"+ \r\n", bytewise=bytewise)
+    assert isinstance(empty, Continuation) and empty.text == b""
+    payload = sasl.xoauth2("AdeleV@contoso.onmicrosoft.com", "token")
+    session.send_continuation(payload + b"\r\n")
+    assert session.data_to_send() == payload + b"\r\n"
+    error = b'{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}'
+    [challenge] = feed(session, b"+ " + base64.b64encode(error) + b"\r\n", bytewise=bytewise)
+    assert isinstance(challenge, Continuation)
+    assert sasl.decode_error_challenge(challenge.text) == {
+        "status": "400",
+        "schemes": "Bearer",
+        "scope": "https://mail.google.com/",
+    }
+    session.send_continuation(b"\r\n")
+    assert session.data_to_send() == b"\r\n"
+    [refusal] = feed(
+        session,
+        f"{command.tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n".encode(),
+        bytewise=bytewise,
+    )
+    assert isinstance(refusal, Tagged) and refusal.code == "AUTHENTICATIONFAILED"
+    assert session.state is SessionState.NOT_AUTHENTICATED and not session.pending
+
+
+def test_office365_says_its_capabilities_only_when_asked() -> None:
+    """Neither Exchange's greeting nor its AUTHENTICATE answer carries CAPABILITY: the
+    session knows LITERAL+ only once asked, and asked again after signing in."""
+    session = ImapSession()
+    feed(session, b"* OK The Microsoft Exchange IMAP4 service is ready. [TQBOADIA]\r\n")
+    assert session.capabilities is None
+    criteria = (Atom("CHARSET"), Atom("UTF-8"), Atom("FROM"), "Jürgen")
+    assert session.needs_capabilities(*criteria)
+    ask = session.send("CAPABILITY")
+    feed(session, f"* CAPABILITY IMAP4rev1 SASL-IR LITERAL+\r\n{ask.tag} OK done\r\n".encode())
+    sign_in = session.send("AUTHENTICATE", Atom("XOAUTH2"), Raw(b"c2VjcmV0"), continuations=True)
+    feed(session, f"{sign_in.tag} OK AUTHENTICATE completed.\r\n".encode())
+    assert session.needs_capabilities(*criteria)  # forgotten with the sign-in
+    ask = session.send("CAPABILITY")
+    feed(session, f"* CAPABILITY IMAP4rev1 IDLE LITERAL+\r\n{ask.tag} OK done\r\n".encode())
+    session.data_to_send()
+    search = session.send("SEARCH", *criteria)
+    assert session.data_to_send() == (
+        f"{search.tag} SEARCH CHARSET UTF-8 FROM {{7+}}\r\nJürgen\r\n".encode()
+    )
+
+
 def test_sign_in_forgets_capabilities_unless_told_again() -> None:
     session = greeted()
     command = session.send("AUTHENTICATE", Atom("XOAUTH2"), continuations=True)
@@ -235,6 +300,32 @@ def test_idle_and_done(bytewise: bool) -> None:
     assert isinstance(done, Tagged)
     with pytest.raises(UsageError, match="not idling"):
         session.done()
+
+
+@both_ways
+def test_unsolicited_responses_inside_a_fetch_answer(bytewise: bool) -> None:
+    """News from elsewhere between a FETCH's own responses (a new message, a flag change, an
+    expunge) come out in the order sent, and EXISTS follows them as they come."""
+    session = greeted()
+    session.state = SessionState.SELECTED
+    session.exists = 3
+    command = session.send("UID FETCH", Atom("1:*"), Atom("(UID FLAGS)"))
+    events = feed(
+        session,
+        b"* 1 FETCH (UID 101 FLAGS (\\Seen))\r\n* 4 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen))\r\n",
+        bytewise=bytewise,
+    )
+    assert [type(e) for e in events] == [Fetch, Untagged, Fetch]
+    assert session.exists == 4
+    events += feed(
+        session,
+        b"* 2 FETCH (UID 102 FLAGS ())\r\n* 2 EXPUNGE\r\n* 2 FETCH (UID 103 FLAGS ())\r\n"
+        + f"{command.tag} OK FETCH completed.\r\n".encode(),
+        bytewise=bytewise,
+    )
+    assert [type(e) for e in events[3:]] == [Fetch, Untagged, Fetch, Tagged]
+    assert [e.items.get("UID") for e in events if isinstance(e, Fetch)] == [101, None, 102, 103]
+    assert session.exists == 3 and not session.pending
 
 
 def test_bye_ends_the_session() -> None:

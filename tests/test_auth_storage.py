@@ -213,3 +213,21 @@ def test_damaged_keyring_contents_read_as_signed_out(
     cache.add(_EVENT)  # the next sign-in overwrites the damaged entry, in the keyring
     assert json.loads(keyring.load())["AccessToken"]
     assert not path.exists()
+
+
+def test_a_save_by_another_process_is_always_seen(tmp_path: Path) -> None:
+    """Another process's save is noticed even within the same clock tick: msal-extensions
+    compares times, which lost a rotated refresh token when four processes refreshed at once."""
+    path = tmp_path / "tokens.json"
+    mine, theirs = AtomicFilePersistence(path), AtomicFilePersistence(path)
+    theirs.save('{"AccessToken": {}}')
+    assert mine.time_last_modified() > 1e300  # never read here: newer than anything
+    mine.load()
+    assert mine.time_last_modified() == 0.0  # what was read is what is there
+    before = os.stat(path).st_mtime_ns
+    theirs.save('{"AccessToken": {}, "RefreshToken": {}}')
+    os.utime(path, ns=(before, before))  # the same timestamp as the file read before
+    assert mine.time_last_modified() > 1e300  # still seen: it is another file now
+    assert "RefreshToken" in mine.load()
+    mine.save('{"AccessToken": {}}')
+    assert mine.time_last_modified() == 0.0  # its own save needs no reload

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -54,37 +55,51 @@ class TokenCacheUnreadable(AuthError):
 
 
 class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
-    """A plain file, 0600, replaced atomically on every save."""
+    """A plain file, 0600, replaced atomically on every save.
+
+    msal-extensions reloads the cache when ``time_last_modified()`` is later than the moment
+    it last read or wrote it. Comparing clocks loses a save that lands between another
+    process's read and its taking the time (seen with four processes refreshing at once on a
+    busy machine: one then redeemed a refresh token already rotated). So this file says
+    instead whether it is still the very file last read or written here (each save is a new
+    inode): "not modified" (0) if so, "modified" (infinity) if not.
+    """
 
     is_encrypted = False
 
     def __init__(self, location: Path) -> None:
         self._location = Path(location)
+        self._seen: tuple[int, int, int] | None = None  # the file last read or written
 
     def save(self, content: str) -> None:
         directory = self._location.parent
         try:
             write_text_atomically(self._location, content)
+            self._seen = _identity(os.stat(self._location))
         except OSError as exc:
             raise unwritable(directory, exc) from exc
 
     def load(self) -> str:
         try:
-            content = self._location.read_text(encoding="utf-8")
+            with self._location.open(encoding="utf-8") as handle:
+                seen = _identity(os.fstat(handle.fileno()))
+                content: str | None = handle.read()
         except OSError as exc:
             raise self._unreadable(exc) from exc
         except ValueError:  # not UTF-8
             content = None
         if content is not None and _is_cache(content):
+            self._seen = seen
             return content
         self._move_aside(content)
         raise PersistenceNotFound(location=str(self._location))
 
     def time_last_modified(self) -> float:
         try:
-            return os.path.getmtime(self._location)
+            current = _identity(os.stat(self._location))
         except OSError as exc:
             raise self._unreadable(exc) from exc
+        return 0.0 if current == self._seen else math.inf
 
     def _unreadable(self, exc: OSError) -> Exception:
         if exc.errno == errno.ENOENT:
@@ -253,6 +268,10 @@ class TokenStore:
                 path.unlink()
                 removed = True
         return removed
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _keyring_persistence(location: Path) -> BasePersistence | None:

@@ -26,10 +26,10 @@ MODULES = {
         "o365imap.protocol.listing",
         "o365imap.protocol.decode",
     ),
-    "text": ("o365imap.protocol.text", "o365imap.mime.parser"),
+    "text": ("o365imap.protocol.text", "o365imap.mime.headers"),
     "dates": ("o365imap.protocol.text",),
     "utf7": ("o365imap.protocol.utf7",),
-    "mime": ("o365imap.mime.parser", "o365imap.mime.transfer"),
+    "mime": ("o365imap.mime.parser", "o365imap.mime.headers", "o365imap.mime.transfer"),
 }
 
 

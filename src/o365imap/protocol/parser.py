@@ -49,6 +49,8 @@ from o365imap.protocol.listing import (
     _listing_with_subject_literal,
 )
 
+# parse_number and parse_values live in lexer; importers of parser from before the split still
+# find them here.
 __all__ = [
     "ResponseParser",
     "parse_bodystructure",

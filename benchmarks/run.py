@@ -121,12 +121,12 @@ def capture_fetch(host: str, port: int, ca_file: str, token: str) -> tuple[bytes
 def cold_caches() -> None:
     """Forget what earlier runs decoded, so every run starts like a fresh process."""
     from o365imap.cli import output
-    from o365imap.protocol import decode, parser
+    from o365imap.protocol import decode, listing
 
     for cache in (
         decode._ADDRESS_CACHE,
-        parser._SINGLE_CACHE,
-        parser._FLAG_CACHE,
+        listing._SINGLE_CACHE,
+        listing._FLAG_CACHE,
         output._ADDRESS_JSON,
     ):
         cache.clear()

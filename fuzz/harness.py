@@ -20,11 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # What each target instruments: the modules whose branches guide its search (instrumenting
 # more only slows it down).
 MODULES = {
-    "imap": ("o365imap.protocol.parser", "o365imap.protocol.decode"),
-    "text": ("o365imap.protocol.text", "o365imap.mime.parser"),
+    "imap": (
+        "o365imap.protocol.parser",
+        "o365imap.protocol.lexer",
+        "o365imap.protocol.listing",
+        "o365imap.protocol.decode",
+    ),
+    "text": ("o365imap.protocol.text", "o365imap.mime.headers"),
     "dates": ("o365imap.protocol.text",),
     "utf7": ("o365imap.protocol.utf7",),
-    "mime": ("o365imap.mime.parser", "o365imap.mime.transfer"),
+    "mime": ("o365imap.mime.parser", "o365imap.mime.headers", "o365imap.mime.transfer"),
 }
 
 

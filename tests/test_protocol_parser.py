@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -26,6 +27,8 @@ from o365imap.protocol import (
     Tagged,
     Unparsed,
     Untagged,
+    lexer,
+    listing,
 )
 from o365imap.protocol import parser as parser_module
 
@@ -203,16 +206,18 @@ def test_listing_line_is_fully_decoded() -> None:
 
 
 def _general_path(line: bytes) -> Any:
-    saved = parser_module._fast_fetch
-    parser_module._fast_fetch = lambda _line: None  # type: ignore[assignment]
-    try:
+    # Every fast path off: the line matched in the buffer (whole, or around a subject literal),
+    # and the line matched item by item.
+    with (
+        mock.patch.object(parser_module, "_LISTING_IN_BUFFER", re.compile(rb"(?!)")),
+        mock.patch.object(parser_module, "_listing_with_subject_literal", lambda *_: None),
+        mock.patch.object(parser_module, "_fast_fetch", lambda _line: None),
+    ):
         return feed_whole(line)
-    finally:
-        parser_module._fast_fetch = saved
 
 
 def test_fast_and_general_paths_agree() -> None:
-    assert parser_module._fast_fetch(LISTING_LINE.rstrip(b"\r\n")) is not None
+    assert listing._fast_fetch(LISTING_LINE.rstrip(b"\r\n")) is not None
     assert _general_path(LISTING_LINE) == feed_whole(LISTING_LINE)
 
 
@@ -479,7 +484,7 @@ def test_deep_bodystructures_are_cut_off_by_the_decoder() -> None:
     from o365imap.protocol.decode import MAX_DEPTH
 
     # as deep as the parser takes: the FETCH list and the text part are two more levels
-    value = _nested_bodystructure(parser_module.MAX_NESTING - 2)
+    value = _nested_bodystructure(lexer.MAX_NESTING - 2)
     events = both(b"* 1 FETCH (UID 1 BODYSTRUCTURE " + value + b")\r\nA1 OK done\r\n")
     tree = events[0].items["BODYSTRUCTURE"]
     assert tree == parse_bodystructure(value)
@@ -515,12 +520,12 @@ def test_dovecots_deepest_structure_decodes() -> None:
     ids=["million", "bodystructure", "after-literal"],
 )
 def test_lists_nested_too_deep_are_a_protocol_error(data: bytes) -> None:
-    with pytest.raises(ProtocolError, match=f"more than {parser_module.MAX_NESTING} deep"):
+    with pytest.raises(ProtocolError, match=f"more than {lexer.MAX_NESTING} deep"):
         feed_whole(data)
 
 
 def test_the_nesting_limit_is_the_same_whole_and_byte_at_a_time() -> None:
-    limit = parser_module.MAX_NESTING
+    limit = lexer.MAX_NESTING
     deepest = b"* LIST " + b"(" * limit + b"x" + b")" * limit + b"\r\n"
     [event] = both(deepest)
     value = event.values[0]
@@ -688,7 +693,7 @@ HOSTILE_BYTES = st.sampled_from(
 @settings(max_examples=2000)
 @given(st.lists(HOSTILE_BYTES, max_size=40).map(b"".join))
 def test_the_linear_tokenizer_makes_what_findall_made(line: bytes) -> None:
-    assert parser_module._tokens(line) == REFERENCE_TOKEN.findall(line)
+    assert lexer._tokens(line) == REFERENCE_TOKEN.findall(line)
 
 
 def _hostile_lines(pairs: int) -> dict[str, tuple[bytes, tuple[Any, ...]]]:

@@ -3,7 +3,9 @@
 No sockets and no IMAP here: bytes in, events and files out, in bounded memory.
 
     transfer   incremental base64 / quoted-printable decoders (binascii on whole runs)
-    parser     MimeParser: bytes -> PartStart / PartData / PartEnd, IMAP part numbers
+    parser     MimeParser: bytes -> events, IMAP part numbers (the streaming state machine)
+    events     PartStart / PartData / PartEnd: what the parser says about each part
+    headers    split_header_params and the other header values that steer the parser
     names      safe_filename, unique_path: decoded names made safe, generated, numbered
     report     parse_delivery_status: what a bounce's machine-readable part says (RFC 3464)
     sink       AtomicFile: temporary file in the folder, fsync, link into place; the
@@ -12,6 +14,8 @@ No sockets and no IMAP here: bytes in, events and files out, in bounded memory.
 
 from __future__ import annotations
 
+from o365imap.mime.events import MimeEvent, PartData, PartEnd, PartStart
+from o365imap.mime.headers import split_header_params
 from o365imap.mime.names import (
     StorageError,
     UnsafeFileName,
@@ -20,15 +24,7 @@ from o365imap.mime.names import (
     safe_filename,
     unique_path,
 )
-from o365imap.mime.parser import (
-    MimeEvent,
-    MimeParser,
-    PartData,
-    PartEnd,
-    PartStart,
-    iter_events,
-    split_header_params,
-)
+from o365imap.mime.parser import MimeParser, iter_events
 from o365imap.mime.sink import AtomicFile, SavedFile, make_directory, remove_stale_temporaries
 from o365imap.mime.transfer import (
     Base64Decoder,

@@ -1,5 +1,10 @@
 """A streaming MIME parser for whole messages (RFC 2045, RFC 2046), sans I/O.
 
+What this module owns: the state machine that reads a message's header blocks and routes its
+body bytes, line by line, to the part they belong to (delimiters, nesting, encapsulated
+messages). The events it makes are in ``events``; what a part's header block says (its type,
+parameters, boundary, number) is worked out in ``headers``.
+
 The rule this module keeps: bytes go in (``feed``, in chunks of any size), events come out
 (``PartStart``, ``PartData`` already transfer-decoded, ``PartEnd``), and memory stays bounded
 whatever the size of a part: the parser holds one header block (at most ``max_header_bytes``)
@@ -22,7 +27,7 @@ What real messages get wrong, and what this parser does about it:
 * A boundary that is the prefix of another (``X`` and ``X_alt``): delimiter lines are compared
   whole (trailing whitespace allowed), never by prefix.
 * Unquoted boundaries with ``=`` in them, 8-bit bytes in headers, RFC 2231 and RFC 2047 in
-  parameters: see ``split_header_params`` and ``o365imap.protocol.text.decode_params``.
+  parameters: see ``headers.split_header_params`` and ``o365imap.protocol.text.decode_params``.
 * A missing close delimiter: the part ends at the end of the input, or at a delimiter of an
   outer multipart (which closes every inner one); ``PartEnd.complete`` says so.
 * LF-only line endings, header blocks that end without a blank line (at a delimiter or at a
@@ -32,14 +37,15 @@ What real messages get wrong, and what this parser does about it:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 
 from o365imap.errors import UsageError
+from o365imap.mime.events import MimeEvent, PartData, PartEnd, PartStart
+from o365imap.mime.headers import _FIELD, part_start, split_header_params
 from o365imap.mime.transfer import IdentityDecoder, TransferDecoder, decoder_for
-from o365imap.protocol.text import decode_2047, decode_bytes, decode_params
 
+# The events and split_header_params live in events and headers; importers of mime.parser
+# from before the split still find them here.
 __all__ = [
     "MAX_DEPTH",
     "MAX_HEADER_BYTES",
@@ -54,142 +60,7 @@ __all__ = [
 
 MAX_HEADER_BYTES = 1 << 20  # one header block; beyond this the rest is read as the body
 MAX_DEPTH = 64  # nesting of multiparts and messages; deeper ones are opaque leaves
-_MAX_BOUNDARY = 1000  # RFC 2046 allows 70; longer ones are not boundaries but garbage
 _MAX_DELIMITER_LINE = 4096  # a delimiter line with transport padding; longer lines are data
-_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
-
-
-# ---------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class PartStart:
-    """A part begins; its header block has been read.
-
-    ``params`` and ``disposition_params`` have lower-case names, RFC 2231 continuations joined
-    and charsets decoded, RFC 2047 words decoded. ``filename`` is the disposition's
-    ``filename``, else the type's ``name`` (decoded, not yet made safe: see
-    ``o365imap.mime.names.safe_filename``). ``encoding`` is the Content-Transfer-Encoding,
-    lower-case. ``headers`` are the raw fields in order: name as written, value unfolded.
-    """
-
-    part: str
-    depth: int
-    content_type: str
-    params: Mapping[str, str]
-    disposition: str | None
-    disposition_params: Mapping[str, str]
-    filename: str | None
-    content_id: str | None
-    description: str | None
-    encoding: str | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    @property
-    def is_multipart(self) -> bool:
-        """A container: its children follow, and it has no data of its own."""
-        return self.content_type.startswith("multipart/")
-
-    @property
-    def is_message(self) -> bool:
-        """An encapsulated message: its data is the raw message, and its parts follow."""
-        return self.content_type in _MESSAGE_TYPES
-
-    def header(self, name: str) -> str | None:
-        """The first header field called ``name`` (any case), RFC 2047-decoded, or None."""
-        wanted = name.lower()
-        for field_name, value in self.headers:
-            if field_name.lower() == wanted:
-                return decode_2047(value)
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class PartData:
-    """Some decoded bytes of a part (never of a multipart container)."""
-
-    part: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class PartEnd:
-    """A part ends. ``size`` counts its decoded bytes, ``encoded_size`` its bytes as the message
-    carries them (before transfer decoding: what IMAP's BODYSTRUCTURE calls the part's size);
-    both are 0 for a multipart. ``complete`` is False when the input ended (or an outer
-    delimiter came) before the part's own end: a multipart without its close delimiter, a part
-    cut off by the end of the input inside a multipart."""
-
-    part: str
-    depth: int
-    size: int
-    complete: bool
-    encoded_size: int = 0
-
-
-MimeEvent = PartStart | PartData | PartEnd
-
-
-# ---------------------------------------------------------------- header values
-
-# name, optional "= value"; a quoted value may hold ';' and runs to the end if unterminated;
-# an unquoted one runs to the next ';' (so "boundary=----=_Part" and "name=my file.pdf" work).
-_PARAM = re.compile(
-    rb"""[\s;]*(?P<name>[^\s;=]+)[ \t]*
-    (?:=[ \t]*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"?[^;]*|(?P<token>[^;]*)))?""",
-    re.S | re.X,
-)
-# Only \\ and \" are unescaped, as mail clients do: a Windows path "C:\dir\a.txt" survives.
-_QUOTED_PAIR = re.compile(rb'\\([\\"])')
-
-
-def split_header_params(value: bytes) -> tuple[bytes, list[tuple[bytes, bytes | None]]]:
-    """``b'text/plain; charset="utf-8"; name*0*=...'`` -> main value and raw parameter pairs.
-
-    The pairs go to ``decode_params`` as they are; nothing is decoded here. Never raises.
-    """
-    main, _semicolon, rest = value.partition(b";")
-    pairs: list[tuple[bytes, bytes | None]] = []
-    for match in _PARAM.finditer(rest):
-        name = match.group("name")
-        quoted = match.group("quoted")
-        if quoted is not None:
-            pairs.append((name, _QUOTED_PAIR.sub(rb"\1", quoted)))
-        else:
-            token = match.group("token")
-            pairs.append((name, None if token is None else token.strip()))
-    return main.strip(), pairs
-
-
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+\-]*\Z")
-_BARE_TYPES = {"text": "text/plain", "multipart": "multipart/mixed"}
-
-
-def _media_type(raw: bytes | None, default: str) -> str:
-    """A media type from a Content-Type main value; ``default`` when it is not one (RFC 2045
-    section 5.2)."""
-    if raw is None:
-        return default
-    text = raw.decode("ascii", "replace").strip().strip('"').lower()
-    main, slash, sub = text.partition("/")
-    main, sub = main.strip(), sub.strip()
-    if not _TOKEN.match(main):
-        return default
-    if not slash or not sub:
-        return _BARE_TYPES.get(main, f"{main}/octet-stream")
-    return f"{main}/{sub}" if _TOKEN.match(sub) else default
-
-
-def _token(raw: bytes | None) -> str | None:
-    if raw is None:
-        return None
-    text = raw.partition(b";")[0].decode("ascii", "replace").strip().strip("\"'").lower()
-    return text or None
-
-
-# "Name:" with the name in printable ASCII other than ':' (RFC 5322 section 2.2); spaces before
-# the colon are tolerated, as everyone does.
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*(.*)", re.S)
 
 
 # ---------------------------------------------------------------- parser state
@@ -387,56 +258,24 @@ class MimeParser:
         self._header_bytes = 0
         self._first_line = False
         depth = self._entity_depth
-
-        def first(name: bytes) -> bytes | None:
-            for field_name, value in fields:
-                if field_name.lower() == name:
-                    return value
-            return None
-
-        main, pairs = split_header_params(first(b"content-type") or b"")
-        content_type = _media_type(main or None, self._entity_default)
-        params = decode_params(pairs)
-        boundary = _boundary(pairs, params)
-        multipart = content_type.startswith("multipart/")
-        if multipart and boundary is None:
-            content_type, multipart = "text/plain", False  # RFC 2045 5.2: unusable, so text
-        elif multipart and depth >= MAX_DEPTH:
-            content_type, multipart = "application/octet-stream", False
-        dsp_main, dsp_pairs = split_header_params(first(b"content-disposition") or b"")
-        disposition_params = decode_params(dsp_pairs)
-        content_id = first(b"content-id")
-        description = first(b"content-description")
-        encoding = _token(first(b"content-transfer-encoding"))
-        part = self._entity_part
-        if part is None:  # the root is numbered by what it is
-            prefix = self._prefix
-            part = prefix if multipart else (f"{prefix}.1" if prefix else "1")
-        self._events.append(
-            PartStart(
-                part=part,
-                depth=depth,
-                content_type=content_type,
-                params=params,
-                disposition=_token(dsp_main or None),
-                disposition_params=disposition_params,
-                filename=disposition_params.get("filename") or params.get("name") or None,
-                content_id=decode_bytes(content_id).strip() or None if content_id else None,
-                description=decode_2047(description) if description is not None else None,
-                encoding=encoding,
-                headers=tuple((name.decode("ascii", "replace"), value) for name, value in fields),
-            )
+        start, boundary = part_start(
+            fields,
+            part=self._entity_part,
+            prefix=self._prefix,
+            depth=depth,
+            default_type=self._entity_default,
+            may_nest=depth < MAX_DEPTH,
         )
-        if multipart:
-            assert boundary is not None
-            digest = content_type == "multipart/digest"
-            self._open.append(_Multipart(part, depth, b"--" + boundary, digest))
+        self._events.append(start)
+        if boundary is not None:
+            digest = start.content_type == "multipart/digest"
+            self._open.append(_Multipart(start.part, depth, b"--" + boundary, digest))
             self._multiparts += 1
         else:
             child = None
-            if content_type in _MESSAGE_TYPES and depth < MAX_DEPTH:
-                child = MimeParser._nested(part, depth + 1, self._max_header)
-            self._open.append(_Leaf(part, depth, decoder_for(encoding), child))
+            if start.is_message and depth < MAX_DEPTH:
+                child = MimeParser._nested(start.part, depth + 1, self._max_header)
+            self._open.append(_Leaf(start.part, depth, decoder_for(start.encoding), child))
         self._state = _BODY
         self._line_start = True
         self._pending_newline, self._newline_passed = b"", False
@@ -598,23 +437,6 @@ class MimeParser:
         if node.child is not None:
             self._events.extend(node.child._close(trailing))
         self._events.append(PartEnd(node.part, node.depth, node.size, complete, node.encoded_size))
-
-
-def _boundary(pairs: list[tuple[bytes, bytes | None]], params: Mapping[str, str]) -> bytes | None:
-    """The boundary as raw bytes (it is compared with raw lines), or None if unusable."""
-    raw: bytes | None = None
-    for name, value in pairs:
-        if name.lower() == b"boundary":
-            raw = value
-            break
-    if raw is None and params.get("boundary"):
-        raw = params["boundary"].encode("utf-8")  # boundary*=...: RFC 2231 on a boundary
-    if raw is None:
-        return None
-    raw = raw.rstrip()  # delimiter lines are compared without trailing whitespace
-    if not raw or len(raw) > _MAX_BOUNDARY or b"\n" in raw or b"\r" in raw:
-        return None
-    return raw
 
 
 def _hold_point(buf: bytes, pos: int, end: int) -> int:

@@ -26,13 +26,8 @@ from o365imap.protocol.events import (
     Unparsed,
     Untagged,
 )
-from o365imap.protocol.parser import (
-    ResponseParser,
-    parse_bodystructure,
-    parse_envelope,
-    parse_number,
-    parse_values,
-)
+from o365imap.protocol.lexer import parse_number, parse_values
+from o365imap.protocol.parser import ResponseParser, parse_bodystructure, parse_envelope
 from o365imap.protocol.utf7 import decode_utf7, encode_utf7
 
 __all__ = [

@@ -1,7 +1,8 @@
 """Bytes in, events out: the incremental IMAP response parser (RFC 3501 sections 7 and 9).
 
-Everything that touches the server's bytes lives here; there is no socket, no clock and no
-logging. ``feed()`` accepts bytes in chunks of any size (one byte at a time gives the same
+What this module owns: framing. ``ResponseParser`` buffers the server's bytes, finds line ends
+and literals, and turns each complete response into an event; there is no socket, no clock and
+no logging. ``feed()`` accepts bytes in chunks of any size (one byte at a time gives the same
 events as one big read); ``next_event()`` returns the next complete event or None.
 
 How a response is framed: a response is one line, unless the line ends in a literal marker
@@ -10,12 +11,9 @@ How a response is framed: a response is one line, unless the line ends in a lite
 ``LiteralData`` chunks as they arrive and are never joined in memory, so a 200 MB attachment can
 flow to disk.
 
-Why the tokenizer looks the way it does: a listing parses tens of thousands of FETCH lines per
-second. The common shape, a FETCH line without literals, goes through a fast path of compiled
-regular expressions that take whole items (an ENVELOPE, an address list) in one C-level match;
-anything else, and anything the fast path does not recognise, goes through the general tokenizer
-(``re.findall`` over the line, linear in its length whatever it holds, plus a small stack
-machine). Both feed the same decoders, and the tests check that they agree.
+Where the values come from: FETCH lines of the listing's usual shape are matched in place in
+the buffer by ``listing`` (the fast path); every other response is tokenized by ``lexer`` and
+its FETCH items decoded by ``decode``.
 """
 
 from __future__ import annotations
@@ -25,17 +23,8 @@ from collections import deque
 from typing import Any
 
 from o365imap.errors import ProtocolError
-from o365imap.models import Address, AddressEntry, BodyPart, Envelope, StreamedLiteral
-from o365imap.protocol.decode import (
-    _ADDRESS_CACHE,
-    MAX_NUMBER_DIGITS,
-    address_list,
-    body_structure,
-    cached_address_list,
-    decode_fetch_items,
-    envelope,
-    make_envelope,
-)
+from o365imap.models import BodyPart, Envelope, StreamedLiteral
+from o365imap.protocol.decode import body_structure, decode_fetch_items, envelope
 from o365imap.protocol.events import (
     Continuation,
     Event,
@@ -47,8 +36,21 @@ from o365imap.protocol.events import (
     Unparsed,
     Untagged,
 )
-from o365imap.protocol.text import parse_internal_date
+from o365imap.protocol.lexer import (
+    _items_in_open_list,
+    _items_until_close,
+    parse_number,
+    parse_values,
+)
+from o365imap.protocol.listing import (
+    _LISTING_IN_BUFFER,
+    _fast_fetch,
+    _listing_fetch,
+    _listing_with_subject_literal,
+)
 
+# parse_number and parse_values live in lexer; importers of parser from before the split still
+# find them here.
 __all__ = [
     "ResponseParser",
     "parse_bodystructure",
@@ -57,52 +59,9 @@ __all__ = [
     "parse_values",
 ]
 
-# How deep lists may nest in a response. Dovecot nests MIME parts up to 100 deep; a part takes
-# one level of a BODYSTRUCTURE, and the deepest a few more (envelope, address list, address,
-# disposition), all inside the FETCH list. Beyond what any server sends, a list nested a million
-# deep would reach every caller that recurses (==, repr, the decoders); the decoders themselves
-# stop at 64 levels of parts (decode.MAX_DEPTH), so what a server can send still decodes.
-MAX_NESTING = 256
-
-# A quoted string. A '"' ends it only when a delimiter follows: servers (Gmail, Exchange) send
-# unescaped quotes inside strings, and reading those as the end desynchronises everything after.
-_QUOTED = rb'"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"'
-# An atom with a [section] that may hold spaces and parens: BODY[HEADER.FIELDS (FROM)]<0>.
-#
-# Where a quoted string or a section fails, it has searched to the end of the line, and it would
-# fail again at every later start: a quoted string's scan from a later '"' is the tail of the
-# failed one, and a section needs a ']' that is not there. Retried at each start, a line of
-# 40 KB of \" took seconds. So each failure is caught where it happens, by a branch that takes
-# the rest of the line into the token's group (a ']' is in every section and in no open one; a
-# '"' in no paren), and _tokens goes on from there without the alternative that failed.
-_SECTION_OR_OPEN = rb"([^\s()\"\[\]]*\[(?:[^\]]*\][^\s()\"]*|[^\]]*+\Z))"
-_PAREN_OR_OPEN_QUOTE = rb'([()]|".*)'  # the second branch is only reached where _QUOTED failed
-_NEVER = rb"(?!)()"  # what has failed keeps its group, so that every pattern gives four
-
-
-def _token_pattern(quotes: bool, sections: bool) -> re.Pattern[bytes]:
-    """Tokens as (quoted, paren, section, atom); re.S, so that a backslash escapes any byte,
-    which the argument above needs."""
-    alternatives = [
-        _QUOTED if quotes else _NEVER,
-        _PAREN_OR_OPEN_QUOTE if quotes else rb"([()])",
-        _SECTION_OR_OPEN if sections else _NEVER,
-        rb"([^\s()\"]+)",
-    ]
-    return re.compile(rb"|".join(alternatives), re.S)
-
-
-_TOKEN = _token_pattern(quotes=True, sections=True)
-_WITHOUT_SECTIONS = _token_pattern(quotes=True, sections=False)
-_WITHOUT_QUOTES = _token_pattern(quotes=False, sections=True)
-_PARENS_AND_ATOMS = _token_pattern(quotes=False, sections=False)
-_UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _LITERAL_FOLLOWERS = frozenset(b" )(\r\n")
 _MISCOUNT_MAX = 4096  # miscounted literals are display names: never look at big ones
-# A number the fast paths take; a longer run of digits leaves the line to the general path,
-# which says what is wrong with it.
-_NUMBER = rb"(\d{1,%d})" % MAX_NUMBER_DIGITS
 
 _NUMBERED = re.compile(rb"\* (\d+) ([A-Za-z]+)")
 # The item a literal belongs to: the name before it, ``BODY[1]``, ``BODY[HEADER]<0>``. Matched
@@ -115,365 +74,6 @@ _STATUS = re.compile(rb"(?:\[([^\s\]]+)(?: ([^\]]*))?\] ?)?(.*)", re.S)
 _STATUS_KINDS = {"OK", "NO", "BAD", "BYE", "PREAUTH"}
 # Lines whose text is free text: a "{5}" at their end is words, not a literal.
 _NO_LITERALS = re.compile(rb"\+|\* (?:OK|NO|BAD|BYE|PREAUTH)\b|[^\s*+]+ (?:OK|NO|BAD)\b", re.I)
-
-
-def parse_number(digits: bytes, line: bytes) -> int:
-    """``digits`` (ASCII digits only, as the caller has checked) as an IMAP number; more
-    digits than any IMAP number has (RFC 9051 number64) is a ProtocolError quoting ``line``.
-
-    The one check for every number a server sends: the parser's sequence numbers and literal
-    sizes, and the client's STATUS counts, SEARCH results, response codes and backoff times.
-    """
-    if len(digits) > MAX_NUMBER_DIGITS:
-        raise ProtocolError(
-            f"the server sent a number of {len(digits)} digits; IMAP's have at most "
-            f"{MAX_NUMBER_DIGITS}",
-            excerpt=line,
-        )
-    return int(digits)
-
-
-def _unquote(content: bytes) -> bytes:
-    return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
-
-
-def _tokens(line: bytes) -> list[tuple[bytes, bytes, bytes, bytes]]:
-    """The tokens of ``line``, (quoted, paren, section, atom) as the findall of the four
-    alternatives gives them, in time linear in the length of the line.
-
-    At most three passes: a failed quoted string or section ends a pass, and the next one starts
-    where it failed, with a pattern that no longer tries what failed. A '"' that starts no string
-    is skipped, as findall skips what nothing matches.
-    """
-    pattern = _TOKEN
-    tokens = pattern.findall(line)
-    while tokens:
-        _, paren, section, _ = tokens[-1]
-        if section and b"]" not in section:  # an atom after all, as after a failed section
-            start = len(line) - len(section)
-            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_QUOTES else _WITHOUT_SECTIONS
-        elif paren[:1] == b'"':
-            start = len(line) - len(paren) + 1
-            pattern = _PARENS_AND_ATOMS if pattern is _WITHOUT_SECTIONS else _WITHOUT_QUOTES
-        else:
-            break
-        tokens.pop()
-        tokens += pattern.findall(line, start)
-    return tokens
-
-
-def _tokenize_into(line: bytes, stack: list[list[Any]], current: list[Any]) -> list[Any]:
-    """Add the tokens of ``line`` to the open list ``current``; returns the list still open."""
-    for quoted, paren, section, atom in _tokens(line):
-        if atom:
-            current.append(None if atom == b"NIL" else atom)
-        elif paren:
-            if paren == b"(":
-                if len(stack) >= MAX_NESTING:
-                    raise ProtocolError(
-                        f"the server nested lists more than {MAX_NESTING} deep", excerpt=line
-                    )
-                stack.append(current)
-                current = []
-            elif stack:
-                done = current
-                current = stack.pop()
-                current.append(done)
-            # an unbalanced ')' is dropped: nothing sensible can be made of it
-        elif section:
-            current.append(section)
-        else:
-            current.append(_unquote(quoted))
-    return current
-
-
-def _items_in_open_list(prefix: bytes) -> int:
-    """How many items the innermost list still open at the end of ``prefix`` holds so far."""
-    counts = [0]
-    for quoted, paren, section, atom in _tokens(prefix):
-        if paren == b"(":
-            counts[-1] += 1
-            counts.append(0)
-        elif paren == b")":
-            if len(counts) > 1:
-                counts.pop()
-        elif quoted or section or atom or not paren:
-            counts[-1] += 1
-    return counts[-1]
-
-
-def _items_until_close(rest: bytes) -> int:
-    """How many items follow in the current list before the ``)`` that closes it."""
-    depth = 0
-    items = 0
-    for _quoted, paren, _section, _atom in _tokens(rest):
-        if paren == b"(":
-            if depth == 0:
-                items += 1
-            depth += 1
-        elif paren == b")":
-            if depth == 0:
-                return items
-            depth -= 1
-        elif depth == 0:
-            items += 1
-    return items
-
-
-def parse_values(segments: list[Any]) -> list[Any]:
-    """Tokens of a response given as line segments alternating with literal values.
-
-    Lists nested deeper than MAX_NESTING are a ProtocolError.
-    """
-    stack: list[list[Any]] = []
-    current: list[Any] = []
-    for i, segment in enumerate(segments):
-        if i % 2:
-            current.append(segment)
-        else:
-            current = _tokenize_into(segment, stack, current)
-    while stack:  # lists left open by a truncated or broken response are closed
-        done = current
-        current = stack.pop()
-        current.append(done)
-    return current
-
-
-# ---------------------------------------------------------------- the FETCH fast path
-
-_NS = rb'(?:"([^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+)"|(NIL))'
-_NS_NC = rb'(?:"[^"\\]*+(?:(?:\\.|"(?=[^\s()]))[^"\\]*+)*+"|NIL)'
-_ADDR = rb"\(" + _NS + rb" " + _NS + rb" " + _NS + rb" " + _NS + rb"\)"
-_ADDR_NC = rb"\(" + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb" " + _NS_NC + rb"\)"
-_ALIST = rb"(NIL|\((?:" + _ADDR_NC + rb")+\))"
-_ADDRESS = re.compile(_ADDR)
-_FETCH_HEAD = re.compile(rb"\* " + _NUMBER + rb" FETCH \(")
-# One pattern per item the listing asks for, chosen by the item's first letter; each must
-# consume the item and the separator after it (a space, or the ')' that ends the line).
-_SEP = rb"( |\)\Z)"
-_FAST_ITEMS: dict[int, tuple[re.Pattern[bytes], str]] = {
-    ord("U"): (re.compile(rb"UID " + _NUMBER + _SEP), "UID"),
-    ord("R"): (re.compile(rb"RFC822\.SIZE " + _NUMBER + _SEP), "RFC822.SIZE"),
-    ord("F"): (re.compile(rb"FLAGS \(([^()\"\[\]{}]*)\)" + _SEP), "FLAGS"),
-    ord("I"): (re.compile(rb'INTERNALDATE "([^"\\]*)"' + _SEP), "INTERNALDATE"),
-    ord("M"): (re.compile(rb"MODSEQ \(" + _NUMBER + rb"\)" + _SEP), "MODSEQ"),
-    ord("E"): (
-        re.compile(
-            rb"ENVELOPE \("
-            + _NS
-            + rb" "
-            + _NS
-            + (rb" " + _ALIST) * 6
-            + rb" "
-            + _NS
-            + rb" "
-            + _NS
-            + rb"\)"
-            + _SEP
-        ),
-        "ENVELOPE",
-    ),
-}
-
-
-# The listing's own request, in the order Dovecot and Exchange answer it: one match per line.
-# Strings here exclude CR and LF so that a match can never run past the end of its line.
-_NS_LINE = rb'(?:"([^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+)"|(NIL))'
-_NS_LINE_NC = rb'(?:"[^"\\\r\n]*+(?:(?:\\.|"(?=[^\s()]))[^"\\\r\n]*+)*+"|NIL)'
-_ADDR_LINE_NC = rb"\(" + rb" ".join([_NS_LINE_NC] * 4) + rb"\)"
-_ALIST_LINE = rb"(NIL|\((?:" + _ADDR_LINE_NC + rb")++\))"
-_LISTING_BODY = (
-    rb"\* "
-    + _NUMBER
-    + rb" FETCH \(UID "
-    + _NUMBER
-    + rb" FLAGS \(([^()\"\[\]{}\r\n]*)\) RFC822\.SIZE "
-    + _NUMBER
-    + rb' INTERNALDATE "([^"\\\r\n]*)" ENVELOPE \('
-    + _NS_LINE
-    + rb" "
-    + _NS_LINE
-    + (rb" " + _ALIST_LINE) * 6
-    + rb" "
-    + _NS_LINE
-    + rb" "
-    + _NS_LINE
-    + rb"\)\)"
-)
-_LISTING_LINE = re.compile(_LISTING_BODY + rb"\Z")  # a line without its CRLF
-# Long subjects are folded, and Dovecot sends a folded subject as a literal: the same line in
-# two pieces, around the subject's bytes.
-_LISTING_HEAD_LITERAL = re.compile(
-    _LISTING_BODY.split(rb"ENVELOPE \(")[0]
-    + rb"ENVELOPE \("
-    + _NS_LINE
-    + rb" \{"
-    + _NUMBER
-    + rb"\}\r\n"
-)
-_LISTING_TAIL = re.compile(
-    (rb" " + _ALIST_LINE) * 6 + rb" " + _NS_LINE + rb" " + _NS_LINE + rb"\)\)\r?\n"
-)
-_LISTING_IN_BUFFER = re.compile(_LISTING_BODY + rb"\r?\n")  # straight from the read buffer
-
-
-_FLAG_CACHE: dict[bytes, tuple[str, ...]] = {}
-
-
-def _flags(raw: bytes) -> tuple[str, ...]:
-    """A flag list's atoms; memoized, since a folder has only a few distinct combinations."""
-    found = _FLAG_CACHE.get(raw)
-    if found is None:
-        found = tuple(f for f in raw.decode("utf-8", "replace").split() if f != "NIL")
-        if len(_FLAG_CACHE) < 1024:
-            _FLAG_CACHE[raw] = found
-    return found
-
-
-def _fast_nstring(content: bytes, nil: bytes) -> bytes | None:
-    if nil:
-        return None
-    return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
-
-
-_ONE_ADDRESS = re.compile(_ADDR_NC)
-_SINGLE_CACHE: dict[bytes, Address] = {}
-
-
-def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
-    """An address list from its raw bytes, through two caches.
-
-    Whole lists repeat (Sender and Reply-To are copies of From) and single addresses repeat far
-    more (the same people write to the same people): decoding each distinct address once is
-    most of what makes listing fast. Lists with group syntax (a NIL host) take the general
-    decoder, which knows groups.
-    """
-    if raw == b"NIL":
-        return ()
-    found = _ADDRESS_CACHE.get(raw)
-    if found is not None:
-        return found
-    pieces = _ONE_ADDRESS.findall(raw)
-    out: list[AddressEntry] = []
-    for piece in pieces:
-        address = _SINGLE_CACHE.get(piece)
-        if address is None:
-            if piece.endswith(b" NIL)"):  # group syntax: let the general decoder see it all
-                return _slow_addresses(raw)
-            decoded = address_list([_address_quad(piece)])
-            if len(decoded) != 1 or not isinstance(decoded[0], Address):
-                return _slow_addresses(raw)
-            address = decoded[0]
-            if len(_SINGLE_CACHE) >= 16384:
-                _SINGLE_CACHE.clear()
-            _SINGLE_CACHE[piece] = address
-        out.append(address)
-    result = tuple(out)
-    if len(_ADDRESS_CACHE) >= 8192:
-        _ADDRESS_CACHE.clear()
-    _ADDRESS_CACHE[raw] = result
-    return result
-
-
-def _address_quad(piece: bytes) -> tuple[bytes | None, ...]:
-    match = _ADDRESS.fullmatch(piece)
-    assert match is not None  # findall gave us exactly this shape
-    a, an, b, bn, c, cn, d, dn = match.groups()
-    return (
-        _fast_nstring(a, an),
-        _fast_nstring(b, bn),
-        _fast_nstring(c, cn),
-        _fast_nstring(d, dn),
-    )
-
-
-def _slow_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
-    return cached_address_list(
-        raw,
-        [
-            (
-                _fast_nstring(a, an),
-                _fast_nstring(b, bn),
-                _fast_nstring(c, cn),
-                _fast_nstring(d, dn),
-            )
-            for a, an, b, bn, c, cn, d, dn in _ADDRESS.findall(raw)
-        ],
-    )
-
-
-def _listing_fetch(g: tuple[Any, ...], subject_literal: bytes | None = None) -> Fetch:
-    """The Fetch of a listing line from the listing pattern's groups; a subject that came as
-    a literal is passed apart, since literals are taken as they are (no unescaping)."""
-    return Fetch(
-        int(g[0]),
-        {
-            "UID": int(g[1]),
-            "FLAGS": _flags(g[2]),
-            "RFC822.SIZE": int(g[3]),
-            "INTERNALDATE": parse_internal_date(g[4]),
-            "ENVELOPE": make_envelope(
-                _fast_nstring(g[5], g[6]),
-                _fast_nstring(g[7], g[8]) if subject_literal is None else subject_literal,
-                () if g[9] == b"NIL" else _fast_addresses(g[9]),
-                () if g[10] == b"NIL" else _fast_addresses(g[10]),
-                () if g[11] == b"NIL" else _fast_addresses(g[11]),
-                () if g[12] == b"NIL" else _fast_addresses(g[12]),
-                () if g[13] == b"NIL" else _fast_addresses(g[13]),
-                () if g[14] == b"NIL" else _fast_addresses(g[14]),
-                _fast_nstring(g[15], g[16]),
-                _fast_nstring(g[17], g[18]),
-            ),
-        },
-    )
-
-
-def _fast_fetch(line: bytes) -> Fetch | None:
-    """A FETCH line of the usual shape, or None to let the general path handle it."""
-    m = _LISTING_LINE.match(line)
-    if m is not None:
-        return _listing_fetch(m.groups())
-    head = _FETCH_HEAD.match(line)
-    if head is None:
-        return None
-    items: dict[str, Any] = {}
-    pos = head.end()
-    size = len(line)
-    while pos < size:
-        entry = _FAST_ITEMS.get(line[pos])
-        if entry is None:
-            return None
-        pattern, name = entry
-        m = pattern.match(line, pos)
-        if m is None:
-            return None
-        if name == "ENVELOPE":
-            g = m.groups()
-            items[name] = make_envelope(
-                _fast_nstring(g[0], g[1]),
-                _fast_nstring(g[2], g[3]),
-                _fast_addresses(g[4]),
-                _fast_addresses(g[5]),
-                _fast_addresses(g[6]),
-                _fast_addresses(g[7]),
-                _fast_addresses(g[8]),
-                _fast_addresses(g[9]),
-                _fast_nstring(g[10], g[11]),
-                _fast_nstring(g[12], g[13]),
-            )
-        elif name == "FLAGS":
-            items[name] = _flags(m.group(1))
-        elif name == "INTERNALDATE":
-            items[name] = parse_internal_date(m.group(1))
-        else:
-            items[name] = int(m.group(1))
-        if m.end() == size:
-            return Fetch(int(head.group(1)), items)
-        pos = m.end()
-    return None
-
-
-# ---------------------------------------------------------------- framing
 
 
 class ResponseParser:
@@ -554,9 +154,12 @@ class ResponseParser:
                         self._scan_from = 0
                         self._compact()
                         return _listing_fetch(listing.groups())
-                    split = self._listing_with_subject_literal(snap)
+                    split = _listing_with_subject_literal(snap, self._pos, self.stream_threshold)
                     if split is not None:
-                        return split
+                        fetch, self._pos = split
+                        self._scan_from = 0
+                        self._compact()
+                        return fetch
             line = self._next_line()
             if line is None:
                 return None
@@ -583,23 +186,6 @@ class ResponseParser:
             self._scan_from = len(self._buf)
             return False
         return True
-
-    def _listing_with_subject_literal(self, snap: bytes) -> Fetch | None:
-        head = _LISTING_HEAD_LITERAL.match(snap, self._pos)
-        if head is None:
-            return None
-        size = int(head.group(8))
-        if size > self.stream_threshold:
-            return None  # the general path streams it
-        start = head.end()
-        end = start + size
-        tail = _LISTING_TAIL.match(snap, end)
-        if tail is None:  # not all here yet, or not the usual shape: the general path decides
-            return None
-        self._pos = tail.end()
-        self._scan_from = 0
-        self._compact()
-        return _listing_fetch((*head.groups()[:7], None, None, *tail.groups()), snap[start:end])
 
     def _next_line(self) -> bytes | None:
         buf = self._buf

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from o365imap.protocol.parser import parse_number
+from o365imap.protocol.lexer import parse_number
 
 __all__ = ["PARTIAL_MAX", "section_of"]
 

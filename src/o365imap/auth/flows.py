@@ -35,7 +35,6 @@ import base64
 import functools
 import json
 import logging
-import re
 import threading
 import time
 import webbrowser
@@ -50,13 +49,12 @@ import requests
 from o365imap.auth.aadsts import aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
 from o365imap.auth.discovery import DiscoveryCache
+from o365imap.auth.http import make_session, unreachable
 from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import Profile
 from o365imap.errors import (
-    ConnectError,
     InteractionRequired,
     O365ImapError,
-    ReadTimeout,
     SignInCancelled,
     SignInFailed,
     SignInTimeout,
@@ -109,7 +107,7 @@ def _boundary(
         try:
             return method(self, *args, **kwargs)
         except requests.RequestException as exc:
-            raise _unreachable(self.profile.authority_url, self._timeout, exc) from exc
+            raise unreachable(self.profile.authority_url, self._timeout, exc) from exc
 
     return translated
 
@@ -135,7 +133,7 @@ class Authenticator:
         self.store = store or TokenStore()
         self._secret = secret
         self._timeout = check_seconds(timeout)
-        self._http = http or _session(profile.ca_file, timeout)
+        self._http = http or make_session(profile.ca_file, timeout)
         self._app: msal.ClientApplication | None = None
         self._cache: msal.TokenCache | None = None
         self._discovery: DiscoveryCache | None = None
@@ -301,7 +299,7 @@ class Authenticator:
                 raise
             except requests.RequestException as exc:
                 redirect.respond(
-                    False, str(_unreachable(self.profile.authority_url, self._timeout, exc))
+                    False, str(unreachable(self.profile.authority_url, self._timeout, exc))
                 )
                 raise
             # Anything else (Ctrl-C): the listener's close tells the browser.
@@ -540,27 +538,6 @@ class Authenticator:
         return removed
 
 
-def _session(ca_file: str | None, timeout: float) -> requests.Session:
-    session = _TimeoutSession(timeout)
-    if ca_file:
-        session.verify = ca_file
-        # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE would override verify= otherwise.
-        session.trust_env = False
-    return session
-
-
-class _TimeoutSession(requests.Session):
-    """requests has no session-wide timeout; msal passes none: never wait forever."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(*args, **kwargs)
-
-
 def _aging(result: dict[str, Any]) -> bool:
     """Past the refresh time the platform gave (``refresh_in``), though not expired."""
     refresh_on = result.get("refresh_on")
@@ -583,24 +560,6 @@ def _home_account_id(result: dict[str, Any]) -> str | None:
             return f"{info['uid']}.{info['utid']}"
     sub = (result.get("id_token_claims") or {}).get("sub")
     return sub if isinstance(sub, str) else None
-
-
-def _unreachable(url: str, timeout: float, exc: requests.RequestException) -> TransportError:
-    """One sentence for a request msal could not make (the cause stays chained)."""
-    where = f"cannot reach the identity platform at {url}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return ConnectError(
-            f"{where}: its TLS certificate is not trusted (trust its CA: --ca-file)"
-        )
-    if isinstance(exc, requests.Timeout):
-        return ReadTimeout(f"{where}: no answer within {timeout:g} s")
-    if isinstance(exc, requests.ConnectionError):
-        # "[Errno 111] Connection refused" deep in urllib3's message: the part a person needs.
-        errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
-        return ConnectError(
-            f"{where}: {errno_text.group(1) if errno_text else 'connection failed'}"
-        )
-    return TransportError(f"{where}: {type(exc).__name__}")
 
 
 def _failure(result: dict[str, Any], what: str) -> SignInFailed:

@@ -21,9 +21,9 @@ from o365imap._replies import (
     search_numbers,
     summary_from,
 )
+from o365imap.client._connection import Connection, mailbox_arg
 from o365imap.client._policy import folder_error
 from o365imap.client._sections import iter_section
-from o365imap.client._signin import SignedIn, mailbox_arg
 from o365imap.errors import CapabilityMissing, CommandError, SessionExpired, UsageError
 from o365imap.limits import check_folder_name
 from o365imap.models import (
@@ -58,7 +58,7 @@ _FLAG = re.compile(r"^\\?[A-Za-z0-9$_.\-]+$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-class ImapClient(SignedIn):
+class ImapClient(Connection):
     """One IMAP connection to Office 365, Outlook.com or any IMAP4rev1 server.
 
     >>> with ImapClient("outlook.office365.com") as imap:           # doctest: +SKIP

@@ -13,19 +13,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from o365imap.client._policy import RetryPolicy, refusal_error
 from o365imap.errors import (
-    CapabilityMissing,
-    CommandError,
     ConnectionClosed,
     O365ImapError,
     ProtocolError,
     ReadTimeout,
     SessionExpired,
-    TransportError,
     UsageError,
 )
 from o365imap.limits import DEFAULT_TIMEOUT, check_seconds
@@ -153,81 +149,13 @@ class SessionDriver:
             self._run("CAPABILITY")
         return Capabilities(self._session.capabilities or frozenset())
 
-    # ------------------------------------------------------------ connecting
-
-    def __enter__(self) -> Self:
-        if not self._connected:
-            self.connect()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            self.logout()
-        else:
-            self.close()
-
-    def connect(self) -> None:
-        """Open the connection, read the greeting, and upgrade with STARTTLS if asked to."""
-        self._session = ImapSession()
-        self._selected = None
-        self._transport.set_read_timeout(self._timeout)  # a BYE or logout may have cut it
-        self._transport.connect()
-        self._connected = True
-        self._logging_out = False
-        try:
-            self._greet_and_secure()
-        except BaseException:
-            # No half-open connection left behind: `with ImapClient(...)` never reaches
-            # __exit__ when connecting fails (a silent greeting, STARTTLS refused).
-            self.close()
-            raise
-
-    def _greet_and_secure(self) -> None:
-        greeting = self._next_event()
-        if not isinstance(greeting, Untagged) or greeting.kind not in ("OK", "PREAUTH"):
-            text = greeting.text if isinstance(greeting, Untagged) else repr(greeting)
-            raise ConnectionClosed(f"{self.host} refused the connection: {text}", bye=text)
-        if self.security is Security.STARTTLS:
-            if "STARTTLS" not in self.capabilities:
-                raise CapabilityMissing(
-                    f"{self.host} does not offer STARTTLS; use --security tls",
-                    capability="STARTTLS",
-                )
-            self._run("STARTTLS")
-            if self._session.buffered or self._session.in_response:
-                # Bytes after STARTTLS's OK came in plain text, before the handshake: whoever
-                # sent them could be in the middle (the STARTTLS command-injection attacks).
-                raise ProtocolError(
-                    f"{self.host} sent unencrypted data after agreeing to STARTTLS; refusing it"
-                )
-            self._transport.start_tls()
+    # ------------------------------------------------------------ closing
 
     def close(self) -> None:
         """Drop the connection without a goodbye."""
         self._transport.close()
         self._connected = False
         self._open = None  # its answer went with the connection
-
-    def logout(self) -> None:
-        """Say goodbye and close; never raises for a connection that is already gone."""
-        if self._connected:
-            self._logging_out = True
-            # Best effort with a short wait: the work is done, a silent server must not turn it
-            # into a failure or keep the user waiting for the full read timeout.
-            self._transport.set_read_timeout(min(self._transport.read_timeout, 5.0))
-            try:
-                self._run("LOGOUT")
-            except (TransportError, CommandError, ProtocolError, UsageError):
-                pass
-            except Exception:
-                self.close()
-                raise
-        self.close()
 
     def reconnect(self) -> None:
         """A new session in place of one the server ended (see SignedIn.reconnect)."""

@@ -1,31 +1,118 @@
-"""Signing in, opening a folder, and coming back after the server ended the session.
+"""A session's life: connecting (TLS or STARTTLS), signing in, opening a folder, logging out,
+and coming back after the server ended the session.
 
 SASL XOAUTH2 and OAUTHBEARER (RFC 7628) with SASL-IR where offered, LOGIN for servers without
 OAuth, and the reconnect that follows Office 365's ``BYE ... AccessTokenExpired``: a new
-connection, a fresh token from the caller's source, the same folder opened again.
+connection, a fresh token from the caller's source, the same folder opened again. Running the
+commands is the driver's (``_driver``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 from o365imap._replies import folder_info
 from o365imap.client._driver import Mechanism, SessionDriver
 from o365imap.client._policy import folder_error, sign_in_refused
-from o365imap.errors import CapabilityMissing, CommandError, SessionExpired, UsageError
+from o365imap.errors import (
+    CapabilityMissing,
+    CommandError,
+    ConnectionClosed,
+    ProtocolError,
+    SessionExpired,
+    TransportError,
+    UsageError,
+)
 from o365imap.limits import check_folder_name
 from o365imap.models import FolderInfo
-from o365imap.protocol import Atom, Continuation, Raw, encode_utf7, sasl
+from o365imap.protocol import Atom, Continuation, Raw, Untagged, encode_utf7, sasl
 from o365imap.protocol.commands import Argument
+from o365imap.protocol.session import ImapSession
+from o365imap.transport import Security
 
-__all__ = ["SignedIn", "mailbox_arg"]
+__all__ = ["Connection", "mailbox_arg"]
 
 log = logging.getLogger("o365imap.client")
 
 
-class SignedIn(SessionDriver):
-    """The session driver with sign-in, reconnect and the open folder; see ImapClient."""
+class Connection(SessionDriver):
+    """The session driver with connecting, sign-in, reconnect and the open folder; see
+    ImapClient."""
+
+    # ------------------------------------------------------------ connecting
+
+    def __enter__(self) -> Self:
+        if not self._connected:
+            self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.logout()
+        else:
+            self.close()
+
+    def connect(self) -> None:
+        """Open the connection, read the greeting, and upgrade with STARTTLS if asked to."""
+        self._session = ImapSession()
+        self._selected = None
+        self._transport.set_read_timeout(self._timeout)  # a BYE or logout may have cut it
+        self._transport.connect()
+        self._connected = True
+        self._logging_out = False
+        try:
+            self._greet_and_secure()
+        except BaseException:
+            # No half-open connection left behind: `with ImapClient(...)` never reaches
+            # __exit__ when connecting fails (a silent greeting, STARTTLS refused).
+            self.close()
+            raise
+
+    def _greet_and_secure(self) -> None:
+        greeting = self._next_event()
+        if not isinstance(greeting, Untagged) or greeting.kind not in ("OK", "PREAUTH"):
+            text = greeting.text if isinstance(greeting, Untagged) else repr(greeting)
+            raise ConnectionClosed(f"{self.host} refused the connection: {text}", bye=text)
+        if self.security is Security.STARTTLS:
+            if "STARTTLS" not in self.capabilities:
+                raise CapabilityMissing(
+                    f"{self.host} does not offer STARTTLS; use --security tls",
+                    capability="STARTTLS",
+                )
+            self._run("STARTTLS")
+            if self._session.buffered or self._session.in_response:
+                # Bytes after STARTTLS's OK came in plain text, before the handshake: whoever
+                # sent them could be in the middle (the STARTTLS command-injection attacks).
+                raise ProtocolError(
+                    f"{self.host} sent unencrypted data after agreeing to STARTTLS; refusing it"
+                )
+            self._transport.start_tls()
+
+    def logout(self) -> None:
+        """Say goodbye and close; never raises for a connection that is already gone."""
+        if self._connected:
+            self._logging_out = True
+            # Best effort with a short wait: the work is done, a silent server must not turn it
+            # into a failure or keep the user waiting for the full read timeout.
+            self._transport.set_read_timeout(min(self._transport.read_timeout, 5.0))
+            try:
+                self._run("LOGOUT")
+            except (TransportError, CommandError, ProtocolError, UsageError):
+                pass
+            except Exception:
+                self.close()
+                raise
+        self.close()
+
+    # ------------------------------------------------------------ signing in
 
     # ------------------------------------------------------------ signing in
 

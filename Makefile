@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-dovecot24 lint typecheck pytest bench fuzz system-deps clean
+.PHONY: demo test quick test-dovecot24 lint typecheck pytest bench fuzz system-deps clean
 
 demo: $(STAMP)
 	@$(PY) scripts/system_deps.py --for demo
@@ -19,8 +19,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The whole suite; hypothesis's ci profile (tests/conftest.py) runs each property in full.
 pytest: system-deps $(STAMP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The unit layer, in under 30 s: no Dovecot, no browser, no long runs (pyproject's markers),
+# hypothesis's dev profile (a tenth of the examples), and no system package needed.
+quick: $(STAMP)
+	HYPOTHESIS_PROFILE=dev $(VENV)/bin/pytest -q -n auto -m "not dovecot and not browser and not slow" \
+		$(PYTEST_ARGS)
 
 # The Dovecot tests again against Dovecot 2.4 (Debian 13's, in a root built once by debootstrap
 # and run through chroot), whatever the system's Dovecot is. Needs root. The tests' folders go

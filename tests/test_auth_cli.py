@@ -1,96 +1,38 @@
-"""The sign-in commands as a person runs them: `o365imap` in a subprocess, against the
-identity-platform emulator running in this process (no mail server needed)."""
+"""The sign-in commands as a person runs them: `o365imap` and the identity-platform emulator,
+both in this process (no mail server needed)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
-import sys
-import threading
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
+from cli_runner import Watch, approving, invoke
+from conftest import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, PUBLIC_ID, SHARED
 from o365imap.auth import Profile, ProfileStore, claims
-from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.identity import IdentityEmulator
-from o365imap.sandbox.tokens import TokenSigner
-
-APP = "0b0b0b0b-2222-4000-8000-000000000001"
-ALICE, ALICE_PW = "alice@example.com", "alice-pw"
-BOB, BOB_PW = "bob@example.com", "bob-pw"
-SHARED = "shared@example.com"
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityEmulator]:
-    emu = IdentityEmulator(tmp_path_factory.mktemp("identity"), signer=TokenSigner())
-    emu.register_app(APP, name="cli tests")
-    emu.add_user(ALICE, ALICE_PW)
-    emu.add_user(BOB, BOB_PW)
-    with emu:
-        yield emu
-
-
-def run(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, watch: Watch | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
     env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file")
-    return subprocess.run(
-        [sys.executable, "-m", "o365imap", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return invoke(args, env, watch=watch)
 
 
 def login(
     home: Path, emulator: IdentityEmulator, username: str, password: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`o365imap login --no-browser ...`, signing in on the printed page as ``username``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_")}
-    env.update(O365IMAP_HOME=str(home), O365IMAP_TOKEN_STORE="file")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "o365imap", "login", "--no-browser", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    lines: list[str] = []
-    approver: threading.Thread | None = None
-    for line in process.stderr:
-        lines.append(line)
-        match = re.search(r"https://\S+/authorize\?\S+", line)
-        if match and approver is None:
-            approver = threading.Thread(
-                target=approve_sign_in,
-                args=(match.group(0),),
-                kwargs={
-                    "username": username,
-                    "password": password,
-                    "ca_file": str(emulator.ca_file),
-                    "fields": {"username": username},
-                },
-                daemon=True,
-            )
-            approver.start()
-    code = process.wait(timeout=60)
-    if approver is not None:
-        approver.join(30)
-    return subprocess.CompletedProcess(process.args, code, "", "".join(lines))
+    approve = approving(username, password, str(emulator.ca_file), {"username": username})
+    return run(home, "login", "--no-browser", *args, watch=approve)
 
 
 def new_profile_args(emulator: IdentityEmulator, name: str, user: str) -> list[str]:
     return [
-        "--profile", name, "--client-id", APP, "--authority", emulator.authority(),
+        "--profile", name, "--client-id", PUBLIC_ID, "--authority", emulator.authority(),
         "--ca-file", str(emulator.ca_file), "--user", user,
     ]  # fmt: skip
 
@@ -102,10 +44,10 @@ def profiles(home: Path) -> dict[str, object]:
 def test_a_shared_mailbox_login_keeps_mailbox_and_account_apart(
     tmp_path: Path, emulator: IdentityEmulator
 ) -> None:
-    first = login(tmp_path, emulator, BOB, BOB_PW, *new_profile_args(emulator, "bob", BOB))
+    first = login(tmp_path, emulator, BOB, BOB_PASSWORD, *new_profile_args(emulator, "bob", BOB))
     assert first.returncode == 0, first.stderr
     shared = login(
-        tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, "shared", SHARED)
+        tmp_path, emulator, ALICE, ALICE_PASSWORD, *new_profile_args(emulator, "shared", SHARED)
     )
     assert shared.returncode == 0, shared.stderr
     data = profiles(tmp_path)
@@ -126,7 +68,15 @@ def test_a_shared_mailbox_login_keeps_mailbox_and_account_apart(
     assert claims(still.stdout.strip())["upn"] == BOB
 
     again = login(
-        tmp_path, emulator, ALICE, ALICE_PW, "--profile", "shared", "--default", "--timeout", "30"
+        tmp_path,
+        emulator,
+        ALICE,
+        ALICE_PASSWORD,
+        "--profile",
+        "shared",
+        "--default",
+        "--timeout",
+        "30",
     )
     assert again.returncode == 0, again.stderr
     assert profiles(tmp_path)["default"] == "shared"  # asked for
@@ -139,10 +89,10 @@ def test_logout_names_the_profiles_that_shared_the_sign_in(
     profile signs out the others, and the command says which."""
     for name, mailbox in (("alice", ALICE), ("shared", SHARED)):
         done = login(
-            tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, name, mailbox)
+            tmp_path, emulator, ALICE, ALICE_PASSWORD, *new_profile_args(emulator, name, mailbox)
         )
         assert done.returncode == 0, done.stderr
-    bob = login(tmp_path, emulator, BOB, BOB_PW, *new_profile_args(emulator, "bob", BOB))
+    bob = login(tmp_path, emulator, BOB, BOB_PASSWORD, *new_profile_args(emulator, "bob", BOB))
     assert bob.returncode == 0, bob.stderr
 
     out = run(tmp_path, "logout", "--profile", "shared")
@@ -159,7 +109,7 @@ def test_tenant_moves_a_saved_authority_and_unknown_keys_stay(
     store.save(
         Profile(
             name="work",
-            client_id=APP,
+            client_id=PUBLIC_ID,
             authority=emulator.authority("organizations"),
             user=ALICE,
             ca_file=str(emulator.ca_file),
@@ -171,7 +121,7 @@ def test_tenant_moves_a_saved_authority_and_unknown_keys_stay(
     )
     assert both.returncode == 1 and "--tenant or --authority, not both" in both.stderr
     result = login(
-        tmp_path, emulator, ALICE, ALICE_PW, "--profile", "work", "--tenant", "example.com"
+        tmp_path, emulator, ALICE, ALICE_PASSWORD, "--profile", "work", "--tenant", "example.com"
     )
     assert result.returncode == 0, result.stderr
     assert f"{emulator.base_url}/example.com/oauth2" in result.stderr  # signed in at the new tenant
@@ -217,7 +167,7 @@ def test_a_damaged_token_file_means_signed_out(tmp_path: Path, emulator: Identit
     ProfileStore(tmp_path / "profiles.toml").save(
         Profile(
             name="p",
-            client_id=APP,
+            client_id=PUBLIC_ID,
             authority=emulator.authority(),
             ca_file=str(emulator.ca_file),
             user=ALICE,
@@ -239,7 +189,7 @@ def test_an_unreachable_identity_platform_exits_3(tmp_path: Path) -> None:
     port = closed.getsockname()[1]
     closed.close()
     ProfileStore(tmp_path / "profiles.toml").save(
-        Profile(name="p", client_id=APP, authority=f"https://127.0.0.1:{port}/t", user=ALICE)
+        Profile(name="p", client_id=PUBLIC_ID, authority=f"https://127.0.0.1:{port}/t", user=ALICE)
     )
     result = run(tmp_path, "token", "--profile", "p")
     assert result.returncode == 3, result.stderr
@@ -257,7 +207,9 @@ def test_an_empty_access_token_is_a_usage_error(tmp_path: Path) -> None:
 def test_whoami_json_shows_the_signed_in_account(
     tmp_path: Path, emulator: IdentityEmulator
 ) -> None:
-    result = login(tmp_path, emulator, ALICE, ALICE_PW, *new_profile_args(emulator, "me", SHARED))
+    result = login(
+        tmp_path, emulator, ALICE, ALICE_PASSWORD, *new_profile_args(emulator, "me", SHARED)
+    )
     assert result.returncode == 0, result.stderr
     who = run(tmp_path, "whoami", "--json", "--profile", "me")
     assert who.returncode == 0, who.stderr

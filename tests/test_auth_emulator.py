@@ -11,13 +11,22 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import (
+    ALICE,
+    ALICE_PASSWORD,
+    BOB,
+    BOB_PASSWORD,
+    PUBLIC_ID,
+    SERVICE_ID,
+    SHARED,
+    WEB_ID,
+)
 from o365imap import (
     ConnectError,
     InteractionRequired,
@@ -30,25 +39,6 @@ from o365imap.auth import Authenticator, Profile, Token, TokenStore
 from o365imap.sandbox.approve import approve_sign_in
 from o365imap.sandbox.identity import IdentityEmulator
 from o365imap.sandbox.tokens import TokenSigner
-
-PUBLIC_ID = "0a0a0a0a-1111-4000-8000-000000000001"
-WEB_ID = "0a0a0a0a-1111-4000-8000-000000000002"
-SERVICE_ID = "0a0a0a0a-1111-4000-8000-000000000003"
-ALICE, ALICE_PW = "alice@example.com", "alice-pw"
-BOB, BOB_PW = "bob@example.com", "bob-pw"
-SHARED = "shared@example.com"  # a mailbox nobody signs in as
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityEmulator]:
-    emu = IdentityEmulator(tmp_path_factory.mktemp("identity"), signer=TokenSigner())
-    emu.register_app(PUBLIC_ID, name="public")
-    emu.register_app(WEB_ID, confidential=True, name="web")
-    emu.register_app(SERVICE_ID, confidential=True, name="service")
-    emu.add_user(ALICE, ALICE_PW)
-    emu.add_user(BOB, BOB_PW)
-    with emu:
-        yield emu
 
 
 @pytest.fixture
@@ -123,9 +113,9 @@ def test_a_shared_mailbox_profile_uses_its_own_account_and_logout_spares_others(
 ) -> None:
     bob = profile(emulator, "bob", user=BOB)
     shared = profile(emulator, "shared", user=SHARED)  # read as alice, who has FullAccess
-    bob_token, page = sign_in(Authenticator(bob, store=store), emulator, BOB, BOB_PW)
+    bob_token, page = sign_in(Authenticator(bob, store=store), emulator, BOB, BOB_PASSWORD)
     assert "Authorization successful" in page
-    alice_token, _ = sign_in(Authenticator(shared, store=store), emulator, ALICE, ALICE_PW)
+    alice_token, _ = sign_in(Authenticator(shared, store=store), emulator, ALICE, ALICE_PASSWORD)
     assert alice_token.account == ALICE and bob_token.account == BOB
     assert alice_token.account_id and bob_token.account_id
     assert alice_token.account_id != bob_token.account_id
@@ -147,7 +137,9 @@ def test_a_shared_mailbox_profile_uses_its_own_account_and_logout_spares_others(
 def test_a_profile_without_its_account_never_takes_another(
     emulator: IdentityEmulator, store: TokenStore
 ) -> None:
-    sign_in(Authenticator(profile(emulator, "bob", user=BOB), store=store), emulator, BOB, BOB_PW)
+    sign_in(
+        Authenticator(profile(emulator, "bob", user=BOB), store=store), emulator, BOB, BOB_PASSWORD
+    )
     for stranger in (profile(emulator, "old", user=SHARED), profile(emulator, "none")):
         with pytest.raises(InteractionRequired, match="o365imap login"):
             Authenticator(stranger, store=store).access_token()
@@ -161,9 +153,14 @@ def test_logout_of_a_confidential_profile_needs_no_secret(
 ) -> None:
     secret = next(app.secret for app in emulator.apps() if app.client_id == WEB_ID)
     web = profile(emulator, "web", client_id=WEB_ID, confidential=True, user=ALICE)
-    token, _ = sign_in(Authenticator(web, store=store, secret=secret), emulator, ALICE, ALICE_PW)
+    token, _ = sign_in(
+        Authenticator(web, store=store, secret=secret), emulator, ALICE, ALICE_PASSWORD
+    )
     other, _ = sign_in(
-        Authenticator(profile(emulator, "pub", user=ALICE), store=store), emulator, ALICE, ALICE_PW
+        Authenticator(profile(emulator, "pub", user=ALICE), store=store),
+        emulator,
+        ALICE,
+        ALICE_PASSWORD,
     )
     assert cache_entries(store, WEB_ID)
     web = replace(web, account=ALICE, account_id=token.account_id)
@@ -202,7 +199,7 @@ def test_the_browser_hears_of_a_failed_redemption(
 ) -> None:
     """A confidential app used as a public one: the code is refused at the token endpoint."""
     web_as_public = profile(emulator, "web", client_id=WEB_ID, user=ALICE)
-    browser = Browser(emulator, ALICE, ALICE_PW)
+    browser = Browser(emulator, ALICE, ALICE_PASSWORD)
     with pytest.raises(SignInFailed, match="AADSTS7000218"):
         Authenticator(web_as_public, store=store).sign_in_browser(
             show_url=lambda url: None, timeout=30, browser=browser
@@ -222,13 +219,13 @@ def test_a_saved_sign_in_outlives_an_emulator_restart(tmp_path: Path, store: Tok
     def emulator_on(port: int) -> IdentityEmulator:
         emu = IdentityEmulator(tmp_path / "identity", signer=signer, port=port)
         emu.register_app(PUBLIC_ID, name="public")
-        emu.add_user(ALICE, ALICE_PW)
+        emu.add_user(ALICE, ALICE_PASSWORD)
         return emu
 
     with emulator_on(0) as first:
         port = first.port
         alice = profile(first, "alice", user=ALICE)
-        before, _ = sign_in(Authenticator(alice, store=store), first, ALICE, ALICE_PW)
+        before, _ = sign_in(Authenticator(alice, store=store), first, ALICE, ALICE_PASSWORD)
     alice = replace(alice, account=ALICE, account_id=before.account_id)
     with emulator_on(port):  # the same port: the profile's authority, and msal's cache keys
         after = Authenticator(alice, store=store).access_token(force_refresh=True)
@@ -269,6 +266,7 @@ def test_an_untrusted_authority_is_a_connect_error(
         Authenticator(untrusted, store=store).access_token()
 
 
+@pytest.mark.slow
 def test_a_device_code_nobody_enters_times_out(
     emulator: IdentityEmulator, store: TokenStore
 ) -> None:
@@ -292,7 +290,7 @@ def test_the_debug_log_tells_the_steps_never_the_tokens(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="o365imap")
     alice = profile(emulator, "alice", user=ALICE)
-    token, _ = sign_in(Authenticator(alice, store=store), emulator, ALICE, ALICE_PW)
+    token, _ = sign_in(Authenticator(alice, store=store), emulator, ALICE, ALICE_PASSWORD)
     alice = replace(alice, account=ALICE, account_id=token.account_id)
     Authenticator(alice, store=store).access_token()
     Authenticator(alice, store=store).access_token(force_refresh=True)

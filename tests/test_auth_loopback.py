@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -47,15 +47,24 @@ def _post(body: bytes, *, length: str | None = None) -> bytes:
 
 
 class _Browser(threading.Thread):
-    """Sends one request after ``delay`` and keeps the whole answer."""
+    """Sends one request after ``delay``, or once the browsers ``after`` have their answers,
+    and keeps the whole answer."""
 
-    def __init__(self, listener: LoopbackListener, request: bytes, delay: float = 0.1) -> None:
+    def __init__(
+        self,
+        listener: LoopbackListener,
+        request: bytes,
+        delay: float = 0.1,
+        after: Sequence[_Browser] = (),
+    ) -> None:
         super().__init__(daemon=True)
-        self.listener, self.request, self.delay = listener, request, delay
+        self.listener, self.request, self.delay, self.after = listener, request, delay, after
         self.answer = b""
         self.start()
 
     def run(self) -> None:
+        for other in self.after:
+            other.join(10)
         time.sleep(self.delay)
         sock = _connect(self.listener)
         sock.sendall(self.request)
@@ -78,6 +87,7 @@ def test_an_idle_connection_does_not_hold_up_the_redirect(listener: LoopbackList
     slow.close()
 
 
+@pytest.mark.slow
 def test_an_idle_connection_never_outlives_the_wait(listener: LoopbackListener) -> None:
     idle = _connect(listener)
     start = time.monotonic()
@@ -103,7 +113,7 @@ def test_bad_content_lengths_are_refused_at_once(
     listener: LoopbackListener, length: str, status: bytes
 ) -> None:
     bad = _Browser(listener, _post(b"code=x&state=s", length=length), delay=0.05)
-    good = _Browser(listener, _post(b"code=c&state=s"), delay=0.5)
+    good = _Browser(listener, _post(b"code=c&state=s"), delay=0, after=[bad])
     start = time.monotonic()
     redirect = listener.wait("s", timeout=20)
     assert time.monotonic() - start < 3
@@ -117,7 +127,9 @@ def test_bad_content_lengths_are_refused_at_once(
 def test_an_oversized_request_head_is_refused(listener: LoopbackListener) -> None:
     cookies = b"Cookie: " + b"a" * (MAX_HEAD + 10)  # no end of headers, ever
     huge = _Browser(listener, b"GET /?code=x&state=s HTTP/1.1\r\n" + cookies, delay=0.05)
-    good = _Browser(listener, b"GET /?code=c&state=s HTTP/1.1\r\nHost: localhost\r\n\r\n", 0.5)
+    good = _Browser(
+        listener, b"GET /?code=c&state=s HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, after=[huge]
+    )
     redirect = listener.wait("s", timeout=20)
     redirect.respond(True)
     huge.join(5)
@@ -178,7 +190,7 @@ def test_other_methods_and_garbage_are_refused(listener: LoopbackListener) -> No
     chunked = _Browser(
         listener, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", delay=0.05
     )
-    good = _Browser(listener, _post(b"code=c&state=s"), delay=0.5)
+    good = _Browser(listener, _post(b"code=c&state=s"), delay=0, after=[put, junk, chunked])
     redirect = listener.wait("s", timeout=10)
     redirect.respond(True)
     for browser in (put, junk, chunked, good):

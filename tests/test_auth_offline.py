@@ -16,7 +16,6 @@ import logging
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,21 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import invoke
 from o365imap.auth import ProfileStore, claims
 from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
 from test_signin import cli_env, sign_in
 
-pytestmark = pytest.mark.dovecot
-
 PROFILE = "sandbox"
 DISCOVERY_FILE = "discovery-cache.json"
 SHORT_LIFETIME = 120  # under msal's five minutes: such a token is refreshed before any use
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("sandbox"), bulk_count=20) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -52,14 +44,7 @@ def home(tmp_path: Path, box: Sandbox) -> Iterator[Path]:
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "o365imap", *args, "--profile", PROFILE],
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return invoke([*args, "--profile", PROFILE], cli_env(home))
 
 
 def saved_secrets(home: Path) -> list[str]:

@@ -1,4 +1,8 @@
-"""The o365imap command as scripts use it: real processes, JSON Lines, exit codes."""
+"""The o365imap command as scripts use it: JSON Lines, exit codes, one-sentence errors.
+
+The commands run in this process (tests/cli_runner.py); those that need a process of their own
+(the entry points, a closed pipe, a full disk, signals) start one.
+"""
 
 from __future__ import annotations
 
@@ -17,32 +21,26 @@ from typing import Any
 
 import pytest
 
+from cli_runner import invoke
 from conftest import ALICE, BOB, BOB_PASSWORD
 from expected import mismatches
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
 
-pytestmark = pytest.mark.dovecot
 
-
-def run(
-    args: list[str], token: str | None = None, timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess[str]:
+def environment(token: str | None = None, **env: str) -> dict[str, str]:
+    """This process's environment with ``token`` as the access token and none of our settings
+    but the private home the tests run with."""
     keep = ("O365IMAP_HOME", "O365IMAP_TOKEN_STORE")
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_") or k in keep
-    }
-    environment.update(env)
+    values = {k: v for k, v in os.environ.items() if not k.startswith("O365IMAP_") or k in keep}
+    values.update(env)
     if token is not None:
-        environment["O365IMAP_ACCESS_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "o365imap", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=timeout,
-        check=False,
-    )
+        values["O365IMAP_ACCESS_TOKEN"] = token
+    return values
+
+
+def run(args: list[str], token: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return invoke(args, environment(token, **env))
 
 
 def conn(dovecot: DovecotServer, user: str = ALICE) -> list[str]:
@@ -313,6 +311,26 @@ def test_help_and_version() -> None:
     assert "--access-token" in run(["list", "--help"]).stdout
 
 
+@pytest.mark.parametrize(
+    "program",
+    [[str(Path(sys.executable).with_name("o365imap"))], [sys.executable, "-m", "o365imap"]],
+    ids=["installed-command", "python-m"],
+)
+def test_the_entry_points_are_the_command_the_tests_run(program: list[str]) -> None:
+    """The other tests call ``o365imap.cli.main`` in this process: the command pip installs
+    and ``python -m o365imap`` are that function, its exit codes and sentences included."""
+    version = subprocess.run(
+        [*program, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert version.returncode == 0, version.stderr
+    assert "0.1.0" in version.stdout
+    usage = subprocess.run(
+        [*program, "list", "--page", "0"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (usage.returncode, usage.stdout) == (1, "")
+    assert usage.stderr == "o365imap: invalid value for '--page': 0 is not in the range x>=1.\n"
+
+
 def test_json_output_survives_a_closed_pipe(
     dovecot: DovecotServer, testbed: Testbed, token: str
 ) -> None:
@@ -329,24 +347,17 @@ def test_json_output_survives_a_closed_pipe(
     assert "Traceback" not in stderr
 
 
-def test_an_internal_error_is_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from o365imap import cli
-
+def test_an_internal_error_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: object, **_kw: object) -> None:
         raise RuntimeError("secret-ish detail")
 
     from o365imap.cli import mailbox
 
     monkeypatch.setattr(mailbox, "open_client", broken)
-    monkeypatch.setenv("O365IMAP_ACCESS_TOKEN", "tok")
-    with pytest.raises(SystemExit) as info:
-        cli.main(["folders", "--host", "127.0.0.1", "--user", "u@example.com"])
-    assert info.value.code == 3
-    err = capsys.readouterr().err
-    assert err.startswith("o365imap: internal error (RuntimeError)")
-    assert "Traceback" not in err and "secret-ish" not in err
+    result = run(["folders", "--host", "127.0.0.1", "--user", "u@example.com"], "tok")
+    assert result.returncode == 3
+    assert result.stderr.startswith("o365imap: internal error (RuntimeError)")
+    assert "Traceback" not in result.stderr and "secret-ish" not in result.stderr
 
 
 def test_an_invalid_host_name_is_bad_input() -> None:
@@ -548,7 +559,7 @@ def test_bad_uids_timeouts_and_folder_names_are_usage_errors(
         args = [*args, *conn(dovecot)]  # a server that would take them, were they sent
     if args[0] == "save":
         args += ["--dir", str(tmp_path)]
-    result = run(args, token, timeout=60)
+    result = run(args, token)
     assert result.returncode == 1, result.stderr[:500]
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr[:500]  # one line
@@ -599,6 +610,6 @@ def test_whole_numbers_are_ascii_digits_too(
     """int() reads other scripts' digits: `list --page ٣` listed page 3."""
     if args[0] == "list":
         args = [*args, *conn(dovecot)]
-    result = run(args, token, timeout=60)
+    result = run(args, token)
     assert result.returncode == 1, result.stderr[:300]
     assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr[:300]

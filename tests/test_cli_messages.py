@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import in_own_process
 from conftest import ALICE, BOB
 from cutting_proxy import CuttingProxy
 from o365imap import ConnectionClosed, ImapClient
@@ -26,9 +27,7 @@ from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailsamples import EXPECTED, REPORTS
 from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
-from test_cli import conn, json_lines, run
-
-pytestmark = pytest.mark.dovecot
+from test_cli import conn, environment, json_lines, run
 
 PART_FIELDS = {
     "part",
@@ -244,16 +243,7 @@ def test_a_write_that_fails_exits_4_and_leaves_nothing(
 ) -> None:
     msg = testbed.tagged("unnamed-parts", "Attachments")  # a 3 MB part cannot be written
     args = ["save", str(msg.uid), "Attachments", "--dir", str(tmp_path), *conn(dovecot)]
-    environment = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
-    result = subprocess.run(
-        [sys.executable, "-m", "o365imap", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-        preexec_fn=_small_file_limit,
-    )
+    result = in_own_process(args, environment(token), limits=_small_file_limit)
     assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stderr and "attachment-3.bin" in result.stderr
     assert not (tmp_path / "attachment-3.bin").exists()
@@ -397,14 +387,8 @@ def test_files_saved_before_a_failure_are_still_reported(tmp_path: Path) -> None
     )
     out = tmp_path / "out"
     out.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "o365imap", "save", str(source), "--dir", str(out), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=_small_file_limit,
-    )
+    args = ["save", str(source), "--dir", str(out), "--json"]
+    result = in_own_process(args, limits=_small_file_limit)
     assert result.returncode == 4, result.stderr
     (row,) = json_lines(result.stdout)
     assert row["filename"] == "small.pdf" and Path(row["path"]).read_bytes() == small
@@ -505,13 +489,14 @@ def test_a_later_save_removes_what_a_killed_one_left_never_a_live_ones(
         first.send_signal(signal.SIGSTOP)
         then = time.time() - 3600
         os.utime(temp, (then, then))
-        result = run(later, token)
+        # In processes of their own: a process looks for leftovers once per folder.
+        result = in_own_process(later, environment(token))
         assert result.returncode == 0, result.stderr
         assert temp.exists()
         first.send_signal(signal.SIGKILL)  # kill -9: no cleanup of its own
         first.wait(timeout=30)
     assert temp.exists()
-    result = run(later, token)
+    result = in_own_process(later, environment(token))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Quarterly report Q1.pdf", "figures.csv"]
 

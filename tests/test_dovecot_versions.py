@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import invoke
 from o365imap.sandbox.dovecot import DovecotServer, PortsInUse
 from o365imap.sandbox.dovecot_config import Features
 from o365imap.sandbox.dovecot_probe import probe
@@ -216,14 +215,7 @@ def test_the_sandbox_command_says_one_sentence_and_exits_3(tmp_path: Path) -> No
         O365IMAP_DOVECOT=str(tmp_path / "fake-dovecot"),
     )
     env.pop("O365IMAP_DOVECOT_ROOT", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "box")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = invoke(["sandbox", "--dir", str(tmp_path / "box")], env)
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -280,6 +272,7 @@ def test_without_the_audience_setting_the_scope_still_refuses_other_resources(
         assert _authenticate(server, token).startswith(b"NO [AUTHENTICATIONFAILED]")
 
 
+@dovecot_test
 def test_a_folder_whose_path_dovecot_cannot_hold_runs_through_a_link(tmp_path: Path) -> None:
     # macOS's default data folder is ".../Application Support/o365imap": a space.
     root = tmp_path / "Application Support" / "o365imap 100%"

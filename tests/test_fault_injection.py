@@ -22,8 +22,6 @@ from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import Testbed
 from test_cli import run
 
-pytestmark = pytest.mark.dovecot
-
 SEED = 20261210
 OFFSETS_PER_RUN = 5
 

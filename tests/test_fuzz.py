@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from test_parse_properties import envelopes
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
@@ -29,7 +30,7 @@ from make_corpus import seeds  # noqa: E402
 
 SEEDS = seeds()
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -111,7 +112,7 @@ def listings(draw: st.DrawFn) -> bytes:
     return b"".join(lines)
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=examples(60))
 @given(data=st.data())
 def test_a_broken_listing_raises_only_protocol_error_however_cut(data: st.DataObject) -> None:
     stream = data.draw(listings(), label="listing")
@@ -145,6 +146,7 @@ def test_a_message_with_broken_headers_parses_alike_however_cut(data: st.DataObj
 SHORT_RUNS = {"imap": 3000, "text": 5000, "dates": 5000, "utf7": 5000, "mime": 800}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(SHORT_RUNS))
 def test_the_atheris_harness_runs_each_target(target: str, tmp_path: Path) -> None:
     pytest.importorskip("atheris")

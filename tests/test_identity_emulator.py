@@ -102,11 +102,6 @@ def form_post_fields(page: requests.Response) -> tuple[str, dict[str, str]]:
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def signer() -> TokenSigner:
-    return TokenSigner()  # one RSA key for the module: key generation is the slow part
-
-
 def registered(emu: IdentityEmulator) -> IdentityEmulator:
     """``emu`` with the tests' apps and users."""
     emu.register_app(PUBLIC_ID, name="o365imap test")
@@ -284,6 +279,7 @@ def test_auto_approve_skips_the_form(emulator: IdentityEmulator) -> None:
     assert claims_of(result["access_token"])["upn"] == BOB
 
 
+@pytest.mark.slow
 def test_acquire_token_interactive_with_a_stand_in_browser(
     emulator: IdentityEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -558,6 +554,7 @@ def approve_device(emulator: IdentityEmulator, user_code: str, action: str = "ac
     return done.text
 
 
+@pytest.mark.slow
 def test_device_code_flow(emulator: IdentityEmulator) -> None:
     emulator.device_poll_interval = 1
     app = public_app(emulator)
@@ -872,6 +869,7 @@ def xoauth2(imap: imaplib.IMAP4, user: str, token: str) -> None:
     imap.authenticate("XOAUTH2", lambda _challenge: next(answers, b""))
 
 
+@pytest.mark.dovecot
 def test_dovecot_accepts_the_emulators_tokens(emulator: IdentityEmulator, tmp_path: Path) -> None:
     from o365imap.sandbox.dovecot import DovecotNotInstalled, DovecotServer
 

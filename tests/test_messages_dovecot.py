@@ -10,12 +10,10 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import ALICE
 from o365imap import ImapClient, StorageError, StreamedLiteral, UsageError
 from o365imap.messages import (
     MessageNotFound,
@@ -26,22 +24,10 @@ from o365imap.messages import (
     save_message,
     save_parts,
 )
-from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailcatalog import PDF_BYTES, PNG_1X1
 from o365imap.sandbox.mailsamples import ALTERNATIVES, CUT_SHORT, EXPECTED, REPORTS
 from o365imap.sandbox.seed import Testbed
-
-pytestmark = pytest.mark.dovecot
-
-
-@pytest.fixture
-def client(dovecot: DovecotServer, testbed: Testbed, token: str) -> Iterator[ImapClient]:
-    with ImapClient(
-        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
-    ) as imap:
-        imap.authenticate_oauth(ALICE, token, refresh=lambda: dovecot.mint_token(ALICE))
-        yield imap
 
 
 def _files(directory: Path) -> dict[str, bytes]:

@@ -100,6 +100,7 @@ def test_eml_inbox_attachments(tmp_path: Path) -> None:
         ), msg.subject
 
 
+@pytest.mark.slow
 def test_eml_save_memory_stays_flat(tmp_path: Path) -> None:
     # A 24 MB attachment through parser, decoder and atomic file: Python allocations stay
     # far below the attachment's size (the bytes are never gathered).

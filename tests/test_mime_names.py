@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mime_samples as samples
+from conftest import examples
 from o365imap.mime.names import (
     MAX_NAME_BYTES,
     UnsafeFileName,
@@ -276,7 +277,7 @@ _REAL_WORLD_TEXT = st.text(
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(name=_REAL_WORLD_TEXT, index=st.integers(1, 10_000))
 def test_any_text_gives_one_safe_component(name: str, index: int) -> None:
     result = safe(name, "application/pdf", index)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mime_samples as samples
+from conftest import examples
 from mime_samples import canonical, parse
 from o365imap.errors import UsageError
 from o365imap.mime.parser import (
@@ -204,7 +205,7 @@ def test_whole_byte_by_byte_and_random_chunks_give_the_same_events(name: str) ->
         assert canonical(parse(message, cuts)) == whole
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(sorted(samples.ALL_SAMPLES)), data=st.data())
 def test_any_chunking_gives_the_same_events(name: str, data: st.DataObject) -> None:
     message = samples.ALL_SAMPLES[name]()
@@ -582,6 +583,7 @@ def test_split_header_params(
 # ---------------------------------------------------------------- memory
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_whatever_the_attachment_size() -> None:
     size = 24_000_000
     digest = hashlib.sha256()
@@ -674,7 +676,7 @@ def serialize(node: tuple[Any, ...], nl: bytes) -> tuple[bytes, list[tuple[str, 
     return b"".join(out), expected
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=trees(), crlf=st.booleans(), data=st.data())
 def test_generated_trees_parse_back_in_any_chunking(
     node: tuple[Any, ...], crlf: bool, data: st.DataObject

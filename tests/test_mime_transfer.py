@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from o365imap.mime.transfer import (
     Base64Decoder,
     IdentityDecoder,
@@ -51,7 +52,7 @@ cuts_strategy = st.lists(st.integers(min_value=0, max_value=4096), max_size=40)
 # ---------------------------------------------------------------- base64
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     payload=st.binary(max_size=600),
     width=st.sampled_from([76, 64, 73, 4, 1000]),
@@ -83,7 +84,7 @@ def test_base64_any_chunking_of_mail_shaped_input_gives_the_payload(
         assert base64.b64decode(encoded) == payload
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(
     raw=st.lists(st.sampled_from(list(ALPHABET[:8] + b"+/=\r\n !-"))).map(bytes),
     cuts=cuts_strategy,
@@ -142,7 +143,7 @@ def test_base64_odd_line_lengths_switch_to_the_general_path() -> None:
 # ---------------------------------------------------------------- quoted-printable
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(
     raw=st.lists(st.sampled_from(list(b"==\r\n\t AF0a9g_x"))).map(bytes),
     cuts=cuts_strategy,
@@ -155,7 +156,7 @@ def test_qp_any_bytes_any_chunking_equals_quopri(
     assert decode_in_chunks(decoder, raw, cuts) == quopri.decodestring(raw)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(payload=st.binary(max_size=800), crlf=st.booleans(), data=st.data())
 def test_qp_round_trip_any_chunking(payload: bytes, crlf: bool, data: st.DataObject) -> None:
     encoded = quopri.encodestring(payload)

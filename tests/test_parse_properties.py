@@ -17,12 +17,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from fixtures_imap import BODY_CASES, ENVELOPE_CASES, events_in_chunks, events_whole
 from o365imap.models import Address, Group
 from o365imap.protocol import Fetch, parse_bodystructure, parse_envelope
 
 SETTINGS = settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

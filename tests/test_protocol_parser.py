@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from fixtures_imap import merge_literal_chunks
 from o365imap.errors import ProtocolError
 from o365imap.models import Address, Group, StreamedLiteral
@@ -236,7 +237,7 @@ def _q(value: str | None) -> bytes:
 addresses = st.lists(st.tuples(nstrings, nstrings, nstrings, nstrings), max_size=3)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     seq=st.integers(1, 10**6),
     uid=st.integers(1, 10**9),
@@ -432,7 +433,7 @@ def test_modseq_with_and_without_parentheses(items: bytes, modseq: int | None) -
     assert event.items["MODSEQ"] == modseq
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=60))
 def test_random_chunking_gives_identical_events(sizes: list[int]) -> None:
     data = (
@@ -690,7 +691,7 @@ HOSTILE_BYTES = st.sampled_from(
 )
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(st.lists(HOSTILE_BYTES, max_size=40).map(b"".join))
 def test_the_linear_tokenizer_makes_what_findall_made(line: bytes) -> None:
     assert lexer._tokens(line) == REFERENCE_TOKEN.findall(line)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import invoke
 from o365imap.sandbox.dovecot_process import free_ports
 from o365imap.sandbox.environment import SANDBOX_USER, Sandbox
 from o365imap.sandbox.state import STATE_FILE, SandboxPorts, SandboxState
@@ -80,15 +81,7 @@ def test_ports_asked_for_win_and_a_taken_one_is_exit_1(tmp_path: Path) -> None:
         )
         assert SandboxState.load(tmp_path / "a") == SandboxState(ports, box.dovecot.features)
         # While it runs, a second sandbox asked for its TLS port gets one sentence, exit 1.
-        done = subprocess.run(
-            [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(tmp_path / "b"),
-             "--tls-port", str(imaps), "--messages", "5"],
-            env=cli_env(tmp_path / "home"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )  # fmt: skip
+        done = _sandbox_fails(tmp_path, tmp_path / "b", "--tls-port", str(imaps), "--messages", "5")
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == (
         f"o365imap: port {imaps} on 127.0.0.1 is in use: choose another or stop the program "
@@ -212,14 +205,8 @@ def test_a_sign_in_survives_a_restart_of_the_sandbox_command(tmp_path: Path) -> 
 
 
 def _sandbox_fails(tmp_path: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "o365imap", "sandbox", "--dir", str(folder), *args],
-        env=cli_env(tmp_path / "home"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """``o365imap sandbox`` where it cannot start: it ends at once, in this process."""
+    return invoke(["sandbox", "--dir", str(folder), *args], cli_env(tmp_path / "home"))
 
 
 def test_a_taken_sign_in_port_is_one_sentence_and_exit_1(tmp_path: Path) -> None:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from conftest import ALICE
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailmodel import SeedAddress
 from o365imap.sandbox.seed import Testbed
 from test_cli import conn, json_lines, run
-
-pytestmark = pytest.mark.dovecot
 
 
 def _ascii_word(testbed: Testbed) -> str:

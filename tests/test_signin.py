@@ -1,5 +1,9 @@
 """Signing in end to end: the o365imap command, the sandbox's identity platform, a real
 Chromium (through Playwright, the system executable) and a Dovecot that validates the tokens.
+
+The commands run in this process (tests/cli_runner.py), a person's answers on the sign-in
+pages given from a thread; in a process of their own only where a browser drives the page from
+this thread, where a sandbox command runs beside them, or where processes meet.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from cli_runner import SignInPage, Watch, approving, invoke
 from o365imap import UsageError
 from o365imap.auth import Profile, ProfileStore
 from o365imap.sandbox.approve import approve_sign_in
@@ -36,13 +42,6 @@ CHROMIUM_ARGS = [
 ]
 WEB_APP = "7a7a7a7a-0000-4000-8000-000000000001"
 SERVICE_APP = "7a7a7a7a-0000-4000-8000-000000000002"
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("sandbox"), bulk_count=20) as sandbox:
-        sandbox.identity.device_poll_interval = 1
-        yield sandbox
 
 
 @pytest.fixture
@@ -64,20 +63,22 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run(
-    home: Path, *args: str, timeout: float = 60, **extra: str
+    home: Path, *args: str, watch: Watch | None = None, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "o365imap", *args],
-        env=cli_env(home, **extra),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return invoke(args, cli_env(home, **extra), watch=watch)
+
+
+def approved(
+    home: Path, box: Sandbox, *args: str, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], SignInPage]:
+    """``o365imap *args`` (a login), the sandbox's user signing in on the page it prints."""
+    person = approving(SANDBOX_USER, SANDBOX_PASSWORD, str(box.ca_file))
+    return run(home, *args, watch=person, **extra), person
 
 
 class Login:
-    """`o365imap login` running in the background, its sign-in URL caught from stderr."""
+    """`o365imap login` in a process of its own, running in the background, its sign-in URL
+    caught from stderr: for a browser in this thread, or a sandbox command beside it."""
 
     def __init__(self, home: Path, *args: str, **extra: str) -> None:
         self.process = subprocess.Popen(
@@ -186,41 +187,39 @@ def test_declining_shows_the_failure_page(chromium: Any, box: Sandbox, home: Pat
 
 
 def test_a_forged_state_is_refused_and_the_real_redirect_still_works(
-    chromium: Any, box: Sandbox, home: Path
+    box: Sandbox, home: Path
 ) -> None:
     import urllib.error
     import urllib.parse
     import urllib.request
 
-    login = Login(home, "login", "--profile", "sandbox", "--no-browser")
-    url = login.wait_url()
-    redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
-    forged = urllib.parse.urlencode({"code": "attacker-code", "state": "guessed"}).encode()
-    port = urllib.parse.urlsplit(redirect).port
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=forged, timeout=5)
-    assert info.value.code == 400
-    assert "Authorization failed" in info.value.read().decode()
-    answer = approve_sign_in(
-        url, username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
-    )
-    assert "Authorization successful" in answer.text
-    code, err = login.finish()
-    assert code == 0, err
+    def forge_then_sign_in(url: str) -> requests.Response:
+        redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+        forged = urllib.parse.urlencode({"code": "attacker-code", "state": "guessed"}).encode()
+        port = urllib.parse.urlsplit(redirect).port
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=forged, timeout=5)
+        assert info.value.code == 400
+        assert "Authorization failed" in info.value.read().decode()
+        return approve_sign_in(
+            url, username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
+        )
+
+    person = SignInPage(forge_then_sign_in)
+    done = run(home, "login", "--profile", "sandbox", "--no-browser", watch=person)
+    assert person.answer is not None and "Authorization successful" in person.answer.text
+    assert done.returncode == 0, done.stderr
 
 
 def test_login_without_profile_signs_in_to_the_default_one(box: Sandbox, home: Path) -> None:
     """Signing in again (a dead refresh token) takes the profile every other command uses."""
     import urllib.parse
 
-    login = Login(home, "login", "--no-browser")
-    url = login.wait_url()
-    answer = approve_sign_in(
-        url, username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
-    )
-    assert "Authorization successful" in answer.text
-    code, err = login.finish()
-    assert code == 0, err
+    done, person = approved(home, box, "login", "--no-browser")
+    assert person.answer is not None and "Authorization successful" in person.answer.text
+    assert done.returncode == 0, done.stderr
+    err, url = done.stderr, person.url
+    assert url is not None
     assert "(profile 'sandbox'" in err
     # --no-browser is often SSH: the port to forward is said, not left inside the URL
     redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
@@ -242,23 +241,27 @@ def test_nobody_signing_in_ends_with_a_clear_timeout(home: Path) -> None:
 
 
 def test_device_code_flow(box: Sandbox, home: Path) -> None:
-    login = Login(home, "login", "--profile", "sandbox", "--flow", "device-code")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any("enter the code" in x for x in login.lines):
-        time.sleep(0.05)
-    message = "".join(login.lines)
-    code = re.search(r"enter the code (\S+)", message)
-    assert code, message
-    page = approve_sign_in(
-        box.identity.device_login_url,
-        username=SANDBOX_USER,
-        password=SANDBOX_PASSWORD,
-        ca_file=str(box.ca_file),
-        fields={"user_code": code.group(1)},
+    pages: list[requests.Response] = []
+
+    def enter_the_code(stderr: str) -> bool:
+        code = re.search(r"enter the code (\S+)", stderr)
+        if code is None:
+            return False
+        page = approve_sign_in(
+            box.identity.device_login_url,
+            username=SANDBOX_USER,
+            password=SANDBOX_PASSWORD,
+            ca_file=str(box.ca_file),
+            fields={"user_code": code.group(1)},
+        )
+        pages.append(page)
+        return True
+
+    login = run(
+        home, "login", "--profile", "sandbox", "--flow", "device-code", watch=enter_the_code
     )
-    assert "signed in" in page.text
-    status, err = login.finish()
-    assert status == 0, err
+    assert [("signed in" in page.text) for page in pages] == [True], login.stderr
+    assert login.returncode == 0, login.stderr
     result = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
     assert result.returncode == 0, result.stderr
 
@@ -285,18 +288,12 @@ def test_client_credentials_for_a_service(box: Sandbox, home: Path) -> None:
 
 def test_a_confidential_app_used_as_public_gets_the_hint(box: Sandbox, home: Path) -> None:
     box.identity.register_app(WEB_APP, confidential=True, redirect_uris=("http://localhost",))
-    login = Login(
-        home, "login", "--profile", "web", "--client-id", WEB_APP, "--no-browser",
+    login, _ = approved(
+        home, box, "login", "--profile", "web", "--client-id", WEB_APP, "--no-browser",
         "--authority", box.identity.authority(), "--user", SANDBOX_USER,
         "--ca-file", str(box.ca_file),
     )  # fmt: skip
-    approve_sign_in(
-        login.wait_url(),
-        username=SANDBOX_USER,
-        password=SANDBOX_PASSWORD,
-        ca_file=str(box.ca_file),
-    )
-    code, err = login.finish()
+    code, err = login.returncode, login.stderr
     assert code == 2
     assert "AADSTS7000218" in err
     assert "needs a client secret" in err  # the sentence saying what to change
@@ -306,12 +303,8 @@ def test_a_confidential_app_used_as_public_gets_the_hint(box: Sandbox, home: Pat
 
 
 def sign_in(home: Path, box: Sandbox, profile: str = "sandbox") -> None:
-    login = Login(home, "login", "--profile", profile, "--no-browser")
-    approve_sign_in(
-        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
-    )
-    code, err = login.finish()
-    assert code == 0, err
+    done, _ = approved(home, box, "login", "--profile", profile, "--no-browser")
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_script_opens_the_saved_profile(box: Sandbox, home: Path) -> None:
@@ -414,12 +407,9 @@ def test_doctor_whoami_logout(box: Sandbox, home: Path) -> None:
 
 
 def test_debug_output_never_shows_tokens_codes_or_secrets(box: Sandbox, home: Path) -> None:
-    login = Login(home, "--debug", "login", "--profile", "sandbox", "--no-browser")
-    approve_sign_in(
-        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
-    )
-    code, login_err = login.finish()
-    assert code == 0, login_err
+    login, _ = approved(home, box, "--debug", "login", "--profile", "sandbox", "--no-browser")
+    login_err = login.stderr
+    assert login.returncode == 0, login_err
     # The sign-in steps, told: authority, flow, redirect port, token obtained or reused.
     assert f"identity platform {box.identity.authority()}" in login_err
     assert "authorization-code flow; redirect to http://localhost:" in login_err
@@ -496,15 +486,10 @@ def test_a_sandbox_in_another_folder_signs_the_profile_out(tmp_path: Path) -> No
     home = tmp_path / "home"
     first = SandboxProcess(home, tmp_path / "one")
     try:
-        login = Login(home, "login", "--profile", "sandbox", "--no-browser")
         profile = ProfileStore(home / "profiles.toml").get("sandbox")
-        approve_sign_in(
-            login.wait_url(),
-            username=SANDBOX_USER,
-            password=SANDBOX_PASSWORD,
-            ca_file=str(profile.ca_file),
-        )
-        assert login.finish()[0] == 0
+        person = approving(SANDBOX_USER, SANDBOX_PASSWORD, str(profile.ca_file))
+        login = run(home, "login", "--profile", "sandbox", "--no-browser", watch=person)
+        assert login.returncode == 0, login.stderr
     finally:
         first.stop()
     again = SandboxProcess(home, tmp_path / "one")  # the same folder: the same key
@@ -530,18 +515,14 @@ def test_a_confidential_web_app_signs_in_with_its_secret(box: Sandbox, home: Pat
         "7a7a7a7a-0000-4000-8000-000000000003", confidential=True, name="classic web app"
     )
     assert app.secret
-    login = Login(
-        home, "login", "--profile", "classic", "--client-id", app.client_id, "--confidential",
-        "--no-browser", "--authority", box.identity.authority(), "--user", SANDBOX_USER,
-        "--ca-file", str(box.ca_file), "--host", box.dovecot.host,
+    login, _ = approved(
+        home, box, "login", "--profile", "classic", "--client-id", app.client_id,
+        "--confidential", "--no-browser", "--authority", box.identity.authority(),
+        "--user", SANDBOX_USER, "--ca-file", str(box.ca_file), "--host", box.dovecot.host,
         "--port", str(box.dovecot.imaps_port),
         O365IMAP_CLIENT_SECRET=app.secret,
     )  # fmt: skip
-    approve_sign_in(
-        login.wait_url(), username=SANDBOX_USER, password=SANDBOX_PASSWORD, ca_file=str(box.ca_file)
-    )
-    code, err = login.finish()
-    assert code == 0, err
+    assert login.returncode == 0, login.stderr
     assert app.secret not in (home / "profiles.toml").read_text()
     assert "confidential = true" in (home / "profiles.toml").read_text()
     listing = run(home, "info", "INBOX", "--json", "--profile", "classic",

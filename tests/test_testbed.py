@@ -325,6 +325,7 @@ def test_user_added_while_running(dovecot: DovecotServer) -> None:
         conn.logout()
 
 
+@dovecot_test  # the folder's settings come from the installed Dovecot
 def test_server_folder_can_be_reused(tmp_path: Path) -> None:
     first = DovecotServer(tmp_path)
     maildir = first.add_user("Dave@Example.com", "pw")

@@ -119,6 +119,7 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) ->
     raise AssertionError(f"gave up waiting for {what}; screen {pilot.app.screen!r}")
 
 
+@pytest.mark.slow
 def test_new_mail_appears_by_noop_polling_without_idle(
     server: ScriptedServer, deliveries: Deliveries
 ) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,15 +23,6 @@ if TYPE_CHECKING:
     from o365imap.auth.profiles import Flow
     from o365imap.tui.app import MailApp
     from o365imap.tui.screens import SignInScreen
-
-pytestmark = pytest.mark.dovecot
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("sandbox"), bulk_count=20) as sandbox:
-        sandbox.identity.device_poll_interval = 1  # the app polls the token endpoint each second
-        yield sandbox
 
 
 def _app(box: Sandbox, home: Path, monkeypatch: pytest.MonkeyPatch, flow: Flow) -> MailApp:

@@ -24,6 +24,11 @@ def test_line_breaks_kept_in_text_and_folded_in_one_line() -> None:
     assert for_terminal("tab\tkept") == "tab\tkept"
 
 
+def test_unicode_line_separators_are_line_feeds() -> None:
+    assert for_terminal("a\u2028b\u2029c") == "a\nb\nc"
+    assert for_terminal("a\u2028b", one_line=True) == "a b"
+
+
 def test_ordinary_text_is_untouched() -> None:
     text = "Grüße, Отчёт — 日本語 ✓ (2) [b]"
     assert for_terminal(text) == text

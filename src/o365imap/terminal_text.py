@@ -23,10 +23,11 @@ _BREAKS = re.compile(r"\s*[\n\v\f\r\x85\u2028\u2029]\s*|\t")
 
 
 def for_terminal(text: str, *, one_line: bool = False) -> str:
-    """``text`` with every control character shown as U+FFFD; CR LF and lone CRs become LF.
+    """``text`` with every control character shown as U+FFFD; CR LF, lone CRs and the Unicode
+    line and paragraph separators (U+2028, U+2029: terminals differ on them) become LF.
 
     ``one_line`` turns each run of line breaks and tabs into one space instead, for table
     cells and list rows.
     """
-    text = _BREAKS.sub(" ", text) if one_line else re.sub(r"\r\n?", "\n", text)
+    text = _BREAKS.sub(" ", text) if one_line else re.sub(r"\r\n?|[\u2028\u2029]", "\n", text)
     return _UNPRINTABLE.sub(REPLACEMENT, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, resolve
 from o365imap.cli.params import FOLDER, Seconds
+from o365imap.cli.signals import Stopped, stop_signals
 
 INSTALL_HINT = "o365imap tui needs Textual: pip install 'o365imap[tui]'"
 
@@ -45,4 +47,19 @@ def tui(download_dir: Path | None, folder: str, poll_every: float, **kwargs: Any
     from o365imap.tui.session import session_for  # noqa: PLC0415
 
     session = session_for(resolve(kwargs), poll_every=poll_every)
-    MailApp(session, download_dir=download_dir, start_folder=folder).run()
+    app = MailApp(session, download_dir=download_dir, start_folder=folder)
+
+    def leave(signum: int) -> None:
+        # An exception raised wherever the event loop happens to be can cut Textual's own
+        # shutdown short (seen under load: the alternate screen left on, the shell's screen
+        # gone). Ask the app to quit instead; its loop restores the terminal, then Stopped
+        # gives the usual sentence and exit code.
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(app.exit)
+        except RuntimeError:  # the loop is not running (yet, or any more)
+            raise Stopped(signum) from None
+
+    with stop_signals(on_signal=leave) as received:
+        app.run()
+    if received:
+        raise Stopped(received[0])

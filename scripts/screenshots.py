@@ -18,8 +18,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from o365imap import ImapClient
-from o365imap import open_token
+from o365imap import ImapClient, open_token
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import seed_testbed
 from o365imap.tui.app import MailApp

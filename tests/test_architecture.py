@@ -114,7 +114,7 @@ IMPORTS: dict[str, list[Import]] = {module: imports_of(module) for module in MOD
 
 CLI, TUI, SANDBOX = "o365imap.cli", "o365imap.tui", "o365imap.sandbox"
 AUTH, MESSAGES, CLIENT = "o365imap.auth", "o365imap.messages", "o365imap.client"
-TRANSPORT, PROTOCOL = "o365imap.transport", "o365imap.protocol"
+TRANSPORT, PROTOCOL = "o365imap._transport", "o365imap.protocol"
 FRONT_ENDS = (CLI, TUI)
 UI = ("click", "textual")  # the front ends' own libraries
 
@@ -150,7 +150,7 @@ LAYER_RULES: dict[str, Rule] = {
         "sign-in and connection building are the library's, the same for scripts and both "
         "front ends (o365imap.auth.ConnectionSettings)",
     ),
-    "o365imap.display": Rule(
+    "o365imap._display": Rule(
         (*FRONT_ENDS, SANDBOX, *UI, "rich"),
         "display holds what both front ends show alike, as plain values: drawing is theirs",
     ),
@@ -174,11 +174,11 @@ LAYER_RULES: dict[str, Rule] = {
 ONLY_OURS: dict[str, tuple[str, ...]] = {
     "o365imap.errors": (),
     "o365imap.models": (),
-    "o365imap.files": (),
-    "o365imap.terminal_text": (),
+    "o365imap._files": (),
+    "o365imap._terminal_text": (),
     "o365imap.limits": ("o365imap.errors",),
     PROTOCOL: ("o365imap.errors", "o365imap.models"),
-    "o365imap.display": ("o365imap.models",),
+    "o365imap._display": ("o365imap.models",),
     "o365imap._replies": ("o365imap.models", PROTOCOL),
 }
 
@@ -351,17 +351,13 @@ def test_public_api_is_exactly_all() -> None:
         "auth",
         "cli",
         "client",
-        "display",
         "errors",
-        "files",
         "limits",
         "messages",
         "mime",
         "models",
         "protocol",
-        "transport",
         "sandbox",
-        "terminal_text",
         "tui",
     }
     assert public - modules == set(o365imap.__all__) - {"__version__"}
@@ -384,7 +380,7 @@ def test_protocol_is_sans_io() -> None:
 
 def test_only_transport_touches_sockets() -> None:
     """IMAP traffic goes through transport.py; the sign-in redirect listener has its own."""
-    allowed = {"o365imap.transport", "o365imap.auth.loopback"}
+    allowed = {"o365imap._transport", "o365imap.auth.loopback"}
     for module in MODULES:
         if module in allowed or within(module, SANDBOX):
             continue

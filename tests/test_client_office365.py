@@ -34,8 +34,8 @@ from o365imap import (
     Throttled,
     UsageError,
 )
+from o365imap._transport import Transport
 from o365imap.protocol import Atom
-from o365imap.transport import Transport
 from scripted_server import (
     Command,
     Conversation,

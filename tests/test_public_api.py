@@ -6,6 +6,7 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +92,17 @@ def test_the_old_entry_point_still_works_with_a_warning() -> None:
     with pytest.warns(DeprecationWarning, match=r"o365imap\.open_profile"):
         from o365imap.auth import open_profile
     assert open_profile is o365imap.open_profile
+
+
+def test_private_modules_are_marked() -> None:
+    """A module is public (documented in docs/api.md), an application, or named ``_x``."""
+    source = Path(o365imap.__file__).parent
+    public = {"errors", "models", "limits", "client", "messages", "auth", "protocol", "mime"}
+    applications = {"cli", "tui", "sandbox"}  # the programs, private as a whole
+    for path in source.iterdir():
+        name = path.stem
+        if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").exists()):
+            assert name.startswith("_") or name in public | applications, path
+    for package in ("client", "messages"):  # public names re-exported, the modules private
+        for path in (source / package).glob("*.py"):
+            assert path.stem.startswith("_"), path

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from o365imap.terminal_text import REPLACEMENT, for_terminal
+from o365imap._terminal_text import REPLACEMENT, for_terminal
 
 
 def test_escapes_and_overrides_are_shown_not_obeyed() -> None:

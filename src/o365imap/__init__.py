@@ -8,6 +8,7 @@ underscore and the ``cli``, ``tui`` and ``sandbox`` packages are private; ``o365
 those who need more.
 """
 
+from o365imap._transport import Security
 from o365imap.auth.connect import open_profile, open_token
 from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
 from o365imap.client._policy import RetryPolicy
@@ -76,7 +77,6 @@ from o365imap.protocol import (
     LiteralStarted,
     SequenceSet,
 )
-from o365imap.transport import Security
 
 __version__ = "0.1.0"
 

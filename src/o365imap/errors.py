@@ -24,9 +24,9 @@
         ├── Throttled                 Office 365 "Request is throttled" after all retries
         └── CapabilityMissing         the server lacks what the command needs
 
-Low-level errors (OSError, ssl.SSLError, socket.timeout) are translated once, in transport.py,
+Low-level errors (OSError, ssl.SSLError, socket.timeout) are translated once, in _transport.py,
 with ``raise ... from exc``; nothing above the transport ever sees them. The identity
-platform's (``requests`` errors raised inside msal) are translated once too, in auth/flows.py:
+platform's (``requests`` errors raised inside msal) are translated once too, in auth/http.py:
 ConnectError, ReadTimeout or TransportError, so a sign-in that cannot reach it exits 3.
 
 Messages never contain tokens, passwords or SASL strings: the client builds them from the

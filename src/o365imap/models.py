@@ -88,7 +88,7 @@ class Envelope(NamedTuple):
     ``date`` is timezone-aware, or None when the header is missing or unparseable; ``raw_date``
     always keeps the server's bytes. String fields are None where the server sent NIL.
     Decoded text is the sender's: a subject may hold CR, LF or terminal escapes from its
-    encoded words; ``o365imap.terminal_text.for_terminal`` makes it safe to print or log.
+    encoded words; ``o365imap._terminal_text.for_terminal`` makes it safe to print or log.
     """
 
     date: datetime | None

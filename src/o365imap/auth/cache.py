@@ -30,9 +30,9 @@ import portalocker
 from msal_extensions import PersistedTokenCache, build_encrypted_persistence
 from msal_extensions.persistence import BasePersistence, PersistenceNotFound
 
+from o365imap._files import write_text_atomically
 from o365imap.auth.profiles import home_dir, unwritable
 from o365imap.errors import AuthError
-from o365imap.files import write_text_atomically
 
 __all__ = [
     "AtomicFilePersistence",

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict, Unpack
 
+from o365imap._transport import Security
 from o365imap.auth.cache import TokenStore
 from o365imap.auth.flows import Authenticator
 from o365imap.auth.profiles import DEFAULT_HOST, Profile, ProfileStore
 from o365imap.client import ImapClient
 from o365imap.errors import UsageError
 from o365imap.limits import DEFAULT_TIMEOUT
-from o365imap.transport import Security
 
 __all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_token"]
 

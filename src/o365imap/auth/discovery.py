@@ -30,7 +30,7 @@ from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from o365imap.files import write_text_atomically
+from o365imap._files import write_text_atomically
 
 __all__ = ["DiscoveryCache"]
 

@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import platformdirs
 
+from o365imap._files import write_text_atomically
 from o365imap.errors import UsageError
-from o365imap.files import write_text_atomically
 
 __all__ = [
     "APP_ONLY_SCOPES",

@@ -33,6 +33,7 @@ from o365imap import (
     SignInFailed,
     UsageError,
 )
+from o365imap._terminal_text import for_terminal
 from o365imap.cli import (  # noqa: F401 - they register commands
     mailbox,
     messages_cmd,
@@ -45,7 +46,6 @@ from o365imap.cli.app import cli
 from o365imap.cli.connect import Connection, open_client
 from o365imap.cli.signals import Stopped, stop_signals
 from o365imap.errors import ServerReply, StorageError
-from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "EXIT_AUTH",

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from o365imap.terminal_text import for_terminal
+from o365imap._terminal_text import for_terminal
 
 __all__ = ["cli"]
 

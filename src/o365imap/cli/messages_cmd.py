@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -43,7 +44,6 @@ from o365imap.messages import (
 )
 from o365imap.messages import Progress as SaveProgress  # rich has a Progress of its own
 from o365imap.mime import make_directory
-from o365imap.terminal_text import for_terminal
 
 __all__ = ["part_json", "report_json", "saved_json", "view_json"]
 

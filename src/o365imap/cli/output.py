@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from o365imap.display import human_size, sorted_folders
+from o365imap._display import human_size, sorted_folders
+from o365imap._terminal_text import for_terminal
 from o365imap.models import (
     AddressEntry,
     Capabilities,
@@ -30,7 +31,6 @@ from o365imap.models import (
     Group,
     MessageSummary,
 )
-from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "address_json",

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from o365imap._replies import folder_info
+from o365imap._transport import Security
 from o365imap.client._driver import Mechanism, SessionDriver
 from o365imap.client._policy import folder_error, sign_in_refused
 from o365imap.errors import (
@@ -31,7 +32,6 @@ from o365imap.models import FolderInfo
 from o365imap.protocol import Atom, Continuation, Raw, Untagged, encode_utf7, sasl
 from o365imap.protocol.commands import Argument
 from o365imap.protocol.session import ImapSession
-from o365imap.transport import Security
 
 __all__ = ["Connection", "mailbox_arg"]
 

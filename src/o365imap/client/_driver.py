@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from o365imap._transport import Security, Transport, default_port
 from o365imap.client._policy import RetryPolicy, refusal_error
 from o365imap.errors import (
     ConnectionClosed,
@@ -36,7 +37,6 @@ from o365imap.protocol import (
 )
 from o365imap.protocol.commands import Argument
 from o365imap.protocol.session import ImapSession, SessionState
-from o365imap.transport import Security, Transport, default_port
 
 __all__ = ["Mechanism", "SessionDriver"]
 

@@ -258,7 +258,7 @@ def write_configurations(setup: ClientSetup) -> dict[str, str]:
 
     ``setup.config_dir`` must be a real folder here (not ``~/...``): this writes files.
     """
-    from o365imap.files import write_text_atomically  # noqa: PLC0415 - not stdlib-only
+    from o365imap._files import write_text_atomically  # noqa: PLC0415 - not stdlib-only
 
     commands = {}
     for name, text in render_all(setup).items():

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from o365imap.files import write_text_atomically
+from o365imap._files import write_text_atomically
 
 from .dovecot_config import (
     SPECIAL_USE,

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from o365imap.files import write_text_atomically
+from o365imap._files import write_text_atomically
 
 from .dovecot_config import Features
 

@@ -27,7 +27,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from o365imap import FolderInfo, InteractionRequired
-from o365imap.terminal_text import for_terminal
+from o365imap._terminal_text import for_terminal
 from o365imap.tui.model import FolderEntry, MailSession, Row, SearchQuery, describe_error
 from o365imap.tui.screens import (
     ErrorScreen,

@@ -37,10 +37,10 @@ from o365imap import (
     TransportError,
     UsageError,
 )
-from o365imap.display import folder_rank
+from o365imap._display import folder_rank
+from o365imap._terminal_text import for_terminal
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
-from o365imap.terminal_text import for_terminal
 
 __all__ = [
     "PAGE_ITEMS",

@@ -34,9 +34,9 @@ from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
 from o365imap import Progress as SaveProgress  # MessageScreen.Progress is the bar's message
-from o365imap.display import human_size
+from o365imap._display import human_size
+from o365imap._terminal_text import for_terminal
 from o365imap.mime import make_directory
-from o365imap.terminal_text import for_terminal
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
 
 __all__ = [

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from o365imap.display import human_size
+from o365imap._display import human_size
 from o365imap.tui.model import Row
 
 __all__ = ["PAGE_SIZE", "MessageList"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from o365imap.errors import (
     AuthenticationFailed,
@@ -86,21 +87,15 @@ def refusal_error(command: str, tagged: Tagged) -> CommandError | NotConnectedAf
     """The typed error for a command's final NO or BAD."""
     if _NOT_CONNECTED.search(tagged.text):
         # Office 365 accepts AUTHENTICATE, then refuses the first command this way.
-        return NotConnectedAfterAuth(
+        return _reply(
+            NotConnectedAfterAuth,
             "the server accepted the sign-in but could not open the mailbox",
-            command=command,
-            status=tagged.status,
-            code=tagged.code,
-            text=tagged.text,
+            command,
+            tagged,
         )
     code = f" [{tagged.code}]" if tagged.code else ""
-    return CommandError(
-        f"the server refused {command}: {tagged.status}{code} {tagged.text}".rstrip(),
-        command=command,
-        status=tagged.status,
-        code=tagged.code,
-        text=tagged.text,
-    )
+    said = f"{tagged.status}{code} {tagged.text}".rstrip()
+    return _reply(CommandError, f"the server refused {command}: {said}", command, tagged)
 
 
 def is_not_found(exc: CommandError) -> bool:
@@ -127,17 +122,14 @@ def sign_in_refused(host: str, command: str, tagged: Tagged, said: str) -> Authe
     """The error for a refused AUTHENTICATE or LOGIN (``said``: the server's SASL report)."""
     detail = f" (its error report: {said})" if said else ""
     if _NOT_CONNECTED.search(tagged.text):
-        return NotConnectedAfterAuth(
-            f"{host} accepted the sign-in but could not open the mailbox{detail}",
-            command=command,
-            status=tagged.status,
-            code=tagged.code,
-            text=tagged.text,
-        )
-    return AuthenticationFailed(
-        f"{host} refused the sign-in{detail}",
-        command=command,
-        status=tagged.status,
-        code=tagged.code,
-        text=tagged.text,
-    )
+        message = f"{host} accepted the sign-in but could not open the mailbox{detail}"
+        return _reply(NotConnectedAfterAuth, message, command, tagged)
+    return _reply(AuthenticationFailed, f"{host} refused the sign-in{detail}", command, tagged)
+
+
+_E = TypeVar("_E", CommandError, AuthenticationFailed, NotConnectedAfterAuth)
+
+
+def _reply(kind: type[_E], message: str, command: str, tagged: Tagged) -> _E:
+    """An error carrying the server's tagged reply (status, response code, text)."""
+    return kind(message, command=command, status=tagged.status, code=tagged.code, text=tagged.text)

@@ -9,6 +9,7 @@ select, idle) are those every command depends on; ImapClient adds the mail on to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -101,7 +102,9 @@ class SessionDriver:
         )
         self._session = ImapSession()
         self._selected: FolderInfo | None = None
-        self._open: str | None = None  # a streamed command whose answer is not read to the end
+        # A streamed command whose answer is not read to the end: (session, tag), compared by
+        # identity (tags start again at A0001 on every new session).
+        self._open: tuple[ImapSession, str] | None = None
         self._connected = False
         self._logging_out = False
         self._reauth: tuple[str, str, Callable[[], str]] | None = None
@@ -147,7 +150,9 @@ class SessionDriver:
         """What the server offers (asked once, and again after STARTTLS and sign-in)."""
         if self._session.capabilities is None:
             self._run("CAPABILITY")
-        return Capabilities(self._session.capabilities or frozenset())
+            if self._session.capabilities is None:  # it named none: that is the answer
+                self._session.capabilities = frozenset()
+        return Capabilities(self._session.capabilities)
 
     # ------------------------------------------------------------ closing
 
@@ -203,6 +208,8 @@ class SessionDriver:
     def _require_signed_in(self, name: str) -> None:
         if not self._connected:
             raise UsageError(f"{name} needs a connection: connect() first")
+        if self._session.state is SessionState.LOGOUT:
+            return  # the server said BYE: _send says why the session ended (and _run reconnects)
         if not self.authenticated and name not in _BEFORE_SIGN_IN:
             # The server would only say "BAD Error in IMAP command".
             raise UsageError(f"{name} needs a signed-in connection: authenticate_oauth() first")
@@ -251,7 +258,7 @@ class SessionDriver:
         attempt = 0
         while True:
             tag = self._send(name, args, stream_threshold=stream_threshold)
-            self._open = tag
+            opened = self._open = (self._session, tag)
             yielded = False
             try:
                 while True:
@@ -267,16 +274,16 @@ class SessionDriver:
                     except GeneratorExit:
                         # The caller stopped early (a `break`, a closed pipe): read the rest of
                         # the answer now, or the next command would take it for its own.
-                        if self._open == tag:
+                        if self._open is opened:
                             self._discard_until(tag)
                         raise
-                    if self._open != tag:
+                    if self._open is not opened:
                         raise UsageError(
                             f"the rest of the {name} answer was skipped: another command ran "
                             "before it was read to the end"
                         )
             finally:
-                if self._open == tag:
+                if self._open is opened:
                     self._open = None
             if tagged.status == "OK":
                 return
@@ -323,6 +330,14 @@ class SessionDriver:
                     seen.append(event)
                 elif isinstance(event, Fetch):
                     fetches.append(event)
+        except BaseException:
+            if self._session.idling and self._connected:
+                # stop() raised, or the wait was interrupted (Ctrl-C): end IDLE on the way out,
+                # or no later command could run; its completion comes as a stale tag.
+                self._session.done()
+                with contextlib.suppress(O365ImapError):
+                    self._flush()
+            raise
         finally:
             if self._connected:
                 self._transport.set_read_timeout(read_timeout)
@@ -361,7 +376,7 @@ class SessionDriver:
         generator kept alive by an exception's traceback): the next command must not take
         that answer for its own."""
         if self._open is not None:
-            tag, self._open = self._open, None
+            (_, tag), self._open = self._open, None
             self._discard_until(tag)
 
     def _discard_until(self, tag: str) -> None:
@@ -444,9 +459,11 @@ class SessionDriver:
             if self._session.bye is not None:
                 self.close()  # said BYE, then silence: the session is over, say why
                 raise self._closed_error(ConnectionClosed(str(exc))) from exc
-            if self._session.in_response:
+            if self._session.in_response or self._session.awaiting_continuation:
                 # Part of a response (maybe of a literal) is lost with the timeout: the
-                # next command would read the rest as its own answer. Start over instead.
+                # next command would read the rest as its own answer. Or a '+' is awaited
+                # (a held literal, SASL, IDLE): whatever is sent next would be read as the
+                # answer to it. Start over instead.
                 self.close()
             raise
         if wire.isEnabledFor(logging.DEBUG):

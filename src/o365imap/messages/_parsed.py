@@ -34,6 +34,7 @@ from o365imap.messages._types import (
     PartInfo,
     ProgressHook,
     SavedPart,
+    _legacy_progress,
 )
 from o365imap.mime import MimeParser, PartData, PartEnd, PartStart
 from o365imap.models import MessageSummary
@@ -81,6 +82,7 @@ def save_eml_parts(
 ) -> list[SavedPart]:
     """``save_parts`` for a message file: one streamed pass of the MIME parser."""
     handle, _ = _open_file(path)
+    progress = _legacy_progress(progress, 3)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     with handle:
         return _save_stream(_iter_file(handle), saver, parts)

@@ -49,6 +49,7 @@ from o365imap.messages._types import (
     Progress,
     ProgressHook,
     SavedPart,
+    _legacy_progress,
 )
 from o365imap.mime import AtomicFile, safe_filename
 from o365imap.mime.report import DELIVERY_STATUS_TYPES
@@ -199,6 +200,7 @@ def save_message(
     ``progress`` hears a ``Progress`` with no ``part`` as the bytes land: raw bytes written
     against the message's RFC822.SIZE."""
     check_uid(uid)
+    progress = _legacy_progress(progress, 2)
     response = _fetch_one(client, uid, "(UID RFC822.SIZE ENVELOPE)")
     envelope = response.items.get("ENVELOPE")
     size = response.items.get("RFC822.SIZE")
@@ -252,6 +254,7 @@ def save_parts(
     refresh=...)``), the download goes on from where it stopped.
     """
     check_uid(uid)
+    progress = _legacy_progress(progress, 3)
     structure, message_size = _fetch_structure(client, uid)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):

@@ -7,11 +7,13 @@ package builds or consumes them, and this one imports none of them.
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from o365imap.mime import safe_filename
 from o365imap.mime.report import DeliveryStatus
@@ -164,3 +166,30 @@ class Writable(Protocol):
 PartHook = Callable[[PartInfo], str | os.PathLike[str] | Writable | None]
 # The hook an application gives to follow a download: called with each Progress, in order.
 ProgressHook = Callable[[Progress], None]
+
+
+def _legacy_progress(progress: Any, legacy: int) -> ProgressHook | None:
+    """``progress`` as a ProgressHook; an old-style hook (``legacy`` positional arguments:
+    ``(done, total)`` for save_message, ``(part, done, total)`` for the part savers) is
+    wrapped, with a DeprecationWarning, for one release (docs/api.md, "Renamed names")."""
+    if progress is None:
+        return None
+    try:
+        parameters = inspect.signature(progress).parameters.values()
+    except (TypeError, ValueError):
+        return cast("ProgressHook", progress)
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if len(positional) != legacy:
+        return cast("ProgressHook", progress)
+    warnings.warn(
+        "a progress hook now takes one Progress(done, total, part)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if legacy == 2:
+        return lambda p: progress(p.done, p.total)
+    return lambda p: progress(p.part, p.done, p.total)

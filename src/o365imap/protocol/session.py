@@ -49,11 +49,12 @@ class _InFlight:
     """A command sent (or queued to be sent) whose tagged completion has not come yet."""
 
     command: Command
-    pieces: deque[bytes]  # what is still to send; pieces after the first wait for a '+'
+    # what is still to send; pieces after the first wait for a "+" (a LOGIN password may be
+    # among them: never in a repr)
+    pieces: deque[bytes] = field(repr=False)
     continuations: bool  # does it take continuations of its own (SASL, IDLE)?
     stream_threshold: int | None
     started: bool = False  # its first piece is out
-    restore_threshold: int | None = field(default=None)
 
 
 class ImapSession:
@@ -65,6 +66,7 @@ class ImapSession:
 
     def __init__(self, *, stream_threshold: int = 1 << 20, tag_prefix: str = "A") -> None:
         self._parser = ResponseParser(stream_threshold=stream_threshold)
+        self._base_threshold = stream_threshold
         self._tags = TagGenerator(tag_prefix)
         self._out = bytearray()
         self._in_flight: dict[str, _InFlight] = {}  # in the order sent
@@ -101,7 +103,9 @@ class ImapSession:
         plus = self.capabilities is not None and "LITERAL+" in self.capabilities
         pieces = command.encode(literal_plus=plus)
         entry = _InFlight(command, deque(pieces), continuations, stream_threshold)
-        held_back = self._waiting_literal() is not None  # then it goes after that one
+        # Behind a literal waiting for its '+', or a command that takes continuations (SASL,
+        # IDLE: the server reads every line as its answer until it completes), it waits.
+        held_back = any(_blocks(e) for e in self._in_flight.values())
         self._in_flight[command.tag] = entry
         if not held_back:
             self._start(entry)
@@ -145,24 +149,35 @@ class ImapSession:
     def _start(self, entry: _InFlight) -> None:
         entry.started = True
         self._out += entry.pieces.popleft()
-        if entry.stream_threshold is not None:
-            entry.restore_threshold = self._parser.stream_threshold
-            self._parser.stream_threshold = entry.stream_threshold
+        self._set_threshold()
 
-    def _waiting_literal(self) -> _InFlight | None:
-        """The command whose literal waits for the server's '+', if one does."""
-        for entry in self._in_flight.values():
-            if entry.pieces or not entry.started:
-                return entry
-        return None
+    def _set_threshold(self) -> None:
+        """The threshold of the latest started command in flight that asked for one, else the
+        session's own: restores never cross when commands complete out of order."""
+        wanted = [
+            e.stream_threshold
+            for e in self._in_flight.values()
+            if e.started and e.stream_threshold is not None
+        ]
+        self._parser.stream_threshold = wanted[-1] if wanted else self._base_threshold
 
     def _release(self) -> None:
-        """After a '+', or a refusal: send what the held-back commands may send now."""
+        """After a '+', or a completion: send what the held-back commands may send now."""
         for entry in self._in_flight.values():
             if not entry.started:
                 self._start(entry)
-            if entry.pieces:
-                return  # this one waits for the server's '+' again
+            if entry.pieces or entry.continuations:
+                return  # this one waits for the server's '+' (or its completion) again
+
+    @property
+    def awaiting_continuation(self) -> bool:
+        """A command waits for the server's '+' (a held literal, a SASL exchange, IDLE before
+        its '+' or after DONE): a read timeout now leaves the conversation in a state no
+        later command can repair."""
+        return any(
+            e.started and (bool(e.pieces) or (e.continuations and self._idling != e.command.tag))
+            for e in self._in_flight.values()
+        )
 
     # ------------------------------------------------------------ receiving
 
@@ -198,23 +213,26 @@ class ImapSession:
         return self._parser.in_response
 
     def _continuation(self, event: Continuation) -> bool:
-        """Handle a '+'; True when it is to be passed on as an event."""
-        waiting = self._waiting_literal()
-        if waiting is not None and waiting.started and waiting.pieces:
-            self._out += waiting.pieces.popleft()
-            if not waiting.pieces:
-                self._release()
-            return False
-        taker = next((e for e in self._in_flight.values() if e.continuations), None)
-        if taker is None:
-            names = ", ".join(e.command.name for e in self._in_flight.values()) or "no command"
-            raise ProtocolError(
-                f"the server sent a continuation nobody asked for (pending: {names})",
-                excerpt=event.text[:200],
-            )
-        if taker.command.name == "IDLE":
-            self._idling = taker.command.tag
-        return True
+        """Handle a '+'; True when it is to be passed on as an event. It belongs to the oldest
+        started command that waits for one: a held literal (answered here), else a command
+        that takes continuations (passed on)."""
+        for entry in self._in_flight.values():
+            if not entry.started:
+                break
+            if entry.pieces:
+                self._out += entry.pieces.popleft()
+                if not entry.pieces:
+                    self._release()
+                return False
+            if entry.continuations:
+                if entry.command.name == "IDLE":
+                    self._idling = entry.command.tag
+                return True
+        names = ", ".join(e.command.name for e in self._in_flight.values()) or "no command"
+        raise ProtocolError(
+            f"the server sent a continuation nobody asked for (pending: {names})",
+            excerpt=event.text[:200],
+        )
 
     def _update(self, event: Event) -> None:
         if isinstance(event, Tagged):
@@ -247,8 +265,7 @@ class ImapSession:
         entry = self._in_flight.pop(event.tag, None)
         if entry is None:
             return  # not ours (a stale tag): the driver decides what that means
-        if entry.restore_threshold is not None:
-            self._parser.stream_threshold = entry.restore_threshold
+        self._set_threshold()
         if self._idling == event.tag:
             self._idling = None
         if entry.pieces:
@@ -260,7 +277,10 @@ class ImapSession:
             self.state = SessionState.AUTHENTICATED
             self.capabilities = None  # RFC 3501 6.2.2: they may change once signed in
         elif name == "STARTTLS" and ok:
-            self.capabilities = None  # RFC 3501 6.2.1: forget what was said in plain text
+            # RFC 3501 6.2.1, RFC 2595 3.1: forget what was said in plain text, this OK too
+            # (a [CAPABILITY] code on it came before the handshake).
+            self.capabilities = None
+            return
         elif name in _OPEN and self.state is not SessionState.LOGOUT:
             # A failed SELECT leaves no folder selected (RFC 3501 6.3.1).
             self.state = SessionState.SELECTED if ok else SessionState.AUTHENTICATED
@@ -270,6 +290,11 @@ class ImapSession:
             self.state = SessionState.LOGOUT
         if event.code == "CAPABILITY" and event.code_data:
             self.capabilities = _capability_set(event.code_data.split())
+
+
+def _blocks(entry: _InFlight) -> bool:
+    """Must the commands sent after this one wait until it is further along?"""
+    return bool(entry.pieces) or not entry.started or entry.continuations
 
 
 def _capability_set(values: Iterable[object]) -> frozenset[str]:

@@ -220,14 +220,16 @@ def test_a_save_by_another_process_is_always_seen(tmp_path: Path) -> None:
     compares times, which lost a rotated refresh token when four processes refreshed at once."""
     path = tmp_path / "tokens.json"
     mine, theirs = AtomicFilePersistence(path), AtomicFilePersistence(path)
-    theirs.save('{"AccessToken": {}}')
+    theirs.save('{"AccessToken": {}, "RefreshToken": {"a": 0}}')
     assert mine.time_last_modified() > 1e300  # never read here: newer than anything
     mine.load()
     assert mine.time_last_modified() == 0.0  # what was read is what is there
-    before = os.stat(path).st_mtime_ns
-    theirs.save('{"AccessToken": {}, "RefreshToken": {}}')
-    os.utime(path, ns=(before, before))  # the same timestamp as the file read before
-    assert mine.time_last_modified() > 1e300  # still seen: it is another file now
-    assert "RefreshToken" in mine.load()
+    before = os.stat(path)
+    theirs.save('{"AccessToken": {}, "RefreshToken": {"a": 1}}')  # the same size as before, too
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same timestamp
+    assert os.stat(path).st_size == before.st_size
+    assert mine.time_last_modified() > 1e300  # still seen: the content differs
+    assert '"a": 1' in mine.load()
+    assert mine.time_last_modified() == 0.0
     mine.save('{"AccessToken": {}}')
     assert mine.time_last_modified() == 0.0  # its own save needs no reload

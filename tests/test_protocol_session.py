@@ -383,3 +383,15 @@ def test_garbage_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         while session.next_event() is not None:
             pass
+
+
+def test_a_select_without_exists_has_no_messages_and_close_forgets_the_count() -> None:
+    session = greeted()
+    session.state = SessionState.AUTHENTICATED
+    command = session.send("SELECT", "INBOX")
+    feed(session, f"* OK [UIDVALIDITY 1] ok\r\n{command.tag} OK [READ-WRITE] done\r\n".encode())
+    assert session.exists == 0
+    close = session.send("CLOSE")
+    feed(session, f"{close.tag} OK closed\r\n".encode())
+    assert session.state is SessionState.AUTHENTICATED
+    assert session.exists is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import math
@@ -61,31 +62,34 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
     it last read or wrote it. Comparing clocks loses a save that lands between another
     process's read and its taking the time (seen with four processes refreshing at once on a
     busy machine: one then redeemed a refresh token already rotated). So this file says
-    instead whether it is still the very file last read or written here (each save is a new
-    inode): "not modified" (0) if so, "modified" (infinity) if not.
+    instead whether its content is still what was last read or written here: "not modified"
+    (0) if so, "modified" (infinity) if not. Content, not inode or timestamp: ext4 hands a
+    replaced file's inode to the next one, and coarse timestamps repeat. The file is a few KB;
+    reading it for the check costs less than a wrong refresh.
     """
 
     is_encrypted = False
 
     def __init__(self, location: Path) -> None:
         self._location = Path(location)
-        self._seen: tuple[int, int, int] | None = None  # the file last read or written
+        self._seen: bytes | None = None  # digest of the content last read or written
 
     def save(self, content: str) -> None:
         directory = self._location.parent
         try:
             write_text_atomically(self._location, content)
-            self._seen = _identity(os.stat(self._location))
+            self._seen = _digest(content.encode("utf-8"))
         except OSError as exc:
             raise unwritable(directory, exc) from exc
 
     def load(self) -> str:
         try:
-            with self._location.open(encoding="utf-8") as handle:
-                seen = _identity(os.fstat(handle.fileno()))
-                content: str | None = handle.read()
+            raw = self._location.read_bytes()
         except OSError as exc:
             raise self._unreadable(exc) from exc
+        seen = _digest(raw)
+        try:
+            content: str | None = raw.decode("utf-8")
         except ValueError:  # not UTF-8
             content = None
         if content is not None and _is_cache(content):
@@ -96,7 +100,7 @@ class AtomicFilePersistence(BasePersistence):  # type: ignore[misc]
 
     def time_last_modified(self) -> float:
         try:
-            current = _identity(os.stat(self._location))
+            current = _digest(self._location.read_bytes())
         except OSError as exc:
             raise self._unreadable(exc) from exc
         return 0.0 if current == self._seen else math.inf
@@ -270,8 +274,8 @@ class TokenStore:
         return removed
 
 
-def _identity(stat: os.stat_result) -> tuple[int, int, int]:
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+def _digest(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
 
 
 def _keyring_persistence(location: Path) -> BasePersistence | None:

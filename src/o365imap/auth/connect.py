@@ -155,9 +155,10 @@ def open_token(
     """A client connected to ``host`` and signed in as ``user`` with ``access_token``.
 
     ``refresh`` returns a new token whenever the client must sign in again (after a dropped
-    connection, or when Office 365 says ``AccessTokenExpired``); without it the first token
-    is used again. Use it in a ``with`` block, which logs out at the end; nothing is left open
-    when connecting or signing in fails.
+    connection, or when Office 365 says ``AccessTokenExpired``); without it the client cannot
+    sign in again, and such an end reaches the caller as ``SessionExpired``. Use it in a
+    ``with`` block, which logs out at the end; nothing is left open when connecting or signing
+    in fails.
     """
     client = ImapClient(host, port, security=security, ca_file=ca_file, timeout=timeout)
     try:

@@ -28,6 +28,7 @@ from o365imap.protocol.events import (
 )
 from o365imap.protocol.lexer import parse_number, parse_values
 from o365imap.protocol.parser import ResponseParser, parse_bodystructure, parse_envelope
+from o365imap.protocol.session import ImapSession, SessionState
 from o365imap.protocol.utf7 import decode_utf7, encode_utf7
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Continuation",
     "Event",
     "Fetch",
+    "ImapSession",
     "Literal",
     "LiteralData",
     "LiteralEnded",
@@ -43,6 +45,7 @@ __all__ = [
     "Raw",
     "ResponseParser",
     "SequenceSet",
+    "SessionState",
     "TagGenerator",
     "Tagged",
     "Unparsed",

@@ -282,10 +282,13 @@ class ImapSession:
             self.capabilities = None
             return
         elif name in _OPEN and self.state is not SessionState.LOGOUT:
-            # A failed SELECT leaves no folder selected (RFC 3501 6.3.1).
+            # A failed SELECT leaves no folder selected (RFC 3501 6.3.1). EXISTS is required
+            # in its answer; a server that left it out has told of no message.
             self.state = SessionState.SELECTED if ok else SessionState.AUTHENTICATED
+            self.exists = (0 if self.exists is None else self.exists) if ok else None
         elif name in _LEAVE and ok:
             self.state = SessionState.AUTHENTICATED
+            self.exists = None
         elif name == "LOGOUT":
             self.state = SessionState.LOGOUT
         if event.code == "CAPABILITY" and event.code_data:

@@ -1,4 +1,6 @@
-"""Review of the issue-11 refactor: each test shows one finding (they fail on ba91663)."""
+"""The driver's recovery paths, each a fault found in review of the session rewrite: a command
+after a drained BYE, capabilities from before STARTTLS, a stream abandoned across a reconnect,
+a timed-out stream's threshold, IDLE interrupted, old-style progress hooks."""
 
 from __future__ import annotations
 
@@ -256,7 +258,6 @@ def test_a_stop_callback_that_raises_leaves_a_usable_connection() -> None:
                 client.idle(5, stop=stop, poll=0.05)
             client.noop()
     assert server.errors == []
-
 
 
 # ---------------------------------------------------------------- 7. CAPABILITY without an answer

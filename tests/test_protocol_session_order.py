@@ -1,4 +1,5 @@
-"""Review of the issue-11 refactor, sans-I/O part: ImapSession findings (fail on ba91663)."""
+"""ImapSession when commands overlap: thresholds of two commands in flight, IDLE's '+' against
+a later command's literal, STARTTLS's capability code (each a fault found in review)."""
 
 from __future__ import annotations
 

@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> None:
         "| how | time |",
         "|---|---:|",
         f"| one bulk `FETCH a:b {ITEMS}` (`list_page`) | {bulk_page * 1000:.1f} ms |",
-        f"| 50 one-message FETCHes (`iter_messages_one_by_one`) | {single_page * 1000:.1f} ms |",
+        f"| 50 one-message FETCHes (`iter_fetch([seq], ...)` for each) | {single_page * 1000:.1f} ms |",
         "",
         "On loopback a round trip costs tens of microseconds; to Office 365 it costs 20-150 ms, so "
         "the one-by-one way costs 50 round trips (1-7 s) where the bulk FETCH costs one.",

@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 __all__ = ["claims", "expiry"]
 
 
 def claims(token: str) -> dict[str, Any]:
     """The payload of a JWT, or {} when it is not one (Microsoft's consumer tokens are opaque)."""
+    # Only whoami and doctor read claims: PyJWT (and the cryptography it loads) is not paid for
+    # by every command's start-up (about 10 MB and 40 ms).
+    import jwt  # noqa: PLC0415
+
     try:
         # Nothing is checked (signature, expiry, audience): an expired token is explained
         # like any other.

@@ -297,3 +297,23 @@ def test_an_answer_left_half_read_is_finished_by_the_next_command(
     assert [m.uid for m in client.list_page(1, 1)] == [max(m.uid for m in testbed.inbox)]
     with pytest.raises(UsageError, match="skipped"):
         next(left)  # its answer is gone: said, not read from another command's
+
+
+def test_names_of_the_last_release_still_work_with_a_warning(
+    client: ImapClient, testbed: Testbed
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"select\(folder, readonly=True\)"):
+        info = client.examine("INBOX")
+    assert info.read_only and info.exists == len(testbed.inbox)
+    uids = client.find()
+    with pytest.warns(DeprecationWarning, match="iter_summaries"):
+        assert [m.uid for m in client.summaries(uids[:3])] == uids[:3]
+    with pytest.warns(DeprecationWarning, match="iter_fetch"):
+        [response] = client.fetch([uids[0]], "(UID FLAGS)", uid=True)
+    assert response.items["UID"] == uids[0]
+    client.select("INBOX")
+    with pytest.warns(DeprecationWarning, match="add_flags"):
+        client.store([uids[0]], "+FLAGS", ["$Deprecated"], uid=True)
+    [response] = client.iter_fetch([uids[0]], "(UID FLAGS)", uid=True)
+    assert "$Deprecated" in response.items["FLAGS"]
+    client.remove_flags([uids[0]], ["$Deprecated"])

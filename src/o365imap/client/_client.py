@@ -12,6 +12,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from typing import cast
 
 from o365imap._replies import (
     folder_changes,
@@ -203,9 +204,8 @@ class ImapClient(Connection):
         :meth:`iter_fetch_events` or :meth:`iter_section`, or write them to disk with
         ``save_message`` / ``save_parts``.
         """
-        for event in self.iter_fetch_events(messages, items, uid=uid):
-            if isinstance(event, Fetch):
-                yield event
+        # Returned, not re-yielded: a listing's 20,000 responses pass one generator less.
+        return cast("Iterator[Fetch]", self._fetching(messages, items, uid, None, literals=False))
 
     def fetch(
         self, messages: Messages, items: str | Sequence[str], *, uid: bool = False
@@ -224,6 +224,17 @@ class ImapClient(Connection):
     ) -> Iterator[Fetch | LiteralStarted | LiteralData | LiteralEnded]:
         """Like ``iter_fetch`` but also yields LiteralStarted/LiteralData/LiteralEnded events for
         literals larger than ``stream_threshold`` (bytes), so bodies can flow to disk."""
+        return self._fetching(messages, items, uid, stream_threshold, literals=True)
+
+    def _fetching(
+        self,
+        messages: Messages,
+        items: str | Sequence[str],
+        uid: bool,
+        stream_threshold: int | None,
+        *,
+        literals: bool,
+    ) -> Iterator[Fetch | LiteralStarted | LiteralData | LiteralEnded]:
         sequence = _sequence_arg(messages)
         item_text = items if isinstance(items, str) else "(" + " ".join(items) + ")"
         if not item_text.isascii():
@@ -238,7 +249,7 @@ class ImapClient(Connection):
                 if wanted and not wanted.intersection(event.items):
                     continue  # unsolicited (a flag change from elsewhere), not our answer
                 yield event
-            elif isinstance(event, LiteralStarted | LiteralData | LiteralEnded):
+            elif literals and isinstance(event, LiteralStarted | LiteralData | LiteralEnded):
                 yield event
 
     def iter_section(self, uid: int, section: str = "") -> Iterator[bytes]:

@@ -404,6 +404,8 @@ class SessionDriver:
         are taken care of here and not returned."""
         while True:
             event = self._next_event()
+            if type(event) is Fetch:
+                return event  # most events, in a listing: no other test applies
             if isinstance(event, Tagged) and event.tag != tag:
                 continue  # a stale completion of a command we gave up on
             if isinstance(event, Unparsed):
@@ -421,7 +423,8 @@ class SessionDriver:
                 self.close()
                 raise
             if event is not None:
-                self._note(event)
+                if type(event) is not Fetch:
+                    self._note(event)
                 return event
             self._flush()
             self._read()

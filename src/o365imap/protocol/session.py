@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from o365imap.errors import ProtocolError, UsageError
 from o365imap.protocol.commands import Argument, Command, TagGenerator
-from o365imap.protocol.events import Continuation, Event, Tagged, Untagged
+from o365imap.protocol.events import Continuation, Event, Fetch, Tagged, Untagged
 from o365imap.protocol.parser import ResponseParser
 
 __all__ = ["ImapSession", "SessionState"]
@@ -133,6 +133,8 @@ class ImapSession:
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the server now (empty when there are none)."""
+        if not self._out:
+            return b""
         data = bytes(self._out)
         self._out.clear()
         return data
@@ -189,8 +191,8 @@ class ImapSession:
         """The next event, or None until more bytes arrive. Raises ProtocolError on garbage."""
         while True:
             event = self._parser.next_event()
-            if event is None:
-                return None
+            if event is None or type(event) is Fetch:
+                return event  # (a FETCH changes no state: the listing's hot path)
             if isinstance(event, Continuation) and not self._continuation(event):
                 continue  # it released a held literal: nothing for anyone else
             self._update(event)

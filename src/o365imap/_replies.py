@@ -22,7 +22,9 @@ from o365imap.models import (
 from o365imap.protocol import Fetch, Tagged, Untagged, decode_utf7, parse_number, parse_values
 
 __all__ = [
+    "append_uid",
     "capabilities_from",
+    "copy_uids",
     "folder_changes",
     "folder_from",
     "folder_info",
@@ -199,3 +201,47 @@ def folder_changes(untagged: Iterable[Untagged], fetches: Iterable[Fetch]) -> Fo
             expunged.append(response.number)
     flags = tuple((f.seq, f.items["FLAGS"]) for f in fetches if "FLAGS" in f.items)
     return FolderChanges(exists, tuple(expunged), recent, flags)
+
+
+def copy_uids(code: str | None, data: bytes | None, sent: int) -> tuple[int, dict[int, int]] | None:
+    """``[COPYUID uidvalidity source-set dest-set]`` (RFC 4315 3): the destination's
+    UIDVALIDITY and old UID -> new UID; None when absent or not believable. The sets are
+    expanded only up to ``sent`` UIDs: a hostile ``1:4294967295`` cannot fill memory."""
+    if code != "COPYUID" or not data:
+        return None
+    parts = data.split()
+    if len(parts) != 3 or not parts[0].isdigit():
+        return None
+    source = _uid_set(parts[1], sent)
+    target = _uid_set(parts[2], sent)
+    if source is None or target is None or len(source) != len(target):
+        return None
+    uidvalidity = parse_number(parts[0], b"[COPYUID " + data[:100])
+    return uidvalidity, dict(zip(source, target, strict=True))
+
+
+def append_uid(code: str | None, data: bytes | None) -> tuple[int, int] | None:
+    """``[APPENDUID uidvalidity uid]`` (RFC 4315 3): the folder's UIDVALIDITY and the new UID."""
+    if code != "APPENDUID" or not data:
+        return None
+    parts = data.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    line = b"[APPENDUID " + data[:100]
+    return parse_number(parts[0], line), parse_number(parts[1], line)
+
+
+def _uid_set(text: bytes, most: int) -> list[int] | None:
+    """The UIDs of ``1:3,7`` in the server's order, or None past ``most`` UIDs or malformed."""
+    found: list[int] = []
+    for piece in text.split(b","):
+        ends = piece.split(b":")
+        if len(ends) > 2 or not all(e.isdigit() for e in ends):
+            return None
+        # A range is the UIDs between its ends, whatever their order (RFC 3501 9 seq-range).
+        numbers = [parse_number(e, b"[COPYUID " + text[:100]) for e in ends]
+        first, last = min(numbers), max(numbers)
+        if last - first + 1 > most - len(found):
+            return None
+        found.extend(range(first, last + 1))
+    return found

@@ -23,6 +23,7 @@ __all__ = [
     "AddressEntry",
     "BodyPart",
     "Capabilities",
+    "CopyResult",
     "Envelope",
     "Folder",
     "FolderChanges",
@@ -265,3 +266,26 @@ class FolderChanges:
         return bool(
             self.exists is not None or self.expunged or self.recent is not None or self.flags
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """What a copy, move or delete did: the messages' UIDs in ``to`` where the server said
+    (RFC 4315 COPYUID; Office 365 and Dovecot do), else an empty ``new_uids``.
+
+    ``uids``: the UIDs acted on, in ``folder``; ``to``: where they went (None for a permanent
+    delete); ``uidvalidity``: of ``to``, which the new UIDs belong to; ``copies_left``: a move
+    done as copy + delete was cut between the two, so the originals are still in ``folder``
+    (nothing is lost; the copies in ``to`` are the ones ``new_uids`` names).
+    """
+
+    folder: str
+    uids: tuple[int, ...]
+    to: str | None
+    new_uids: dict[int, int] = field(default_factory=dict)
+    uidvalidity: int | None = None
+    copies_left: bool = False
+
+    def new_uid(self, uid: int) -> int | None:
+        """The UID in ``to`` of the message that was ``uid``, when the server said."""
+        return self.new_uids.get(uid)

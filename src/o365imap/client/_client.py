@@ -10,30 +10,23 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import cast
 
 from o365imap._replies import (
     folder_changes,
-    folder_from,
-    folder_status,
-    namespace_from,
     search_numbers,
     summary_from,
 )
-from o365imap.client._connection import Connection, mailbox_arg
-from o365imap.client._policy import folder_error
+from o365imap.client._args import Messages, sequence_arg
+from o365imap.client._changes import Changes
 from o365imap.client._sections import iter_section
-from o365imap.errors import CapabilityMissing, CommandError, SessionExpired, UsageError
-from o365imap.limits import check_folder_name
+from o365imap.errors import CapabilityMissing, SessionExpired, UsageError
 from o365imap.models import (
-    Folder,
     FolderChanges,
     FolderInfo,
-    FolderStatus,
     MessageSummary,
-    Namespace,
 )
 from o365imap.protocol import (
     Atom,
@@ -47,19 +40,14 @@ from o365imap.protocol import (
 )
 from o365imap.protocol.commands import Argument
 
-__all__ = ["LISTING_ITEMS", "ImapClient", "Messages"]
+__all__ = ["LISTING_ITEMS", "ImapClient", "Messages"]  # Messages: re-exported
 
 LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"
 
-Messages = SequenceSet | str | Iterable[int]
-"""Which messages: a SequenceSet, ``"1:10,15"``, or numbers (UIDs where ``uid=True``)."""
-
-# A flag or keyword (RFC 3501 flag-keyword / flag-extension): no spaces, parentheses, quotes.
-_FLAG = re.compile(r"^\\?[A-Za-z0-9$_.\-]+$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-class ImapClient(Connection):
+class ImapClient(Changes):
     """One IMAP connection to Office 365, Outlook.com or any IMAP4rev1 server.
 
     >>> with ImapClient("outlook.office365.com") as imap:           # doctest: +SKIP
@@ -74,35 +62,6 @@ class ImapClient(Connection):
     """
 
     # ------------------------------------------------------------ folders
-
-    def namespace(self) -> Namespace:
-        """NAMESPACE (RFC 2342); an empty Namespace when the server lacks it."""
-        if "NAMESPACE" not in self.capabilities:
-            return Namespace()
-        return namespace_from(self._run("NAMESPACE").untagged)
-
-    def list_folders(self, pattern: str = "*", reference: str = "") -> list[Folder]:
-        """Every folder matching ``pattern``, with special-use flags (RFC 6154) when offered."""
-        caps = self.capabilities
-        args: list[Argument] = [mailbox_arg(reference), mailbox_arg(pattern)]
-        if "SPECIAL-USE" in caps and "LIST-EXTENDED" in caps:
-            args += [Atom("RETURN"), [Atom("SPECIAL-USE")]]
-        answer = self._run("LIST", *args)
-        found = (folder_from(r.values) for r in answer.untagged if r.kind == "LIST")
-        return [folder for folder in found if folder is not None]
-
-    def status(
-        self,
-        folder: str,
-        items: Sequence[str] = ("MESSAGES", "RECENT", "UNSEEN", "UIDNEXT", "UIDVALIDITY"),
-    ) -> FolderStatus:
-        """STATUS of a folder that need not be open (RFC 3501 section 6.3.10)."""
-        folder_arg = mailbox_arg(check_folder_name(folder))
-        try:
-            answer = self._run("STATUS", folder_arg, [Atom(i.upper()) for i in items])
-        except CommandError as exc:
-            raise folder_error(folder, exc) from None
-        return folder_status(folder, answer.untagged)
 
     def examine(self, folder: str) -> FolderInfo:
         """Deprecated: ``select(folder, readonly=True)``."""
@@ -235,7 +194,7 @@ class ImapClient(Connection):
         *,
         literals: bool,
     ) -> Iterator[Fetch | LiteralStarted | LiteralData | LiteralEnded]:
-        sequence = _sequence_arg(messages)
+        sequence = sequence_arg(messages)
         item_text = items if isinstance(items, str) else "(" + " ".join(items) + ")"
         if not item_text.isascii():
             raise UsageError(f"FETCH items are ASCII: {item_text!r}")
@@ -312,55 +271,6 @@ class ImapClient(Connection):
         wide = any(isinstance(a, str) and not a.isascii() for a in args)
         return self.search(args, uid=True, charset="UTF-8" if wide else None)
 
-    # ------------------------------------------------------------ flags
-
-    def add_flags(self, uids: Messages, flags: Iterable[str]) -> None:
-        """Add flags (``\\Seen``, ``\\Flagged``, keywords) to messages by UID (RFC 3501 6.4.6)."""
-        self._store(uids, "+FLAGS", flags)
-
-    def remove_flags(self, uids: Messages, flags: Iterable[str]) -> None:
-        """Take flags off messages by UID."""
-        self._store(uids, "-FLAGS", flags)
-
-    def set_flags(self, uids: Messages, flags: Iterable[str]) -> None:
-        """Replace the flags of messages by UID with exactly ``flags``."""
-        self._store(uids, "FLAGS", flags)
-
-    def store(
-        self, messages: Messages, action: str, flags: Iterable[str], *, uid: bool = False
-    ) -> None:
-        """Deprecated: ``add_flags``, ``remove_flags`` or ``set_flags`` (by UID)."""
-        warnings.warn(
-            "ImapClient.store() is now add_flags/remove_flags/set_flags",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        self._store(messages, action, flags, uid=uid)
-
-    def _store(
-        self, messages: Messages, action: str, flags: Iterable[str], *, uid: bool = True
-    ) -> None:
-        verb = action.upper().removesuffix(".SILENT")
-        if verb not in ("+FLAGS", "-FLAGS", "FLAGS"):
-            raise UsageError(f"STORE takes +FLAGS, -FLAGS or FLAGS, not {action!r}")
-        if self.selected is not None and self.selected.read_only:
-            # Servers may answer OK and change nothing (Dovecot does): say so instead.
-            raise UsageError(
-                f"{self.selected.name} is open read-only: "
-                "select() it without readonly=True to change flags"
-            )
-        names = list(flags)
-        for name in names:
-            if not _FLAG.match(name):
-                raise UsageError(f"not a flag name: {name!r}")
-        flag_list = Raw(("(" + " ".join(names) + ")").encode("ascii"))
-        self._run(
-            "UID STORE" if uid else "STORE",
-            _sequence_arg(messages),
-            Atom(verb + ".SILENT"),
-            flag_list,
-        )
-
     # ------------------------------------------------------------ news
 
     def noop(self) -> FolderChanges:
@@ -401,16 +311,6 @@ def _as_date(value: date | str, name: str) -> date:
 def _imap_date(day: date) -> str:
     """RFC 3501 date: ``1-Mar-2024``; English month names whatever the locale."""
     return f"{day.day}-{_MONTHS[day.month - 1]}-{day.year}"
-
-
-def _sequence_arg(messages: Messages) -> Argument:
-    if isinstance(messages, SequenceSet):
-        return messages
-    if isinstance(messages, str):
-        if not re.fullmatch(r"[0-9*:,]+", messages):
-            raise UsageError(f"not a sequence set: {messages!r}")
-        return Atom(messages)
-    return SequenceSet(messages)
 
 
 def _requested_items(item_text: str) -> set[str]:

@@ -10,11 +10,11 @@ commands is the driver's (``_driver``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-from o365imap._replies import folder_info
+from o365imap._replies import folder_from, folder_info, folder_status, namespace_from
 from o365imap._transport import Security
 from o365imap.client._driver import Mechanism, SessionDriver
 from o365imap.client._policy import folder_error, sign_in_refused
@@ -28,7 +28,7 @@ from o365imap.errors import (
     UsageError,
 )
 from o365imap.limits import check_folder_name
-from o365imap.models import FolderInfo
+from o365imap.models import Folder, FolderInfo, FolderStatus, Namespace
 from o365imap.protocol import Atom, Continuation, Raw, Untagged, encode_utf7, sasl
 from o365imap.protocol.commands import Argument
 from o365imap.protocol.session import ImapSession
@@ -234,6 +234,45 @@ class Connection(SessionDriver):
             raise folder_error(folder, exc) from None
         self._selected = folder_info(folder, result.untagged, result.tagged, readonly)
         return self._selected
+
+    # ------------------------------------------------------------ folders
+
+    def namespace(self) -> Namespace:
+        """NAMESPACE (RFC 2342); an empty Namespace when the server lacks it."""
+        if "NAMESPACE" not in self.capabilities:
+            return Namespace()
+        return namespace_from(self._run("NAMESPACE").untagged)
+
+    def list_folders(self, pattern: str = "*", reference: str = "") -> list[Folder]:
+        """Every folder matching ``pattern``, with special-use flags (RFC 6154) when offered."""
+        caps = self.capabilities
+        args: list[Argument] = [mailbox_arg(reference), mailbox_arg(pattern)]
+        if "SPECIAL-USE" in caps and "LIST-EXTENDED" in caps:
+            args += [Atom("RETURN"), [Atom("SPECIAL-USE")]]
+        answer = self._run("LIST", *args)
+        found = (folder_from(r.values) for r in answer.untagged if r.kind == "LIST")
+        return [folder for folder in found if folder is not None]
+
+    def status(
+        self,
+        folder: str,
+        items: Sequence[str] = ("MESSAGES", "RECENT", "UNSEEN", "UIDNEXT", "UIDVALIDITY"),
+    ) -> FolderStatus:
+        """STATUS of a folder that need not be open (RFC 3501 section 6.3.10)."""
+        folder_arg = mailbox_arg(check_folder_name(folder))
+        try:
+            answer = self._run("STATUS", folder_arg, [Atom(i.upper()) for i in items])
+        except CommandError as exc:
+            raise folder_error(folder, exc) from None
+        return folder_status(folder, answer.untagged)
+
+    def special_folder(self, use: str) -> Folder | None:
+        """The folder with this special use (RFC 6154: ``\\Trash``, ``\\Sent``, ``\\Archive``,
+        ``\\Junk``, ``\\Drafts``), or None. Names differ by language (Office 365's trash is
+        "Deleted Items" in English only): look special folders up this way."""
+        wanted = use.lower()
+        folders = self.list_folders()
+        return next((f for f in folders if (f.special_use or "").lower() == wanted), None)
 
 
 def mailbox_arg(name: str) -> Argument:

@@ -3,8 +3,12 @@ reading the server's state afterwards (issue 12's library part)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tracemalloc
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +207,71 @@ def test_uid_batches_stay_short_and_keep_every_uid() -> None:
     assert all(len(str(SequenceSet(b))) <= 200 for b in batches)
     assert len(batches) > 1
     assert list(uid_batches(range(1, 100_001), max_length=20)) == [list(range(1, 100_001))]
+
+
+def _raw_message(subject: str, body: bytes = b"Hello.\r\n") -> bytes:
+    return (
+        f"From: Carol <carol@example.net>\r\nTo: {BOB}\r\nSubject: {subject}\r\n"
+        "Message-ID: <append-" + subject.replace(" ", "-") + "@example.net>\r\n\r\n"
+    ).encode() + body
+
+
+def _stored(imap: ImapClient, folder: str, uid: int) -> tuple[bytes, tuple[str, ...], datetime]:
+    imap.select(folder, readonly=True)
+    [response] = imap.iter_fetch([uid], "(UID FLAGS INTERNALDATE BODY.PEEK[])", uid=True)
+    body = b"".join(imap.iter_section(uid))
+    return body, response.items["FLAGS"], response.items["INTERNALDATE"]
+
+
+def test_append_returns_the_new_uid_with_flags_and_date(bob: ImapClient) -> None:
+    bob.create_folder("ChgAppend")
+    raw = _raw_message("appended one")
+    when = datetime(2024, 3, 5, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    uid = bob.append("ChgAppend", raw, flags=["\\Seen", "$Invoice"], date=when)
+    assert uid is not None
+    body, flags, internal = _stored(bob, "ChgAppend", uid)
+    assert body == raw
+    assert {"\\Seen", "$Invoice"} <= set(flags)
+    assert internal == when
+
+
+def test_append_streams_a_file_and_a_pipe_without_holding_them(
+    bob: ImapClient, tmp_path: Path
+) -> None:
+    bob.create_folder("ChgAppendBig")
+    big = _raw_message("big one", b"0123456789abcdef" * (1 << 20))  # 16 MB
+    path = tmp_path / "big.eml"
+    path.write_bytes(big)
+    tracemalloc.start()
+    try:
+        uid = bob.append("ChgAppendBig", path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak  # 16 MB sent, a few MB at most held
+    assert uid is not None
+    bob.select("ChgAppendBig", readonly=True)
+    stored = hashlib.sha256()
+    for chunk in bob.iter_section(uid):
+        stored.update(chunk)
+    assert stored.digest() == hashlib.sha256(big).digest()
+
+    class Pipe:  # read() only: no size to ask, no seeking
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def read(self, size: int = -1) -> bytes:
+            return self._data.read(size)
+
+    small = _raw_message("from a pipe")
+    uid = bob.append("ChgAppendBig", Pipe(small))  # type: ignore[arg-type]
+    assert uid is not None
+    assert _stored(bob, "ChgAppendBig", uid)[0] == small
+
+
+def test_append_to_a_missing_folder_is_folder_not_found(bob: ImapClient) -> None:
+    with pytest.raises(FolderNotFound):
+        bob.append("Chg no such folder", _raw_message("nowhere"))
+    with pytest.raises(UsageError, match="empty"):
+        bob.append("INBOX", b"")
+    bob.noop()  # the connection is still in step

@@ -395,3 +395,44 @@ def test_a_select_without_exists_has_no_messages_and_close_forgets_the_count() -
     feed(session, f"{close.tag} OK closed\r\n".encode())
     assert session.state is SessionState.AUTHENTICATED
     assert session.exists is None
+
+
+def test_append_streams_its_message_after_literal_plus() -> None:
+    session = greeted(capabilities=b"IMAP4rev1 LITERAL+")
+    session.state = SessionState.AUTHENTICATED
+    command = session.send("APPEND", "Sent", body=11)
+    assert session.data_to_send() == f"{command.tag} APPEND Sent {{11+}}\r\n".encode()
+    assert session.ready_for_body
+    session.send_body(b"Subject: a\r")
+    assert session.data_to_send() == b"Subject: a\r\r\n"  # the body, then the line's end
+    assert not session.ready_for_body
+    [done] = feed(session, f"{command.tag} OK [APPENDUID 7 42] done\r\n".encode())
+    assert isinstance(done, Tagged) and done.code == "APPENDUID"
+
+
+@both_ways
+def test_append_without_literal_plus_waits_for_the_plus(bytewise: bool) -> None:
+    session = greeted(capabilities=b"IMAP4rev1")
+    session.state = SessionState.AUTHENTICATED
+    command = session.send("APPEND", "Sent", body=4)
+    later = session.send("NOOP")  # waits behind the message
+    assert session.data_to_send() == f"{command.tag} APPEND Sent {{4}}\r\n".encode()
+    assert not session.ready_for_body and session.awaiting_continuation
+    assert feed(session, b"+ Ready\r\n", bytewise=bytewise) == []
+    assert session.ready_for_body
+    with pytest.raises(UsageError, match="5 bytes given where 4"):
+        session.send_body(b"abcde")
+    session.send_body(b"ab")
+    session.send_body(b"cd")
+    assert session.data_to_send() == f"abcd\r\n{later.tag} NOOP\r\n".encode()
+
+
+def test_a_refused_append_sends_no_body() -> None:
+    session = greeted(capabilities=b"IMAP4rev1")
+    session.state = SessionState.AUTHENTICATED
+    command = session.send("APPEND", "Nope", body=4)
+    session.data_to_send()
+    feed(session, f"{command.tag} NO [TRYCREATE] no such folder\r\n".encode())
+    assert not session.ready_for_body
+    with pytest.raises(UsageError, match="no command waits"):
+        session.send_body(b"abcd")

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from o365imap.errors import UsageError
 from o365imap.protocol import Atom, Raw, SequenceSet
 from o365imap.protocol.commands import Argument
 
-__all__ = ["MAX_SET_LENGTH", "Messages", "flag_list", "sequence_arg", "uid_batches"]
+__all__ = [
+    "MAX_SET_LENGTH",
+    "Messages",
+    "flag_list",
+    "imap_datetime",
+    "sequence_arg",
+    "uid_batches",
+]
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Messages = SequenceSet | str | Iterable[int]
 """Which messages: a SequenceSet, ``"1:10,15"``, or numbers (UIDs where ``uid=True``)."""
@@ -63,3 +73,15 @@ def flag_list(flags: Iterable[str]) -> Raw:
         if not _FLAG.match(name):
             raise UsageError(f"not a flag name: {name!r}")
     return Raw(("(" + " ".join(names) + ")").encode("ascii"))
+
+
+def imap_datetime(when: datetime) -> Raw:
+    """RFC 3501 date-time, quoted: ``"05-Dec-2026 09:30:00 +0100"`` (English month names
+    whatever the locale; a naive datetime is taken as local time)."""
+    aware = when if when.tzinfo is not None else when.astimezone()
+    offset = aware.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    text = f'"{aware.day:02d}-{MONTHS[aware.month - 1]}-{aware.year:04d} {aware:%H:%M:%S} {zone}"'
+    return Raw(text.encode("ascii"))

@@ -10,24 +10,33 @@ server cannot do that rather than expunging every message someone marked \\Delet
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import shutil
+import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import BinaryIO, cast
 
-from o365imap._replies import copy_uids
-from o365imap.client._args import Messages, flag_list, sequence_arg, uid_batches
+from o365imap._replies import append_uid, copy_uids
+from o365imap.client._args import Messages, flag_list, imap_datetime, sequence_arg, uid_batches
 from o365imap.client._connection import Connection, mailbox_arg
 from o365imap.client._driver import _Answer
-from o365imap.client._policy import folder_error
+from o365imap.client._policy import folder_error, refusal_error
 from o365imap.errors import CapabilityMissing, CommandError, O365ImapError, UsageError
 from o365imap.limits import check_folder_name, check_uid
 from o365imap.models import CopyResult
-from o365imap.protocol import Atom, SequenceSet
+from o365imap.protocol import Atom, SequenceSet, Tagged
 from o365imap.protocol.commands import Argument
 
 __all__ = ["Changes"]
 
 log = logging.getLogger("o365imap.client")
+
+_CHUNK = 1 << 20  # bytes of a message sent (or spooled) at a time
 
 
 class Changes(Connection):
@@ -175,6 +184,58 @@ class Changes(Connection):
                 f"to {what}"
             )
 
+    # ------------------------------------------------------------ append
+
+    def append(
+        self,
+        folder: str,
+        message: bytes | str | os.PathLike[str] | BinaryIO,
+        *,
+        flags: Iterable[str] = (),
+        date: datetime | None = None,
+    ) -> int | None:
+        """Upload a message (RFC 3501 6.3.11): bytes, a file's path, or a binary stream. The
+        bytes stream to the server (LITERAL+ where offered), never held whole; a stream of
+        unknown length goes through a temporary file first. ``date`` sets the internal date
+        (default: the server's now). Returns the new UID where the server says (APPENDUID)."""
+        target = check_folder_name(folder)
+        names = list(flags)
+        args: list[Argument] = [mailbox_arg(target)]
+        if names:
+            args.append(flag_list(names))
+        if date is not None:
+            args.append(imap_datetime(date))
+        self._require_signed_in("APPEND")
+        with _message_source(message) as (source, size):
+            if size == 0:
+                raise UsageError("an empty message cannot be appended")
+            tag = self._send("APPEND", tuple(args), body=size)
+            tagged = self._send_body(tag, source, size)
+        if tagged.status != "OK":
+            refused = refusal_error("APPEND", tagged)
+            raise folder_error(target, refused) if isinstance(refused, CommandError) else refused
+        found = append_uid(tagged.code, tagged.code_data)
+        return found[1] if found is not None else None
+
+    def _send_body(self, tag: str, source: BinaryIO, size: int) -> Tagged:
+        """Stream the message once the server may have it; the command's completion."""
+        while not self._session.ready_for_body:
+            event = self._next_for(tag)
+            if isinstance(event, Tagged):
+                return event  # refused before the message (TRYCREATE, too big)
+        left = size
+        while left:
+            chunk = source.read(min(left, _CHUNK))
+            if not chunk:
+                self.close()  # the server waits for bytes that will never come
+                raise UsageError(f"the message ended {left} bytes before its size")
+            self._session.send_body(chunk)
+            self._flush()
+            left -= len(chunk)
+        while not isinstance(event := self._next_for(tag), Tagged):
+            pass
+        return event
+
     # ------------------------------------------------------------ folders
 
     def create_folder(self, name: str) -> None:
@@ -209,6 +270,36 @@ class Changes(Connection):
             if command == "CREATE":
                 raise
             raise folder_error(name, exc) from None
+
+
+@contextlib.contextmanager
+def _message_source(
+    message: bytes | str | os.PathLike[str] | BinaryIO,
+) -> Iterator[tuple[BinaryIO, int]]:
+    """A readable binary stream of the message and its size in bytes."""
+    if isinstance(message, bytes | bytearray):
+        yield io.BytesIO(message), len(message)
+        return
+    if isinstance(message, str | os.PathLike):
+        try:
+            handle = open(message, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UsageError(f"cannot read {os.fsdecode(message)!r}: {exc.strerror}") from exc
+        with handle:
+            yield handle, os.fstat(handle.fileno()).st_size
+        return
+    try:
+        start = message.tell()
+        size = message.seek(0, io.SEEK_END) - start
+        message.seek(start)
+    except (OSError, ValueError, AttributeError):  # a pipe: spooled to learn its size
+        with tempfile.SpooledTemporaryFile(max_size=_CHUNK) as spool:
+            shutil.copyfileobj(message, spool, _CHUNK)
+            size = spool.tell()
+            spool.seek(0)
+            yield cast("BinaryIO", spool), size
+        return
+    yield message, size
 
 
 class _Collector:

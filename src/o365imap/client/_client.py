@@ -19,7 +19,7 @@ from o365imap._replies import (
     search_numbers,
     summary_from,
 )
-from o365imap.client._args import Messages, sequence_arg
+from o365imap.client._args import MONTHS, Messages, sequence_arg
 from o365imap.client._changes import Changes
 from o365imap.client._sections import iter_section
 from o365imap.errors import CapabilityMissing, SessionExpired, UsageError
@@ -43,8 +43,6 @@ from o365imap.protocol.commands import Argument
 __all__ = ["LISTING_ITEMS", "ImapClient", "Messages"]  # Messages: re-exported
 
 LISTING_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImapClient(Changes):
@@ -310,7 +308,7 @@ def _as_date(value: date | str, name: str) -> date:
 
 def _imap_date(day: date) -> str:
     """RFC 3501 date: ``1-Mar-2024``; English month names whatever the locale."""
-    return f"{day.day}-{_MONTHS[day.month - 1]}-{day.year}"
+    return f"{day.day}-{MONTHS[day.month - 1]}-{day.year}"
 
 
 def _requested_items(item_text: str) -> set[str]:

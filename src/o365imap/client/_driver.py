@@ -350,6 +350,7 @@ class SessionDriver:
         redact: bool = False,
         continuations: bool = False,
         stream_threshold: int | None = None,
+        body: int | None = None,
     ) -> str:
         self._finish_open_stream()
         if self._session.state is SessionState.LOGOUT:
@@ -357,7 +358,7 @@ class SessionDriver:
             # (SessionExpired after AccessTokenExpired, so the caller may reconnect).
             self.close()
             raise self._closed_error(ConnectionClosed(f"{self.host} closed the connection"))
-        if name != "CAPABILITY" and self._session.needs_capabilities(*args):
+        if name != "CAPABILITY" and (body is not None or self._session.needs_capabilities(*args)):
             self.capabilities  # noqa: B018 - literals travel as LITERAL+ where offered
         command = self._session.send(
             name,
@@ -365,6 +366,7 @@ class SessionDriver:
             redact=redact,
             continuations=continuations,
             stream_threshold=stream_threshold,
+            body=body,
         )
         if wire.isEnabledFor(logging.DEBUG):
             wire.debug("C: %s", command.describe())

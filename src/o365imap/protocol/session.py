@@ -55,6 +55,9 @@ class _InFlight:
     continuations: bool  # does it take continuations of its own (SASL, IDLE)?
     stream_threshold: int | None
     started: bool = False  # its first piece is out
+    body: int | None = None  # bytes of its streamed literal (APPEND's message) still to send
+    body_ready: bool = False  # the server may have the body now (LITERAL+, or after its '+')
+    plus: bool = False  # its literals go as LITERAL+
 
 
 class ImapSession:
@@ -86,6 +89,7 @@ class ImapSession:
         redact: bool = False,
         continuations: bool = False,
         stream_threshold: int | None = None,
+        body: int | None = None,
     ) -> Command:
         """Queue a command; its bytes come out of ``data_to_send()``.
 
@@ -93,8 +97,12 @@ class ImapSession:
         the capabilities they go at once. ``continuations``: the command expects ``+``
         responses of its own (AUTHENTICATE, IDLE), which are passed on as events; any other
         command given one is a protocol error. ``stream_threshold`` applies while this
-        command's answer is read.
+        command's answer is read. ``body``: the command ends with a literal of this many bytes
+        that the caller streams with ``send_body`` once ``ready_for_body`` (APPEND's message,
+        never held whole here).
         """
+        if body is not None and body < 1:
+            raise UsageError("a streamed literal has at least one byte")
         if self.state is SessionState.LOGOUT:
             raise UsageError(f"{name}: the session is over (the server said BYE)")
         if self._idling is not None:
@@ -102,7 +110,10 @@ class ImapSession:
         command = Command(self._tags(), name, tuple(args), redact=redact)
         plus = self.capabilities is not None and "LITERAL+" in self.capabilities
         pieces = command.encode(literal_plus=plus)
-        entry = _InFlight(command, deque(pieces), continuations, stream_threshold)
+        if body is not None:  # its literal's announcement ends the line: {n+} or {n}
+            pieces[-1] = pieces[-1][:-2] + (b" {%d+}\r\n" if plus else b" {%d}\r\n") % body
+        entry = _InFlight(command, deque(pieces), continuations, stream_threshold, body=body)
+        entry.plus = plus
         # Behind a literal waiting for its '+', or a command that takes continuations (SASL,
         # IDLE: the server reads every line as its answer until it completes), it waits.
         held_back = any(_blocks(e) for e in self._in_flight.values())
@@ -119,6 +130,25 @@ class ImapSession:
         if self.capabilities is not None:
             return False
         return len(Command("A", "X", tuple(args)).encode()) > 1
+
+    @property
+    def ready_for_body(self) -> bool:
+        """A command's streamed literal may be sent now (``send_body``)."""
+        return any(e.body_ready for e in self._in_flight.values())
+
+    def send_body(self, data: bytes) -> None:
+        """The next bytes of the streamed literal; after the last, the command's line ends."""
+        entry = next((e for e in self._in_flight.values() if e.body_ready), None)
+        if entry is None or entry.body is None:
+            raise UsageError("no command waits for its literal's bytes now")
+        if len(data) > entry.body:
+            raise UsageError(f"{len(data)} bytes given where {entry.body} were announced")
+        self._out += data
+        entry.body -= len(data)
+        if entry.body == 0:
+            self._out += b"\r\n"
+            entry.body, entry.body_ready = None, False
+            self._release()
 
     def send_continuation(self, data: bytes) -> None:
         """Answer a continuation the current command takes (a SASL response)."""
@@ -151,7 +181,14 @@ class ImapSession:
     def _start(self, entry: _InFlight) -> None:
         entry.started = True
         self._out += entry.pieces.popleft()
+        self._body_follows(entry)
         self._set_threshold()
+
+    @staticmethod
+    def _body_follows(entry: _InFlight) -> None:
+        """With LITERAL+, a streamed literal follows its announcement at once."""
+        if not entry.pieces and entry.body is not None and entry.plus:
+            entry.body_ready = True
 
     def _set_threshold(self) -> None:
         """The threshold of the latest started command in flight that asked for one, else the
@@ -177,7 +214,12 @@ class ImapSession:
         its '+' or after DONE): a read timeout now leaves the conversation in a state no
         later command can repair."""
         return any(
-            e.started and (bool(e.pieces) or (e.continuations and self._idling != e.command.tag))
+            e.started
+            and (
+                bool(e.pieces)
+                or (e.body is not None and not e.body_ready)
+                or (e.continuations and self._idling != e.command.tag)
+            )
             for e in self._in_flight.values()
         )
 
@@ -223,8 +265,12 @@ class ImapSession:
                 break
             if entry.pieces:
                 self._out += entry.pieces.popleft()
-                if not entry.pieces:
+                self._body_follows(entry)
+                if not entry.pieces and entry.body is None:
                     self._release()
+                return False
+            if entry.body is not None and not entry.body_ready:
+                entry.body_ready = True  # the '+' for the streamed literal: the caller sends it
                 return False
             if entry.continuations:
                 if entry.command.name == "IDLE":
@@ -270,8 +316,9 @@ class ImapSession:
         self._set_threshold()
         if self._idling == event.tag:
             self._idling = None
-        if entry.pieces:
+        if entry.pieces or entry.body is not None:
             entry.pieces.clear()  # refused before its literal: the rest is never sent
+            entry.body, entry.body_ready = None, False
         self._release()
         name = entry.command.name
         ok = event.status == "OK"
@@ -299,7 +346,7 @@ class ImapSession:
 
 def _blocks(entry: _InFlight) -> bool:
     """Must the commands sent after this one wait until it is further along?"""
-    return bool(entry.pieces) or not entry.started or entry.continuations
+    return bool(entry.pieces) or not entry.started or entry.continuations or entry.body is not None
 
 
 def _capability_set(values: Iterable[object]) -> frozenset[str]:

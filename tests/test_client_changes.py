@@ -15,6 +15,7 @@ import pytest
 from conftest import BOB
 from o365imap import (
     CapabilityMissing,
+    CommandError,
     CopyResult,
     FolderNotFound,
     ImapClient,
@@ -130,6 +131,9 @@ def test_many_scattered_uids_go_in_several_short_commands(
 
 def test_folders_are_created_renamed_subscribed_and_deleted(bob: ImapClient) -> None:
     bob.create_folder("Chg Grüße/Unterordner")
+    with pytest.raises(CommandError, match="exists"):
+        bob.create_folder("Chg Grüße/Unterordner")
+    bob.create_folder("Chg Grüße/Unterordner", exist_ok=True)
     names = {f.name for f in bob.list_folders()}
     assert {"Chg Grüße", "Chg Grüße/Unterordner"} <= names
     bob.subscribe("Chg Grüße/Unterordner")

@@ -238,9 +238,16 @@ class Changes(Connection):
 
     # ------------------------------------------------------------ folders
 
-    def create_folder(self, name: str) -> None:
-        """CREATE a folder (``Parent/Child`` with the server's delimiter makes the parents)."""
-        self._folder_command("CREATE", name)
+    def create_folder(self, name: str, *, exist_ok: bool = False) -> None:
+        """CREATE a folder (``Parent/Child`` with the server's delimiter makes the parents).
+        ``exist_ok``: a folder already there is not an error (RFC 5530 ALREADYEXISTS, or the
+        server's words), so a script can run again."""
+        try:
+            self._folder_command("CREATE", name)
+        except CommandError as exc:
+            exists = exc.code == "ALREADYEXISTS" or "already exist" in exc.text.lower()
+            if not (exist_ok and exists):
+                raise
 
     def delete_folder(self, name: str) -> None:
         """DELETE a folder and the messages in it. Office 365 refuses its special folders."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -23,6 +24,7 @@ from o365imap import (
 )
 from o365imap._replies import copy_uids
 from o365imap.client._args import uid_batches
+from o365imap.models import Capabilities
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import MaildirWriter, SeedAddress, SeedMessage
 
@@ -279,3 +281,58 @@ def test_append_to_a_missing_folder_is_folder_not_found(bob: ImapClient) -> None
     with pytest.raises(UsageError, match="empty"):
         bob.append("INBOX", b"")
     bob.noop()  # the connection is still in step
+
+
+class _WithoutMove(ImapClient):
+    """Dovecot as a server without MOVE (RFC 6851) would be: the client sees no MOVE."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        offered = super().capabilities
+        return Capabilities(offered.names - {"MOVE"})
+
+
+def _without_move(dovecot: DovecotServer, cls: type[ImapClient] = _WithoutMove) -> ImapClient:
+    imap = cls(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20)
+    imap.connect()
+    imap.authenticate_oauth(BOB, dovecot.mint_token(BOB))
+    return imap
+
+
+def test_without_move_a_move_is_copy_then_expunge_of_exactly_those(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    _fill(dovecot, "ChgNoMove", 4)
+    bob.create_folder("ChgNoMoveTo")
+    before = _subjects(bob, "ChgNoMove")
+    with _without_move(dovecot) as imap:
+        imap.select("ChgNoMove")
+        imap.add_flags([4], ["\\Deleted"])  # someone else's: must survive the UID EXPUNGE
+        result = imap.move([1, 2], "ChgNoMoveTo")
+    assert not result.copies_left
+    assert set(_subjects(bob, "ChgNoMove")) == {3, 4}
+    moved = _subjects(bob, "ChgNoMoveTo")
+    assert {moved[result.new_uid(u) or 0] for u in (1, 2)} == {before[1], before[2]}
+
+
+def test_a_move_cut_between_copy_and_delete_loses_nothing(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    class CutBeforeDelete(_WithoutMove):
+        def _expunge_exactly(self, batch: list[int]) -> None:
+            # The connection dies exactly between the copy and the delete.
+            self._transport._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            super()._expunge_exactly(batch)
+
+    _fill(dovecot, "ChgCut", 3)
+    bob.create_folder("ChgCutTo")
+    imap = _without_move(dovecot, CutBeforeDelete)
+    try:
+        imap.select("ChgCut")
+        result = imap.move([1, 2, 3], "ChgCutTo")
+    finally:
+        imap.close()
+    assert result.copies_left
+    assert set(_subjects(bob, "ChgCut")) == {1, 2, 3}  # the originals are all there
+    assert len(_subjects(bob, "ChgCutTo")) == 3  # and so are the copies
+    assert sorted(result.new_uids) == [1, 2, 3]

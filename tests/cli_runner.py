@@ -16,7 +16,9 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from io import BytesIO
 
 import requests
@@ -46,7 +48,8 @@ def invoke(
     with CliRunner().isolation(env=_changes(env)) as (out, err, _):
         watcher = _Watcher(err, watch) if watch is not None else None
         try:
-            main(list(args))
+            with _as_a_process():
+                main(list(args))
         except SystemExit as exc:
             code = _exit_code(exc)
         finally:
@@ -62,6 +65,69 @@ def invoke(
         watcher.error.add_note(f"o365imap {' '.join(args)} said on stderr:\n{stderr}")
         raise watcher.error
     return subprocess.CompletedProcess(["o365imap", *args], code, stdout, stderr)
+
+
+# What Python sets up in a new process (no -W options): the filters, and warnings shown on stderr.
+_PROCESS_FILTERS = [
+    ("default", None, DeprecationWarning, "__main__", 0),
+    ("ignore", None, DeprecationWarning, None, 0),
+    ("ignore", None, PendingDeprecationWarning, None, 0),
+    ("ignore", None, ImportWarning, None, 0),
+    ("ignore", None, ResourceWarning, None, 0),
+]
+
+
+@contextmanager
+def _as_a_process() -> Iterator[None]:
+    """What the command's stderr shows, as in a process of its own: only what the command's
+    thread logged (the test's servers run in this process too, and log under ``o365imap``);
+    a library's warnings and its loggers' WARNINGs, which a process prints on stderr (Python's
+    ``logging.lastResort``) and pytest would otherwise take for itself."""
+    own = threading.get_ident()
+    real_handler = logging.StreamHandler
+
+    class CommandHandler(real_handler):  # type: ignore[valid-type, misc]
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.thread == own and super().filter(record)
+
+    last_resort = _LastResort(own)
+    root = logging.getLogger()
+    logging.StreamHandler = CommandHandler  # type: ignore[misc]
+    root.addHandler(last_resort)
+    try:
+        with warnings.catch_warnings():
+            warnings.filters[:] = list(_PROCESS_FILTERS)  # type: ignore[index]
+            warnings.showwarning = _show_on_stderr
+            yield
+    finally:
+        logging.StreamHandler = real_handler  # type: ignore[misc]
+        root.removeHandler(last_resort)
+
+
+def _show_on_stderr(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """Python's own ``showwarning`` (pytest's recorder would take the warning instead)."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class _LastResort(logging.Handler):
+    """``logging.lastResort`` of a process whose root logger has no handler: WARNING and up,
+    the bare message, on stderr; here for the loggers that are not the command's own."""
+
+    def __init__(self, thread: int) -> None:
+        super().__init__(logging.WARNING)
+        self._thread = thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread or record.name.split(".")[0] == "o365imap":
+            return
+        sys.stderr.write(self.format(record) + "\n")
 
 
 def in_own_process(

@@ -188,8 +188,8 @@ ENTRIES: dict[tuple[str, str], str] = {
     ("o365imap.cli.tui_cmd", TUI): "`o365imap tui`, and a bare `o365imap` at a terminal "
     "(cli/app.py invokes that command by name), starts the mail browser; Textual is optional",
     ("o365imap.cli.sandbox_cmd", SANDBOX): "`o365imap sandbox` starts the emulator and Dovecot",
-    ("o365imap.cli.signin", SANDBOX): "`o365imap doctor` on a sandbox's profile says how that "
-    "Dovecot checks tokens, read from the sandbox's state file",
+    ("o365imap.cli.signin", "o365imap.sandbox.state"): "`o365imap doctor` on a sandbox's "
+    "profile says how that Dovecot checks tokens, read from the sandbox's state file",
 }
 
 

@@ -55,4 +55,15 @@ def __getattr__(name: str) -> object:
         from o365imap.auth.connect import open_profile  # noqa: PLC0415 - only when asked
 
         return open_profile
+    # 0.1's __all__ had open_signed_in too: the same, with a token of the caller's own.
+    if name == "open_signed_in":
+        warnings.warn(
+            "o365imap.auth.open_signed_in(host, port, user=..., token=...) is now "
+            "o365imap.open_token(user, token, host=..., port=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from o365imap.auth.connect import _open_signed_in  # noqa: PLC0415 - only when asked
+
+        return _open_signed_in
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -113,9 +113,13 @@ class ConnectionSettings:
         when there is no mailbox to sign in to.
         """
         if not self.user:
-            if self.profile is not None:
+            if self.profile is not None and not self.profile.user:
                 raise UsageError(f"profile {self.profile.name!r} names no mailbox: set its user")
-            raise UsageError("no mailbox to sign in to: give the user")
+            # A profile's own values are taken by from_profile(), not by the constructor.
+            raise UsageError(
+                "no mailbox to sign in to: give the user "
+                "(ConnectionSettings.from_profile takes the profile's)"
+            )
         refresh: Callable[[], str] | None = None
         if self.access_token is not None:
             token = self.access_token
@@ -192,3 +196,29 @@ def open_profile(
     return ConnectionSettings.from_profile(
         profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
     ).open()
+
+
+def _open_signed_in(
+    host: str,
+    port: int | None,
+    *,
+    user: str,
+    token: str,
+    refresh: Callable[[], str] | None = None,
+    security: Security | str = Security.TLS,
+    ca_file: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    mechanism: str = "xoauth2",
+) -> ImapClient:
+    """0.1's ``o365imap.auth.open_signed_in``, kept for one release (``open_token`` now)."""
+    return open_token(
+        user,
+        token,
+        refresh=refresh,
+        host=host,
+        port=port,
+        security=security,
+        ca_file=ca_file,
+        timeout=timeout,
+        mechanism=mechanism,
+    )

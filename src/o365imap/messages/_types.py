@@ -178,12 +178,14 @@ def _legacy_progress(progress: Any, legacy: int) -> ProgressHook | None:
         parameters = inspect.signature(progress).parameters.values()
     except (TypeError, ValueError):
         return cast("ProgressHook", progress)
-    positional = [
-        p
-        for p in parameters
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    if len(positional) != legacy:
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    # An old hook needs the old arguments, or can take them and names them as they were
+    # (``total=None``); a new one takes one Progress (``lambda p, x=1`` too). ``*args``
+    # alone fits both: it is taken for a new one.
+    named = {p.name for p in positional} & {"done", "total"}
+    old = len(required) == legacy or (bool(named) and len(required) <= legacy <= len(positional))
+    if not old:
         return cast("ProgressHook", progress)
     warnings.warn(
         "a progress hook now takes one Progress(done, total, part)",

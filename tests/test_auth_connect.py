@@ -1,4 +1,4 @@
-"""Review 2: connection building (o365imap.auth.connect) against last release's."""
+"""Connection building (o365imap.auth.connect) against last release's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review 2: what the in-process runner (tests/cli_runner.py) shows differently from a process.
+"""What the in-process runner (tests/cli_runner.py) shows differently from a process.
 
 A command run by ``invoke`` shares this process with the test's servers, with pytest's logging
 capture and with its warnings recorder. These tests hold the runner to its promise ("as

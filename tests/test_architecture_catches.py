@@ -1,4 +1,4 @@
-"""Review 2: what the architecture rules (tests/test_architecture.py) let through.
+"""What the architecture rules (tests/test_architecture.py) let through.
 
 The ways across a rule (ENTRIES) are said to be narrow and lazy only. Two ways in which they
 are wider than that, each shown on the rules' own data.

@@ -1,4 +1,4 @@
-"""Review 2: last release's progress hooks, which ``_legacy_progress`` promises to wrap for one
+"""Last release's progress hooks, which ``_legacy_progress`` promises to wrap for one
 release (docs/api.md, "Renamed names"), judged by their shape.
 
 Last release called ``save_message``'s hook as ``hook(done, total)`` and the part savers' as

@@ -96,27 +96,24 @@ def _transfer(action: str, to: str, dry_run: bool, as_json: bool, kwargs: dict[s
     return chosen.exit_code
 
 
-@cli.command()
-@connection_options
-@selection_options
-@click.option("--to", "to", required=True, type=FOLDER, metavar="FOLDER",
-              help="The folder to move them to.")  # fmt: skip
-@change_options
-def move(to: str, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
+def _transfer_command(action: str, doc: str) -> None:
+    """``move`` and ``copy``: the same options, the same report."""
+
+    def command(to: str, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
+        return _transfer(action, to, dry_run, as_json, kwargs)
+
+    command.__doc__ = doc
+    to = click.option("--to", "to", required=True, type=FOLDER, metavar="FOLDER",
+                      help=f"The folder to {action} them to.")  # fmt: skip
+    cli.command(name=action)(connection_options(selection_options(to(change_options(command)))))
+
+
+_transfer_command(
+    "move",
     """Move messages to another folder (MOVE; where the server lacks it, copy them and expunge
-    exactly those). With --json, each message's new UID."""
-    return _transfer("move", to, dry_run, as_json, kwargs)
-
-
-@cli.command()
-@connection_options
-@selection_options
-@click.option("--to", "to", required=True, type=FOLDER, metavar="FOLDER",
-              help="The folder to copy them to.")  # fmt: skip
-@change_options
-def copy(to: str, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
-    """Copy messages to another folder. With --json, each copy's UID."""
-    return _transfer("copy", to, dry_run, as_json, kwargs)
+    exactly those). With --json, each message's new UID.""",
+)
+_transfer_command("copy", """Copy messages to another folder. With --json, each copy's UID.""")
 
 
 def _trash(client: ImapClient, folder: str) -> str:
@@ -131,9 +128,15 @@ def _trash(client: ImapClient, folder: str) -> str:
     return trash.name
 
 
+def _at_terminal() -> bool:
+    """A person who can answer a question: standard input is a terminal (not a pipe, not a
+    file, not the UIDs being read)."""
+    return sys.stdin.isatty()
+
+
 def _confirm_delete(chosen: Chosen, to: str | None) -> None:
     """Ask before deleting many, when a person is at the terminal to answer."""
-    if len(chosen.uids) <= ASK_ABOVE or not sys.stdin.isatty():
+    if len(chosen.uids) <= ASK_ABOVE or not _at_terminal():
         return
     where = f"to {to}" if to is not None else "permanently"
     question = f"Delete {count_text(len(chosen.uids))} of {chosen.folder} {where}?"

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from o365imap import ImapClient, UsageError
+from o365imap import FolderNotFound, ImapClient, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.app import cli
@@ -39,7 +39,7 @@ def _exists(client: ImapClient, folder: str) -> bool:
 @click.argument("folder", type=FOLDER)
 @change_options
 def mkdir(folder: str, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
-    """Create FOLDER (``Parent/Child`` makes the parent too)."""
+    """Create FOLDER (Parent/Child makes the parent too)."""
     with open_client(resolve(kwargs)) as client:
         if _exists(client, folder):
             raise UsageError(f"there is a folder {folder} already")
@@ -57,7 +57,12 @@ def mkdir(folder: str, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
 def rmdir(folder: str, force: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> None:
     """Delete FOLDER; one that holds messages only with --force (they go with it)."""
     with open_client(resolve(kwargs)) as client:
-        held = client.status(folder, ("MESSAGES",)).messages or 0
+        try:
+            held = client.status(folder, ("MESSAGES",)).messages or 0
+        except FolderNotFound:
+            if not _exists(client, folder):
+                raise
+            held = 0  # listed but \Noselect: a parent that holds only folders
         if held and not force:
             raise UsageError(
                 f"{folder} holds {count_text(held)}: --force deletes them with the folder"

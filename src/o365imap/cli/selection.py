@@ -15,8 +15,8 @@ import json
 import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -116,27 +116,12 @@ def _json_uid(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Criteria:
-    """``search``'s criteria, as ImapClient.find takes them."""
-
-    sender: str | None = None
-    subject: str | None = None
-    text: str | None = None
-    since: date | None = None
-    before: date | None = None
-    unseen: bool = False
-
-    def __bool__(self) -> bool:
-        return any(v not in (None, False) for v in vars(self).values())
-
-
-@dataclass(frozen=True)
 class Selection:
     """What the command line asked for, before the server is asked what exists."""
 
     folder: str
     spans: tuple[Span, ...] = ()
-    criteria: Criteria = Criteria()
+    criteria: dict[str, Any] = field(default_factory=dict)  # ImapClient.find's arguments
     everything: bool = False
 
 
@@ -159,7 +144,7 @@ def selection_options(func: F) -> F:
 
     dates = click.DateTime(["%Y-%m-%d"])
     options = [
-        click.argument("uids", nargs=-1, type=UID_SET, metavar="UIDS"),
+        click.argument("uids", nargs=-1, type=UID_SET, metavar="[UIDS]..."),
         click.option("--folder", default="INBOX", show_default=True, type=FOLDER,
                      help="The folder the messages are in."),
         click.option("--from", "sender", metavar="TEXT", help="The From header contains TEXT."),
@@ -198,14 +183,15 @@ def selection_from(kwargs: dict[str, Any]) -> Selection:
         spans.extend(_stdin_spans(sys.stdin) if item == "-" else item)  # type: ignore[arg-type]
     since: datetime | None = kwargs.pop("since")
     before: datetime | None = kwargs.pop("before")
-    criteria = Criteria(
-        sender=kwargs.pop("sender"),
-        subject=kwargs.pop("subject"),
-        text=kwargs.pop("text"),
-        since=since.date() if since else None,
-        before=before.date() if before else None,
-        unseen=kwargs.pop("unseen"),
-    )
+    given_criteria = {
+        "sender": kwargs.pop("sender"),
+        "subject": kwargs.pop("subject"),
+        "text": kwargs.pop("text"),
+        "since": since.date() if since else None,
+        "before": before.date() if before else None,
+        "unseen": kwargs.pop("unseen"),
+    }
+    criteria = {key: value for key, value in given_criteria.items() if value}
     everything: bool = kwargs.pop("everything")
     folder: str = kwargs.pop("folder")
     if everything and (given or criteria):
@@ -220,19 +206,7 @@ def choose(client: ImapClient, selection: Selection, *, writable: bool) -> Chose
     stderr. ``writable``: SELECT (the command will change the folder), else EXAMINE."""
     folder = selection.folder
     client.select(folder, readonly=not writable)
-    criteria = selection.criteria
-    found: set[int] | None = None
-    if criteria:
-        found = set(
-            client.find(
-                sender=criteria.sender,
-                subject=criteria.subject,
-                text=criteria.text,
-                since=criteria.since,
-                before=criteria.before,
-                unseen=criteria.unseen,
-            )
-        )
+    found = set(client.find(**selection.criteria)) if selection.criteria else None
     missing: list[str] = []
     if selection.spans or selection.everything:
         # One SEARCH of every UID, however the set was given: a set as long as standard input

@@ -4,7 +4,9 @@ afterwards; the pipeline from ``search --json``; ``--dry-run``; UIDs that are no
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -428,3 +430,54 @@ def test_folders_with_non_ascii_names_made_renamed_and_removed(
     assert "Cli12 Été" not in {f.name for f in bob.list_folders()}
     gone = cli(dovecot, "rmdir", "Cli12 Été")
     assert gone.returncode == 1 and "no folder" in gone.stderr
+
+
+# ---------------------------------------------------------------- the README's script
+
+
+def _readme_script() -> str:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    after = readme.split("A script that files mail", 1)[1]
+    return after.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_filing_script_files_mail(
+    dovecot: DovecotServer, bob: ImapClient, tmp_path: Path
+) -> None:
+    """Run by sh, with `o365imap` on PATH, as cron would (each command its own process)."""
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    for n in range(3):
+        bill = _eml(f"Cli12 readme invoice {n}", None).replace(
+            b"carol@example.net", b"billing@contoso.com"
+        )
+        bob.append("INBOX", bill, date=yesterday)
+    bob.append("INBOX", _eml("Cli12 readme other", None), date=yesterday)
+    program = tmp_path / "bin" / "o365imap"
+    program.parent.mkdir()
+    src = Path(__file__).parent.parent / "src"
+    program.write_text(
+        f'#!/bin/sh\nPYTHONPATH={src} exec {sys.executable} -m o365imap "$@" '
+        f"--port {dovecot.imaps_port}\n"
+    )
+    program.chmod(0o755)
+    env = environment(
+        dovecot.mint_token(BOB),
+        PATH=f"{program.parent}:{os.environ['PATH']}",
+        HOME=str(tmp_path),
+        O365IMAP_HOST=dovecot.host,
+        O365IMAP_CA_FILE=str(dovecot.ca_file),
+        O365IMAP_USER=BOB,
+    )
+    script = tmp_path / "file-invoices"
+    script.write_text(_readme_script())
+    for _ in range(2):  # the second run finds the folder made and nothing more to move
+        ran = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
+                             timeout=120, check=False)  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+    filed = json_lines((tmp_path / "filed-invoices.jsonl").read_text())
+    assert len(filed) == 3 and {r["to"] for r in filed} == {"Invoices"}
+    state = _state(bob, "Invoices")
+    invoices = {state[r["new_uid"]] for r in filed}
+    assert {subject for subject, _ in invoices} == {f"Cli12 readme invoice {n}" for n in range(3)}
+    assert all({"\\Seen", "$Invoice"} <= flags for _, flags in invoices)
+    assert "Cli12 readme other" in _subjects(bob, "INBOX").values()

@@ -254,6 +254,33 @@ def test_uids_from_standard_input_one_per_line(dovecot: DovecotServer, bob: Imap
     assert bad.returncode == 1
     assert "line 2 of standard input" in bad.stderr and '"uid"' in bad.stderr
     assert len(_subjects(bob, "Cli12LinesTo")) == 4
+    # A search that found nothing, piped in: nothing is chosen, whatever the criteria say.
+    empty = cli(dovecot, "copy", "-", "--folder", "Cli12Lines", "--subject", "Cli12Lines",
+                "--to", "Cli12LinesTo", "--json", stdin="")  # fmt: skip
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout == ""
+    assert len(_subjects(bob, "Cli12LinesTo")) == 4
+
+
+def test_long_lists_on_standard_input_from_a_list_and_by_hand(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    _fill(dovecot, "Cli12Long", 1200)
+    bob.create_folder("Cli12LongTo")
+    odd = "\n".join(str(uid) for uid in range(1, 1201, 2))  # no ranges: several commands
+    copied = cli(dovecot, "copy", "-", "--folder", "Cli12Long", "--to", "Cli12LongTo",
+                 "--json", stdin=odd)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    rows = json_lines(copied.stdout)
+    assert [r["uid"] for r in rows] == list(range(1, 1201, 2))
+    assert len({r["new_uid"] for r in rows}) == 600
+    assert bob.status("Cli12LongTo").messages == 600
+    listed = cli(dovecot, "list", "Cli12Long", "--all", "--json")
+    gone = cli(dovecot, "delete", "-", "--permanently", "--folder", "Cli12Long",
+               stdin=listed.stdout)  # fmt: skip
+    assert gone.returncode == 0, gone.stderr  # more than 50, but no terminal: not asked
+    assert gone.stdout == "Deleted 1200 messages (UID 1:1200) from Cli12Long permanently.\n"
+    assert bob.status("Cli12Long").messages == 0
 
 
 def test_criteria_and_uids_together_take_the_given_ones_that_match(
@@ -286,6 +313,9 @@ def test_missing_uids_are_named_the_others_acted_on_and_the_exit_is_1(
     assert len(_subjects(bob, "Cli12MissingTo")) == 1
     gone = cli(dovecot, "delete", "2", "--folder", "Cli12Missing")  # moved away already
     assert gone.returncode == 1 and "left out: UID 2." in gone.stderr
+    nowhere = cli(dovecot, "move", "1", "--folder", "Cli12Missing", "--to", "Cli12 nowhere")
+    assert nowhere.returncode == 1 and "no folder" in nowhere.stderr
+    assert set(_subjects(bob, "Cli12Missing")) == {1, 3}
 
 
 def test_bad_uids_are_usage_errors_before_connecting() -> None:

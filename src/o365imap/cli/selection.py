@@ -120,7 +120,7 @@ class Selection:
     """What the command line asked for, before the server is asked what exists."""
 
     folder: str
-    spans: tuple[Span, ...] = ()
+    spans: tuple[Span, ...] | None = None  # None: no UIDS given (an empty - gives ())
     criteria: dict[str, Any] = field(default_factory=dict)  # ImapClient.find's arguments
     everything: bool = False
 
@@ -176,11 +176,11 @@ def selection_from(kwargs: dict[str, Any]) -> Selection:
     """Pop the selection options from ``kwargs``; standard input is read here, before the
     command connects, so that a bad line is a usage error that changed nothing."""
     given: list[tuple[Span, ...] | str] = list(kwargs.pop("uids"))
-    spans: list[Span] = []
     if given.count("-") > 1:
         raise UsageError("- (standard input) can be given once")
+    spans: list[Span] = []
     for item in given:
-        spans.extend(_stdin_spans(sys.stdin) if item == "-" else item)  # type: ignore[arg-type]
+        spans.extend(_stdin_spans(sys.stdin) if isinstance(item, str) else item)
     since: datetime | None = kwargs.pop("since")
     before: datetime | None = kwargs.pop("before")
     given_criteria = {
@@ -198,7 +198,7 @@ def selection_from(kwargs: dict[str, Any]) -> Selection:
         raise UsageError("--all is every message: give it without UIDs or criteria")
     if not (given or criteria or everything):
         raise UsageError("which messages? Give UIDs, - to read them, criteria, or --all")
-    return Selection(folder, tuple(spans), criteria, everything)
+    return Selection(folder, tuple(spans) if given else None, criteria, everything)
 
 
 def choose(client: ImapClient, selection: Selection, *, writable: bool) -> Chosen:
@@ -208,14 +208,14 @@ def choose(client: ImapClient, selection: Selection, *, writable: bool) -> Chose
     client.select(folder, readonly=not writable)
     found = set(client.find(**selection.criteria)) if selection.criteria else None
     missing: list[str] = []
-    if selection.spans or selection.everything:
+    if selection.everything:
+        found = set(client.search("ALL", uid=True))
+    elif selection.spans is not None:
         # One SEARCH of every UID, however the set was given: a set as long as standard input
-        # can make would not fit a command line, and ranges need no expanding this way.
-        present = sorted(client.search("ALL", uid=True))
-        if selection.everything:
-            wanted = set(present)
-        else:
-            wanted, missing = _within(present, selection.spans)
+        # can make would not fit a command line, and ranges need no expanding this way. (An
+        # empty standard input, from a search that found nothing, chooses nothing.)
+        present = sorted(client.search("ALL", uid=True)) if selection.spans else []
+        wanted, missing = _within(present, selection.spans)
         found = wanted if found is None else found & wanted
     chosen = Chosen(folder, sorted(found or ()), missing)
     if missing:

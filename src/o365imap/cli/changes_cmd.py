@@ -35,12 +35,21 @@ __all__ = ["ASK_ABOVE"]
 # Deleting more messages than this asks first, on a terminal.
 ASK_ABOVE = 50
 
+_UIDS_SHOWN = 60  # characters of a UID set a sentence shows
+
 _PAST = {"move": "Moved", "copy": "Copied", "delete": "Deleted"}
 
 
 def _say(text: str) -> None:
     """A sentence for people; folder names are the server's (or a stranger's) text."""
     click.echo(for_terminal(text, one_line=True))
+
+
+def _which(chosen: Chosen, preposition: str) -> str:
+    """``3 messages (UID 1:3) from INBOX``; a set too long to read is left out."""
+    uids = uid_text(chosen.uids)
+    shown = f" (UID {uids})" if len(uids) <= _UIDS_SHOWN else ""
+    return f"{count_text(len(chosen.uids))}{shown} {preposition} {chosen.folder}"
 
 
 def _nothing(chosen: Chosen, as_json: bool) -> int:
@@ -62,7 +71,7 @@ def _report(
         for uid in chosen.uids:
             emit_message(chosen, uid, action, to, result.new_uid(uid) if result else None)
         return
-    what = f"{count_text(len(chosen.uids))} (UID {uid_text(chosen.uids)}) from {chosen.folder}"
+    what = _which(chosen, "from")
     where = f" to {to}" if to is not None else " permanently"
     verb = _PAST[action] if result is not None else f"Would {action}"
     _say(f"{verb} {what}{where}.")
@@ -246,7 +255,7 @@ def flag(
     else:
         changes = [f"{how} {' '.join(names)}" for how, names in
                    (("added", added), ("took off", removed)) if names]  # fmt: skip
-        what = f"{count_text(len(chosen.uids))} (UID {uid_text(chosen.uids)}) of {chosen.folder}"
+        what = _which(chosen, "of")
         verb = "Would change" if dry_run else "Changed"
         _say(f"{verb} the flags of {what}: {', '.join(changes)}.")
     return chosen.exit_code

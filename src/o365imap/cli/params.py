@@ -8,6 +8,7 @@ is a usage error naming the option before anything connects, the same for every 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,16 @@ from o365imap.limits import (
     shown,
 )
 
-__all__ = ["FOLDER", "UID_OR_FILE", "FolderName", "Seconds", "UidOrFile", "WholeNumber"]
+__all__ = [
+    "FLAG",
+    "FOLDER",
+    "UID_OR_FILE",
+    "FlagName",
+    "FolderName",
+    "Seconds",
+    "UidOrFile",
+    "WholeNumber",
+]
 
 
 # click.ParamType takes a type argument since click 8.4 only; a subscript fails at run time in
@@ -119,5 +129,26 @@ class WholeNumber(click.IntRange):
         return number
 
 
+class FlagName(click.ParamType):  # type: ignore[type-arg]
+    """A flag or keyword as IMAP sends it unquoted: ``$Invoice``, ``Processed``, ``\\Seen``."""
+
+    name = "flag"
+    _RULE = re.compile(r"\\?[A-Za-z0-9$_.\-]+")  # the library's rule (o365imap.client)
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value)
+        if not self._RULE.fullmatch(text):
+            self.fail(
+                f"{shown(value)} is not a flag name: ASCII letters, digits and $_.- "
+                "(a system flag begins with \\)",
+                param,
+                ctx,
+            )
+        return text
+
+
 UID_OR_FILE = UidOrFile()
 FOLDER = FolderName()
+FLAG = FlagName()

@@ -9,16 +9,19 @@ an overflow deep in the socket layer.
 from __future__ import annotations
 
 import math
+import re
 
 from o365imap.errors import UsageError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FLAG_RULE",
     "FOLDER_RULE",
     "MAX_FOLDER_NAME",
     "MAX_TIMEOUT",
     "MAX_UID",
     "UID_RULE",
+    "check_flag_name",
     "check_folder_name",
     "check_seconds",
     "check_uid",
@@ -104,6 +107,19 @@ def check_seconds(
     if not ok:
         raise UsageError(f"the {what} must be {seconds_rule(least, most)}, not {shown(value)}")
     return value
+
+
+# A flag or keyword as IMAP sends it unquoted (RFC 3501 flag-keyword / flag-extension): no
+# spaces, parentheses, quotes or wildcards, so none can break out of a command's flag list.
+_FLAG_NAME = re.compile(r"\\?[A-Za-z0-9$_.\-]+")
+FLAG_RULE = "flag names are ASCII letters, digits and $_.- (a system flag begins with \\)"
+
+
+def check_flag_name(name: str) -> str:
+    """``name`` if it can name a flag or keyword: ``\\Seen``, ``$Invoice``, ``Processed``."""
+    if not isinstance(name, str) or not _FLAG_NAME.fullmatch(name):
+        raise UsageError(f"{shown(name)} is not a flag name: {FLAG_RULE}")
+    return name
 
 
 def check_folder_name(name: str) -> str:

@@ -8,7 +8,6 @@ is a usage error naming the option before anything connects, the same for every 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import click
 from o365imap.errors import UsageError
 from o365imap.limits import (
     MAX_TIMEOUT,
+    check_flag_name,
     check_folder_name,
     check_seconds,
     parse_uid,
@@ -133,20 +133,16 @@ class FlagName(click.ParamType):  # type: ignore[type-arg]
     """A flag or keyword as IMAP sends it unquoted: ``$Invoice``, ``Processed``, ``\\Seen``."""
 
     name = "flag"
-    _RULE = re.compile(r"\\?[A-Za-z0-9$_.\-]+")  # the library's rule (o365imap.client)
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> str:
-        text = str(value)
-        if not self._RULE.fullmatch(text):
-            self.fail(
-                f"{shown(value)} is not a flag name: ASCII letters, digits and $_.- "
-                "(a system flag begins with \\)",
-                param,
-                ctx,
-            )
-        return text
+        try:
+            # The library's own rule, applied before connecting.
+            name: str = check_flag_name(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+        return name
 
 
 UID_OR_FILE = UidOrFile()

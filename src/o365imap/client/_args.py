@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from o365imap.errors import UsageError
+from o365imap.limits import check_flag_name
 from o365imap.protocol import Atom, Raw, SequenceSet
 from o365imap.protocol.commands import Argument
 
@@ -31,9 +32,6 @@ Messages = SequenceSet | str | Iterable[int]
 # Characters of one UID set on a command line. RFC 7162 4 asks clients to keep lines under
 # 8,192 octets; Exchange is said to refuse far shorter ones, so a set stays well below that.
 MAX_SET_LENGTH = 1000
-
-# A flag or keyword (RFC 3501 flag-keyword / flag-extension): no spaces, parentheses, quotes.
-_FLAG = re.compile(r"^\\?[A-Za-z0-9$_.\-]+$")
 
 
 def sequence_arg(messages: Messages) -> Argument:
@@ -68,10 +66,7 @@ def uid_batches(uids: Iterable[int], max_length: int = MAX_SET_LENGTH) -> Iterat
 
 def flag_list(flags: Iterable[str]) -> Raw:
     """``(\\Seen $Invoice)``; a name that is not a flag is refused, never sent."""
-    names = list(flags)
-    for name in names:
-        if not _FLAG.match(name):
-            raise UsageError(f"not a flag name: {name!r}")
+    names = [check_flag_name(name) for name in flags]
     return Raw(("(" + " ".join(names) + ")").encode("ascii"))
 
 

@@ -22,6 +22,7 @@ from o365imap import (
     CapabilityMissing,
     CommandError,
     ConnectError,
+    CopyResult,
     Folder,
     FolderInfo,
     FolderNotFound,
@@ -338,6 +339,11 @@ class MailSession:
         return self._sign_in is not None
 
     @property
+    def exists(self) -> int | None:
+        """The open folder's message count as last heard (after our own moves too)."""
+        return self._told
+
+    @property
     def busy(self) -> bool:
         """Someone waits for the connection (the watcher then leaves IDLE)."""
         return self._waiting > 0
@@ -475,14 +481,67 @@ class MailSession:
 
     def set_flag(self, uid: int, flag: str, on: bool) -> tuple[str, ...]:
         """Add or remove a flag; the message's flags afterwards."""
+        return self.set_flags([uid], flag, on).get(uid, ())
+
+    def set_flags(self, uids: Sequence[int], flag: str, on: bool) -> dict[int, tuple[str, ...]]:
+        """Add or remove a flag on several messages; each one's flags afterwards."""
         with self.use() as client:
-            if client.selected is not None and client.selected.read_only and self.folder:
-                client.select(self.folder)
-            (client.add_flags if on else client.remove_flags)([uid], [flag])
-            for response in client.iter_fetch([uid], "(UID FLAGS)", uid=True):
-                flags: tuple[str, ...] = getattr(response, "items", {}).get("FLAGS", ())
-                return flags
-        return ()
+            self._writable(client)
+            (client.add_flags if on else client.remove_flags)(list(uids), [flag])
+            found: dict[int, tuple[str, ...]] = {}
+            for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
+                items = getattr(response, "items", {})
+                if items.get("UID") is not None:
+                    found[items["UID"]] = items.get("FLAGS", ())
+            return found
+
+    # ---------------------------------------------------------------- moving and deleting
+
+    def move(self, uids: Sequence[int], folder: str) -> CopyResult:
+        """Move messages of the open folder to ``folder``; their new UIDs there."""
+        with self.use() as client:
+            self._writable(client)
+            result = client.move(uids, folder)
+            self._told = client.exists  # our own expunges are no news to the watcher
+            return result
+
+    def delete(self, uids: Sequence[int], *, permanently: bool = False) -> CopyResult:
+        """To the folder with special use \\Trash, or ``permanently`` (no way back)."""
+        with self.use() as client:
+            self._writable(client)
+            result = client.delete(uids, permanently=permanently)
+            self._told = client.exists
+            return result
+
+    def archive_folder(self) -> str | None:
+        """The folder with special use \\Archive, if the server names one."""
+        with self.use() as client:
+            found = client.special_folder("\\Archive")
+            return found.name if found is not None else None
+
+    def move_back(self, done: CopyResult) -> CopyResult:
+        """Undo a move (or a delete to Trash): the messages go back from ``done.to`` to
+        ``done.folder`` by the UIDs the server gave them there. The open folder stays open."""
+        if done.to is None:
+            raise UsageError("a permanent delete cannot be undone")
+        uids = [new for old in done.uids if (new := done.new_uid(old)) is not None]
+        if not uids:
+            raise UsageError(f"{done.to} did not say the moved messages' new UIDs: move them back")
+        with self.use() as client:
+            try:
+                client.select(done.to)
+                result = client.move(uids, done.folder)
+            finally:
+                if self.folder is not None:
+                    # Read-write: we were changing things; a reconnect selects it read-only.
+                    client.select(self.folder)
+            self._told = client.exists
+            return result
+
+    def _writable(self, client: ImapClient) -> None:
+        # Folders open read-only (looking changes nothing); a change needs them read-write.
+        if client.selected is not None and client.selected.read_only and self.folder:
+            client.select(self.folder)
 
     def wait_for_news(self, stop: Callable[[], bool]) -> tuple[str, int] | None:
         """Wait (IDLE, else NOOP every ``poll_every`` seconds) until the selected folder

@@ -8,6 +8,7 @@ app fetches each page with one FETCH and hands the rows back with ``fill``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,7 +37,8 @@ class MessageList(ScrollView, can_focus=True):
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("space", "toggle_mark", "Mark"),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("enter", "open", "Open"),
@@ -79,6 +81,7 @@ class MessageList(ScrollView, can_focus=True):
         self.requested: set[int] = set()
         self.loaded_pages: set[int] = set()
         self.empty_text = ""
+        self.marked: set[int] = set()  # UIDs, so a mark survives the rows moving up or down
 
     # ---------------------------------------------------------------- data
 
@@ -88,6 +91,8 @@ class MessageList(ScrollView, can_focus=True):
         self.total = total
         self.uids = uids
         self.rows.clear()
+        if uids is not None or not keep_cursor:
+            self.marked.clear()  # another folder or search: the marks were for what was shown
         self.requested.clear()
         self.loaded_pages.clear()
         self.cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
@@ -118,6 +123,55 @@ class MessageList(ScrollView, can_focus=True):
                 summary = row.summary._replace(flags=row_flags)
                 self.rows[index] = Row(summary, row.has_attachment)
                 self.refresh()
+
+    def remove_uids(self, uids: Iterable[int]) -> None:
+        """Take these messages out of the list in place (moved or deleted): the rows after
+        them move up, the pages left with a gap are fetched again, nothing else is."""
+        gone = set(uids)
+        self.marked -= gone
+        if self.uids is not None:
+            self.uids = [u for u in self.uids if u not in gone]
+        kept: dict[int, Row] = {}
+        removed = 0
+        for index in range(self.total):
+            row = self.rows.get(index)
+            if row is not None and row.uid in gone:
+                removed += 1
+                if index < self.cursor:
+                    self.cursor -= 1
+            elif row is not None:
+                kept[index - removed] = row
+        if not removed:
+            return
+        # Pages asked for before the change would land one place off: a new generation.
+        self.generation += 1
+        self.total -= removed
+        self.rows = kept
+        self.loaded_pages = {
+            p
+            for p in range((self.total + PAGE_SIZE - 1) // PAGE_SIZE)
+            if all(i in kept for i in range(p * PAGE_SIZE, min(self.total, (p + 1) * PAGE_SIZE)))
+        }
+        self.requested = set(self.loaded_pages)
+        self.cursor = min(self.cursor, max(0, self.total - 1))
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total)
+        self.refresh()
+        self.call_after_refresh(self._want)
+
+    @property
+    def chosen_uids(self) -> list[int]:
+        """The marked messages, or else the one under the cursor: what an action applies to."""
+        if self.marked:
+            return sorted(self.marked)
+        row = self.current
+        return [row.uid] if row is not None and row.uid is not None else []
+
+    def action_toggle_mark(self) -> None:
+        row = self.current
+        if row is None or row.uid is None:
+            return
+        self.marked ^= {row.uid}
+        self.move_to(self.cursor + 1)  # as in mutt and Midnight Commander: on to the next
 
     def uids_for_page(self, page: int) -> list[int]:
         if self.uids is None:
@@ -217,11 +271,13 @@ class MessageList(ScrollView, can_focus=True):
         # A narrow terminal (80 columns, the folder tree beside) drops the year for the subject.
         date_format, date_width = ("%m-%d %H:%M", 11) if width < 72 else ("%Y-%m-%d %H:%M", 16)
         when = row.when.astimezone().strftime(date_format) if row.when else ""
-        marks = ("●" if row.unread else " ") + ("★" if row.flagged else " ")
+        marks = ("✓" if row.uid in self.marked else " ") + ("●" if row.unread else " ")
+        marks += "★" if row.flagged else " "
         marks += "@" if row.has_attachment else " "
         size = human_size(row.summary.size, compact=True).rjust(8)
-        who_width = max(8, min(24, width // 5))
-        subject_width = max(1, width - (4 + date_width + 1 + who_width + 1 + 9))
+        # Narrow: the sender gives the marks' column back to the subject.
+        who_width = max(8, min(24, width // 5 - (1 if width < 72 else 0)))
+        subject_width = max(1, width - (5 + date_width + 1 + who_width + 1 + 9))
         segments = [
             Segment(marks + " ", style + Style(color="yellow") if row.flagged else style),
             Segment(set_cell_size(when, date_width) + " ", style),

@@ -77,7 +77,8 @@ def _subject_list(app: MailApp) -> Callable[[], list[str]]:
 
 def test_delete_to_trash_archive_and_undo(dovecot: DovecotServer, bob: ImapClient) -> None:
     _seed(dovecot, "Tui12Delete", range(100, 105))  # newest (104) on top
-    app = MailApp(session_for(dovecot, BOB), start_folder="Tui12Delete", watch=False)
+    # Watching for mail as in real use: our own expunges are no news to the watcher.
+    app = MailApp(session_for(dovecot, BOB), start_folder="Tui12Delete")
     trash = bob.special_folder("\\Trash")
     archive = bob.special_folder("\\Archive")
     assert trash is not None and archive is not None
@@ -184,6 +185,28 @@ def test_archive_without_an_archive_folder_says_so(dovecot: DovecotServer, bob: 
 
     run(scenario)
     assert len(_subjects(bob, "Tui12NoArchive")) == 2
+
+
+def test_messages_expunged_elsewhere_leave_the_list_in_place(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    _seed(dovecot, "Tui12Elsewhere", range(150, 156))  # rows: 155 ... 150, UIDs 6 ... 1
+    app = MailApp(session_for(dovecot, BOB), start_folder="Tui12Elsewhere")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _opened(pilot, app, "Tui12Elsewhere", 6)
+            widget = app.messages
+            await pilot.press("down", "down", "down")  # on 152
+            bob.select("Tui12Elsewhere")
+            bob.delete([2, 5], permanently=True)  # 151 and 154, from another program
+            await until(pilot, lambda: widget.total == 4, "two rows gone")
+            assert len(widget.rows) == 4  # taken out in place, nothing to fetch again
+            assert _subject_list(app)() == [f"Bob's message {n}" for n in (155, 153, 152, 150)]
+            assert widget.current is not None and widget.current.subject == "Bob's message 152"
+            assert "4 messages" in str(app.query_one("#list-title").render())
+
+    run(scenario)
 
 
 # ---------------------------------------------------------------- move, marks

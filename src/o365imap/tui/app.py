@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 from o365imap import CopyResult, FolderInfo, InteractionRequired, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
-from o365imap.tui.model import FolderEntry, MailSession, Row, SearchQuery, describe_error
+from o365imap.tui.model import FolderEntry, MailSession, News, Row, SearchQuery, describe_error
 from o365imap.tui.screens import (
     ErrorScreen,
     Failed,
@@ -104,8 +104,7 @@ class SearchDone(_Msg):
 
 @dataclass(eq=False)
 class NewMail(_Msg):
-    folder: str
-    exists: int
+    news: News
 
 
 @dataclass(eq=False)
@@ -336,7 +335,7 @@ class MailApp(App[None]):
                 # watcher just waits for a connection to come back.
                 news = None
             if news is not None:
-                self.post_message(NewMail(*news))
+                self.post_message(NewMail(news))
                 continue
             # Nothing to watch yet (no connection or folder), or others want the connection.
             for _ in range(5):
@@ -464,15 +463,20 @@ class MailApp(App[None]):
 
     @_while_open
     def on_new_mail(self, message: NewMail) -> None:
-        widget = self.messages
-        if self.folder is None or self.folder.name != message.folder:
+        widget, news = self.messages, message.news
+        if self.folder is None or self.folder.name != news.folder:
             return  # news of a folder left meanwhile
         self._recount()
         if widget.uids is not None:
             self.status("The folder changed; Escape shows it")
             return
-        delta = message.exists - widget.total
-        self._moved(message.exists)
+        if news.expunged and widget.total - len(news.expunged) == news.exists:
+            widget.remove_expunged(news.expunged)  # in place, from the server's EXPUNGEs
+            self._title()
+            self.status(f"{len(news.expunged)} message(s) moved or deleted elsewhere")
+            return
+        delta = news.exists - widget.total
+        self._moved(news.exists)
         if delta > 0:
             self.status(f"{delta} new message(s)")
 
@@ -508,6 +512,7 @@ class MailApp(App[None]):
         here = self.folder.name if self.folder is not None else None
         if result.folder == here:
             widget.remove_uids(result.uids)  # in place: no reload of the folder
+            self._title()
         if message.exists is not None and message.exists != widget.total and widget.uids is None:
             self._moved(message.exists)  # messages came here (undo), or mail meanwhile
         count = len(result.uids)

@@ -24,6 +24,7 @@ from o365imap import (
     ConnectError,
     CopyResult,
     Folder,
+    FolderChanges,
     FolderInfo,
     FolderNotFound,
     ImapClient,
@@ -47,6 +48,7 @@ __all__ = [
     "PAGE_ITEMS",
     "FolderEntry",
     "MailSession",
+    "News",
     "Row",
     "SearchQuery",
     "describe_error",
@@ -543,19 +545,21 @@ class MailSession:
         if client.selected is not None and client.selected.read_only and self.folder:
             client.select(self.folder)
 
-    def wait_for_news(self, stop: Callable[[], bool]) -> tuple[str, int] | None:
+    def wait_for_news(self, stop: Callable[[], bool]) -> News | None:
         """Wait (IDLE, else NOOP every ``poll_every`` seconds) until the selected folder
-        changes or ``stop()``; the folder and its new message count when it changed, else
-        None. Never connects by itself."""
+        changes or ``stop()``; what changed, else None. Never connects by itself."""
         try:
             with self.use(connect=False) as client:
                 folder = self.folder
                 if folder is None:
                     return None
                 if "IDLE" in client.capabilities:
+                    changes = FolderChanges()
                     with suppress(CapabilityMissing):
-                        client.idle(_IDLE_FOR, stop=lambda: stop() or self.busy, poll=_IDLE_POLL)
-                    return self._news(folder, client)
+                        changes = client.idle(
+                            _IDLE_FOR, stop=lambda: stop() or self.busy, poll=_IDLE_POLL
+                        )
+                    return self._news(folder, client, changes)
         except _NotConnected:
             return None
         # No IDLE: wait without holding the connection, then one NOOP.
@@ -569,17 +573,29 @@ class MailSession:
                 folder = self.folder
                 if folder is None:
                     return None
-                client.noop()
-                return self._news(folder, client)
+                return self._news(folder, client, client.noop())
         except _NotConnected:
             return None
 
-    def _news(self, folder: str, client: ImapClient) -> tuple[str, int] | None:
-        exists = client.exists
-        if exists is None or exists == self._told:
+    def _news(self, folder: str, client: ImapClient, changes: FolderChanges) -> News | None:
+        exists, before = client.exists, self._told
+        if exists is None or exists == before:
             return None
         self._told = exists
-        return folder, exists
+        # Expunges alone (another program moved or deleted mail) can be taken out of the list
+        # where they were; with arrivals mixed in, or news missed, the list is renumbered.
+        alone = before is not None and before - len(changes.expunged) == exists
+        return News(folder, exists, changes.expunged if alone else ())
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """The open folder changed: its message count now and, when messages only went away,
+    the sequence numbers expunged, in the order the server said them (RFC 3501 7.4.1)."""
+
+    folder: str
+    exists: int
+    expunged: tuple[int, ...] = ()
 
 
 class _NotConnected(Exception):

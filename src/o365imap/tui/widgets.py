@@ -8,6 +8,7 @@ app fetches each page with one FETCH and hands the rows back with ``fill``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -125,31 +126,44 @@ class MessageList(ScrollView, can_focus=True):
                 self.refresh()
 
     def remove_uids(self, uids: Iterable[int]) -> None:
-        """Take these messages out of the list in place (moved or deleted): the rows after
-        them move up, the pages left with a gap are fetched again, nothing else is."""
+        """Take these messages out of the list in place (moved or deleted here)."""
         gone = set(uids)
         self.marked -= gone
         if self.uids is not None:
-            self.uids = [u for u in self.uids if u not in gone]
-        kept: dict[int, Row] = {}
-        removed = 0
-        for index in range(self.total):
-            row = self.rows.get(index)
-            if row is not None and row.uid in gone:
-                removed += 1
-                if index < self.cursor:
-                    self.cursor -= 1
-            elif row is not None:
-                kept[index - removed] = row
-        if not removed:
+            self.remove_at(i for i, uid in enumerate(self.uids) if uid in gone)
+        else:
+            self.remove_at(i for i, row in self.rows.items() if row.uid in gone)
+
+    def remove_expunged(self, seqs: Iterable[int]) -> None:
+        """Take out the messages the server expunged, by sequence number, each renumbering
+        the ones after it (RFC 3501 7.4.1); row 0 is the newest, sequence number ``total``."""
+        for seq in seqs:
+            self.remove_at([self.total - seq])
+
+    def remove_at(self, indexes: Iterable[int]) -> None:
+        """Take rows out in place: the rows after them move up, the pages left with a gap
+        are fetched again, nothing else is."""
+        gone = sorted({i for i in indexes if 0 <= i < self.total})
+        if not gone:
             return
-        # Pages asked for before the change would land one place off: a new generation.
+        dropped = set(gone)
+        if self.uids is not None:
+            self.uids = [u for i, u in enumerate(self.uids) if i not in dropped]
+        kept: dict[int, Row] = {}
+        for index, row in self.rows.items():
+            if index in dropped:
+                if row.uid is not None:
+                    self.marked.discard(row.uid)
+            else:
+                kept[index - bisect_left(gone, index)] = row
+        # Pages asked for before the change would land off by some rows: a new generation.
         self.generation += 1
-        self.total -= removed
+        self.total -= len(gone)
         self.rows = kept
+        self.cursor -= bisect_left(gone, self.cursor)  # on the row that took its place
         self.loaded_pages = {
             p
-            for p in range((self.total + PAGE_SIZE - 1) // PAGE_SIZE)
+            for p in {i // PAGE_SIZE for i in kept}
             if all(i in kept for i in range(p * PAGE_SIZE, min(self.total, (p + 1) * PAGE_SIZE)))
         }
         self.requested = set(self.loaded_pages)

@@ -548,12 +548,14 @@ def test_screenshots_of_the_main_screens(
     paths = take_screenshots(session_for(dovecot), tmp_path)
     names = {p.name: p.read_text(encoding="utf-8") for p in paths}
     assert set(names) == {
-        "main.svg", "search-form.svg", "search-results.svg", "help.svg", "message.svg",
+        "main.svg", "move-picker.svg", "search-form.svg", "search-results.svg", "help.svg",
+        "message.svg",
     }  # fmt: skip
     assert all(text.startswith("<svg") for text in names.values())
     assert "Bulk:&#160;20000&#160;messages" in names["main.svg"]
     assert "found&#160;for&#160;subject" in names["search-results.svg"]
     assert "Save&#160;all" in names["message.svg"]
+    assert "Move&#160;2&#160;message(s)&#160;to:" in names["move-picker.svg"]
 
 
 def test_client_idle_returns_on_new_mail_and_on_stop(dovecot: DovecotServer) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from o365imap.tui.app import MailApp
     from o365imap.tui.dialogs import ConfirmScreen, FolderPicker, matching
     from o365imap.tui.model import MailSession
+    from o365imap.tui.screens import MessageScreen
 
 pytestmark = pytest.mark.dovecot
 
@@ -220,7 +221,9 @@ def test_folder_picker_filters_as_you_type() -> None:
     assert matching(names, "nothing") == []
 
 
-def test_move_with_the_folder_picker(dovecot: DovecotServer, bob: ImapClient) -> None:
+def test_move_with_the_folder_picker_and_delete_from_the_message_view(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
     _seed(dovecot, "Tui12MoveFrom", range(130, 134))
     bob.create_folder("Tui12MoveTo")
     bob.create_folder("Tui12MoveElsewhere")
@@ -254,10 +257,21 @@ def test_move_with_the_folder_picker(dovecot: DovecotServer, bob: ImapClient) ->
             await pilot.press("escape")
             await pilot.pause(0.3)
             assert widget.total == 3
+            # From the message view: d deletes the message shown, and the list is back.
+            await until(pilot, rows_loaded(app, 0, 1, 2), "the rows")
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            await pilot.press("d")
+            await until(pilot, lambda: widget.total == 2, "the message deleted")
+            assert not isinstance(app.screen, MessageScreen)
+            assert _subject_list(app)() == ["Bob's message 132", "Bob's message 130"]
 
     run(scenario)
     assert list(_subjects(bob, "Tui12MoveTo").values()) == ["Bob's message 133"]
-    assert len(_subjects(bob, "Tui12MoveFrom")) == 3
+    assert sorted(_subjects(bob, "Tui12MoveFrom").values()) == [
+        "Bob's message 130",
+        "Bob's message 132",
+    ]
 
 
 def test_marked_messages_are_flagged_moved_and_deleted_together(

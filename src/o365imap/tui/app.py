@@ -31,6 +31,7 @@ from o365imap._terminal_text import for_terminal
 from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
 from o365imap.tui.model import FolderEntry, MailSession, News, Row, SearchQuery, describe_error
 from o365imap.tui.screens import (
+    ActOn,
     ErrorScreen,
     Failed,
     FlagsChanged,
@@ -614,8 +615,16 @@ class MailApp(App[None]):
             # Several, some flagged: flag them all (a second f unflags them all).
             self.set_flag(uids, "\\Flagged", not all(r.flagged for r in rows))
 
+    def on_act_on(self, message: ActOn) -> None:
+        if message.action == "move":
+            self._move([message.uid])
+        else:
+            self._delete([message.uid], message.action == "delete_permanently")
+
     def action_delete(self, permanently: bool) -> None:
-        uids = self._chosen()
+        self._delete(self._chosen(), permanently)
+
+    def _delete(self, uids: list[int], permanently: bool) -> None:
         if not uids:
             return
         session = self.session
@@ -657,7 +666,9 @@ class MailApp(App[None]):
         self.change("archive the messages", archive)
 
     def action_move(self) -> None:
-        uids = self._chosen()
+        self._move(self._chosen())
+
+    def _move(self, uids: list[int]) -> None:
         if not uids or self.folder is None:
             return
         here = self.folder.name

@@ -41,6 +41,7 @@ from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, pa
 
 __all__ = [
     "KEYS",
+    "ActOn",
     "ErrorScreen",
     "Failed",
     "FlagsChanged",
@@ -73,6 +74,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Message", "s", "save the chosen attachment"),
     ("Message", "a", "save all attachments"),
     ("Message", "r / U / f", "mark read / unread / toggle flagged"),
+    ("Message", "d / D / m", "delete / delete permanently / move, back to the list"),
     ("Message", "g", "read the message again (after an error)"),
     ("Message", "Escape / q", "back to the list"),
 )
@@ -84,6 +86,15 @@ class Failed(Message):
 
     error: BaseException
     doing: str
+
+
+@dataclass(eq=False)
+class ActOn(Message):
+    """From the message view: delete, delete permanently or move this message; the app does
+    it, as for the list's keys, once the view is closed."""
+
+    action: str  # "delete", "delete_permanently" or "move"
+    uid: int
 
 
 @dataclass(eq=False)
@@ -327,6 +338,9 @@ class MessageScreen(Screen[None]):
         Binding("r", "flag('\\\\Seen', True)", "Read"),
         Binding("U", "flag('\\\\Seen', False)", "Unread"),
         Binding("f", "toggle_flagged", "Flag"),
+        Binding("d", "act('delete')", "Delete"),
+        Binding("D", "act('delete_permanently')", "Delete for good", show=False),
+        Binding("m", "act('move')", "Move"),
         # What the error messages offer ("press g to retry"): here, read the message again.
         Binding("g", "reload", "Reload"),
         Binding("question_mark", "app.help", "Help"),
@@ -502,6 +516,12 @@ class MessageScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_act(self, action: str) -> None:
+        uid = self.row.uid
+        if uid is not None:
+            self.dismiss(None)
+            self.app.post_message(ActOn(action, uid))
 
     def action_reload(self) -> None:
         if not self.saving:

@@ -62,10 +62,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "Enter, double click", "open the message"),
     ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
     ("Messages", "r / U / f", "mark read / unread / toggle flagged"),
-    ("Messages", "d", "delete (to the Deleted folder)"),
-    ("Messages", "D", "delete permanently (asks first)"),
-    ("Messages", "a", "archive (to the Archive folder)"),
-    ("Messages", "m", "move to a folder (type to filter the list)"),
+    ("Messages", "d / D", "delete (to the Deleted folder) / delete permanently (asks first)"),
+    ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
     ("Messages", "u", "undo the last move or delete"),
     ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
     ("Messages", "Escape", "leave the search results"),
@@ -110,7 +108,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: auto; max-height: 90%;
+    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 90%;
         border: thick $accent; background: $surface; padding: 1 2; }
     """
 

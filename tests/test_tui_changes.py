@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from o365imap.tui.app import MailApp
     from o365imap.tui.dialogs import ConfirmScreen, FolderPicker, matching
     from o365imap.tui.model import MailSession
-    from o365imap.tui.screens import MessageScreen
+    from o365imap.tui.screens import ErrorScreen, MessageScreen
 
 pytestmark = pytest.mark.dovecot
 
@@ -333,3 +333,31 @@ def test_marked_messages_are_flagged_moved_and_deleted_together(
     assert len(flags) == 4
     trashed = app.last_change
     assert trashed is not None and trashed.to == trash.name and len(trashed.uids) == 2
+
+
+def test_a_folder_gone_meanwhile_is_an_error_and_nothing_moves(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    _seed(dovecot, "Tui12Gone", range(160, 162))
+    bob.create_folder("Tui12GoneTo")
+    app = MailApp(session_for(dovecot, BOB), start_folder="Tui12Gone", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _opened(pilot, app, "Tui12Gone", 2, "Tui12GoneTo")
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, FolderPicker), "the picker")
+            bob.delete_folder("Tui12GoneTo")  # another program removes it meanwhile
+            await pilot.press(*"tui12goneto", "enter")
+            await until(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+            screen = app.screen
+            assert isinstance(screen, ErrorScreen)
+            assert screen.doing == "move the messages to Tui12GoneTo"
+            assert "Tui12GoneTo" in screen.sentence
+            await pilot.press("enter")
+            assert app.messages.total == 2 and app.last_change is None
+            await pilot.press("u")
+            assert "Nothing to undo" in str(app.query_one("#status").render())
+
+    run(scenario)
+    assert len(_subjects(bob, "Tui12Gone")) == 2

@@ -22,6 +22,7 @@ from o365imap import ImapClient, open_token
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import seed_testbed
 from o365imap.tui.app import MailApp
+from o365imap.tui.dialogs import FolderPicker
 from o365imap.tui.model import MailSession
 from o365imap.tui.screens import HelpScreen, MessageScreen, SearchScreen
 
@@ -54,6 +55,15 @@ async def _main_and_help(session: MailSession, directory: Path) -> list[Path]:
         await pilot.press("down", "down")
         await pilot.pause(0.2)
         main = Path(app.save_screenshot("main.svg", str(directory)))
+        # Two messages marked, then the move picker filtered by what was typed; Escape
+        # leaves it with nothing moved.
+        await pilot.press("space", "space", "m")
+        await _until(pilot, lambda: isinstance(app.screen, FolderPicker))
+        await pilot.press(*"ar")
+        await pilot.pause(0.2)
+        picker = Path(app.save_screenshot("move-picker.svg", str(directory)))
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, FolderPicker))
         await pilot.press("slash")
         await _until(pilot, lambda: isinstance(app.screen, SearchScreen))
         # Subject "Invoice", unread only; Enter in a field searches.
@@ -68,7 +78,7 @@ async def _main_and_help(session: MailSession, directory: Path) -> list[Path]:
         await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause(0.2)
         help_ = Path(app.save_screenshot("help.svg", str(directory)))
-    return [main, form, results, help_]
+    return [main, picker, form, results, help_]
 
 
 async def _message(session: MailSession, directory: Path) -> list[Path]:

@@ -54,22 +54,33 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True, scope="module")
 def _tui() -> None:
-    """Import the app when these tests run, not when pytest collects them: importing
-    ``o365imap.tui`` adds it to the package's names, which test_architecture counts."""
-    from o365imap.tui import app, model, screens, widgets
+    import_tui()
 
-    globals().update(
-        MailApp=app.MailApp,
-        FolderEntry=model.FolderEntry,
-        MailSession=model.MailSession,
-        ErrorScreen=screens.ErrorScreen,
-        HelpScreen=screens.HelpScreen,
-        MessageScreen=screens.MessageScreen,
-        SaveDialog=screens.SaveDialog,
-        SearchScreen=screens.SearchScreen,
-        PAGE_SIZE=widgets.PAGE_SIZE,
-        MessageList=widgets.MessageList,
-    )
+
+def import_tui(into: dict[str, object] | None = None) -> None:
+    """Import the app when these tests run, not when pytest collects them: importing
+    ``o365imap.tui`` adds it to the package's names, which test_architecture counts. The
+    names go into this module's globals, and ``into`` (another test module's)."""
+    from o365imap.tui import app, dialogs, model, screens, widgets
+
+    names = {
+        "MailApp": app.MailApp,
+        "FolderEntry": model.FolderEntry,
+        "MailSession": model.MailSession,
+        "ErrorScreen": screens.ErrorScreen,
+        "HelpScreen": screens.HelpScreen,
+        "MessageScreen": screens.MessageScreen,
+        "SaveDialog": screens.SaveDialog,
+        "SearchScreen": screens.SearchScreen,
+        "PAGE_SIZE": widgets.PAGE_SIZE,
+        "MessageList": widgets.MessageList,
+        "ConfirmScreen": dialogs.ConfirmScreen,
+        "FolderPicker": dialogs.FolderPicker,
+        "matching": dialogs.matching,
+    }
+    globals().update(names)
+    if into is not None:
+        into.update(names)
 
 
 pytestmark = pytest.mark.dovecot
@@ -315,6 +326,8 @@ def test_help_screen_lists_the_keys(dovecot: DovecotServer, testbed: Testbed) ->
             picture = app.export_screenshot().replace("&#160;", " ")  # what is on the screen
             for words in ("search this folder", "save all attachments", "Enter", "Shift+Tab"):
                 assert words in picture
+            for words in ("delete permanently", "archive", "move to a folder", "undo the last"):
+                assert words in picture
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
 
@@ -406,7 +419,7 @@ def test_flags_change_from_the_list_and_new_mail_appears(dovecot: DovecotServer)
             await until(pilot, lambda: widget.rows[0].flagged, "the flag")
             await pilot.press("r")
             await until(pilot, lambda: not widget.rows[0].unread, "read")
-            await pilot.press("u")
+            await pilot.press("U")
             await until(pilot, lambda: widget.rows[0].unread, "unread")
             writer.write("TuiFlags", [_bob_message(3)])
             await until(pilot, lambda: widget.total == 4, "the new message")
@@ -444,8 +457,8 @@ def test_unread_count_follows_read_unread_and_new_mail(dovecot: DovecotServer) -
             await pilot.press("r")  # in the list
             await until(pilot, lambda: not widget.rows[0].unread, "read")
             await until(pilot, shows(2), "two unread after r")
-            await pilot.press("u")
-            await until(pilot, shows(3), "three unread after u")
+            await pilot.press("U")
+            await until(pilot, shows(3), "three unread after U")
             await pilot.press("down", "enter")  # in the message view
             await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
             screen = app.screen
@@ -535,12 +548,14 @@ def test_screenshots_of_the_main_screens(
     paths = take_screenshots(session_for(dovecot), tmp_path)
     names = {p.name: p.read_text(encoding="utf-8") for p in paths}
     assert set(names) == {
-        "main.svg", "search-form.svg", "search-results.svg", "help.svg", "message.svg",
+        "main.svg", "move-picker.svg", "search-form.svg", "search-results.svg", "help.svg",
+        "message.svg",
     }  # fmt: skip
     assert all(text.startswith("<svg") for text in names.values())
     assert "Bulk:&#160;20000&#160;messages" in names["main.svg"]
     assert "found&#160;for&#160;subject" in names["search-results.svg"]
     assert "Save&#160;all" in names["message.svg"]
+    assert "Move&#160;2&#160;message(s)&#160;to:" in names["move-picker.svg"]
 
 
 def test_client_idle_returns_on_new_mail_and_on_stop(dovecot: DovecotServer) -> None:

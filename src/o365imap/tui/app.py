@@ -26,10 +26,12 @@ from textual.widgets import Footer, Header, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
-from o365imap import FolderInfo, InteractionRequired
+from o365imap import CopyResult, FolderInfo, InteractionRequired, UsageError
 from o365imap._terminal_text import for_terminal
-from o365imap.tui.model import FolderEntry, MailSession, Row, SearchQuery, describe_error
+from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
+from o365imap.tui.model import FolderEntry, MailSession, News, Row, SearchQuery, describe_error
 from o365imap.tui.screens import (
+    ActOn,
     ErrorScreen,
     Failed,
     FlagsChanged,
@@ -45,7 +47,18 @@ __all__ = ["MailApp"]
 # Single-width marks: emoji are two cells in some terminals and one in others.
 _MARK = "▪"
 # Keys of the main screen that make no sense over a message or a dialog.
-_MAIN_ONLY = {"search", "clear_search", "reload", "flag", "toggle_flagged", "sign_in"}
+_MAIN_ONLY = {
+    "search",
+    "clear_search",
+    "reload",
+    "flag",
+    "toggle_flagged",
+    "sign_in",
+    "delete",
+    "archive",
+    "move",
+    "undo",
+}
 
 
 # Textual's Message initialises itself in __post_init__, made for dataclasses like these.
@@ -92,8 +105,23 @@ class SearchDone(_Msg):
 
 @dataclass(eq=False)
 class NewMail(_Msg):
-    folder: str
-    exists: int
+    news: News
+
+
+@dataclass(eq=False)
+class Moved(_Msg):
+    """Messages moved or deleted; ``exists``: the open folder's count afterwards."""
+
+    result: CopyResult
+    exists: int | None
+    undoing: bool
+
+
+@dataclass(eq=False)
+class Refused(_Msg):
+    """A change that makes no sense here (no Archive folder, in Trash already): one line."""
+
+    text: str
 
 
 @dataclass(eq=False)
@@ -132,8 +160,13 @@ class MailApp(App[None]):
         Binding("slash", "search", "Search"),
         Binding("escape", "clear_search", "End search", show=False),
         Binding("r", "flag('\\\\Seen', True)", "Read", show=False),
-        Binding("u", "flag('\\\\Seen', False)", "Unread", show=False),
+        Binding("U", "flag('\\\\Seen', False)", "Unread", show=False),
         Binding("f", "toggle_flagged", "Flag", show=False),
+        Binding("d", "delete(False)", "Delete"),
+        Binding("D", "delete(True)", "Delete for good", show=False),
+        Binding("a", "archive", "Archive"),
+        Binding("m", "move", "Move"),
+        Binding("u", "undo", "Undo"),
         Binding("g", "reload", "Reload"),
         Binding("L", "sign_in", "Sign in", show=False),
         Binding("q", "quit", "Quit"),
@@ -158,6 +191,7 @@ class MailApp(App[None]):
         self.entries: dict[str, FolderEntry] = {}
         self.unread: dict[str, int | None] = {}
         self.last_error: BaseException | None = None
+        self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
         self.sub_title = session.description
 
     def compose(self) -> ComposeResult:
@@ -253,21 +287,34 @@ class MailApp(App[None]):
             self.post_message(SearchDone(query, uids))
 
     @work(thread=True, exit_on_error=False, group="net")
-    def set_flag(self, uid: int, flag: str, on: bool) -> None:
+    def set_flag(self, uids: list[int], flag: str, on: bool) -> None:
         try:
-            flags = self.session.set_flag(uid, flag, on)
+            changed = self.session.set_flags(uids, flag, on)
         except Exception as exc:
             self.post_message(Failed(exc, "change the flags"))
         else:
-            self.post_message(FlagsChanged(uid, flags))
+            for uid, flags in changed.items():
+                self.post_message(FlagsChanged(uid, flags))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def change(self, doing: str, act: Callable[[], CopyResult], undoing: bool = False) -> None:
+        """A move or delete (``act``, run here, off the event loop)."""
+        try:
+            result = act()
+        except UsageError as exc:
+            self.post_message(Refused(str(exc)))
+        except Exception as exc:
+            self.post_message(Failed(exc, doing))
+        else:
+            self.post_message(Moved(result, self.session.exists, undoing))
 
     @work(thread=True, exit_on_error=False, group="count", exclusive=True)
-    def count_unread(self, name: str) -> None:
+    def count_unread(self, names: list[str]) -> None:
         """STATUS UNSEEN of one folder, after its flags changed or mail came. Exclusive: only
         the latest request's answer is shown, and it was asked after the latest change."""
         worker = get_current_worker()
         try:
-            for folder, count in self.session.unread([name]):
+            for folder, count in self.session.unread(names):
                 if not worker.is_cancelled:
                     self.post_message(UnreadCount(folder, count))
         except Exception as exc:
@@ -289,7 +336,7 @@ class MailApp(App[None]):
                 # watcher just waits for a connection to come back.
                 news = None
             if news is not None:
-                self.post_message(NewMail(*news))
+                self.post_message(NewMail(news))
                 continue
             # Nothing to watch yet (no connection or folder), or others want the connection.
             for _ in range(5):
@@ -417,15 +464,20 @@ class MailApp(App[None]):
 
     @_while_open
     def on_new_mail(self, message: NewMail) -> None:
-        widget = self.messages
-        if self.folder is None or self.folder.name != message.folder:
+        widget, news = self.messages, message.news
+        if self.folder is None or self.folder.name != news.folder:
             return  # news of a folder left meanwhile
         self._recount()
         if widget.uids is not None:
             self.status("The folder changed; Escape shows it")
             return
-        delta = message.exists - widget.total
-        self._moved(message.exists)
+        if news.expunged and widget.total - len(news.expunged) == news.exists:
+            widget.remove_expunged(news.expunged)  # in place, from the server's EXPUNGEs
+            self._title()
+            self.status(f"{len(news.expunged)} message(s) moved or deleted elsewhere")
+            return
+        delta = news.exists - widget.total
+        self._moved(news.exists)
         if delta > 0:
             self.status(f"{delta} new message(s)")
 
@@ -453,12 +505,39 @@ class MailApp(App[None]):
             count = self.unread.get(name)
             if before is not None and count is not None:  # at once, then the server's word
                 self._set_unread(name, max(0, count + (1 if unread else -1)))
-            self.count_unread(name)
+            self.count_unread([name])
 
-    def _recount(self) -> None:
-        """Ask the server for the open folder's unread count again (mail came or went)."""
-        if self.folder is not None:
-            self.count_unread(self.folder.name)
+    @_while_open
+    def on_moved(self, message: Moved) -> None:
+        result, widget = message.result, self.messages
+        here = self.folder.name if self.folder is not None else None
+        if result.folder == here:
+            widget.remove_uids(result.uids)  # in place: no reload of the folder
+            self._title()
+        if message.exists is not None and message.exists != widget.total and widget.uids is None:
+            self._moved(message.exists)  # messages came here (undo), or mail meanwhile
+        count = len(result.uids)
+        if message.undoing:
+            self.last_change = None
+            self.status(f"Undone: {count} message(s) back in {result.to}")
+        elif result.to is None:
+            self.last_change = None  # a permanent delete cannot be undone, nor what came before
+            self.status(f"{count} message(s) deleted permanently")
+        else:
+            self.last_change = result
+            self.status(f"{count} message(s) moved to {result.to}; u undoes")
+        self._recount(*(n for n in (result.folder, result.to) if n is not None))
+
+    def on_refused(self, message: Refused) -> None:
+        self.status(message.text, error=True)
+
+    def _recount(self, *names: str) -> None:
+        """Ask the server for the open folder's unread count again (mail came or went), and
+        for ``names`` (where messages went)."""
+        wanted = [self.folder.name] if self.folder is not None else []
+        wanted += [n for n in names if n not in wanted and n in self.entries]
+        if wanted:
+            self.count_unread(wanted)
 
     def on_failed(self, message: Failed) -> None:
         self.last_error = message.error
@@ -518,15 +597,97 @@ class MailApp(App[None]):
 
         self.push_screen(SignInScreen(self.session), done)
 
+    def _chosen(self) -> list[int]:
+        """The marked messages, else the one under the cursor; none outside the list."""
+        if self.focused is not self.messages:
+            return []
+        return self.messages.chosen_uids
+
     def action_flag(self, flag: str, on: bool) -> None:
-        row = self.messages.current
-        if row is not None and row.uid is not None and self.focused is self.messages:
-            self.set_flag(row.uid, flag, on)
+        uids = self._chosen()
+        if uids:
+            self.set_flag(uids, flag, on)
 
     def action_toggle_flagged(self) -> None:
-        row = self.messages.current
-        if row is not None and row.uid is not None and self.focused is self.messages:
-            self.set_flag(row.uid, "\\Flagged", not row.flagged)
+        uids = self._chosen()
+        if uids:
+            rows = [r for r in self.messages.rows.values() if r.uid in uids]
+            # Several, some flagged: flag them all (a second f unflags them all).
+            self.set_flag(uids, "\\Flagged", not all(r.flagged for r in rows))
+
+    def on_act_on(self, message: ActOn) -> None:
+        if message.action == "move":
+            self._move([message.uid])
+        else:
+            self._delete([message.uid], message.action == "delete_permanently")
+
+    def action_delete(self, permanently: bool) -> None:
+        self._delete(self._chosen(), permanently)
+
+    def _delete(self, uids: list[int], permanently: bool) -> None:
+        if not uids:
+            return
+        session = self.session
+
+        def delete() -> CopyResult:
+            return session.delete(uids, permanently=permanently)
+
+        if not permanently:
+            self.status(f"Deleting {len(uids)} message(s)…")
+            self.change("delete the messages", delete)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.status(f"Deleting {len(uids)} message(s) permanently…")
+                self.change("delete the messages", delete)
+
+        question = f"Delete {len(uids)} message(s) permanently? This cannot be undone."
+        self.push_screen(ConfirmScreen(question), answered)
+
+    def action_archive(self) -> None:
+        uids = self._chosen()
+        if not uids:
+            return
+        session, here = self.session, self.folder.name if self.folder else None
+
+        def archive() -> CopyResult:
+            name = session.archive_folder()
+            if name is None:
+                raise UsageError(
+                    "This server names no Archive folder (special use \\Archive); "
+                    "m moves the messages to a folder of your choice"
+                )
+            if name == here:
+                raise UsageError(f"These messages are in {name} already")
+            return session.move(uids, name)
+
+        self.status(f"Archiving {len(uids)} message(s)…")
+        self.change("archive the messages", archive)
+
+    def action_move(self) -> None:
+        self._move(self._chosen())
+
+    def _move(self, uids: list[int]) -> None:
+        if not uids or self.folder is None:
+            return
+        here = self.folder.name
+        names = [e.name for e in self.entries.values() if e.selectable and e.name != here]
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.status(f"Moving {len(uids)} message(s) to {name}…")
+                self.change(f"move the messages to {name}", lambda: self.session.move(uids, name))
+
+        self.push_screen(FolderPicker(f"Move {len(uids)} message(s) to:", names), chosen)
+
+    def action_undo(self) -> None:
+        done = self.last_change
+        if done is None:
+            self.status("Nothing to undo (only the last move or delete can be)", error=True)
+            return
+        self.status(f"Moving {len(done.uids)} message(s) back to {done.folder}…")
+        self.change("undo the last move", lambda: self.session.move_back(done), undoing=True)
 
 
 def _default_downloads() -> Path:

@@ -22,7 +22,9 @@ from o365imap import (
     CapabilityMissing,
     CommandError,
     ConnectError,
+    CopyResult,
     Folder,
+    FolderChanges,
     FolderInfo,
     FolderNotFound,
     ImapClient,
@@ -46,6 +48,7 @@ __all__ = [
     "PAGE_ITEMS",
     "FolderEntry",
     "MailSession",
+    "News",
     "Row",
     "SearchQuery",
     "describe_error",
@@ -338,6 +341,11 @@ class MailSession:
         return self._sign_in is not None
 
     @property
+    def exists(self) -> int | None:
+        """The open folder's message count as last heard (after our own moves too)."""
+        return self._told
+
+    @property
     def busy(self) -> bool:
         """Someone waits for the connection (the watcher then leaves IDLE)."""
         return self._waiting > 0
@@ -475,28 +483,83 @@ class MailSession:
 
     def set_flag(self, uid: int, flag: str, on: bool) -> tuple[str, ...]:
         """Add or remove a flag; the message's flags afterwards."""
-        with self.use() as client:
-            if client.selected is not None and client.selected.read_only and self.folder:
-                client.select(self.folder)
-            (client.add_flags if on else client.remove_flags)([uid], [flag])
-            for response in client.iter_fetch([uid], "(UID FLAGS)", uid=True):
-                flags: tuple[str, ...] = getattr(response, "items", {}).get("FLAGS", ())
-                return flags
-        return ()
+        return self.set_flags([uid], flag, on).get(uid, ())
 
-    def wait_for_news(self, stop: Callable[[], bool]) -> tuple[str, int] | None:
+    def set_flags(self, uids: Sequence[int], flag: str, on: bool) -> dict[int, tuple[str, ...]]:
+        """Add or remove a flag on several messages; each one's flags afterwards."""
+        with self.use() as client:
+            self._writable(client)
+            (client.add_flags if on else client.remove_flags)(list(uids), [flag])
+            found: dict[int, tuple[str, ...]] = {}
+            for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
+                items = getattr(response, "items", {})
+                if items.get("UID") is not None:
+                    found[items["UID"]] = items.get("FLAGS", ())
+            return found
+
+    # ---------------------------------------------------------------- moving and deleting
+
+    def move(self, uids: Sequence[int], folder: str) -> CopyResult:
+        """Move messages of the open folder to ``folder``; their new UIDs there."""
+        with self.use() as client:
+            self._writable(client)
+            result = client.move(uids, folder)
+            self._told = client.exists  # our own expunges are no news to the watcher
+            return result
+
+    def delete(self, uids: Sequence[int], *, permanently: bool = False) -> CopyResult:
+        """To the folder with special use \\Trash, or ``permanently`` (no way back)."""
+        with self.use() as client:
+            self._writable(client)
+            result = client.delete(uids, permanently=permanently)
+            self._told = client.exists
+            return result
+
+    def archive_folder(self) -> str | None:
+        """The folder with special use \\Archive, if the server names one."""
+        with self.use() as client:
+            found = client.special_folder("\\Archive")
+            return found.name if found is not None else None
+
+    def move_back(self, done: CopyResult) -> CopyResult:
+        """Undo a move (or a delete to Trash): the messages go back from ``done.to`` to
+        ``done.folder`` by the UIDs the server gave them there. The open folder stays open."""
+        if done.to is None:
+            raise UsageError("a permanent delete cannot be undone")
+        uids = [new for old in done.uids if (new := done.new_uid(old)) is not None]
+        if not uids:
+            raise UsageError(f"{done.to} did not say the moved messages' new UIDs: move them back")
+        with self.use() as client:
+            try:
+                client.select(done.to)
+                result = client.move(uids, done.folder)
+            finally:
+                if self.folder is not None:
+                    # Read-write: we were changing things; a reconnect selects it read-only.
+                    client.select(self.folder)
+            self._told = client.exists
+            return result
+
+    def _writable(self, client: ImapClient) -> None:
+        # Folders open read-only (looking changes nothing); a change needs them read-write.
+        if client.selected is not None and client.selected.read_only and self.folder:
+            client.select(self.folder)
+
+    def wait_for_news(self, stop: Callable[[], bool]) -> News | None:
         """Wait (IDLE, else NOOP every ``poll_every`` seconds) until the selected folder
-        changes or ``stop()``; the folder and its new message count when it changed, else
-        None. Never connects by itself."""
+        changes or ``stop()``; what changed, else None. Never connects by itself."""
         try:
             with self.use(connect=False) as client:
                 folder = self.folder
                 if folder is None:
                     return None
                 if "IDLE" in client.capabilities:
+                    changes = FolderChanges()
                     with suppress(CapabilityMissing):
-                        client.idle(_IDLE_FOR, stop=lambda: stop() or self.busy, poll=_IDLE_POLL)
-                    return self._news(folder, client)
+                        changes = client.idle(
+                            _IDLE_FOR, stop=lambda: stop() or self.busy, poll=_IDLE_POLL
+                        )
+                    return self._news(folder, client, changes)
         except _NotConnected:
             return None
         # No IDLE: wait without holding the connection, then one NOOP.
@@ -510,17 +573,29 @@ class MailSession:
                 folder = self.folder
                 if folder is None:
                     return None
-                client.noop()
-                return self._news(folder, client)
+                return self._news(folder, client, client.noop())
         except _NotConnected:
             return None
 
-    def _news(self, folder: str, client: ImapClient) -> tuple[str, int] | None:
-        exists = client.exists
-        if exists is None or exists == self._told:
+    def _news(self, folder: str, client: ImapClient, changes: FolderChanges) -> News | None:
+        exists, before = client.exists, self._told
+        if exists is None or exists == before:
             return None
         self._told = exists
-        return folder, exists
+        # Expunges alone (another program moved or deleted mail) can be taken out of the list
+        # where they were; with arrivals mixed in, or news missed, the list is renumbered.
+        alone = before is not None and before - len(changes.expunged) == exists
+        return News(folder, exists, changes.expunged if alone else ())
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """The open folder changed: its message count now and, when messages only went away,
+    the sequence numbers expunged, in the order the server said them (RFC 3501 7.4.1)."""
+
+    folder: str
+    exists: int
+    expunged: tuple[int, ...] = ()
 
 
 class _NotConnected(Exception):

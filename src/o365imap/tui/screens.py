@@ -41,6 +41,7 @@ from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, pa
 
 __all__ = [
     "KEYS",
+    "ActOn",
     "ErrorScreen",
     "Failed",
     "FlagsChanged",
@@ -57,16 +58,21 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Everywhere", "q / Ctrl+Q", "back, or quit from the main screen"),
     ("Everywhere", "Tab / Shift+Tab", "next / previous pane"),
     ("Folders", "↑ ↓, Enter", "choose a folder, open it"),
-    ("Messages", "↑ ↓ j k, PgUp PgDn Space, Home End", "move"),
+    ("Messages", "↑ ↓ j k, PgUp PgDn, Home End", "move"),
     ("Messages", "Enter, double click", "open the message"),
-    ("Messages", "r / u / f", "mark read / unread / toggle flagged"),
+    ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
+    ("Messages", "r / U / f", "mark read / unread / toggle flagged"),
+    ("Messages", "d / D", "delete (to the Deleted folder) / delete permanently (asks first)"),
+    ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
+    ("Messages", "u", "undo the last move or delete"),
     ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
     ("Messages", "Escape", "leave the search results"),
     ("Main", "g", "reload folders and the list (also: reconnect)"),
     ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
     ("Message", "s", "save the chosen attachment"),
     ("Message", "a", "save all attachments"),
-    ("Message", "r / u / f", "mark read / unread / toggle flagged"),
+    ("Message", "r / U / f", "mark read / unread / toggle flagged"),
+    ("Message", "d / D / m", "delete / delete permanently / move, back to the list"),
     ("Message", "g", "read the message again (after an error)"),
     ("Message", "Escape / q", "back to the list"),
 )
@@ -78,6 +84,15 @@ class Failed(Message):
 
     error: BaseException
     doing: str
+
+
+@dataclass(eq=False)
+class ActOn(Message):
+    """From the message view: delete, delete permanently or move this message; the app does
+    it, as for the list's keys, once the view is closed."""
+
+    action: str  # "delete", "delete_permanently" or "move"
+    uid: int
 
 
 @dataclass(eq=False)
@@ -93,7 +108,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: auto; max-height: 90%;
+    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 90%;
         border: thick $accent; background: $surface; padding: 1 2; }
     """
 
@@ -319,8 +334,11 @@ class MessageScreen(Screen[None]):
         Binding("s", "save(False)", "Save attachment"),
         Binding("a", "save(True)", "Save all"),
         Binding("r", "flag('\\\\Seen', True)", "Read"),
-        Binding("u", "flag('\\\\Seen', False)", "Unread"),
+        Binding("U", "flag('\\\\Seen', False)", "Unread"),
         Binding("f", "toggle_flagged", "Flag"),
+        Binding("d", "act('delete')", "Delete"),
+        Binding("D", "act('delete_permanently')", "Delete for good", show=False),
+        Binding("m", "act('move')", "Move"),
         # What the error messages offer ("press g to retry"): here, read the message again.
         Binding("g", "reload", "Reload"),
         Binding("question_mark", "app.help", "Help"),
@@ -496,6 +514,12 @@ class MessageScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_act(self, action: str) -> None:
+        uid = self.row.uid
+        if uid is not None:
+            self.dismiss(None)
+            self.app.post_message(ActOn(action, uid))
 
     def action_reload(self) -> None:
         if not self.saving:

@@ -8,6 +8,8 @@ app fetches each page with one FETCH and hands the rows back with ``fill``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,7 +38,8 @@ class MessageList(ScrollView, can_focus=True):
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("space", "toggle_mark", "Mark"),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("enter", "open", "Open"),
@@ -79,6 +82,7 @@ class MessageList(ScrollView, can_focus=True):
         self.requested: set[int] = set()
         self.loaded_pages: set[int] = set()
         self.empty_text = ""
+        self.marked: set[int] = set()  # UIDs, so a mark survives the rows moving up or down
 
     # ---------------------------------------------------------------- data
 
@@ -88,6 +92,8 @@ class MessageList(ScrollView, can_focus=True):
         self.total = total
         self.uids = uids
         self.rows.clear()
+        if uids is not None or not keep_cursor:
+            self.marked.clear()  # another folder or search: the marks were for what was shown
         self.requested.clear()
         self.loaded_pages.clear()
         self.cursor = min(self.cursor, max(0, total - 1)) if keep_cursor else 0
@@ -118,6 +124,68 @@ class MessageList(ScrollView, can_focus=True):
                 summary = row.summary._replace(flags=row_flags)
                 self.rows[index] = Row(summary, row.has_attachment)
                 self.refresh()
+
+    def remove_uids(self, uids: Iterable[int]) -> None:
+        """Take these messages out of the list in place (moved or deleted here)."""
+        gone = set(uids)
+        self.marked -= gone
+        if self.uids is not None:
+            self.remove_at(i for i, uid in enumerate(self.uids) if uid in gone)
+        else:
+            self.remove_at(i for i, row in self.rows.items() if row.uid in gone)
+
+    def remove_expunged(self, seqs: Iterable[int]) -> None:
+        """Take out the messages the server expunged, by sequence number, each renumbering
+        the ones after it (RFC 3501 7.4.1); row 0 is the newest, sequence number ``total``."""
+        for seq in seqs:
+            self.remove_at([self.total - seq])
+
+    def remove_at(self, indexes: Iterable[int]) -> None:
+        """Take rows out in place: the rows after them move up, the pages left with a gap
+        are fetched again, nothing else is."""
+        gone = sorted({i for i in indexes if 0 <= i < self.total})
+        if not gone:
+            return
+        dropped = set(gone)
+        if self.uids is not None:
+            self.uids = [u for i, u in enumerate(self.uids) if i not in dropped]
+        kept: dict[int, Row] = {}
+        for index, row in self.rows.items():
+            if index in dropped:
+                if row.uid is not None:
+                    self.marked.discard(row.uid)
+            else:
+                kept[index - bisect_left(gone, index)] = row
+        # Pages asked for before the change would land off by some rows: a new generation.
+        self.generation += 1
+        self.total -= len(gone)
+        self.rows = kept
+        self.cursor -= bisect_left(gone, self.cursor)  # on the row that took its place
+        self.loaded_pages = {
+            p
+            for p in {i // PAGE_SIZE for i in kept}
+            if all(i in kept for i in range(p * PAGE_SIZE, min(self.total, (p + 1) * PAGE_SIZE)))
+        }
+        self.requested = set(self.loaded_pages)
+        self.cursor = min(self.cursor, max(0, self.total - 1))
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total)
+        self.refresh()
+        self.call_after_refresh(self._want)
+
+    @property
+    def chosen_uids(self) -> list[int]:
+        """The marked messages, or else the one under the cursor: what an action applies to."""
+        if self.marked:
+            return sorted(self.marked)
+        row = self.current
+        return [row.uid] if row is not None and row.uid is not None else []
+
+    def action_toggle_mark(self) -> None:
+        row = self.current
+        if row is None or row.uid is None:
+            return
+        self.marked ^= {row.uid}
+        self.move_to(self.cursor + 1)  # as in mutt and Midnight Commander: on to the next
 
     def uids_for_page(self, page: int) -> list[int]:
         if self.uids is None:
@@ -217,11 +285,13 @@ class MessageList(ScrollView, can_focus=True):
         # A narrow terminal (80 columns, the folder tree beside) drops the year for the subject.
         date_format, date_width = ("%m-%d %H:%M", 11) if width < 72 else ("%Y-%m-%d %H:%M", 16)
         when = row.when.astimezone().strftime(date_format) if row.when else ""
-        marks = ("●" if row.unread else " ") + ("★" if row.flagged else " ")
+        marks = ("✓" if row.uid in self.marked else " ") + ("●" if row.unread else " ")
+        marks += "★" if row.flagged else " "
         marks += "@" if row.has_attachment else " "
         size = human_size(row.summary.size, compact=True).rjust(8)
-        who_width = max(8, min(24, width // 5))
-        subject_width = max(1, width - (4 + date_width + 1 + who_width + 1 + 9))
+        # Narrow: the sender gives the marks' column back to the subject.
+        who_width = max(8, min(24, width // 5 - (1 if width < 72 else 0)))
+        subject_width = max(1, width - (5 + date_width + 1 + who_width + 1 + 9))
         segments = [
             Segment(marks + " ", style + Style(color="yellow") if row.flagged else style),
             Segment(set_cell_size(when, date_width) + " ", style),

@@ -8,20 +8,16 @@ polling) and lets go of the connection whenever another worker needs it.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
-from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
@@ -29,7 +25,20 @@ from textual.worker import get_current_worker
 from o365imap import CopyResult, FolderInfo, InteractionRequired, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
-from o365imap.tui.model import FolderEntry, MailSession, News, Row, SearchQuery, describe_error
+from o365imap.tui.events import (
+    FolderOpened,
+    FoldersLoaded,
+    Moved,
+    NeedSignIn,
+    NewMail,
+    PageLoaded,
+    PageSkipped,
+    Refused,
+    SearchDone,
+    UnreadCount,
+    while_open,
+)
+from o365imap.tui.model import FolderEntry, MailSession, SearchQuery, describe_error
 from o365imap.tui.screens import (
     ActOn,
     ErrorScreen,
@@ -59,90 +68,6 @@ _MAIN_ONLY = {
     "move",
     "undo",
 }
-
-
-# Textual's Message initialises itself in __post_init__, made for dataclasses like these.
-@dataclass(eq=False)
-class _Msg(Message):
-    pass
-
-
-@dataclass(eq=False)
-class FoldersLoaded(_Msg):
-    entries: list[FolderEntry]
-
-
-@dataclass(eq=False)
-class UnreadCount(_Msg):
-    name: str
-    count: int | None
-
-
-@dataclass(eq=False)
-class FolderOpened(_Msg):
-    info: FolderInfo
-
-
-@dataclass(eq=False)
-class PageLoaded(_Msg):
-    generation: int
-    page: int
-    rows: list[Row]
-    total: int | None  # the folder's count when the page was numbered by sequence
-
-
-@dataclass(eq=False)
-class PageSkipped(_Msg):
-    generation: int
-    page: int
-
-
-@dataclass(eq=False)
-class SearchDone(_Msg):
-    query: SearchQuery
-    uids: list[int]
-
-
-@dataclass(eq=False)
-class NewMail(_Msg):
-    news: News
-
-
-@dataclass(eq=False)
-class Moved(_Msg):
-    """Messages moved or deleted; ``exists``: the open folder's count afterwards."""
-
-    result: CopyResult
-    exists: int | None
-    undoing: bool
-
-
-@dataclass(eq=False)
-class Refused(_Msg):
-    """A change that makes no sense here (no Archive folder, in Trash already): one line."""
-
-    text: str
-
-
-@dataclass(eq=False)
-class NeedSignIn(_Msg):
-    error: BaseException
-
-
-_Handler = TypeVar("_Handler", bound=Callable[..., None])
-
-
-def _while_open(handler: _Handler) -> _Handler:
-    """A worker's answer that lands while the app is closing finds its widgets gone: drop it."""
-
-    @functools.wraps(handler)
-    def guarded(*args: Any, **kwargs: Any) -> None:
-        try:
-            handler(*args, **kwargs)
-        except NoMatches:
-            return
-
-    return guarded  # type: ignore[return-value]
 
 
 class MailApp(App[None]):
@@ -346,7 +271,7 @@ class MailApp(App[None]):
 
     # ---------------------------------------------------------------- results
 
-    @_while_open
+    @while_open
     def on_folders_loaded(self, message: FoldersLoaded) -> None:
         tree = self.query_one("#folders", Tree)
         tree.clear()
@@ -382,7 +307,7 @@ class MailApp(App[None]):
             text.stylize("dim")
         return text
 
-    @_while_open
+    @while_open
     def on_unread_count(self, message: UnreadCount) -> None:
         self._set_unread(message.name, message.count)
 
@@ -405,7 +330,7 @@ class MailApp(App[None]):
         self.query_one("#list-title", Static).update(Text(opening))
         self.open_folder(entry.name)
 
-    @_while_open
+    @while_open
     def on_folder_opened(self, message: FolderOpened) -> None:
         # The same folder again (g, a reconnect): the cursor stays where the reader was.
         again = self.folder is not None and self.folder.name == message.info.name
@@ -435,7 +360,7 @@ class MailApp(App[None]):
             uids = message.widget.uids_for_page(page) if message.widget.uids is not None else None
             self.load_page(message.generation, page, uids)
 
-    @_while_open
+    @while_open
     def on_page_loaded(self, message: PageLoaded) -> None:
         widget = self.messages
         if (
@@ -449,7 +374,7 @@ class MailApp(App[None]):
             return
         widget.fill(message.generation, message.page, message.rows)
 
-    @_while_open
+    @while_open
     def on_page_skipped(self, message: PageSkipped) -> None:
         self.messages.forget(message.generation, message.page)
 
@@ -462,7 +387,7 @@ class MailApp(App[None]):
             widget.move_to(cursor + delta)  # new mail comes on top: stay on the same message
         self._title()
 
-    @_while_open
+    @while_open
     def on_new_mail(self, message: NewMail) -> None:
         widget, news = self.messages, message.news
         if self.folder is None or self.folder.name != news.folder:
@@ -481,7 +406,7 @@ class MailApp(App[None]):
         if delta > 0:
             self.status(f"{delta} new message(s)")
 
-    @_while_open
+    @while_open
     def on_search_done(self, message: SearchDone) -> None:
         self.search_query = message.query
         self.messages.empty_text = "  (no message matches)"
@@ -490,7 +415,7 @@ class MailApp(App[None]):
         self.messages.focus()
         self.status(f"{len(message.uids)} message(s) found")
 
-    @_while_open
+    @while_open
     def on_flags_changed(self, message: FlagsChanged) -> None:
         # From the list, or from the message view (which may be heard twice: the message
         # bubbles up and is posted again): compared with the row, so counted once.
@@ -507,7 +432,7 @@ class MailApp(App[None]):
                 self._set_unread(name, max(0, count + (1 if unread else -1)))
             self.count_unread([name])
 
-    @_while_open
+    @while_open
     def on_moved(self, message: Moved) -> None:
         result, widget = message.result, self.messages
         here = self.folder.name if self.folder is not None else None

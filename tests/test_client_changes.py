@@ -24,7 +24,6 @@ from o365imap import (
 )
 from o365imap._replies import copy_uids
 from o365imap.client._args import uid_batches
-from o365imap.models import Capabilities
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import MaildirWriter, SeedAddress, SeedMessage
 
@@ -170,22 +169,6 @@ def test_changes_refused_on_a_read_only_folder_and_without_a_folder(
     assert len(_subjects(bob, "ChgReadOnly")) == 2
 
 
-def test_a_server_without_move_or_uidplus_is_refused_before_anything_changes() -> None:
-    """Capabilities are the server's; the refusal comes from the client before any command
-    (checked on a copy with the capabilities taken away)."""
-
-    class NoMove(ImapClient):
-        @property
-        def capabilities(self):  # type: ignore[no-untyped-def]
-            from o365imap.models import Capabilities
-
-            return Capabilities(frozenset({"IMAP4REV1"}))
-
-    client = NoMove("127.0.0.1", 1, security="plain")  # never connected: nothing is sent
-    with pytest.raises(CapabilityMissing, match="neither MOVE nor UIDPLUS"):
-        client.move([1], "Elsewhere")
-
-
 @pytest.mark.parametrize(
     ("data", "sent", "expected"),
     [
@@ -283,56 +266,92 @@ def test_append_to_a_missing_folder_is_folder_not_found(bob: ImapClient) -> None
     bob.noop()  # the connection is still in step
 
 
-class _WithoutMove(ImapClient):
-    """Dovecot as a server without MOVE (RFC 6851) would be: the client sees no MOVE."""
-
-    @property
-    def capabilities(self) -> Capabilities:
-        offered = super().capabilities
-        return Capabilities(offered.names - {"MOVE"})
+# What Dovecot 2.3 offers, less what a test takes away (imap_capability replaces the list).
+_OFFERED = "IMAP4rev1 LITERAL+ SASL-IR SPECIAL-USE LIST-EXTENDED IDLE NAMESPACE CHILDREN"
 
 
-def _without_move(dovecot: DovecotServer, cls: type[ImapClient] = _WithoutMove) -> ImapClient:
-    imap = cls(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20)
+@pytest.fixture(scope="module")
+def without_move(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """A Dovecot that offers UIDPLUS but no MOVE (RFC 6851): as some servers are."""
+    yield from _dovecot_offering(tmp_path_factory, f"{_OFFERED} UIDPLUS")
+
+
+@pytest.fixture(scope="module")
+def without_uidplus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """A Dovecot that offers neither MOVE nor UIDPLUS (RFC 4315)."""
+    yield from _dovecot_offering(tmp_path_factory, _OFFERED)
+
+
+def _dovecot_offering(
+    factory: pytest.TempPathFactory, capabilities: str
+) -> Iterator[DovecotServer]:
+    server = DovecotServer(factory.mktemp("caps"), settings={"imap_capability": capabilities})
+    server.add_user(BOB, "unused")
+    with server:
+        yield server
+
+
+def _client_of(server: DovecotServer, cls: type[ImapClient] = ImapClient) -> ImapClient:
+    imap = cls(server.host, server.imaps_port, ca_file=str(server.ca_file), timeout=20)
     imap.connect()
-    imap.authenticate_oauth(BOB, dovecot.mint_token(BOB))
+    imap.authenticate_oauth(BOB, server.mint_token(BOB))
     return imap
 
 
+@pytest.mark.dovecot
 def test_without_move_a_move_is_copy_then_expunge_of_exactly_those(
-    dovecot: DovecotServer, bob: ImapClient
+    without_move: DovecotServer,
 ) -> None:
-    _fill(dovecot, "ChgNoMove", 4)
-    bob.create_folder("ChgNoMoveTo")
-    before = _subjects(bob, "ChgNoMove")
-    with _without_move(dovecot) as imap:
-        imap.select("ChgNoMove")
+    _fill(without_move, "NoMove", 4)
+    with _client_of(without_move) as imap:
+        assert "MOVE" not in imap.capabilities and "UIDPLUS" in imap.capabilities
+        imap.create_folder("NoMoveTo")
+        before = _subjects(imap, "NoMove")
+        imap.select("NoMove")
         imap.add_flags([4], ["\\Deleted"])  # someone else's: must survive the UID EXPUNGE
-        result = imap.move([1, 2], "ChgNoMoveTo")
-    assert not result.copies_left
-    assert set(_subjects(bob, "ChgNoMove")) == {3, 4}
-    moved = _subjects(bob, "ChgNoMoveTo")
+        result = imap.move([1, 2], "NoMoveTo")
+        assert not result.copies_left
+        assert set(_subjects(imap, "NoMove")) == {3, 4}
+        moved = _subjects(imap, "NoMoveTo")
     assert {moved[result.new_uid(u) or 0] for u in (1, 2)} == {before[1], before[2]}
 
 
-def test_a_move_cut_between_copy_and_delete_loses_nothing(
-    dovecot: DovecotServer, bob: ImapClient
-) -> None:
-    class CutBeforeDelete(_WithoutMove):
+@pytest.mark.dovecot
+def test_a_move_cut_between_copy_and_delete_loses_nothing(without_move: DovecotServer) -> None:
+    class CutBeforeDelete(ImapClient):
         def _expunge_exactly(self, batch: list[int]) -> None:
             # The connection dies exactly between the copy and the delete.
             self._transport._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
             super()._expunge_exactly(batch)
 
-    _fill(dovecot, "ChgCut", 3)
-    bob.create_folder("ChgCutTo")
-    imap = _without_move(dovecot, CutBeforeDelete)
+    _fill(without_move, "Cut", 3)
+    imap = _client_of(without_move, CutBeforeDelete)
     try:
-        imap.select("ChgCut")
-        result = imap.move([1, 2, 3], "ChgCutTo")
+        imap.create_folder("CutTo")
+        imap.select("Cut")
+        result = imap.move([1, 2, 3], "CutTo")
     finally:
         imap.close()
     assert result.copies_left
-    assert set(_subjects(bob, "ChgCut")) == {1, 2, 3}  # the originals are all there
-    assert len(_subjects(bob, "ChgCutTo")) == 3  # and so are the copies
     assert sorted(result.new_uids) == [1, 2, 3]
+    with _client_of(without_move) as check:
+        assert set(_subjects(check, "Cut")) == {1, 2, 3}  # the originals are all there
+        assert len(_subjects(check, "CutTo")) == 3  # and so are the copies
+
+
+@pytest.mark.dovecot
+def test_without_uidplus_moving_and_purging_are_refused_and_nothing_changes(
+    without_uidplus: DovecotServer,
+) -> None:
+    _fill(without_uidplus, "NoPlus", 3)
+    with _client_of(without_uidplus) as imap:
+        assert not {"MOVE", "UIDPLUS"} & set(imap.capabilities)
+        imap.create_folder("NoPlusTo")
+        imap.select("NoPlus")
+        with pytest.raises(CapabilityMissing, match="neither MOVE nor UIDPLUS"):
+            imap.move([1], "NoPlusTo")
+        with pytest.raises(CapabilityMissing, match="UIDPLUS"):
+            imap.delete([1], permanently=True)
+        imap.copy([1], "NoPlusTo")  # a copy needs neither
+        assert set(_subjects(imap, "NoPlus")) == {1, 2, 3}
+        assert len(_subjects(imap, "NoPlusTo")) == 1

@@ -127,13 +127,15 @@ class DovecotServer:
         username_attribute: str = "upn",
         required_scope: str | None = None,
         timezone: str | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         """``install`` is the Dovecot to run (default :meth:`DovecotInstall.find`; ``binary``
         names one directly). ``issuer`` overrides the one Dovecot accepts (default: the
         signer's). ``username_attribute`` is the claim that must equal the SASL user;
         ``required_scope`` the scope every token must carry (default the full-URL
         ``IMAP.AccessAsUser.All``). ``timezone`` is a POSIX TZ value for Dovecot (INTERNALDATE
-        offsets); default inherited.
+        offsets); default inherited. ``settings``: Dovecot settings added as they are (tests
+        take capabilities away with ``imap_capability``).
         """
         if install is None:
             install = DovecotInstall(binary) if binary is not None else DovecotInstall.find()
@@ -151,6 +153,7 @@ class DovecotServer:
         self.username_attribute = username_attribute
         self.required_scope = required_scope or full_scope(DEFAULT_SCOPES[0], self.signer.audience)
         self.timezone = timezone
+        self.settings = dict(settings or {})
         self.identity = process_identity(install)
         self.users: dict[str, MailUser] = {}
         self._process: DovecotProcess | None = None
@@ -402,7 +405,8 @@ class DovecotServer:
             raise DovecotError(str(exc)) from None
         for path, text in config.files.items():
             self._on_host(path).write_text(text, encoding="utf-8")
-        self.config_path.write_text(config.main, encoding="utf-8")
+        extra = "".join(f"{name} = {value}\n" for name, value in self.settings.items())
+        self.config_path.write_text(config.main + extra, encoding="utf-8")
 
     # -- process ---------------------------------------------------------------------------------
 

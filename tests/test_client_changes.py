@@ -146,6 +146,10 @@ def test_folders_are_created_renamed_subscribed_and_deleted(bob: ImapClient) -> 
     assert "Chg Grüße/Umbenannt" not in {f.name for f in bob.list_folders()}
     with pytest.raises(FolderNotFound):
         bob.delete_folder("Chg no such folder")
+    with pytest.raises(
+        CommandError, match=r"keeps INBOX \(INBOX\): a special folder cannot be deleted"
+    ):
+        bob.delete_folder("INBOX")
     with pytest.raises(FolderNotFound):
         bob.rename_folder("Chg no such folder", "Chg other")
 

@@ -26,7 +26,13 @@ from o365imap.client._args import Messages, flag_list, imap_datetime, sequence_a
 from o365imap.client._connection import Connection, mailbox_arg
 from o365imap.client._driver import _Answer
 from o365imap.client._policy import folder_error, refusal_error
-from o365imap.errors import CapabilityMissing, CommandError, O365ImapError, UsageError
+from o365imap.errors import (
+    CapabilityMissing,
+    CommandError,
+    FolderNotFound,
+    O365ImapError,
+    UsageError,
+)
 from o365imap.limits import check_folder_name, check_uid
 from o365imap.models import CopyResult
 from o365imap.protocol import Atom, SequenceSet, Tagged
@@ -250,17 +256,39 @@ class Changes(Connection):
                 raise
 
     def delete_folder(self, name: str) -> None:
-        """DELETE a folder and the messages in it. Office 365 refuses its special folders."""
-        self._folder_command("DELETE", name)
+        """DELETE a folder and the messages in it. Servers keep INBOX, and Office 365 its
+        special folders (Deleted Items, Sent Items, ...): that refusal is said as such."""
+        try:
+            self._folder_command("DELETE", name)
+        except CommandError as exc:
+            raise self._kept(name, "deleted", exc) from None
 
     def rename_folder(self, old: str, new: str) -> None:
-        """RENAME a folder (RFC 3501 6.3.5)."""
+        """RENAME a folder (RFC 3501 6.3.5); special folders as for ``delete_folder``."""
         try:
             self._run(
                 "RENAME", mailbox_arg(check_folder_name(old)), mailbox_arg(check_folder_name(new))
             )
         except CommandError as exc:
-            raise folder_error(old, exc) from None
+            raise self._kept(old, "renamed", folder_error(old, exc)) from None
+
+    def _kept(self, name: str, what: str, exc: CommandError) -> CommandError:
+        """One sentence when the refused folder is INBOX or a special folder, else ``exc``."""
+        if isinstance(exc, FolderNotFound) or not self.connected:
+            return exc
+        use = "INBOX" if name.upper() == "INBOX" else None
+        if use is None:
+            found = next((f for f in self.list_folders() if f.name == name), None)
+            use = found.special_use if found is not None else None
+        if use is None:
+            return exc
+        return CommandError(
+            f"{self.host} keeps {name} ({use}): a special folder cannot be {what}",
+            command=exc.command,
+            status=exc.status,
+            code=exc.code,
+            text=exc.text,
+        )
 
     def subscribe(self, name: str) -> None:
         """SUBSCRIBE: mail clients that show only subscribed folders will show it."""

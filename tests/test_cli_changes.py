@@ -199,8 +199,10 @@ def test_without_move_a_move_is_copy_and_expunge_and_without_uidplus_refused(
     with _without("MOVE", "UIDPLUS"):
         refused = cli(dovecot, "move", "3", "--folder", "Cli12NoMove", "--to", "Cli12NoMoveTo")
         purge = cli(dovecot, "delete", "3", "--permanently", "--folder", "Cli12NoMove")
+        dry = cli(dovecot, "delete", "3", "--permanently", "--dry-run", "--folder", "Cli12NoMove")
     assert refused.returncode == 3 and "neither MOVE nor UIDPLUS" in refused.stderr
     assert purge.returncode == 3 and "lacks UIDPLUS" in purge.stderr
+    assert dry.returncode == 3 and "lacks UIDPLUS" in dry.stderr  # the dry run says so too
     assert set(_subjects(bob, "Cli12NoMove")) == {3, 4}
     assert len(_subjects(bob, "Cli12NoMoveTo")) == 2
 

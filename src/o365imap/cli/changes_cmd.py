@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from o365imap import CopyResult, ImapClient, O365ImapError, UsageError
+from o365imap import CapabilityMissing, CopyResult, ImapClient, O365ImapError, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -170,6 +170,13 @@ def delete(permanently: bool, yes: bool, dry_run: bool, as_json: bool, **kwargs:
         if not chosen.uids:
             return _nothing(chosen, as_json)
         to = None if permanently else _trash(client, chosen.folder)
+        if permanently and "UIDPLUS" not in client.capabilities:
+            # Said before anything is done, --dry-run included: the real run would refuse.
+            raise CapabilityMissing(
+                f"{client.host} lacks UIDPLUS: EXPUNGE would also remove other messages marked "
+                "deleted, so nothing is deleted",
+                capability="UIDPLUS",
+            )
         result = None
         if not dry_run:
             if not yes:

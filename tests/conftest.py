@@ -49,7 +49,9 @@ SERVICE_ID = "0a0a0a0a-1111-4000-8000-000000000003"
 
 # ---------------------------------------------------------------- markers
 
-DOVECOT_FIXTURES = frozenset({"dovecot", "testbed", "token", "client", "box"})
+DOVECOT_FIXTURES = frozenset(
+    {"dovecot", "testbed", "token", "client", "box", "without_move", "without_uidplus"}
+)
 BROWSER_FIXTURES = frozenset({"chromium"})
 
 
@@ -172,3 +174,31 @@ def emulator(
     emu.add_user(BOB, BOB_PASSWORD)
     with emu:
         yield emu
+
+
+# ---------------------------------------------------------------- Dovecots that offer less
+
+
+# What Dovecot 2.3 offers, less what a test takes away (imap_capability replaces the list).
+_OFFERED = "IMAP4rev1 LITERAL+ SASL-IR SPECIAL-USE LIST-EXTENDED IDLE NAMESPACE CHILDREN"
+
+
+@pytest.fixture(scope="module")
+def without_move(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """A Dovecot that offers UIDPLUS but no MOVE (RFC 6851): as some servers are."""
+    yield from _dovecot_offering(tmp_path_factory, f"{_OFFERED} UIDPLUS")
+
+
+@pytest.fixture(scope="module")
+def without_uidplus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """A Dovecot that offers neither MOVE nor UIDPLUS (RFC 4315)."""
+    yield from _dovecot_offering(tmp_path_factory, _OFFERED)
+
+
+def _dovecot_offering(
+    factory: pytest.TempPathFactory, capabilities: str
+) -> Iterator[DovecotServer]:
+    server = DovecotServer(factory.mktemp("caps"), settings={"imap_capability": capabilities})
+    server.add_user(BOB, BOB_PASSWORD)
+    with server:
+        yield server

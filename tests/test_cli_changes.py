@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import cli_runner
 from cli_runner import invoke
 from conftest import BOB
-from o365imap import Capabilities, ImapClient, open_token
+from o365imap import ImapClient, open_token
 from o365imap.cli import changes_cmd
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import MaildirWriter, SeedAddress, SeedMessage
@@ -168,43 +168,41 @@ def test_delete_moves_to_the_trash_and_permanently_expunges_exactly_those(
     assert set(_subjects(bob, "Cli12Delete")) == {3, 4}
 
 
-def _without(*names: str) -> Any:
-    """The client sees the server's capabilities but ``names``: a server without MOVE or
-    UIDPLUS, for the commands Dovecot still answers."""
-    real = ImapClient.capabilities
-
-    def fewer(client: ImapClient) -> Capabilities:
-        return Capabilities(real.fget(client).names - set(names))  # type: ignore[attr-defined]
-
-    return mock.patch.object(ImapClient, "capabilities", property(fewer))
-
-
 def test_without_move_a_move_is_copy_and_expunge_and_without_uidplus_refused(
-    dovecot: DovecotServer, bob: ImapClient
+    without_move: DovecotServer, without_uidplus: DovecotServer
 ) -> None:
-    _fill(dovecot, "Cli12NoMove", 4)
-    bob.create_folder("Cli12NoMoveTo")
-    before = _subjects(bob, "Cli12NoMove")
-    bob.select("Cli12NoMove")
-    bob.add_flags([4], ["\\Deleted"])  # marked by someone else: must survive the expunge
-    with _without("MOVE"):
-        moved = cli(dovecot, "move", "1:2", "--folder", "Cli12NoMove", "--to", "Cli12NoMoveTo",
-                    "--json")  # fmt: skip
-    assert moved.returncode == 0, moved.stderr
-    filed = _subjects(bob, "Cli12NoMoveTo")
-    assert {r["uid"]: filed[r["new_uid"]] for r in json_lines(moved.stdout)} == {
-        1: before[1], 2: before[2],
-    }  # fmt: skip
-    assert set(_subjects(bob, "Cli12NoMove")) == {3, 4}
-    with _without("MOVE", "UIDPLUS"):
-        refused = cli(dovecot, "move", "3", "--folder", "Cli12NoMove", "--to", "Cli12NoMoveTo")
-        purge = cli(dovecot, "delete", "3", "--permanently", "--folder", "Cli12NoMove")
-        dry = cli(dovecot, "delete", "3", "--permanently", "--dry-run", "--folder", "Cli12NoMove")
-    assert refused.returncode == 3 and "neither MOVE nor UIDPLUS" in refused.stderr
-    assert purge.returncode == 3 and "lacks UIDPLUS" in purge.stderr
-    assert dry.returncode == 3 and "lacks UIDPLUS" in dry.stderr  # the dry run says so too
-    assert set(_subjects(bob, "Cli12NoMove")) == {3, 4}
-    assert len(_subjects(bob, "Cli12NoMoveTo")) == 2
+    """Against Dovecots that offer no MOVE, and neither MOVE nor UIDPLUS (imap_capability)."""
+    _fill(without_move, "Cli12NoMove", 4)
+    with _bob_on(without_move) as bob:
+        bob.create_folder("Cli12NoMoveTo")
+        before = _subjects(bob, "Cli12NoMove")
+        bob.select("Cli12NoMove")
+        bob.add_flags([4], ["\\Deleted"])  # marked by someone else: must survive the expunge
+        moved = cli(without_move, "move", "1:2", "--folder", "Cli12NoMove", "--to",
+                    "Cli12NoMoveTo", "--json")  # fmt: skip
+        assert moved.returncode == 0, moved.stderr
+        filed = _subjects(bob, "Cli12NoMoveTo")
+        assert {r["uid"]: filed[r["new_uid"]] for r in json_lines(moved.stdout)} == {
+            1: before[1], 2: before[2],
+        }  # fmt: skip
+        assert set(_subjects(bob, "Cli12NoMove")) == {3, 4}
+    _fill(without_uidplus, "Cli12NoPlus", 2)
+    with _bob_on(without_uidplus) as bob:
+        bob.create_folder("Cli12NoPlusTo")
+        server = without_uidplus
+        refused = cli(server, "move", "1", "--folder", "Cli12NoPlus", "--to", "Cli12NoPlusTo")
+        purge = cli(server, "delete", "1", "--permanently", "--folder", "Cli12NoPlus")
+        dry = cli(server, "delete", "1", "--permanently", "--dry-run", "--folder", "Cli12NoPlus")
+        assert refused.returncode == 3 and "neither MOVE nor UIDPLUS" in refused.stderr
+        assert purge.returncode == 3 and "lacks UIDPLUS" in purge.stderr
+        assert dry.returncode == 3 and "lacks UIDPLUS" in dry.stderr  # the dry run says so too
+        assert set(_subjects(bob, "Cli12NoPlus")) == {1, 2}
+        assert _subjects(bob, "Cli12NoPlusTo") == {}
+
+
+def _bob_on(server: DovecotServer) -> ImapClient:
+    where = server.host, server.imaps_port, str(server.ca_file)
+    return open_token(BOB, server.mint_token(BOB), host=where[0], port=where[1], ca_file=where[2])
 
 
 def test_deleting_many_asks_at_a_terminal_only(

@@ -270,31 +270,6 @@ def test_append_to_a_missing_folder_is_folder_not_found(bob: ImapClient) -> None
     bob.noop()  # the connection is still in step
 
 
-# What Dovecot 2.3 offers, less what a test takes away (imap_capability replaces the list).
-_OFFERED = "IMAP4rev1 LITERAL+ SASL-IR SPECIAL-USE LIST-EXTENDED IDLE NAMESPACE CHILDREN"
-
-
-@pytest.fixture(scope="module")
-def without_move(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    """A Dovecot that offers UIDPLUS but no MOVE (RFC 6851): as some servers are."""
-    yield from _dovecot_offering(tmp_path_factory, f"{_OFFERED} UIDPLUS")
-
-
-@pytest.fixture(scope="module")
-def without_uidplus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    """A Dovecot that offers neither MOVE nor UIDPLUS (RFC 4315)."""
-    yield from _dovecot_offering(tmp_path_factory, _OFFERED)
-
-
-def _dovecot_offering(
-    factory: pytest.TempPathFactory, capabilities: str
-) -> Iterator[DovecotServer]:
-    server = DovecotServer(factory.mktemp("caps"), settings={"imap_capability": capabilities})
-    server.add_user(BOB, "unused")
-    with server:
-        yield server
-
-
 def _client_of(server: DovecotServer, cls: type[ImapClient] = ImapClient) -> ImapClient:
     imap = cls(server.host, server.imaps_port, ca_file=str(server.ca_file), timeout=20)
     imap.connect()
@@ -302,7 +277,6 @@ def _client_of(server: DovecotServer, cls: type[ImapClient] = ImapClient) -> Ima
     return imap
 
 
-@pytest.mark.dovecot
 def test_without_move_a_move_is_copy_then_expunge_of_exactly_those(
     without_move: DovecotServer,
 ) -> None:
@@ -320,7 +294,6 @@ def test_without_move_a_move_is_copy_then_expunge_of_exactly_those(
     assert {moved[result.new_uid(u) or 0] for u in (1, 2)} == {before[1], before[2]}
 
 
-@pytest.mark.dovecot
 def test_a_move_cut_between_copy_and_delete_loses_nothing(without_move: DovecotServer) -> None:
     class CutBeforeDelete(ImapClient):
         def _expunge_exactly(self, batch: list[int]) -> None:
@@ -343,7 +316,6 @@ def test_a_move_cut_between_copy_and_delete_loses_nothing(without_move: DovecotS
         assert len(_subjects(check, "CutTo")) == 3  # and so are the copies
 
 
-@pytest.mark.dovecot
 def test_without_uidplus_moving_and_purging_are_refused_and_nothing_changes(
     without_uidplus: DovecotServer,
 ) -> None:

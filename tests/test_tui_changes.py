@@ -361,3 +361,51 @@ def test_a_folder_gone_meanwhile_is_an_error_and_nothing_moves(
 
     run(scenario)
     assert len(_subjects(bob, "Tui12Gone")) == 2
+
+
+# ---------------------------------------------------------------- review: wrong folder
+
+
+def test_delete_while_another_folder_is_opening_acts_on_the_listed_folder(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    """The list shows folder A; the user has asked for folder B (Enter in the tree), whose
+    SELECT has gone through but whose FolderOpened the app has not handled yet (the workers
+    share the connection behind a lock that is not FIFO). ``d`` takes A's UID under the cursor
+    and the delete runs on whatever folder the connection has open: B's message of that UID
+    goes to Trash, A's stays."""
+    import threading
+
+    _seed(dovecot, "Tui12RaceA", range(100, 103))
+    _seed(dovecot, "Tui12RaceB", range(200, 203))
+    app = MailApp(session_for(dovecot, BOB), start_folder="Tui12RaceA", watch=False)
+    go = threading.Event()
+    real_open = app.session.open_folder
+
+    def slow_open(name: str):  # type: ignore[no-untyped-def]
+        info = real_open(name)  # B selected (lock released), the reply not yet handled
+        if name == "Tui12RaceB":
+            go.wait(30)
+        return info
+
+    app.session.open_folder = slow_open  # type: ignore[method-assign]
+    before_a = _subjects(bob, "Tui12RaceA")
+    before_b = _subjects(bob, "Tui12RaceB")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _opened(pilot, app, "Tui12RaceA", 3)
+            app.open_folder("Tui12RaceB")
+            await until(pilot, lambda: app.session.folder == "Tui12RaceB", "B selected")
+            assert app.folder is not None and app.folder.name == "Tui12RaceA"  # list: still A
+            app.messages.focus()
+            await pilot.press("d")  # A's newest message
+            await until(pilot, lambda: app.last_change is not None, "the delete")
+            go.set()
+
+    try:
+        run(scenario)
+    finally:
+        go.set()
+    assert _subjects(bob, "Tui12RaceB") == before_b, "a message of the other folder was deleted"
+    assert len(_subjects(bob, "Tui12RaceA")) == len(before_a) - 1

@@ -1,0 +1,30 @@
+"""Review of issue 12: failing tests found by the review (no server needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from o365imap import UsageError
+from o365imap.cli.selection import _stdin_spans
+from o365imap.client._args import MAX_SET_LENGTH, uid_batches
+from o365imap.protocol import SequenceSet
+
+
+def test_uid_batches_keep_every_set_within_max_length() -> None:
+    # A range whose end has more digits than its start ("1:1000000") is paid for as if
+    # its end were as short as its start: the set grows past MAX_SET_LENGTH.
+    uids = list(range(1, 1_000_001))
+    x = 1_000_002
+    while len(uids) < 1_000_000 + 3000:
+        uids += [x, x + 1]
+        x += 3
+    batches = list(uid_batches(uids))
+    assert sorted(u for b in batches for u in b) == sorted(set(uids))
+    lengths = [len(str(SequenceSet(b))) for b in batches]
+    assert max(lengths) <= MAX_SET_LENGTH, lengths[:3]
+
+
+def test_deeply_nested_json_on_stdin_is_a_usage_error() -> None:
+    line = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(UsageError):
+        _stdin_spans([line])

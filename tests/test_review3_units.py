@@ -28,3 +28,27 @@ def test_deeply_nested_json_on_stdin_is_a_usage_error() -> None:
     line = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
     with pytest.raises(UsageError):
         _stdin_spans([line])
+
+
+def test_date_at_the_edge_of_the_calendar_is_a_usage_error() -> None:
+    import click
+
+    from o365imap.cli.append_cmd import IsoDateTime
+
+    # Naive: astimezone() of year 1 fails with ValueError/OverflowError, which the CLI turns
+    # into "internal error" (exit 3) rather than a usage error.
+    with pytest.raises(click.BadParameter):
+        IsoDateTime().convert("0001-01-01", None, None)
+
+
+def test_append_date_of_a_named_pipe_is_not_an_internal_error() -> None:
+    import os
+
+    from o365imap.cli.append_cmd import _date_of, _message
+
+    read, write = os.pipe()
+    os.write(write, b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nSubject: x\r\n\r\nhi\r\n")
+    os.close(write)
+    # `o365imap append <(cat msg.eml) --to X`: click.Path accepts /dev/fd/N, _date_of seeks.
+    with _message(f"/dev/fd/{read}") as message:
+        assert _date_of(message) is not None

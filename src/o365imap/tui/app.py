@@ -212,9 +212,9 @@ class MailApp(App[None]):
             self.post_message(SearchDone(query, uids))
 
     @work(thread=True, exit_on_error=False, group="net")
-    def set_flag(self, uids: list[int], flag: str, on: bool) -> None:
+    def set_flag(self, uids: list[int], flag: str, on: bool, folder: str) -> None:
         try:
-            changed = self.session.set_flags(uids, flag, on)
+            changed = self.session.set_flags(uids, flag, on, folder=folder)
         except Exception as exc:
             self.post_message(Failed(exc, "change the flags"))
         else:
@@ -530,15 +530,15 @@ class MailApp(App[None]):
 
     def action_flag(self, flag: str, on: bool) -> None:
         uids = self._chosen()
-        if uids:
-            self.set_flag(uids, flag, on)
+        if uids and self.folder is not None:
+            self.set_flag(uids, flag, on, self.folder.name)
 
     def action_toggle_flagged(self) -> None:
         uids = self._chosen()
-        if uids:
+        if uids and self.folder is not None:
             rows = [r for r in self.messages.rows.values() if r.uid in uids]
             # Several, some flagged: flag them all (a second f unflags them all).
-            self.set_flag(uids, "\\Flagged", not all(r.flagged for r in rows))
+            self.set_flag(uids, "\\Flagged", not all(r.flagged for r in rows), self.folder.name)
 
     def on_act_on(self, message: ActOn) -> None:
         if message.action == "move":
@@ -550,12 +550,13 @@ class MailApp(App[None]):
         self._delete(self._chosen(), permanently)
 
     def _delete(self, uids: list[int], permanently: bool) -> None:
-        if not uids:
+        if not uids or self.folder is None:
             return
-        session = self.session
+        # The folder the UIDs are of, now: another may be open by the time the worker runs.
+        session, here = self.session, self.folder.name
 
         def delete() -> CopyResult:
-            return session.delete(uids, permanently=permanently)
+            return session.delete(uids, permanently=permanently, folder=here)
 
         if not permanently:
             self.status(f"Deleting {len(uids)} message(s)…")
@@ -585,7 +586,7 @@ class MailApp(App[None]):
                 )
             if name == here:
                 raise UsageError(f"These messages are in {name} already")
-            return session.move(uids, name)
+            return session.move(uids, name, folder=here)
 
         self.status(f"Archiving {len(uids)} message(s)…")
         self.change("archive the messages", archive)
@@ -602,7 +603,10 @@ class MailApp(App[None]):
         def chosen(name: str | None) -> None:
             if name is not None:
                 self.status(f"Moving {len(uids)} message(s) to {name}…")
-                self.change(f"move the messages to {name}", lambda: self.session.move(uids, name))
+                self.change(
+                    f"move the messages to {name}",
+                    lambda: self.session.move(uids, name, folder=here),
+                )
 
         self.push_screen(FolderPicker(f"Move {len(uids)} message(s) to:", names), chosen)
 

@@ -481,37 +481,53 @@ class MailSession:
         with self.use() as client:
             return _save_parts(client, uid, directory, parts=parts, progress=progress)
 
-    def set_flag(self, uid: int, flag: str, on: bool) -> tuple[str, ...]:
+    def set_flag(
+        self, uid: int, flag: str, on: bool, *, folder: str | None = None
+    ) -> tuple[str, ...]:
         """Add or remove a flag; the message's flags afterwards."""
-        return self.set_flags([uid], flag, on).get(uid, ())
+        return self.set_flags([uid], flag, on, folder=folder).get(uid, ())
 
-    def set_flags(self, uids: Sequence[int], flag: str, on: bool) -> dict[int, tuple[str, ...]]:
-        """Add or remove a flag on several messages; each one's flags afterwards."""
+    def set_flags(
+        self, uids: Sequence[int], flag: str, on: bool, *, folder: str | None = None
+    ) -> dict[int, tuple[str, ...]]:
+        """Add or remove a flag on several messages of ``folder`` (default: the open one);
+        each one's flags afterwards."""
         with self.use() as client:
-            self._writable(client)
-            (client.add_flags if on else client.remove_flags)(list(uids), [flag])
-            found: dict[int, tuple[str, ...]] = {}
-            for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
-                items = getattr(response, "items", {})
-                if items.get("UID") is not None:
-                    found[items["UID"]] = items.get("FLAGS", ())
+            self._writable(client, folder)
+            try:
+                (client.add_flags if on else client.remove_flags)(list(uids), [flag])
+                found: dict[int, tuple[str, ...]] = {}
+                for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
+                    items = getattr(response, "items", {})
+                    if items.get("UID") is not None:
+                        found[items["UID"]] = items.get("FLAGS", ())
+            finally:
+                self._back_to_open(client, folder)
             return found
 
     # ---------------------------------------------------------------- moving and deleting
 
-    def move(self, uids: Sequence[int], folder: str) -> CopyResult:
-        """Move messages of the open folder to ``folder``; their new UIDs there."""
+    def move(self, uids: Sequence[int], to: str, *, folder: str | None = None) -> CopyResult:
+        """Move messages of ``folder`` (default: the open one) to ``to``; their new UIDs."""
         with self.use() as client:
-            self._writable(client)
-            result = client.move(uids, folder)
+            self._writable(client, folder)
+            try:
+                result = client.move(uids, to)
+            finally:
+                self._back_to_open(client, folder)
             self._told = client.exists  # our own expunges are no news to the watcher
             return result
 
-    def delete(self, uids: Sequence[int], *, permanently: bool = False) -> CopyResult:
+    def delete(
+        self, uids: Sequence[int], *, permanently: bool = False, folder: str | None = None
+    ) -> CopyResult:
         """To the folder with special use \\Trash, or ``permanently`` (no way back)."""
         with self.use() as client:
-            self._writable(client)
-            result = client.delete(uids, permanently=permanently)
+            self._writable(client, folder)
+            try:
+                result = client.delete(uids, permanently=permanently)
+            finally:
+                self._back_to_open(client, folder)
             self._told = client.exists
             return result
 
@@ -540,10 +556,21 @@ class MailSession:
             self._told = client.exists
             return result
 
-    def _writable(self, client: ImapClient) -> None:
-        # Folders open read-only (looking changes nothing); a change needs them read-write.
-        if client.selected is not None and client.selected.read_only and self.folder:
-            client.select(self.folder)
+    def _writable(self, client: ImapClient, folder: str | None) -> None:
+        """Open read-write the folder the UIDs came from. Folders open read-only (looking
+        changes nothing); and another folder may be open by now (the person went on while the
+        change waited for the connection): its messages must never get these UIDs."""
+        wanted = folder if folder is not None else self.folder
+        if wanted is None:
+            raise UsageError("no folder is open")
+        selected = client.selected
+        if selected is None or selected.name != wanted or selected.read_only:
+            client.select(wanted)
+
+    def _back_to_open(self, client: ImapClient, folder: str | None) -> None:
+        """After a change in another folder than the one shown now, that one is open again."""
+        if folder is not None and self.folder is not None and folder != self.folder:
+            client.select(self.folder, readonly=True)
 
     def wait_for_news(self, stop: Callable[[], bool]) -> News | None:
         """Wait (IDLE, else NOOP every ``poll_every`` seconds) until the selected folder

@@ -7,6 +7,7 @@ message sorts where it was written rather than at the time of the upload.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -47,7 +48,10 @@ class IsoDateTime(click.ParamType):  # type: ignore[type-arg]
             when = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not a date and time in ISO 8601", param, ctx)
-        return when if when.tzinfo is not None else when.astimezone()
+        try:
+            return when if when.tzinfo is not None else when.astimezone()
+        except (ValueError, OverflowError):  # 0001-01-01 in local time is before year 1
+            self.fail(f"{value!r} is a date this machine's clock cannot place", param, ctx)
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
         return "ISO8601"
@@ -69,16 +73,28 @@ def header_date(head: bytes) -> datetime | None:
 
 @contextmanager
 def _message(name: str) -> Iterator[BinaryIO]:
-    """The message file (``-``: standard input, spooled so it can be read twice)."""
-    if name != "-":
-        try:
-            with open(name, "rb") as handle:
-                yield handle
-        except OSError as exc:
-            raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+    """The message file, read twice (its Date header, then the upload): standard input
+    (``-``) and pipes (``<(...)``, a FIFO) are spooled first, since they cannot go back."""
+    if name == "-":
+        with _spooled(cast("IO[bytes]", sys.stdin.buffer)) as spool:
+            yield spool
         return
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+    with handle:
+        if handle.seekable():
+            yield handle
+            return
+        with _spooled(handle) as spool:
+            yield spool
+
+
+@contextlib.contextmanager
+def _spooled(source: IO[bytes]) -> Iterator[BinaryIO]:
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
-        shutil.copyfileobj(cast("IO[bytes]", sys.stdin.buffer), spool, _SPOOL)
+        shutil.copyfileobj(source, spool, _SPOOL)
         spool.seek(0)
         yield cast("BinaryIO", spool)
 

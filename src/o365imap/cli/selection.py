@@ -87,8 +87,9 @@ def parse_uid_set(text: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def _stdin_spans(lines: Iterable[str]) -> list[Span]:
-    """What ``-`` reads: a UID set per line, or a JSON object with a ``uid``."""
+def _stdin_spans(lines: Iterable[str], folder: str) -> list[Span]:
+    """What ``-`` reads: a UID set per line, or a JSON object with a ``uid`` (and, where it
+    has one, a ``folder`` that must be ``folder``: UIDs name messages of one folder only)."""
     spans: list[Span] = []
     for number, line in enumerate(lines, 1):
         text = line.strip()
@@ -96,7 +97,7 @@ def _stdin_spans(lines: Iterable[str]) -> list[Span]:
             continue
         try:
             if text.startswith("{"):
-                uid = _json_uid(text)
+                uid = _json_uid(text, folder)
                 spans.append((uid, uid, str(uid)))
             else:
                 spans.extend(parse_uid_set(text))
@@ -105,11 +106,17 @@ def _stdin_spans(lines: Iterable[str]) -> list[Span]:
     return spans
 
 
-def _json_uid(text: str) -> int:
+def _json_uid(text: str, folder: str) -> int:
     try:
-        uid = json.loads(text).get("uid")
-    except (ValueError, AttributeError):
+        data = json.loads(text)
+        uid = data.get("uid")
+    except (ValueError, AttributeError, RecursionError):  # nested past the parser's depth
         raise UsageError("not a JSON object") from None
+    named = data.get("folder")
+    if isinstance(named, str) and named != folder:
+        raise UsageError(
+            f"its UID is of the folder {shown(named)}, not {shown(folder)}: give --folder"
+        )
     if uid is None:
         raise UsageError('the JSON object has no "uid"')
     return check_uid(uid)
@@ -178,9 +185,10 @@ def selection_from(kwargs: dict[str, Any]) -> Selection:
     given: list[tuple[Span, ...] | str] = list(kwargs.pop("uids"))
     if given.count("-") > 1:
         raise UsageError("- (standard input) can be given once")
+    folder: str = kwargs.pop("folder")
     spans: list[Span] = []
     for item in given:
-        spans.extend(_stdin_spans(sys.stdin) if isinstance(item, str) else item)
+        spans.extend(_stdin_spans(sys.stdin, folder) if isinstance(item, str) else item)
     since: datetime | None = kwargs.pop("since")
     before: datetime | None = kwargs.pop("before")
     given_criteria = {
@@ -193,7 +201,6 @@ def selection_from(kwargs: dict[str, Any]) -> Selection:
     }
     criteria = {key: value for key, value in given_criteria.items() if value}
     everything: bool = kwargs.pop("everything")
-    folder: str = kwargs.pop("folder")
     if everything and (given or criteria):
         raise UsageError("--all is every message: give it without UIDs or criteria")
     if not (given or criteria or everything):

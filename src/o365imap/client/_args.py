@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from o365imap.errors import UsageError
-from o365imap.limits import check_flag_name
+from o365imap.limits import MAX_UID, check_flag_name
 from o365imap.protocol import Atom, Raw, SequenceSet
 from o365imap.protocol.commands import Argument
 
@@ -32,6 +32,7 @@ Messages = SequenceSet | str | Iterable[int]
 # Characters of one UID set on a command line. RFC 7162 4 asks clients to keep lines under
 # 8,192 octets; Exchange is said to refuse far shorter ones, so a set stays well below that.
 MAX_SET_LENGTH = 1000
+_MAX_END = len(str(MAX_UID)) + 1  # ":4294967295", the longest end a range can have
 
 
 def sequence_arg(messages: Messages) -> Argument:
@@ -54,7 +55,8 @@ def uid_batches(uids: Iterable[int], max_length: int = MAX_SET_LENGTH) -> Iterat
         if batch and uid == batch[-1] + 1:
             batch.append(uid)  # extends a range, whose end was paid for at its start
             continue
-        cost = 2 * (len(str(uid)) + 1)  # "n," and, should a range follow, its ":m"
+        # "n," and, should a range follow, its ":m": as long as the largest UID can be.
+        cost = len(str(uid)) + 1 + _MAX_END
         if batch and length + cost > max_length:
             yield batch
             batch, length = [], 0

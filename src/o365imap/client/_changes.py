@@ -374,4 +374,4 @@ def _uid_sets(messages: Messages) -> list[Argument]:
     """UIDs as one set each command, split where the list is long."""
     if isinstance(messages, SequenceSet | str):
         return [sequence_arg(messages)]
-    return [SequenceSet(batch) for batch in uid_batches(messages)]
+    return [SequenceSet(batch) for batch in uid_batches(check_uid(uid) for uid in messages)]

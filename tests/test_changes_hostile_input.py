@@ -1,4 +1,4 @@
-"""Review of issue 12: failing tests found by the review (no server needed)."""
+"""Hostile or odd input to the commands that change mail: UID sets at their length limit, JSON nested past the parser, dates at the calendar's edge, pipes, lines of another folder."""
 
 from __future__ import annotations
 
@@ -27,7 +27,16 @@ def test_uid_batches_keep_every_set_within_max_length() -> None:
 def test_deeply_nested_json_on_stdin_is_a_usage_error() -> None:
     line = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
     with pytest.raises(UsageError):
-        _stdin_spans([line])
+        _stdin_spans([line], "INBOX")
+
+
+def test_a_json_line_of_another_folder_is_refused() -> None:
+    """``copy ... --folder Archive --json | delete -``: those UIDs are Archive's, not INBOX's."""
+    line = '{"uid": 3, "folder": "Archive", "action": "copy", "to": "X", "new_uid": 9}'
+    with pytest.raises(UsageError, match="folder 'Archive', not 'INBOX'"):
+        _stdin_spans([line], "INBOX")
+    assert _stdin_spans([line], "Archive") == [(3, 3, "3")]
+    assert _stdin_spans(['{"uid": 5}'], "INBOX") == [(5, 5, "5")]  # list --json: no folder
 
 
 def test_date_at_the_edge_of_the_calendar_is_a_usage_error() -> None:

@@ -497,6 +497,12 @@ def test_folders_with_non_ascii_names_made_renamed_and_removed(
     assert "Cli12 Été" not in {f.name for f in bob.list_folders()}
     gone = cli(dovecot, "rmdir", "Cli12 Été")
     assert gone.returncode == 1 and "no folder" in gone.stderr
+    # An empty folder with subfolders: Office 365 would delete them, and their mail, with it.
+    assert cli(dovecot, "mkdir", "Cli12 Parent/Child").returncode == 0
+    _fill(dovecot, "Cli12 Parent/Child", 1)
+    parent = cli(dovecot, "rmdir", "Cli12 Parent")
+    assert parent.returncode == 1 and "has subfolders (Cli12 Parent/Child)" in parent.stderr
+    assert "Cli12 Parent/Child" in {f.name for f in bob.list_folders()}
 
 
 # ---------------------------------------------------------------- the README's script

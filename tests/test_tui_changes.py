@@ -6,7 +6,8 @@ its own (``Tui12...``); what the server holds afterwards is read with a separate
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -409,3 +410,40 @@ def test_delete_while_another_folder_is_opening_acts_on_the_listed_folder(
         go.set()
     assert _subjects(bob, "Tui12RaceB") == before_b, "a message of the other folder was deleted"
     assert len(_subjects(bob, "Tui12RaceA")) == len(before_a) - 1
+
+
+def test_a_move_that_left_copies_keeps_the_rows_and_says_so(
+    dovecot: DovecotServer, bob: ImapClient
+) -> None:
+    """A move done as copy + delete that lost its connection in between (CopyResult's
+    copies_left): the originals are still there, so the rows stay and nothing is undone."""
+    _seed(dovecot, "Tui12CopiesLeft", range(170, 172))
+
+    class CutAfterCopy(MailSession):
+        def move(self, uids: Sequence[int], to: str, *, folder: str | None = None) -> CopyResult:
+            with self.use() as client:
+                self._writable(client, folder)
+                copied = client.copy(uids, to)  # the copy, and then the connection is gone
+            return dataclasses.replace(copied, copies_left=True)
+
+    session = session_for(dovecot, BOB)
+    app = MailApp(
+        CutAfterCopy(session._connect, description=BOB),
+        start_folder="Tui12CopiesLeft",
+        watch=False,
+    )
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _opened(pilot, app, "Tui12CopiesLeft", 2)
+            await pilot.press("a")  # archive: a move
+            status = app.query_one("#status")
+            await until(pilot, lambda: "may still be here" in str(status.render()), "the line")
+            assert status.has_class("error")
+            assert app.messages.total == 2
+            assert app.last_change is None  # nothing to undo: the copies stay
+            await pilot.press("u")
+            await until(pilot, lambda: "Nothing to undo" in str(status.render()), "no undo")
+
+    run(scenario)
+    assert len(_subjects(bob, "Tui12CopiesLeft")) == 2

@@ -67,11 +67,22 @@ def rmdir(folder: str, force: bool, dry_run: bool, as_json: bool, **kwargs: Any)
             raise UsageError(
                 f"{folder} holds {count_text(held)}: --force deletes them with the folder"
             )
+        # Office 365 deletes a folder with everything below it: mail in subfolders too.
+        below = [f.name for f in client.list_folders() if _inside(f.name, f.delimiter, folder)]
+        if below and not force:
+            raise UsageError(
+                f"{folder} has subfolders ({', '.join(below[:3])}"
+                f"{', ...' if len(below) > 3 else ''}): --force deletes them with it"
+            )
         if not dry_run:
             client.delete_folder(folder)
     verb = "Would delete" if dry_run else "Deleted"
     with_messages = f" and its {count_text(held)}" if held else ""
     _done("delete", folder, None, f"{verb} folder {folder}{with_messages}.", as_json)
+
+
+def _inside(name: str, delimiter: str | None, parent: str) -> bool:
+    return bool(delimiter) and name.startswith(f"{parent}{delimiter}")
 
 
 @cli.command()

@@ -435,6 +435,16 @@ class MailApp(App[None]):
     @while_open
     def on_moved(self, message: Moved) -> None:
         result, widget = message.result, self.messages
+        if result.copies_left:
+            # A move done as copy + delete lost its connection in between: the originals may
+            # still be here, so no row goes and there is nothing to undo (the copies are kept).
+            self.last_change = None
+            self.status(
+                f"Copied to {result.to}, but the connection was lost before the originals "
+                "were deleted: they may still be here (g reloads)",
+                error=True,
+            )
+            return
         here = self.folder.name if self.folder is not None else None
         if result.folder == here:
             widget.remove_uids(result.uids)  # in place: no reload of the folder

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from o365imap import CapabilityMissing, CopyResult, ImapClient, O365ImapError, UsageError
+from o365imap import CopyResult, O365ImapError, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -125,18 +125,6 @@ _transfer_command(
 _transfer_command("copy", """Copy messages to another folder. With --json, each copy's UID.""")
 
 
-def _trash(client: ImapClient, folder: str) -> str:
-    """Where a delete would move messages of ``folder`` (as ImapClient.delete decides)."""
-    trash = client.special_folder("\\Trash")
-    if trash is None:
-        raise UsageError(
-            "the server names no folder \\Trash: delete --permanently, or move the messages"
-        )
-    if trash.name == folder:
-        raise UsageError(f"the messages are in {trash.name} already: delete them --permanently")
-    return trash.name
-
-
 def _at_terminal() -> bool:
     """A person who can answer a question: standard input is a terminal (not a pipe, not a
     file, not the UIDs being read)."""
@@ -169,19 +157,18 @@ def delete(permanently: bool, yes: bool, dry_run: bool, as_json: bool, **kwargs:
         chosen = choose(client, selection, writable=not dry_run)
         if not chosen.uids:
             return _nothing(chosen, as_json)
-        to = None if permanently else _trash(client, chosen.folder)
-        if permanently and "UIDPLUS" not in client.capabilities:
-            # Said before anything is done, --dry-run included: the real run would refuse.
-            raise CapabilityMissing(
-                f"{client.host} lacks UIDPLUS: EXPUNGE would also remove other messages marked "
-                "deleted, so nothing is deleted",
-                capability="UIDPLUS",
-            )
+        # What the real run would refuse (no Trash, no UIDPLUS), said by the dry run too.
+        to = client.delete_target(permanently=permanently)
         result = None
         if not dry_run:
             if not yes:
                 _confirm_delete(chosen, to)
-            result = client.delete(chosen.uids, permanently=permanently)
+            # The target is known (asked once above): delete() would ask the server again.
+            result = (
+                client.move(chosen.uids, to)
+                if to is not None
+                else client.delete(chosen.uids, permanently=True)
+            )
     _report("delete", chosen, to, result, as_json=as_json)
     if result is not None:
         _copies_left(result)

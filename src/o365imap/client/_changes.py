@@ -142,28 +142,35 @@ class Changes(Connection):
         (UID EXPUNGE, RFC 4315); refused without UIDPLUS, where EXPUNGE would also remove
         every other message marked \\Deleted."""
         wanted = _checked_uids(uids)
-        if not permanently:
-            trash = self.special_folder("\\Trash")
-            if trash is None:
-                raise UsageError(
-                    f"{self.host} names no folder \\Trash: delete permanently, or move the "
-                    "messages to a folder of your choice"
-                )
-            if trash.name == self._open_name():
-                raise UsageError(
-                    f"the messages are in {trash.name} already: delete them permanently"
-                )
-            return self.move(wanted, trash.name)
+        to = self.delete_target(permanently=permanently)
+        if to is not None:
+            return self.move(wanted, to)
         self._require_writable("delete messages")
-        if "UIDPLUS" not in self.capabilities:
-            raise CapabilityMissing(
-                f"{self.host} lacks UIDPLUS: EXPUNGE would also remove other messages marked "
-                "deleted, so nothing was deleted",
-                capability="UIDPLUS",
-            )
         for batch in uid_batches(wanted):
             self._expunge_exactly(batch)
         return CopyResult(self._open_name(), tuple(wanted), None)
+
+    def delete_target(self, *, permanently: bool = False) -> str | None:
+        """Where ``delete`` would put the open folder's messages: the \\Trash folder's name,
+        or None for ``permanently``; raises what ``delete`` would refuse with, before anything
+        changes (a dry run asks this)."""
+        if permanently:
+            if "UIDPLUS" not in self.capabilities:
+                raise CapabilityMissing(
+                    f"{self.host} lacks UIDPLUS: EXPUNGE would also remove other messages "
+                    "marked deleted, so nothing was deleted",
+                    capability="UIDPLUS",
+                )
+            return None
+        trash = self.special_folder("\\Trash")
+        if trash is None:
+            raise UsageError(
+                f"{self.host} names no folder \\Trash: delete permanently, or move the "
+                "messages to a folder of your choice"
+            )
+        if trash.name == self._open_name():
+            raise UsageError(f"the messages are in {trash.name} already: delete them permanently")
+        return trash.name
 
     def _expunge_exactly(self, batch: list[int]) -> None:
         uid_set = SequenceSet(batch)

@@ -289,13 +289,8 @@ class Changes(Connection):
             use = found.special_use if found is not None else None
         if use is None:
             return exc
-        return CommandError(
-            f"{self.host} keeps {name} ({use}): a special folder cannot be {what}",
-            command=exc.command,
-            status=exc.status,
-            code=exc.code,
-            text=exc.text,
-        )
+        message = f"{self.host} keeps {name} ({use}): a special folder cannot be {what}"
+        return folder_error(name, exc, message=message)
 
     def subscribe(self, name: str) -> None:
         """SUBSCRIBE: mail clients that show only subscribed folders will show it."""

@@ -105,16 +105,21 @@ def is_not_found(exc: CommandError) -> bool:
     )
 
 
-def folder_error(folder: str, exc: CommandError) -> CommandError:
-    """FolderNotFound when the refusal says the folder is missing, else the refusal."""
-    if not is_not_found(exc):
+def folder_error(folder: str, exc: CommandError, *, message: str | None = None) -> CommandError:
+    """FolderNotFound when the refusal says the folder is missing; else the refusal, or, with
+    ``message``, a CommandError saying that instead with the same server reply."""
+    if is_not_found(exc):
+        return FolderNotFound(
+            f"there is no folder {folder!r}",
+            command=exc.command,
+            status=exc.status,
+            code=exc.code,
+            text=exc.text,
+        )
+    if message is None:
         return exc
-    return FolderNotFound(
-        f"there is no folder {folder!r}",
-        command=exc.command,
-        status=exc.status,
-        code=exc.code,
-        text=exc.text,
+    return CommandError(
+        message, command=exc.command, status=exc.status, code=exc.code, text=exc.text
     )
 
 

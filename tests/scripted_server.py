@@ -57,10 +57,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple, TypeAlias
 
+from o365imap import ImapClient
+
 __all__ = [
     "CAPABILITIES_POST_AUTH",
     "CAPABILITIES_PRE_AUTH",
     "EXCHANGE_STUB_ENVELOPE",
+    "TOKEN",
+    "USER",
     "Command",
     "Conversation",
     "Folder",
@@ -75,6 +79,7 @@ __all__ = [
     "auth_no_sasl_ir",
     "authenticated_but_not_connected",
     "bye_token_expired_during",
+    "client_for",
     "cut_in_literal",
     "exchange_stub_message",
     "fetch_items",
@@ -1579,3 +1584,16 @@ def o365_starttls(messages: Sequence[Message] | None = None) -> Script:
     ``ScriptedServer(..., starttls_context=ctx)``); then the normal session. AUTHENTICATE
     before TLS is recorded as an error (credentials in plain text)."""
     return o365_happy(messages, config=O365Config(starttls=True))
+
+
+# ---------------------------------------------------------------- the client side of the tests
+
+USER = "AdeleV@contoso.onmicrosoft.com"
+TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
+
+
+def client_for(server: ScriptedServer, **kw: object) -> ImapClient:
+    """A client of ``server``: plain text (loopback), a short timeout unless ``kw`` says."""
+    options: dict[str, object] = {"security": "plain", "timeout": 5.0}
+    options.update(kw)
+    return ImapClient(server.host, server.port, **options)  # type: ignore[arg-type]

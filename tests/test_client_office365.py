@@ -37,6 +37,8 @@ from o365imap import (
 from o365imap._transport import Transport
 from o365imap.protocol import Atom
 from scripted_server import (
+    TOKEN,
+    USER,
     Command,
     Conversation,
     Hook,
@@ -47,6 +49,7 @@ from scripted_server import (
     auth_no_sasl_ir,
     authenticated_but_not_connected,
     bye_token_expired_during,
+    client_for,
     cut_in_literal,
     exchange_stub_message,
     fetch_items,
@@ -57,15 +60,6 @@ from scripted_server import (
     throttled,
     throttled_bad_bye,
 )
-
-USER = "AdeleV@contoso.onmicrosoft.com"
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
-
-
-def client_for(server: ScriptedServer, **kw: object) -> ImapClient:
-    options: dict[str, object] = {"security": "plain", "timeout": 5.0}
-    options.update(kw)
-    return ImapClient(server.host, server.port, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

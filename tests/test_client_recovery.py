@@ -8,24 +8,17 @@ import pytest
 
 from o365imap import CommandError, ConnectionClosed, ImapClient, Throttled
 from scripted_server import (
+    TOKEN,
+    USER,
     Command,
     O365Session,
     ScriptedServer,
     _bye,
+    client_for,
     make_message,
     o365_happy,
     throttled_bad_bye,
 )
-
-USER = "AdeleV@contoso.onmicrosoft.com"
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
-
-
-def client_for(server: ScriptedServer, **kw: object) -> ImapClient:
-    options: dict[str, object] = {"security": "plain", "timeout": 5.0}
-    options.update(kw)
-    return ImapClient(server.host, server.port, **options)  # type: ignore[arg-type]
-
 
 # ---------------------------------------------------------------- 1. BYE drained, then a command
 

@@ -16,10 +16,8 @@ from o365imap import ImapClient, ProtocolError
 from o365imap.messages import open_message, save_message, save_parts
 from o365imap.sandbox.mailbuild import build_message
 from o365imap.sandbox.mailsamples import EXPECTED, attachment_messages
-from scripted_server import O365Config, ScriptedServer, make_message, o365_happy
+from scripted_server import TOKEN, USER, O365Config, ScriptedServer, make_message, o365_happy
 
-USER = "AdeleV@contoso.onmicrosoft.com"
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token.signature"
 SAMPLE = next(m for m in attachment_messages(USER) if "boundary-prefix" in m.tags)
 # What Exchange Online sends for some messages: parts with every field NIL.
 NIL_PARTS = (

@@ -14,6 +14,7 @@ from o365imap.errors import UsageError
 from o365imap.limits import MAX_UID, check_flag_name
 from o365imap.protocol import Atom, Raw, SequenceSet
 from o365imap.protocol.commands import Argument
+from o365imap.protocol.text import MONTHS
 
 __all__ = [
     "MAX_SET_LENGTH",
@@ -24,7 +25,6 @@ __all__ = [
     "uid_batches",
 ]
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Messages = SequenceSet | str | Iterable[int]
 """Which messages: a SequenceSet, ``"1:10,15"``, or numbers (UIDs where ``uid=True``)."""

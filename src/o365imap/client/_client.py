@@ -19,7 +19,7 @@ from o365imap._replies import (
     search_numbers,
     summary_from,
 )
-from o365imap.client._args import MONTHS, Messages, sequence_arg
+from o365imap.client._args import Messages, sequence_arg
 from o365imap.client._changes import Changes
 from o365imap.client._sections import iter_section
 from o365imap.errors import CapabilityMissing, SessionExpired, UsageError
@@ -39,6 +39,7 @@ from o365imap.protocol import (
     SequenceSet,
 )
 from o365imap.protocol.commands import Argument
+from o365imap.protocol.text import MONTHS
 
 __all__ = ["LISTING_ITEMS", "ImapClient", "Messages"]  # Messages: re-exported
 

@@ -17,6 +17,7 @@ from email.utils import parsedate_tz
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
+    "MONTHS",
     "decode_2047",
     "decode_bytes",
     "decode_param_value",
@@ -266,12 +267,9 @@ _COMMON_DATE = re.compile(
     rb"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)"
     rb"(?: \([^)]*\))?\s*\Z"
 )
-_MONTH_DIGITS = {
-    m.encode(): f"{i + 1:02d}"
-    for i, m in enumerate(
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    )
-}
+# RFC 3501 and RFC 5322 month names: English whatever the locale.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_DIGITS = {m.encode(): f"{i + 1:02d}" for i, m in enumerate(MONTHS)}
 
 
 def parse_header_date(raw: bytes | None) -> datetime | None:

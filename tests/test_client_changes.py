@@ -130,15 +130,20 @@ def test_many_scattered_uids_go_in_several_short_commands(
     assert bob.status("ChgManyTo").messages == 600
 
 
-def test_folders_are_created_renamed_subscribed_and_deleted(bob: ImapClient) -> None:
+def test_folders_are_created_renamed_subscribed_and_deleted(
+    bob: ImapClient, dovecot: DovecotServer
+) -> None:
     bob.create_folder("Chg Grüße/Unterordner")
     with pytest.raises(CommandError, match="exists"):
         bob.create_folder("Chg Grüße/Unterordner")
     bob.create_folder("Chg Grüße/Unterordner", exist_ok=True)
     names = {f.name for f in bob.list_folders()}
     assert {"Chg Grüße", "Chg Grüße/Unterordner"} <= names
+    subscriptions = dovecot.maildir(BOB) / "subscriptions"  # Dovecot keeps them there
     bob.subscribe("Chg Grüße/Unterordner")
+    assert "Unterordner" in subscriptions.read_text(encoding="utf-8")
     bob.unsubscribe("Chg Grüße/Unterordner")
+    assert "Unterordner" not in subscriptions.read_text(encoding="utf-8")
     bob.rename_folder("Chg Grüße/Unterordner", "Chg Grüße/Umbenannt")
     names = {f.name for f in bob.list_folders()}
     assert "Chg Grüße/Umbenannt" in names and "Chg Grüße/Unterordner" not in names

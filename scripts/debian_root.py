@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 SUITE = "trixie"
-PACKAGES = ("dovecot-imapd", "dovecot-core", "openssl")
+PACKAGES = ("dovecot-imapd", "dovecot-core", "dovecot-submissiond", "dovecot-lmtpd", "openssl")
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "debian13"
 STAMP = ".o365imap-root-built"  # written last: the build finished
 MARK = ".o365imap-root-building"  # written first: this folder is ours to remove

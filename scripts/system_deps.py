@@ -23,6 +23,9 @@ import sys
 SANDBOX = {
     "/usr/sbin/dovecot": "dovecot-core",
     "/usr/lib/dovecot/imap": "dovecot-imapd",
+    # the sandbox's SMTP submission server and its delivery into the mailboxes
+    "/usr/lib/dovecot/submission": "dovecot-submissiond",
+    "/usr/lib/dovecot/lmtp": "dovecot-lmtpd",
 }
 # what only the tests run: a real browser, and other mail clients against the sandbox
 NEEDED = {

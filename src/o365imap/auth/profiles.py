@@ -40,6 +40,8 @@ __all__ = [
     "APP_ONLY_SCOPES",
     "DEFAULT_HOST",
     "DEFAULT_SCOPES",
+    "DEFAULT_SMTP_HOST",
+    "SMTP_SEND_SCOPE",
     "Flow",
     "Profile",
     "ProfileStore",
@@ -52,6 +54,10 @@ FLOWS: tuple[Flow, ...] = ("auth-code", "device-code", "client-credentials")
 DEFAULT_SCOPES = ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access")
 APP_ONLY_SCOPES = ("https://outlook.office365.com/.default",)
 DEFAULT_HOST = "outlook.office365.com"  # Office 365's and Outlook.com's IMAP server
+# Office 365's SMTP AUTH (client submission) endpoint: STARTTLS on 587 (Outlook.com's is
+# smtp-mail.outlook.com, same port and security).
+DEFAULT_SMTP_HOST = "smtp.office365.com"
+SMTP_SEND_SCOPE = "https://outlook.office.com/SMTP.Send"
 SECURITIES = ("tls", "starttls", "plain")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -96,6 +102,13 @@ class Profile:
     # home_account_id, the key of that account's entries in the token cache.
     account: str | None = None
     account_id: str | None = None
+    # Sending (SMTP AUTH): ``send`` asks the sign-in for SMTP.Send too, so one delegated
+    # token carries both scopes (both are on outlook.office.com); app-only tokens
+    # (.default) carry whatever the app was granted.
+    send: bool = False
+    smtp_host: str = DEFAULT_SMTP_HOST
+    smtp_port: int | None = None  # None: 587 for starttls, 465 for tls, 25 for plain
+    smtp_security: str = "starttls"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -111,9 +124,17 @@ class Profile:
 
     @property
     def effective_scopes(self) -> tuple[str, ...]:
-        if self.scopes:
-            return self.scopes
-        return APP_ONLY_SCOPES if self.flow == "client-credentials" else DEFAULT_SCOPES
+        if self.flow == "client-credentials":
+            return self.scopes or APP_ONLY_SCOPES
+        scopes = self.scopes or DEFAULT_SCOPES
+        if self.send and SMTP_SEND_SCOPE not in scopes:
+            # before offline_access, which msal handles itself
+            scopes = (
+                *[s for s in scopes if s != "offline_access"],
+                SMTP_SEND_SCOPE,
+                *[s for s in scopes if s == "offline_access"],
+            )
+        return scopes
 
     def validate(self) -> Profile:
         if not _NAME.fullmatch(self.name):
@@ -129,6 +150,13 @@ class Profile:
         if self.security not in SECURITIES:
             raise UsageError(
                 f"--security must be one of {', '.join(SECURITIES)}, not {self.security!r}"
+            )
+        if self.smtp_port is not None and not 1 <= self.smtp_port <= 65535:
+            raise UsageError(f"--smtp-port must be between 1 and 65535, not {self.smtp_port}")
+        if self.smtp_security not in SECURITIES:
+            raise UsageError(
+                f"--smtp-security must be one of {', '.join(SECURITIES)}, "
+                f"not {self.smtp_security!r}"
             )
         if self.flow == "client-credentials":
             if not self.user:
@@ -305,6 +333,10 @@ _EXPECTED: dict[str, type] = {
     "ca_file": str,
     "account": str,
     "account_id": str,
+    "send": bool,
+    "smtp_host": str,
+    "smtp_port": int,
+    "smtp_security": str,
 }
 _TOML_TYPES: dict[type, str] = {
     str: "string",

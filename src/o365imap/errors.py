@@ -5,7 +5,9 @@
     │   └── MessageNotFound           no message has that UID in the selected folder
     ├── AuthError                     signing in did not work
     │   ├── AuthenticationFailed      the server refused the token or password
-    │   │   └── NotConnectedAfterAuth Office 365's "User is authenticated but not connected"
+    │   │   ├── NotConnectedAfterAuth Office 365's "User is authenticated but not connected"
+    │   │   └── SmtpAuthDisabled      535 5.7.139: SMTP AUTH is off for the mailbox or tenant
+    │   ├── SendAsDenied              554 5.2.252: the signed-in user may not send as From
     │   ├── SignInFailed              the identity platform said no (AADSTS code and a hint)
     │   ├── InteractionRequired       no usable token: the user must sign in again
     │   ├── SignInCancelled           the user stopped the sign-in (Ctrl-C, declined)
@@ -19,6 +21,10 @@
     ├── StorageError                  writing to disk did not work (disk full, permissions)
     │   └── UnsafeFileName            a name that is not one safe path component
     ├── SandboxError                  the sandbox's own servers could not be set up or started
+    ├── SendFailed                    the SMTP server refused the message (a 5xx, or 4xx at last)
+    │   ├── RecipientsRefused         every recipient refused (a UsageError too)
+    │   ├── MessageTooLarge           over the server's size limit (a UsageError too)
+    │   └── MaybeSent                 cut after the message's end: it may have been sent
     └── CommandError                  a tagged NO or BAD
         ├── FolderNotFound            NO [NONEXISTENT] or the server's words for it
         ├── Throttled                 Office 365 "Request is throttled" after all retries
@@ -44,16 +50,22 @@ __all__ = [
     "ConnectionClosed",
     "FolderNotFound",
     "InteractionRequired",
+    "MaybeSent",
     "MessageNotFound",
+    "MessageTooLarge",
     "NotConnectedAfterAuth",
     "O365ImapError",
     "ProtocolError",
     "ReadTimeout",
+    "RecipientsRefused",
     "SandboxError",
+    "SendAsDenied",
+    "SendFailed",
     "SessionExpired",
     "SignInCancelled",
     "SignInFailed",
     "SignInTimeout",
+    "SmtpAuthDisabled",
     "StorageError",
     "Throttled",
     "TransportError",
@@ -94,6 +106,8 @@ class ServerReply:
 
     @property
     def server_words(self) -> str:
+        if self.status.isdigit():  # SMTP: "535 5.7.3 Authentication unsuccessful"
+            return " ".join(part for part in (self.status, self.code, self.text) if part)
         code = f"[{self.code}] " if self.code else ""
         return f"{self.status} {code}{self.text}".strip()
 
@@ -120,6 +134,27 @@ class NotConnectedAfterAuth(AuthenticationFailed):
     Typical causes: the token belongs to another account than the SASL user, app-only access
     without the Exchange service principal or mailbox permission, or no mailbox licence.
     """
+
+
+class SmtpAuthDisabled(AuthenticationFailed):
+    """Office 365's 535 5.7.139: SMTP AUTH is switched off for the mailbox or the tenant.
+
+    ``scope`` is ``"mailbox"`` or ``"tenant"`` as the server said (None when it did not say).
+    """
+
+    def __init__(
+        self, message: str, *, scope: str | None, status: str, code: str | None, text: str
+    ) -> None:
+        super().__init__(message, command="AUTH", status=status, code=code, text=text)
+        self.scope = scope
+
+
+class SendAsDenied(AuthError, ServerReply):
+    """554 5.2.252: the signed-in user has no Send As permission for the From address."""
+
+    def __init__(self, message: str, *, command: str, status: str, code: str | None, text: str):
+        super().__init__(message)
+        self._set_reply(command, status, code, text)
 
 
 class SignInFailed(AuthError):
@@ -236,4 +271,43 @@ class SandboxError(O365ImapError):
     """The sandbox's Dovecot or identity emulator could not be set up or started.
 
     The message is one sentence naming the cause (Dovecot's own error line) and the fix.
+    """
+
+
+class SendFailed(O365ImapError, ServerReply):
+    """The SMTP server refused the message: a 5xx, or a 4xx that outlasted the retries.
+
+    ``status`` is the reply code ("550"), ``code`` the enhanced status code ("5.1.10") when
+    the server sent one, ``command`` the SMTP command it answered (MAIL, RCPT, DATA).
+    """
+
+    def __init__(self, message: str, *, command: str, status: str, code: str | None, text: str):
+        super().__init__(message)
+        self._set_reply(command, status, code, text)
+
+
+class RecipientsRefused(SendFailed, UsageError):
+    """Every recipient was refused, so nothing was sent; ``refused`` maps each to the reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        refused: dict[str, str],
+        status: str,
+        code: str | None,
+        text: str,
+    ) -> None:
+        super().__init__(message, command="RCPT", status=status, code=code, text=text)
+        self.refused = refused
+
+
+class MessageTooLarge(SendFailed, UsageError):
+    """The message is larger than the server takes (its SIZE, or a 552 reply)."""
+
+
+class MaybeSent(SendFailed):
+    """The connection ended after the whole message went out but before the server's answer.
+
+    The message may have been delivered: it is not sent again (that could send it twice).
     """

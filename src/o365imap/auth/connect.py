@@ -23,12 +23,19 @@ from typing import TypedDict, Unpack
 from o365imap._transport import Security
 from o365imap.auth.cache import TokenStore
 from o365imap.auth.flows import Authenticator
-from o365imap.auth.profiles import DEFAULT_HOST, Profile, ProfileStore
+from o365imap.auth.profiles import (
+    DEFAULT_HOST,
+    DEFAULT_SMTP_HOST,
+    SMTP_SEND_SCOPE,
+    Profile,
+    ProfileStore,
+)
 from o365imap.client import ImapClient
-from o365imap.errors import UsageError
+from o365imap.errors import InteractionRequired, UsageError
 from o365imap.limits import DEFAULT_TIMEOUT
+from o365imap.smtp import SmtpSender
 
-__all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_token"]
+__all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_sender", "open_token"]
 
 # Where a confidential app's client secret comes from when the caller gives none: never from
 # a file or argv, which other users may read.
@@ -43,6 +50,9 @@ class ProfileOverrides(TypedDict, total=False):
     security: Security | str | None
     ca_file: str | None
     user: str | None
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_security: Security | str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +70,10 @@ class ConnectionSettings:
     security: Security | str = Security.TLS
     ca_file: str | None = None  # trusted for the IMAP server and the identity platform
     user: str | None = None  # the mailbox
+    # where open_sender() submits mail (Office 365: smtp.office365.com, STARTTLS on 587)
+    smtp_host: str = DEFAULT_SMTP_HOST
+    smtp_port: int | None = None  # None: 587 for starttls, 465 for tls, 25 for plain
+    smtp_security: Security | str = Security.STARTTLS
     mechanism: str = "xoauth2"
     timeout: float = DEFAULT_TIMEOUT
     profile: Profile | None = None
@@ -85,6 +99,9 @@ class ConnectionSettings:
             security=overrides.get("security") or profile.security,
             ca_file=overrides.get("ca_file") or profile.ca_file,
             user=overrides.get("user") or profile.user,
+            smtp_host=overrides.get("smtp_host") or profile.smtp_host,
+            smtp_port=overrides.get("smtp_port") or profile.smtp_port,
+            smtp_security=overrides.get("smtp_security") or profile.smtp_security,
             mechanism=mechanism,
             timeout=timeout,
             profile=profile,
@@ -112,27 +129,10 @@ class ConnectionSettings:
         Raises InteractionRequired when only a new ``o365imap login`` can help, UsageError
         when there is no mailbox to sign in to.
         """
-        if not self.user:
-            if self.profile is not None and not self.profile.user:
-                raise UsageError(f"profile {self.profile.name!r} names no mailbox: set its user")
-            # A profile's own values are taken by from_profile(), not by the constructor.
-            raise UsageError(
-                "no mailbox to sign in to: give the user "
-                "(ConnectionSettings.from_profile takes the profile's)"
-            )
-        refresh: Callable[[], str] | None = None
-        if self.access_token is not None:
-            token = self.access_token
-        else:
-            auth = self.authenticator()
-            # First: a sign-in problem is said before any connection is made.
-            token = auth.access_token().access_token
-
-            def refresh() -> str:
-                return auth.access_token(force_refresh=True).access_token
-
+        user = self._mailbox()
+        token, refresh = self._token_source()
         return open_token(
-            self.user,
+            user,
             token,
             refresh=refresh,
             host=self.host,
@@ -142,6 +142,79 @@ class ConnectionSettings:
             timeout=self.timeout,
             mechanism=self.mechanism,
         )
+
+    def open_sender(self) -> SmtpSender:
+        """A connected SMTP sender signed in with the same sign-in, for SMTP.Send.
+
+        A delegated sign-in made without SMTP.Send gets it from the refresh token when the
+        tenant has consented to it; when it has not, InteractionRequired says to run
+        ``o365imap login --smtp`` once.
+        """
+        user = self._mailbox()
+        token, refresh = self._token_source(send=True)
+        sender = SmtpSender(
+            self.smtp_host,
+            self.smtp_port,
+            security=self.smtp_security,
+            ca_file=self.ca_file,
+            timeout=self.timeout,
+        )
+        try:
+            sender.connect()
+            sender.authenticate_oauth(user, token, self.mechanism, refresh=refresh)
+        except BaseException:
+            sender.close()
+            raise
+        return sender
+
+    def _mailbox(self) -> str:
+        if not self.user:
+            if self.profile is not None and not self.profile.user:
+                raise UsageError(f"profile {self.profile.name!r} names no mailbox: set its user")
+            # A profile's own values are taken by from_profile(), not by the constructor.
+            raise UsageError(
+                "no mailbox to sign in to: give the user "
+                "(ConnectionSettings.from_profile takes the profile's)"
+            )
+        return self.user
+
+    def _token_source(self, *, send: bool = False) -> tuple[str, Callable[[], str] | None]:
+        """The token to sign in with, and how to get a fresh one (None: the caller's token).
+
+        First: a sign-in problem is said before any connection is made.
+        """
+        if self.access_token is not None:
+            return self.access_token, None
+        settings = self
+        if send and self.profile is not None and self.profile.flow != "client-credentials":
+            # One delegated token carries both scopes (both on outlook.office.com).
+            settings = replace(self, profile=replace(self.profile, send=True))
+        auth = settings.authenticator()
+        name = auth.profile.name
+        try:
+            token = auth.access_token()
+        except InteractionRequired as exc:
+            if not send or (self.profile is not None and self.profile.send):
+                raise
+            raise InteractionRequired(
+                f"profile {name!r} signed in without the permission to send (SMTP.Send): "
+                f"run `o365imap login --smtp --profile {name}` once to add it"
+            ) from exc
+        delegated = auth.profile.flow != "client-credentials"
+        if send and delegated and token.scopes and not _can_send(token.scopes):
+            raise InteractionRequired(
+                f"the sign-in of profile {name!r} does not carry {SMTP_SEND_SCOPE}: "
+                f"run `o365imap login --smtp --profile {name}` once to add it"
+            )
+
+        def refresh() -> str:
+            return auth.access_token(force_refresh=True).access_token
+
+        return token.access_token, refresh
+
+
+def _can_send(scopes: tuple[str, ...]) -> bool:
+    return any(scope.rsplit("/", 1)[-1] == "SMTP.Send" for scope in scopes)
 
 
 def open_token(
@@ -196,6 +269,28 @@ def open_profile(
     return ConnectionSettings.from_profile(
         profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
     ).open()
+
+
+def open_sender(
+    name: str | None = None,
+    *,
+    profiles: ProfileStore | None = None,
+    tokens: TokenStore | None = None,
+    secret: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    mechanism: str = "xoauth2",
+    **overrides: Unpack[ProfileOverrides],
+) -> SmtpSender:
+    """A connected SMTP sender signed in with the profile ``name`` (default: the default one).
+
+    Use it in a ``with`` block, which says QUIT at the end: ``sender.send(message)`` takes an
+    ``email.message.EmailMessage``, bytes, a binary file or a path. ``overrides`` replace the
+    profile's values (``smtp_host``, ``smtp_port``, ``smtp_security``, ``ca_file``, ``user``).
+    """
+    profile = (profiles or ProfileStore()).get(name)
+    return ConnectionSettings.from_profile(
+        profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
+    ).open_sender()
 
 
 def _open_signed_in(

@@ -1,0 +1,109 @@
+"""Whatever message the caller has, as a finished file ready for DATA: the one input the
+sender streams from.
+
+A caller may hand over an ``email.message.EmailMessage``, bytes, an open binary file or a
+path. Each becomes the same thing: a temporary file (unlinked at once, so a killed process
+leaves nothing behind) holding the message with CRLF line ends, without its Bcc headers,
+with Date and Message-ID, and the envelope taken from its headers unless given. Disk, not
+memory, holds the message: a 30 MB attachment costs a few chunks of RAM. Rewriting the
+headers is :mod:`o365imap.compose`'s job; this module only chooses the source.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from email.generator import BytesGenerator
+from email.message import Message
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from o365imap.compose import copy_ready_message
+from o365imap.errors import UsageError
+
+from ._data import CHUNK
+
+__all__ = ["MessageSource", "Spooled", "spool"]
+
+MessageSource = (
+    Message | bytes | bytearray | memoryview | BinaryIO | IO[bytes] | str | os.PathLike[str]
+)
+
+
+@dataclass
+class Spooled:
+    """The message ready to send, and its envelope."""
+
+    message_id: str | None
+    sender: str | None  # the From header's address: the envelope sender unless one is given
+    recipients: tuple[str, ...]
+    size: int
+    file: IO[bytes] = field(repr=False)
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        while chunk := self.file.read(CHUNK):
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Spooled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spool(
+    message: MessageSource, *, recipients: Sequence[str] | None = None, domain: str | None = None
+) -> Spooled:
+    """``message`` written to a temporary file, ready for DATA."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - Spooled owns and closes it
+    try:
+        with _opened(message) as source:
+            written = copy_ready_message(
+                source, out, recipients=list(recipients) if recipients else None, domain=domain
+            )
+    except BaseException:
+        out.close()
+        raise
+    return Spooled(written.message_id, written.sender, tuple(written.recipients), written.size, out)
+
+
+class _opened:
+    """``message`` as a binary file to read from; closes what it opened itself."""
+
+    def __init__(self, message: MessageSource) -> None:
+        self._message = message
+        self._own: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        message = self._message
+        if isinstance(message, Message):
+            # The caller's object, serialised once to disk: its own copy stays untouched
+            # (Bcc is dropped from the file, not from the object).
+            self._own = tempfile.TemporaryFile()
+            policy = message.policy.clone(linesep="\r\n")
+            BytesGenerator(self._own, mangle_from_=False, policy=policy).flatten(message)
+            self._own.seek(0)
+            return self._own
+        if isinstance(message, bytes | bytearray | memoryview):
+            return io.BytesIO(bytes(message))
+        if isinstance(message, str | os.PathLike):
+            path = Path(message)
+            try:
+                self._own = path.open("rb")
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot read the message {str(path)!r}: {exc.strerror or exc}"
+                ) from exc
+            return self._own
+        return message
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own is not None:
+            self._own.close()

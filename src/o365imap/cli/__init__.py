@@ -42,6 +42,7 @@ from o365imap.cli import (  # noqa: F401 - they register commands
     messages_cmd,
     sandbox_cmd,
     search_cmd,
+    send_cmd,
     signin,
     tui_cmd,
 )
@@ -106,7 +107,8 @@ def _fail(exc: O365ImapError) -> NoReturn:
     elif isinstance(exc, SignInFailed):
         if exc.hint:
             lines.append(f"  {exc.hint}")
-    elif isinstance(exc, AuthError) and isinstance(exc, ServerReply):
+    elif isinstance(exc, AuthError) and isinstance(exc, ServerReply) and not exc.status.isdigit():
+        # (an SMTP reply, numeric, carries its own sentence: the hints are IMAP's)
         lines.append(f"  {_AUTH_HINTS}")
     click.echo("\n".join(lines), err=True)
     sys.exit(exit_code_for(exc))

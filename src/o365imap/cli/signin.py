@@ -82,6 +82,16 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
     type=click.Path(exists=True, dir_okay=False),
     help="Trust this CA (PEM) for the identity platform and the IMAP server.",
 )
+@click.option(
+    "--smtp/--no-smtp",
+    "send",
+    default=None,
+    help="Ask for the permission to send too (SMTP.Send), for `o365imap send`; kept in the "
+    "profile.",
+)
+@click.option("--smtp-host", help="SMTP server for this profile [default: smtp.office365.com].")
+@click.option("--smtp-port", type=WholeNumber(1, 65535), help="SMTP port for this profile.")
+@click.option("--smtp-security", type=click.Choice(["starttls", "tls", "plain"]))
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
 @click.option(
     "--timeout",
@@ -109,6 +119,10 @@ def login(
     port: int | None,
     security: str | None,
     ca_file: str | None,
+    send: bool | None,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_security: str | None,
     no_browser: bool,
     timeout: float,
     make_default: bool,
@@ -143,6 +157,10 @@ def login(
         "port": port,
         "security": security,
         "ca_file": ca_file,
+        "send": send,
+        "smtp_host": smtp_host,
+        "smtp_port": smtp_port,
+        "smtp_security": smtp_security,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if tenant is not None and authority is None and existing is not None and existing.authority:
@@ -174,8 +192,19 @@ def login(
     until = f", valid until {token.expires_at:%Y-%m-%d %H:%M %Z}" if token.expires_at else ""
     _say(
         f"Signed in as {token.account or profile.user} (profile {profile.name!r}{until}).\n"
-        "Try: o365imap folders"
+        "Try: o365imap folders" + (" or o365imap send" if profile.send else "")
     )
+    delegated = profile.flow != "client-credentials"
+    if profile.send and delegated and token.scopes and not _carries_smtp_send(token.scopes):
+        _say(
+            "Note: the token does not carry SMTP.Send, so sending will be refused: add the "
+            "delegated permission SMTP.Send (Office 365 Exchange Online) to the app "
+            "registration, consent to it, and sign in again (docs/sending.md)."
+        )
+
+
+def _carries_smtp_send(scopes: tuple[str, ...]) -> bool:
+    return any(scope.rsplit("/", 1)[-1] == "SMTP.Send" for scope in scopes)
 
 
 @cli.command()

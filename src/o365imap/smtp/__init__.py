@@ -8,6 +8,14 @@ The sender takes a token and a refresh callable, as :class:`~o365imap.ImapClient
 from __future__ import annotations
 
 from ._sender import DEFAULT_SMTP_HOST, SendResult, SmtpSender, default_smtp_port
-from ._spool import MessageSource
+from ._spool import MessageSource, Spooled, spool
 
-__all__ = ["DEFAULT_SMTP_HOST", "MessageSource", "SendResult", "SmtpSender", "default_smtp_port"]
+__all__ = [
+    "DEFAULT_SMTP_HOST",
+    "MessageSource",
+    "SendResult",
+    "SmtpSender",
+    "Spooled",
+    "default_smtp_port",
+    "spool",
+]

@@ -19,14 +19,25 @@ Everything public is re-exported here; the modules themselves are private.
 from __future__ import annotations
 
 from o365imap.compose._addresses import check_header, parse_addresses
+from o365imap.compose._copy import MAX_HEADER_BYTES, copy_ready_message
 from o365imap.compose._draft import Attachment, Draft, Written
+from o365imap.compose._reply import forward_draft, reply_draft, subject_with
+from o365imap.compose._template import parse_template, render_template, unchanged
 from o365imap.compose._write import write_message
 
 __all__ = [
+    "MAX_HEADER_BYTES",
     "Attachment",
     "Draft",
     "Written",
     "check_header",
+    "copy_ready_message",
+    "forward_draft",
     "parse_addresses",
+    "parse_template",
+    "render_template",
+    "reply_draft",
+    "subject_with",
+    "unchanged",
     "write_message",
 ]

@@ -115,9 +115,9 @@ def _parse_one(item: str) -> HeaderAddress:
     check_value("an address", item)
     try:
         header = _FACTORY("To", item)
-        addresses = header.addresses  # type: ignore[attr-defined]
+        addresses = header.addresses
         defects = header.defects
-    except Exception as exc:  # noqa: BLE001 - the stdlib parser raises IndexError, too
+    except Exception as exc:  # the stdlib's parser raises IndexError on some inputs
         raise UsageError(f"not an email address: {item!r}") from exc
     if len(addresses) != 1 or defects:
         raise UsageError(f"not an email address: {item!r}")

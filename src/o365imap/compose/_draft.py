@@ -48,8 +48,9 @@ class Draft:
     ``reply_to``: addresses, each item one address or a comma-separated list, kept one address
     per item as RFC 5322 spells it. ``text`` and ``html`` are the body (either, both, or none
     for a message of attachments). ``attachments``: paths or Attachment values (a path is
-    made an Attachment; ``files`` has them all as Attachment). ``headers``: extra ``(name, value)`` fields (see
-    ``check_header``). ``in_reply_to`` and ``references`` are message IDs (``<id@host>``).
+    made an Attachment; ``files`` has them all as Attachment). ``headers``: extra
+    ``(name, value)`` fields (see ``check_header``). ``in_reply_to`` and ``references``
+    are message IDs (``<id@host>``).
     Bcc is never written into the message: its addresses only reach the SMTP envelope.
     UsageError when a value cannot be sent.
     """
@@ -81,7 +82,9 @@ class Draft:
         put(
             self,
             "attachments",
-            tuple(a if isinstance(a, Attachment) else Attachment(a) for a in self.attachments),
+            tuple(
+                a if isinstance(a, Attachment) else Attachment(Path(a)) for a in self.attachments
+            ),
         )
         put(self, "headers", tuple(check_header(n, v) for n, v in self.headers))
         if self.in_reply_to is not None:

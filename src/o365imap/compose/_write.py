@@ -43,6 +43,7 @@ __all__ = ["POLICY", "message_date", "new_message_id", "write_message"]
 # CRLF, folding at 78, and 7bit bodies: quoted-printable or base64, never raw 8bit, so that a
 # server without 8BITMIME takes the message as it is.
 POLICY = policies.SMTP.clone(cte_type="7bit")
+_FOLD_AT = 78  # POLICY.max_line_length
 MAX_LINE = 998  # RFC 5322 section 2.1.1, without the CRLF
 _B64_LINE = 57  # bytes that make one 76-character base64 line
 _READ_SIZE = _B64_LINE * 4096  # 228 KiB read, 304 KiB written: a multiple of whole lines
@@ -93,7 +94,7 @@ _Part = _Text | _File | _Multipart
 
 def _transfer_encoding(text: str) -> str:
     lines = text.splitlines() or [""]
-    if text.isascii() and max(len(line) for line in lines) <= POLICY.max_line_length:
+    if text.isascii() and max(len(line) for line in lines) <= _FOLD_AT:
         return "7bit"
     foreign = sum(1 for char in text if ord(char) > 127)
     return "quoted-printable" if foreign <= _QP_SHARE * len(text) else "base64"
@@ -121,9 +122,7 @@ def _content_type(attachment: Attachment) -> str:
 
 def _file_part(attachment: Attachment, handle: BinaryIO, index: int) -> _File:
     content_type = _content_type(attachment)
-    name = safe_filename(
-        attachment.name, content_type=content_type, index=index, kind="attachment"
-    )
+    name = safe_filename(attachment.name, content_type=content_type, index=index, kind="attachment")
     head = EmailMessage(policy=POLICY)
     head["Content-Type"] = content_type
     head.add_header("Content-Disposition", "attachment", filename=name)
@@ -133,11 +132,11 @@ def _file_part(attachment: Attachment, handle: BinaryIO, index: int) -> _File:
 
 def _open_all(files: Sequence[Attachment], stack: contextlib.ExitStack) -> list[BinaryIO]:
     """Every attachment opened for reading, or UsageError before anything is written."""
-    handles = []
+    handles: list[BinaryIO] = []
     for attachment in files:
         shown = os.fspath(attachment.path)
         try:
-            handle = stack.enter_context(open(attachment.path, "rb"))
+            handle: BinaryIO = stack.enter_context(open(attachment.path, "rb"))  # noqa: SIM115
             mode = os.fstat(handle.fileno()).st_mode
         except OSError as exc:
             raise UsageError(f"cannot read attachment {shown}: {exc.strerror}") from exc
@@ -155,7 +154,10 @@ def _body(draft: Draft, handles: list[BinaryIO]) -> _Part:
     if draft.html is not None:
         body = _Multipart("alternative", [body, _text_part(draft.html, "html")])
     if handles:
-        files = [_file_part(a, h, i) for i, (a, h) in enumerate(zip(draft.files, handles), 1)]
+        files = [
+            _file_part(a, h, i)
+            for i, (a, h) in enumerate(zip(draft.files, handles, strict=True), 1)
+        ]
         parts: list[_Part] = [*files]
         if draft.text is not None or draft.html is not None:
             parts.insert(0, body)
@@ -239,9 +241,7 @@ def _write_children(part: _Multipart, output: _Output) -> None:
     output.write(b"\r\n" + delimiter + b"--\r\n")
 
 
-def _top_headers(
-    draft: Draft, sender: str, date: str, message_id: str
-) -> EmailMessage:
+def _top_headers(draft: Draft, sender: str, date: str, message_id: str) -> EmailMessage:
     head = EmailMessage(policy=POLICY)
     head["From"] = draft.sender if draft.sender is not None else sender
     for name, values in (("To", draft.to), ("Cc", draft.cc), ("Reply-To", draft.reply_to)):

@@ -55,9 +55,7 @@ class _Handler:
         answer = await server.challenge_auth("")
         if not isinstance(answer, bytes):
             return AuthResult(success=False, handled=False)
-        fields = dict(
-            part.split("=", 1) for part in answer.decode().split("\x01") if "=" in part
-        )
+        fields = dict(part.split("=", 1) for part in answer.decode().split("\x01") if "=" in part)
         user, bearer = fields.get("user", ""), fields.get("auth", "")
         self.auth_logins.append(user)
         if self.faults.auth_reply is not None:

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 USER = "adele.vance@contoso.example"
-TOKEN = "token-for-the-fault-server"  # noqa: S105 - a test value
+TOKEN = "token-for-the-fault-server"
 
 
 @dataclass
@@ -51,7 +51,7 @@ class _Handler:
         self.received = received
         self.auth_logins: list[str] = []
 
-    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
         answer = await server.challenge_auth("")
         if not isinstance(answer, bytes):
             return AuthResult(success=False, handled=False)
@@ -68,7 +68,7 @@ class _Handler:
             success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
         )
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self.faults.refuse.get(address)
@@ -77,9 +77,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         faults = self.faults
         if faults.cut_after_data:
             faults.cut_after_data -= 1
@@ -110,7 +108,7 @@ class _CuttingSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self._faults = handler.faults
 
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+    async def smtp_DATA(self, arg: str) -> None:
         if self._faults.cut_in_data:
             self._faults.cut_in_data -= 1
             assert self.transport is not None

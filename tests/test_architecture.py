@@ -4,6 +4,8 @@ The layers, lowest first; a module imports its own layer and those below, never 
 
     cli   tui        the front ends: never each other (`o365imap tui` starts the app, lazily)
        auth          sign-in (the only user of msal); a profile -> a signed-in client
+       smtp          sending (smtplib): a token -> a submitted message
+       compose       outgoing messages written from drafts, replies, forwards
        messages      bodies, attachments, .eml files
        client        the IMAP session, over transport (sockets, TLS) and protocol (bytes)
     transport  mime  protocol  display  limits
@@ -115,6 +117,7 @@ IMPORTS: dict[str, list[Import]] = {module: imports_of(module) for module in MOD
 CLI, TUI, SANDBOX = "o365imap.cli", "o365imap.tui", "o365imap.sandbox"
 AUTH, MESSAGES, CLIENT = "o365imap.auth", "o365imap.messages", "o365imap.client"
 TRANSPORT, PROTOCOL = "o365imap._transport", "o365imap.protocol"
+SMTP, COMPOSE = "o365imap.smtp", "o365imap.compose"
 FRONT_ENDS = (CLI, TUI)
 UI = ("click", "textual")  # the front ends' own libraries
 
@@ -144,6 +147,15 @@ LAYER_RULES: dict[str, Rule] = {
     MESSAGES: Rule(
         (AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
         "messages work on a signed-in client, whoever signed it in and whatever draws it",
+    ),
+    COMPOSE: Rule(
+        (CLIENT, TRANSPORT, SMTP, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "compose writes messages to files: it sends nothing, signs in nowhere, draws nothing",
+    ),
+    SMTP: Rule(
+        (CLIENT + "._client", AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
+        "the sender takes a token and a refresh callable, like the IMAP client: getting "
+        "tokens is auth's, drawing the front ends'",
     ),
     AUTH: Rule(
         (*FRONT_ENDS, SANDBOX, *UI),
@@ -351,6 +363,7 @@ def test_public_api_is_exactly_all() -> None:
         "auth",
         "cli",
         "client",
+        "compose",
         "errors",
         "limits",
         "messages",
@@ -358,6 +371,7 @@ def test_public_api_is_exactly_all() -> None:
         "models",
         "protocol",
         "sandbox",
+        "smtp",
         "tui",
     }
     assert public - modules == set(o365imap.__all__) - {"__version__"}
@@ -379,8 +393,10 @@ def test_protocol_is_sans_io() -> None:
 
 
 def test_only_transport_touches_sockets() -> None:
-    """IMAP traffic goes through transport.py; the sign-in redirect listener has its own."""
-    allowed = {"o365imap._transport", "o365imap.auth.loopback"}
+    """IMAP traffic goes through transport.py, SMTP through smtplib in the sender; the sign-in
+    redirect listener has its own."""
+    # smtplib owns the SMTP socket; the sender only names socket's errors and host name
+    allowed = {"o365imap._transport", "o365imap.auth.loopback", "o365imap.smtp._sender"}
     for module in MODULES:
         if module in allowed or within(module, SANDBOX):
             continue

@@ -14,6 +14,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+
 from cli_runner import invoke
 from smtp_faults import TOKEN, USER, FaultySmtp
 

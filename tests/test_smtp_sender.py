@@ -15,7 +15,6 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 
 import pytest
-from smtp_faults import TOKEN, USER, FaultySmtp
 
 from o365imap import RetryPolicy
 from o365imap.errors import (
@@ -29,6 +28,7 @@ from o365imap.errors import (
     Throttled,
 )
 from o365imap.smtp import SmtpSender
+from smtp_faults import TOKEN, USER, FaultySmtp
 
 FAST = RetryPolicy(throttle_retries=3, max_backoff=0.01, max_reconnects=2)
 
@@ -182,7 +182,12 @@ def test_smtp_auth_switched_off_says_how_to_switch_it_on(
     server.faults.auth_reply = reply
     refreshed: list[int] = []
     with _sender(server) as sender, pytest.raises(SmtpAuthDisabled) as caught:
-        sender.authenticate_oauth(USER, TOKEN, refresh=lambda: refreshed.append(1) or TOKEN)
+
+        def refresh() -> str:
+            refreshed.append(1)
+            return TOKEN
+
+        sender.authenticate_oauth(USER, TOKEN, refresh=refresh)
     assert caught.value.scope == scope and fix in str(caught.value)
     assert caught.value.status == "535" and caught.value.code == "5.7.139"
     assert refreshed == []  # a new token would not help

@@ -2,16 +2,18 @@
 
 The public API lives here (docs/api.md shows it at work): a signed-in client from a saved
 profile (``open_profile``) or from a token (``open_token``), ``ImapClient`` and what its methods
-take and return, reading and saving messages, and the errors. Modules named with a leading
+take and return, reading and saving messages, sending (``open_sender``, ``SmtpSender``,
+``Draft``), and the errors. Modules named with a leading
 underscore and the ``cli``, ``tui`` and ``sandbox`` packages are private; ``o365imap.auth``
 (profiles, tokens, sign-in flows) and ``o365imap.protocol`` (the sans-I/O core) are public for
 those who need more.
 """
 
 from o365imap._transport import Security
-from o365imap.auth.connect import open_profile, open_token
+from o365imap.auth.connect import open_profile, open_sender, open_token
 from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
 from o365imap.client._policy import RetryPolicy
+from o365imap.compose import Attachment, Draft
 from o365imap.errors import (
     AuthenticationFailed,
     AuthError,
@@ -21,15 +23,21 @@ from o365imap.errors import (
     ConnectionClosed,
     FolderNotFound,
     InteractionRequired,
+    MaybeSent,
+    MessageTooLarge,
     NotConnectedAfterAuth,
     O365ImapError,
     ProtocolError,
     ReadTimeout,
+    RecipientsRefused,
     SandboxError,
+    SendAsDenied,
+    SendFailed,
     SessionExpired,
     SignInCancelled,
     SignInFailed,
     SignInTimeout,
+    SmtpAuthDisabled,
     StorageError,
     Throttled,
     TransportError,
@@ -78,6 +86,7 @@ from o365imap.protocol import (
     LiteralStarted,
     SequenceSet,
 )
+from o365imap.smtp import SendResult, SmtpSender
 
 __version__ = "0.1.0"
 
@@ -87,6 +96,7 @@ __all__ = [
     "Address",
     "AddressEntry",
     "Atom",
+    "Attachment",
     "AuthError",
     "AuthenticationFailed",
     "BodyPart",
@@ -97,6 +107,7 @@ __all__ = [
     "ConnectionClosed",
     "CopyResult",
     "DeliveryStatus",
+    "Draft",
     "Envelope",
     "Fetch",
     "Folder",
@@ -110,9 +121,11 @@ __all__ = [
     "LiteralData",
     "LiteralEnded",
     "LiteralStarted",
+    "MaybeSent",
     "Mechanism",
     "MessageNotFound",
     "MessageSummary",
+    "MessageTooLarge",
     "MessageView",
     "Messages",
     "Namespace",
@@ -125,16 +138,22 @@ __all__ = [
     "ProtocolError",
     "ReadTimeout",
     "RecipientStatus",
+    "RecipientsRefused",
     "ReportInfo",
     "RetryPolicy",
     "SandboxError",
     "SavedPart",
     "Security",
+    "SendAsDenied",
+    "SendFailed",
+    "SendResult",
     "SequenceSet",
     "SessionExpired",
     "SignInCancelled",
     "SignInFailed",
     "SignInTimeout",
+    "SmtpAuthDisabled",
+    "SmtpSender",
     "StorageError",
     "StreamedLiteral",
     "Throttled",
@@ -146,6 +165,7 @@ __all__ = [
     "open_eml",
     "open_message",
     "open_profile",
+    "open_sender",
     "open_token",
     "save_eml_parts",
     "save_message",

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, BinaryIO, cast
 
 import click
 
@@ -78,9 +78,9 @@ def _addresses(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _spool_draft(draft: Draft, sender: str) -> Spooled:
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - Spooled owns and closes it
+    out = cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115 - Spooled closes it
     try:
-        written = write_message(draft, cast("IO[bytes]", out), sender=sender)
+        written = write_message(draft, out, sender=sender)
     except BaseException:
         out.close()
         raise

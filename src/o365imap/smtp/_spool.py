@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from o365imap.compose import copy_ready_message
 from o365imap.errors import UsageError
@@ -41,7 +41,7 @@ class Spooled:
     sender: str | None  # the From header's address: the envelope sender unless one is given
     recipients: tuple[str, ...]
     size: int
-    file: IO[bytes] = field(repr=False)
+    file: BinaryIO = field(repr=False)
 
     def chunks(self) -> Iterator[bytes]:
         self.file.seek(0)
@@ -62,11 +62,14 @@ def spool(
     message: MessageSource, *, recipients: Sequence[str] | None = None, domain: str | None = None
 ) -> Spooled:
     """``message`` written to a temporary file, ready for DATA."""
-    out = tempfile.TemporaryFile()  # noqa: SIM115 - Spooled owns and closes it
+    out = cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115 - Spooled closes it
     try:
         with _opened(message) as source:
             written = copy_ready_message(
-                source, out, recipients=list(recipients) if recipients else None, domain=domain
+                cast("BinaryIO", source),
+                out,
+                recipients=list(recipients) if recipients else None,
+                domain=domain,
             )
     except BaseException:
         out.close()

@@ -17,6 +17,8 @@ allocations (tracemalloc) during the measured work.
 4. ``o365imap token`` with a fresh cached token.
 5. Saving one attachment of 200 MB (save_big.py): time and peak RSS, beside imap_tools, stdlib
    imaplib + email, and a raw socket read + base64 decode. ``--only save`` runs only this one.
+7. Sending a message of 30 MB (send_big.py): time and peak RSS, beside stdlib smtplib.
+   ``--only send`` runs only this one.
 """
 
 from __future__ import annotations
@@ -342,16 +344,20 @@ def token_command_time() -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     import save_big  # benchmarks/ is sys.path[0] when this file runs
+    import send_big
     import tui_bench
 
     from o365imap.sandbox.dovecot import DovecotServer
     from o365imap.sandbox.seed import seed_testbed
 
     parser = argparse.ArgumentParser(description="make bench")
-    parser.add_argument("--only", choices=["save"], help="run only this benchmark")
+    parser.add_argument("--only", choices=["save", "send"], help="run only this benchmark")
     args = parser.parse_args(argv)
     if args.only == "save":
         save_big.main()
+        return
+    if args.only == "send":
+        send_big.main()
         return
 
     with (
@@ -400,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         bulk_page, single_page = page_round_trips(host, port, ca, token)
         save = save_big.run(server, USER, Path(tmp))
         tui = tui_bench.run(server, USER)
+    send = send_big.run()
     token_time, python_start = token_command_time()
 
     mb = len(body) / 1e6
@@ -453,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
         save.markdown,  # section 5, between its markers: save_big.py alone rewrites just it
         "",
         *tui_bench.markdown(tui),
+        send_big.markdown(send),
+        "",
         "## Against the targets",
         "",
         f"- Parser at least 10x IMAPClient's throughput: {imapclient / ours:.1f}x "

@@ -16,7 +16,6 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from email.generator import BytesGenerator
 from email.message import Message
 from pathlib import Path
 from typing import IO, BinaryIO, cast
@@ -25,6 +24,7 @@ from o365imap.compose import copy_ready_message
 from o365imap.errors import UsageError
 
 from ._data import CHUNK
+from ._flatten import flatten
 
 __all__ = ["MessageSource", "Spooled", "spool"]
 
@@ -87,11 +87,10 @@ class _opened:
     def __enter__(self) -> IO[bytes]:
         message = self._message
         if isinstance(message, Message):
-            # The caller's object, serialised once to disk: its own copy stays untouched
-            # (Bcc is dropped from the file, not from the object).
+            # The caller's object, written once to disk part by part (_flatten says why not
+            # BytesGenerator); Bcc is dropped from the file, not from the object.
             self._own = tempfile.TemporaryFile()
-            policy = message.policy.clone(linesep="\r\n")
-            BytesGenerator(self._own, mangle_from_=False, policy=policy).flatten(message)
+            flatten(message, cast("BinaryIO", self._own))
             self._own.seek(0)
             return self._own
         if isinstance(message, bytes | bytearray | memoryview):

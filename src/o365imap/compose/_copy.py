@@ -18,7 +18,7 @@ from email import policy as policies
 from email.parser import BytesHeaderParser
 from typing import BinaryIO
 
-from o365imap.compose._addresses import bare_address
+from o365imap.compose._addresses import bare_address, check_message_id
 from o365imap.compose._draft import Written, unique_addresses
 from o365imap.compose._write import message_date, new_message_id
 from o365imap.errors import UsageError
@@ -156,6 +156,7 @@ def copy_ready_message(
             kept.append(b"Date: " + message_date(date).encode("ascii"))
         if b"message-id" not in names:
             message_id = message_id or new_message_id(domain or envelope.rpartition("@")[2])
+            check_message_id(message_id)
             kept.append(b"Message-ID: " + message_id.encode("ascii"))
         else:
             message_id = (_value(fields, b"message-id") or b"").decode("ascii", "replace")

@@ -13,7 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from o365imap.compose._addresses import check_header, check_value, format_address, parse_addresses
+from o365imap.compose._addresses import (
+    check_header,
+    check_message_id,
+    check_value,
+    format_address,
+    parse_addresses,
+)
 from o365imap.errors import UsageError
 
 __all__ = ["Attachment", "Draft", "Written"]
@@ -88,8 +94,8 @@ class Draft:
         )
         put(self, "headers", tuple(check_header(n, v) for n, v in self.headers))
         if self.in_reply_to is not None:
-            check_value("In-Reply-To", self.in_reply_to)
-        put(self, "references", tuple(check_value("References", r) for r in self.references))
+            check_message_id(self.in_reply_to)
+        put(self, "references", tuple(check_message_id(r) for r in self.references))
 
     @property
     def files(self) -> tuple[Attachment, ...]:

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from o365imap.compose._addresses import parse_addresses
+from o365imap.compose._addresses import UNSAFE_IN_HEADER, parse_addresses
 from o365imap.compose._draft import Attachment, Draft
 from o365imap.errors import StorageError, UsageError
 from o365imap.messages import html_to_text
@@ -46,7 +46,7 @@ def _header(message: Message, name: str) -> str:
         value = message.get(name)
     except Exception:  # policy.default raises on a few malformed headers
         value = None
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(UNSAFE_IN_HEADER.sub(" ", str(value)).split()) if value is not None else ""
 
 
 def _addresses(message: Message, *names: str) -> list[str]:

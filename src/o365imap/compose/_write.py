@@ -43,7 +43,7 @@ from o365imap.errors import UsageError
 from o365imap.messages import html_to_text
 from o365imap.mime import safe_filename
 
-__all__ = ["POLICY", "message_date", "new_message_id", "write_message"]
+__all__ = ["POLICY", "attachment_name", "message_date", "new_message_id", "write_message"]
 
 # CRLF, folding at 78, and 7bit bodies: quoted-printable or base64, never raw 8bit, so that a
 # server without 8BITMIME takes the message as it is.
@@ -125,9 +125,17 @@ def _content_type(attachment: Attachment) -> str:
     return guessed or "application/octet-stream"
 
 
+def attachment_name(name: str, content_type: str, index: int) -> str:
+    """The name a recipient sees: ``safe_filename``'s, without white space at its ends (a
+    reader strips it: a name of only U+00A0 would arrive empty)."""
+    kind = "attachment"
+    safe = safe_filename(name, content_type=content_type, index=index, kind=kind).strip()
+    return safe or safe_filename(None, content_type=content_type, index=index, kind=kind)
+
+
 def _file_part(attachment: Attachment, handle: BinaryIO, index: int) -> _File:
     content_type = _content_type(attachment)
-    name = safe_filename(attachment.name, content_type=content_type, index=index, kind="attachment")
+    name = attachment_name(attachment.name, content_type, index)
     head = EmailMessage(policy=POLICY)
     head["Content-Type"] = content_type
     head.add_header("Content-Disposition", "attachment", filename=name)

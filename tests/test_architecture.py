@@ -4,6 +4,7 @@ The layers, lowest first; a module imports its own layer and those below, never 
 
     cli   tui        the front ends: never each other (`o365imap tui` starts the app, lazily)
        auth          sign-in (the only user of msal); a profile -> a signed-in client
+       compose       outgoing messages written as bytes (no network)
        messages      bodies, attachments, .eml files
        client        the IMAP session, over transport (sockets, TLS) and protocol (bytes)
     transport  mime  protocol  display  limits
@@ -114,6 +115,7 @@ IMPORTS: dict[str, list[Import]] = {module: imports_of(module) for module in MOD
 
 CLI, TUI, SANDBOX = "o365imap.cli", "o365imap.tui", "o365imap.sandbox"
 AUTH, MESSAGES, CLIENT = "o365imap.auth", "o365imap.messages", "o365imap.client"
+COMPOSE = "o365imap.compose"
 TRANSPORT, PROTOCOL = "o365imap._transport", "o365imap.protocol"
 FRONT_ENDS = (CLI, TUI)
 UI = ("click", "textual")  # the front ends' own libraries
@@ -144,6 +146,11 @@ LAYER_RULES: dict[str, Rule] = {
     MESSAGES: Rule(
         (AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
         "messages work on a signed-in client, whoever signed it in and whatever draws it",
+    ),
+    COMPOSE: Rule(
+        (CLIENT, TRANSPORT, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI, "socket", "ssl", "smtplib"),
+        "compose writes messages as bytes into a file: sending them (SMTP, sign-in) and "
+        "asking for them (the front ends) are others' work",
     ),
     AUTH: Rule(
         (*FRONT_ENDS, SANDBOX, *UI),
@@ -351,6 +358,7 @@ def test_public_api_is_exactly_all() -> None:
         "auth",
         "cli",
         "client",
+        "compose",
         "errors",
         "limits",
         "messages",

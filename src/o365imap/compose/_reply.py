@@ -11,6 +11,7 @@ attached again under that name. Threading follows RFC 5322 section 3.6.4.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable, Iterator
 from email import policy as policies
 from email.headerregistry import Address as HeaderAddress
@@ -112,7 +113,7 @@ def _body_text(message: EmailMessage) -> str:
         payload = part.get_payload(decode=True)
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if part.get_content_subtype() == "html":
-        return html_to_text(content)
+        return textwrap.dedent(html_to_text(content))  # a <div> indents it all
     return content.replace("\r\n", "\n")
 
 

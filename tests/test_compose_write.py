@@ -6,7 +6,7 @@ import io
 import tracemalloc
 from datetime import datetime, timedelta, timezone
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -49,7 +49,8 @@ def parse(data: bytes) -> EmailMessage:
     return message
 
 
-def text_of(part: EmailMessage) -> str:
+def text_of(part: MIMEPart | None) -> str:
+    assert part is not None
     return str(part.get_content()).replace("\r\n", "\n")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tracemalloc
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -13,6 +12,7 @@ import pytest
 
 from o365imap.compose import MAX_HEADER_BYTES, Written, copy_ready_message
 from o365imap.errors import UsageError
+from traced import peak_writing
 
 WHEN = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
@@ -133,13 +133,7 @@ def test_a_big_body_streams_in_bounded_memory(tmp_path: Path) -> None:
         for _ in range(30):
             handle.write(line * ((1 << 20) // len(line)))
     target = tmp_path / "out.eml"
-    with target.open("wb") as out:
-        tracemalloc.start()
-        try:
-            written = copy_ready_message(source, out, date=WHEN)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+    written, peak = peak_writing(target, lambda out: copy_ready_message(source, out, date=WHEN))
     assert peak < 2 << 20, f"peak {peak / 2**20:.1f} MiB"
     assert written.size == target.stat().st_size > 30 << 20
     with target.open("rb") as handle:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tracemalloc
 from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage, MIMEPart
@@ -19,6 +18,7 @@ from o365imap.compose import Attachment, Draft, Written, write_message
 from o365imap.compose._write import attachment_name
 from o365imap.errors import UsageError
 from o365imap.mime import safe_filename
+from traced import peak_writing
 
 ME = "Me Myself <me@example.com>"
 WHEN = datetime(2026, 12, 5, 14, 30, tzinfo=timezone(timedelta(hours=1)))
@@ -404,13 +404,7 @@ def test_a_30_mb_attachment_is_streamed_in_a_few_mb(tmp_path: Path) -> None:
             handle.write(block)
     draft = Draft(to=("a@example.org",), text="The file.", attachments=(big,))
     out_path = tmp_path / "message.eml"
-    with out_path.open("wb") as out:
-        tracemalloc.start()
-        try:
-            written = write_message(draft, out, sender=ME)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+    written, peak = peak_writing(out_path, lambda out: write_message(draft, out, sender=ME))
     assert peak < 4 << 20, f"peak {peak / 2**20:.1f} MiB"
     assert written.size == out_path.stat().st_size > 40 << 20
     with out_path.open("rb") as handle:

@@ -95,6 +95,14 @@ def test_recipients_are_unique_case_insensitively_first_spelling_kept() -> None:
     assert draft.recipients == ("Ann@X.org", "bob@x.org")
 
 
+@pytest.mark.parametrize(
+    "bad", ["pdf", "text/plain\r\nBcc: x@x.org", "text/plain; charset=x", "/x"]
+)
+def test_an_attachments_media_type_is_one_type(bad: str) -> None:
+    with pytest.raises(UsageError, match="not a media type"):
+        Attachment(Path("f"), content_type=bad)
+
+
 def test_a_draft_refuses_two_senders_and_takes_paths_as_attachments(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="one address"):
         Draft(sender="a@x.org, b@x.org")

@@ -226,6 +226,15 @@ def test_mostly_foreign_text_is_base64_and_mostly_ascii_is_quoted_printable() ->
     assert french["Content-Transfer-Encoding"] == "quoted-printable"
 
 
+def test_control_characters_are_never_sent_raw() -> None:
+    text = "bell\x07 nul\x00 escape\x1b[31m\n"
+    data, _ = write(Draft(to=("a@example.org",), text=text))
+    message = parse(data)
+    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    assert b"\x00" not in data and b"\x1b" not in data
+    assert text_of(message) == text
+
+
 def test_long_lines_are_wrapped_by_the_encoding_not_cut() -> None:
     text = "word " * 2000 + "\n" + "x" * 5000 + "\n"
     data, _ = write(Draft(to=("a@example.org",), text=text))

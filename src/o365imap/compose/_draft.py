@@ -9,6 +9,7 @@ writer allows. So a Draft that exists can be written, whatever front end filled 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from o365imap.errors import UsageError
 
 __all__ = ["Attachment", "Draft", "Written"]
 
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*\Z", re.ASCII)  # RFC 6838
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -36,6 +39,8 @@ class Attachment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        if self.content_type is not None and not _MEDIA_TYPE.match(self.content_type):
+            raise UsageError(f"not a media type (type/subtype): {self.content_type!r}")
 
     @property
     def name(self) -> str:

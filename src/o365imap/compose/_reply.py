@@ -118,6 +118,8 @@ def _body_text(message: EmailMessage) -> str:
 
 
 def _quoted(text: str) -> Iterator[str]:
+    if not text.strip():
+        return
     for line in text.rstrip("\n").split("\n"):
         if not line:
             yield ">"

@@ -21,6 +21,7 @@ import contextlib
 import io
 import mimetypes
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ _FOLD_AT = 78  # POLICY.max_line_length
 MAX_LINE = 998  # RFC 5322 section 2.1.1, without the CRLF
 _B64_LINE = 57  # bytes that make one 76-character base64 line
 _READ_SIZE = _B64_LINE * 4096  # 228 KiB read, 304 KiB written: a multiple of whole lines
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not in 7bit text: encoded
 _QP_SHARE = 0.2  # at most this share of non-ASCII characters: quoted-printable, else base64
 _COMPRESSED = {
     "gzip": "application/gzip",
@@ -99,7 +101,8 @@ _Part = _Text | _File | _Multipart
 
 def _transfer_encoding(text: str) -> str:
     lines = text.splitlines() or [""]
-    if text.isascii() and max(len(line) for line in lines) <= _FOLD_AT:
+    short = max(len(line) for line in lines) <= _FOLD_AT
+    if text.isascii() and short and not _CONTROLS.search(text):
         return "7bit"
     foreign = sum(1 for char in text if ord(char) > 127)
     return "quoted-printable" if foreign <= _QP_SHARE * len(text) else "base64"

@@ -4,8 +4,9 @@ The layers, lowest first; a module imports its own layer and those below, never 
 
     cli   tui        the front ends: never each other (`o365imap tui` starts the app, lazily)
        auth          sign-in (the only user of msal); a profile -> a signed-in client
-       smtp          sending (smtplib): a token -> a submitted message
-       compose       outgoing messages written from drafts, replies, forwards
+        (CLIENT, TRANSPORT, SMTP, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI, "socket", "ssl"),
+        "compose writes messages to files: sending them (SMTP, sign-in) and asking for them "
+        "(the front ends) are others' work",
        messages      bodies, attachments, .eml files
        client        the IMAP session, over transport (sockets, TLS) and protocol (bytes)
     transport  mime  protocol  display  limits
@@ -149,13 +150,9 @@ LAYER_RULES: dict[str, Rule] = {
         "messages work on a signed-in client, whoever signed it in and whatever draws it",
     ),
     COMPOSE: Rule(
-        (CLIENT, TRANSPORT, SMTP, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
-        "compose writes messages to files: it sends nothing, signs in nowhere, draws nothing",
-    ),
-    SMTP: Rule(
-        (CLIENT + "._client", AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI),
-        "the sender takes a token and a refresh callable, like the IMAP client: getting "
-        "tokens is auth's, drawing the front ends'",
+        (CLIENT, TRANSPORT, SMTP, AUTH, *FRONT_ENDS, SANDBOX, "msal", *UI, "socket", "ssl"),
+        "compose writes messages to files: sending them (SMTP, sign-in) and asking for them "
+        "(the front ends) are others' work",
     ),
     AUTH: Rule(
         (*FRONT_ENDS, SANDBOX, *UI),

@@ -336,3 +336,16 @@ def test_a_30_mb_message_is_sent_in_a_fraction_of_its_size_of_memory(tmp_path: P
     peak, size = map(int, done.stdout.split())
     assert size > 30_000_000
     assert peak < size / 4, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB message"
+
+
+def test_a_message_without_from_is_sent_from_the_signed_in_mailbox(server: FaultySmtp) -> None:
+    message = EmailMessage()
+    message["To"], message["Subject"] = "bob@fabrikam.example", "Report"
+    message.set_content("See attached.")
+    with _sender(server) as sender:
+        sender.authenticate_oauth(USER, TOKEN)
+        result = sender.send(message)
+    (received,) = server.received
+    parsed = BytesParser(policy=default_policy).parsebytes(received.data)
+    assert parsed["From"] == USER and received.sender == USER == result.sender
+    assert "From" not in message  # the caller's object is left as it was

@@ -18,8 +18,10 @@ from o365imap.errors import UsageError
 from o365imap.models import Address
 
 __all__ = [
+    "UNSAFE_IN_HEADER",
     "bare_address",
     "check_header",
+    "check_message_id",
     "check_value",
     "format_address",
     "parse_addresses",
@@ -27,7 +29,10 @@ __all__ = [
 ]
 
 _FACTORY = policy.default.header_factory
-_BAD_CHARS = re.compile(r"[\r\n\x00]")
+# Control characters but TAB, and what str.splitlines() also breaks at (the stdlib refuses a
+# header value that splits): any of them could end a header line somewhere down the road.
+UNSAFE_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]+>\Z")  # printable ASCII but < and >, no space
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 section 3.6.8: printable ASCII but ':'
 # Fields the message's structure depends on: the writer sets them and nobody else may.
 _STRUCTURAL = frozenset(
@@ -50,9 +55,10 @@ _OWNED = {
 
 
 def check_value(what: str, value: str) -> str:
-    """``value`` unless it holds CR, LF or NUL (a header injection), else UsageError."""
-    if _BAD_CHARS.search(value):
-        raise UsageError(f"{what} must be one line (no CR, LF or NUL): {value!r}")
+    """``value`` unless it holds CR, LF or another control character (a header injection:
+    TAB is allowed), else UsageError."""
+    if UNSAFE_IN_HEADER.search(value):
+        raise UsageError(f"{what} must be one line (no CR, LF or control character): {value!r}")
     return value
 
 
@@ -76,6 +82,14 @@ def check_header(name: str, value: str) -> tuple[str, str]:
         instead = f": use {option}" if option else ""
         raise UsageError(f"the {name} header cannot be given as an extra header{instead}")
     return name, check_value(f"the {name} header", value.strip())
+
+
+def check_message_id(value: str) -> str:
+    """``value`` if it is one message ID (``<left@right>``, RFC 5322 section 3.6.4), printable
+    ASCII with no space, else UsageError."""
+    if not _MESSAGE_ID.match(value):
+        raise UsageError(f"not a message ID (<...@...>): {value!r}")
+    return value
 
 
 def _split_items(text: str) -> list[str]:

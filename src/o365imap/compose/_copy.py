@@ -18,7 +18,7 @@ from email import policy as policies
 from email.parser import BytesHeaderParser
 from typing import BinaryIO
 
-from o365imap.compose._addresses import bare_address
+from o365imap.compose._addresses import bare_address, check_message_id
 from o365imap.compose._draft import Written, unique_addresses
 from o365imap.compose._write import message_date, new_message_id
 from o365imap.errors import UsageError
@@ -121,13 +121,16 @@ def copy_ready_message(
     date: datetime | None = None,
     message_id: str | None = None,
     domain: str | None = None,
+    default_from: str | None = None,
 ) -> Written:
     """Copy a finished message (a file or a binary stream) to ``out``, ready for SMTP.
 
     ``recipients``: the envelope recipients (RCPT TO); when None, every address of its To, Cc
     and Bcc fields. ``sender``: the envelope sender (MAIL FROM); when None, the address of its
     Sender, else its From. A missing Date (``date``, else now) or Message-ID (``message_id``,
-    else one made with ``domain`` or the sender's domain) is added at the end of the header.
+    else one made with ``domain`` or the sender's domain) is added at the end of the header, and
+    so is a missing From when ``default_from`` is given (a script's message sent as the
+    signed-in mailbox).
     Bcc and Resent-Bcc fields are removed; line endings become CRLF; the body is copied in
     chunks. UsageError: a file that cannot be read, a header over ``MAX_HEADER_BYTES``, a line
     in the header that is not a field, no recipient, no sender.
@@ -143,6 +146,13 @@ def copy_ready_message(
         found = unique_addresses(recipients) if recipients is not None else _recipients(fields)
         if not found:
             raise UsageError("the message has no recipient: give --to, or To/Cc/Bcc in it")
+        names = {_name(field) for field in fields}
+        kept = [field for field in fields if _name(field) not in _HIDDEN]
+        if b"from" not in names and default_from is not None:
+            # the bare address: a display name would need RFC 2047 here, and the mailbox's own
+            # address is what Exchange shows anyway
+            kept.insert(0, b"From: " + bare_address(default_from).encode("ascii", "replace"))
+            fields = [*fields, kept[0]]
         if sender is not None:
             envelope = bare_address(sender)
         else:
@@ -150,12 +160,11 @@ def copy_ready_message(
             if from_field is None:
                 raise UsageError("the message has no From address: give --from")
             envelope = from_field
-        names = {_name(field) for field in fields}
-        kept = [field for field in fields if _name(field) not in _HIDDEN]
         if b"date" not in names:
             kept.append(b"Date: " + message_date(date).encode("ascii"))
         if b"message-id" not in names:
             message_id = message_id or new_message_id(domain or envelope.rpartition("@")[2])
+            check_message_id(message_id)
             kept.append(b"Message-ID: " + message_id.encode("ascii"))
         else:
             message_id = (_value(fields, b"message-id") or b"").decode("ascii", "replace")

@@ -9,14 +9,23 @@ writer allows. So a Draft that exists can be written, whatever front end filled 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from o365imap.compose._addresses import check_header, check_value, format_address, parse_addresses
+from o365imap.compose._addresses import (
+    check_header,
+    check_message_id,
+    check_value,
+    format_address,
+    parse_addresses,
+)
 from o365imap.errors import UsageError
 
 __all__ = ["Attachment", "Draft", "Written"]
+
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*\Z", re.ASCII)  # RFC 6838
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,8 @@ class Attachment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        if self.content_type is not None and not _MEDIA_TYPE.match(self.content_type):
+            raise UsageError(f"not a media type (type/subtype): {self.content_type!r}")
 
     @property
     def name(self) -> str:
@@ -88,8 +99,8 @@ class Draft:
         )
         put(self, "headers", tuple(check_header(n, v) for n, v in self.headers))
         if self.in_reply_to is not None:
-            check_value("In-Reply-To", self.in_reply_to)
-        put(self, "references", tuple(check_value("References", r) for r in self.references))
+            check_message_id(self.in_reply_to)
+        put(self, "references", tuple(check_message_id(r) for r in self.references))
 
     @property
     def files(self) -> tuple[Attachment, ...]:

@@ -11,6 +11,7 @@ attached again under that name. Threading follows RFC 5322 section 3.6.4.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable, Iterator
 from email import policy as policies
 from email.headerregistry import Address as HeaderAddress
@@ -19,7 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from o365imap.compose._addresses import parse_addresses
+from o365imap.compose._addresses import UNSAFE_IN_HEADER, parse_addresses
 from o365imap.compose._draft import Attachment, Draft
 from o365imap.errors import StorageError, UsageError
 from o365imap.messages import html_to_text
@@ -46,7 +47,7 @@ def _header(message: Message, name: str) -> str:
         value = message.get(name)
     except Exception:  # policy.default raises on a few malformed headers
         value = None
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(UNSAFE_IN_HEADER.sub(" ", str(value)).split()) if value is not None else ""
 
 
 def _addresses(message: Message, *names: str) -> list[str]:
@@ -112,11 +113,13 @@ def _body_text(message: EmailMessage) -> str:
         payload = part.get_payload(decode=True)
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if part.get_content_subtype() == "html":
-        return html_to_text(content)
+        return textwrap.dedent(html_to_text(content))  # a <div> indents it all
     return content.replace("\r\n", "\n")
 
 
 def _quoted(text: str) -> Iterator[str]:
+    if not text.strip():
+        return
     for line in text.rstrip("\n").split("\n"):
         if not line:
             yield ">"

@@ -21,6 +21,7 @@ import contextlib
 import io
 import mimetypes
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -32,13 +33,18 @@ from email.generator import BytesGenerator
 from email.message import EmailMessage
 from typing import BinaryIO
 
-from o365imap.compose._addresses import bare_address, parse_addresses, to_header_address
+from o365imap.compose._addresses import (
+    bare_address,
+    check_message_id,
+    parse_addresses,
+    to_header_address,
+)
 from o365imap.compose._draft import Attachment, Draft, Written
 from o365imap.errors import UsageError
 from o365imap.messages import html_to_text
 from o365imap.mime import safe_filename
 
-__all__ = ["POLICY", "message_date", "new_message_id", "write_message"]
+__all__ = ["POLICY", "attachment_name", "message_date", "new_message_id", "write_message"]
 
 # CRLF, folding at 78, and 7bit bodies: quoted-printable or base64, never raw 8bit, so that a
 # server without 8BITMIME takes the message as it is.
@@ -47,6 +53,7 @@ _FOLD_AT = 78  # POLICY.max_line_length
 MAX_LINE = 998  # RFC 5322 section 2.1.1, without the CRLF
 _B64_LINE = 57  # bytes that make one 76-character base64 line
 _READ_SIZE = _B64_LINE * 4096  # 228 KiB read, 304 KiB written: a multiple of whole lines
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not in 7bit text: encoded
 _QP_SHARE = 0.2  # at most this share of non-ASCII characters: quoted-printable, else base64
 _COMPRESSED = {
     "gzip": "application/gzip",
@@ -94,7 +101,8 @@ _Part = _Text | _File | _Multipart
 
 def _transfer_encoding(text: str) -> str:
     lines = text.splitlines() or [""]
-    if text.isascii() and max(len(line) for line in lines) <= _FOLD_AT:
+    short = max(len(line) for line in lines) <= _FOLD_AT
+    if text.isascii() and short and not _CONTROLS.search(text):
         return "7bit"
     foreign = sum(1 for char in text if ord(char) > 127)
     return "quoted-printable" if foreign <= _QP_SHARE * len(text) else "base64"
@@ -120,9 +128,17 @@ def _content_type(attachment: Attachment) -> str:
     return guessed or "application/octet-stream"
 
 
+def attachment_name(name: str, content_type: str, index: int) -> str:
+    """The name a recipient sees: ``safe_filename``'s, without white space at its ends (a
+    reader strips it: a name of only U+00A0 would arrive empty)."""
+    kind = "attachment"
+    safe = safe_filename(name, content_type=content_type, index=index, kind=kind).strip()
+    return safe or safe_filename(None, content_type=content_type, index=index, kind=kind)
+
+
 def _file_part(attachment: Attachment, handle: BinaryIO, index: int) -> _File:
     content_type = _content_type(attachment)
-    name = safe_filename(attachment.name, content_type=content_type, index=index, kind="attachment")
+    name = attachment_name(attachment.name, content_type, index)
     head = EmailMessage(policy=POLICY)
     head["Content-Type"] = content_type
     head.add_header("Content-Disposition", "attachment", filename=name)
@@ -190,13 +206,28 @@ def _set_boundaries(part: _Part, texts: list[bytes]) -> None:
 
 def _fold(message: EmailMessage) -> bytes:
     """The header fields of ``message`` as the stdlib folds them; UsageError for a line that
-    cannot be folded under 998 octets (one unbroken word in an extra header)."""
-    data = b"".join(POLICY.fold_binary(name, value) for name, value in message.items())
-    for line in data.split(b"\r\n"):
-        if len(line) > MAX_LINE:
-            field = line.partition(b":")[0].decode("ascii", "replace")
-            raise UsageError(f"the {field} header is too long to be sent")
-    return data
+    cannot be folded under 998 octets (an address of 1,000 characters in an extra header)."""
+    folded = []
+    for name, value in message.items():
+        field = POLICY.fold_binary(name, value)
+        if max(len(line) for line in field.split(b"\r\n")) > MAX_LINE:
+            raise UsageError(f"the {name} header is too long to be sent")
+        folded.append(field)
+    return b"".join(folded)
+
+
+def _id_field(name: str, ids: Sequence[str]) -> bytes:
+    """Message-ID, In-Reply-To, References: folded between IDs, never inside one.
+
+    Written here because the stdlib treats them as unstructured text and turns an ID longer
+    than a line (Exchange's often are) into RFC 2047 words, which breaks threading.
+    """
+    lines = [f"{name}:"]
+    for message_id in ids:
+        if len(lines[-1]) + 1 + len(message_id) > _FOLD_AT and lines[-1] != f"{name}:":
+            lines.append("")
+        lines[-1] += f" {message_id}"
+    return "\r\n".join(lines).encode("ascii") + b"\r\n"
 
 
 class _Output:
@@ -230,10 +261,6 @@ def _write_part(part: _Part, output: _Output) -> None:
     head["Content-Type"] = f"multipart/{part.subtype}"
     head.set_param("boundary", part.boundary)
     output.write(_fold(head) + b"\r\n")
-    _write_children(part, output)
-
-
-def _write_children(part: _Multipart, output: _Output) -> None:
     delimiter = b"--" + part.boundary.encode("ascii")
     for number, child in enumerate(part.parts):
         output.write((b"\r\n" if number else b"") + delimiter + b"\r\n")
@@ -241,7 +268,8 @@ def _write_children(part: _Multipart, output: _Output) -> None:
     output.write(b"\r\n" + delimiter + b"--\r\n")
 
 
-def _top_headers(draft: Draft, sender: str, date: str, message_id: str) -> EmailMessage:
+def _top_headers(draft: Draft, sender: str, date: str, message_id: str) -> bytes:
+    """The message's own fields, in the usual order; the body's Content-Type comes after."""
     head = EmailMessage(policy=POLICY)
     head["From"] = draft.sender if draft.sender is not None else sender
     for name, values in (("To", draft.to), ("Cc", draft.cc), ("Reply-To", draft.reply_to)):
@@ -250,15 +278,16 @@ def _top_headers(draft: Draft, sender: str, date: str, message_id: str) -> Email
     if draft.subject:
         head["Subject"] = draft.subject
     head["Date"] = date
-    head["Message-ID"] = message_id
+    ids = _id_field("Message-ID", [message_id])
     if draft.in_reply_to:
-        head["In-Reply-To"] = draft.in_reply_to
+        ids += _id_field("In-Reply-To", [draft.in_reply_to])
     if draft.references:
-        head["References"] = " ".join(draft.references)
+        ids += _id_field("References", draft.references)
+    tail = EmailMessage(policy=POLICY)
     for name, value in draft.headers:
-        head[name] = value
-    head["MIME-Version"] = "1.0"
-    return head
+        tail[name] = value
+    tail["MIME-Version"] = "1.0"
+    return _fold(head) + ids + _fold(tail)
 
 
 def write_message(
@@ -285,19 +314,14 @@ def write_message(
     an attachment cannot be read or the sender is not one address.
     """
     envelope = bare_address(sender)
-    message_id = message_id or new_message_id(domain or envelope.rpartition("@")[2])
+    message_id = check_message_id(
+        message_id or new_message_id(domain or envelope.rpartition("@")[2])
+    )
     with contextlib.ExitStack() as stack:
         handles = _open_all(draft.files, stack)
         body = _body(draft, handles)
         _set_boundaries(body, _texts(body))
-        head = _top_headers(draft, sender, message_date(date), message_id)
         output = _Output(out)
-        if isinstance(body, _Multipart):
-            head["Content-Type"] = f"multipart/{body.subtype}"
-            head.set_param("boundary", body.boundary)
-            output.write(_fold(head) + b"\r\n")
-            _write_children(body, output)
-        else:
-            output.write(_fold(head))  # the text part begins with its own Content-Type
-            _write_part(body, output)
+        output.write(_top_headers(draft, sender, message_date(date), message_id))
+        _write_part(body, output)  # it begins with its own Content-Type
     return Written(message_id, envelope, draft.recipients, output.size)

@@ -268,11 +268,13 @@ class SmtpSender:
         """Submit ``message`` (an EmailMessage, bytes, a binary file or a path).
 
         The envelope comes from the message's From, To, Cc and Bcc unless ``sender`` or
-        ``recipients`` say otherwise; Bcc headers never reach the server. Date and
-        Message-ID are added when missing.
+        ``recipients`` say otherwise; Bcc headers never reach the server. Date, Message-ID
+        and From (the signed-in mailbox, or ``sender``) are added when missing.
         """
         domain = (sender or self._user or "").rpartition("@")[2] or None
-        with spool(message, recipients=recipients, domain=domain) as spooled:
+        with spool(
+            message, recipients=recipients, domain=domain, default_from=sender or self._user
+        ) as spooled:
             return self.send_spooled(spooled, sender=sender)
 
     def send_spooled(self, spooled: Spooled, *, sender: str | None = None) -> SendResult:

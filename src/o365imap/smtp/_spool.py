@@ -59,9 +59,14 @@ class Spooled:
 
 
 def spool(
-    message: MessageSource, *, recipients: Sequence[str] | None = None, domain: str | None = None
+    message: MessageSource,
+    *,
+    recipients: Sequence[str] | None = None,
+    domain: str | None = None,
+    default_from: str | None = None,
 ) -> Spooled:
-    """``message`` written to a temporary file, ready for DATA."""
+    """``message`` written to a temporary file, ready for DATA; ``default_from`` becomes its
+    From when it has none."""
     out = cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115 - Spooled closes it
     try:
         with _opened(message) as source:
@@ -70,6 +75,7 @@ def spool(
                 out,
                 recipients=list(recipients) if recipients else None,
                 domain=domain,
+                default_from=default_from,
             )
     except BaseException:
         out.close()

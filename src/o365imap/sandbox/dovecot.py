@@ -22,6 +22,7 @@ import imaplib
 import os
 import secrets
 import shutil
+import smtplib
 import ssl
 import stat
 import tempfile
@@ -114,7 +115,7 @@ class DovecotServer:
     With ``submission=True`` it also plays smtp.office365.com: Dovecot's submission service
     (STARTTLS on :attr:`submission_port`, implicit TLS on :attr:`submissions_port`) takes
     tokens with the SMTP.Send scope, and hands every message to :attr:`relay`
-    (:class:`~o365imap.sandbox.mailrelay.MailRelay`), which delivers through Dovecot's LMTP.
+    (:class:`~o365imap.sandbox.mailrelay.MailRelay`), which delivers with :meth:`deliver`.
     :meth:`set_smtp_auth` is the per-mailbox SMTP AUTH switch.
 
     Everything lives in ``root``: config, TLS files, signing keys, log, and each user's
@@ -409,6 +410,33 @@ class DovecotServer:
             if status != "OK":
                 raise DovecotError(f"APPEND to {user}'s {folder} failed: {data!r}")
 
+    def deliver(self, sender: str, user: str, message: bytes) -> None:
+        """Put ``message`` in ``user``'s INBOX, as an MTA does: through Dovecot's LMTP.
+
+        Run as root, Dovecot reaches mail by chrooting to the mail folder, which its LMTP does
+        not do: where the mail user cannot walk down to the mail folder (a private temporary
+        folder above it, as pytest's), the message is appended over IMAP instead (no \\Seen).
+        """
+        if not self._lmtp_reaches_mail():
+            self.append(user, "INBOX", message, flags="")
+            return
+        # smtplib reads one reply to DATA; LMTP sends one per recipient: one each, then.
+        with smtplib.LMTP(str(self.lmtp_socket), timeout=_APPEND_TIMEOUT) as lmtp:
+            lmtp.sendmail(sender, [user], message)
+
+    def _lmtp_reaches_mail(self) -> bool:
+        owner = self.mail_owner
+        if owner is None:
+            return True  # Dovecot runs as us
+        path = self.root / "mail"
+        top = self.install.root or Path("/")
+        while path != top and path != path.parent:
+            info = path.stat()
+            if not (info.st_mode & 0o001 or info.st_uid == owner[0]):
+                return False
+            path = path.parent
+        return True
+
     def maildir(self, user: str) -> Path:
         """The Maildir root of a user added with :meth:`add_user`."""
         try:
@@ -624,8 +652,8 @@ class DovecotServer:
         self._stop_relay()
         self._relay = MailRelay(
             port=port,
-            lmtp_socket=self.lmtp_socket,
             mailboxes=lambda: tuple(self.users),
+            deliver=self.deliver,
             save_sent=lambda user, message: self.append(user, "Sent", message),
             outbox=self.outbox_dir,
             host=self.host,

@@ -5,7 +5,8 @@ delivers nothing itself: it hands each accepted message to a relay. :class:`Mail
 that relay, an SMTP server on loopback (aiosmtpd, in a thread of its own) that does what
 Exchange Online's transport does after SMTP AUTH:
 
-- a recipient that is a sandbox mailbox gets the message through Dovecot's LMTP;
+- a recipient that is a sandbox mailbox gets the message through Dovecot (its LMTP where it
+  can reach the mail; see :meth:`~o365imap.sandbox.dovecot.DovecotServer.deliver`);
 - an unknown address at a sandbox domain is refused at RCPT with Office 365's
   ``550 5.1.10 RESOLVER.ADR.RecipientNotFound`` (Dovecot passes the reply on to the client);
 - a recipient elsewhere is kept in the outbox folder, one ``.eml`` per message, headed by
@@ -26,6 +27,7 @@ import contextlib
 import email.parser
 import email.utils
 import itertools
+import logging
 import re
 import smtplib
 import socket
@@ -63,6 +65,8 @@ _DELIVERY_FAILED = "451 4.3.0 Temporary server error: delivery to a sandbox mail
 _RELAY_SIZE_LIMIT = 64 * 1024 * 1024
 _ENVELOPE_FROM = "X-Sandbox-Envelope-From"
 _ENVELOPE_TO = "X-Sandbox-Envelope-To"
+
+log = logging.getLogger("o365imap.sandbox.relay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,25 +128,26 @@ class _Controller(Controller):
 class MailRelay:
     """An SMTP relay on ``host:port`` that delivers the sandbox's mail (see the module).
 
-    ``lmtp_socket`` is Dovecot's LMTP socket (as seen here); ``mailboxes`` lists the
-    sandbox's addresses (lower case) when asked, so users added later count; ``save_sent``
-    stores a copy in a user's ``Sent`` folder, marked ``\\Seen``; ``outbox`` is the folder for
-    mail to outside addresses.
+    ``mailboxes`` lists the sandbox's addresses (lower case) when asked, so users added later
+    count; ``deliver(sender, recipient, message)`` puts a message in a mailbox's INBOX (an
+    SMTPException or OSError: it failed); ``save_sent(user, message)`` stores a copy in the
+    user's ``Sent`` folder, marked ``\\Seen``; ``outbox`` is the folder for mail to outside
+    addresses.
     """
 
     def __init__(
         self,
         *,
         port: int,
-        lmtp_socket: Path,
         mailboxes: Callable[[], Collection[str]],
+        deliver: Callable[[str, str, bytes], None],
         save_sent: Callable[[str, bytes], None],
         outbox: Path,
         host: str = "127.0.0.1",
     ) -> None:
         self.host = host
         self.port = port
-        self.lmtp_socket = lmtp_socket
+        self.deliver = deliver
         self.mailboxes = mailboxes
         self.save_sent = save_sent
         self.outbox = outbox
@@ -240,15 +245,12 @@ class MailRelay:
         mail_from = envelope.mail_from or ""
         inside = [r for r in envelope.rcpt_tos if r.lower() in local]
         outside = [r for r in envelope.rcpt_tos if r.lower() not in local]
-        if inside:
-            # One LMTP transaction per recipient: smtplib reads one DATA reply, and LMTP sends
-            # one per recipient.
-            with smtplib.LMTP(str(self.lmtp_socket), timeout=30) as lmtp:
-                for rcpt in inside:
-                    try:
-                        lmtp.sendmail(mail_from, [rcpt.lower()], content)
-                    except smtplib.SMTPException:
-                        return _DELIVERY_FAILED
+        for rcpt in inside:
+            try:
+                self.deliver(mail_from, rcpt.lower(), content)
+            except (smtplib.SMTPException, OSError) as exc:
+                log.warning("delivery to %s failed: %s", rcpt, exc)
+                return _DELIVERY_FAILED
         if outside:
             self._keep(mail_from, outside, content)
         owner = login or mail_from.lower()

@@ -430,7 +430,7 @@ class DovecotServer:
             return True  # Dovecot runs as us
         path = self.root / "mail"
         top = self.install.root or Path("/")
-        while path != top and path != path.parent:
+        while path not in (top, path.parent):
             info = path.stat()
             if not (info.st_mode & 0o001 or info.st_uid == owner[0]):
                 return False

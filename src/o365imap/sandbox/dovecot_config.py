@@ -8,6 +8,13 @@ security update; 2.4's ``oauth2_audience``, a Debian patch). Which language and 
 Dovecot accepts is probed (:mod:`o365imap.sandbox.dovecot_probe`), never guessed from a version
 string; this module only writes the text for a given :class:`Features`.
 
+With a :class:`Submission`, Dovecot also plays smtp.office365.com: its submission service (plus
+LMTP) wants its own scope, SMTP.Send, where IMAP wants IMAP.AccessAsUser.All. 2.3 can say so
+(passdbs inside ``protocol`` sections, each protocol's oauth2 passdb with its own settings
+file); 2.4 cannot (its XOAUTH2 reads only the global ``oauth2_*`` settings), so there
+submission wants IMAP's scope. A per-mailbox switch turns SMTP AUTH off (a passwd-file per
+user, read at each login, whose ``nologin`` refuses with Office 365's reason).
+
 Everything here is stdlib only and touches no file: :func:`render` returns the text of
 ``dovecot.conf`` and of any file it names, for paths as Dovecot sees them (inside its root when
 it runs chrooted). Comments in the generated text say why a setting differs from Dovecot's

@@ -255,14 +255,18 @@ class MailRelay:
             self._keep(mail_from, outside, content)
         owner = login or mail_from.lower()
         if owner in local:
-            self.save_sent(owner, content)
+            try:
+                self.save_sent(owner, content)
+            except Exception as exc:  # the mail went: a lost copy is only logged
+                log.warning("the Sent copy for %s failed: %s", owner, exc)
         return _QUEUED
 
     def _keep(self, mail_from: str, recipients: list[str], content: bytes) -> None:
         head = f"{_ENVELOPE_FROM}: {mail_from}\r\n" + "".join(
             f"{_ENVELOPE_TO}: {r}\r\n" for r in recipients
         )
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{next(self._serial):05d}.eml"
+        # nanoseconds: names sort by time, also across runs in the same folder
+        name = f"{time.time_ns()}-{next(self._serial):05d}.eml"
         data = head.encode() + content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         path = self.outbox / name
         path.write_bytes(data)

@@ -18,18 +18,22 @@ the special-use and non-ASCII folders, and 20,000 messages in ``Bulk``); ``token
 access token for alice and ``client`` an :class:`ImapClient` signed in with it. ``box`` is a
 sandbox (identity emulator and Dovecot) for a module; ``emulator`` an identity emulator for a
 module, alone, with the same two people and the apps :data:`PUBLIC_ID`, :data:`WEB_ID` and
-:data:`SERVICE_ID`.
+:data:`SERVICE_ID`. ``smtp`` is a Dovecot of its own with submission, LMTP and the relay (alice,
+bob and carol), as :class:`~fixtures_smtp.SmtpBed`: where to connect, tokens, the switches.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from fixtures_smtp import SmtpBed
 from o365imap import ImapClient
 from o365imap.sandbox.dovecot import DovecotInstall, DovecotNotInstalled, DovecotServer
 from o365imap.sandbox.environment import Sandbox
@@ -42,6 +46,7 @@ ALICE_PASSWORD = "alicepw"
 BOB = "bob@example.com"
 BOB_PASSWORD = "bobpw"
 SHARED = "shared@example.com"  # a mailbox nobody signs in as
+CAROL = "carol@example.com"  # the smtp fixture's third mailbox
 
 PUBLIC_ID = "0a0a0a0a-1111-4000-8000-000000000001"
 WEB_ID = "0a0a0a0a-1111-4000-8000-000000000002"
@@ -50,7 +55,7 @@ SERVICE_ID = "0a0a0a0a-1111-4000-8000-000000000003"
 # ---------------------------------------------------------------- markers
 
 DOVECOT_FIXTURES = frozenset(
-    {"dovecot", "testbed", "token", "client", "box", "without_move", "without_uidplus"}
+    {"dovecot", "testbed", "token", "client", "box", "without_move", "without_uidplus", "smtp"}
 )
 BROWSER_FIXTURES = frozenset({"chromium"})
 
@@ -124,6 +129,30 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
     server.add_user(BOB, BOB_PASSWORD)
     with server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpBed]:
+    """A Dovecot that also sends (submission, LMTP, the relay), apart from ``dovecot``.
+
+    Its folder is one the mail user can walk into: run as root, Dovecot's LMTP reaches mail
+    only so (pytest's folders are private; the ``box`` sandbox's, in them, delivers over IMAP).
+    """
+    try:
+        install = DovecotInstall.find()
+        install.require()
+    except DovecotNotInstalled as exc:
+        pytest.skip(str(exc))
+    root = Path(tempfile.mkdtemp(prefix="o365imap-smtp-", dir=install.temp_parent()))
+    root.chmod(0o711)
+    try:
+        server = DovecotServer(root, install=install, submission=True)
+        for user in (ALICE, BOB, CAROL):
+            server.add_user(user)
+        with server:
+            yield SmtpBed(server)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

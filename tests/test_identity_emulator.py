@@ -29,7 +29,13 @@ import msal
 import pytest
 import requests
 
-from o365imap.sandbox.identity import IdentityEmulator
+from o365imap.sandbox.identity import (
+    APP_ROLE_IMAP,
+    APP_ROLE_SMTP,
+    DEFAULT_DELEGATED,
+    DELEGATED_SMTP_SEND,
+    IdentityEmulator,
+)
 from o365imap.sandbox.tokens import TokenSigner, decode_unverified
 
 PUBLIC_ID = "11111111-2222-3333-4444-555555555555"
@@ -244,6 +250,27 @@ def test_public_client_auth_code_with_pkce(emulator: IdentityEmulator) -> None:
     (account,) = app.get_accounts()
     assert account["username"] == ALICE
     assert account["home_account_id"] == f"{id_claims['oid']}.{emulator.tenant_id}"
+
+
+def test_one_sign_in_gives_imap_and_smtp_send(emulator: IdentityEmulator) -> None:
+    # What a profile that sends asks for: one token Dovecot's IMAP and submission both take.
+    emulator.register_app(
+        PUBLIC_ID,
+        name="o365imap test",
+        delegated_permissions=(*DEFAULT_DELEGATED, DELEGATED_SMTP_SEND),
+    )
+    app = public_app(emulator)
+    scopes = (IMAP_SCOPE, DELEGATED_SMTP_SEND)  # msal adds offline_access itself
+    result = app.acquire_token_by_auth_code_flow(*sign_in(emulator, app, scopes=scopes))
+    assert "access_token" in result, result
+    assert set(result["scope"].split()) >= {IMAP_SCOPE, DELEGATED_SMTP_SEND}
+    claims = claims_of(result["access_token"])
+    assert claims["scp"] == "IMAP.AccessAsUser.All SMTP.Send"
+    assert claims["scope"] == f"{IMAP_SCOPE} {DELEGATED_SMTP_SEND}"
+    silent = app.acquire_token_silent(
+        ["https://outlook.office.com/.default"], account=app.get_accounts()[0], force_refresh=True
+    )
+    assert claims_of(silent["access_token"])["scp"] == "IMAP.AccessAsUser.All SMTP.Send"
 
 
 def test_query_response_mode_redirects(emulator: IdentityEmulator) -> None:
@@ -609,6 +636,12 @@ def test_client_credentials(emulator: IdentityEmulator) -> None:
     assert claims["aud"] == "https://outlook.office365.com"
     assert claims["idtyp"] == "app" and claims["appid"] == WEB_ID
     assert not {"scp", "scope", "upn", "preferred_username", "email"} & set(claims)
+
+    emulator.register_app(
+        WEB_ID, confidential=True, secret=WEB_SECRET, app_roles=(APP_ROLE_IMAP, APP_ROLE_SMTP)
+    )
+    sender = web_app(emulator, tenant=emulator.tenant_id).acquire_token_for_client([APP_SCOPE])
+    assert claims_of(sender["access_token"])["roles"] == ["IMAP.AccessAsApp", "SMTP.SendAsApp"]
 
     bad_scope = web_app(emulator, tenant=emulator.tenant_id).acquire_token_for_client([IMAP_SCOPE])
     assert bad_scope["error_codes"] == [1002012]

@@ -54,12 +54,15 @@ def _bulk_count(box: Sandbox) -> int:
 def test_a_restart_in_the_same_folder_keeps_its_ports(tmp_path: Path) -> None:
     with Sandbox(tmp_path, bulk_count=5) as box:
         first = (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port)
+        smtp = (box.smtp_port, box.smtps_port)
         authority = box.profile().authority
     saved = json.loads((tmp_path / STATE_FILE).read_text())
-    assert saved["ports"] == dict(zip(("imap", "imaps", "identity"), first, strict=True))
+    names = ("imap", "imaps", "identity", "submission", "submissions")
+    assert saved["ports"] == dict(zip(names, first + smtp, strict=True))
     assert saved["dovecot"]["dialect"] in ("2.3", "2.4")
     with Sandbox(tmp_path, bulk_count=5) as box:
         assert (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port) == first
+        assert (box.smtp_port, box.smtps_port) == smtp
         assert box.profile().authority == authority
     # The last run's port taken by someone else: another one, and the sandbox still starts.
     with socket.socket() as holder:
@@ -71,14 +74,15 @@ def test_a_restart_in_the_same_folder_keeps_its_ports(tmp_path: Path) -> None:
 
 
 def test_ports_asked_for_win_and_a_taken_one_is_exit_1(tmp_path: Path) -> None:
-    imap, imaps, identity = _free_port(), _free_port(), _free_port()
-    ports = SandboxPorts(imap, imaps, identity)
+    imap, imaps, identity, smtp, smtps = (_free_port() for _ in range(5))
+    ports = SandboxPorts(imap, imaps, identity, smtp, smtps)
     with Sandbox(tmp_path / "a", bulk_count=5, ports=ports) as box:
         assert (box.dovecot.imap_port, box.dovecot.imaps_port, box.identity.port) == (
             imap,
             imaps,
             identity,
         )
+        assert (box.smtp_port, box.smtps_port) == (smtp, smtps)
         assert SandboxState.load(tmp_path / "a") == SandboxState(ports, box.dovecot.features)
         # While it runs, a second sandbox asked for its TLS port gets one sentence, exit 1.
         done = _sandbox_fails(tmp_path, tmp_path / "b", "--tls-port", str(imaps), "--messages", "5")

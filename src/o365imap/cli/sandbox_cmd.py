@@ -151,6 +151,8 @@ def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
         f"  sign-in service  {info.authority}\n{moved}"
         f"  IMAP             {info.imap_host} (localhost): {box.dovecot.imaps_port} TLS, "
         f"{box.dovecot.imap_port} STARTTLS\n"
+        f"  SMTP (sending)   {box.smtp_host} (localhost): {box.smtp_port} STARTTLS, "
+        f"{box.smtps_port} TLS\n"
         f"  account          {info.user}   password: {info.password}\n"
         f"  CA certificate   {info.ca_file}\n"
         f"  Bulk folder      {bulk}\n"

@@ -89,7 +89,8 @@ def main() -> int:
             info = box.info()
             print(
                 f"Sandbox: sign-in service {info.authority}, IMAP {info.imap_host}:"
-                f"{info.imap_port} (TLS), account {info.user}; started and seeded in "
+                f"{info.imap_port} (TLS), SMTP {info.smtp_host}:{info.smtp_port} (STARTTLS), "
+                f"account {info.user}; started and seeded in "
                 f"{time.perf_counter() - started:.1f} s."
             )
             _login(env, box)

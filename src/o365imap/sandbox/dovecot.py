@@ -18,9 +18,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import imaplib
 import os
 import secrets
 import shutil
+import smtplib
+import ssl
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,10 +35,13 @@ from typing import Any
 from o365imap._files import write_text_atomically
 
 from .dovecot_config import (
+    SMTP_AUTH_DISABLED_ENV,
+    SMTP_AUTH_DISABLED_REASON,
     SPECIAL_USE,
     Features,
     Layout,
     OAuthPolicy,
+    Submission,
     check_value,
     passwd_line,
     render,
@@ -53,6 +59,7 @@ from .dovecot_process import (
     ports_in_use,
     process_identity,
 )
+from .mailrelay import MailRelay
 from .tls import make_certificates
 from .tokens import DEFAULT_SCOPES, TokenSigner, full_scope
 
@@ -67,6 +74,9 @@ __all__ = [
 ]
 
 _START_ATTEMPTS = 5
+SMTP_SEND_SCOPE = "SMTP.Send"
+# What an IMAP APPEND of a Sent copy may take: it runs while a client waits for its 250.
+_APPEND_TIMEOUT = 30
 # Unix socket paths are limited to 108 bytes; Dovecot's longest name below base_dir is ~40.
 # Counted as Dovecot sees the path: chrooted, only the part below the root binds.
 _MAX_BASE_DIR = 60
@@ -90,20 +100,23 @@ def _escape_key_component(name: str) -> str:
     return name.replace("%", "%25").replace("/", "%2f")
 
 
-def _choose(
-    asked: tuple[int | None, int | None], preferred: tuple[int | None, int | None]
-) -> tuple[int, int]:
+def _choose(asked: tuple[int | None, ...], preferred: tuple[int | None, ...]) -> list[int]:
     """Each port: the one asked for, else the preferred one if free, else any free one."""
-    spare = iter(p for p in free_ports(4) if p not in (*asked, *preferred))
-    chosen = [
+    spare = iter(p for p in free_ports(2 * len(asked)) if p not in (*asked, *preferred))
+    return [
         want or (keep if keep is not None and not ports_in_use([keep]) else next(spare))
         for want, keep in zip(asked, preferred, strict=True)
     ]
-    return chosen[0], chosen[1]
 
 
 class DovecotServer:
     """A private Dovecot on 127.0.0.1 with IMAP (plain + STARTTLS) and IMAPS listeners.
+
+    With ``submission=True`` it also plays smtp.office365.com: Dovecot's submission service
+    (STARTTLS on :attr:`submission_port`, implicit TLS on :attr:`submissions_port`) takes
+    tokens with the SMTP.Send scope, and hands every message to :attr:`relay`
+    (:class:`~o365imap.sandbox.mailrelay.MailRelay`), which delivers with :meth:`deliver`.
+    :meth:`set_smtp_auth` is the per-mailbox SMTP AUTH switch.
 
     Everything lives in ``root``: config, TLS files, signing keys, log, and each user's
     ``mail/<user>/Maildir``. Use as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -128,6 +141,9 @@ class DovecotServer:
         required_scope: str | None = None,
         timezone: str | None = None,
         settings: Mapping[str, str] | None = None,
+        submission: bool = False,
+        smtp_scope: str | None = None,
+        max_mail_size: str = "35M",
     ) -> None:
         """``install`` is the Dovecot to run (default :meth:`DovecotInstall.find`; ``binary``
         names one directly). ``issuer`` overrides the one Dovecot accepts (default: the
@@ -135,7 +151,10 @@ class DovecotServer:
         ``required_scope`` the scope every token must carry (default the full-URL
         ``IMAP.AccessAsUser.All``). ``timezone`` is a POSIX TZ value for Dovecot (INTERNALDATE
         offsets); default inherited. ``settings``: Dovecot settings added as they are (tests
-        take capabilities away with ``imap_capability``).
+        take capabilities away with ``imap_capability``). ``submission`` adds the SMTP side
+        (submission, LMTP and the relay: see the class); ``smtp_scope`` is the scope it wants
+        (default the full-URL ``SMTP.Send``; Dovecot 2.4 wants IMAP's instead, see
+        :mod:`.dovecot_config`); ``max_mail_size`` its size limit (Dovecot's syntax: 35M).
         """
         if install is None:
             install = DovecotInstall(binary) if binary is not None else DovecotInstall.find()
@@ -154,6 +173,11 @@ class DovecotServer:
         self.required_scope = required_scope or full_scope(DEFAULT_SCOPES[0], self.signer.audience)
         self.timezone = timezone
         self.settings = dict(settings or {})
+        self.submission = submission
+        self.smtp_scope = smtp_scope or full_scope(SMTP_SEND_SCOPE, self.signer.audience)
+        self.max_mail_size = check_value(max_mail_size)
+        self._relay: MailRelay | None = None
+        self._smtp_ports: tuple[int, int, int] | None = None  # submission, submissions, relay
         self.identity = process_identity(install)
         self.users: dict[str, MailUser] = {}
         self._process: DovecotProcess | None = None
@@ -216,6 +240,45 @@ class DovecotServer:
         if self.as_root:
             return self.identity.mail_uid, self.identity.mail_gid
         return None
+
+    @property
+    def submission_port(self) -> int:
+        """SMTP with STARTTLS, as smtp.office365.com:587."""
+        return self._require_smtp()[0]
+
+    @property
+    def submissions_port(self) -> int:
+        """SMTP over implicit TLS (port 465's way; Office 365 has no such port)."""
+        return self._require_smtp()[1]
+
+    @property
+    def relay(self) -> MailRelay:
+        """The relay behind submission: its switches (throttle, SendAs) and its outbox."""
+        self._require_smtp()
+        assert self._relay is not None  # started with the ports
+        return self._relay
+
+    @property
+    def lmtp_socket(self) -> Path:
+        """Dovecot's LMTP socket, as seen here."""
+        return self.base_dir / "lmtp"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the relay keeps mail for outside addresses (one .eml per message)."""
+        return self.root / "outbox"
+
+    @property
+    def smtp_disabled_dir(self) -> Path:
+        """One passwd-file per user whose SMTP AUTH is off (see :meth:`set_smtp_auth`)."""
+        return self.root / "smtp-disabled"
+
+    def _require_smtp(self) -> tuple[int, int, int]:
+        if not self.submission:
+            raise DovecotError("this Dovecot server was made without submission=True")
+        if self._smtp_ports is None:
+            raise DovecotError("the Dovecot server has not been started")
+        return self._smtp_ports
 
     def _require_ports(self) -> tuple[int, int]:
         if self._ports is None:
@@ -307,6 +370,73 @@ class DovecotServer:
         self._write_user(user)
         return user.maildir
 
+    def set_smtp_auth(self, user: str, enabled: bool) -> None:
+        """Turn SMTP AUTH on or off for one mailbox, as ``Set-CASMailbox
+        -SmtpClientAuthenticationDisabled`` does; takes effect on the next AUTH, no restart.
+
+        Off, the user's AUTH on submission is refused (whatever the token) with
+        ``525 5.7.13`` and Office 365's text (:data:`~.dovecot_config.SMTP_AUTH_DISABLED_REASON`).
+        """
+        key = user.lower()
+        if any(c in key for c in ":/\n\r\0") or not key.strip():
+            raise ValueError(f"unusable user name for the passwd-file: {user!r}")
+        path = self.smtp_disabled_dir / key
+        if enabled:
+            path.unlink(missing_ok=True)
+        else:
+            # matches whatever the token or password; the passdb's nologin does the refusing
+            write_text_atomically(path, f"{key}:::::::nopassword\n")
+
+    def smtp_auth_enabled(self, user: str) -> bool:
+        return not (self.smtp_disabled_dir / user.lower()).exists()
+
+    def append(self, user: str, folder: str, message: bytes, flags: str = "\\Seen") -> None:
+        """Store ``message`` in ``user``'s ``folder`` over IMAP (made if missing).
+
+        Through IMAP, not into the Maildir: Dovecot gives it a UID at once and a client
+        watching the folder (IDLE) sees it, as with a copy Exchange makes.
+        """
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        token = self.mint_token(user)
+        auth = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+        with imaplib.IMAP4_SSL(
+            self.host, self.imaps_port, ssl_context=context, timeout=_APPEND_TIMEOUT
+        ) as imap:
+            imap.authenticate("XOAUTH2", lambda _challenge: auth)
+            status, data = imap.append(folder, f"({flags})", None, message)
+            if status != "OK" and b"TRYCREATE" in b"".join(d for d in data if isinstance(d, bytes)):
+                imap.create(folder)
+                status, data = imap.append(folder, f"({flags})", None, message)
+            if status != "OK":
+                raise DovecotError(f"APPEND to {user}'s {folder} failed: {data!r}")
+
+    def deliver(self, sender: str, user: str, message: bytes) -> None:
+        """Put ``message`` in ``user``'s INBOX, as an MTA does: through Dovecot's LMTP.
+
+        Run as root, Dovecot reaches mail by chrooting to the mail folder, which its LMTP does
+        not do: where the mail user cannot walk down to the mail folder (a private temporary
+        folder above it, as pytest's), the message is appended over IMAP instead (no \\Seen).
+        """
+        if not self._lmtp_reaches_mail():
+            self.append(user, "INBOX", message, flags="")
+            return
+        # smtplib reads one reply to DATA; LMTP sends one per recipient: one each, then.
+        with smtplib.LMTP(str(self.lmtp_socket), timeout=_APPEND_TIMEOUT) as lmtp:
+            lmtp.sendmail(sender, [user], message)
+
+    def _lmtp_reaches_mail(self) -> bool:
+        owner = self.mail_owner
+        if owner is None:
+            return True  # Dovecot runs as us
+        path = self.root / "mail"
+        top = self.install.root or Path("/")
+        while path not in (top, path.parent):
+            info = path.stat()
+            if not (info.st_mode & 0o001 or info.st_uid == owner[0]):
+                return False
+            path = path.parent
+        return True
+
     def maildir(self, user: str) -> Path:
         """The Maildir root of a user added with :meth:`add_user`."""
         try:
@@ -371,7 +501,20 @@ class DovecotServer:
 
     # -- configuration ---------------------------------------------------------------------------
 
-    def _layout(self, imap_port: int, imaps_port: int) -> Layout:
+    def _layout(
+        self, imap_port: int, imaps_port: int, smtp: tuple[int, int, int] | None = None
+    ) -> Layout:
+        submission = None
+        if smtp is not None:
+            submission = Submission(
+                port=smtp[0],
+                tls_port=smtp[1],
+                relay_port=smtp[2],
+                scope=self.smtp_scope,
+                disabled_dir=self._seen(self.smtp_disabled_dir),
+                oauth2_file=self._seen(self.root / "oauth2-smtp.conf.ext"),
+                max_mail_size=self.max_mail_size,
+            )
         return Layout(
             instance_name=f"o365imap-sandbox-{imap_port}",
             base_dir=self._seen(self.base_dir),
@@ -384,9 +527,12 @@ class DovecotServer:
             imap_port=imap_port,
             imaps_port=imaps_port,
             tls=(self._seen(self._cert_file), self._seen(self._key_file)),
+            submission=submission,
         )
 
-    def _write_config(self, imap_port: int, imaps_port: int) -> None:
+    def _write_config(
+        self, imap_port: int, imaps_port: int, smtp: tuple[int, int, int] | None = None
+    ) -> None:
         policy = OAuthPolicy(
             issuer=self.issuer,
             scope=self.required_scope,
@@ -396,7 +542,7 @@ class DovecotServer:
         try:
             config = render(
                 self.features,
-                self._layout(imap_port, imaps_port),
+                self._layout(imap_port, imaps_port, smtp),
                 policy,
                 self.identity,
                 SPECIAL_USE,
@@ -415,17 +561,25 @@ class DovecotServer:
         ports: tuple[int | None, int | None] = (None, None),
         *,
         preferred: tuple[int | None, int | None] = (None, None),
+        smtp_ports: tuple[int | None, int | None] = (None, None),
+        smtp_preferred: tuple[int | None, int | None] = (None, None),
     ) -> DovecotServer:
         """Start Dovecot and wait for its greeting.
 
         ``ports`` (IMAP, IMAPS) asked for must be free, else :class:`PortsInUse`; where none is
         asked, the ``preferred`` one (the last run's) if free, else any free port. Ports taken
         between the check and Dovecot's bind are picked again, where none was asked for.
+        ``smtp_ports`` and ``smtp_preferred`` (submission, submissions) likewise, with
+        ``submission=True``.
         """
         if self.running:
             return self
         self.features  # noqa: B018 - probe first: its errors say more than a failed start
-        taken = ports_in_use(p for p in ports if p is not None)
+        asked: tuple[int | None, ...] = ports
+        keep: tuple[int | None, ...] = preferred
+        if self.submission:  # and the relay's, which nobody outside needs to know
+            asked, keep = (*ports, *smtp_ports, None), (*preferred, *smtp_preferred, None)
+        taken = ports_in_use(p for p in asked if p is not None)
         if taken:
             raise PortsInUse(
                 f"port {', '.join(map(str, taken))} on {HOST} is in use: choose another "
@@ -439,13 +593,13 @@ class DovecotServer:
                 tempfile.mkdtemp(prefix="o365imap-dovecot-", dir=self.install.temp_parent())
             )
         try:
-            return self._start(ports, preferred)
+            return self._start(asked, keep)
         except BaseException:
             self.stop()  # the short base folder too
             raise
 
     def _start(
-        self, asked: tuple[int | None, int | None], preferred: tuple[int | None, int | None]
+        self, asked: tuple[int | None, ...], preferred: tuple[int | None, ...]
     ) -> DovecotServer:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         for user in self.users.values():
@@ -453,9 +607,21 @@ class DovecotServer:
         env = dict(os.environ)
         if self.timezone is not None:
             env["TZ"] = self.timezone
+        env[SMTP_AUTH_DISABLED_ENV] = SMTP_AUTH_DISABLED_REASON  # 2.3's reason (see there)
+        if self.submission:
+            self.smtp_disabled_dir.mkdir(exist_ok=True)
         for attempt in range(_START_ATTEMPTS):
-            imap_port, imaps_port = _choose(asked, preferred if attempt == 0 else (None, None))
-            self._write_config(imap_port, imaps_port)
+            chosen = _choose(asked, preferred if attempt == 0 else (None,) * len(asked))
+            imap_port, imaps_port = chosen[:2]
+            smtp = (chosen[2], chosen[3], chosen[4]) if self.submission else None
+            if smtp is not None:
+                try:
+                    self._start_relay(smtp[2])
+                except OSError:
+                    if attempt + 1 == _START_ATTEMPTS:
+                        raise
+                    continue  # its port was taken since it was chosen: pick again
+            self._write_config(imap_port, imaps_port, smtp)
             if self.features.dialect == "2.3":
                 with contextlib.suppress(FileNotFoundError):
                     # 2.3 only (its penalty socket is renamed): a stale one from an earlier
@@ -469,16 +635,34 @@ class DovecotServer:
                 env=env,
             )
             try:
-                process.start([imap_port, imaps_port])
+                process.start(chosen[:4] if smtp is not None else chosen[:2])
             except DovecotStartError as exc:
+                self._stop_relay()
                 in_use = "Address already in use" in exc.log_excerpt
                 if not in_use or attempt + 1 == _START_ATTEMPTS or None not in asked:
                     raise
                 continue  # someone took a port between the check and the bind: pick again
             self._process = process
             self._ports = (imap_port, imaps_port)
+            self._smtp_ports = smtp
             return self
         raise AssertionError("unreachable: the last attempt raises")
+
+    def _start_relay(self, port: int) -> None:
+        self._stop_relay()
+        self._relay = MailRelay(
+            port=port,
+            mailboxes=lambda: tuple(self.users),
+            deliver=self.deliver,
+            save_sent=lambda user, message: self.append(user, "Sent", message),
+            outbox=self.outbox_dir,
+            host=self.host,
+        ).start()
+
+    def _stop_relay(self) -> None:
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.stop()
 
     def stop(self) -> None:
         """Stop Dovecot and every process it started (they share its process group)."""
@@ -486,7 +670,9 @@ class DovecotServer:
         self._process = None
         if process is not None:
             process.stop()
+        self._stop_relay()
         self._ports = None
+        self._smtp_ports = None
         if self._short_base_dir is not None:
             shutil.rmtree(self._short_base_dir, ignore_errors=True)
             self._short_base_dir = None

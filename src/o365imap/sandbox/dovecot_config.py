@@ -8,6 +8,13 @@ security update; 2.4's ``oauth2_audience``, a Debian patch). Which language and 
 Dovecot accepts is probed (:mod:`o365imap.sandbox.dovecot_probe`), never guessed from a version
 string; this module only writes the text for a given :class:`Features`.
 
+With a :class:`Submission`, Dovecot also plays smtp.office365.com: its submission service (plus
+LMTP) wants its own scope, SMTP.Send, where IMAP wants IMAP.AccessAsUser.All. 2.3 can say so
+(passdbs inside ``protocol`` sections, each protocol's oauth2 passdb with its own settings
+file); 2.4 cannot (its XOAUTH2 reads only the global ``oauth2_*`` settings), so there
+submission wants IMAP's scope. A per-mailbox switch turns SMTP AUTH off (a passwd-file per
+user, read at each login, whose ``nologin`` refuses with Office 365's reason).
+
 Everything here is stdlib only and touches no file: :func:`render` returns the text of
 ``dovecot.conf`` and of any file it names, for paths as Dovecot sees them (inside its root when
 it runs chrooted). Comments in the generated text say why a setting differs from Dovecot's
@@ -22,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "SMTP_AUTH_DISABLED_ENV",
+    "SMTP_AUTH_DISABLED_REASON",
     "SPECIAL_USE",
     "Config",
     "Dialect",
@@ -29,6 +38,7 @@ __all__ = [
     "Layout",
     "OAuthPolicy",
     "ProcessIdentity",
+    "Submission",
     "check_value",
     "passwd_line",
     "render",
@@ -45,6 +55,17 @@ SPECIAL_USE = {
     "Trash": "\\Trash",
     "Archive": "\\Archive",
 }
+
+
+# What Office 365 answers when an admin turned SMTP AUTH off for the mailbox
+# (Set-CASMailbox -SmtpClientAuthenticationDisabled $true). Dovecot puts it after its own
+# "525 5.7.13" (the reply for a passdb's nologin), so the client sees both codes.
+SMTP_AUTH_DISABLED_REASON = (
+    "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox"
+)
+# 2.3 splits a passdb's fields on spaces and has no quoting: the reason reaches the auth
+# process through this environment variable instead (import_environment).
+SMTP_AUTH_DISABLED_ENV = "O365IMAP_SMTP_AUTH_DISABLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +88,19 @@ class Features:
 
 
 @dataclass(frozen=True, slots=True)
+class Submission:
+    """Dovecot's submission service, as smtp.office365.com: ports, scope, relay, switches."""
+
+    port: int  # STARTTLS, as smtp.office365.com:587
+    tls_port: int | None  # implicit TLS (465); None: no such listener
+    relay_port: int  # the sandbox's relay on loopback: every accepted message goes there
+    scope: str  # the full-URL scope a token needs here (SMTP.Send), instead of IMAP's
+    disabled_dir: str  # one passwd-file per user whose SMTP AUTH is off (named lower-cased)
+    oauth2_file: str  # 2.3 only: the submission oauth2 passdb's settings file
+    max_mail_size: str = "35M"  # Office 365's default message size limit
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """Where things are, as paths seen by Dovecot, and the ports it listens on."""
 
@@ -82,6 +116,7 @@ class Layout:
     imaps_port: int | None = None  # None: no implicit-TLS listener (the probe)
     tls: tuple[str, str] | None = None  # (certificate, key); None: ssl = no (the probe)
     host: str = "127.0.0.1"
+    submission: Submission | None = None  # None: IMAP only (protocols = imap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +217,7 @@ def _unchanged_settings(layout: Layout, who: str) -> str:
         f"instance_name = {v(layout.instance_name)}\n"
         f"base_dir = {v(layout.base_dir)}\n"
         f"state_dir = {v(layout.state_dir)}\n"
-        "protocols = imap\n"
+        f"protocols = {'imap' if layout.submission is None else 'imap submission lmtp'}\n"
         f"listen = {v(layout.host)}\n"
         f"log_path = {v(layout.log_path)}\n"
         f"{who}first_valid_uid = 1\n"
@@ -195,6 +230,21 @@ def _mailboxes(special_use: Mapping[str, str]) -> str:
         f"  mailbox {check_value(name)} {{\n    special_use = {_flag(flag)}\n"
         "    auto = subscribe\n  }\n"
         for name, flag in special_use.items()
+    )
+
+
+def _submission_settings(sub: Submission, host: str) -> str:
+    """The submission settings both languages name alike: limit and relay."""
+    v = check_value
+    return (
+        "# Office 365's limit; Dovecot advertises it (SIZE) and refuses bigger messages itself\n"
+        f"submission_max_mail_size = {v(sub.max_mail_size)}\n"
+        "# every accepted message goes to the sandbox's relay (mailrelay.py): a trusted loopback\n"
+        "# hop without TLS, told who logged in (XCLIENT LOGIN) because it is trusted\n"
+        f"submission_relay_host = {v(host)}\n"
+        f"submission_relay_port = {sub.relay_port}\n"
+        "submission_relay_trusted = yes\n"
+        "submission_relay_ssl = no\n"
     )
 
 
@@ -225,37 +275,21 @@ def _render_23(
             "  }\n"
         )
     users = v(layout.users_dir)
+    passdbs = _passdbs_23(v(layout.oauth2_file), users)
+    files = {layout.oauth2_file: _oauth2_file_23(features, layout, oauth, oauth.scope)}
+    submission = ""
+    if layout.submission is not None:
+        sub = layout.submission
+        passdbs = _per_protocol_23(passdbs, sub, users)
+        files[sub.oauth2_file] = _oauth2_file_23(features, layout, oauth, sub.scope)
+        submission = _submission_23(layout, sub, login_chroot)
     main = f"""# Written by o365imap (Dovecot 2.3 language); rewritten on every start.
 {_unchanged_settings(layout, who)}{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
 # the reason a token was refused is only ever in this log
 auth_verbose = yes
-# answers failed token logins at once (nodelay); authenticates nobody itself (continue)
-passdb {{
-  driver = static
-  args = nopassword=y nodelay=y
-  mechanisms = xoauth2 oauthbearer
-  result_success = continue
-}}
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {v(layout.oauth2_file)}
-}}
-passdb {{
-  driver = passwd-file
-  mechanisms = plain login
-  args = username_format=%Lu {users}/%Lu
-}}
-# reached only after a failed password check: fail now instead of on the 500 ms timer
-passdb {{
-  driver = static
-  args = nopassword=y nodelay=y
-  mechanisms = plain login
-  result_success = continue-fail
-}}
-userdb {{
+{passdbs}userdb {{
   driver = passwd-file
   args = username_format=%Lu {users}/%Lu
 }}
@@ -283,19 +317,123 @@ service anvil {{
     path = anvil-auth-penalty-disabled
   }}
 }}
-"""
-    # The oauth2 passdb reads this file in the auth process, at its start: doveconf never sees
-    # it, which is why the probe has to start Dovecot to learn whether `audience` is known.
+{submission}"""
+    return Config(main, files)
+
+
+def _oauth2_file_23(features: Features, layout: Layout, oauth: OAuthPolicy, scope: str) -> str:
+    """An oauth2 passdb's settings file, requiring ``scope``.
+
+    The passdb reads it in the auth process, at its start: doveconf never sees it, which is
+    why the probe has to start Dovecot to learn whether `audience` is known.
+    """
+    v = check_value
     oauth2 = (
         "introspection_mode = local\n"
         f"local_validation_key_dict = fs:posix:prefix={v(layout.keys_dir)}/\n"
         f"username_attribute = {v(oauth.username_attribute)}\n"
         f"issuers = {v(oauth.issuer)}\n"
-        f"scope = {v(oauth.scope)}\n"
+        f"scope = {v(scope)}\n"
     )
     if features.audience:
         oauth2 += f"audience = {v(oauth.audience)}\n"
-    return Config(main, {layout.oauth2_file: oauth2})
+    return oauth2
+
+
+def _passdbs_23(oauth2_file: str, users: str) -> str:
+    """IMAP's passdbs: tokens through the oauth2 passdb, passwords through the passwd-file."""
+    return f"""\
+# answers failed token logins at once (nodelay); authenticates nobody itself (continue)
+passdb {{
+  driver = static
+  args = nopassword=y nodelay=y
+  mechanisms = xoauth2 oauthbearer
+  result_success = continue
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {oauth2_file}
+}}
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = username_format=%Lu {users}/%Lu
+}}
+# reached only after a failed password check: fail now instead of on the 500 ms timer
+passdb {{
+  driver = static
+  args = nopassword=y nodelay=y
+  mechanisms = plain login
+  result_success = continue-fail
+}}
+"""
+
+
+def _indent(text: str) -> str:
+    return "".join(f"  {line}\n" if line else "\n" for line in text.splitlines())
+
+
+def _per_protocol_23(imap_passdbs: str, sub: Submission, users: str) -> str:
+    """IMAP's passdbs for IMAP only, and submission's own: its scope, its off switch.
+
+    2.3 reads passdbs inside a protocol section for that protocol's logins; the auth process
+    still needs one outside them (for other services), which decides nothing.
+    """
+    v = check_value
+    smtp_passdbs = _passdbs_23(v(sub.oauth2_file), users).replace(
+        "passdb {\n  driver = oauth2",
+        _disabled_passdb_23(v(sub.disabled_dir)) + "passdb {\n  driver = oauth2",
+        1,
+    )
+    return (
+        "# each protocol's logins go through its own passdbs below; this one decides nothing\n"
+        "passdb {\n  driver = static\n  args = nopassword=y nodelay=y\n"
+        "  result_success = continue\n}\n"
+        f"protocol imap {{\n{_indent(imap_passdbs)}}}\n"
+        f"protocol submission {{\n{_indent(smtp_passdbs)}}}\n"
+    )
+
+
+def _disabled_passdb_23(disabled_dir: str) -> str:
+    # A user listed here (a file holding "user::::::nopassword") matches whatever the token or
+    # password, and nologin turns the match into a refusal with the reason (Office 365's
+    # text); anyone else is not found and goes on to the token check.
+    return f"""\
+# SMTP AUTH turned off for a mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled)
+passdb {{
+  driver = passwd-file
+  args = username_format=%Lu {disabled_dir}/%Lu
+  override_fields = nologin=y reason=%{{env:{SMTP_AUTH_DISABLED_ENV}}}
+  result_success = return-ok
+  result_failure = continue
+}}
+"""
+
+
+def _submission_23(layout: Layout, sub: Submission, login_chroot: str) -> str:
+    v = check_value
+    tls = ""
+    if sub.tls_port is not None:
+        tls = (
+            "  inet_listener submissions {\n"
+            f"    address = {v(layout.host)}\n"
+            f"    port = {sub.tls_port}\n"
+            "    ssl = yes\n"
+            "  }\n"
+        )
+    return f"""{_submission_settings(sub, layout.host)}\
+# the off switch's reason (see the submission passdbs), from Dovecot's environment
+import_environment = $import_environment {SMTP_AUTH_DISABLED_ENV}
+service submission-login {{
+{login_chroot}  # one long-lived login process, as for imap-login
+  service_count = 0
+  inet_listener submission {{
+    address = {v(layout.host)}
+    port = {sub.port}
+  }}
+{tls}}}
+"""
 
 
 # -- 2.4 -----------------------------------------------------------------------------------------
@@ -324,6 +462,9 @@ def _render_24(
         imaps = f"  inet_listener imaps {{\n    port = {layout.imaps_port}\n    ssl = yes\n  }}\n"
     audience = f"oauth2_audience = {v(oauth.audience)}\n" if features.audience else ""
     users = v(layout.users_dir)
+    submission = (
+        "" if layout.submission is None else _submission_24(layout, layout.submission, login_chroot)
+    )
     main = f"""# Written by o365imap (Dovecot 2.4 language); rewritten on every start.
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
@@ -372,5 +513,42 @@ service imap-login {{
     port = {layout.imap_port}
   }}
 {imaps}}}
-"""
+{submission}"""
     return Config(main)
+
+
+def _submission_24(layout: Layout, sub: Submission, login_chroot: str) -> str:
+    """Submission in 2.4: the off switch and the listeners, but not its own scope.
+
+    2.4's XOAUTH2 and OAUTHBEARER check a token against the global ``oauth2_*`` settings
+    only: ``oauth2_scope`` inside ``protocol submission {}`` (bare or in an ``oauth2 {}``
+    filter) is accepted by doveconf and ignored by the mechanism (tried on 2.4.1). So here
+    submission wants IMAP's scope, not SMTP.Send.
+    """
+    v = check_value
+    tls = ""
+    if sub.tls_port is not None:
+        tls = f"  inet_listener submissions {{\n    port = {sub.tls_port}\n    ssl = yes\n  }}\n"
+    return f"""{_submission_settings(sub, layout.host)}protocol submission {{
+  # SMTP AUTH turned off for a mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled): a
+  # user with a file here (holding "user::::::nopassword") matches, and nologin turns the match
+  # into a refusal with the reason; anyone else is not found and goes on
+  passdb smtp_disabled {{
+    driver = passwd-file
+    passwd_file_path = {v(sub.disabled_dir)}/%{{user | lower}}
+    result_success = return-ok
+    result_failure = continue
+    fields {{
+      nologin = yes
+      reason = {SMTP_AUTH_DISABLED_REASON}
+    }}
+  }}
+}}
+service submission-login {{
+{login_chroot}  # one long-lived login process, as for imap-login
+  restart_request_count = unlimited
+  inet_listener submission {{
+    port = {sub.port}
+  }}
+{tls}}}
+"""

@@ -20,7 +20,14 @@ from o365imap.auth import Profile, ProfileStore
 from o365imap.errors import SandboxError, UsageError
 from o365imap.sandbox.dovecot import DovecotServer, PortsInUse
 from o365imap.sandbox.dovecot_process import ports_in_use
-from o365imap.sandbox.identity import IdentityEmulator
+from o365imap.sandbox.identity import (
+    APP_ROLE_IMAP,
+    APP_ROLE_SMTP,
+    DEFAULT_DELEGATED,
+    DELEGATED_SMTP_SEND,
+    IdentityEmulator,
+)
+from o365imap.sandbox.mailrelay import MailRelay
 from o365imap.sandbox.seed import MaildirWriter, bulk_messages, seed_testbed
 from o365imap.sandbox.state import SandboxPorts, SandboxState
 from o365imap.sandbox.tokens import TokenSigner
@@ -95,6 +102,8 @@ class SandboxInfo:
     imap_host: str
     imap_port: int
     ca_file: Path
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 0  # submission with STARTTLS, as smtp.office365.com:587
 
 
 class Sandbox:
@@ -132,7 +141,8 @@ class Sandbox:
             signer = TokenSigner.load_or_create(self.root / "signing-key.pem")
             # Dovecot first: it makes the CA and certificate; the emulator, built with reuse,
             # takes the same files, so one CA covers both servers.
-            self.dovecot = DovecotServer(self.root, signer=signer)
+            # with submission: the sandbox sends too (SMTP AUTH, as smtp.office365.com)
+            self.dovecot = DovecotServer(self.root, signer=signer, submission=True)
             last = SandboxState.load(self.root)
             remembered = last.ports if last is not None else SandboxPorts()
             identity_port = ports.identity or remembered.identity or 0
@@ -152,6 +162,8 @@ class Sandbox:
                 SANDBOX_CLIENT_ID,
                 name="o365imap sandbox",
                 redirect_uris=("http://localhost",),
+                delegated_permissions=(*DEFAULT_DELEGATED, DELEGATED_SMTP_SEND),
+                app_roles=(APP_ROLE_IMAP, APP_ROLE_SMTP),
             )
             self.identity.add_user(SANDBOX_USER, SANDBOX_PASSWORD, display_name="Adele Vance")
             self.dovecot.add_user(SANDBOX_USER)
@@ -163,20 +175,51 @@ class Sandbox:
     def ca_file(self) -> Path:
         return self.dovecot.ca_file
 
+    @property
+    def smtp_host(self) -> str:
+        return self.dovecot.host
+
+    @property
+    def smtp_port(self) -> int:
+        """Submission with STARTTLS (a profile's ``smtp_port``), as smtp.office365.com:587."""
+        return self.dovecot.submission_port
+
+    @property
+    def smtps_port(self) -> int:
+        """Submission over implicit TLS."""
+        return self.dovecot.submissions_port
+
+    @property
+    def relay(self) -> MailRelay:
+        """What submission hands mail to: throttling and SendAs switches, the outbox."""
+        return self.dovecot.relay
+
+    def set_smtp_auth(self, user: str, enabled: bool) -> None:
+        """SMTP AUTH on or off for a mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled)."""
+        self.dovecot.set_smtp_auth(user, enabled)
+
     def start(self) -> Sandbox:
         if self.dovecot.running and self.identity.running:
             return self
         self._lock.acquire()
         asked, last = self._asked, self._remembered
         # a remembered IMAP port is no use if the sign-in service was asked to take it
-        keep = tuple(None if p == asked.identity else p for p in (last.imap, last.imaps))
+        keep = tuple(
+            None if p == asked.identity else p
+            for p in (last.imap, last.imaps, last.submission, last.submissions)
+        )
         try:
             if asked.identity is not None and ports_in_use([asked.identity]):
                 raise PortsInUse(
                     f"port {asked.identity} on 127.0.0.1 is in use: choose another or stop the "
                     "program that holds it"
                 )
-            self.dovecot.start((asked.imap, asked.imaps), preferred=(keep[0], keep[1]))
+            self.dovecot.start(
+                (asked.imap, asked.imaps),
+                preferred=(keep[0], keep[1]),
+                smtp_ports=(asked.submission, asked.submissions),
+                smtp_preferred=(keep[2], keep[3]),
+            )
             try:
                 self.identity.start()
             except OSError as exc:  # taken between the check and the bind
@@ -187,7 +230,13 @@ class Sandbox:
                 self.identity_port_moved_from = last.identity
             self.seeding = self._seed()
             SandboxState(
-                SandboxPorts(self.dovecot.imap_port, self.dovecot.imaps_port, self.identity.port),
+                SandboxPorts(
+                    self.dovecot.imap_port,
+                    self.dovecot.imaps_port,
+                    self.identity.port,
+                    self.dovecot.submission_port,
+                    self.dovecot.submissions_port,
+                ),
                 self.dovecot.features,
             ).save(self.root)
         except BaseException:
@@ -235,10 +284,12 @@ class Sandbox:
             imap_host=self.dovecot.host,
             imap_port=self.dovecot.imaps_port,
             ca_file=self.ca_file,
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
         )
 
     def profile(self, name: str = "sandbox") -> Profile:
-        """A profile that signs in at the emulator and reads the sandbox's mailbox."""
+        """A profile that signs in at the emulator, reads the sandbox's mailbox and sends."""
         info = self.info()
         return Profile(
             name=name,
@@ -250,6 +301,10 @@ class Sandbox:
             port=info.imap_port,
             security="tls",
             ca_file=str(info.ca_file),
+            send=True,
+            smtp_host=info.smtp_host,
+            smtp_port=info.smtp_port,
+            smtp_security="starttls",
         )
 
     def save_profile(self, store: ProfileStore | None = None, name: str = "sandbox") -> Profile:

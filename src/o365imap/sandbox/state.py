@@ -29,6 +29,8 @@ class SandboxPorts:
     imap: int | None = None  # plain IMAP, STARTTLS
     imaps: int | None = None  # implicit TLS, as outlook.office365.com:993
     identity: int | None = None  # the identity platform (HTTPS)
+    submission: int | None = None  # SMTP submission, STARTTLS, as smtp.office365.com:587
+    submissions: int | None = None  # SMTP submission over implicit TLS (465's way)
 
 
 @dataclass(frozen=True, slots=True)

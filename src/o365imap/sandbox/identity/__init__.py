@@ -66,6 +66,25 @@ The modules, each with one job (all private; this package's names are the interf
 from __future__ import annotations
 
 from ._emulator import IdentityEmulator
-from ._model import DEVICE_CODE_GRANT, TENANT_ALIASES, ClientApp, IdentityUser
+from ._model import (
+    APP_ROLE_IMAP,
+    APP_ROLE_SMTP,
+    DEFAULT_DELEGATED,
+    DELEGATED_SMTP_SEND,
+    DEVICE_CODE_GRANT,
+    TENANT_ALIASES,
+    ClientApp,
+    IdentityUser,
+)
 
-__all__ = ["DEVICE_CODE_GRANT", "TENANT_ALIASES", "ClientApp", "IdentityEmulator", "IdentityUser"]
+__all__ = [
+    "APP_ROLE_IMAP",
+    "APP_ROLE_SMTP",
+    "DEFAULT_DELEGATED",
+    "DELEGATED_SMTP_SEND",
+    "DEVICE_CODE_GRANT",
+    "TENANT_ALIASES",
+    "ClientApp",
+    "IdentityEmulator",
+    "IdentityUser",
+]

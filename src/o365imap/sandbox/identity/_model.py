@@ -20,7 +20,9 @@ from . import _errors as errors
 
 __all__ = [
     "APP_ROLE_IMAP",
+    "APP_ROLE_SMTP",
     "DEFAULT_DELEGATED",
+    "DELEGATED_SMTP_SEND",
     "DEVICE_CODE_GRANT",
     "GRAPH_RESOURCE",
     "OIDC_SCOPES",
@@ -41,7 +43,10 @@ OUTLOOK_RESOURCE = "https://outlook.office.com"
 OUTLOOK_RESOURCE_365 = "https://outlook.office365.com"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 APP_ROLE_IMAP = "IMAP.AccessAsApp"
+APP_ROLE_SMTP = "SMTP.SendAsApp"  # Office 365 Exchange Online's application permission
 DEFAULT_DELEGATED = (f"{OUTLOOK_RESOURCE}/IMAP.AccessAsUser.All",)
+# An app that sends asks for this one too (the sandbox's own registration has both).
+DELEGATED_SMTP_SEND = f"{OUTLOOK_RESOURCE}/SMTP.Send"
 # Scopes that ask for an id token or a refresh token, not for access to a resource.
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -13,7 +13,6 @@ import email
 import imaplib
 import smtplib
 import ssl
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
@@ -85,20 +84,8 @@ class SmtpBed:
         return conn
 
     def set_smtp_auth(self, user: str, enabled: bool) -> None:
-        """The switch, and for ``enabled`` a wait until Dovecot sees it (it rereads a
-        passwd-file at most once a second)."""
+        """The switch; on returns once Dovecot sees it (DovecotServer.set_smtp_auth waits)."""
         self.server.set_smtp_auth(user, enabled)
-        if not enabled:
-            return
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                self.connect(user).quit()
-                return
-            except smtplib.SMTPAuthenticationError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
 
     def folder(self, user: str, name: str = "INBOX") -> list[tuple[Message, bytes]]:
         """Every message in ``user``'s folder ``name`` with its flags, read over IMAP."""

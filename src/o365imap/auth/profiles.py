@@ -57,7 +57,8 @@ DEFAULT_HOST = "outlook.office365.com"  # Office 365's and Outlook.com's IMAP se
 # Office 365's SMTP AUTH (client submission) endpoint: STARTTLS on 587 (Outlook.com's is
 # smtp-mail.outlook.com, same port and security).
 DEFAULT_SMTP_HOST = "smtp.office365.com"
-SMTP_SEND_SCOPE = "https://outlook.office.com/SMTP.Send"
+OUTLOOK_RESOURCE = "https://outlook.office.com"
+SMTP_SEND_SCOPE = f"{OUTLOOK_RESOURCE}/SMTP.Send"
 SECURITIES = ("tls", "starttls", "plain")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -127,7 +128,10 @@ class Profile:
         if self.flow == "client-credentials":
             return self.scopes or APP_ONLY_SCOPES
         scopes = self.scopes or DEFAULT_SCOPES
-        if self.send and SMTP_SEND_SCOPE not in scopes:
+        # SMTP.Send joins scopes of its own resource only: a token is for one resource, and
+        # asking for two is AADSTS28000 (a profile with Graph scopes cannot carry it).
+        outlook = any(s.startswith(OUTLOOK_RESOURCE + "/") for s in scopes)
+        if self.send and outlook and SMTP_SEND_SCOPE not in scopes:
             # before offline_access, which msal handles itself
             scopes = (
                 *[s for s in scopes if s != "offline_access"],

@@ -49,20 +49,22 @@ def _body(body: str | None, body_file: str | None, html: str | None, attach: boo
         return body
     if body_file is not None:
         return _read_text(body_file, "the body file")
+    text: str | None = None
     if sys.stdin is not None and not sys.stdin.isatty():
         data = sys.stdin.buffer.read(_STDIN_LIMIT + 1)
         if len(data) > _STDIN_LIMIT:
             raise UsageError("the body on standard input is over 64 MiB: attach it instead")
         try:
-            return data.decode("utf-8")
+            # nothing on standard input (cron, /dev/null) is no body, not an empty one
+            text = data.decode("utf-8") or None
         except UnicodeDecodeError:
             raise UsageError("the body on standard input is not UTF-8 text") from None
-    if html is not None or attach:
-        return None  # an HTML message, or only attachments: no text body needed
-    raise UsageError(
-        "no body: give it with --body, --body-file, or on standard input "
-        "(`echo text | o365imap send ...`)"
-    )
+    if text is None and html is None and not attach:
+        raise UsageError(
+            "no body: give it with --body, --body-file, or on standard input "
+            "(`echo text | o365imap send ...`), or give --html or --attach"
+        )
+    return text  # None with --html: the text version is made from the HTML
 
 
 def _header(value: str) -> tuple[str, str]:

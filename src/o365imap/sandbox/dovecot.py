@@ -26,6 +26,7 @@ import smtplib
 import ssl
 import stat
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,11 +382,30 @@ class DovecotServer:
         if any(c in key for c in ":/\n\r\0") or not key.strip():
             raise ValueError(f"unusable user name for the passwd-file: {user!r}")
         path = self.smtp_disabled_dir / key
-        if enabled:
-            path.unlink(missing_ok=True)
-        else:
+        if not enabled:
             # matches whatever the token or password; the passdb's nologin does the refusing
             write_text_atomically(path, f"{key}:::::::nopassword\n")
+            return
+        if not path.exists():
+            return
+        path.unlink()
+        # Dovecot looks at a passwd-file again at most once a second: until it has, the
+        # mailbox is still refused. Waited for here, so that "on" means on when this returns.
+        deadline = time.monotonic() + 5
+        while not self._smtp_auth_works(user) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _smtp_auth_works(self, user: str) -> bool:
+        token = self.mint_token(user, scopes=("IMAP.AccessAsUser.All", "SMTP.Send"))
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        sasl = f"user={user}\x01auth=Bearer {token}\x01\x01"
+        try:
+            with smtplib.SMTP(self.host, self.submission_port, timeout=5) as conn:
+                conn.starttls(context=context)
+                conn.auth("XOAUTH2", lambda _=None: sasl, initial_response_ok=False)
+        except smtplib.SMTPAuthenticationError:
+            return False
+        return True
 
     def smtp_auth_enabled(self, user: str) -> bool:
         return not (self.smtp_disabled_dir / user.lower()).exists()

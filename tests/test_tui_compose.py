@@ -462,9 +462,10 @@ def test_help_lists_the_writing_keys(dovecot: DovecotServer, server: FaultySmtp)
     async def scenario() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, folder_open(app, "Tui13Help"), "the folder")
+            await pilot.pause(0.1)  # the footer drawn for the list, focused now
             picture = app.export_screenshot().replace("&#160;", " ")
-            for words in ("Write", "Reply", "Forward"):
-                assert words in picture  # the footer
+            assert "Write" in picture  # the footer: cRAF Write
+            assert "Quit" in picture  # and what was there before still fits
             await pilot.press("question_mark")
             await pilot.pause(0.1)
             picture = app.export_screenshot().replace("&#160;", " ")

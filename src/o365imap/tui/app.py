@@ -70,6 +70,7 @@ _MAIN_ONLY = {
     "move",
     "undo",
 }
+_WRITING = Binding.Group("Write", compact=True)
 
 
 class MailApp(App[None]):
@@ -95,11 +96,12 @@ class MailApp(App[None]):
         Binding("m", "move", "Move"),
         Binding("u", "undo", "Undo"),
         Binding("g", "reload", "Reload"),
-        # Capitals as in mutt (r, a and f are taken): here and in the message view.
-        Binding("c", "compose('NEW')", "Write"),
-        Binding("R", "compose('REPLY')", "Reply"),
-        Binding("A", "compose('REPLY_ALL')", "Reply all"),
-        Binding("F", "compose('FORWARD')", "Forward"),
+        # Capitals as in mutt (r, a and f are taken): here and in the message view. One
+        # footer entry for the four ("cRAF Write"): 120 columns have room for one, not four.
+        Binding("c", "compose('NEW')", "Write", group=_WRITING),
+        Binding("R", "compose('REPLY')", "Reply", group=_WRITING),
+        Binding("A", "compose('REPLY_ALL')", "Reply all", group=_WRITING),
+        Binding("F", "compose('FORWARD')", "Forward", group=_WRITING),
         Binding("L", "sign_in", "Sign in", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -124,7 +126,7 @@ class MailApp(App[None]):
         self.unread: dict[str, int | None] = {}
         self.last_error: BaseException | None = None
         self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
-        self.composer = Composer(self)
+        self.composer = Composer(self, session, self.status)
         self.sub_title = session.description
 
     def compose(self) -> ComposeResult:

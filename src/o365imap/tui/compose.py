@@ -19,19 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
-from textual.app import SuspendNotSupported
+from textual.app import App, SuspendNotSupported
 
 from o365imap import UsageError
 from o365imap.compose import Draft
 from o365imap.tui.dialogs import ChoiceScreen
-from o365imap.tui.model import describe_error
+from o365imap.tui.model import MailSession, describe_error
 from o365imap.tui.outbox import Kind, Sent, Writing, run_editor, send, start_writing, summary
 from o365imap.tui.screens import Failed
-
-if TYPE_CHECKING:
-    from o365imap.tui.app import MailApp
 
 __all__ = ["Composer"]
 
@@ -39,20 +36,27 @@ _T = TypeVar("_T")
 _KEEP = "k"  # what Escape answers in every question: keep the file
 
 
+class _Status(Protocol):
+    def __call__(self, text: str, *, error: bool = False) -> None: ...
+
+
 class Composer:
     """The app's writing of one message at a time; the app's keys call :meth:`start`.
 
-    ``said`` is the last line shown about it (the tests read it; the status bar has it too).
+    ``status`` shows a line in the app's status bar; ``said`` is the last line shown about the
+    message (the tests read it).
     """
 
-    def __init__(self, app: MailApp) -> None:
+    def __init__(self, app: App[None], session: MailSession, status: _Status) -> None:
         self.app = app
+        self.session = session
+        self.status = status
         self.busy = False
         self.said = ""
 
     def start(self, kind: Kind, uid: int | None, folder: str | None) -> None:
         """Begin a ``kind`` of message; ``uid`` and ``folder``: the message answered."""
-        session = self.app.session
+        session = self.session
         outbox = session.outbox
         if outbox is None:
             self._say("This session cannot send mail: it has no mailbox to send from", True)
@@ -154,7 +158,7 @@ class Composer:
         self.app.push_screen(ChoiceScreen(question, choices, _KEEP), answered)
 
     def _send(self, writing: Writing, draft: Draft) -> None:
-        session = self.app.session
+        session = self.session
         outbox = session.outbox
         assert outbox is not None  # start() checked
         count = len(draft.recipients)
@@ -196,7 +200,7 @@ class Composer:
 
     def _say(self, text: str, error: bool = False) -> None:
         self.said = text
-        self.app.status(text, error=error)
+        self.status(text, error=error)
         if self.app.screen is not self.app.screen_stack[0]:  # the status bar is hidden
             self.app.notify(text, severity="error" if error else "information")
 

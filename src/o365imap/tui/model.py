@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from o365imap import (
     AuthError,
@@ -44,9 +44,7 @@ from o365imap._display import folder_rank
 from o365imap._terminal_text import for_terminal
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
-
-if TYPE_CHECKING:
-    from o365imap.tui.outbox import Outbox
+from o365imap.tui.outbox import Outbox
 
 __all__ = [
     "PAGE_ITEMS",

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 from o365imap import SendResult, SmtpSender, UsageError
 from o365imap._display import human_size
@@ -33,7 +33,6 @@ from o365imap.compose import (
     write_message,
 )
 from o365imap.smtp import Spooled
-from o365imap.tui.model import MailSession
 
 __all__ = [
     "MAX_ORIGINAL",
@@ -52,6 +51,14 @@ __all__ = [
 # a person at a terminal would not reach by answering mail (a 50 MB message is a file, not mail).
 MAX_ORIGINAL = 50 * 1024 * 1024
 _TEMPLATE = "message.eml"  # .eml: editors colour it as mail
+
+
+class Connection(Protocol):
+    """What writing needs of the app's connection (``tui.model.MailSession`` has it)."""
+
+    def fetch_raw(self, uid: int, out: BinaryIO, *, folder: str, limit: int) -> int: ...
+
+    def add_kept_flag(self, uid: int, flag: str, *, folder: str) -> tuple[str, ...] | None: ...
 
 
 class Kind(enum.Enum):
@@ -115,7 +122,7 @@ class Writing:
 
 
 def start_writing(
-    session: MailSession,
+    session: Connection,
     outbox: Outbox,
     kind: Kind,
     uid: int | None = None,
@@ -138,7 +145,7 @@ def start_writing(
 
 
 def _base(
-    session: MailSession,
+    session: Connection,
     outbox: Outbox,
     kind: Kind,
     uid: int | None,
@@ -207,7 +214,7 @@ class Sent:
     mark_error: BaseException | None = None
 
 
-def send(session: MailSession, outbox: Outbox, writing: Writing, draft: Draft) -> Sent:
+def send(session: Connection, outbox: Outbox, writing: Writing, draft: Draft) -> Sent:
     """Write ``draft`` into the writing's folder and submit it; then mark the original
     (answered, or ``$Forwarded`` where the folder keeps keywords). Runs in a worker; the
     writing's files are left for the caller to discard."""

@@ -426,6 +426,50 @@ def test_a_failed_send_keeps_the_file_and_retry_sends_it(
     assert _body(_parsed(server)).startswith("Worth keeping.\n")
 
 
+def test_a_message_perhaps_sent_is_kept_and_not_sent_again_by_itself(
+    dovecot: DovecotServer, server: FaultySmtp, editor: Editor
+) -> None:
+    server.faults.cut_after_data = 1  # it arrives; the answer never comes
+    editor.plan("text = body_first(text, 'Once only.\\n')\n")
+    app = _app(dovecot, server, "Tui13Maybe")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _press(pilot, app, "R")
+            await _question(pilot, app)
+            await pilot.press("y")
+            await until(pilot, lambda: app.composer.said.startswith("Perhaps sent"), "the cut")
+            await _question(pilot, app)
+            await pilot.press("escape")  # keep the file
+            said = await _done(pilot, app)
+            (template,) = editor.paths
+            assert said == f"Your message is kept in {template}"
+            assert "Once only." in template.read_text(encoding="utf-8")
+
+    run(scenario)
+    assert len(server.received) == 1  # arrived once, and was not sent again
+
+
+def test_an_original_over_the_limit_is_refused_in_one_line(
+    dovecot: DovecotServer, server: FaultySmtp, editor: Editor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from o365imap.tui import outbox
+
+    monkeypatch.setattr(outbox, "MAX_ORIGINAL", 100)  # 50 MB in real use
+    editor.plan("text += 'never run'\n")
+    app = _app(dovecot, server, "Tui13Large")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _press(pilot, app, "F")
+            said = await _done(pilot, app)
+            assert said.startswith("Cannot prepare the forward: the message is") and "MB" in said
+            assert app.screen is app.screen_stack[0]  # no error screen: one line
+
+    run(scenario)
+    assert not (editor.directory / "paths").exists()  # the editor never ran
+
+
 def test_a_line_that_does_not_parse_is_named_and_edited_again(
     dovecot: DovecotServer, server: FaultySmtp, editor: Editor
 ) -> None:

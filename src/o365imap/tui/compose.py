@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 from textual.app import App, SuspendNotSupported
 
-from o365imap import UsageError
+from o365imap import MaybeSent, UsageError
 from o365imap.compose import Draft
 from o365imap.tui.dialogs import ChoiceScreen
 from o365imap.tui.model import MailSession, describe_error
@@ -63,7 +63,7 @@ class Composer:
         elif self.busy:
             self._say("Finish the message being written first", True)
         elif kind is not Kind.NEW and (uid is None or folder is None):
-            self._say(f"Choose the message to {kind.value} in the list first", True)
+            self._say("Open a message, or choose one in the list, first", True)
         else:
             self.busy = True
             self._say(f"Preparing the {kind.value}…")
@@ -96,7 +96,7 @@ class Composer:
     def _not_prepared(self, kind: Kind, error: BaseException) -> None:
         self.busy = False
         if isinstance(error, UsageError):  # too large, no such message: one line says it
-            self._say(f"Cannot {kind.value}: {describe_error(error)[0]}", True)
+            self._say(f"Cannot prepare the {kind.value}: {describe_error(error)[0]}", True)
         else:
             self.app.post_message(Failed(error, f"prepare the {kind.value}"))
 
@@ -111,11 +111,7 @@ class Composer:
             self._drop(writing, f"Cannot run the editor ({reason}): set $EDITOR.")
             return
         if code != 0:
-            self._ask(
-                writing,
-                f"The editor ended with status {code}.",
-                [("e", "Edit again"), ("d", "Discard")],
-            )
+            self._ask(writing, f"The editor ended with status {code}.", _FIX)
         elif writing.unchanged():
             self._drop(writing, "Not sent: the message was not edited.")
         else:
@@ -153,7 +149,7 @@ class Composer:
                 self._drop(writing, "Not sent: the message was discarded.", keep=False)
             else:
                 self.busy = False
-                self._say(f"Not sent: your message is kept in {writing.template}")
+                self._say(f"Your message is kept in {writing.template}")
 
         self.app.push_screen(ChoiceScreen(question, choices, _KEEP), answered)
 
@@ -183,10 +179,12 @@ class Composer:
         self._say(text, bool(result.refused))
 
     def _not_sent(self, writing: Writing, draft: Draft, error: BaseException) -> None:
+        # MaybeSent: the whole message went out, the answer did not come back.
         sentence = describe_error(error)[0]
+        sentence = f"{'Perhaps sent' if isinstance(error, MaybeSent) else 'Not sent'}: {sentence}"
         kept = f"Your message is kept in {writing.template}"
-        self._say(f"Not sent: {sentence} {kept}", True)
-        self._ask(writing, f"Not sent: {sentence}\n\n{kept}.", _RETRY, draft)
+        self._say(f"{sentence} {kept}", True)
+        self._ask(writing, f"{sentence}\n\n{kept}.", _RETRY, draft)
 
     def _drop(self, writing: Writing, text: str, *, keep: bool = True) -> None:
         """The end without sending: the files go, unless they hold what the person wrote and

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from o365imap import CopyResult, FolderInfo, InteractionRequired, UsageError
 from o365imap._terminal_text import for_terminal
+from o365imap.tui.compose import Composer
 from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
 from o365imap.tui.events import (
     FolderOpened,
@@ -39,6 +40,7 @@ from o365imap.tui.events import (
     while_open,
 )
 from o365imap.tui.model import FolderEntry, MailSession, SearchQuery, describe_error
+from o365imap.tui.outbox import Kind
 from o365imap.tui.screens import (
     ActOn,
     ErrorScreen,
@@ -68,6 +70,7 @@ _MAIN_ONLY = {
     "move",
     "undo",
 }
+_WRITING = Binding.Group("Write", compact=True)
 
 
 class MailApp(App[None]):
@@ -93,6 +96,12 @@ class MailApp(App[None]):
         Binding("m", "move", "Move"),
         Binding("u", "undo", "Undo"),
         Binding("g", "reload", "Reload"),
+        # Capitals as in mutt (r, a and f are taken): here and in the message view. One
+        # footer entry for the four ("cRAF Write"): 120 columns have room for one, not four.
+        Binding("c", "compose('NEW')", "Write", group=_WRITING),
+        Binding("R", "compose('REPLY')", "Reply", group=_WRITING),
+        Binding("A", "compose('REPLY_ALL')", "Reply all", group=_WRITING),
+        Binding("F", "compose('FORWARD')", "Forward", group=_WRITING),
         Binding("L", "sign_in", "Sign in", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -117,6 +126,7 @@ class MailApp(App[None]):
         self.unread: dict[str, int | None] = {}
         self.last_error: BaseException | None = None
         self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
+        self.composer = Composer(self, session, self.status)
         self.sub_title = session.description
 
     def compose(self) -> ComposeResult:
@@ -138,6 +148,8 @@ class MailApp(App[None]):
             self.watch_for_mail()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "compose":  # over the list or a message, never over a question
+            return self.screen is self.screen_stack[0] or isinstance(self.screen, MessageScreen)
         return not (action in _MAIN_ONLY and self.screen is not self.screen_stack[0])
 
     def on_unmount(self) -> None:
@@ -619,6 +631,16 @@ class MailApp(App[None]):
                 )
 
         self.push_screen(FolderPicker(f"Move {len(uids)} message(s) to:", names), chosen)
+
+    def action_compose(self, kind: str) -> None:
+        """Write a new message, or answer or forward the one open or under the cursor."""
+        screen, row = self.screen, None
+        if isinstance(screen, MessageScreen):
+            row = screen.row
+        elif self.focused is self.messages:
+            row = self.messages.current
+        uid = row.uid if row is not None else None
+        self.composer.start(Kind[kind], uid, self.folder.name if self.folder else None)
 
     def action_undo(self) -> None:
         done = self.last_change

@@ -1,5 +1,6 @@
 """The small questions the mail browser asks before changing the mailbox: which folder to move
-to (a list that filters as you type), and yes or no before what cannot be undone.
+to (a list that filters as you type), yes or no before what cannot be undone, and one of a few
+choices, each a key (send, edit, discard a message written).
 
 Both are modal screens that only answer: the app does the work with what they return.
 """
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -20,7 +21,7 @@ from textual.widgets.option_list import Option
 
 from o365imap._terminal_text import for_terminal
 
-__all__ = ["ConfirmScreen", "FolderPicker", "matching"]
+__all__ = ["ChoiceScreen", "ConfirmScreen", "FolderPicker", "matching"]
 
 
 def matching(names: Sequence[str], typed: str) -> list[str]:
@@ -143,3 +144,45 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """A question answered by one of a few keys (or their buttons); Escape answers ``cancel``.
+
+    ``choices``: ``(key, label)`` pairs, the first the default button; the answer is the key.
+    """
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical { width: 80; max-width: 100%; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 1 2; }
+    ChoiceScreen Horizontal { height: auto; margin-top: 1; }
+    ChoiceScreen Button { margin-right: 2; }
+    """
+
+    def __init__(self, question: str, choices: Sequence[tuple[str, str]], cancel: str) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = list(choices)
+        self.cancel = cancel
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(for_terminal(self.question)), id="choice-question")
+            with Horizontal():
+                for key, label in self.choices:
+                    yield Button(f"{label} ({key})", id=f"choice-{key}")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#choice-{self.choices[0][0]}", Button).focus()
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-") or self.cancel)
+
+    def on_key(self, event: events.Key) -> None:
+        # The keys are the caller's, so they are read here rather than bound on the class.
+        keys = {key for key, _ in self.choices}
+        if event.key in keys or event.key == "escape":
+            event.stop()
+            self.dismiss(self.cancel if event.key == "escape" else event.key)

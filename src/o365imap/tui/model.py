@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from o365imap import (
     AuthError,
@@ -43,6 +44,7 @@ from o365imap._display import folder_rank
 from o365imap._terminal_text import for_terminal
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
+from o365imap.tui.outbox import Outbox
 
 __all__ = [
     "PAGE_ITEMS",
@@ -312,7 +314,8 @@ class MailSession:
     ``sign_in`` (optional) runs an interactive sign-in, handing instructions (a URL or a device
     code) to its callback, for when ``connect`` raised InteractionRequired, and gives up
     with SignInCancelled soon after its event is set. ``poll_every`` is
-    how long the watcher waits between NOOPs on a server without IDLE.
+    how long the watcher waits between NOOPs on a server without IDLE. ``outbox``: how
+    messages written in the app are sent (None: they cannot be).
     """
 
     def __init__(
@@ -322,8 +325,10 @@ class MailSession:
         *,
         description: str = "",
         poll_every: float = NOOP_EVERY,
+        outbox: Outbox | None = None,
     ) -> None:
         self._connect = connect
+        self.outbox = outbox  # how to send; None: this session only reads
         self._sign_in = sign_in
         self.description = description
         self.poll_every = poll_every  # seconds between NOOPs where the server has no IDLE
@@ -496,14 +501,52 @@ class MailSession:
             self._writable(client, folder)
             try:
                 (client.add_flags if on else client.remove_flags)(list(uids), [flag])
-                found: dict[int, tuple[str, ...]] = {}
-                for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
-                    items = getattr(response, "items", {})
-                    if items.get("UID") is not None:
-                        found[items["UID"]] = items.get("FLAGS", ())
+                return _flags_of(client, uids)
             finally:
                 self._back_to_open(client, folder)
-            return found
+
+    def add_kept_flag(self, uid: int, flag: str, *, folder: str) -> tuple[str, ...] | None:
+        """Add ``flag`` (``\\Answered``, a keyword like ``$Forwarded``) to a message of
+        ``folder`` when the folder keeps it: its PERMANENTFLAGS name it, or allow new keywords
+        (``\\*``), or say nothing at all (RFC 3501 7.1: then every flag is kept). The
+        message's flags afterwards; None when the folder does not keep such a flag."""
+        with self.use() as client:
+            self._writable(client, folder)
+            try:
+                selected = client.selected
+                kept = {f.lower() for f in (selected.permanent_flags if selected else ())}
+                keyword = not flag.startswith("\\")
+                if kept and flag.lower() not in kept and not (keyword and "\\*" in kept):
+                    return None
+                client.add_flags([uid], [flag])
+                return _flags_of(client, [uid]).get(uid, ())
+            finally:
+                self._back_to_open(client, folder)
+
+    def fetch_raw(self, uid: int, out: BinaryIO, *, folder: str, limit: int) -> int:
+        """The whole message ``uid`` of ``folder`` (BODY.PEEK[]: it stays unread) into
+        ``out``; its size. UsageError when it is over ``limit`` bytes (said before fetching
+        when the server tells its size, else when the bytes pass the limit)."""
+        with self.use() as client:
+            other = folder != self.folder
+            if other:
+                client.select(folder, readonly=True)
+            try:
+                sizes = client.iter_fetch(SequenceSet([uid]), "(UID RFC822.SIZE)", uid=True)
+                for response in sizes:
+                    size = getattr(response, "items", {}).get("RFC822.SIZE")
+                    if isinstance(size, int) and size > limit:
+                        raise _too_large(size, limit)
+                written = 0
+                for chunk in client.iter_section(uid, ""):
+                    written += len(chunk)
+                    if written > limit:
+                        raise _too_large(written, limit)
+                    out.write(chunk)
+                return written
+            finally:
+                if other and self.folder is not None:
+                    client.select(self.folder, readonly=True)
 
     # ---------------------------------------------------------------- moving and deleting
 
@@ -613,6 +656,22 @@ class MailSession:
         # where they were; with arrivals mixed in, or news missed, the list is renumbered.
         alone = before is not None and before - len(changes.expunged) == exists
         return News(folder, exists, changes.expunged if alone else ())
+
+
+def _flags_of(client: ImapClient, uids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, tuple[str, ...]] = {}
+    for response in client.iter_fetch(SequenceSet(uids), "(UID FLAGS)", uid=True):
+        items = getattr(response, "items", {})
+        if items.get("UID") is not None:
+            found[items["UID"]] = items.get("FLAGS", ())
+    return found
+
+
+def _too_large(size: int, limit: int) -> UsageError:
+    return UsageError(
+        f"the message is {size / 1e6:.1f} MB, more than the {limit / 1e6:.0f} MB "
+        "the mail browser answers or forwards: save it and attach it instead"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "u", "undo the last move or delete"),
     ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
     ("Messages", "Escape", "leave the search results"),
+    ("Messages", "c", "write a new message (in $VISUAL or $EDITOR, else vi)"),
+    ("Messages", "R / A / F", "reply / reply to all / forward the message"),
     ("Main", "g", "reload folders and the list (also: reconnect)"),
     ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
     ("Message", "s", "save the chosen attachment"),
@@ -74,6 +76,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Message", "r / U / f", "mark read / unread / toggle flagged"),
     ("Message", "d / D / m", "delete / delete permanently / move, back to the list"),
     ("Message", "g", "read the message again (after an error)"),
+    ("Message", "c / R / A / F", "write a new message / reply / reply to all / forward"),
     ("Message", "Escape / q", "back to the list"),
 )
 

@@ -2,7 +2,8 @@
 
 Connections are made by the library's :meth:`~o365imap.auth.ConnectionSettings.open`, as for
 every command and script; the settings come from the front end that starts the app (the
-``o365imap tui`` command resolves its options into them).
+``o365imap tui`` command resolves its options into them); so is sending, through
+:meth:`~o365imap.auth.ConnectionSettings.open_sender` (the profile's SMTP server).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from o365imap.auth import ConnectionSettings
 from o365imap.tui.model import NOOP_EVERY, MailSession, SignIn
+from o365imap.tui.outbox import Outbox
 
 __all__ = ["session_for"]
 
@@ -42,4 +44,6 @@ def session_for(settings: ConnectionSettings, *, poll_every: float = NOOP_EVERY)
         sign_in,
         description=f"{where} @ {settings.host}".strip(),
         poll_every=poll_every,
+        # Sending signs in to SMTP with the same sign-in (SMTP.Send), when a message is sent.
+        outbox=Outbox(settings.user, settings.open_sender) if settings.user else None,
     )

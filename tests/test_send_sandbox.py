@@ -22,10 +22,10 @@ import pytest
 from cli_runner import approving, invoke
 from o365imap import RetryPolicy
 from o365imap.auth import ProfileStore
-from o365imap.compose import reply_draft, write_message
+from o365imap.compose import reply_draft
 from o365imap.errors import AuthenticationFailed, Throttled
 from o365imap.sandbox.environment import SANDBOX_PASSWORD, SANDBOX_USER, Sandbox
-from o365imap.smtp import SmtpSender, Spooled
+from o365imap.smtp import SmtpSender, spool_draft
 
 _KEPT = ("O365IMAP_DOVECOT_ROOT", "O365IMAP_DOVECOT")
 
@@ -230,13 +230,9 @@ def test_a_reply_threads_under_the_original(home: Path, box: Sandbox, tmp_path: 
     raw = _eml(home, uid, tmp_path / "original")
     original = BytesParser(policy=default_policy).parsebytes(raw.read_bytes())
     draft = reply_draft(raw.read_bytes(), me=SANDBOX_USER)
-    with open(tmp_path / "reply.eml", "w+b") as out:
-        written = write_message(draft, out, sender=SANDBOX_USER)
-        token = box.dovecot.mint_token(SANDBOX_USER, scopes=_SEND)
-        with _sender(box, token) as sender:
-            sender.send_spooled(
-                Spooled(written.message_id, written.sender, written.recipients, written.size, out)
-            )
+    token = box.dovecot.mint_token(SANDBOX_USER, scopes=_SEND)
+    with spool_draft(draft, sender=SANDBOX_USER) as spooled, _sender(box, token) as sender:
+        sender.send_spooled(spooled)
     reply = _find(home, "INBOX", f"Re: {subject}")
     parsed = BytesParser(policy=default_policy).parsebytes(
         _eml(home, reply["uid"], tmp_path / "reply").read_bytes()

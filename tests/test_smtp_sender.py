@@ -298,21 +298,18 @@ def test_the_token_never_reaches_a_log_or_an_error(
 _MEMORY_PROBE = """
 import sys, tracemalloc
 from pathlib import Path
-from o365imap.compose import Attachment, Draft, write_message
-from o365imap.smtp import SmtpSender, Spooled
-import tempfile
+from o365imap.compose import Attachment, Draft
+from o365imap.smtp import SmtpSender, spool_draft
 
 port, path, user, token = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 tracemalloc.start()
 draft = Draft(to=("bob@fabrikam.example",), subject="big", text="see attached",
               attachments=(Attachment(path),))
-out = tempfile.TemporaryFile()
-written = write_message(draft, out, sender=user)
+spooled = spool_draft(draft, sender=user)
 with SmtpSender("127.0.0.1", port, security="plain", timeout=60) as sender:
     sender.authenticate_oauth(user, token)
-    sender.send_spooled(Spooled(written.message_id, written.sender, written.recipients,
-                                written.size, out))
-print(tracemalloc.get_traced_memory()[1], written.size)
+    sender.send_spooled(spooled)
+print(tracemalloc.get_traced_memory()[1], spooled.size)
 """
 
 

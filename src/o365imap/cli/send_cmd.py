@@ -11,10 +11,9 @@ result into lines or JSON.
 from __future__ import annotations
 
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 import click
 
@@ -25,8 +24,8 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
-from o365imap.compose import Attachment, Draft, parse_addresses, write_message
-from o365imap.smtp import SendResult, Spooled, spool
+from o365imap.compose import Attachment, Draft, parse_addresses
+from o365imap.smtp import SendResult, Spooled, spool, spool_draft
 
 __all__ = ["send"]
 
@@ -77,16 +76,6 @@ def _header(value: str) -> tuple[str, str]:
 def _addresses(values: tuple[str, ...]) -> tuple[str, ...]:
     """Each option's value may list several addresses (``--to "a@x, B <b@y>"``)."""
     return tuple(str(a) for value in values for a in parse_addresses(value))
-
-
-def _spool_draft(draft: Draft, sender: str) -> Spooled:
-    out = cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115 - Spooled closes it
-    try:
-        written = write_message(draft, out, sender=sender)
-    except BaseException:
-        out.close()
-        raise
-    return Spooled(written.message_id, written.sender, tuple(written.recipients), written.size, out)
 
 
 @cli.command()
@@ -185,7 +174,7 @@ def send(
         assert conn.user is not None
         if spooled is None:
             # the From the message shows: --from, else the mailbox signed in to
-            spooled = _spool_draft(draft, draft.sender or conn.user)
+            spooled = spool_draft(draft, sender=conn.user)
         with conn.open_sender() as sender:
             result = sender.send_spooled(spooled)
         saved_uid = _save(conn, spooled, save_to) if save_to else None

@@ -8,7 +8,7 @@ The sender takes a token and a refresh callable, as :class:`~o365imap.ImapClient
 from __future__ import annotations
 
 from ._sender import DEFAULT_SMTP_HOST, SendResult, SmtpSender, default_smtp_port
-from ._spool import MessageSource, Spooled, spool
+from ._spool import MessageSource, Spooled, spool, spool_draft
 
 __all__ = [
     "DEFAULT_SMTP_HOST",
@@ -18,4 +18,5 @@ __all__ = [
     "Spooled",
     "default_smtp_port",
     "spool",
+    "spool_draft",
 ]

@@ -20,13 +20,13 @@ from email.message import Message
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from o365imap.compose import copy_ready_message
+from o365imap.compose import Draft, copy_ready_message, write_message
 from o365imap.errors import UsageError
 
 from ._data import CHUNK
 from ._flatten import flatten
 
-__all__ = ["MessageSource", "Spooled", "spool"]
+__all__ = ["MessageSource", "Spooled", "spool", "spool_draft"]
 
 MessageSource = (
     Message | bytes | bytearray | memoryview | BinaryIO | IO[bytes] | str | os.PathLike[str]
@@ -81,6 +81,19 @@ def spool(
         out.close()
         raise
     return Spooled(written.message_id, written.sender, tuple(written.recipients), written.size, out)
+
+
+def spool_draft(draft: Draft, *, sender: str, file: BinaryIO | None = None) -> Spooled:
+    """``draft`` written by :func:`o365imap.compose.write_message` (From ``sender`` unless
+    the draft names one) into ``file``, or a temporary file the Spooled closes."""
+    out = file if file is not None else cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115
+    try:
+        written = write_message(draft, out, sender=draft.sender or sender)
+    except BaseException:
+        if file is None:
+            out.close()
+        raise
+    return Spooled(written.message_id, written.sender, written.recipients, written.size, out)
 
 
 class _opened:

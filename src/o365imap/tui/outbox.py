@@ -30,9 +30,8 @@ from o365imap.compose import (
     render_template,
     reply_draft,
     unchanged,
-    write_message,
 )
-from o365imap.smtp import Spooled
+from o365imap.smtp import spool_draft
 
 __all__ = [
     "MAX_ORIGINAL",
@@ -221,14 +220,7 @@ def send(session: Connection, outbox: Outbox, writing: Writing, draft: Draft) ->
     path = writing.directory / "outgoing.eml"
     with open(path, "w+b") as handle:
         try:
-            written = write_message(draft, handle, sender=draft.sender or outbox.me)
-            spooled = Spooled(
-                written.message_id,
-                written.sender,
-                tuple(written.recipients),
-                written.size,
-                cast(BinaryIO, handle),
-            )
+            spooled = spool_draft(draft, sender=outbox.me, file=cast(BinaryIO, handle))
             with outbox.open_sender() as sender:
                 result = sender.send_spooled(spooled)
         finally:

@@ -266,9 +266,7 @@ def open_profile(
     no such profile.
     """
     profile = (profiles or ProfileStore()).get(name)
-    return ConnectionSettings.from_profile(
-        profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
-    ).open()
+    return _settings(profile, mechanism, timeout, secret, tokens, overrides).open()
 
 
 def open_sender(
@@ -288,9 +286,20 @@ def open_sender(
     profile's values (``smtp_host``, ``smtp_port``, ``smtp_security``, ``ca_file``, ``user``).
     """
     profile = (profiles or ProfileStore()).get(name)
+    return _settings(profile, mechanism, timeout, secret, tokens, overrides).open_sender()
+
+
+def _settings(
+    profile: Profile,
+    mechanism: str,
+    timeout: float,
+    secret: str | None,
+    tokens: TokenStore | None,
+    overrides: ProfileOverrides,
+) -> ConnectionSettings:
     return ConnectionSettings.from_profile(
         profile, mechanism=mechanism, timeout=timeout, secret=secret, tokens=tokens, **overrides
-    ).open_sender()
+    )
 
 
 def _open_signed_in(

@@ -6,7 +6,9 @@ runs: ``login`` goes through the real authorization-code flow (PKCE, the emulato
 page, the redirect to o365imap's loopback listener), with an HTTP client standing in for the
 browser; then the folders, a folder's counts, the newest messages, a folder with a non-ASCII
 name as JSON, and a 20,000-message folder listed in one FETCH. Everything is stopped and
-deleted at the end; the user's own profiles are not touched.
+deleted at the end; the user's own profiles are not touched. Then a message with an
+attachment is sent through the sandbox's submission server and found in the inbox and, as
+Exchange files it, in Sent.
 """
 
 from __future__ import annotations
@@ -131,6 +133,26 @@ def main() -> int:
                 ["save", uids["tnef"], "Attachments", "--dir", saved, "--json", *profile],
                 env,
                 "Outlook's winmail.dat, unpacked into the files it carries (JSON Lines)",
+            )
+            report = Path(tmp) / "Übersicht März.pdf"
+            report.write_bytes(b"%PDF-1.4\n% o365imap demo\n" + bytes(range(256)) * 64)
+            _run(
+                [
+                    "send", "--to", info.user, "--subject", "Bericht für März",
+                    "--body", "Anbei der Bericht.", "--attach", str(report), *profile,
+                ],
+                env,
+                "Send (SMTP AUTH with the same sign-in, STARTTLS, XOAUTH2) an attachment",
+            )  # fmt: skip
+            _run(
+                ["list", "INBOX", "--page-size", "3", *profile],
+                env,
+                "It arrived: the newest messages of the inbox",
+            )
+            _run(
+                ["list", "Sent", "--page-size", "3", *profile],
+                env,
+                "And, as Exchange does, a copy in Sent",
             )
             started = time.perf_counter()
             result = subprocess.run(

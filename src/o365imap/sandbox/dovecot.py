@@ -423,6 +423,9 @@ class DovecotServer:
             self.host, self.imaps_port, ssl_context=context, timeout=_APPEND_TIMEOUT
         ) as imap:
             imap.authenticate("XOAUTH2", lambda _challenge: auth)
+            # Seeded mail written straight into the Maildir has no UIDs until Dovecot first
+            # looks: STATUS gives it theirs, so that the new message comes after them.
+            imap.status(_quoted(folder), "(UIDNEXT)")
             status, data = imap.append(folder, f"({flags})", None, message)
             if status != "OK" and b"TRYCREATE" in b"".join(d for d in data if isinstance(d, bytes)):
                 imap.create(folder)
@@ -728,3 +731,8 @@ class DovecotServer:
         """Every line of Dovecot's log so far (auth failures say why only here)."""
         if self.log_path.exists():
             yield from self.log_path.read_text("utf-8", "replace").splitlines()
+
+
+def _quoted(folder: str) -> str:
+    """A folder name as an IMAP quoted string (imaplib quotes APPEND's, not STATUS's)."""
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -11,6 +11,7 @@ without suspending: there is no terminal to hand over) and keeps a copy of what 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import BOB
-from o365imap import SequenceSet
+from conftest import ALICE, BOB
+from fixtures_smtp import SEND_SCOPES, SmtpBed
+from o365imap import ImapClient, SequenceSet
 from o365imap.auth import ConnectionSettings
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailmodel import SeedAddress, SeedAttachment, SeedMessage
@@ -37,6 +39,7 @@ from textual.pilot import Pilot  # noqa: E402
 if TYPE_CHECKING:
     from o365imap.tui.app import MailApp
     from o365imap.tui.dialogs import ChoiceScreen
+    from o365imap.tui.model import MailSession
     from o365imap.tui.outbox import Outbox
     from o365imap.tui.screens import MessageScreen
 
@@ -524,3 +527,57 @@ def test_the_editor_comes_from_visual_then_editor_then_vi() -> None:
     assert editor_command({"VISUAL": "code --wait", "EDITOR": "nano"}) == ["code", "--wait"]
     assert editor_command({"VISUAL": " ", "EDITOR": "'my editor' -f"}) == ["my editor", "-f"]
     assert editor_command({}) == ["vi"]
+
+
+# ---------------------------------------------------------------- the real submission server
+
+
+def test_a_reply_through_the_real_submission_server_lands_in_the_inbox_and_in_sent(
+    smtp: SmtpBed, editor: Editor
+) -> None:
+    """Dovecot's submission service checks the token (SMTP.Send), its relay delivers and
+    files a read copy in the sender's Sent, as Exchange does."""
+    server = smtp.server
+    original = (
+        f"From: Bob <{BOB}>\r\nTo: {ALICE}\r\nSubject: Offsite agenda\r\n"
+        "Message-ID: <offsite-1@example.net>\r\nDate: Tue, 01 Dec 2026 09:00:00 +0000\r\n"
+        "\r\nDraft agenda attached in spirit.\r\n"
+    ).encode()
+    server.append(ALICE, "Tui13Real", original, flags="")
+    editor.plan("text = body_first(text, 'Looks good to me.\\n\\n')\n")
+
+    def mint() -> str:
+        return server.mint_token(ALICE, scopes=SEND_SCOPES, now=time.time() - 60)
+
+    def connect() -> ImapClient:
+        client = ImapClient(server.host, server.imaps_port, ca_file=smtp.ca_file, timeout=20)
+        client.connect()
+        client.authenticate_oauth(ALICE, mint(), refresh=mint)
+        return client
+
+    session = MailSession(connect, description=ALICE)
+    settings = ConnectionSettings(
+        user=ALICE,
+        access_token=mint(),
+        ca_file=smtp.ca_file,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        smtp_security="starttls",
+        timeout=20,
+    )
+    session.outbox = Outbox(ALICE, settings.open_sender)
+    app = MailApp(session, start_folder="Tui13Real", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _press(pilot, app, "R")
+            _, said = await _send(pilot, app, 1)
+            assert said == f"Sent to {BOB}"
+
+    run(scenario)
+    (reply, _), *_ = [(m, f) for m, f in smtp.folder(BOB) if m["Subject"] == "Re: Offsite agenda"]
+    assert reply["In-Reply-To"] == "<offsite-1@example.net>"
+    sent = [(m, f) for m, f in smtp.folder(ALICE, "Sent") if m["Subject"] == "Re: Offsite agenda"]
+    assert len(sent) == 1 and b"\\Seen" in sent[0][1]
+    flags = [f for m, f in smtp.folder(ALICE, "Tui13Real") if m["Subject"] == "Offsite agenda"]
+    assert len(flags) == 1 and b"\\Answered" in flags[0]

@@ -74,11 +74,15 @@ def test_a_token_on_the_auth_line_is_too_long_for_dovecot(smtp: SmtpBed) -> None
         conn.close()
 
 
-def test_an_imap_only_token_is_refused(smtp: SmtpBed) -> None:
+def test_an_imap_only_token_is_refused_where_dovecot_can_tell(smtp: SmtpBed) -> None:
+    imap_only = smtp.token(ALICE, scopes=[IMAP_SCOPE])
     if not smtp.checks_smtp_scope:
-        pytest.skip("Dovecot 2.4's submission checks IMAP's scope (global oauth2_scope only)")
+        # Dovecot 2.4's submission reads only the global oauth2_scope (IMAP's): the known
+        # limit (docs/dovecot-versions.md), held here so that a change in it is noticed.
+        smtp.connect(ALICE, imap_only).quit()
+        return
     with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-        smtp.connect(ALICE, smtp.token(ALICE, scopes=[IMAP_SCOPE]))
+        smtp.connect(ALICE, imap_only)
     # Office 365: 535 5.7.3 Authentication unsuccessful; Dovecot's own words instead
     assert (refused.value.smtp_code, refused.value.smtp_error) == (
         535,

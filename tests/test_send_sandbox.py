@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -240,3 +241,41 @@ def test_a_reply_threads_under_the_original(home: Path, box: Sandbox, tmp_path: 
     assert parsed["In-Reply-To"] == original["Message-ID"]
     assert parsed["References"].split()[-1] == original["Message-ID"]
     assert "> Wann?" in parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_profile_signed_in_before_smtp_gets_the_permission_or_one_sentence(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """Signed in for IMAP only: sending asks the refresh token for SMTP.Send too. The
+    sandbox's app has SMTP.Send consented, so, as with Entra, the refresh gets it."""
+    store = ProfileStore(tmp_path / "profiles.toml")
+    box.save_profile(store)
+    store.save(replace(store.get("sandbox"), send=False))
+    person = approving(SANDBOX_USER, SANDBOX_PASSWORD, str(box.ca_file))
+    done = invoke(["login", "--profile", "sandbox", "--no-browser"], _env(tmp_path), watch=person)
+    assert done.returncode == 0, done.stderr
+    whoami = json.loads(_run(tmp_path, "whoami", "--json").stdout)
+    assert not any(s.endswith("SMTP.Send") for s in whoami["scopes"])
+    sent = _run(tmp_path, "send", "--to", SANDBOX_USER, "--subject", "Late", "--body", "x")
+    assert sent.returncode == 0, sent.stderr
+
+
+def test_a_profile_whose_app_lacks_smtp_send_gets_one_sentence(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """An app registered with IMAP only: the refresh cannot get SMTP.Send (AADSTS65001), and
+    the error says what to run, once, instead of the identity platform's words."""
+    imap_only_app = "5a1dbe0c-0e65-4e5a-9c1d-0000000013a1"
+    box.identity.register_app(imap_only_app, redirect_uris=("http://localhost",))
+    store = ProfileStore(tmp_path / "profiles.toml")
+    box.save_profile(store)
+    store.save(replace(store.get("sandbox"), client_id=imap_only_app, send=False))
+    person = approving(SANDBOX_USER, SANDBOX_PASSWORD, str(box.ca_file))
+    done = invoke(["login", "--profile", "sandbox", "--no-browser"], _env(tmp_path), watch=person)
+    assert done.returncode == 0, done.stderr
+    sent = _run(tmp_path, "send", "--to", SANDBOX_USER, "--subject", "Late", "--body", "x")
+    assert sent.returncode == 2
+    assert sent.stderr.strip() == (
+        "o365imap: profile 'sandbox' signed in without the permission to send (SMTP.Send): "
+        "run `o365imap login --smtp --profile sandbox` once to add it."
+    )

@@ -101,7 +101,12 @@ def _refresh(platform: Platform, form: Mapping[str, str], app: ClientApp) -> dic
         if form.get("scope"):
             asked = parse_scopes(form["scope"], app.delegated_permissions)
             names_resource = any(s.lower() not in OIDC_SCOPES for s in form["scope"].split())
-            # Entra's refresh tokens serve any resource the user consented to
+            # Entra's refresh tokens serve any resource the user consented to, for the
+            # permissions consented: the grant's own and the app's configured ones. Anything
+            # more needs an interactive sign-in (AADSTS65001 as invalid_grant).
+            consented = {s.lower() for s in (*grant.scopes.full, *app.delegated_permissions)}
+            if names_resource and any(s.lower() not in consented for s in asked.full):
+                raise errors.consent_required(app.client_id, app.name).as_error("invalid_grant")
             scopes = asked if names_resource else dataclasses.replace(scopes, oidc=asked.oidc)
         # Rotation: the grant lives on in the new token only. (Saved by issue(), with the
         # new grant: one write for both.)

@@ -8,6 +8,7 @@ profiles and sign-in, is in tests/test_send_sandbox.py.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -159,3 +160,29 @@ def test_a_ready_message_keeps_its_bytes_and_loses_its_bcc(
     assert b"hidden@" not in received.data and b"other@" not in received.data
     assert received.data.endswith(body)
     assert json.loads(out)["message_id"] == "<ready-1@contoso.example>"
+
+
+def test_a_ready_message_without_from_is_sent_from_the_mailbox(
+    server: FaultySmtp, tmp_path: Path
+) -> None:
+    eml = tmp_path / "ready.eml"
+    eml.write_bytes(b"To: bob@fabrikam.example\nSubject: Report\n\nHello\n")
+    code, _, err = _send(server, tmp_path, "--eml", str(eml))
+    assert code == 0, err
+    (received,) = server.received
+    assert received.sender == USER and f"From: {USER}\r\n".encode() in received.data
+
+
+def test_a_failed_save_after_sending_still_says_it_was_sent(
+    server: FaultySmtp, tmp_path: Path
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = probe.getsockname()[1]  # nothing listens there once closed
+    imap = ["--host", "127.0.0.1", "--port", str(closed), "--security", "plain"]
+    code, out, err = _send(
+        server, tmp_path, *imap, "--to", "bob@fabrikam.example", "--subject", "S",
+        "--body", "B", "--save-to", "Sent", "--json",
+    )  # fmt: skip
+    assert len(server.received) == 1 and code == 3
+    assert json.loads(out)["accepted"] == ["bob@fabrikam.example"]  # a script sees it went
+    assert "was sent, but not saved in Sent" in err

@@ -241,6 +241,12 @@ def test_template_errors_name_the_line(text: str, message: str) -> None:
         parse_template(text, base=BASE)
 
 
+def test_a_blank_line_with_spaces_still_ends_the_header() -> None:
+    text = "To: a@x.org\nSubject: s\n \t\nNote: the meeting moved to 3pm\n"
+    draft = parse_template(text, base=Draft())
+    assert draft.text == "Note: the meeting moved to 3pm\n" and draft.headers == ()
+
+
 def test_a_subject_alone_or_an_attachment_alone_is_a_message(tmp_path: Path) -> None:
     assert parse_template("To: a@x.org\nSubject: call me\n\n", base=Draft()).text == ""
     draft = parse_template(f"To: a@x.org\nAttach: {tmp_path}/f\n\n", base=Draft())

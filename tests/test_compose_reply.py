@@ -182,6 +182,16 @@ def test_an_original_with_odd_headers_still_gives_a_reply() -> None:
     assert draft.text == "nobody wrote:\n> body\n\n"
 
 
+def test_an_id_that_cannot_be_sent_back_is_left_out_of_the_thread() -> None:
+    original = (
+        "From: bob@x.org\nTo: me@contoso.com\nSubject: s\nMessage-ID: <last@x.org>\n"
+        "References: <root@x.org> <caf\u00e9@x.org> <ctl\x01@x.org>\n\nbody\n"
+    ).encode()
+    draft = reply_draft(original, me=ME)
+    assert draft.references == ("<root@x.org>", "<last@x.org>")
+    assert draft.in_reply_to == "<last@x.org>"
+
+
 @pytest.mark.parametrize(
     ("prefix", "subject", "expected"),
     [

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from o365imap import UsageError
+from o365imap import O365ImapError, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.auth import ConnectionSettings
 from o365imap.cli import output
@@ -149,8 +149,6 @@ def send(
                 "--eml sends a ready message as it is: leave out --subject, --body, "
                 "--body-file, --html, --attach, --reply-to, --header and --from"
             )
-        source: Any = sys.stdin.buffer if eml == "-" else eml
-        spooled = spool(source, recipients=recipients or None)
     else:
         if subject is None:
             raise UsageError("a message needs --subject (an empty one: --subject '')")
@@ -168,19 +166,28 @@ def send(
             attachments=tuple(Attachment(Path(p)) for p in attach),
             headers=tuple(_header(h) for h in headers),
         )
-        spooled = None
-    try:
-        conn = replace(resolve(kwargs), **{k: v for k, v in smtp.items() if v is not None})
-        assert conn.user is not None
-        if spooled is None:
-            # the From the message shows: --from, else the mailbox signed in to
-            spooled = spool_draft(draft, sender=conn.user)
+    conn = replace(resolve(kwargs), **{k: v for k, v in smtp.items() if v is not None})
+    assert conn.user is not None
+    if eml is not None:
+        # a ready message without From is sent from the mailbox, as the library's send() does
+        source: Any = sys.stdin.buffer if eml == "-" else eml
+        spooled = spool(source, recipients=recipients or None, default_from=conn.user)
+    else:
+        # the From the message shows: --from, else the mailbox signed in to
+        spooled = spool_draft(draft, sender=conn.user)
+    with spooled:
         with conn.open_sender() as sender:
             result = sender.send_spooled(spooled)
-        saved_uid = _save(conn, spooled, save_to) if save_to else None
-    finally:
-        if spooled is not None:
-            spooled.close()
+        if not save_to:
+            _report(result, as_json, None, None)
+            return
+        try:
+            saved_uid = _save(conn, spooled, save_to)
+        except O365ImapError:
+            # sent all the same: said first, so that a script does not send it again
+            _report(result, as_json, None, None, exit_on_refused=False)
+            click.echo(f"o365imap: the message was sent, but not saved in {save_to}:", err=True)
+            raise
     _report(result, as_json, save_to, saved_uid)
 
 
@@ -190,7 +197,14 @@ def _save(conn: ConnectionSettings, spooled: Spooled, folder: str) -> int | None
         return client.append(folder, spooled.file, flags=("\\Seen",))
 
 
-def _report(result: SendResult, as_json: bool, save_to: str | None, uid: int | None) -> None:
+def _report(
+    result: SendResult,
+    as_json: bool,
+    save_to: str | None,
+    uid: int | None,
+    *,
+    exit_on_refused: bool = True,
+) -> None:
     if as_json:
         record = result.to_json()
         if save_to:
@@ -209,4 +223,5 @@ def _report(result: SendResult, as_json: bool, save_to: str | None, uid: int | N
             ),
             err=True,
         )
-        sys.exit(1)
+        if exit_on_refused:
+            sys.exit(1)

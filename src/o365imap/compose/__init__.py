@@ -18,7 +18,7 @@ Everything public is re-exported here; the modules themselves are private.
 
 from __future__ import annotations
 
-from o365imap.compose._addresses import check_header, parse_addresses
+from o365imap.compose._addresses import bare_address, check_header, parse_addresses
 from o365imap.compose._copy import MAX_HEADER_BYTES, copy_ready_message
 from o365imap.compose._draft import Attachment, Draft, Written
 from o365imap.compose._reply import forward_draft, reply_draft, subject_with
@@ -30,6 +30,7 @@ __all__ = [
     "Attachment",
     "Draft",
     "Written",
+    "bare_address",
     "check_header",
     "copy_ready_message",
     "forward_draft",

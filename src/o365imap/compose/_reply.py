@@ -32,7 +32,9 @@ MAX_REFERENCES = 20  # the thread's first ID and the last 19: enough to thread, 
 FORWARD_LINE = "---------- Forwarded message ---------"  # Gmail's words, which Outlook knows
 _REPLY_PREFIX = re.compile(r"\A\s*(?:(?:re|aw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _FORWARD_PREFIX = re.compile(r"\A\s*(?:(?:fwd?|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# IDs that can be sent back (printable ASCII, as check_message_id wants): one odd ID in a
+# long References chain is left out rather than stop the reply
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]+>")
 
 
 def _parse(original: bytes | BinaryIO) -> EmailMessage:

@@ -11,6 +11,7 @@ template saved unchanged is the person's way of saying "do not send" (``unchange
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from o365imap.errors import UsageError
 
 __all__ = ["parse_template", "render_template", "unchanged"]
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _ADDRESS_FIELDS = {"from": "from", "to": "to", "cc": "cc", "bcc": "bcc", "reply-to": "reply_to"}
 
 
@@ -66,7 +68,10 @@ def parse_template(text: str, *, base: Draft) -> Draft:
     subject, no attachment).
     """
     text = text.replace("\r\n", "\n")
-    header_text, _, body = text.partition("\n\n")
+    # the header ends at the first blank line, spaces or not (an editor may leave one there):
+    # else a body's first line "Note: ..." would become a header and the body go
+    parts = _BLANK_LINE.split(text, maxsplit=1)
+    header_text, body = parts[0], parts[1] if len(parts) > 1 else ""
     header = [line for line in header_text.split("\n") if line.strip()]
     known = {os.path.normpath(a.path): a for a in base.files}
     sender: str | None = None

@@ -34,6 +34,7 @@ from types import TracebackType
 
 from o365imap._transport import Security, make_tls_context
 from o365imap.client._policy import RetryPolicy
+from o365imap.compose import bare_address
 from o365imap.errors import (
     AuthenticationFailed,
     CapabilityMissing,
@@ -42,6 +43,7 @@ from o365imap.errors import (
     MaybeSent,
     MessageTooLarge,
     O365ImapError,
+    ProtocolError,
     ReadTimeout,
     SmtpAuthDisabled,
     Throttled,
@@ -204,8 +206,15 @@ class SmtpSender:
         server refuses this one (it may have expired) or a new connection needs one."""
         if mechanism.upper() not in _MECHANISMS:
             raise UsageError(f"mechanism must be xoauth2 or oauthbearer, not {mechanism!r}")
+        if not user.isascii():
+            raise UsageError(f"SMTP AUTH takes an ASCII mailbox address, not {user!r}")
         self._user, self._token = user, access_token
         self._mechanism, self._refresh = mechanism.upper(), refresh
+        self._sign_in()
+
+    def _sign_in(self) -> None:
+        """Connect if needed and AUTH; a refused token is refreshed once (it may have expired,
+        also while a long-lived sender waited to reconnect)."""
         if not self.connected:
             self.connect()
         try:
@@ -248,11 +257,25 @@ class SmtpSender:
         try:
             smtp.auth(self._mechanism, answer, initial_response_ok=False)
         except smtplib.SMTPAuthenticationError as exc:
-            raise auth_refused(
-                Reply.parse(exc.smtp_code, exc.smtp_error), host=self.host, user=self._user
-            ) from None
+            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            if transient(reply):  # "454 4.7.0 Temporary authentication failure": not the token
+                raise Throttled(
+                    f"{self.host} cannot sign anyone in just now ({reply}): try again later",
+                    command="AUTH",
+                    status=str(reply.status),
+                    code=reply.code,
+                    text=reply.text,
+                    backoff=None,
+                ) from None
+            raise auth_refused(reply, host=self.host, user=self._user) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise self._lost(exc, "signing in") from None
+        except ValueError:  # a 334 challenge that is not base64 (smtplib decodes it)
+            self.close()
+            raise ProtocolError(
+                f"{self.host} answered AUTH {self._mechanism} with a challenge that is not "
+                "base64: not an SMTP AUTH server o365imap can sign in to"
+            ) from None
         self._signed_in = True
         log.debug("signed in to %s as %s with %s", self.host, self._user, self._mechanism)
 
@@ -271,6 +294,7 @@ class SmtpSender:
         ``recipients`` say otherwise; Bcc headers never reach the server. Date, Message-ID
         and From (the signed-in mailbox, or ``sender``) are added when missing.
         """
+        sender = bare_address(sender) if sender else None
         domain = (sender or self._user or "").rpartition("@")[2] or None
         with spool(
             message, recipients=recipients, domain=domain, default_from=sender or self._user
@@ -281,7 +305,8 @@ class SmtpSender:
         """Submit a message already spooled (the CLI spools once, sends, then saves a copy)."""
         if not self._signed_in:
             raise UsageError("sign in first (authenticate_oauth) before sending")
-        envelope_from = sender or spooled.sender or self._user or ""
+        # "Name <a@b>" or a line break would reach MAIL FROM (and the Message-ID's domain)
+        envelope_from = bare_address(sender) if sender else spooled.sender or self._user or ""
         limit = self.max_size
         if limit is not None and spooled.size > limit:
             raise MessageTooLarge(
@@ -296,8 +321,7 @@ class SmtpSender:
         while True:
             try:
                 if not self.connected:
-                    self.connect()
-                    self._authenticate()
+                    self._sign_in()
                 accepted, refusals = self._transaction(spooled, envelope_from)
                 break
             except _Retry as retry:
@@ -387,6 +411,8 @@ class SmtpSender:
         reply = Reply.parse(code, text)
         if transient(reply):
             raise _Retry(reply, command, reconnect=code == 421)
+        if wanted == 354:  # MAIL and RCPT were taken: end that transaction for the next send
+            self._reset()
         assert self._user is not None
         raise refused(reply, command=command, host=self.host, user=self._user, sender=envelope_from)
 

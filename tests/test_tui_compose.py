@@ -453,6 +453,30 @@ def test_a_message_perhaps_sent_is_kept_and_not_sent_again_by_itself(
     assert len(server.received) == 1  # arrived once, and was not sent again
 
 
+def test_a_retry_after_perhaps_sent_keeps_the_message_id(
+    dovecot: DovecotServer, server: FaultySmtp, editor: Editor
+) -> None:
+    """If the first copy did arrive, the second is the same message to the recipient's mail
+    program (same Message-ID), not a new one."""
+    server.faults.cut_after_data = 1
+    editor.plan("text = body_first(text, 'Twice at most.\\n')\n")
+    app = _app(dovecot, server, "Tui13MaybeRetry")
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await _press(pilot, app, "R")
+            await _question(pilot, app)
+            await pilot.press("y")
+            await until(pilot, lambda: app.composer.said.startswith("Perhaps sent"), "the cut")
+            await _question(pilot, app)
+            await pilot.press("r")
+            assert (await _done(pilot, app)).startswith("Sent to ")
+
+    run(scenario)
+    first, second = (_parsed(server, 0), _parsed(server, 1))
+    assert first["Message-ID"] == second["Message-ID"]
+
+
 def test_an_original_over_the_limit_is_refused_in_one_line(
     dovecot: DovecotServer, server: FaultySmtp, editor: Editor, monkeypatch: pytest.MonkeyPatch
 ) -> None:

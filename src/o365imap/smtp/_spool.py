@@ -83,12 +83,16 @@ def spool(
     return Spooled(written.message_id, written.sender, tuple(written.recipients), written.size, out)
 
 
-def spool_draft(draft: Draft, *, sender: str, file: BinaryIO | None = None) -> Spooled:
+def spool_draft(
+    draft: Draft, *, sender: str, file: BinaryIO | None = None, message_id: str | None = None
+) -> Spooled:
     """``draft`` written by :func:`o365imap.compose.write_message` (From ``sender`` unless
-    the draft names one) into ``file``, or a temporary file the Spooled closes."""
+    the draft names one) into ``file``, or a temporary file the Spooled closes.
+    ``message_id``: the one to use (a retry of a message that may have gone keeps its
+    first one, so that the recipient's mail program can drop the copy)."""
     out = file if file is not None else cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115
     try:
-        written = write_message(draft, out, sender=draft.sender or sender)
+        written = write_message(draft, out, sender=draft.sender or sender, message_id=message_id)
     except BaseException:
         if file is None:
             out.close()

@@ -76,7 +76,7 @@ class Outbox:
     open_sender: Callable[[], SmtpSender]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: message_id is set by the first send
 class Writing:
     """One message being written: the template file the editor opens and the draft it was
     rendered from (what the person does not see, In-Reply-To and References, comes from it)."""
@@ -87,6 +87,9 @@ class Writing:
     rendered: str
     uid: int | None = None  # the message answered or forwarded
     folder: str | None = None  # the folder it is in
+    # set by the first attempt to send: a retry (after "perhaps sent") sends the same
+    # Message-ID, so that a copy that did arrive is a duplicate mail programs can drop
+    message_id: str | None = None
 
     @property
     def template(self) -> Path:
@@ -220,7 +223,13 @@ def send(session: Connection, outbox: Outbox, writing: Writing, draft: Draft) ->
     path = writing.directory / "outgoing.eml"
     with open(path, "w+b") as handle:
         try:
-            spooled = spool_draft(draft, sender=outbox.me, file=cast(BinaryIO, handle))
+            spooled = spool_draft(
+                draft,
+                sender=outbox.me,
+                file=cast(BinaryIO, handle),
+                message_id=writing.message_id,
+            )
+            writing.message_id = spooled.message_id
             with outbox.open_sender() as sender:
                 result = sender.send_spooled(spooled)
         finally:

@@ -50,7 +50,6 @@ test-dovecot24: $(STAMP)
 bench: system-deps $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
-	$(PY) benchmarks/bench_compose.py
 
 # Long coverage-guided runs of every fuzz target (a million parser inputs; see
 # docs/reliability.md), the figures printed at the end. FUZZ_ARGS: --scale 0.1, --jobs 1,

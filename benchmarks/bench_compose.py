@@ -112,11 +112,17 @@ def measure(method: str, attachment: Path, target: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "ATTACHMENT", "TARGET"))
+    parser.add_argument("--table", action="store_true", help="print only the Markdown table")
     arguments = parser.parse_args()
     if arguments.worker:
         method, attachment, target = arguments.worker
         worker(method, Path(attachment), Path(target))
         return
+    print("\n".join(report()))
+
+
+def report() -> list[str]:
+    """The Markdown table (run.py puts it in docs/benchmarks.md's sending section)."""
     megabytes = int(os.environ.get("O365IMAP_BENCH_COMPOSE_MB", "30"))
     runs = int(os.environ.get("O365IMAP_BENCH_COMPOSE_RUNS", "3"))
     with tempfile.TemporaryDirectory(prefix="bench-compose-") as tmp:
@@ -127,19 +133,21 @@ def main() -> None:
             for m in METHODS
         }
     mib = 1 << 20
-    print(
-        f"Writing a message with a {megabytes} MB attachment ({runs} runs, Python "
-        f"{sys.version.split()[0]}): median time, largest peaks.\n"
-    )
-    print("| method | time (s) | tracemalloc peak (MiB) | peak RSS (MiB) | message (MiB) |")
-    print("|---|---:|---:|---:|---:|")
+    lines = [
+        f"Writing the message alone, with a {megabytes} MB attachment, to a file ({runs} runs, "
+        "median time, largest peaks; `benchmarks/bench_compose.py`):",
+        "",
+        "| method | time (s) | tracemalloc peak (MiB) | peak RSS (MiB) | message (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for method, found in results.items():
         seconds = statistics.median(r["seconds"] for r in found)
         traced = max(r["traced"] for r in found) / mib
         rss = max(r["rss"] for r in found) / mib
         size = found[0]["size"] / mib
         shown = "imports only (floor)" if method == "imports" else method
-        print(f"| {shown} | {seconds:.2f} | {traced:.1f} | {rss:.1f} | {size:.1f} |")
+        lines.append(f"| {shown} | {seconds:.2f} | {traced:.1f} | {rss:.1f} | {size:.1f} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -279,3 +279,25 @@ def test_a_profile_whose_app_lacks_smtp_send_gets_one_sentence(
         "o365imap: profile 'sandbox' signed in without the permission to send (SMTP.Send): "
         "run `o365imap login --smtp --profile sandbox` once to add it."
     )
+
+
+def test_smtp_settings_given_to_login_are_kept_and_used(box: Sandbox, tmp_path: Path) -> None:
+    """``login --smtp --smtp-security tls --smtp-port N`` keeps them in the profile, and
+    ``send`` then goes over implicit TLS (the sandbox's second submission port)."""
+    store = ProfileStore(tmp_path / "profiles.toml")
+    box.save_profile(store)
+    store.save(replace(store.get("sandbox"), send=False, smtp_port=None))
+    person = approving(SANDBOX_USER, SANDBOX_PASSWORD, str(box.ca_file))
+    done = invoke(
+        ["login", "--profile", "sandbox", "--no-browser", "--smtp", "--smtp-security", "tls",
+         "--smtp-port", str(box.smtps_port)],
+        _env(tmp_path),
+        watch=person,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "o365imap send" in done.stderr
+    saved = ProfileStore(tmp_path / "profiles.toml").get("sandbox")
+    assert (saved.send, saved.smtp_security, saved.smtp_port) == (True, "tls", box.smtps_port)
+    sent = _run(tmp_path, "send", "--to", SANDBOX_USER, "--subject", "Over TLS", "--body", "x")
+    assert sent.returncode == 0, sent.stderr
+    _find(tmp_path, "INBOX", "Over TLS")

@@ -229,6 +229,24 @@ def test_a_taken_sign_in_port_is_one_sentence_and_exit_1(tmp_path: Path) -> None
     assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p, config)]
 
 
+def test_a_taken_smtp_port_is_one_sentence_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        done = _sandbox_fails(tmp_path, tmp_path / "box", "--smtp-port", str(held))
+    assert done.returncode == 1, done.stderr
+    assert f"port {held} on 127.0.0.1 is in use" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_the_same_port_twice_is_exit_1(tmp_path: Path) -> None:
+    done = _sandbox_fails(
+        tmp_path, tmp_path / "box", "--imap-port", "40143", "--smtp-port", "40143"
+    )
+    assert done.returncode == 1 and "the ports must differ" in done.stderr
+
+
 def _reads(cmdline: Path, text: str) -> bool:
     try:
         return text.encode() in cmdline.read_bytes()

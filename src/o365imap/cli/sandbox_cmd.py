@@ -57,6 +57,16 @@ _DEFAULT_MESSAGES = 2000
     help="Sign-in service (HTTPS) port [default: the last run's in this folder, else any "
     "free]; keeping it keeps saved sign-ins valid.",
 )
+@click.option(
+    "--smtp-port",
+    type=WholeNumber(1, 65535),
+    help="SMTP submission (STARTTLS) port [default: the last run's in this folder, else any free].",
+)
+@click.option(
+    "--smtps-port",
+    type=WholeNumber(1, 65535),
+    help="SMTP submission over TLS port [default: the last run's in this folder, else any free].",
+)
 @click.option("--auto-approve", is_flag=True, help="Skip the sign-in page: approve every sign-in.")
 @click.option(
     "--token-lifetime",
@@ -78,6 +88,8 @@ def sandbox(
     imap_port: int | None,
     tls_port: int | None,
     identity_port: int | None,
+    smtp_port: int | None,
+    smtps_port: int | None,
     auto_approve: bool,
     token_lifetime: int,
     profile_name: str,
@@ -88,10 +100,9 @@ def sandbox(
     from o365imap.sandbox.environment import Sandbox  # noqa: PLC0415
     from o365imap.sandbox.state import SandboxPorts  # noqa: PLC0415
 
-    if (imap_port is not None and imap_port in (tls_port, identity_port)) or (
-        tls_port is not None and tls_port == identity_port
-    ):
-        raise click.BadParameter("the three ports must differ", param_hint="--*-port")
+    given = [p for p in (imap_port, tls_port, identity_port, smtp_port, smtps_port) if p]
+    if len(set(given)) != len(given):
+        raise click.BadParameter("the ports must differ", param_hint="--*-port")
     # Failures to set up or start are SandboxErrors: one sentence, exit 3 (1 for a port taken).
     root = directory or home_dir("data") / "sandbox"
     box = Sandbox(
@@ -99,7 +110,7 @@ def sandbox(
         bulk_count=messages if messages is not None else _DEFAULT_MESSAGES,
         auto_approve=auto_approve,
         access_token_lifetime=token_lifetime,
-        ports=SandboxPorts(imap_port, tls_port, identity_port),
+        ports=SandboxPorts(imap_port, tls_port, identity_port, smtp_port, smtps_port),
         top_up=messages is not None,
     )
     stop = threading.Event()

@@ -32,6 +32,7 @@ from o365imap.auth import ProfileStore, TokenStore
 from o365imap.protocol.utf7 import decode_utf7
 from o365imap.sandbox.clients import (
     ClientSetup,
+    _neomutt_quote,
     render_mbsync,
     render_neomutt,
     render_offlineimap,
@@ -175,11 +176,12 @@ def log_size(box: Sandbox) -> int:
     return box.dovecot.log_path.stat().st_size
 
 
-def logins_since(box: Sandbox, offset: int) -> list[str]:
+def logins_since(box: Sandbox, offset: int, service: str = "imap") -> list[str]:
+    """Dovecot's log lines for ``service``'s logins (imap, submission) since ``offset``."""
     with open(box.dovecot.log_path, "rb") as log:
         log.seek(offset)
         lines = log.read().decode("utf-8", "replace").splitlines()
-    return [line for line in lines if "imap-login: Info: Login:" in line]
+    return [line for line in lines if f"{service}-login: Info: Login:" in line]
 
 
 def assert_xoauth2_over_tls(logins: list[str]) -> None:
@@ -396,6 +398,70 @@ def test_neomutt_asks_before_trusting_a_certificate_from_another_ca(
         neomutt.keys("q")
         neomutt.wait_for("[neomutt exited: 0]")
     assert logins_since(box, offset) == []
+
+
+def neomutt_sending(box: Sandbox, setup: ClientSetup, mechanism: str = "xoauth2") -> str:
+    """The lines that would make neomutt send through the sandbox's submission service
+    (STARTTLS, ``mechanism``, the IMAP token command); see the test below for why the renderings
+    leave them out."""
+    q = _neomutt_quote
+    return (
+        f"set smtp_url={q(f'smtp://{setup.host}:{box.smtp_port}/')}\n"
+        f"set smtp_user={q(setup.user)}\n"
+        f"set smtp_authenticators={q(mechanism)}\n"
+        f"set smtp_oauth_refresh_command={q(setup.token_command)}\n"
+        f"set from={q(setup.user)}\n"
+        "set copy=no\n"  # the server files the Sent copy itself, as Exchange does
+    )
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "refusal"),
+    [
+        ("xoauth2", "SMTP session failed: 500 5.5.2 Line too long"),
+        ("oauthbearer", "OAUTH token is too big"),
+    ],
+)
+def test_neomutt_cannot_send_through_dovecots_submission(
+    mechanism: str, refusal: str, box: Sandbox, home: Path, tmp_path: Path
+) -> None:
+    """Why the neomutt rendering does not send. neomutt (Debian 12's 20220429, and upstream's
+    send/smtp.c still) always puts XOAUTH2's token on the AUTH line itself
+    (``AUTH XOAUTH2 <initial response>``), never after a ``334``. Dovecot's submission-login
+    takes at most 1,025 bytes of command parameters (LOGIN_MAX_INBUF_SIZE; 8,192 only for a
+    response after ``334``), and a token of Entra's size (the sandbox's are about 1,500
+    characters) makes the line twice that: ``500 5.5.2 Line too long``, before any login.
+    OAUTHBEARER is no way out: neomutt refuses any token over 512 bytes for it, before it
+    sends AUTH.
+
+    Should this test fail because the message went, neomutt learnt to wait for the ``334``:
+    add :func:`neomutt_sending`'s lines to ``render_neomutt`` and turn this into a test that
+    the message arrives in INBOX with a copy in Sent."""
+    need(NEOMUTT)
+    env = dict(client_env(tmp_path), LANG="C.UTF-8")
+    setup = client_setup(box, home, tmp_path / "mail")
+    command = install(render_neomutt(setup) + neomutt_sending(box, setup, mechanism), env)
+    subject = f"neomutt sends {tmp_path.name}"
+    offset = log_size(box)
+    result = subprocess.run(
+        ["sh", "-c", f"{command} -s {shlex.quote(subject)} -- {shlex.quote(SANDBOX_USER)}"],
+        input="Sent by neomutt through the sandbox's submission service.\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"Authenticating ({mechanism.upper()})..." in result.stdout
+    assert refusal in result.stderr
+    assert logins_since(box, offset, "submission") == []
+    profiles = ProfileStore(home / "profiles.toml")
+    tokens = TokenStore(home / "tokens.json", use_keyring=False)
+    with open_profile("sandbox", profiles=profiles, tokens=tokens) as client:
+        for folder in ("INBOX", "Sent"):
+            client.select(folder, readonly=True)
+            assert client.find(subject=subject) == [], folder
 
 
 # ---------------------------------------------------------------- what users are given

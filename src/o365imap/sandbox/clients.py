@@ -174,6 +174,10 @@ def render_neomutt(setup: ClientSetup) -> str:
 
     ``ssl_ca_certificates_file`` is honoured by Debian's neomutt, which is built with GnuTLS.
     ``imap_oauth_refresh_command`` runs at every connection, so the token is always fresh.
+
+    It does not send: neomutt puts XOAUTH2's token on the ``AUTH`` line itself, which is longer
+    than Dovecot's submission service takes (``500 5.5.2 Line too long``), and its OAUTHBEARER
+    takes no token of Entra's size (``tests/test_sandbox_clients.py`` shows both).
     """
     q = _neomutt_quote
     return (

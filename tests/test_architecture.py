@@ -24,6 +24,7 @@ counted: a dependency for the type checker is a dependency of the design too.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -406,3 +407,20 @@ def test_only_the_flows_module_imports_msal() -> None:
         if module == "o365imap.auth.flows" or within(module, SANDBOX):
             continue
         assert not [str(i) for i in IMPORTS[module] if within(i.target, "msal")], module
+
+
+def test_starting_a_command_loads_neither_sending_nor_the_sandbox() -> None:
+    """``o365imap token`` is a mail client's password command: it starts without smtplib's
+    side (compose, smtp: loaded by ``send`` and by sending's names in ``o365imap``), the
+    sandbox and the mail browser."""
+    probe = (
+        "import sys, o365imap, o365imap.cli\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[:2] in (\n"
+        "    ['o365imap', 'smtp'], ['o365imap', 'compose'], ['o365imap', 'sandbox'],\n"
+        "    ['o365imap', 'tui']) or m in ('smtplib', 'textual'))\n"
+        "print(loaded)\n"
+        "o365imap.SmtpSender\n"
+        "print('o365imap.smtp' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True"]

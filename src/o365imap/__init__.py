@@ -9,11 +9,12 @@ underscore and the ``cli``, ``tui`` and ``sandbox`` packages are private; ``o365
 those who need more.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from o365imap._transport import Security
 from o365imap.auth.connect import open_profile, open_sender, open_token
 from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
 from o365imap.client._policy import RetryPolicy
-from o365imap.compose import Attachment, Draft
 from o365imap.errors import (
     AuthenticationFailed,
     AuthError,
@@ -86,7 +87,6 @@ from o365imap.protocol import (
     LiteralStarted,
     SequenceSet,
 )
-from o365imap.smtp import SendResult, SmtpSender
 
 __version__ = "0.1.0"
 
@@ -171,3 +171,32 @@ __all__ = [
     "save_message",
     "save_parts",
 ]
+
+
+if _TYPE_CHECKING:
+    from o365imap.compose import Attachment, Draft
+    from o365imap.smtp import SendResult, SmtpSender
+
+# Sending's names load o365imap.smtp and o365imap.compose on first use: a script that only
+# reads mail (and every command but `send`) starts without them.
+_LAZY = {
+    "Attachment": "o365imap.compose",
+    "Draft": "o365imap.compose",
+    "SendResult": "o365imap.smtp",
+    "SmtpSender": "o365imap.smtp",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'o365imap' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

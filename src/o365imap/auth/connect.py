@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from o365imap._transport import Security
 from o365imap.auth.cache import TokenStore
@@ -33,7 +33,9 @@ from o365imap.auth.profiles import (
 from o365imap.client import ImapClient
 from o365imap.errors import InteractionRequired, UsageError
 from o365imap.limits import DEFAULT_TIMEOUT
-from o365imap.smtp import SmtpSender
+
+if TYPE_CHECKING:
+    from o365imap.smtp import SmtpSender
 
 __all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_sender", "open_token"]
 
@@ -150,6 +152,9 @@ class ConnectionSettings:
         tenant has consented to it; when it has not, InteractionRequired says to run
         ``o365imap login --smtp`` once.
         """
+        # Imported here: reading mail (and `o365imap token`) starts without smtplib's side.
+        from o365imap.smtp import SmtpSender  # noqa: PLC0415
+
         user = self._mailbox()
         token, refresh = self._token_source(send=True)
         sender = SmtpSender(

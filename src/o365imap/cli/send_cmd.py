@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,8 +24,9 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
-from o365imap.compose import Attachment, Draft, parse_addresses
-from o365imap.smtp import SendResult, Spooled, spool, spool_draft
+
+if TYPE_CHECKING:
+    from o365imap.smtp import SendResult, Spooled
 
 __all__ = ["send"]
 
@@ -75,6 +76,8 @@ def _header(value: str) -> tuple[str, str]:
 
 def _addresses(values: tuple[str, ...]) -> tuple[str, ...]:
     """Each option's value may list several addresses (``--to "a@x, B <b@y>"``)."""
+    from o365imap.compose import parse_addresses  # noqa: PLC0415 - lazily, as in send()
+
     return tuple(str(a) for value in values for a in parse_addresses(value))
 
 
@@ -140,6 +143,10 @@ def send(
 
     Exit 1 when a recipient was refused (the others got it), 2 when the sign-in was refused.
     """
+    # Imported here: every other command (`o365imap token` first) starts without them.
+    from o365imap.compose import Attachment, Draft, parse_addresses  # noqa: PLC0415
+    from o365imap.smtp import spool, spool_draft  # noqa: PLC0415
+
     smtp = {k: kwargs.pop(k) for k in ("smtp_host", "smtp_port", "smtp_security")}
     recipients = _addresses(to) + _addresses(cc) + _addresses(bcc)
     # Everything about the input is checked before signing in.

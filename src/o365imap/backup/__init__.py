@@ -1,0 +1,14 @@
+"""Backing up, exporting and importing whole mailboxes: Maildir, mbox or .eml files.
+
+``export_mailbox(connect, ExportOptions(destination, format=...))`` copies every folder (or
+those named) into a destination, incrementally (a rerun fetches only what is missing and
+brings flags up to date) and safely (killed at any moment, a rerun completes with every
+message exactly once). The command line's ``o365imap export`` and ``o365imap import`` are
+built on it.
+"""
+
+from __future__ import annotations
+
+from ._engine import ExportEvent, ExportOptions, ExportReport, FolderReport, export_mailbox
+
+__all__ = ["ExportEvent", "ExportOptions", "ExportReport", "FolderReport", "export_mailbox"]

@@ -1,0 +1,398 @@
+"""Exporting a mailbox: which messages each folder needs, fetched in bulk, into a store.
+
+For each folder, on a connection of its own (up to ``jobs`` folders at once): EXAMINE, the
+folder's state (a changed UIDVALIDITY retires the old copy beside the new one), one listing
+``UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)`` compared with what the store holds,
+flags brought up to date, then the missing messages fetched in batches of up to 500 messages
+or 32 MB, ``UID FETCH <set> (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])``, each body
+streamed into the store as it arrives (memory stays flat whatever the sizes) and committed
+whole. After each batch the store is made durable and the state saved: a run killed at any
+moment leaves whole messages and a state that claims none it does not have; the next run
+fetches exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from o365imap.client import ImapClient
+from o365imap.errors import O365ImapError, StorageError, UsageError
+from o365imap.models import Folder, StreamedLiteral
+from o365imap.protocol.commands import SequenceSet
+from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
+
+from ._layout import folder_path
+from ._maildir import MaildirStore
+from ._state import FolderState, state_path
+from ._store import FolderStore, Incoming, MessageMeta
+
+__all__ = ["ExportEvent", "ExportOptions", "ExportReport", "FolderReport", "export_mailbox"]
+
+log = logging.getLogger("o365imap.backup")
+
+Format = Literal["maildir", "mbox", "eml"]
+FORMATS: tuple[Format, ...] = ("maildir", "mbox", "eml")
+_META = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
+_BODY = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
+_STREAM_ABOVE = 64 * 1024  # bodies larger than this flow to disk in chunks
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export, where, how."""
+
+    destination: Path
+    format: Format = "maildir"
+    folders: tuple[str, ...] = ()  # empty: every selectable folder
+    since: date | None = None
+    jobs: int = 4
+    mirror: bool = False  # remove from the backup what the server no longer has
+    batch_messages: int = 500
+    batch_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise UsageError(f"the format is one of {', '.join(FORMATS)}, not {self.format!r}")
+        if not 1 <= self.jobs <= 16:
+            raise UsageError(f"--jobs is between 1 and 16, not {self.jobs}")
+
+
+@dataclass
+class FolderReport:
+    """One folder's export: what it found and did."""
+
+    folder: str
+    path: str
+    messages: int = 0  # on the server (since --since)
+    new: int = 0
+    updated: int = 0  # flags brought up to date
+    kept: int = 0  # already in the backup, unchanged
+    removed: int = 0  # --mirror
+    deleted_on_server: int = 0  # kept in the backup (no --mirror)
+    bytes: int = 0  # of new messages
+    size_differs: list[int] = field(default_factory=list)  # UIDs whose bytes != RFC822.SIZE
+    retired: str | None = None  # where the old copy went (UIDVALIDITY changed)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class ExportReport:
+    folders: list[FolderReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.folders)
+
+
+@dataclass(frozen=True)
+class ExportEvent:
+    """Progress: ``kind`` is "folder" (a folder starts: ``total``/``total_bytes`` to fetch),
+    "message" (one stored: ``bytes``), or "done" (a folder ends: ``report``)."""
+
+    kind: Literal["folder", "message", "done"]
+    folder: str
+    total: int = 0
+    total_bytes: int = 0
+    bytes: int = 0
+    report: FolderReport | None = None
+
+
+Progress = Callable[[ExportEvent], None]
+
+
+def export_mailbox(
+    connect: Callable[[], ImapClient],
+    options: ExportOptions,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Export the mailbox ``connect()`` signs in to, as ``options`` say; a report per folder.
+
+    ``connect`` is called once per connection (``jobs`` at most at once). A folder that fails
+    is reported with its error and the others go on; an error of the destination itself
+    (StorageError) stops the export.
+    """
+    started = time.perf_counter()
+    destination = options.destination
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot make {destination}: {exc.strerror}") from exc
+    emit = progress or (lambda event: None)
+    lock = threading.Lock()
+
+    def say(event: ExportEvent) -> None:
+        with lock:  # the caller's progress display is not thread-safe
+            emit(event)
+
+    with connect() as client:
+        folders = _chosen(client.list_folders(), options.folders)
+        if options.jobs == 1 or len(folders) == 1:
+            reports = [_export_folder(client, f, options, say) for f in folders]
+        else:
+            reports = _in_parallel(connect, client, folders, options, say)
+    return ExportReport(reports, time.perf_counter() - started)
+
+
+def _chosen(listed: Sequence[Folder], wanted: Sequence[str]) -> list[Folder]:
+    selectable = [f for f in listed if f.selectable]
+    if not wanted:
+        return selectable
+    by_name = {f.name: f for f in selectable}
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        raise UsageError(f"no such folder: {', '.join(missing)} (o365imap folders lists them)")
+    return [by_name[name] for name in wanted]
+
+
+def _in_parallel(
+    connect: Callable[[], ImapClient],
+    first: ImapClient,
+    folders: list[Folder],
+    options: ExportOptions,
+    say: Progress,
+) -> list[FolderReport]:
+    """Folders shared among ``jobs`` connections, the largest first (they take longest)."""
+    queue = list(folders)
+    reports: dict[str, FolderReport] = {}
+    lock = threading.Lock()
+
+    def work(client: ImapClient) -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                folder = queue.pop(0)
+            report = _export_folder(client, folder, options, say)
+            with lock:
+                reports[folder.name] = report
+
+    def worker() -> None:
+        with connect() as client:
+            work(client)
+
+    extra = min(options.jobs, len(folders)) - 1
+    with ThreadPoolExecutor(max_workers=extra) as pool:
+        futures = [pool.submit(worker) for _ in range(extra)]
+        work(first)
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()  # a connection that could not be made: its error, here
+    return [reports[f.name] for f in folders if f.name in reports]
+
+
+# -- one folder ------------------------------------------------------------------------------
+
+
+def _export_folder(
+    client: ImapClient, folder: Folder, options: ExportOptions, say: Progress
+) -> FolderReport:
+    started = time.perf_counter()
+    relative = folder_path(folder.name, folder.delimiter)
+    report = FolderReport(folder.name, str(relative))
+    try:
+        _sync_folder(client, folder, options, report, say)
+    except StorageError:
+        raise
+    except O365ImapError as exc:
+        report.error = str(exc)
+        log.warning("%s: %s", folder.name, exc)
+    report.seconds = time.perf_counter() - started
+    say(ExportEvent("done", folder.name, report=report))
+    return report
+
+
+def _sync_folder(
+    client: ImapClient,
+    folder: Folder,
+    options: ExportOptions,
+    report: FolderReport,
+    say: Progress,
+) -> None:
+    destination = options.destination
+    info = client.select(folder.name, readonly=True)
+    uidvalidity = info.uidvalidity or 0
+    where = state_path(destination, folder.name)
+    state = FolderState.load(where)
+    if state is not None and state.format != options.format:
+        raise UsageError(
+            f"{destination} holds a {state.format} export of {folder.name}: export into "
+            f"another folder to change the format"
+        )
+    if state is not None and state.uidvalidity not in (None, uidvalidity):
+        report.retired = _retire(destination, state)
+        state = None
+    if state is None:
+        state = FolderState(folder.name, options.format, report.path, uidvalidity)
+    store = _open_store(options.format, destination / report.path, uidvalidity)
+    try:
+        store.recover(state)
+        stored = dict(store.stored())
+        server = _listing(client, info.exists, options.since)
+        report.messages = len(server)
+        missing = [meta for uid, meta in sorted(server.items()) if uid not in stored]
+        for uid, meta in server.items():
+            have = stored.get(uid)
+            if have is None:
+                continue
+            wanted = {f for f in meta.flags if f != "\\Recent"}
+            if set(have.flags) != wanted:
+                store.set_flags(uid, meta.flags)
+                report.updated += 1
+            else:
+                report.kept += 1
+        gone = [uid for uid in stored if uid not in server and _in_scope(uid, server, options)]
+        if options.mirror:
+            for uid in gone:
+                store.remove(uid)
+            report.removed = len(gone)
+        else:
+            report.deleted_on_server = len(gone)
+        total_bytes = sum(m.size for m in missing)
+        say(ExportEvent("folder", folder.name, total=len(missing), total_bytes=total_bytes))
+        for batch in _batches(missing, options.batch_messages, options.batch_bytes):
+            _fetch_batch(client, store, batch, report, folder.name, say)
+            store.checkpoint(state)
+            state.last_uid = max(state.last_uid, batch[-1].uid)
+            state.save(where)
+        store.checkpoint(state)
+        if missing or state.uidvalidity is None or not where.exists():
+            state.save(where)
+    finally:
+        store.close()
+
+
+def _in_scope(uid: int, server: Mapping[int, MessageMeta], options: ExportOptions) -> bool:
+    # With --since, the server's listing is a window: a message outside it is not "gone".
+    return options.since is None
+
+
+def _retire(destination: Path, state: FolderState) -> str:
+    """The old copy moves aside, under a name that says why; nothing of it is lost."""
+    old = destination / state.path
+    target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}-{n}")
+    for suffix in ("", ".mbox"):
+        source = old.with_name(old.name + suffix)
+        if source.exists():
+            os.rename(source, target.with_name(target.name + suffix))
+    log.warning("%s: UIDVALIDITY changed; the old copy is now %s", state.folder, target)
+    return str(target.relative_to(destination))
+
+
+def _open_store(fmt: str, path: Path, uidvalidity: int) -> FolderStore:
+    if fmt == "maildir":
+        return MaildirStore(path, uidvalidity)
+    if fmt == "mbox":
+        from ._mbox import MboxStore  # noqa: PLC0415
+
+        return MboxStore(path, uidvalidity)
+    from ._eml import EmlStore  # noqa: PLC0415
+
+    return EmlStore(path, uidvalidity)
+
+
+def _listing(client: ImapClient, exists: int, since: date | None) -> dict[int, MessageMeta]:
+    """Every message's UID, flags, size and internal date: one FETCH (or one SEARCH and one
+    FETCH with --since)."""
+    if exists == 0:
+        return {}
+    if since is None:
+        messages: SequenceSet | list[int] = SequenceSet.range(1, None)
+        uid = False
+    else:
+        found = client.search(f"SINCE {since.strftime('%d-%b-%Y')}", uid=True)
+        if not found:
+            return {}
+        messages, uid = SequenceSet(found), True
+    listing: dict[int, MessageMeta] = {}
+    for response in client.iter_fetch(messages, _META, uid=uid):
+        meta = _meta(response)
+        if meta is not None:
+            listing[meta.uid] = meta
+    return listing
+
+
+def _meta(response: Fetch) -> MessageMeta | None:
+    items = response.items
+    uid = items.get("UID")
+    if not isinstance(uid, int):
+        return None
+    flags = tuple(str(f) for f in items.get("FLAGS", ()) if str(f) != "\\Recent")
+    size = items.get("RFC822.SIZE")
+    return MessageMeta(uid, flags, items.get("INTERNALDATE"), size if isinstance(size, int) else 0)
+
+
+def _batches(
+    messages: Iterable[MessageMeta], most: int, most_bytes: int
+) -> Iterator[list[MessageMeta]]:
+    batch: list[MessageMeta] = []
+    size = 0
+    for meta in messages:
+        if batch and (len(batch) >= most or size + meta.size > most_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(meta)
+        size += meta.size
+    if batch:
+        yield batch
+
+
+def _fetch_batch(
+    client: ImapClient,
+    store: FolderStore,
+    batch: list[MessageMeta],
+    report: FolderReport,
+    folder: str,
+    say: Progress,
+) -> None:
+    wanted = {meta.uid for meta in batch}
+    incoming: Incoming | None = None
+    try:
+        events = client.iter_fetch_events(
+            SequenceSet(sorted(wanted)), _BODY, uid=True, stream_threshold=_STREAM_ABOVE
+        )
+        for event in events:
+            if isinstance(event, LiteralStarted):
+                incoming = store.incoming()
+            elif isinstance(event, LiteralData):
+                assert incoming is not None
+                incoming.write(event.data)
+            elif isinstance(event, LiteralEnded):
+                pass
+            elif isinstance(event, Fetch):
+                meta = _meta(event)
+                body = event.items.get("BODY[]")
+                if meta is None or meta.uid not in wanted or body is None:
+                    if incoming is not None:
+                        incoming.discard()
+                        incoming = None
+                    continue
+                if not isinstance(body, StreamedLiteral):
+                    incoming = store.incoming()
+                    incoming.write(bytes(body))
+                assert incoming is not None
+                written = incoming.size
+                store.commit(incoming, meta)
+                incoming = None
+                wanted.discard(meta.uid)
+                if written != meta.size:
+                    report.size_differs.append(meta.uid)
+                report.new += 1
+                report.bytes += written
+                say(ExportEvent("message", folder, bytes=written))
+    finally:
+        if incoming is not None:
+            incoming.discard()

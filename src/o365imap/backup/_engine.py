@@ -18,7 +18,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -161,15 +160,22 @@ def _in_parallel(
     options: ExportOptions,
     say: Progress,
 ) -> list[FolderReport]:
-    """Folders shared among ``jobs`` connections, the largest first (they take longest)."""
+    """Folders shared among ``jobs`` connections, in the order listed.
+
+    The other connections run in daemon threads, so that Ctrl-C or a signal in the main
+    thread ends the command at once: a thread cut in the middle of a message leaves what a
+    kill -9 would (a temporary file, or bytes after an mbox's committed length), which the
+    next run clears.
+    """
     queue = list(folders)
     reports: dict[str, FolderReport] = {}
+    failures: list[BaseException] = []
     lock = threading.Lock()
 
     def work(client: ImapClient) -> None:
         while True:
             with lock:
-                if not queue:
+                if not queue or failures:
                     return
                 folder = queue.pop(0)
             report = _export_folder(client, folder, options, say)
@@ -177,16 +183,31 @@ def _in_parallel(
                 reports[folder.name] = report
 
     def worker() -> None:
-        with connect() as client:
-            work(client)
+        try:
+            client = connect()
+        except O365ImapError as exc:
+            # Office 365 limits connections per mailbox: fewer connections, same export.
+            log.warning("an extra connection could not be made (%s): going on with fewer", exc)
+            return
+        try:
+            with client:
+                work(client)
+        except BaseException as exc:  # a full disk: the main thread stops and says it
+            with lock:
+                failures.append(exc)
 
-    extra = min(options.jobs, len(folders)) - 1
-    with ThreadPoolExecutor(max_workers=extra) as pool:
-        futures = [pool.submit(worker) for _ in range(extra)]
-        work(first)
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            future.result()  # a connection that could not be made: its error, here
+    threads = [
+        threading.Thread(target=worker, name=f"export-{n}", daemon=True)
+        for n in range(min(options.jobs, len(folders)) - 1)
+    ]
+    for thread in threads:
+        thread.start()
+    work(first)
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if failures:
+        raise failures[0]
     return [reports[f.name] for f in folders if f.name in reports]
 
 

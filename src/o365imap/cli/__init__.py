@@ -37,6 +37,7 @@ from o365imap._terminal_text import for_terminal
 from o365imap.cli import (  # noqa: F401 - they register commands
     append_cmd,
     changes_cmd,
+    export_cmd,
     folder_cmd,
     mailbox,
     messages_cmd,

@@ -28,6 +28,7 @@ __all__ = [
     "Connection",
     "client_secret",
     "connection_options",
+    "many_mailboxes_options",
     "open_client",
     "resolve",
 ]
@@ -40,6 +41,20 @@ Connection = ConnectionSettings
 
 def connection_options(func: F) -> F:
     """The options every mailbox command takes."""
+    return _with_options(func, many_users=False)
+
+
+def many_mailboxes_options(func: F) -> F:
+    """The same, with ``--user`` repeatable (app-only access to several mailboxes)."""
+    return _with_options(func, many_users=True)
+
+
+def _with_options(func: F, *, many_users: bool) -> F:
+    user_help = (
+        "Mailbox address to sign in as (repeat it for several mailboxes with app-only access)."
+        if many_users
+        else "Mailbox address to sign in as."
+    )
     options = [
         click.option(
             "--profile",
@@ -64,7 +79,7 @@ def connection_options(func: F) -> F:
             envvar="O365IMAP_CA_FILE",
             help="Trust this CA (PEM) for every TLS connection the command makes.",
         ),
-        click.option("--user", envvar="O365IMAP_USER", help="Mailbox address to sign in as."),
+        click.option("--user", envvar="O365IMAP_USER", multiple=many_users, help=user_help),
         click.option(
             "--access-token",
             envvar="O365IMAP_ACCESS_TOKEN",

@@ -1,0 +1,261 @@
+"""``o365imap export`` against a real Dovecot: a whole mailbox into Maildir, incrementally,
+killed at random moments, verified, and served again by a second Dovecot.
+
+The mailbox is the test bed's (every folder, names in several scripts, 2,000 generated
+messages in ``Bulk``), on a Dovecot of the module's own so that tests may change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli_runner import invoke
+from o365imap import ImapClient, SequenceSet
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.seed import Testbed, seed_testbed
+from test_cli import environment, json_lines
+
+USER = "exporter@example.com"
+BULK = 2_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    with DovecotServer(tmp_path_factory.mktemp("export-dovecot")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def testbed(server: DovecotServer) -> Testbed:
+    return seed_testbed(server, USER, bulk_count=BULK)
+
+
+def _client(server: DovecotServer, user: str = USER) -> ImapClient:
+    client = ImapClient(server.host, server.imaps_port, ca_file=str(server.ca_file), timeout=20)
+    client.connect()
+    client.authenticate_oauth(user, server.mint_token(user))
+    return client
+
+
+def _args(server: DovecotServer, user: str = USER) -> list[str]:
+    return [
+        "--host", server.host, "--port", str(server.imaps_port),
+        "--ca-file", str(server.ca_file), "--user", user,
+    ]  # fmt: skip
+
+
+def _export(server: DovecotServer, dest: Path, *args: str) -> list[dict[str, object]]:
+    done = invoke(
+        ["export", str(dest), *args, "--json", *_args(server)],
+        environment(server.mint_token(USER)),
+    )
+    assert done.returncode == 0, done.stderr
+    return json_lines(done.stdout)
+
+
+def _server_view(
+    server: DovecotServer, user: str = USER
+) -> dict[str, Counter[tuple[str, str, str]]]:
+    """Per folder: (body digest, flags, internal date) of every message, as a multiset."""
+    view: dict[str, Counter[tuple[str, str, str]]] = {}
+    with _client(server, user) as client:
+        for folder in client.list_folders():
+            if not folder.selectable:
+                continue
+            info = client.select(folder.name, readonly=True)
+            found: Counter[tuple[str, str, str]] = Counter()
+            if info.exists:
+                items = "(UID FLAGS INTERNALDATE)"
+                listed = list(client.iter_fetch(SequenceSet.range(1, None), items))
+                for response in listed:
+                    digest = hashlib.sha256()
+                    for chunk in client.iter_section(response.items["UID"]):
+                        digest.update(chunk)
+                    flags = sorted(f for f in response.items["FLAGS"] if f != "\\Recent")
+                    when = response.items["INTERNALDATE"].isoformat()
+                    found[(digest.hexdigest(), " ".join(flags), when)] += 1
+            view[folder.name] = found
+    return view
+
+
+def _maildir_uids(folder: Path) -> Counter[int]:
+    uids: Counter[int] = Counter()
+    for sub in ("cur", "new"):
+        for name in os.listdir(folder / sub):
+            uids[int(name.split(".M", 1)[1].split("U", 1)[0])] += 1
+    return uids
+
+
+def test_a_first_export_holds_every_message_byte_for_byte(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    lines = _export(server, dest)
+    *folders, summary = lines
+    assert summary["summary"] and summary["failed"] == 0
+    by_name = {f["folder"]: f for f in folders}
+    for name, seeded in testbed.folders.items():
+        assert by_name[name]["new"] == len(seeded), name
+    assert summary["messages"] == sum(len(m) for m in testbed.folders.values())
+    # Bulk: every UID once, bytes as the server has them, date as the file's time
+    with _client(server) as client:
+        client.select("Bulk", readonly=True)
+        first = next(client.iter_fetch("1", "(UID INTERNALDATE BODY.PEEK[])"))
+    uid = first.items["UID"]
+    (path,) = [p for p in (dest / "Bulk" / "cur").iterdir() if f".M{uid}U" in p.name]
+    assert path.read_bytes() == first.items["BODY[]"]
+    assert int(path.stat().st_mtime) == int(first.items["INTERNALDATE"].timestamp())
+    assert sorted(_maildir_uids(dest / "Bulk").values()) == [1] * BULK
+    # non-ASCII names are readable on disk
+    assert (dest / "Отчёты" / "2024" / "cur").is_dir() and (dest / "日本語").is_dir()
+
+
+def test_a_rerun_fetches_nothing_and_brings_flags_up_to_date(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    _export(server, dest, "Projects/Alpha")
+    with _client(server) as client:
+        client.select("Projects/Alpha")
+        client.add_flags([1], ["\\Flagged", "$Forwarded"])
+        uid = client.append("Projects/Alpha", b"Subject: late\r\n\r\nlate\r\n")
+        assert uid is not None
+    try:
+        (folder,) = [f for f in _export(server, dest, "Projects/Alpha") if not f.get("summary")]
+        assert (folder["new"], folder["updated"]) == (1, 1)
+        assert folder["kept"] == len(testbed.folders["Projects/Alpha"]) - 1
+        names = os.listdir(dest / "Projects" / "Alpha" / "cur")
+        (flagged,) = [n for n in names if ".M1U" in n]
+        assert flagged.endswith(":2,Fa") or flagged.split(":2,")[1].startswith("F")
+        assert "$Forwarded" in (dest / "Projects" / "Alpha" / "dovecot-keywords").read_text()
+    finally:
+        with _client(server) as client:
+            client.select("Projects/Alpha")
+            client.remove_flags([1], ["\\Flagged", "$Forwarded"])
+            client.delete([uid], permanently=True)
+    # deleted on the server: kept in the backup, unless --mirror
+    (folder,) = [f for f in _export(server, dest, "Projects/Alpha") if not f.get("summary")]
+    assert folder["deleted_on_server"] == 1 and folder["removed"] == 0
+    assert f".M{uid}U" in " ".join(os.listdir(dest / "Projects" / "Alpha" / "cur"))
+    (folder,) = [
+        f for f in _export(server, dest, "Projects/Alpha", "--mirror") if not f.get("summary")
+    ]
+    assert folder["removed"] == 1
+    assert f".M{uid}U" not in " ".join(os.listdir(dest / "Projects" / "Alpha" / "cur"))
+
+
+def test_a_renumbered_folder_is_exported_afresh_beside_the_old_copy(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    with _client(server) as client:
+        client.create_folder("Renumbered", exist_ok=True)
+        client.append("Renumbered", b"Subject: one\r\n\r\none\r\n")
+    _export(server, dest, "Renumbered")
+    with _client(server) as client:  # same name, new folder: a new UIDVALIDITY
+        client.delete_folder("Renumbered")
+        client.create_folder("Renumbered")
+        client.append("Renumbered", b"Subject: two\r\n\r\ntwo\r\n")
+    (folder,) = [f for f in _export(server, dest, "Renumbered") if not f.get("summary")]
+    assert folder["retired"] and folder["new"] == 1
+    old = dest / str(folder["retired"])
+    assert [p.read_bytes() for p in (old / "cur").iterdir()] == [b"Subject: one\r\n\r\none\r\n"]
+    assert [p.read_bytes() for p in (dest / "Renumbered" / "cur").iterdir()] == [
+        b"Subject: two\r\n\r\ntwo\r\n"
+    ]
+
+
+def test_verify_matches_then_names_what_is_missing(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    _export(server, dest, "INBOX", "Sent")
+    env = environment(server.mint_token(USER))
+    done = invoke(["export", str(dest), "--verify", *_args(server)], env)
+    assert done.returncode == 0, done.stderr
+    assert "matches the server" in done.stdout
+    victim = next((dest / "Sent" / "cur").iterdir())
+    uid = int(victim.name.split(".M", 1)[1].split("U", 1)[0])
+    victim.unlink()
+    done = invoke(["export", str(dest), "--verify", "--json", *_args(server)], env)
+    assert done.returncode == 1
+    sent = next(c for c in json_lines(done.stdout) if c["folder"] == "Sent")
+    assert sent["missing"] == [uid] and not sent["ok"]
+
+
+_KILLED = """
+import sys
+from o365imap.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_killed_at_random_moments_a_rerun_holds_every_message_exactly_once(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    """The issue's test: an export killed (SIGKILL) at random points, twice, then run to the
+    end; six times over, each into a fresh destination."""
+    env = environment(server.mint_token(USER))
+    rng = random.Random(14)
+    kills = 0
+    expected = {name: len(messages) for name, messages in testbed.folders.items()}
+    for trial in range(6):
+        dest = tmp_path / f"backup-{trial}"
+        argv = [sys.executable, "-c", _KILLED, "export", str(dest), "--jobs", "2", *_args(server)]
+        for _ in range(2):
+            process = subprocess.Popen(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(0.35, 0.9))  # start-up takes about 0.3 s
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+        _export(server, dest)
+        for name, count in expected.items():
+            folder = dest.joinpath(*name.split("/"))
+            uids = _maildir_uids(folder)
+            assert len(uids) == count and set(uids.values()) <= {1}, (trial, name)
+            assert not os.listdir(folder / "tmp"), (trial, name)  # nothing half-written
+    assert kills >= 8  # most runs were cut mid-way
+    done = invoke(["export", str(dest), "--verify", *_args(server)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_second_dovecot_serves_the_export_as_the_first(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    """Messages, flags and internal dates, folder by folder, as Dovecot reads the Maildir."""
+    dest = tmp_path / "backup"
+    _export(server, dest)
+    other = DovecotServer(
+        tmp_path / "second",
+        settings={"mail_location": "maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX:UTF-8"},
+    )
+    reader = "reader@example.com"
+    other.add_user(reader)
+    maildir = other.maildir(reader)
+    if maildir.exists():
+        shutil.rmtree(maildir)
+    shutil.copytree(
+        dest, maildir, copy_function=shutil.copy2, ignore=shutil.ignore_patterns(".o365imap")
+    )
+    other.chown_tree(maildir)
+    with other:
+        seen = _server_view(other, reader)
+    source = _server_view(server)
+    assert set(seen) == set(source)
+    for name in source:
+        assert seen[name] == source[name], name

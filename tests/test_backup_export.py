@@ -259,3 +259,58 @@ def test_a_second_dovecot_serves_the_export_as_the_first(
     assert set(seen) == set(source)
     for name in source:
         assert seen[name] == source[name], name
+
+
+def test_sigterm_ends_the_export_at_once_and_a_rerun_completes(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    env = environment(server.mint_token(USER))
+    argv = [sys.executable, "-c", _KILLED, "export", str(dest), "--jobs", "3", *_args(server)]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    bulk = dest / "Bulk" / "cur"
+    deadline = time.monotonic() + 30
+    while not (bulk.is_dir() and any(os.scandir(bulk))) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first messages of Bulk stored: the export is under way
+    process.send_signal(signal.SIGTERM)
+    started = time.perf_counter()
+    _, err = process.communicate(timeout=30)
+    assert time.perf_counter() - started < 3  # not after the folders in flight
+    assert process.returncode == 143, err
+    (summary,) = [line for line in _export(server, dest) if line.get("summary")]
+    assert summary["failed"] == 0
+    for name, messages in testbed.folders.items():
+        uids = _maildir_uids(dest.joinpath(*name.split("/")))
+        assert len(uids) == len(messages) and set(uids.values()) <= {1}, name
+
+
+def test_since_exports_only_the_newer_messages(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dates = sorted(m.date for m in testbed.folders["Bulk"])
+    middle = dates[len(dates) // 2]
+    (folder,) = [
+        f
+        for f in _export(server, tmp_path / "b", "Bulk", "--since", middle.strftime("%Y-%m-%d"))
+        if not f.get("summary")
+    ]
+    # SINCE compares the internal date's day in the server's time zone: a day's slack
+    newer = [d for d in dates if d.date() >= middle.date()]
+    assert len(newer) - 40 <= folder["new"] <= len(newer) + 40
+    assert 0 < folder["new"] < BULK
+
+
+def test_users_file_exports_each_mailbox_into_its_own_folder(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text(f"# mailboxes\n{USER}\n\n", encoding="utf-8")
+    env = environment(server.mint_token(USER))
+    args = [a for a in _args(server) if a not in (USER, "--user")]
+    done = invoke(
+        ["export", str(tmp_path / "all"), "Sent", "--users", str(users), "--json", *args], env
+    )
+    assert done.returncode == 0, done.stderr
+    *folders, summary = json_lines(done.stdout)
+    assert summary["mailbox"] == USER and folders[0]["new"] == len(testbed.folders["Sent"])
+    assert (tmp_path / "all" / USER / "Sent" / "cur").is_dir()

@@ -138,7 +138,7 @@ def folder_info(
 ) -> FolderInfo:
     """What SELECT or EXAMINE said about the folder (RFC 3501 6.3.1)."""
     exists = recent = 0
-    unseen = uidvalidity = uidnext = None
+    unseen = uidvalidity = uidnext = modseq = None
     flags: tuple[str, ...] = ()
     permanent: tuple[str, ...] = ()
     for response in untagged:
@@ -155,6 +155,8 @@ def folder_info(
                 uidvalidity = _int_code(response.code, response.code_data)
             elif response.code == "UIDNEXT":
                 uidnext = _int_code(response.code, response.code_data)
+            elif response.code == "HIGHESTMODSEQ":
+                modseq = _int_code(response.code, response.code_data)
             elif response.code == "PERMANENTFLAGS" and response.code_data is not None:
                 values = parse_values([response.code_data])
                 if values and isinstance(values[0], list):
@@ -171,6 +173,7 @@ def folder_info(
         flags=flags,
         permanent_flags=permanent,
         read_only=read_only,
+        highestmodseq=modseq,
     )
 
 

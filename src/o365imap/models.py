@@ -189,6 +189,9 @@ class FolderInfo:
     flags: tuple[str, ...]
     permanent_flags: tuple[str, ...]
     read_only: bool
+    # RFC 7162: the folder's mod-sequence when the server keeps one (CONDSTORE; Office 365
+    # does not): what changed since can be asked (``iter_fetch(..., changed_since=)``)
+    highestmodseq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

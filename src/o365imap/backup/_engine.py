@@ -240,7 +240,7 @@ def _sync_folder(
     say: Progress,
 ) -> None:
     destination = options.destination
-    info = client.select(folder.name, readonly=True)
+    info = client.select(folder.name, readonly=True, condstore=True)
     uidvalidity = info.uidvalidity or 0
     where = state_path(destination, folder.name)
     state = FolderState.load(where)
@@ -258,20 +258,27 @@ def _sync_folder(
     try:
         store.recover(state)
         stored = dict(store.stored())
-        server = _listing(client, info.exists, options.since)
-        report.messages = len(server)
+        changes_only = (
+            options.since is None
+            and info.highestmodseq is not None
+            and state.highestmodseq is not None
+            and state.uidvalidity == uidvalidity
+        )
+        if changes_only:
+            assert state.highestmodseq is not None
+            server_uids, server = _changes(client, info.exists, state.highestmodseq, stored)
+        else:
+            server = _listing(client, info.exists, options.since)
+            server_uids = set(server)
+        report.messages = len(server_uids)
         missing = [meta for uid, meta in sorted(server.items()) if uid not in stored]
         for uid, meta in server.items():
             have = stored.get(uid)
-            if have is None:
-                continue
-            wanted = {f for f in meta.flags if f != "\\Recent"}
-            if set(have.flags) != wanted:
+            if have is not None and set(have.flags) != set(meta.flags):
                 store.set_flags(uid, meta.flags)
                 report.updated += 1
-            else:
-                report.kept += 1
-        gone = [uid for uid in stored if uid not in server and _in_scope(uid, server, options)]
+        report.kept = sum(1 for uid in stored if uid in server_uids) - report.updated
+        gone = [uid for uid in stored if uid not in server_uids and options.since is None]
         if options.mirror:
             for uid in gone:
                 store.remove(uid)
@@ -286,15 +293,37 @@ def _sync_folder(
             state.last_uid = max(state.last_uid, batch[-1].uid)
             state.save(where)
         store.checkpoint(state)
-        if missing or state.uidvalidity is None or not where.exists():
-            state.save(where)
+        # Only now, with everything up to it stored: a run killed before this point asks
+        # again for all that changed since the last complete one.
+        state.highestmodseq = info.highestmodseq
+        state.save(where)
     finally:
         store.close()
 
 
-def _in_scope(uid: int, server: Mapping[int, MessageMeta], options: ExportOptions) -> bool:
-    # With --since, the server's listing is a window: a message outside it is not "gone".
-    return options.since is None
+def _changes(
+    client: ImapClient, exists: int, modseq: int, stored: Mapping[int, object]
+) -> tuple[set[int], dict[int, MessageMeta]]:
+    """With CONDSTORE: the server's UIDs (one UID SEARCH) and what changed since ``modseq``
+    (new messages and new flags: one FETCH ... CHANGEDSINCE), plus any message the store
+    lacks that did not change (a file removed by hand): far less than a listing."""
+    if exists == 0:
+        return set(), {}
+    uids = set(client.search("ALL", uid=True))
+    changed: dict[int, MessageMeta] = {}
+    for response in client.iter_fetch(
+        SequenceSet.range(1, None), _META, uid=True, changed_since=modseq
+    ):
+        meta = _meta(response)
+        if meta is not None and meta.uid in uids:
+            changed[meta.uid] = meta
+    absent = sorted(uid for uid in uids if uid not in stored and uid not in changed)
+    if absent:
+        for response in client.iter_fetch(SequenceSet(absent), _META, uid=True):
+            meta = _meta(response)
+            if meta is not None:
+                changed[meta.uid] = meta
+    return uids, changed
 
 
 def _retire(destination: Path, state: FolderState) -> str:

@@ -151,7 +151,12 @@ class ImapClient(Changes):
     # ------------------------------------------------------------ fetching
 
     def iter_fetch(
-        self, messages: Messages, items: str | Sequence[str], *, uid: bool = False
+        self,
+        messages: Messages,
+        items: str | Sequence[str],
+        *,
+        uid: bool = False,
+        changed_since: int | None = None,
     ) -> Iterator[Fetch]:
         """FETCH (or UID FETCH), yielding each message's response as soon as it is parsed.
 
@@ -163,7 +168,10 @@ class ImapClient(Changes):
         ``save_message`` / ``save_parts``.
         """
         # Returned, not re-yielded: a listing's 20,000 responses pass one generator less.
-        return cast("Iterator[Fetch]", self._fetching(messages, items, uid, None, literals=False))
+        fetching = self._fetching(
+            messages, items, uid, None, literals=False, changed_since=changed_since
+        )
+        return cast("Iterator[Fetch]", fetching)
 
     def fetch(
         self, messages: Messages, items: str | Sequence[str], *, uid: bool = False
@@ -192,6 +200,7 @@ class ImapClient(Changes):
         stream_threshold: int | None,
         *,
         literals: bool,
+        changed_since: int | None = None,
     ) -> Iterator[Fetch | LiteralStarted | LiteralData | LiteralEnded]:
         sequence = sequence_arg(messages)
         item_text = items if isinstance(items, str) else "(" + " ".join(items) + ")"
@@ -199,9 +208,12 @@ class ImapClient(Changes):
             raise UsageError(f"FETCH items are ASCII: {item_text!r}")
         wanted = _requested_items(item_text)
         name = "UID FETCH" if uid else "FETCH"
-        events: Iterator[Event] = self._stream(
-            name, sequence, Raw(item_text.encode("ascii")), stream_threshold=stream_threshold
-        )
+        args = [sequence, Raw(item_text.encode("ascii"))]
+        if changed_since is not None:
+            # RFC 7162 3.1.4: only what changed after that mod-sequence (servers with
+            # CONDSTORE; the folder must have been opened with condstore=True)
+            args.append(Raw(f"(CHANGEDSINCE {int(changed_since)})".encode("ascii")))
+        events: Iterator[Event] = self._stream(name, *args, stream_threshold=stream_threshold)
         for event in events:
             if isinstance(event, Fetch):
                 if wanted and not wanted.intersection(event.items):

@@ -222,14 +222,21 @@ class Connection(SessionDriver):
 
     # ------------------------------------------------------------ the open folder
 
-    def select(self, folder: str, *, readonly: bool = False) -> FolderInfo:
+    def select(self, folder: str, *, readonly: bool = False, condstore: bool = False) -> FolderInfo:
         """Open a folder: SELECT, or EXAMINE with ``readonly`` (nothing in the folder then
-        changes, not even \\Recent), and report its counts (RFC 3501 6.3.1-2)."""
+        changes, not even \\Recent), and report its counts (RFC 3501 6.3.1-2).
+
+        ``condstore``: ask for the folder's mod-sequence (RFC 7162) where the server offers
+        CONDSTORE (``FolderInfo.highestmodseq``); elsewhere (Office 365) the same SELECT.
+        """
         command = "EXAMINE" if readonly else "SELECT"
         name = check_folder_name(folder)
+        args: list[Argument] = [mailbox_arg(name)]
+        if condstore and "CONDSTORE" in self.capabilities:
+            args.append(Raw(b"(CONDSTORE)"))
         self._selected = None
         try:
-            result = self._run(command, mailbox_arg(name))
+            result = self._run(command, *args)
         except CommandError as exc:
             raise folder_error(folder, exc) from None
         self._selected = folder_info(folder, result.untagged, result.tagged, readonly)

@@ -120,6 +120,7 @@ CLI, TUI, SANDBOX = "o365imap.cli", "o365imap.tui", "o365imap.sandbox"
 AUTH, MESSAGES, CLIENT = "o365imap.auth", "o365imap.messages", "o365imap.client"
 TRANSPORT, PROTOCOL = "o365imap._transport", "o365imap.protocol"
 SMTP, COMPOSE = "o365imap.smtp", "o365imap.compose"
+BACKUP = "o365imap.backup"
 FRONT_ENDS = (CLI, TUI)
 UI = ("click", "textual")  # the front ends' own libraries
 
@@ -359,6 +360,7 @@ def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(o365imap) if not name.startswith("_")}
     modules = {
         "auth",
+        "backup",
         "cli",
         "client",
         "compose",
@@ -411,12 +413,13 @@ def test_only_the_flows_module_imports_msal() -> None:
 
 def test_starting_a_command_loads_neither_sending_nor_the_sandbox() -> None:
     """``o365imap token`` is a mail client's password command: it starts without smtplib's
-    side (compose, smtp: loaded by ``send`` and by sending's names in ``o365imap``), the
-    sandbox and the mail browser."""
+    side (compose, smtp: loaded by ``send`` and by sending's names in ``o365imap``), backup
+    (``export``, ``import``), the sandbox and the mail browser."""
     probe = (
         "import sys, o365imap, o365imap.cli\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[:2] in (\n"
         "    ['o365imap', 'smtp'], ['o365imap', 'compose'], ['o365imap', 'sandbox'],\n"
+        "    ['o365imap', 'backup'],\n"
         "    ['o365imap', 'tui']) or m in ('smtplib', 'textual'))\n"
         "print(loaded)\n"
         "o365imap.SmtpSender\n"

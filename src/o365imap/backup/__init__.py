@@ -10,5 +10,17 @@ built on it.
 from __future__ import annotations
 
 from ._engine import ExportEvent, ExportOptions, ExportReport, FolderReport, export_mailbox
+from ._import import ImportEvent, ImportFolderReport, ImportOptions, ImportReport, import_mailbox
 
-__all__ = ["ExportEvent", "ExportOptions", "ExportReport", "FolderReport", "export_mailbox"]
+__all__ = [
+    "ExportEvent",
+    "ExportOptions",
+    "ExportReport",
+    "FolderReport",
+    "ImportEvent",
+    "ImportFolderReport",
+    "ImportOptions",
+    "ImportReport",
+    "export_mailbox",
+    "import_mailbox",
+]

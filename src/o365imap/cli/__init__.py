@@ -39,6 +39,7 @@ from o365imap.cli import (  # noqa: F401 - they register commands
     changes_cmd,
     export_cmd,
     folder_cmd,
+    import_cmd,
     mailbox,
     messages_cmd,
     sandbox_cmd,

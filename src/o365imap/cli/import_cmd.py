@@ -127,7 +127,7 @@ def import_(
                 **totals,
                 "seconds": round(report.seconds, 3),
                 "dry_run": dry_run,
-            }  # fmt: skip
+            }
         )
     else:
         for folder in report.folders:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ._engine import ExportEvent, ExportOptions, ExportReport, FolderReport, export_mailbox
 from ._import import ImportEvent, ImportFolderReport, ImportOptions, ImportReport, import_mailbox
+from ._sources import SourceFolder, find_folders
 
 __all__ = [
     "ExportEvent",
@@ -21,6 +22,8 @@ __all__ = [
     "ImportFolderReport",
     "ImportOptions",
     "ImportReport",
+    "SourceFolder",
     "export_mailbox",
+    "find_folders",
     "import_mailbox",
 ]

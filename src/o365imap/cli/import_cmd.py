@@ -27,7 +27,13 @@ from rich.progress import (
 )
 
 from o365imap._terminal_text import for_terminal
-from o365imap.backup import ImportEvent, ImportFolderReport, ImportOptions, import_mailbox
+from o365imap.backup import (
+    ImportEvent,
+    ImportFolderReport,
+    ImportOptions,
+    find_folders,
+    import_mailbox,
+)
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -104,6 +110,7 @@ def import_(
     what is not there yet: after an interruption too."""
     if to is not None and tree:
         raise UsageError("--to and --tree are either-or")
+    find_folders(source)  # a source that is no mail fails here, before signing in
     conn = resolve(kwargs)
     options = ImportOptions(
         source, to=to, dry_run=dry_run, account=f"{conn.user} on {conn.host}:{conn.port or ''}"

@@ -93,7 +93,7 @@ def _import(
 # -- reading sources, without a server -------------------------------------------------------
 
 
-def _mboxrd(messages: list[tuple[str, bytes, bytes]], eol: bytes) -> bytes:
+def _mboxrd(messages: list[tuple[bytes, bytes, bytes]], eol: bytes) -> bytes:
     """An mbox as mboxrd writers make it: From line, quoted From lines, an empty line after."""
     out = b""
     for from_line, headers, body in messages:
@@ -255,7 +255,10 @@ def test_a_maildir_plus_plus_tree_with_keywords_recreated(bob: ImapClient, tmp_p
     names = [f.folder for f in report.folders]
     base = top  # a Maildir++ root inside a tree is the folder its directory names
     assert names == [base, f"{base}{delimiter}Work", f"{base}{delimiter}Work{delimiter}2024"]
-    when = lambda n: datetime.fromtimestamp(n, UTC)  # noqa: E731
+
+    def when(stamp: int) -> datetime:
+        return datetime.fromtimestamp(stamp, UTC)
+
     assert _folder(bob, base) == {
         _crlf(messages[root / "cur" / "1700000000.M1P1.host,S=100:2,RS"]):
             (frozenset({"\\Seen", "\\Answered"}), when(1_700_000_000)),
@@ -361,6 +364,7 @@ def test_an_append_not_recorded_in_the_journal_is_found_by_message_id(
     target = _unique("ImpJournal")
     report = _import(bob, source, tmp_path, to=target, batch=5)
     journal = report.journal
+    assert journal is not None
     lines = journal.read_text().splitlines(keepends=True)
     records = [i for i, line in enumerate(lines) if '"k":' in line]
     # The last three records are lost, as if killed after their APPENDs (the intents of

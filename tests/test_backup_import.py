@@ -8,6 +8,7 @@ bytes, flags and dates.
 from __future__ import annotations
 
 import json
+import mailbox
 import os
 import signal
 import subprocess
@@ -134,6 +135,26 @@ def test_mbox_messages_are_byte_ranges_unquoted_with_their_flags_and_dates(
     with second.open() as data:
         assert not isinstance(data, Path)
         assert data.read() == b"Subject: two\r\n\r\nTwo.\r\n"
+
+
+def test_an_mbox_written_by_pythons_mailbox_module_reads_back(tmp_path: Path) -> None:
+    """mboxo as Python writes it (``>From`` quoting, a From line of its own, LF)."""
+    path = tmp_path / "py.mbox"
+    box = mailbox.mbox(path)
+    originals = [_message("py-1", "From the body.\nLast.\n"), _message("py-2", "x\n")]
+    for data in originals:
+        entry = mailbox.mboxMessage(data)
+        entry.set_flags("RA")
+        entry.set_from("sender@example.com", time.gmtime(1_700_000_000))
+        box.add(entry)
+    box.close()
+    read = list(find_folders(path)[0].iter_messages())
+    assert [m.flags for m in read] == [("\\Seen", "\\Answered")] * 2
+    assert [m.internaldate for m in read] == [datetime.fromtimestamp(1_700_000_000, UTC)] * 2
+    for message, original in zip(read, originals, strict=True):
+        with message.open() as data:
+            assert not isinstance(data, Path)
+            assert data.read() == _crlf(original)
 
 
 def test_sources_are_told_apart_and_named(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def _append_one(
                 report.found += 1
                 return
         try:
-            uid = client.append(report.folder, data, flags=message.flags, date=message.internaldate)
+            uid = _append(client, report.folder, data, message)
         except (CommandError, UsageError) as exc:  # refused (too big, empty): the next goes on
             report.failed += 1
             report.error = report.error or str(exc)
@@ -219,6 +219,23 @@ def _append_one(
     journal.record(relative, message.key, uid)
     report.appended += 1
     report.bytes += size
+
+
+def _append(
+    client: ImapClient, folder: str, data: BinaryIO | Path, message: SourceMessage
+) -> int | None:
+    try:
+        return client.append(folder, data, flags=message.flags, date=message.internaldate)
+    except CommandError:
+        # A server that keeps no keywords (PERMANENTFLAGS without \*) may refuse them: the
+        # message matters more than its labels, so once more with the system flags alone.
+        system = tuple(f for f in message.flags if f.startswith("\\"))
+        if system == message.flags:
+            raise
+    log.warning("%s: %s: appended without its keywords", folder, message.path)
+    if not isinstance(data, Path):
+        data.seek(0)
+    return client.append(folder, data, flags=system, date=message.internaldate)
 
 
 def _size(data: BinaryIO | Path) -> int:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -27,19 +27,15 @@ from rich.progress import (
 )
 
 from o365imap._terminal_text import for_terminal
-from o365imap.backup import (
-    ImportEvent,
-    ImportFolderReport,
-    ImportOptions,
-    find_folders,
-    import_mailbox,
-)
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
 from o365imap.cli.selection import change_options
 from o365imap.errors import UsageError
+
+if TYPE_CHECKING:  # loaded by the command itself: every other command starts without it
+    from o365imap.backup import ImportEvent, ImportFolderReport
 
 __all__ = ["import_folder_json"]
 
@@ -80,7 +76,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
         if event.kind == "folder":
             name = for_terminal(event.folder, one_line=True)
             tasks[event.folder] = bar.add_task(name, total=event.total_bytes)
-            total = bar.tasks[overall].total or 0
+            total = next(t.total for t in bar.tasks if t.id == overall) or 0
             bar.update(overall, total=total + event.total_bytes)
         elif event.kind == "message":
             bar.advance(tasks[event.folder], event.bytes)
@@ -108,6 +104,8 @@ def import_(
     """Append the messages of SOURCE (a Maildir or a tree of them, an mbox file or a folder of
     .mbox files, a folder of .eml files) with their flags and dates. Run again, it appends only
     what is not there yet: after an interruption too."""
+    from o365imap.backup import ImportOptions, find_folders, import_mailbox  # noqa: PLC0415
+
     if to is not None and tree:
         raise UsageError("--to and --tree are either-or")
     find_folders(source)  # a source that is no mail fails here, before signing in

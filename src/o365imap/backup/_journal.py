@@ -19,6 +19,7 @@ unsure keys, the old ``intend`` lines folded away.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from o365imap._files import write_text_atomically
-from o365imap.errors import StorageError
+from o365imap.errors import StorageError, UsageError
 
 __all__ = ["Journal", "journal_path"]
 
@@ -53,27 +54,55 @@ class Journal:
         self._done: dict[str, dict[str, int | None]] = {}
         self._unsure: dict[str, set[str]] = {}
         self._dirty = False
+        self._lock_fd: int | None = None
 
     @classmethod
     def open(cls, path: Path, meta: dict[str, str], *, readonly: bool = False) -> Journal:
         """Read the journal at ``path`` (if any), rewrite it compactly, open it to append.
         ``readonly`` (a dry run): read only, write nothing."""
         journal = cls(path, None)
-        journal._read()
-        if readonly:
-            return journal
+        if not readonly:
+            journal._lock()
+        try:
+            journal._read()
+            if not readonly:
+                journal._compact(meta)
+        except BaseException:
+            journal.close()
+            raise
+        return journal
+
+    def _lock(self) -> None:
+        """One run at a time per journal: a second would append what the first is appending."""
+        lock = self.path.with_suffix(".lock")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock_fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot write the import's journal {lock}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise UsageError(
+                "another o365imap import of this source into this mailbox is running"
+            ) from None
+
+    def _compact(self, meta: dict[str, str]) -> None:
         lines = [json.dumps(meta)]
-        for folder, records in journal._done.items():
+        for folder, records in self._done.items():
             lines += [_line({"f": folder, "k": key, "u": uid}) for key, uid in records.items()]
-        for folder, keys in journal._unsure.items():
+        for folder, keys in self._unsure.items():
             if keys:
                 lines.append(_line({"f": folder, "intend": sorted(keys)}))
         try:
-            write_text_atomically(path, "".join(line + "\n" for line in lines), mode=0o600)
-            journal._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            write_text_atomically(self.path, "".join(line + "\n" for line in lines), mode=0o600)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
-            raise StorageError(f"cannot write the import's journal {path}: {exc.strerror}") from exc
-        return journal
+            raise StorageError(
+                f"cannot write the import's journal {self.path}: {exc.strerror}"
+            ) from exc
 
     def _read(self) -> None:
         try:
@@ -150,12 +179,17 @@ class Journal:
         self._dirty = False
 
     def close(self) -> None:
-        if self._fd is not None:
-            try:
-                self.sync()
-            finally:
-                os.close(self._fd)
-                self._fd = None
+        try:
+            if self._fd is not None:
+                try:
+                    self.sync()
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+        finally:
+            if self._lock_fd is not None:  # closing it lets the next run in
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> Journal:
         return self

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -453,3 +454,26 @@ def test_one_run_at_a_time_per_journal(tmp_path: Path) -> None:
         first.record(".", "a", 7)
     with Journal.open(path, {}) as second:
         assert (second.done("."), second.unsure(".")) == ({"a": 7}, set())
+
+
+def test_a_large_mbox_message_is_rewritten_in_bounded_memory(tmp_path: Path) -> None:
+    """16 MB of message in an mbox: read and rewritten (CRLF) with a few MB at most held."""
+    line = b"0123456789" * 7 + b"\n"
+    body = line * (16 * 1024 * 1024 // len(line))
+    path = tmp_path / "big.mbox"
+    with open(path, "wb") as handle:
+        handle.write(b"From x Tue Mar  4 07:15:00 2025\nSubject: big\n\n")
+        handle.write(body)
+        handle.write(b"\nFrom y Tue Mar  4 07:16:00 2025\nSubject: small\n\nS\n")
+    tracemalloc.start()
+    try:
+        big, small = find_folders(path)[0].iter_messages()
+        with big.open() as data:
+            assert not isinstance(data, Path)
+            size = data.seek(0, os.SEEK_END)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size == len(b"Subject: big\r\n\r\n") + len(body) // len(line) * (len(line) + 1)
+    assert peak < 4 * 1024 * 1024, peak
+    assert small.length == len(b"Subject: small\n\nS\n")

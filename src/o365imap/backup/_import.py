@@ -50,7 +50,9 @@ class ImportOptions:
     to: str | None = None  # every message into this folder; None: the source's tree recreated
     dry_run: bool = False  # say what would be appended; append nothing, create nothing
     account: str = ""  # whose mailbox (user and server): the journal is per source and account
-    state_dir: Path | None = None  # where journals are kept [default: the user's data dir]
+    # where journals are kept (the command line's: <data>/imports); never inside the source,
+    # which may be read-only
+    state_dir: Path | None = None
     batch: int = 50  # messages per journal fsync
 
     def __post_init__(self) -> None:
@@ -112,6 +114,8 @@ def import_mailbox(
     source = options.source.expanduser().absolute()
     folders = find_folders(source)
     target = f"to:{options.to}" if options.to is not None else "tree"
+    if options.state_dir is None:
+        raise UsageError("an import needs a state_dir for its journal (ImportOptions.state_dir)")
     where = journal_path(options.state_dir, str(source), options.account, target)
     say = progress or (lambda event: None)
     report = ImportReport(journal=where)

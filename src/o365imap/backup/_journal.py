@@ -33,13 +33,9 @@ from o365imap.errors import StorageError, UsageError
 __all__ = ["Journal", "journal_path"]
 
 
-def journal_path(state_dir: Path | None, source: str, account: str, target: str) -> Path:
+def journal_path(state_dir: Path, source: str, account: str, target: str) -> Path:
     """Where the journal of importing ``source`` into ``account`` (``target``: "tree" or
-    "to:FOLDER") is kept."""
-    if state_dir is None:
-        from o365imap.auth.profiles import home_dir  # noqa: PLC0415 - only where none is given
-
-        state_dir = home_dir("data") / "imports"
+    "to:FOLDER") is kept, in ``state_dir`` (the command line's: ``<data>/imports``)."""
     what = json.dumps([source, account, target], ensure_ascii=False)
     digest = hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return state_dir / f"{digest}.jsonl"

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from o365imap._terminal_text import for_terminal
+from o365imap.auth.profiles import home_dir
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -111,7 +112,11 @@ def import_(
     find_folders(source)  # a source that is no mail fails here, before signing in
     conn = resolve(kwargs)
     options = ImportOptions(
-        source, to=to, dry_run=dry_run, account=f"{conn.user} on {conn.host}:{conn.port or ''}"
+        source,
+        to=to,
+        dry_run=dry_run,
+        account=f"{conn.user} on {conn.host}:{conn.port or ''}",
+        state_dir=home_dir("data") / "imports",
     )
     show_progress = not as_json and sys.stderr.isatty()
     with open_client(conn) as client, _progress(show_progress) as hook:

@@ -48,8 +48,9 @@ from typing import TYPE_CHECKING, Any
 from save_big import DOC, LOOPBACK, MB, launch, update_doc
 
 if TYPE_CHECKING:
-    from o365imap.sandbox.dovecot import DovecotServer
     from save_big import BigMessage
+
+    from o365imap.sandbox.dovecot import DovecotServer
 
 MARK_START = "<!-- export:start -->"
 MARK_END = "<!-- export:end -->"
@@ -81,10 +82,13 @@ def formats() -> list[str]:
 
 
 def worker_raw(argv: list[str]) -> None:
-    """The floor: the folder's bodies in one FETCH, framed (lines and literals) and written."""
+    """The floor: the folder's bodies in one FETCH, framed (lines and literals) and written,
+    into one file (``OUT`` a file name) or each into a file of its own, created in tmp/ and
+    renamed into cur/ as a Maildir does (``OUT`` a directory, ``--files``)."""
     from save_big import _RawConnection, _Target
 
-    host, port, ca, user, folder, out = argv
+    host, port, ca, user, folder, out, *mode = argv
+    files = mode == ["--files"]
     token = os.environ["O365IMAP_ACCESS_TOKEN"]
     start = time.perf_counter()
     conn = _RawConnection(_Target(host, int(port), ca, user, token, folder, 0, "", Path(out)))
@@ -94,29 +98,40 @@ def worker_raw(argv: list[str]) -> None:
     conn.command("a2", f"EXAMINE {folder}")
     conn.sock.sendall(f"a3 UID FETCH 1:* {BODY}\r\n".encode())
     literal = re.compile(rb"\{(\d+)\}\r\n$")
+    # recv_into one buffer: recv(n) would allocate n bytes per call (see save_big.py)
+    view = memoryview(bytearray(CHUNK))
     count = total = 0
-    with open(out, "wb") as sink:
-        while True:
-            line = conn.readline()
-            sink.write(line)
-            if line.startswith(b"a3 "):
-                break
-            found = literal.search(line)
-            if found is None:
-                continue
-            left = int(found.group(1))
-            count += 1
-            total += left
-            take = min(left, len(conn.buf))
-            sink.write(conn.buf[:take])
-            del conn.buf[:take]
-            left -= take
-            while left:
-                data = conn.sock.recv(min(CHUNK, left))
-                if not data:
-                    raise ConnectionError("closed inside a literal")
-                sink.write(data)
-                left -= len(data)
+    lines = open(os.devnull if files else out, "wb")  # noqa: SIM115 - closed below
+    if files:
+        for sub in ("tmp", "cur"):
+            os.makedirs(os.path.join(out, sub), exist_ok=True)
+    while True:
+        line = conn.readline()
+        lines.write(line)
+        if line.startswith(b"a3 "):
+            break
+        found = literal.search(line)
+        if found is None:
+            continue
+        left = int(found.group(1))
+        count += 1
+        total += left
+        temp = os.path.join(out, "tmp", f"{count}.raw") if files else ""
+        sink = open(temp, "xb") if files else lines  # noqa: SIM115 - closed below
+        take = min(left, len(conn.buf))
+        sink.write(conn.buf[:take])
+        del conn.buf[:take]
+        left -= take
+        while left:
+            got = conn.sock.recv_into(view, min(CHUNK, left))
+            if not got:
+                raise ConnectionError("closed inside a literal")
+            sink.write(view[:got])
+            left -= got
+        if files:
+            sink.close()
+            os.rename(temp, os.path.join(out, "cur", f"{count}.raw:2,"))
+    lines.close()
     conn.sock.close()
     print(json.dumps({"messages": count, "bytes": total, "seconds": time.perf_counter() - start}))
 
@@ -126,6 +141,7 @@ def worker_phases(argv: list[str]) -> None:
     from o365imap import ImapClient
     from o365imap.backup import _engine
     from o365imap.backup._maildir import MaildirStore
+    from o365imap.backup._state import FolderState
     from o365imap.backup._store import Incoming
 
     host, port, ca, user, folder, out = argv
@@ -135,7 +151,7 @@ def worker_phases(argv: list[str]) -> None:
         """Takes every message and keeps nothing: the fetch and the parse, without a disk."""
 
         def incoming(self) -> Incoming:
-            return _Discard(Path(os.devnull), open(os.devnull, "wb"))  # noqa: SIM115
+            return _Discard(Path(os.devnull), open(os.devnull, "wb"))
 
         def commit(self, incoming: Incoming, meta: Any) -> None:
             incoming.close()
@@ -158,16 +174,17 @@ def worker_phases(argv: list[str]) -> None:
             _engine._fetch_batch(client, NullStore(), batch, report, folder, lambda e: None)  # type: ignore[arg-type]
         result["fetch"] = time.perf_counter() - start
     # The disk alone: the same sizes, names and dates, as Maildir files (tmp/, then cur/).
-    blob = memoryview(b"x" * max(m.size for m in metas))
+    blob = b"x" * max(m.size for m in metas)
     store = MaildirStore(Path(out) / "replay", 1)
+    state = FolderState(folder, "maildir", "replay", 1)
     start = time.perf_counter()
     for index, meta in enumerate(metas, 1):
         incoming = store.incoming()
         incoming.write(blob[: meta.size])
         store.commit(incoming, meta)
         if index % 500 == 0:
-            store.checkpoint(None)  # type: ignore[arg-type] - the Maildir ignores the state
-    store.checkpoint(None)  # type: ignore[arg-type]
+            store.checkpoint(state)  # as the engine does after each batch
+    store.checkpoint(state)
     result["disk"] = time.perf_counter() - start
     result["messages"] = len(metas)
     result["bytes"] = sum(m.size for m in metas)
@@ -254,12 +271,12 @@ class Bench:
                 *extra, *self.connection()]  # fmt: skip
         return self.measure(Row(key, label), argv, _summary, fresh=dest)
 
-    def raw(self, key: str, label: str, folder: str) -> Row:
+    def raw(self, key: str, label: str, folder: str, *, files: bool = False) -> Row:
         out = self.work / f"raw-{key}"
         host, port, ca = self.server.host, self.server.imaps_port, str(self.server.ca_file)
-        argv = [sys.executable, str(Path(__file__).resolve()), "_raw",
-                host, str(port), ca, USER, folder, str(out / "fetch.bin")]  # fmt: skip
-        return self.measure(Row(key, label), argv, _last_json, fresh=out)
+        argv = [sys.executable, str(Path(__file__).resolve()), "_raw", host, str(port), ca,
+                USER, folder, str(out if files else out / "fetch.bin")]  # fmt: skip
+        return self.measure(Row(key, label), argv + ["--files"] * files, _last_json, fresh=out)
 
     def setup(self, maildir: Path) -> Any:
         from o365imap.sandbox.clients import ClientSetup
@@ -424,6 +441,9 @@ def run(
         rows: dict[str, Row] = {}
         rows["raw"] = bench.raw("raw", "raw socket: one `UID FETCH 1:* (... BODY.PEEK[])`, "
                                 "literals framed, written to one file", BULK)  # fmt: skip
+        rows["raw-files"] = bench.raw("raw-files", "raw socket, the same, each message a file "
+                                      "of its own (tmp/, then renamed into cur/)", BULK,
+                                      files=True)  # fmt: skip
         for fmt in formats():
             rows[f"ours-{fmt}"] = bench.ours(
                 f"ours-{fmt}", f"o365imap `export DEST Bulk --format {fmt} --json`", [BULK],
@@ -473,6 +493,23 @@ def ratio(report: ExportReport, key: str, base: str) -> float | None:
     return row.seconds / floor.seconds if row.ok and floor.ok else None
 
 
+def targets(report: ExportReport) -> list[str]:
+    """The export's lines for run.py's "Against the targets"."""
+    lines = []
+    for key, floor, what in (
+        ("ours-maildir", "raw", f"`{BULK}` within {TARGET}x of a raw socket reading the same "
+         "bytes into one file"),
+        ("ours-maildir", "raw-files", f"`{BULK}` within {TARGET}x of a raw socket writing each "
+         "message to a file of its own, as a Maildir needs"),
+        ("ours-big", "raw-big", f"`{report.big.folder}` within {TARGET}x of a raw socket"),
+    ):  # fmt: skip
+        found = ratio(report, key, floor)
+        verdict = "not measured" if found is None else (
+            f"{found:.2f}x ({'met' if found <= TARGET else 'not met'})")  # fmt: skip
+        lines.append(f"- Exporting {what}: {verdict}.")
+    return lines
+
+
 def render(report: ExportReport) -> str:
     rows = report.rows
     raw, ours, big = rows["raw"], rows["ours-maildir"], report.big
@@ -495,10 +532,11 @@ def render(report: ExportReport) -> str:
         f"Median of {report.runs} runs (mbsync: the same; offlineimap: one), largest RSS; "
         "Dovecot and the page cache warmed by one unmeasured raw fetch. MB = 2^20 bytes.",
         "",
-        f"### a. `Bulk`, {raw.messages:,} messages",
+        f"### a, c. `Bulk`, {raw.messages:,} messages: o365imap, a raw socket, mbsync, offlineimap",
         "",
         *head,
         _cell(raw, None),
+        _cell(rows["raw-files"], raw),
     ]
     lines += [_cell(rows[k], raw) for k in rows if k.startswith("ours-") and k != "ours-big"]
     lines += [_cell(rows["mbsync"], raw), _cell(rows["offlineimap"], raw)]
@@ -515,7 +553,14 @@ def render(report: ExportReport) -> str:
         f"Interpreter start and imports (`o365imap --version`): {report.startup_seconds:.2f} s, "
         f"{report.startup_rss_mb:.0f} MB. Sum: "
         f"{report.startup_seconds + phases['listing'] + phases['fetch'] + phases['disk']:.2f} s "
-        f"against {ours.seconds:.2f} s measured whole." if ours.ok else "",
+        f"against {ours.seconds:.2f} s measured whole (the phases ran apart, at another "
+        "moment: on this machine, an ext4 virtual disk shared with other jobs, creating a small "
+        "file costs from 60 to 500 µs from one minute to the next). The second raw row does "
+        "the same file work as the Maildir with nothing else: the disk, not the protocol or "
+        "the parser, is what a 20,000-message export waits for. mbsync runs with its default "
+        "`FSync yes`; offlineimap3 with its defaults."
+        if ours.ok
+        else "",
         "",
         f"### b. `{big.folder}`: one message of {big.message_size / MB:.0f} MB "
         f"(an attachment of {big.size / MB:g} MB, base64)",
@@ -532,15 +577,10 @@ def render(report: ExportReport) -> str:
         _cell(rows["jobs1"], None),
         _cell(rows["jobs4"], rows["jobs1"]),
         "",
-        "(d's last column is against `--jobs 1`.) Targets: time within "
-        f"{TARGET}x of the raw socket, peak RSS flat in the folder's size:",
+        "(d's last column is against `--jobs 1`.) Targets:",
         "",
+        *targets(report),
     ]
-    for key, floor, name in (("ours-maildir", "raw", "Bulk"), ("ours-big", "raw-big", big.folder)):
-        found = ratio(report, key, floor)
-        verdict = "not measured" if found is None else (
-            f"{found:.2f}x ({'met' if found <= TARGET else 'not met'})")  # fmt: skip
-        lines.append(f"- {name}: {verdict}.")
     if rows["ours-big"].ok and rows["small"].ok:
         lines.append(
             f"- Peak RSS exporting {big.message_size / MB:.0f} MB in one message: "
@@ -564,7 +604,9 @@ def main() -> ExportReport:
         server.add_user(USER)
         start = time.perf_counter()
         seed_testbed(server, USER)
-        print(f"export: seeded the test bed in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(
+            f"export: seeded the test bed in {time.perf_counter() - start:.1f} s", file=sys.stderr
+        )
         report = run(server, Path(tmp))
     print(report.markdown)
     update_doc(report.markdown, DOC, marks=(MARK_START, MARK_END))

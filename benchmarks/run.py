@@ -19,6 +19,9 @@ allocations (tracemalloc) during the measured work.
    imaplib + email, and a raw socket read + base64 decode. ``--only save`` runs only this one.
 7. Sending a message of 30 MB (send_big.py): time and peak RSS, beside stdlib smtplib.
    ``--only send`` runs only this one.
+8. Exporting the ``Bulk`` folder, the 200 MB message's folder and the whole test bed
+   (export_bench.py): time and peak RSS, beside a raw socket, mbsync and offlineimap.
+   ``--only export`` runs only this one.
 """
 
 from __future__ import annotations
@@ -343,6 +346,7 @@ def token_command_time() -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import export_bench
     import save_big  # benchmarks/ is sys.path[0] when this file runs
     import send_big
     import tui_bench
@@ -351,13 +355,18 @@ def main(argv: list[str] | None = None) -> None:
     from o365imap.sandbox.seed import seed_testbed
 
     parser = argparse.ArgumentParser(description="make bench")
-    parser.add_argument("--only", choices=["save", "send"], help="run only this benchmark")
+    parser.add_argument(
+        "--only", choices=["save", "send", "export"], help="run only this benchmark"
+    )
     args = parser.parse_args(argv)
     if args.only == "save":
         save_big.main()
         return
     if args.only == "send":
         send_big.main()
+        return
+    if args.only == "export":
+        export_bench.main()
         return
 
     with (
@@ -405,6 +414,7 @@ def main(argv: list[str] | None = None) -> None:
         cli = cli_wall_time(host, port, ca, token)
         bulk_page, single_page = page_round_trips(host, port, ca, token)
         save = save_big.run(server, USER, Path(tmp))
+        export = export_bench.run(server, Path(tmp), big=save.message)
         tui = tui_bench.run(server, USER)
     send = send_big.run()
     compose = send_big.compose_report()
@@ -463,6 +473,8 @@ def main(argv: list[str] | None = None) -> None:
         *tui_bench.markdown(tui),
         send_big.markdown(send, compose),
         "",
+        export.markdown,  # section 8, between its markers: export_bench.py rewrites just it
+        "",
         "## Against the targets",
         "",
         f"- Parser at least 10x IMAPClient's throughput: {imapclient / ours:.1f}x "
@@ -486,6 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         f"layers and writing JSON Lines about {max(ours_e2e - ours, 0) / raw_arrival:.1f}x more, "
         "all on one core of pure Python: the server's bytes arrive faster than a pure-Python "
         "decoder can read them.",
+        *export_bench.targets(export),
         "",
         "Caches (addresses, flags, JSON fragments) are emptied before every measured run, so "
         "each run starts as a fresh process would.",
@@ -505,6 +518,7 @@ def main(argv: list[str] | None = None) -> None:
             "raw": raw_arrival,
             "e2e": e2e,
             "save": save.summary(),
+            "export": export.summary(),
         },
         sys.stderr,
     )

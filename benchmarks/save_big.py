@@ -698,12 +698,15 @@ def render(report: SaveReport) -> str:
     return "\n".join(lines)
 
 
-def update_doc(section: str, path: Path = DOC) -> None:
-    """Put ``section`` in place of the old one; new, before "Against the targets" (or last)."""
+def update_doc(
+    section: str, path: Path = DOC, *, marks: tuple[str, str] = (MARK_START, MARK_END)
+) -> None:
+    """Put ``section`` in place of the old one (between ``marks``); new, before "Against the
+    targets" (or last)."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start, end = text.find(MARK_START), text.find(MARK_END)
+    start, end = text.find(marks[0]), text.find(marks[1])
     if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(MARK_END) :]
+        text = text[:start] + section + text[end + len(marks[1]) :]
     else:
         anchor = text.find("## Against the targets")
         if anchor >= 0:

@@ -335,13 +335,15 @@ def test_with_condstore_a_rerun_asks_only_what_changed_and_still_finds_a_lost_fi
     lost.unlink()
     with _client(server) as client:
         client.select("Junk")
-        client.add_flags([2], ["\\Seen"])
+        (before,) = client.iter_fetch([2], "(FLAGS)", uid=True)
+        flag = next(f for f in ("$Checked", "$Checked2") if f not in before.items["FLAGS"])
+        client.add_flags([2], [flag])
     try:
         (folder,) = [f for f in _export(server, dest, "Junk") if not f.get("summary")]
     finally:
         with _client(server) as client:
             client.select("Junk")
-            client.remove_flags([2], ["\\Seen"])
+            client.remove_flags([2], [flag])
     assert folder["new"] == 1 and folder["updated"] == 1
     assert [
         p.read_bytes()
@@ -351,3 +353,20 @@ def test_with_condstore_a_rerun_asks_only_what_changed_and_still_finds_a_lost_fi
     again = FolderState.load(state_path(dest, "Junk"))
     assert again is not None and again.highestmodseq is not None
     assert again.highestmodseq > state.highestmodseq
+
+
+def test_a_second_export_into_the_same_folder_at_once_is_refused(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    import fcntl
+
+    dest = tmp_path / "backup"
+    (dest / ".o365imap").mkdir(parents=True)
+    with open(dest / ".o365imap" / "lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running export holds it
+        done = invoke(
+            ["export", str(dest), "Sent", *_args(server)], environment(server.mint_token(USER))
+        )
+    assert done.returncode == 1
+    assert "another o365imap export into" in done.stderr
+    assert not (dest / "Sent").exists()

@@ -13,11 +13,13 @@ fetches exactly what is missing.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,7 +33,7 @@ from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralSt
 
 from ._layout import folder_path
 from ._maildir import MaildirStore
-from ._state import FolderState, state_path
+from ._state import STATE_DIR, FolderState, state_path
 from ._store import FolderStore, Incoming, MessageMeta
 
 __all__ = ["ExportEvent", "ExportOptions", "ExportReport", "FolderReport", "export_mailbox"]
@@ -133,13 +135,35 @@ def export_mailbox(
         with lock:  # the caller's progress display is not thread-safe
             emit(event)
 
-    with connect() as client:
+    with _only_export(destination), connect() as client:
         folders = _chosen(client.list_folders(), options.folders)
         if options.jobs == 1 or len(folders) == 1:
             reports = [_export_folder(client, f, options, say) for f in folders]
         else:
             reports = _in_parallel(connect, client, folders, options, say)
     return ExportReport(reports, time.perf_counter() - started)
+
+
+@contextmanager
+def _only_export(destination: Path) -> Iterator[None]:
+    """One export into a destination at a time: a second would take the first's unfinished
+    files for a killed run's and clear them. (flock: released by the kernel when the
+    process ends, however it ends.)"""
+    lock_path = destination / STATE_DIR / "lock"
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise StorageError(f"cannot write in {lock_path.parent}: {exc.strerror}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another o365imap export into {destination} is running: wait for it, or "
+                "export into another folder"
+            ) from None
+        yield
 
 
 def _chosen(listed: Sequence[Folder], wanted: Sequence[str]) -> list[Folder]:
@@ -293,12 +317,13 @@ def _sync_folder(
             state.last_uid = max(state.last_uid, batch[-1].uid)
             state.save(where)
         store.checkpoint(state)
+        store.close()  # durable (a Maildir's one fsync), before the state that says so
         # Only now, with everything up to it stored: a run killed before this point asks
         # again for all that changed since the last complete one.
         state.highestmodseq = info.highestmodseq
         state.save(where)
     finally:
-        store.close()
+        store.close()  # again after an error: a store's close() may be called twice
 
 
 def _changes(

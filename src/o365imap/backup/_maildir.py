@@ -43,6 +43,7 @@ class MaildirStore:
         self._serial = 0
         self._files: dict[int, str] = {}  # uid -> file name in cur/ (or new/)
         self._keywords: list[str] = []
+        self._dirty = False
         try:
             for sub in ("cur", "new", "tmp"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
@@ -109,11 +110,13 @@ class MaildirStore:
         return Incoming(path, handle)
 
     def commit(self, incoming: Incoming, meta: MessageMeta) -> None:
-        incoming.close()
         stamp = int(meta.internaldate.timestamp()) if meta.internaldate else int(time.time())
         name = self._name(meta.uid, stamp, incoming.size, meta.flags)
         try:
-            os.utime(incoming.path, (stamp, stamp))
+            incoming.handle.flush()
+            # on the open file (futimens): no second look-up of the path, 20,000 times over
+            os.utime(incoming.handle.fileno(), (stamp, stamp))
+            incoming.close()
             os.rename(incoming.path, self.path / "cur" / name)
         except OSError as exc:
             incoming.discard()
@@ -161,13 +164,18 @@ class MaildirStore:
                 os.unlink(self.path / current)
 
     def checkpoint(self, state: FolderState) -> None:
-        # Renames are durable once the directory is: fsync cur/ (files' data were flushed
-        # by close; a kill -9 loses nothing the kernel has, a power cut is what this is for).
+        # Nothing to make durable between batches: the directory is the index (a rerun
+        # scans it), and the state's UIDs decide nothing here, so a power cut can only lose
+        # files that a rerun then fetches again. (A kill -9 loses nothing the kernel has.)
+        # One fsync of cur/ per folder, in close(), costs a third of what one per batch did.
+        self._dirty = True
+
+    def close(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
         fd = os.open(self.path / "cur", os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-    def close(self) -> None:
-        pass

@@ -98,4 +98,4 @@ class FolderStore(Protocol):
         """Make every commit so far durable; put what resuming needs in ``state.store``."""
 
     def close(self) -> None:
-        """Release files; nothing committed is lost."""
+        """Make what was committed durable and release files; may be called twice."""

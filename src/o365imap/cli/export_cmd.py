@@ -40,8 +40,7 @@ from o365imap.cli.connect import many_mailboxes_options, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
 
 if TYPE_CHECKING:
-    from o365imap.backup import ExportEvent, ExportReport, FolderReport
-    from o365imap.backup._verify import FolderCheck
+    from o365imap.backup import ExportEvent, ExportReport, FolderCheck, FolderReport
 
 __all__ = ["export"]
 
@@ -277,7 +276,7 @@ def _say_export(report: ExportReport, mailbox: str | None, target: Path, as_json
 
 
 def _verify(conn: ConnectionSettings, target: Path, as_json: bool) -> int:
-    from o365imap.backup._verify import verify_backup  # noqa: PLC0415
+    from o365imap.backup import verify_backup  # noqa: PLC0415
 
     if not target.is_dir():
         raise UsageError(f"{target} holds no export to verify")

@@ -264,8 +264,9 @@ def _sync_folder(
             store.checkpoint(state)
             state.last_uid = max(state.last_uid, batch[-1].uid)
             state.save(where)
+        before = state.store
         store.checkpoint(state)
-        if missing or state.uidvalidity is None or not where.exists():
+        if missing or state.store != before or state.uidvalidity is None or not where.exists():
             state.save(where)
     finally:
         store.close()
@@ -279,15 +280,15 @@ def _in_scope(uid: int, server: Mapping[int, MessageMeta], options: ExportOption
 def _retire(destination: Path, state: FolderState) -> str:
     """The old copy moves aside, under a name that says why; nothing of it is lost."""
     old = destination / state.path
+    suffix = ".mbox" if state.format == "mbox" else ""  # an mbox's file, not its children
     target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}")
     n = 1
-    while target.exists():
+    while target.with_name(target.name + suffix).exists():
         n += 1
         target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}-{n}")
-    for suffix in ("", ".mbox"):
-        source = old.with_name(old.name + suffix)
-        if source.exists():
-            os.rename(source, target.with_name(target.name + suffix))
+    source = old.with_name(old.name + suffix)
+    if source.exists():
+        os.rename(source, target.with_name(target.name + suffix))
     log.warning("%s: UIDVALIDITY changed; the old copy is now %s", state.folder, target)
     return str(target.relative_to(destination))
 

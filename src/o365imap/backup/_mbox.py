@@ -40,11 +40,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from o365imap.errors import StorageError
 
@@ -66,6 +67,7 @@ _ENTRY = re.compile(
 )
 _HEAD_LIMIT = 8 * 1024 * 1024  # a header block longer than this is left as it is
 _CHUNK = 1024 * 1024
+_SPOOL = 1024 * 1024  # a message larger than this spools to disk
 
 
 class MboxrdWriter:
@@ -123,11 +125,13 @@ def unquote(body: bytes) -> bytes:
 
 
 class _MboxIncoming(Incoming):
-    """A message on its way into the mbox, converted as it arrives (``size`` stays the
-    server's byte count, for the engine's RFC822.SIZE check)."""
+    """A message on its way into the mbox, converted as it arrives, in memory up to
+    ``_SPOOL`` bytes and in an unnamed temporary file beyond (nothing left after a kill).
+    ``size`` stays the server's byte count, for the engine's RFC822.SIZE check."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, open(path, "xb"))  # noqa: SIM115 - Incoming closes it
+    def __init__(self, directory: Path) -> None:
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, mode="w+b", dir=str(directory))  # noqa: SIM115
+        super().__init__(directory, cast(BinaryIO, spool))
         self.writer = MboxrdWriter()
         self.converted = 0
 
@@ -142,7 +146,9 @@ class _MboxIncoming(Incoming):
             out = self.writer.end()
             self.handle.write(out)
             self.converted += len(out)
-        super().close()
+
+    def discard(self) -> None:
+        self.handle.close()  # no file of its own to remove
 
 
 @dataclass
@@ -177,7 +183,6 @@ class MboxStore:
         self.uidvalidity = uidvalidity
         self.file = path.with_name(path.name + ".mbox")
         self._hidden = f".{self.file.name}.o365imap-"
-        self._serial = 0
         self._index: dict[int, _Entry] = {}
         self._end = 0  # where the next entry goes
         try:
@@ -189,9 +194,9 @@ class MboxStore:
     # -- resuming ------------------------------------------------------------------------------
 
     def recover(self, state: FolderState) -> None:
-        for entry in os.scandir(self.file.parent):
-            if entry.name.startswith(self._hidden):
-                os.unlink(entry.path)
+        for found in os.scandir(self.file.parent):
+            if found.name.startswith(self._hidden):
+                os.unlink(found.path)  # a rewrite (--mirror) killed before its rename
         saved = state.store
         info = os.fstat(self._fd)
         length = saved.get("length")
@@ -201,22 +206,25 @@ class MboxStore:
             and saved.get("uidvalidity") == self.uidvalidity
             and info.st_size >= length
         )
+        end = self._read_index(length if trusted and isinstance(length, int) else info.st_size)
         if trusted:
-            self._index = {
-                int(uid): _Entry(offset, length, size, tuple(flags))
-                for uid, (offset, length, size, flags) in saved.get("index", {}).items()
-            }
-            self._end = int(saved["length"])
-        else:
-            self._rebuild(info.st_size)
-        self._truncate(self._end)
+            if end != length:
+                raise StorageError(
+                    f"{self.file} is not as o365imap left it (at byte {end}): move it aside"
+                )
+            for uid, keywords in saved.get("keywords", {}).items():
+                if int(uid) in self._index:
+                    entry = self._index[int(uid)]
+                    entry.flags = tuple(sorted({*entry.flags, *keywords}))
+        self._truncate(end)
 
-    def _rebuild(self, size: int) -> None:
-        """The index read from the file itself: entry after entry, up to the first that is
-        not whole (cut off by a crash: it is fetched again)."""
+    def _read_index(self, limit: int) -> int:
+        """The index read from the file, hopping from entry to entry up to ``limit`` or the
+        first entry that is not whole (cut off by a crash: it is fetched again); where the
+        whole entries end. Flags come from Status and X-Status, keywords from the state."""
         self._index.clear()
         offset = 0
-        while offset < size:
+        while offset < limit:
             head = os.pread(self._fd, 4096, offset)
             match = _ENTRY.match(head)
             if match is None:
@@ -232,16 +240,16 @@ class MboxStore:
                 )
             length = int(match.group(6))
             after = os.pread(self._fd, 5, offset + length)
-            if offset + length > size or after not in (b"", b"From "):
+            if offset + length > limit or not b"From ".startswith(after):
                 break  # cut off
-            flags = {f for f, letter in _STATUS.items() if letter in match.group(1).decode()}
-            flags |= {
-                f for f, letter in _X_STATUS.items() if letter in (match.group(2) or b"").decode()
-            }
+            status, x_status = match.group(1).decode(), (match.group(2) or b"").decode()
+            flags = [f for f, letter in _STATUS.items() if letter in status]
+            flags += [f for f, letter in _X_STATUS.items() if letter in x_status]
             uid, received = int(match.group(4)), int(match.group(5))
             self._index[uid] = _Entry(offset, length, received, tuple(sorted(flags)))
             offset += length
         self._end = offset
+        return offset
 
     def _truncate(self, length: int) -> None:
         try:
@@ -260,19 +268,17 @@ class MboxStore:
     # -- writing -------------------------------------------------------------------------------
 
     def incoming(self) -> Incoming:
-        self._serial += 1
-        name = f"{self._hidden}{os.getpid()}-{time.time_ns()}-{self._serial}.tmp"
         try:
-            return _MboxIncoming(self.file.parent / name)
-        except OSError as exc:
+            return _MboxIncoming(self.file.parent)
+        except OSError as exc:  # (the spool's file is made later, by a write: see commit)
             raise StorageError(f"cannot write in {self.file.parent}: {exc.strerror}") from exc
 
     def commit(self, incoming: Incoming, meta: MessageMeta) -> None:
         assert isinstance(incoming, _MboxIncoming)
-        incoming.close()
         try:
-            with open(incoming.path, "rb") as source:
-                self._append(source, incoming, meta)
+            incoming.close()
+            incoming.handle.seek(0)
+            self._append(incoming.handle, incoming, meta)
         except OSError as exc:
             self._truncate(self._end)  # the part appended goes
             raise StorageError(f"cannot append to {self.file}: {exc.strerror}") from exc
@@ -352,14 +358,16 @@ class MboxStore:
             inode = os.fstat(self._fd).st_ino
         except OSError as exc:
             raise StorageError(f"cannot write {self.file}: {exc.strerror}") from exc
+        keywords = {
+            str(uid): [f for f in e.flags if not f.startswith("\\")]
+            for uid, e in sorted(self._index.items())
+            if any(not f.startswith("\\") for f in e.flags)
+        }
         state.store = {
             "uidvalidity": self.uidvalidity,
             "length": self._end,
             "inode": inode,
-            "index": {
-                str(uid): [e.offset, e.length, e.size, list(e.flags)]
-                for uid, e in self._index.items()
-            },
+            "keywords": keywords,  # the file has the system flags, not these
         }
 
     def _rewrite(self) -> None:

@@ -89,7 +89,11 @@ class EmlStore:
             self._changed = True
         for uid, size in on_disk.items():
             if uid not in self._index:  # committed after the last checkpoint
-                self._index[uid] = self._describe(uid, size, None, ())
+                with open(self.path / f"{uid}.eml", "rb") as handle:
+                    head = handle.read(_HEAD_LIMIT)
+                    stamp = os.fstat(handle.fileno()).st_mtime  # the internal date, as written
+                date = datetime.fromtimestamp(stamp, UTC)
+                self._index[uid] = _describe(uid, head, size, date, ())
                 self._changed = True
 
     def _files(self) -> dict[int, int]:
@@ -112,12 +116,18 @@ class EmlStore:
         self._serial += 1
         path = self.path / f"{_TEMPORARY}{os.getpid()}-{time.time_ns()}-{self._serial}.tmp"
         try:
-            handle = open(path, "xb")  # noqa: SIM115 - Incoming closes it
+            handle = open(path, "x+b")  # noqa: SIM115 - Incoming closes it; commit reads it
         except OSError as exc:
             raise StorageError(f"cannot write in {self.path}: {exc.strerror}") from exc
         return Incoming(path, handle)
 
     def commit(self, incoming: Incoming, meta: MessageMeta) -> None:
+        try:
+            incoming.handle.seek(0)  # the head, for the index, while the file is open
+            head = incoming.handle.read(_HEAD_LIMIT)
+        except OSError as exc:
+            incoming.discard()
+            raise StorageError(f"cannot store a message in {self.path}: {exc.strerror}") from exc
         incoming.close()
         stamp = meta.internaldate.timestamp() if meta.internaldate else time.time()
         try:
@@ -127,33 +137,10 @@ class EmlStore:
             incoming.discard()
             raise StorageError(f"cannot store a message in {self.path}: {exc.strerror}") from exc
         self._json.pop(meta.uid, None)
-        self._index[meta.uid] = self._describe(
-            meta.uid, incoming.size, meta.internaldate, meta.flags
+        self._index[meta.uid] = _describe(
+            meta.uid, head, incoming.size, meta.internaldate, meta.flags
         )
         self._changed = True
-
-    def _describe(
-        self, uid: int, size: int, internaldate: datetime | None, flags: tuple[str, ...]
-    ) -> dict[str, Any]:
-        name = f"{uid}.eml"
-        with open(self.path / name, "rb") as handle:
-            head = handle.read(_HEAD_LIMIT)
-            if internaldate is None:  # the file's time is the internal date
-                internaldate = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC)
-        end = head.find(b"\r\n\r\n")
-        if end < 0:
-            end = head.find(b"\n\n")
-        fields: dict[str, str] = {}
-        for match in _FIELDS.finditer(head[: end + 1] if end >= 0 else head):
-            fields.setdefault(match.group(1).decode().lower(), _decoded(match.group(2)))
-        return {
-            "file": name,
-            "flags": [f for f in flags if f != "\\Recent"],
-            "internaldate": internaldate.isoformat(),
-            "size": size,
-            "message_id": fields.get("message-id"),
-            "subject": fields.get("subject"),
-        }
 
     def set_flags(self, uid: int, flags: tuple[str, ...]) -> None:
         entry = self._index.get(uid)
@@ -200,6 +187,26 @@ class EmlStore:
 
     def close(self) -> None:
         pass
+
+
+def _describe(
+    uid: int, head: bytes, size: int, internaldate: datetime | None, flags: tuple[str, ...]
+) -> dict[str, Any]:
+    """A message's entry in index.json; ``head``: its first bytes."""
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        end = head.find(b"\n\n")
+    fields: dict[str, str] = {}
+    for match in _FIELDS.finditer(head[: end + 1] if end >= 0 else head):
+        fields.setdefault(match.group(1).decode().lower(), _decoded(match.group(2)))
+    return {
+        "file": f"{uid}.eml",
+        "flags": [f for f in flags if f != "\\Recent"],
+        "internaldate": (internaldate or datetime.now(UTC)).isoformat(),
+        "size": size,
+        "message_id": fields.get("message-id"),
+        "subject": fields.get("subject"),
+    }
 
 
 def _decoded(value: bytes) -> str:

@@ -15,6 +15,9 @@ import json
 import mailbox
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -402,27 +405,22 @@ def server_bytes(client: ImapClient, uid: int) -> bytes:
     return b"".join(client.iter_section(uid))
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_export_against_dovecot(
-    fmt: Format, dovecot: DovecotServer, client: ImapClient, tmp_path: Path
-) -> None:
+def connector(dovecot: DovecotServer) -> Callable[[], ImapClient]:
     def connect() -> ImapClient:
         imap = ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file))
         imap.connect()
         imap.authenticate_oauth(ALICE, dovecot.mint_token(ALICE))
         return imap
 
-    options = ExportOptions(tmp_path, format=fmt, folders=FOLDERS, jobs=2, batch_messages=7)
-    report = export_mailbox(connect, options)
-    assert [f.error for f in report.folders] == [None] * len(FOLDERS)
-    assert all(not f.size_differs for f in report.folders)
-    again = export_mailbox(connect, options)
-    assert again.total("new") == 0
-    assert again.total("kept") == report.total("new")
-    for folder in FOLDERS:
-        state = FolderState.load(state_path(tmp_path, folder))
+    return connect
+
+
+def check_export(fmt: Format, dest: Path, client: ImapClient, folders: tuple[str, ...]) -> None:
+    """Every message of ``folders`` in the export exactly once, whole, with its flags."""
+    for folder in folders:
+        state = FolderState.load(state_path(dest, folder))
         assert state is not None
-        path = tmp_path / state.path
+        path = dest / state.path
         flags_of = dict(server_flags(client, folder))  # (this selects the folder)
         messages = [(uid, server_bytes(client, uid), flags) for uid, flags in flags_of.items()]
         assert messages
@@ -431,10 +429,85 @@ def test_export_against_dovecot(
             assert set(stored) == {uid for uid, _, _ in messages}
             for uid, raw, flags in messages:
                 assert stored[uid] == [(mbox_expected(raw), letters(tuple(flags)))]
+            leftovers = f".{path.name}.mbox."  # a rewrite's temporary file
+            assert not [p for p in path.parent.iterdir() if p.name.startswith(leftovers)]
         else:
             index = json.loads((path / "index.json").read_text("utf-8"))["messages"]
             assert set(index) == {str(uid) for uid, _, _ in messages}
+            assert {p.name for p in path.iterdir() if p.is_file()} == {
+                "index.json",
+                *(f"{uid}.eml" for uid in flags_of),
+            }
             for uid, raw, flags in messages:
                 assert (path / f"{uid}.eml").read_bytes() == raw
                 assert set(index[str(uid)]["flags"]) == flags
-    assert os.path.isdir(tmp_path / ".o365imap")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_against_dovecot(
+    fmt: Format, dovecot: DovecotServer, client: ImapClient, tmp_path: Path
+) -> None:
+    connect = connector(dovecot)
+    options = ExportOptions(tmp_path, format=fmt, folders=FOLDERS, jobs=2, batch_messages=7)
+    report = export_mailbox(connect, options)
+    assert [f.error for f in report.folders] == [None] * len(FOLDERS)
+    assert all(not f.size_differs for f in report.folders)
+    again = export_mailbox(connect, options)
+    assert again.total("new") == 0
+    assert again.total("kept") == report.total("new")
+    check_export(fmt, tmp_path, client, FOLDERS)
+
+
+KILLED = """
+import sys
+from pathlib import Path
+from o365imap import ImapClient
+from o365imap.backup import ExportOptions, export_mailbox
+
+host, port, ca, user, token, dest, fmt = sys.argv[1:]
+
+def connect():
+    imap = ImapClient(host, int(port), ca_file=ca)
+    imap.connect()
+    imap.authenticate_oauth(user, token)
+    return imap
+
+def progress(event):
+    if event.kind == "message":
+        print("m", flush=True)
+
+folders = ("INBOX", "Attachments")
+export_mailbox(connect, ExportOptions(Path(dest), format=fmt, folders=folders, jobs=1,
+                                      batch_messages=5), progress)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_killed_with_sigkill_then_rerun(
+    fmt: Format, dovecot: DovecotServer, client: ImapClient, tmp_path: Path
+) -> None:
+    # A real kill -9 of a real export, at several points, each rerun taking up from there.
+    token = dovecot.mint_token(ALICE)
+    argv = [sys.executable, "-c", KILLED, dovecot.host, str(dovecot.imaps_port)]
+    argv += [str(dovecot.ca_file), ALICE, token, str(tmp_path), fmt]
+    midway = 0
+    for messages in (1, 3, 8, 13, 20, 30):
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, env=os.environ.copy())
+        assert child.stdout is not None
+        seen = 0
+        for line in child.stdout:
+            seen += line.startswith(b"m")
+            if seen >= messages:
+                midway += 1
+                break
+            if line.startswith(b"done"):
+                break
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert midway >= 4  # most kills came in the middle of the export
+    export_mailbox(
+        connector(dovecot), ExportOptions(tmp_path, format=fmt, folders=("INBOX", "Attachments"))
+    )
+    check_export(fmt, tmp_path, client, ("INBOX", "Attachments"))

@@ -16,23 +16,30 @@ byte-for-byte copy is the Maildir or eml export's), and every line beginning ``F
 cutting the ``From `` line and the separator, dropping the three headers above and removing one
 ``>`` from each line matching ``^>+From `` (Python's ``mailbox.mbox`` does the cutting only: its
 ``get_bytes`` still holds the quoted lines and our headers). ``Status``: ``R`` seen, ``O`` old;
-``X-Status``: ``A`` answered, ``F`` flagged, ``T`` draft, ``D`` deleted. Keywords are kept in the
-index only.
+``X-Status``: ``A`` answered, ``F`` flagged, ``T`` draft, ``D`` deleted. Keywords (``$Junk``)
+are kept in the folder's state only. The message's own ``Status``/``X-Status`` headers (another
+tool's) give way to ours, so that a reader sees one of each.
 
 Flags change in place: the three headers above take a fixed number of bytes (the UID header is
-padded with spaces to the width of the widest ``Status``/``X-Status`` pair), so a change is one
-``pwrite`` at a recorded offset, never a rewrite. ``length=`` is the whole entry's size, ``From``
-line to separator: a reader can hop from entry to entry, and a cut-off entry shows itself.
+padded with spaces to the width of the widest ``Status``/``X-Status`` pair; trailing spaces in
+a value of their own would show up in ``mailbox.mboxMessage.get_flags()``), so a change is one
+``pwrite``, never a rewrite. ``length=`` is the whole entry's size, ``From`` line to separator:
+the store finds its entries by hopping from one to the next (a few bytes read per message, none
+of the bodies), and a cut-off entry shows itself. ``size=`` is the message as the server sent it.
 
-Crash safety: a message's bytes are converted into a hidden temporary file beside the mbox as
-they arrive, and appended at ``commit`` (the ``From`` line needs the internal date, the length
-needs the whole). ``checkpoint`` fsyncs the mbox and puts its committed length, its inode and
-the index (uid -> offset, length, flags) in the folder's state; ``recover`` cuts the mbox back to
-the committed length (what a killed run appended after that is fetched again). When the state
-cannot be trusted for the file (none saved, the file replaced, shorter than the state says),
-the index is rebuilt by hopping through the entries by their ``length=``, up to the first one
-that is not whole. ``--mirror`` removals need a rewrite: ``checkpoint`` copies the kept entries
-into a new file and renames it over the mbox, only when something was removed.
+Crash safety: a message's bytes are converted as they arrive into a spool (memory up to 1 MB,
+an unnamed temporary file beyond: nothing to clean up after a kill) and appended at ``commit``
+(the ``From`` line needs the internal date, ``length=`` the whole). ``checkpoint`` fsyncs the
+mbox and puts its committed length and inode in the folder's state; ``recover`` cuts the mbox
+back to the committed length (what a killed run appended after its last checkpoint is fetched
+again: it was not fsynced) and reads the index from the file. Without a state to trust (none
+saved yet, or lost; the file replaced), it keeps every whole entry and cuts off the first one
+that is not. ``--mirror`` removals need a rewrite: only when something was removed,
+``checkpoint`` copies the kept entries into a hidden file beside the mbox, fsyncs it and renames
+it over the mbox (killed before the rename: the hidden file is removed at the next recover;
+after it, before the state is saved: the inode differs from the state's, and the file, whole,
+is read as it is). A file o365imap did not write, or written for another UIDVALIDITY, is
+refused (StorageError), never cut.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from conftest import ALICE
 from o365imap import ImapClient
 from o365imap.backup import ExportOptions, export_mailbox
 from o365imap.backup._eml import EmlStore
-from o365imap.backup._engine import Format
+from o365imap.backup._engine import Format, _retire
 from o365imap.backup._mbox import MboxrdWriter, MboxStore, unquote
 from o365imap.backup._state import FolderState, state_path
 from o365imap.backup._store import FolderStore, MessageMeta
@@ -373,6 +373,20 @@ def test_eml_index_describes_the_messages(tmp_path: Path) -> None:
     assert entry["message_id"] == "<m12@x>"
     assert entry["subject"] == "Grüße"
     assert index["messages"]["8"]["subject"] is None
+
+
+def test_a_retired_mbox_leaves_its_children(tmp_path: Path) -> None:
+    # UIDVALIDITY of Projects changed: Projects.mbox moves aside, Projects/Alpha.mbox stays.
+    (tmp_path / "Projects").mkdir()
+    (tmp_path / "Projects.mbox").write_bytes(b"old")
+    (tmp_path / "Projects" / "Alpha.mbox").write_bytes(b"child")
+    (tmp_path / "Projects~uidvalidity-5.mbox").write_bytes(b"retired before")
+    state = FolderState("Projects", "mbox", "Projects", 5)
+    assert _retire(tmp_path, state) == "Projects~uidvalidity-5-2"
+    assert (tmp_path / "Projects~uidvalidity-5-2.mbox").read_bytes() == b"old"
+    assert (tmp_path / "Projects~uidvalidity-5.mbox").read_bytes() == b"retired before"
+    assert (tmp_path / "Projects" / "Alpha.mbox").read_bytes() == b"child"
+    assert not (tmp_path / "Projects.mbox").exists()
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 64, 4096])

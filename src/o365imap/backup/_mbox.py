@@ -298,11 +298,8 @@ class MboxStore:
             line for line in _header_lines(head) if not _OURS.match(line)
         )  # a header of ours the message had goes: one of each, ours
         from_line = _from_line(head, meta)
-        tail = b"" if incoming.writer.ends_with_newline or incoming.converted == 0 else b"\n"
+        tail = b"" if incoming.writer.ends_with_newline else b"\n"  # then the separator
         fixed = len(from_line) + len(kept) + incoming.converted - body_at + len(tail) + 1
-        if incoming.converted == 0:
-            tail = b"\n"
-            fixed += 1
         region_width = _WIDEST + len(self._uid_line(meta.uid, incoming.size, 0)) - 1
         digits = 1
         while len(str(fixed + region_width + digits)) != digits:

@@ -375,6 +375,27 @@ def test_eml_index_describes_the_messages(tmp_path: Path) -> None:
     assert index["messages"]["8"]["subject"] is None
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_message_larger_than_the_spool(fmt: str, tmp_path: Path) -> None:
+    # Beyond 1 MB the mbox's spool is a file; the eml's is one anyway.
+    big = b"Subject: big\r\n\r\n" + b"From x\r\n" + LONG * 12
+    store = open_store(fmt, tmp_path)
+    state = FolderState("Projects/Alpha", fmt, "Projects/Alpha", UIDVALIDITY)
+    store.recover(state)
+    incoming = store.incoming()
+    for i in range(0, len(big), 65536):
+        incoming.write(big[i : i + 65536])
+    store.commit(incoming, MessageMeta(1, ("\\Seen",), DATE[3], len(big)))
+    store.checkpoint(state)
+    store.close()
+    if fmt == "mbox":
+        found = read_mbox(tmp_path / "Projects" / "Alpha.mbox")
+        assert found == {1: [(mbox_expected(big), {"R", "O"})]}
+    else:
+        assert (tmp_path / "Projects" / "Alpha" / "1.eml").read_bytes() == big
+    assert [p.name for p in (tmp_path / "Projects").iterdir() if p.name.startswith(".")] == []
+
+
 def test_a_retired_mbox_leaves_its_children(tmp_path: Path) -> None:
     # UIDVALIDITY of Projects changed: Projects.mbox moves aside, Projects/Alpha.mbox stays.
     (tmp_path / "Projects").mkdir()

@@ -207,13 +207,15 @@ class MboxStore:
         saved = state.store
         info = os.fstat(self._fd)
         length = saved.get("length")
+        if not isinstance(length, int):
+            length = -1  # no state yet, or lost
         trusted = (
-            isinstance(length, int)
+            length >= 0
             and saved.get("inode") == info.st_ino
             and saved.get("uidvalidity") == self.uidvalidity
             and info.st_size >= length
         )
-        end = self._read_index(length if trusted and isinstance(length, int) else info.st_size)
+        end = self._read_index(length if trusted else info.st_size)
         if trusted:
             if end != length:
                 raise StorageError(

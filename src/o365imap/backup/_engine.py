@@ -354,15 +354,15 @@ def _changes(
 def _retire(destination: Path, state: FolderState) -> str:
     """The old copy moves aside, under a name that says why; nothing of it is lost."""
     old = destination / state.path
+    suffix = ".mbox" if state.format == "mbox" else ""  # an mbox's file, not its children
     target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}")
     n = 1
-    while target.exists():
+    while target.with_name(target.name + suffix).exists():
         n += 1
         target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}-{n}")
-    for suffix in ("", ".mbox"):
-        source = old.with_name(old.name + suffix)
-        if source.exists():
-            os.rename(source, target.with_name(target.name + suffix))
+    source = old.with_name(old.name + suffix)
+    if source.exists():
+        os.rename(source, target.with_name(target.name + suffix))
     log.warning("%s: UIDVALIDITY changed; the old copy is now %s", state.folder, target)
     return str(target.relative_to(destination))
 

@@ -45,6 +45,7 @@ FORMATS: tuple[Format, ...] = ("maildir", "mbox", "eml")
 _META = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
 _BODY = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
 _STREAM_ABOVE = 64 * 1024  # bodies larger than this flow to disk in chunks
+_OWN_DIRECTORIES = frozenset({"cur", "new", "tmp"})  # a Maildir's (subfolders so named: escaped)
 
 
 @dataclass(frozen=True)
@@ -242,10 +243,15 @@ def _export_folder(
     client: ImapClient, folder: Folder, options: ExportOptions, say: Progress
 ) -> FolderReport:
     started = time.perf_counter()
-    relative = folder_path(folder.name, folder.delimiter)
-    report = FolderReport(folder.name, str(relative))
+    error: str | None = None
     try:
-        _sync_folder(client, folder, options, report, say)
+        relative = str(folder_path(folder.name, folder.delimiter))
+    except ValueError as exc:  # a name no file system holds: this folder fails, not the run
+        relative, error = "", str(exc)
+    report = FolderReport(folder.name, relative, error=error)
+    try:
+        if error is None:
+            _sync_folder(client, folder, options, report, say)
     except StorageError:
         raise
     except O365ImapError as exc:
@@ -275,7 +281,10 @@ def _sync_folder(
         )
     if state is not None and state.uidvalidity not in (None, uidvalidity):
         report.retired = _retire(destination, state)
-        state = None
+        # Saved at once: killed before its first batch, a rerun must not retire again what
+        # this run has begun to store under the new UIDVALIDITY.
+        state = FolderState(folder.name, options.format, report.path, uidvalidity)
+        state.save(where)
     if state is None:
         state = FolderState(folder.name, options.format, report.path, uidvalidity)
     store = _open_store(options.format, destination / report.path, uidvalidity)
@@ -319,8 +328,10 @@ def _sync_folder(
         store.checkpoint(state)
         store.close()  # durable (a Maildir's one fsync), before the state that says so
         # Only now, with everything up to it stored: a run killed before this point asks
-        # again for all that changed since the last complete one.
-        state.highestmodseq = info.highestmodseq
+        # again for all that changed since the last complete one. Not after --since: the
+        # older messages' flags were not compared, and a later run must still ask for them.
+        if options.since is None:
+            state.highestmodseq = info.highestmodseq
         state.save(where)
     finally:
         store.close()  # again after an error: a store's close() may be called twice
@@ -352,17 +363,29 @@ def _changes(
 
 
 def _retire(destination: Path, state: FolderState) -> str:
-    """The old copy moves aside, under a name that says why; nothing of it is lost."""
+    """The old copy moves aside, under a name that says why; nothing of it is lost. Only the
+    folder's own files move: its subfolders' copies (directories inside a Maildir's or an eml
+    folder's, beside an mbox) stay where their own states say they are."""
     old = destination / state.path
-    suffix = ".mbox" if state.format == "mbox" else ""  # an mbox's file, not its children
+    suffix = ".mbox" if state.format == "mbox" else ""
     target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}")
     n = 1
     while target.with_name(target.name + suffix).exists():
         n += 1
         target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}-{n}")
     source = old.with_name(old.name + suffix)
-    if source.exists():
-        os.rename(source, target.with_name(target.name + suffix))
+    try:
+        if suffix:
+            if source.exists():
+                os.rename(source, target.with_name(target.name + suffix))
+        elif source.is_dir():
+            # Killed midway, a rerun retires the rest into a second copy: split, not lost.
+            target.mkdir()
+            for entry in os.scandir(source):
+                if entry.name in _OWN_DIRECTORIES or not entry.is_dir(follow_symlinks=False):
+                    os.rename(entry.path, target / entry.name)
+    except OSError as exc:
+        raise StorageError(f"cannot move aside the old copy {source}: {exc.strerror}") from exc
     log.warning("%s: UIDVALIDITY changed; the old copy is now %s", state.folder, target)
     return str(target.relative_to(destination))
 

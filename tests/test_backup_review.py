@@ -141,3 +141,44 @@ def test_verify_finds_every_message_of_an_export_in_each_format(
     export_mailbox(connect, ExportOptions(tmp_path, format=fmt, folders=(name,)))
     (check,) = verify_backup(connect, tmp_path)
     assert (check.missing, check.stored, check.server, check.ok) == ([], 3, 3, True)
+
+
+def test_an_mbox_line_whose_crlf_straddles_a_read_keeps_one_cr(tmp_path: Path) -> None:
+    # _copy_mbox_message reads 64 KB of a line at a time: a CR ending one read and its LF
+    # opening the next became CR CR LF (a long HTML line, one in 65,536 of them).
+    import io
+
+    from o365imap.backup._sources import _copy_mbox_message, _mbox_messages
+
+    line = b"y" * (64 * 1024 - 1) + b"\r\n"
+    path = tmp_path / "one.mbox"
+    path.write_bytes(b"From a Mon Jan  1 00:00:00 2024\r\nSubject: x\r\n\r\n" + line + b"end\r\n")
+    (message,) = _mbox_messages(path)
+    out = io.BytesIO()
+    with open(path, "rb") as handle:
+        handle.seek(message.offset)
+        _copy_mbox_message(handle, message.length or 0, out)
+    assert out.getvalue() == b"Subject: x\r\n\r\n" + line + b"end\r\n"
+
+
+def test_users_file_one_mailbox_that_fails_does_not_stop_the_others(
+    dovecot: DovecotServer, bob: ImapClient, tmp_path: Path
+) -> None:
+    # "each independent": a mailbox that cannot be signed in to (left the tenant, no
+    # mailbox) ended the command, and every mailbox after it in the file went unexported.
+    from cli_runner import invoke
+    from test_cli import environment
+
+    name = f"Users{uuid.uuid4().hex[:8]}"
+    bob.create_folder(name)
+    bob.append(name, _message("one"))
+    users = tmp_path / "users.txt"
+    users.write_text(f"gone@example.com\n{BOB}\n", encoding="utf-8")
+    args = ["--host", dovecot.host, "--port", str(dovecot.imaps_port)]
+    args += ["--ca-file", str(dovecot.ca_file)]
+    done = invoke(
+        ["export", str(tmp_path / "all"), name, "--users", str(users), *args],
+        environment(dovecot.mint_token(BOB)),
+    )
+    assert (tmp_path / "all" / BOB / name / "cur").is_dir(), done.stderr
+    assert done.returncode == 3, done.stderr

@@ -182,3 +182,45 @@ def test_users_file_one_mailbox_that_fails_does_not_stop_the_others(
     )
     assert (tmp_path / "all" / BOB / name / "cur").is_dir(), done.stderr
     assert done.returncode == 3, done.stderr
+
+
+def test_a_token_expiring_in_the_middle_of_a_folder_does_not_fail_it(tmp_path: Path) -> None:
+    # Office 365 ends a session when its token expires (an hour): the commands a client
+    # repeats reconnect, but a folder whose body FETCH the BYE cut was reported failed
+    # (exit 3), once an hour per connection, for an export that only had to go on.
+    import threading
+
+    from scripted_server import (
+        TOKEN,
+        USER,
+        Command,
+        O365Session,
+        ScriptedServer,
+        _bye,
+        client_for,
+        make_message,
+        o365_happy,
+    )
+
+    used = threading.Event()
+
+    def expire_on_bodies(s: O365Session, cmd: Command) -> bool:
+        if cmd.family != "FETCH" or b"BODY.PEEK[]" not in cmd.raw or used.is_set():
+            return False
+        used.set()
+        _bye(s, "* BYE Session invalidated - AccessTokenExpired\r\n")
+        return True
+
+    messages = [make_message(n, 100 + n) for n in range(1, 4)]
+    with ScriptedServer(o365_happy(messages, hooks=[expire_on_bodies])) as server:
+
+        def connect() -> ImapClient:
+            imap = client_for(server)
+            imap.connect()
+            imap.authenticate_oauth(USER, TOKEN, refresh=lambda: TOKEN)
+            return imap
+
+        report = export_mailbox(connect, ExportOptions(tmp_path, folders=("INBOX",), jobs=1))
+    assert used.is_set()
+    (folder,) = report.folders
+    assert (folder.error, folder.new) == (None, 3)

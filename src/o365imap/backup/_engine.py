@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from o365imap.client import ImapClient
-from o365imap.errors import O365ImapError, StorageError, UsageError
+from o365imap.errors import O365ImapError, SessionExpired, StorageError, UsageError
 from o365imap.models import Folder, StreamedLiteral
 from o365imap.protocol.commands import SequenceSet
 from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
@@ -45,6 +45,7 @@ FORMATS: tuple[Format, ...] = ("maildir", "mbox", "eml")
 _META = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
 _BODY = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
 _STREAM_ABOVE = 64 * 1024  # bodies larger than this flow to disk in chunks
+_REOPENS = 3  # sessions ended (token expired) in one batch before the folder fails
 _OWN_DIRECTORIES = frozenset({"cur", "new", "tmp"})  # a Maildir's (subfolders so named: escaped)
 
 
@@ -321,7 +322,18 @@ def _sync_folder(
         total_bytes = sum(m.size for m in missing)
         say(ExportEvent("folder", folder.name, total=len(missing), total_bytes=total_bytes))
         for batch in _batches(missing, options.batch_messages, options.batch_bytes):
-            _fetch_batch(client, store, batch, report, folder.name, say)
+            wanted = {meta.uid for meta in batch}
+            for reopened in range(_REOPENS + 1):
+                try:
+                    _fetch_batch(client, store, wanted, report, folder.name, say)
+                    break
+                except SessionExpired:
+                    # The token expired (Office 365: every hour or so) in the middle of the
+                    # batch: a new session, the folder again (reconnect() fails if its
+                    # UIDVALIDITY changed), the rest of the batch.
+                    if reopened == _REOPENS:
+                        raise
+                    client.reconnect()
             store.checkpoint(state)
             state.last_uid = max(state.last_uid, batch[-1].uid)
             state.save(where)
@@ -451,12 +463,13 @@ def _batches(
 def _fetch_batch(
     client: ImapClient,
     store: FolderStore,
-    batch: list[MessageMeta],
+    wanted: set[int],
     report: FolderReport,
     folder: str,
     say: Progress,
 ) -> None:
-    wanted = {meta.uid for meta in batch}
+    """The bodies of ``wanted`` into the store; each UID stored leaves ``wanted`` (what is
+    left after an error is what the batch still lacks)."""
     incoming: Incoming | None = None
     try:
         events = client.iter_fetch_events(

@@ -224,3 +224,32 @@ def test_a_token_expiring_in_the_middle_of_a_folder_does_not_fail_it(tmp_path: P
     assert used.is_set()
     (folder,) = report.folders
     assert (folder.error, folder.new) == (None, 3)
+
+
+@pytest.mark.parametrize(
+    ("parent", "child", "beside"),
+    [
+        ("X", "dovecot-keywords", "dovecot-keywords"),  # the Maildir's keywords file
+        ("X", "dovecot-uidlist", "dovecot-uidlist"),  # a Dovecot serving the export
+        ("E", "index.json", "index.json"),  # the eml store's index
+        ("E", "12.eml", "12.eml"),  # message 12 of E
+    ],
+)
+def test_a_subfolder_never_takes_the_name_of_its_parents_files(
+    parent: str, child: str, beside: str
+) -> None:
+    from o365imap.backup._layout import folder_path, unescape
+
+    path = folder_path(f"{parent}/{child}", "/")
+    assert path.parts[-1] != beside
+    assert unescape(path.parts[-1]) == child
+
+
+def test_an_mbox_folder_named_like_another_folders_file_gets_its_own_path() -> None:
+    # "A" is the file A.mbox; "A.mbox/C" was the file A.mbox/C.mbox, in a directory A.mbox.
+    from o365imap.backup._layout import folder_path, unescape
+
+    child = folder_path("A.mbox/C", "/")
+    assert child.parts[0] + ".mbox" != "A.mbox" and child.parts[0] != "A.mbox"
+    assert unescape(child.parts[0]) == "A.mbox"
+    assert folder_path("Notes.MBOX", "/").parts == ("Notes%2EMBOX",)

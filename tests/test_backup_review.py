@@ -253,3 +253,23 @@ def test_an_mbox_folder_named_like_another_folders_file_gets_its_own_path() -> N
     assert child.parts[0] + ".mbox" != "A.mbox" and child.parts[0] != "A.mbox"
     assert unescape(child.parts[0]) == "A.mbox"
     assert folder_path("Notes.MBOX", "/").parts == ("Notes%2EMBOX",)
+
+
+def test_a_maildir_file_without_its_bytes_is_fetched_again(tmp_path: Path) -> None:
+    # Files are renamed into cur/ without an fsync of their own: after a power cut the name
+    # may be on disk and the bytes not (an empty file). It counted as stored, for good.
+    from o365imap.backup._maildir import MaildirStore
+
+    store = MaildirStore(tmp_path / "INBOX", 7)
+    state = FolderState("INBOX", "maildir", "INBOX", 7)
+    store.recover(state)
+    for uid in (1, 2):
+        incoming = store.incoming()
+        incoming.write(b"Subject: x\r\n\r\nbody\r\n")
+        store.commit(incoming, MessageMeta(uid, (), datetime(2024, 1, 1, tzinfo=UTC), 21))
+    store.close()
+    (torn,) = [p for p in (tmp_path / "INBOX" / "cur").iterdir() if ".M2U" in p.name]
+    torn.write_bytes(b"")
+    again = MaildirStore(tmp_path / "INBOX", 7)
+    assert set(again.stored()) == {1}
+    assert not torn.exists()

@@ -273,3 +273,25 @@ def test_a_maildir_file_without_its_bytes_is_fetched_again(tmp_path: Path) -> No
     again = MaildirStore(tmp_path / "INBOX", 7)
     assert set(again.stored()) == {1}
     assert not torn.exists()
+
+
+def test_a_storage_error_in_the_main_thread_waits_for_the_other_connections(
+    dovecot: DovecotServer, bob: ImapClient, tmp_path: Path
+) -> None:
+    # With --jobs, a StorageError in the calling thread's folder returned at once (its lock
+    # released) while the other connections went on writing into the destination.
+    import threading
+
+    from o365imap.errors import StorageError
+
+    first, second = (f"Par{n}{uuid.uuid4().hex[:8]}" for n in (1, 2))
+    bob.create_folder(first)
+    bob.create_folder(second)
+    bob.append(first, _message("first"))
+    for n in range(40):
+        bob.append(second, _message(f"second {n}"))
+    (tmp_path / first).write_bytes(b"a file where the Maildir goes")
+    options = ExportOptions(tmp_path, folders=(first, second), jobs=2, batch_messages=1)
+    with pytest.raises(StorageError):
+        export_mailbox(_connector(dovecot), options)
+    assert not [t for t in threading.enumerate() if t.name.startswith("export-")]

@@ -228,13 +228,26 @@ def _in_parallel(
     ]
     for thread in threads:
         thread.start()
-    work(first)
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
+    try:
+        work(first)
+    except Exception as exc:
+        # (Not after Ctrl-C or a signal, which end the command at once.) The others take no
+        # new folder and end theirs before the caller hears: an export still writing after
+        # export_mailbox returned, its lock released, would meet the caller's next one.
+        with lock:
+            failures.append(exc)
+        _join(threads)
+        raise
+    _join(threads)
     if failures:
         raise failures[0]
     return [reports[f.name] for f in folders if f.name in reports]
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        while thread.is_alive():  # in steps: the main thread stays interruptible
+            thread.join(0.2)
 
 
 # -- one folder ------------------------------------------------------------------------------

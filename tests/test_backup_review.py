@@ -295,3 +295,29 @@ def test_a_storage_error_in_the_main_thread_waits_for_the_other_connections(
     with pytest.raises(StorageError):
         export_mailbox(_connector(dovecot), options)
     assert not [t for t in threading.enumerate() if t.name.startswith("export-")]
+
+
+def test_mbox_keywords_survive_a_rewrite_killed_before_the_state_was_saved(
+    tmp_path: Path,
+) -> None:
+    # --mirror rewrites the mbox (a new inode); killed before the state is saved, the next
+    # run reads the file untrusted, and the keywords (kept in the state only) were dropped.
+    # With CONDSTORE only changed messages are compared again: they never came back.
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    state = FolderState("INBOX", "mbox", "INBOX", 7)
+    store = MboxStore(tmp_path / "INBOX", 7)
+    store.recover(state)
+    for uid, flags in ((1, ("$Junk", "\\Seen")), (2, ())):
+        incoming = store.incoming()
+        incoming.write(b"Subject: x\r\n\r\nbody\r\n")
+        store.commit(incoming, MessageMeta(uid, flags, when, 21))
+    store.checkpoint(state)
+    saved = FolderState(**{**state.__dict__, "store": dict(state.store)})
+    store.remove(2)
+    store.checkpoint(state)  # the rewrite; the state that says so is never saved
+    store.close()
+    again = MboxStore(tmp_path / "INBOX", 7)
+    again.recover(saved)
+    assert set(again.stored()) == {1}
+    assert again.stored()[1].flags == {"$Junk", "\\Seen"}
+    again.close()

@@ -219,11 +219,13 @@ class MboxStore:
             and info.st_size >= length
         )
         end = self._read_index(length if trusted else info.st_size)
-        if trusted:
-            if end != length:
-                raise StorageError(
-                    f"{self.file} is not as o365imap left it (at byte {end}): move it aside"
-                )
+        if trusted and end != length:
+            raise StorageError(
+                f"{self.file} is not as o365imap left it (at byte {end}): move it aside"
+            )
+        if saved.get("uidvalidity") == self.uidvalidity:
+            # Untrusted too (a --mirror rewrite killed before its state was saved): the file
+            # has no keywords, and with CONDSTORE unchanged messages are not compared again.
             for uid, keywords in saved.get("keywords", {}).items():
                 if int(uid) in self._index:
                     entry = self._index[int(uid)]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from o365imap.client import ImapClient
-from o365imap.errors import O365ImapError, StorageError, UsageError
+from o365imap.errors import O365ImapError, SessionExpired, StorageError, UsageError
 from o365imap.models import Folder, StreamedLiteral
 from o365imap.protocol.commands import SequenceSet
 from o365imap.protocol.events import Fetch, LiteralData, LiteralEnded, LiteralStarted
@@ -45,6 +45,8 @@ FORMATS: tuple[Format, ...] = ("maildir", "mbox", "eml")
 _META = "(UID FLAGS RFC822.SIZE INTERNALDATE)"
 _BODY = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
 _STREAM_ABOVE = 64 * 1024  # bodies larger than this flow to disk in chunks
+_REOPENS = 3  # sessions ended (token expired) in one batch before the folder fails
+_OWN_DIRECTORIES = frozenset({"cur", "new", "tmp"})  # a Maildir's (subfolders so named: escaped)
 
 
 @dataclass(frozen=True)
@@ -226,13 +228,26 @@ def _in_parallel(
     ]
     for thread in threads:
         thread.start()
-    work(first)
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
+    try:
+        work(first)
+    except Exception as exc:
+        # (Not after Ctrl-C or a signal, which end the command at once.) The others take no
+        # new folder and end theirs before the caller hears: an export still writing after
+        # export_mailbox returned, its lock released, would meet the caller's next one.
+        with lock:
+            failures.append(exc)
+        _join(threads)
+        raise
+    _join(threads)
     if failures:
         raise failures[0]
     return [reports[f.name] for f in folders if f.name in reports]
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        while thread.is_alive():  # in steps: the main thread stays interruptible
+            thread.join(0.2)
 
 
 # -- one folder ------------------------------------------------------------------------------
@@ -242,10 +257,15 @@ def _export_folder(
     client: ImapClient, folder: Folder, options: ExportOptions, say: Progress
 ) -> FolderReport:
     started = time.perf_counter()
-    relative = folder_path(folder.name, folder.delimiter)
-    report = FolderReport(folder.name, str(relative))
+    error: str | None = None
     try:
-        _sync_folder(client, folder, options, report, say)
+        relative = str(folder_path(folder.name, folder.delimiter))
+    except ValueError as exc:  # a name no file system holds: this folder fails, not the run
+        relative, error = "", str(exc)
+    report = FolderReport(folder.name, relative, error=error)
+    try:
+        if error is None:
+            _sync_folder(client, folder, options, report, say)
     except StorageError:
         raise
     except O365ImapError as exc:
@@ -275,7 +295,10 @@ def _sync_folder(
         )
     if state is not None and state.uidvalidity not in (None, uidvalidity):
         report.retired = _retire(destination, state)
-        state = None
+        # Saved at once: killed before its first batch, a rerun must not retire again what
+        # this run has begun to store under the new UIDVALIDITY.
+        state = FolderState(folder.name, options.format, report.path, uidvalidity)
+        state.save(where)
     if state is None:
         state = FolderState(folder.name, options.format, report.path, uidvalidity)
     store = _open_store(options.format, destination / report.path, uidvalidity)
@@ -312,15 +335,28 @@ def _sync_folder(
         total_bytes = sum(m.size for m in missing)
         say(ExportEvent("folder", folder.name, total=len(missing), total_bytes=total_bytes))
         for batch in _batches(missing, options.batch_messages, options.batch_bytes):
-            _fetch_batch(client, store, batch, report, folder.name, say)
+            wanted = {meta.uid for meta in batch}
+            for reopened in range(_REOPENS + 1):
+                try:
+                    _fetch_batch(client, store, wanted, report, folder.name, say)
+                    break
+                except SessionExpired:
+                    # The token expired (Office 365: every hour or so) in the middle of the
+                    # batch: a new session, the folder again (reconnect() fails if its
+                    # UIDVALIDITY changed), the rest of the batch.
+                    if reopened == _REOPENS:
+                        raise
+                    client.reconnect()
             store.checkpoint(state)
             state.last_uid = max(state.last_uid, batch[-1].uid)
             state.save(where)
         store.checkpoint(state)
         store.close()  # durable (a Maildir's one fsync), before the state that says so
         # Only now, with everything up to it stored: a run killed before this point asks
-        # again for all that changed since the last complete one.
-        state.highestmodseq = info.highestmodseq
+        # again for all that changed since the last complete one. Not after --since: the
+        # older messages' flags were not compared, and a later run must still ask for them.
+        if options.since is None:
+            state.highestmodseq = info.highestmodseq
         state.save(where)
     finally:
         store.close()  # again after an error: a store's close() may be called twice
@@ -352,17 +388,29 @@ def _changes(
 
 
 def _retire(destination: Path, state: FolderState) -> str:
-    """The old copy moves aside, under a name that says why; nothing of it is lost."""
+    """The old copy moves aside, under a name that says why; nothing of it is lost. Only the
+    folder's own files move: its subfolders' copies (directories inside a Maildir's or an eml
+    folder's, beside an mbox) stay where their own states say they are."""
     old = destination / state.path
-    suffix = ".mbox" if state.format == "mbox" else ""  # an mbox's file, not its children
+    suffix = ".mbox" if state.format == "mbox" else ""
     target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}")
     n = 1
     while target.with_name(target.name + suffix).exists():
         n += 1
         target = old.with_name(f"{old.name}~uidvalidity-{state.uidvalidity}-{n}")
     source = old.with_name(old.name + suffix)
-    if source.exists():
-        os.rename(source, target.with_name(target.name + suffix))
+    try:
+        if suffix:
+            if source.exists():
+                os.rename(source, target.with_name(target.name + suffix))
+        elif source.is_dir():
+            # Killed midway, a rerun retires the rest into a second copy: split, not lost.
+            target.mkdir()
+            for entry in os.scandir(source):
+                if entry.name in _OWN_DIRECTORIES or not entry.is_dir(follow_symlinks=False):
+                    os.rename(entry.path, target / entry.name)
+    except OSError as exc:
+        raise StorageError(f"cannot move aside the old copy {source}: {exc.strerror}") from exc
     log.warning("%s: UIDVALIDITY changed; the old copy is now %s", state.folder, target)
     return str(target.relative_to(destination))
 
@@ -428,12 +476,13 @@ def _batches(
 def _fetch_batch(
     client: ImapClient,
     store: FolderStore,
-    batch: list[MessageMeta],
+    wanted: set[int],
     report: FolderReport,
     folder: str,
     say: Progress,
 ) -> None:
-    wanted = {meta.uid for meta in batch}
+    """The bodies of ``wanted`` into the store; each UID stored leaves ``wanted`` (what is
+    left after an error is what the batch still lacks)."""
     incoming: Incoming | None = None
     try:
         events = client.iter_fetch_events(

@@ -5,8 +5,12 @@ reads it), under the export's destination. Only what a file system or a Maildir 
 escaped, as ``%XX`` of its UTF-8 bytes: ``%`` itself (so the mapping goes back), ``/`` inside
 a name (a server whose delimiter is another character), control characters, a leading ``.``
 (hidden files, ``..``), and the Maildir's own ``cur``, ``new`` and ``tmp`` (a folder of that
-name would be read as the parent's messages). Two different names never meet on disk, and
-``name_of(path_of(name)) == name``.
+name would be read as the parent's messages). So are names the stores' own files have beside a
+subfolder's directory: ``dovecot-keywords`` and what a Dovecot serving the export writes
+(``dovecot*``, ``maildirfolder``, ``subscriptions``), the eml store's ``index.json`` and
+``<uid>.eml``, and an mbox's ``<name>.mbox`` (its ``.`` escaped: the folder ``A.mbox``'s
+children would be a directory where the folder ``A``'s file is). Two different names never meet
+on disk, and ``name_of(path_of(name)) == name``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pathlib import PurePosixPath
 __all__ = ["component", "folder_path", "unescape"]
 
 _RESERVED = {"cur", "new", "tmp"}
+# the stores' files beside a subfolder's directory (and Dovecot's, when it serves the export)
+_FILES = re.compile(r"dovecot.*|maildirfolder|subscriptions|index\.json|\d+\.eml", re.I)
+_MBOX = re.compile(r"\.(mbox)\Z", re.I)
 _ESCAPED = re.compile(r"[%/\\\x00-\x1f\x7f]")
 _MAX = 200  # bytes of a component: file systems stop at 255, room for ".mbox" and escapes
 
@@ -30,8 +37,9 @@ def component(name: str) -> str:
     escaped = _ESCAPED.sub(_hex, name)
     if escaped.startswith(".") or not escaped:
         escaped = "%2E" + escaped[1:] if escaped else "%00"
-    if escaped.lower() in _RESERVED:
-        escaped = "%" + f"{ord(escaped[0]):02X}" + escaped[1:]
+    if escaped.lower() in _RESERVED or _FILES.fullmatch(escaped):
+        escaped = "%" + f"{ord(escaped[0]):02X}" + escaped[1:]  # ASCII: both patterns say so
+    escaped = _MBOX.sub(r"%2E\1", escaped)
     if len(escaped.encode("utf-8")) > _MAX:
         raise ValueError(f"a folder name too long to keep on disk: {name[:40]!r}...")
     return escaped

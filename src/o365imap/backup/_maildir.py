@@ -81,8 +81,15 @@ class MaildirStore:
                 if match is None or int(match.group(3)) != self.uidvalidity:
                     continue
                 uid = int(match.group(2))
+                size = entry.stat().st_size
+                if size != int(match.group(4)):
+                    # Not the bytes it was written with (a power cut before the file's data
+                    # reached the disk; the rename did): it goes, and is fetched again.
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                    continue
                 flags = frozenset(self._flags_of(match.group(5) or ""))
-                found[uid] = StoredMessage(uid, flags, entry.stat().st_size)
+                found[uid] = StoredMessage(uid, flags, size)
                 self._files[uid] = f"{sub}/{entry.name}"
         return found
 
@@ -166,7 +173,8 @@ class MaildirStore:
     def checkpoint(self, state: FolderState) -> None:
         # Nothing to make durable between batches: the directory is the index (a rerun
         # scans it), and the state's UIDs decide nothing here, so a power cut can only lose
-        # files that a rerun then fetches again. (A kill -9 loses nothing the kernel has.)
+        # files, or leave one without its bytes (stored() drops a file whose size is not its
+        # S=), that a rerun then fetches again. (A kill -9 loses nothing the kernel has.)
         # One fsync of cur/ per folder, in close(), costs a third of what one per batch did.
         self._dirty = True
 

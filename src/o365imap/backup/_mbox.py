@@ -75,6 +75,7 @@ _ENTRY = re.compile(
 _HEAD_LIMIT = 8 * 1024 * 1024  # a header block longer than this is left as it is
 _CHUNK = 1024 * 1024
 _SPOOL = 1024 * 1024  # a message larger than this spools to disk
+_SENDER_MAX = 320  # characters of a From line's address (RFC 5321: 256 at most)
 
 
 class MboxrdWriter:
@@ -176,7 +177,9 @@ def _status(flags: tuple[str, ...] | frozenset[str]) -> tuple[str, str]:
 def _from_line(head: bytes, meta: MessageMeta) -> bytes:
     found = _RETURN_PATH.search(head)
     sender = found.group(1).decode("ascii", "replace") if found and found.group(1) else ""
-    sender = "".join(c for c in sender if c.isprintable() and not c.isspace()) or "MAILER-DAEMON"
+    sender = "".join(c for c in sender if c.isprintable() and not c.isspace())
+    if not sender or len(sender) > _SENDER_MAX:  # the index reads a head of 4096 bytes
+        sender = "MAILER-DAEMON"
     stamp = meta.internaldate.timestamp() if meta.internaldate else time.time()
     return f"From {sender} {time.asctime(time.gmtime(stamp))}\n".encode("ascii", "replace")
 
@@ -216,11 +219,13 @@ class MboxStore:
             and info.st_size >= length
         )
         end = self._read_index(length if trusted else info.st_size)
-        if trusted:
-            if end != length:
-                raise StorageError(
-                    f"{self.file} is not as o365imap left it (at byte {end}): move it aside"
-                )
+        if trusted and end != length:
+            raise StorageError(
+                f"{self.file} is not as o365imap left it (at byte {end}): move it aside"
+            )
+        if saved.get("uidvalidity") == self.uidvalidity:
+            # Untrusted too (a --mirror rewrite killed before its state was saved): the file
+            # has no keywords, and with CONDSTORE unchanged messages are not compared again.
             for uid, keywords in saved.get("keywords", {}).items():
                 if int(uid) in self._index:
                     entry = self._index[int(uid)]

@@ -426,6 +426,7 @@ def _copy_mbox_message(source: BinaryIO, length: int, out: BinaryIO) -> None:
     in_headers = True
     skipping = False  # inside a removed header's continuation lines
     at_line_start = True
+    after_cr = False  # a long line's read ended with CR: a LF read next ends that line
     while left > 0:
         line = source.readline(min(_LINE, left))
         if not line:
@@ -449,10 +450,11 @@ def _copy_mbox_message(source: BinaryIO, length: int, out: BinaryIO) -> None:
             continue
         if at_line_start and _QUOTED_FROM.match(line):
             line = line[1:]
-        if complete and not line.endswith(b"\r\n"):
+        if complete and not line.endswith(b"\r\n") and not (after_cr and line == b"\n"):
             line = line[:-1] + b"\r\n"
         out.write(line)
         at_line_start = complete
+        after_cr = line.endswith(b"\r")
 
 
 def _is_crlf(head: bytes) -> bool:

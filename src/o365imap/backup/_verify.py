@@ -19,7 +19,7 @@ from pathlib import Path
 from o365imap.client import ImapClient
 from o365imap.errors import FolderNotFound, O365ImapError
 
-from ._engine import _listing, _open_store
+from ._engine import _listing, _only_export, _open_store
 from ._state import STATE_DIR, FolderState
 
 __all__ = ["FolderCheck", "verify_backup"]
@@ -56,9 +56,14 @@ def exported_folders(destination: Path) -> list[FolderState]:
 
 def verify_backup(connect: Callable[[], ImapClient], destination: Path) -> list[FolderCheck]:
     """Every exported folder of ``destination`` compared with the server."""
-    checks = []
-    with connect() as client:
-        for state in exported_folders(destination):
+    checks: list[FolderCheck] = []
+    states = exported_folders(destination)
+    if not states:
+        return checks
+    # recover() reads an mbox's or an eml folder's index, and clears what a killed export
+    # left: not while an export is writing there.
+    with _only_export(destination), connect() as client:
+        for state in states:
             check = FolderCheck(state.folder, state.path)
             try:
                 _check(client, destination, state, check)
@@ -80,6 +85,7 @@ def _check(client: ImapClient, destination: Path, state: FolderState, check: Fol
         return
     store = _open_store(state.format, destination / state.path, info.uidvalidity or 0)
     try:
+        store.recover(state)
         stored = store.stored()
     finally:
         store.close()

@@ -30,7 +30,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from o365imap import UsageError
+from o365imap import O365ImapError, StorageError, UsageError
 from o365imap._display import human_size
 from o365imap._terminal_text import for_terminal
 from o365imap.auth import ConnectionSettings
@@ -149,13 +149,27 @@ def export(
             jobs=jobs,
             mirror=mirror,
         )
-        with _display(as_json) as progress:
-            report = _run_export(conn, options, progress)
+        try:
+            with _display(as_json) as progress:
+                report = _run_export(conn, options, progress)
+        except StorageError:
+            raise  # the destination's disk: every mailbox after would fail the same way
+        except O365ImapError as exc:
+            if not several:
+                raise
+            # Each mailbox on its own: one that cannot be signed in to (gone from the
+            # tenant) or read is said, and the next is exported all the same.
+            failed += 1
+            _say_mailbox_failed(conn.user, target, exc, as_json)
+            continue
         failed += _say_export(report, conn.user, target, as_json)
     if differs:
         sys.exit(EXIT_DIFFERS)
     if failed:
-        click.echo(f"o365imap: {failed} folder(s) could not be exported (see above).", err=True)
+        click.echo(
+            f"o365imap: {failed} folder(s) or mailbox(es) could not be exported (see above).",
+            err=True,
+        )
         sys.exit(EXIT_FOLDER_FAILED)
 
 
@@ -208,6 +222,17 @@ def _display(as_json: bool) -> Iterator[Any]:
 
     with bars:
         yield update
+
+
+def _say_mailbox_failed(
+    mailbox: str | None, target: Path, exc: O365ImapError, as_json: bool
+) -> None:
+    if as_json:
+        output.emit_json(
+            {"summary": True, "mailbox": mailbox, "destination": str(target), "error": str(exc)}
+        )
+    else:
+        click.echo(for_terminal(f"o365imap: {mailbox}: {exc}", one_line=True), err=True)
 
 
 def _folder_json(report: FolderReport, mailbox: str | None) -> dict[str, Any]:

@@ -268,6 +268,13 @@ def _export_folder(
             _sync_folder(client, folder, options, report, say)
     except StorageError:
         raise
+    except OSError as exc:
+        # The stores' own file work (the network's errors are O365ImapErrors by now): one
+        # sentence naming the place, exit 4, for whatever the store did not translate.
+        where = options.destination / relative
+        raise StorageError(
+            f"cannot write the export of {folder.name} in {where}: {exc.strerror or exc}"
+        ) from exc
     except O365ImapError as exc:
         report.error = str(exc)
         log.warning("%s: %s", folder.name, exc)

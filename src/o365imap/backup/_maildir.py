@@ -7,7 +7,7 @@ itself is the index: ``<date>.M<uid>U<uidvalidity>.o365imap,S=<size>:2,<flags>``
 Dovecot's size field; system flags are Maildir's letters (``S`` seen, ``R`` answered, ``F``
 flagged, ``T`` deleted, ``D`` draft), and keywords (``$Forwarded``, ``$Junk``) are the letters
 ``a``-``z`` of Dovecot's ``dovecot-keywords`` file in the folder, as Dovecot writes it, so that a
-Dovecot serving the export shows them (a 27th keyword is kept in the state only).
+Dovecot serving the export shows them (Maildir has no letter for a 27th keyword: it is not kept).
 """
 
 from __future__ import annotations

@@ -33,10 +33,9 @@ class FolderState:
     format: str
     path: str  # where its messages are, relative to the destination
     uidvalidity: int | None = None
-    last_uid: int = 0  # every message up to this UID that the server had is stored
+    last_uid: int = 0  # the highest UID fetched so far (informational: stores hold the truth)
     highestmodseq: int | None = None
     store: dict[str, Any] = field(default_factory=dict)  # the format's own (mbox: length)
-    retired: list[str] = field(default_factory=list)  # earlier copies (UIDVALIDITY changed)
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)}, ensure_ascii=False, indent=1)

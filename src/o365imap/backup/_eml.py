@@ -17,8 +17,9 @@ next run removes.
 Memory stays flat in the folder's size: only each message's flags and size are held (what
 ``stored`` and the flag sync need); the rest of an entry is on disk. A checkpoint appends what
 changed since the last one to a journal, ``index.jsonl`` (a message stored: its entry with its
-``uid``; flags changed: ``{"uid", "flags"}``), and ``close`` folds the journal into index.json
-once per folder, streaming, and removes it: no checkpoint rewrites the whole index.
+``uid``; flags changed: ``{"uid", "flags"}``; removed: ``{"uid", "removed": true}``), and
+``close`` folds the journal into index.json once per folder, streaming, and removes it: no
+checkpoint rewrites the whole index.
 
 A killed run leaves index.json and maybe a journal (its last line maybe cut); the next run
 reads both and folds them at once. The files are the truth: a ``<uid>.eml`` neither lists

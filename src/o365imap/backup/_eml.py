@@ -140,7 +140,7 @@ class EmlStore:
         except FileNotFoundError:
             return False
         with handle:
-            for number, record in _journal_records(handle):
+            for number, record, _ in _journal_records(handle):
                 if "uidvalidity" in record and record["uidvalidity"] != self.uidvalidity:
                     raise _foreign(self.path, record["uidvalidity"], self.uidvalidity)
                 uid = record.get("uid")
@@ -314,13 +314,17 @@ class EmlStore:
         except FileNotFoundError:
             return
         with handle:
-            for number, record in _journal_records(handle):
+            for number, record, line in _journal_records(handle):
                 uid = record.pop("uid", None)
                 if not isinstance(uid, int):
                     continue
                 known = self._known.get(uid)
                 if known is not None and known.where == number:
-                    yield uid, _with_flags(record, known.flags, None)
+                    # The entry's own JSON is the line without its uid (as _add wrote it).
+                    prefix = f'{{"uid": {uid}, '
+                    text = "{" + line[len(prefix) :].rstrip("\n")
+                    own = text if line.startswith(prefix) else None
+                    yield uid, _with_flags(record, known.flags, own)
 
 
 def _index_entries(file: Path, uidvalidity: int, whole: bool) -> Iterator[tuple[int, str]]:
@@ -357,13 +361,13 @@ def _index_entries(file: Path, uidvalidity: int, whole: bool) -> Iterator[tuple[
                 raise _NotOurs(file)
 
 
-def _journal_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The journal's records and their line numbers; a line a kill cut short is skipped."""
+def _journal_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """The journal's records, their line numbers and lines; a line a kill cut is skipped."""
     for number, line in enumerate(lines):
         with contextlib.suppress(ValueError):
             record = json.loads(line)
             if isinstance(record, dict):
-                yield number, record
+                yield number, record, line
 
 
 def _with_flags(entry: dict[str, Any], flags: tuple[str, ...], text: str | None) -> str:

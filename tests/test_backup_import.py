@@ -255,6 +255,31 @@ def test_a_folder_of_eml_files_with_and_without_an_index(bob: ImapClient, tmp_pa
     assert _folder(bob, other) == {a: (frozenset(), datetime.fromtimestamp(1_700_000_000, UTC))}
 
 
+def test_an_eml_export_killed_with_its_journal(tmp_path: Path) -> None:
+    # A killed export leaves index.jsonl beside index.json (see _eml): read after it.
+    for uid in (7, 8, 9):
+        (tmp_path / f"{uid}.eml").write_bytes(_message(f"j{uid}", eol="\r\n"))
+    (tmp_path / "index.json").write_text(
+        '{"uidvalidity": 1,\n"messages": {\n "7": {"file": "7.eml", "flags": ["\\\\Seen"], '
+        '"internaldate": "2024-02-29T12:00:00+00:00"}\n}}\n'
+    )
+    (tmp_path / "index.jsonl").write_text(
+        '{"uidvalidity": 1}\n'
+        '{"uid": 8, "file": "8.eml", "flags": [], "internaldate": "2024-03-01T00:00:00+00:00"}\n'
+        '{"uid": 7, "flags": ["$Label1"]}\n'
+        '{"uid": 8, "flags": ["\\\\Flagged"]}\n'
+        '{"uid": 9, "file": "9.eml", "fl'  # cut by the kill: 9's file's own date, no flags
+    )
+    os.utime(tmp_path / "9.eml", (1_700_000_000, 1_700_000_000))
+    [folder] = find_folders(tmp_path)
+    found = {m.path.name: (m.flags, m.internaldate) for m in folder.iter_messages()}
+    assert found == {
+        "7.eml": (("$Label1",), datetime(2024, 2, 29, 12, tzinfo=UTC)),
+        "8.eml": (("\\Flagged",), datetime(2024, 3, 1, tzinfo=UTC)),
+        "9.eml": ((), datetime.fromtimestamp(1_700_000_000, UTC)),
+    }
+
+
 def test_a_maildir_plus_plus_tree_with_keywords_recreated(bob: ImapClient, tmp_path: Path) -> None:
     # A Dovecot/mutt Maildir++ under a directory of a unique name (so the tree is ours alone).
     top = _unique("ImpTree")

@@ -366,6 +366,53 @@ def test_eml_other_uidvalidity_is_refused(tmp_path: Path) -> None:
         store.recover(FolderState("Projects/Alpha", "eml", "Projects/Alpha", UIDVALIDITY + 1))
 
 
+def test_eml_killed_with_a_journal_at_every_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run() closes the store after its Crash, and close() folds the journal: a kill does not.
+    # Without it, each kill leaves index.jsonl (and the index the last fold wrote) as is.
+    total = run("eml", tmp_path / "clean")
+    for crash_at in range(1, total):
+        root = tmp_path / str(crash_at)
+        with monkeypatch.context() as patched:
+            patched.setattr(EmlStore, "close", lambda self: None)
+            with pytest.raises(Crash):
+                run("eml", root, crash_at)
+        run("eml", root)
+        check_eml(root, set(MESSAGES))
+
+
+def test_eml_journal_cut_by_a_kill(tmp_path: Path) -> None:
+    # A last line cut short (a power cut in the append) is skipped: its file is described.
+    folder = tmp_path / "Projects" / "Alpha"
+    store = EmlStore(folder, UIDVALIDITY)
+    store.recover(FolderState("Projects/Alpha", "eml", "Projects/Alpha", UIDVALIDITY))
+    for uid in (5, 6, 7):
+        incoming = store.incoming()
+        incoming.write(MESSAGES[uid])
+        store.commit(incoming, meta(uid))
+        store.checkpoint(FolderState("Projects/Alpha", "eml", "Projects/Alpha", UIDVALIDITY))
+    journal = folder / "index.jsonl"
+    lines = journal.read_text("utf-8").splitlines(keepends=True)
+    assert len(lines) == 3  # the first checkpoint folded its line into index.json
+    journal.write_text("".join(lines)[:-20], "utf-8")
+    kept = {uid: (folder / f"{uid}.eml").stat().st_ino for uid in (5, 6, 7)}
+    run("eml", tmp_path)
+    check_eml(tmp_path, set(MESSAGES))
+    assert kept == {uid: (folder / f"{uid}.eml").stat().st_ino for uid in (5, 6, 7)}
+
+
+def test_eml_index_written_by_hand_is_read_whole(tmp_path: Path) -> None:
+    run("eml", tmp_path)
+    index = tmp_path / "Projects" / "Alpha" / "index.json"
+    data = json.loads(index.read_text("utf-8"))
+    data["messages"]["9"]["flags"] = ["\\Seen"]  # the next run puts $Forwarded back
+    index.write_text(json.dumps(data, indent=4), "utf-8")
+    assert run("eml", tmp_path) == 2  # one flag update, nothing fetched
+    check_eml(tmp_path, set(MESSAGES))
+    assert index.read_text("utf-8").count("\n") == len(MESSAGES) + 3  # a message a line again
+
+
 def test_eml_index_describes_the_messages(tmp_path: Path) -> None:
     run("eml", tmp_path)
     index = json.loads((tmp_path / "Projects" / "Alpha" / "index.json").read_text("utf-8"))

@@ -11,8 +11,9 @@ mail, with its name's parts relative to the source); each folder's ``iter_messag
 - a file is an mbox (mboxo or mboxrd, LF or CRLF): each message a byte range between
   ``From `` lines, its date from that line, its flags from ``Status``/``X-Status``/
   ``X-Keywords`` (headers a mail program or the export added, removed again on import);
-- a directory of ``*.eml`` files is one folder; an ``index.json`` beside them (the export's)
-  gives flags and internal dates, else the files' modification times do;
+- a directory of ``*.eml`` files is one folder; an ``index.json`` beside them (the export's,
+  with the ``index.jsonl`` a killed export left) gives flags and internal dates, else the
+  files' modification times do;
 - any other directory is a tree of these, walked; folder names come back from the export's
   escapes (``_layout.unescape``).
 
@@ -293,7 +294,34 @@ def _eml_index(path: Path) -> dict[str, dict[str, object]]:
         name = value.get("file") or value.get("name") or value.get("uid") or key
         if name is not None:
             found[Path(str(name)).name] = value
+    _eml_journal(path, found)
     return found
+
+
+def _eml_journal(path: Path, found: dict[str, dict[str, object]]) -> None:
+    """What a killed export appended after index.json (``index.jsonl``, see _eml): entries,
+    flags and removals, a line each, later lines winning; a line cut short is skipped."""
+    try:
+        handle = open(path / "index.jsonl", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot read {path / 'index.jsonl'}: {exc}") from exc
+    with handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("uid"), int):
+                continue
+            name = Path(str(record.get("file") or f"{record['uid']}.eml")).name
+            if "file" in record:
+                found[name] = record
+            elif record.get("removed") is True:
+                found.pop(name, None)
+            elif name in found and isinstance(record.get("flags"), list):
+                found[name] = {**found[name], "flags": record["flags"]}
 
 
 def _iso(value: object) -> datetime | None:

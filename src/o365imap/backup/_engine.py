@@ -13,6 +13,7 @@ fetches exactly what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -365,8 +366,12 @@ def _sync_folder(
         if options.since is None:
             state.highestmodseq = info.highestmodseq
         state.save(where)
-    finally:
-        store.close()  # again after an error: a store's close() may be called twice
+    except BaseException:
+        # Released after an error too, but never in its place: a full disk that stopped the
+        # export would stop the store's last writes as well, and say less.
+        with contextlib.suppress(Exception):
+            store.close()
+        raise
 
 
 def _changes(

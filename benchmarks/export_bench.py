@@ -172,7 +172,8 @@ def worker_phases(argv: list[str]) -> None:
         report = _engine.FolderReport(folder, folder)
         start = time.perf_counter()
         for batch in _engine._batches(metas, 500, 32 * MB):
-            _engine._fetch_batch(client, NullStore(), batch, report, folder, lambda e: None)  # type: ignore[arg-type]
+            wanted = {meta.uid for meta in batch}
+            _engine._fetch_batch(client, NullStore(), wanted, report, folder, lambda e: None)  # type: ignore[arg-type]
         result["fetch"] = time.perf_counter() - start
     # The disk alone: the same sizes, names and dates, as Maildir files (tmp/, then cur/),
     # checkpointed every 500 and closed (cur/ fsynced once) as the engine does, then the same

@@ -40,7 +40,8 @@ DOVECOT24_TESTS := tests/test_testbed.py tests/test_dovecot_versions.py \
 	tests/test_signin.py::test_a_token_dovecot_rejects_gives_the_clear_error \
 	tests/test_signin.py::test_the_sandbox_command_runs_until_ctrl_c \
 	tests/test_sandbox_cmd.py tests/test_sandbox_smtp.py tests/test_send_sandbox.py \
-	tests/test_tui_compose.py::test_a_reply_through_the_real_submission_server_lands_in_the_inbox_and_in_sent
+	tests/test_tui_compose.py::test_a_reply_through_the_real_submission_server_lands_in_the_inbox_and_in_sent \
+	tests/test_backup_export.py tests/test_backup_import.py
 
 test-dovecot24: $(STAMP)
 	$(PYTHON) scripts/debian_root.py --root $(DEBIAN13)

@@ -241,10 +241,17 @@ def test_a_second_dovecot_serves_the_export_as_the_first(
     """Messages, flags and internal dates, folder by folder, as Dovecot reads the Maildir."""
     dest = tmp_path / "backup"
     _export(server, dest)
-    other = DovecotServer(
-        tmp_path / "second",
-        settings={"mail_location": "maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX:UTF-8"},
-    )
+    other = DovecotServer(tmp_path / "second")
+    # One directory per folder, UTF-8 names, INBOX in its own: the export's layout, said in
+    # the language of the Dovecot found.
+    if other.features.dialect == "2.4":
+        other.settings.update(
+            mailbox_list_layout="fs",
+            mailbox_list_utf8="yes",
+            mail_inbox_path="~/Maildir/INBOX",
+        )
+    else:
+        other.settings["mail_location"] = "maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX:UTF-8"
     reader = "reader@example.com"
     other.add_user(reader)
     maildir = other.maildir(reader)

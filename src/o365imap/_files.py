@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomically"]
+__all__ = ["fsync_directory", "write_text_atomically"]
 
 
 def write_text_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
@@ -39,3 +39,12 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def fsync_directory(path: Path) -> None:
+    """Make the names in ``path`` durable (a rename is on disk once its directory is)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

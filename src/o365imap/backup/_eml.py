@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from o365imap._files import fsync_directory
 from o365imap.errors import StorageError
 
 from ._state import FolderState
@@ -237,7 +238,7 @@ class EmlStore:
         # the fsync is for a power cut). The index comes after: it never lists a file the
         # directory may not have.
         def write() -> None:
-            _fsync_directory(self.path)
+            fsync_directory(self.path)
             self._append()
             if not (self.path / INDEX).exists():
                 self._compact()
@@ -292,7 +293,7 @@ class EmlStore:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        _fsync_directory(self.path)  # the new index before the journal's removal
+        fsync_directory(self.path)  # the new index before the journal's removal
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path / JOURNAL)
         for uid, known in self._known.items():  # (same keys: no resizing while iterating)
@@ -383,14 +384,6 @@ def _foreign(path: Path, found: object, uidvalidity: int) -> StorageError:
         f"{path} holds messages of UIDVALIDITY {found}, the folder's is now {uidvalidity}: "
         "move it aside"
     )
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _describe(

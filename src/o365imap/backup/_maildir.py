@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from o365imap._files import fsync_directory
 from o365imap.errors import StorageError
 
 from ._state import FolderState
@@ -182,8 +183,4 @@ class MaildirStore:
         if not self._dirty:
             return
         self._dirty = False
-        fd = os.open(self.path / "cur", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(self.path / "cur")

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from o365imap._files import fsync_directory
 from o365imap.errors import StorageError
 
 from ._state import FolderState
@@ -414,7 +415,7 @@ class MboxStore:
         os.close(self._fd)
         self._fd = fd
         self._index, self._end = index, at
-        _fsync_directory(self.file.parent)
+        fsync_directory(self.file.parent)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -448,11 +449,3 @@ def _header_lines(head: bytes) -> list[bytes]:
         else:
             fields.append(line)
     return fields
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from ._engine import ExportEvent, ExportOptions, ExportReport, FolderReport, export_mailbox
 from ._import import ImportEvent, ImportFolderReport, ImportOptions, ImportReport, import_mailbox
+from ._layout import component as disk_name
 from ._sources import SourceFolder, find_folders
-from ._verify import FolderCheck, verify_backup
+from ._state import FolderState
+from ._verify import FolderCheck, exported_folders, verify_backup
 
 __all__ = [
     "ExportEvent",
@@ -22,12 +24,15 @@ __all__ = [
     "ExportReport",
     "FolderCheck",
     "FolderReport",
+    "FolderState",
     "ImportEvent",
     "ImportFolderReport",
     "ImportOptions",
     "ImportReport",
     "SourceFolder",
+    "disk_name",
     "export_mailbox",
+    "exported_folders",
     "find_folders",
     "import_mailbox",
     "verify_backup",

@@ -22,7 +22,7 @@ from o365imap.errors import FolderNotFound, O365ImapError
 from ._engine import _listing, _only_export, _open_store
 from ._state import STATE_DIR, FolderState
 
-__all__ = ["FolderCheck", "verify_backup"]
+__all__ = ["FolderCheck", "exported_folders", "verify_backup"]
 
 
 @dataclass
@@ -46,6 +46,7 @@ class FolderCheck:
 
 
 def exported_folders(destination: Path) -> list[FolderState]:
+    """The folders ``destination`` holds an export of (their states), by their state files."""
     states = []
     for path in sorted((destination / STATE_DIR / "folders").glob("*.json")):
         state = FolderState.load(path)

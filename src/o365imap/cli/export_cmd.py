@@ -60,7 +60,7 @@ def _mailboxes(users: tuple[str, ...], users_file: Path | None) -> list[str]:
 
 
 def _format_of(destination: Path, asked: str | None) -> str:
-    from o365imap.backup._verify import exported_folders  # noqa: PLC0415
+    from o365imap.backup import exported_folders  # noqa: PLC0415
 
     held = (
         {state.format for state in exported_folders(destination)} if destination.is_dir() else set()
@@ -174,9 +174,9 @@ def export(
 
 
 def _mailbox_dir(mailbox: str) -> str:
-    from o365imap.backup._layout import component  # noqa: PLC0415
+    from o365imap.backup import disk_name  # noqa: PLC0415
 
-    return component(mailbox.lower())
+    return disk_name(mailbox.lower())
 
 
 def _run_export(conn: ConnectionSettings, options: Any, progress: Any) -> ExportReport:

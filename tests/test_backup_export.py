@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -378,3 +379,20 @@ def test_a_second_export_into_the_same_folder_at_once_is_refused(
     assert done.returncode == 1
     assert "another o365imap export into" in done.stderr
     assert not (dest / "Sent").exists()
+
+
+def test_the_last_line_says_what_was_done(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    env = environment(server.mint_token(USER))
+    done = invoke(["export", str(dest), "Sent", *_args(server)], env)
+    assert done.returncode == 0, done.stderr
+    count = len(testbed.folders["Sent"])
+    assert re.fullmatch(
+        rf"Exported 1 folder, {count} messages into {re.escape(str(dest))}: {count} new "
+        r"\([\d.]+ [KM]?B\), 0 updated, 0 kept, in \d+\.\d\d s\.\n",
+        done.stdout,
+    ), done.stdout
+    again = invoke(["export", str(dest), "Sent", *_args(server)], env)
+    assert f": 0 new (0 B), 0 updated, {count} kept, in " in again.stdout

@@ -290,14 +290,19 @@ def _say_export(report: ExportReport, mailbox: str | None, target: Path, as_json
                 )
             )
     click.echo(
-        f"{'Exported' if not failed else 'Exported (with errors)'} {len(report.folders)} "
-        f"folders, {report.total('messages'):,} messages into {target}: "
+        f"{'Exported' if not failed else 'Exported (with errors)'} "
+        f"{_count(len(report.folders), 'folder')}, "
+        f"{_count(report.total('messages'), 'message')} into {target}: "
         f"{report.total('new'):,} new ({human_size(report.total('bytes'))}), "
         f"{report.total('updated'):,} updated, {report.total('kept'):,} kept"
         + (f", {report.total('removed'):,} removed" if report.total("removed") else "")
-        + f", in {report.seconds:.1f} s."
+        + f", in {report.seconds:.{2 if report.seconds < 10 else 1}f} s."
     )
     return len(failed)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _verify(conn: ConnectionSettings, target: Path, as_json: bool) -> int:

@@ -8,7 +8,7 @@ browser; then the folders, a folder's counts, the newest messages, a folder with
 name as JSON, and a 20,000-message folder listed in one FETCH. Everything is stopped and
 deleted at the end; the user's own profiles are not touched. Then a message with an
 attachment is sent through the sandbox's submission server and found in the inbox and, as
-Exchange files it, in Sent.
+Exchange files it, in Sent; three folders are backed up as Maildir and verified.
 """
 
 from __future__ import annotations
@@ -153,6 +153,17 @@ def main() -> int:
                 ["list", "Sent", "--page-size", "3", *profile],
                 env,
                 "And, as Exchange does, a copy in Sent",
+            )
+            backup = str(Path(tmp) / "backup")
+            _run(
+                ["export", backup, "INBOX", "Sent", "Отчёты/2024", *profile],
+                env,
+                "Back up folders as Maildir (incremental: a rerun fetches only what is new)",
+            )
+            _run(
+                ["export", backup, "--verify", *profile],
+                env,
+                "Compare the backup with the server",
             )
             started = time.perf_counter()
             result = subprocess.run(

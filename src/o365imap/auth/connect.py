@@ -29,6 +29,7 @@ from o365imap.auth.profiles import (
     SMTP_SEND_SCOPE,
     Profile,
     ProfileStore,
+    carries_smtp_send,
 )
 from o365imap.client import ImapClient
 from o365imap.errors import InteractionRequired, UsageError
@@ -206,7 +207,7 @@ class ConnectionSettings:
                 f"run `o365imap login --smtp --profile {name}` once to add it"
             ) from exc
         delegated = auth.profile.flow != "client-credentials"
-        if send and delegated and token.scopes and not _can_send(token.scopes):
+        if send and delegated and token.scopes and not carries_smtp_send(token.scopes):
             raise InteractionRequired(
                 f"the sign-in of profile {name!r} does not carry {SMTP_SEND_SCOPE}: "
                 f"run `o365imap login --smtp --profile {name}` once to add it"
@@ -216,10 +217,6 @@ class ConnectionSettings:
             return auth.access_token(force_refresh=True).access_token
 
         return token.access_token, refresh
-
-
-def _can_send(scopes: tuple[str, ...]) -> bool:
-    return any(scope.rsplit("/", 1)[-1] == "SMTP.Send" for scope in scopes)
 
 
 def open_token(

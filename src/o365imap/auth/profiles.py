@@ -45,6 +45,7 @@ __all__ = [
     "Flow",
     "Profile",
     "ProfileStore",
+    "carries_smtp_send",
     "home_dir",
     "unwritable",
 ]
@@ -60,6 +61,13 @@ DEFAULT_SMTP_HOST = "smtp.office365.com"
 OUTLOOK_RESOURCE = "https://outlook.office.com"
 SMTP_SEND_SCOPE = f"{OUTLOOK_RESOURCE}/SMTP.Send"
 SECURITIES = ("tls", "starttls", "plain")
+
+
+def carries_smtp_send(scopes: tuple[str, ...]) -> bool:
+    """Whether a token's scopes (full URLs or bare names, as the platform answers) let it send."""
+    return any(scope.rsplit("/", 1)[-1] == "SMTP.Send" for scope in scopes)
+
+
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 

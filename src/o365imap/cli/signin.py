@@ -13,6 +13,7 @@ import click
 
 from o365imap import AuthError, ImapClient, O365ImapError, TransportError, UsageError
 from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, claims, expiry
+from o365imap.auth.profiles import carries_smtp_send
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import DEFAULT_HOST, client_secret
@@ -195,16 +196,12 @@ def login(
         "Try: o365imap folders" + (" or o365imap send" if profile.send else "")
     )
     delegated = profile.flow != "client-credentials"
-    if profile.send and delegated and token.scopes and not _carries_smtp_send(token.scopes):
+    if profile.send and delegated and token.scopes and not carries_smtp_send(token.scopes):
         _say(
             "Note: the token does not carry SMTP.Send, so sending will be refused: add the "
             "delegated permission SMTP.Send (Office 365 Exchange Online) to the app "
             "registration, consent to it, and sign in again (docs/sending.md)."
         )
-
-
-def _carries_smtp_send(scopes: tuple[str, ...]) -> bool:
-    return any(scope.rsplit("/", 1)[-1] == "SMTP.Send" for scope in scopes)
 
 
 @cli.command()

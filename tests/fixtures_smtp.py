@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 
+from o365imap.protocol.sasl import xoauth2_text
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.mailrelay import MailRelay
 
@@ -27,8 +28,8 @@ SMTP_SCOPE = "SMTP.Send"
 SEND_SCOPES = (IMAP_SCOPE, SMTP_SCOPE)
 
 
-def xoauth2(user: str, token: str) -> str:
-    return f"user={user}\x01auth=Bearer {token}\x01\x01"
+# smtplib and imaplib encode the SASL response themselves: the text, not its base64
+xoauth2 = xoauth2_text
 
 
 @dataclass

@@ -10,16 +10,23 @@ from __future__ import annotations
 import base64
 import json
 
-__all__ = ["decode_error_challenge", "oauthbearer", "xoauth2"]
+__all__ = ["decode_error_challenge", "oauthbearer", "oauthbearer_text", "xoauth2", "xoauth2_text"]
+
+
+def xoauth2_text(user: str, token: str) -> str:
+    """``"user=" user ^A "auth=Bearer " token ^A ^A``: what libraries that encode the SASL
+    response themselves (smtplib, imaplib) take."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
 def xoauth2(user: str, token: str) -> bytes:
-    """``base64("user=" user ^A "auth=Bearer " token ^A ^A)``."""
-    raw = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
-    return base64.b64encode(raw)
+    """``base64(xoauth2_text(user, token))``: the response as it goes on the wire."""
+    return base64.b64encode(xoauth2_text(user, token).encode())
 
 
-def oauthbearer(user: str, token: str, host: str | None = None, port: int | None = None) -> bytes:
+def oauthbearer_text(
+    user: str, token: str, host: str | None = None, port: int | None = None
+) -> str:
     """RFC 7628 section 3.1 initial client response (gs2 header with ``a=`` authzid)."""
     safe_user = user.replace("=", "=3D").replace(",", "=2C")
     fields = [f"n,a={safe_user},"]
@@ -28,8 +35,12 @@ def oauthbearer(user: str, token: str, host: str | None = None, port: int | None
     if port:
         fields.append(f"port={port}")
     fields.append(f"auth=Bearer {token}")
-    raw = "\x01".join(fields) + "\x01\x01"
-    return base64.b64encode(raw.encode())
+    return "\x01".join(fields) + "\x01\x01"
+
+
+def oauthbearer(user: str, token: str, host: str | None = None, port: int | None = None) -> bytes:
+    """``base64(oauthbearer_text(...))``: the response as it goes on the wire."""
+    return base64.b64encode(oauthbearer_text(user, token, host, port).encode())
 
 
 def decode_error_challenge(payload: bytes) -> dict[str, str] | None:

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from o365imap._files import write_text_atomically
+from o365imap.protocol.sasl import xoauth2_text
 
 from .dovecot_config import (
     SMTP_AUTH_DISABLED_ENV,
@@ -398,7 +399,7 @@ class DovecotServer:
     def _smtp_auth_works(self, user: str) -> bool:
         token = self.mint_token(user, scopes=("IMAP.AccessAsUser.All", "SMTP.Send"))
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        sasl = f"user={user}\x01auth=Bearer {token}\x01\x01"
+        sasl = xoauth2_text(user, token)
         try:
             with smtplib.SMTP(self.host, self.submission_port, timeout=5) as conn:
                 conn.starttls(context=context)
@@ -418,7 +419,7 @@ class DovecotServer:
         """
         context = ssl.create_default_context(cafile=str(self.ca_file))
         token = self.mint_token(user)
-        auth = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+        auth = xoauth2_text(user, token).encode()
         with imaplib.IMAP4_SSL(
             self.host, self.imaps_port, ssl_context=context, timeout=_APPEND_TIMEOUT
         ) as imap:

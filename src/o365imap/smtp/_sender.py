@@ -50,7 +50,7 @@ from o365imap.errors import (
     UsageError,
 )
 from o365imap.limits import DEFAULT_TIMEOUT
-from o365imap.protocol.sasl import decode_error_challenge, oauthbearer, xoauth2
+from o365imap.protocol.sasl import decode_error_challenge, oauthbearer_text, xoauth2_text
 
 from ._data import dot_stuffed
 from ._replies import Reply, all_refused, auth_refused, refused, transient
@@ -239,10 +239,10 @@ class SmtpSender:
                 capability=f"AUTH={self._mechanism}",
             )
         if self._mechanism == "XOAUTH2":
-            initial = xoauth2(self._user, self._token)
+            initial = xoauth2_text(self._user, self._token)
         else:
-            initial = oauthbearer(self._user, self._token, self.host, self.port)
-        answers = iter([base64.b64decode(initial).decode("ascii")])
+            initial = oauthbearer_text(self._user, self._token, self.host, self.port)
+        answers = iter([initial])  # smtplib base64-encodes what it is given
 
         def answer(challenge: bytes | None = None) -> str:
             # The token goes after the server's first (empty) 334, as Microsoft documents

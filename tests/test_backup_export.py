@@ -396,3 +396,32 @@ def test_the_last_line_says_what_was_done(
     ), done.stdout
     again = invoke(["export", str(dest), "Sent", *_args(server)], env)
     assert f": 0 new (0 B), 0 updated, {count} kept, in " in again.stdout
+
+
+def test_a_person_watching_sees_bars_per_folder_and_the_last_line(
+    server: DovecotServer, testbed: Testbed, tmp_path: Path
+) -> None:
+    """stderr a terminal: the bars are drawn (and vanish), stdout keeps the last line."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**environment(server.mint_token(USER)), "COLUMNS": "120", "TERM": "xterm"}
+    argv = [sys.executable, "-c", _KILLED, "export", str(tmp_path / "b"), "Bulk", "Sent"]
+    done = subprocess.run(
+        [*argv, *_args(server)], env=env, stdout=subprocess.PIPE, stderr=secondary,
+        timeout=120, check=False,
+    )  # fmt: skip
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    assert done.returncode == 0, drawn[-500:]
+    assert b"all folders" in drawn and b"Bulk" in drawn
+    assert done.stdout.decode().startswith("Exported 2 folders, ")

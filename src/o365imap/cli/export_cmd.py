@@ -10,25 +10,12 @@ be exported (the others are), 4 when the destination cannot be written.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from o365imap import O365ImapError, StorageError, UsageError
 from o365imap._display import human_size
@@ -38,9 +25,10 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import many_mailboxes_options, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
+from o365imap.cli.progress import folder_bars
 
 if TYPE_CHECKING:
-    from o365imap.backup import ExportEvent, ExportReport, FolderCheck, FolderReport
+    from o365imap.backup import ExportReport, FolderCheck, FolderReport
 
 __all__ = ["export"]
 
@@ -150,7 +138,7 @@ def export(
             mirror=mirror,
         )
         try:
-            with _display(as_json) as progress:
+            with folder_bars(not as_json and sys.stderr.isatty()) as progress:
                 report = _run_export(conn, options, progress)
         except StorageError:
             raise  # the destination's disk: every mailbox after would fail the same way
@@ -186,42 +174,6 @@ def _run_export(conn: ConnectionSettings, options: Any, progress: Any) -> Export
 
 
 # ---------------------------------------------------------------- what a person sees
-
-
-@contextmanager
-def _display(as_json: bool) -> Iterator[Any]:
-    """Progress bars on stderr for a person: one per folder being fetched, and the whole."""
-    if as_json or not sys.stderr.isatty():
-        yield None
-        return
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    tasks: dict[str, TaskID] = {}
-    whole = bars.add_task("all folders", total=0)
-
-    def update(event: ExportEvent) -> None:
-        if event.kind == "folder" and event.total:
-            name = for_terminal(event.folder, one_line=True)
-            tasks[event.folder] = bars.add_task(name, total=event.total_bytes or None)
-            bars.update(whole, total=(bars.tasks[whole].total or 0) + event.total_bytes)
-        elif event.kind == "message":
-            task = tasks.get(event.folder)
-            if task is not None:
-                bars.advance(task, event.bytes)
-            bars.advance(whole, event.bytes)
-        elif event.kind == "done" and event.folder in tasks:
-            bars.remove_task(tasks.pop(event.folder))
-
-    with bars:
-        yield update
 
 
 def _say_mailbox_failed(

@@ -9,22 +9,10 @@ watching, JSON Lines for scripts, and the exit code: 0 when every message is in 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from o365imap._terminal_text import for_terminal
 from o365imap.auth.profiles import home_dir
@@ -32,6 +20,7 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
+from o365imap.cli.progress import folder_bars
 from o365imap.cli.selection import change_options
 from o365imap.errors import UsageError
 
@@ -53,40 +42,6 @@ def import_folder_json(report: ImportFolderReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "error": report.error,
     }
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """Bars on stderr for a person watching (each folder, and the whole); none for scripts."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    overall = bar.add_task("all folders", total=None)
-    tasks: dict[str, TaskID] = {}
-
-    def update(event: ImportEvent) -> None:
-        if event.kind == "folder":
-            name = for_terminal(event.folder, one_line=True)
-            tasks[event.folder] = bar.add_task(name, total=event.total_bytes)
-            total = next(t.total for t in bar.tasks if t.id == overall) or 0
-            bar.update(overall, total=total + event.total_bytes)
-        elif event.kind == "message":
-            bar.advance(tasks[event.folder], event.bytes)
-            bar.advance(overall, event.bytes)
-        elif event.folder in tasks:
-            bar.remove_task(tasks.pop(event.folder))
-
-    with bar:
-        yield update
 
 
 @cli.command("import")
@@ -119,7 +74,7 @@ def import_(
         state_dir=home_dir("data") / "imports",
     )
     show_progress = not as_json and sys.stderr.isatty()
-    with open_client(conn) as client, _progress(show_progress) as hook:
+    with open_client(conn) as client, folder_bars(show_progress) as hook:
 
         def said(event: ImportEvent) -> None:
             if hook is not None:

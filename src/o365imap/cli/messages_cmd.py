@@ -14,13 +14,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -29,6 +22,7 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, UID_OR_FILE
+from o365imap.cli.progress import transfer_bars
 from o365imap.errors import UsageError
 from o365imap.messages import (
     MessageView,
@@ -249,14 +243,7 @@ def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
     if not enabled:
         yield None
         return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    bar = transfer_bars()
     tasks: dict[str, Any] = {}
 
     def update(event: SaveProgress) -> None:

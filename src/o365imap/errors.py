@@ -105,8 +105,13 @@ class ServerReply:
         self.text = text
 
     @property
+    def from_smtp(self) -> bool:
+        """An SMTP reply ("535"), not IMAP's tagged NO or BAD: its words read differently."""
+        return self.status.isdigit()
+
+    @property
     def server_words(self) -> str:
-        if self.status.isdigit():  # SMTP: "535 5.7.3 Authentication unsuccessful"
+        if self.from_smtp:  # "535 5.7.3 Authentication unsuccessful"
             return " ".join(part for part in (self.status, self.code, self.text) if part)
         code = f"[{self.code}] " if self.code else ""
         return f"{self.status} {code}{self.text}".strip()

@@ -109,8 +109,8 @@ def _fail(exc: O365ImapError) -> NoReturn:
     elif isinstance(exc, SignInFailed):
         if exc.hint:
             lines.append(f"  {exc.hint}")
-    elif isinstance(exc, AuthError) and isinstance(exc, ServerReply) and not exc.status.isdigit():
-        # (an SMTP reply, numeric, carries its own sentence: the hints are IMAP's)
+    elif isinstance(exc, AuthError) and isinstance(exc, ServerReply) and not exc.from_smtp:
+        # (an SMTP refusal carries its own sentence: these hints are IMAP's)
         lines.append(f"  {_AUTH_HINTS}")
     click.echo("\n".join(lines), err=True)
     sys.exit(exit_code_for(exc))

@@ -37,16 +37,15 @@ import platform
 import re
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from save_big import DOC, LAUNCHER, LOOPBACK, MB, launch, update_doc
+from save_big import DOC, LAUNCHER, LOOPBACK, MB, Method, launch, update_doc
 
 if TYPE_CHECKING:
     from save_big import BigMessage
@@ -205,32 +204,18 @@ WORKERS = {"_raw": worker_raw, "_phases": worker_phases}
 
 
 @dataclass(slots=True)
-class Row:
-    key: str
-    label: str
-    status: str = "ok"  # "ok", or why it could not be measured
-    walls: list[float] = field(default_factory=list)
-    rss_kb: list[int] = field(default_factory=list)
+class Row(Method):
+    """save_big's measured method, with what was exported (messages and bytes)."""
+
     messages: int = 0
     bytes: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok" and bool(self.walls)
-
-    @property
-    def seconds(self) -> float:
-        return statistics.median(self.walls)
-
-    @property
-    def rss_mb(self) -> float:
-        return max(self.rss_kb) / 1024
-
     def summary(self) -> dict[str, Any]:
-        if not self.ok:
-            return {"status": self.status}
-        return {"seconds": self.seconds, "walls": self.walls, "peak_rss_mb": self.rss_mb,
-                "messages": self.messages, "bytes": self.bytes}  # fmt: skip
+        found = Method.summary(self)
+        if self.ok:
+            found.pop("inner", None)
+            found.update(messages=self.messages, bytes=self.bytes)
+        return found
 
 
 @dataclass(slots=True)

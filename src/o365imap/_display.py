@@ -1,17 +1,25 @@
-"""What the two front ends show alike: sizes in units people read, and the order of folders.
+"""What the two front ends show alike: times, sizes people read, and the order of folders.
 
-The command line and the mail browser list the same folders in the same order and give sizes
-in the same units; the rules for both live here, as plain values and strings. Drawing them
-(click, rich, Textual) stays with each front end, so this module imports none of those.
+The command line and the mail browser list the same folders in the same order, give sizes in
+the same units and times in the same zone (the reader's: local time, honouring ``TZ``); the
+rules for both live here, as plain values and strings. Drawing them (click, rich, Textual)
+stays with each front end, so this module imports none of those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from o365imap.models import Folder
 
-__all__ = ["SPECIAL_USE_ORDER", "folder_rank", "human_size", "sorted_folders"]
+__all__ = [
+    "SPECIAL_USE_ORDER",
+    "folder_rank",
+    "human_size",
+    "local_time",
+    "sorted_folders",
+]
 
 # RFC 6154 special uses (as Folder.special_use gives them, lower case), in the order mail
 # clients list those folders, after INBOX and before the rest.
@@ -34,6 +42,20 @@ def human_size(size: int | None, *, compact: bool = False) -> str:
     while value >= 1024 and step < len(units) - 1:
         value, step = value / 1024, step + 1
     return f"{size} B" if step == 0 else f"{value:.1f} {units[step]}"
+
+
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``moment`` in the reader's zone (``TZ``, else the system's), as ``fmt``; "" when unknown.
+
+    A message's Date carries the sender's offset: shown as sent, three messages written at 09:00,
+    18:00 and 10:00 UTC from three zones can all read 10:00. A time without an offset (a broken
+    Date header) is taken as UTC, as IMAP servers do for INTERNALDATE.
+    """
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime(fmt)
 
 
 def folder_rank(folder: Folder) -> tuple[int, str]:

@@ -27,7 +27,15 @@ from click.testing import CliRunner
 from o365imap.cli import main
 from o365imap.sandbox.approve import approve_sign_in
 
-__all__ = ["SIGN_IN_URL", "SignInPage", "Watch", "approving", "in_own_process", "invoke"]
+__all__ = [
+    "SIGN_IN_URL",
+    "SignInPage",
+    "Watch",
+    "approving",
+    "in_own_process",
+    "invoke",
+    "on_terminal",
+]
 
 # Given what stderr said so far; True once it has done its part (it is not called again).
 Watch = Callable[[str], bool]
@@ -147,6 +155,32 @@ def in_own_process(
         check=False,
         preexec_fn=limits,
     )
+
+
+def on_terminal(
+    argv: Sequence[str], env: Mapping[str, str], *, stdout_too: bool = False
+) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """``argv`` run with stderr on a pseudo-terminal (and stdout too with ``stdout_too``, as a
+    person's shell has them): the process, and all that the terminal was sent."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    done = subprocess.run(
+        list(argv), env=dict(env), stdout=secondary if stdout_too else subprocess.PIPE,
+        stderr=secondary, timeout=120, check=False,
+    )  # fmt: skip
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    return done, drawn
 
 
 SIGN_IN_URL = re.compile(r"https://\S+/authorize\?\S+")

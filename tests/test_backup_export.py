@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from cli_runner import invoke
+from cli_runner import invoke, on_terminal
 from o365imap import ImapClient, SequenceSet
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import Testbed, seed_testbed
@@ -390,7 +390,7 @@ def test_the_last_line_says_what_was_done(
     count = len(testbed.folders["Sent"])
     assert re.fullmatch(
         rf"Exported 1 folder, {count} messages into {re.escape(str(dest))}: {count} new "
-        r"\([\d.]+ [KM]?B\), 0 updated, 0 kept, in \d+\.\d\d s\.\n",
+        r"\((\d+ B|\d+\.\d [KMG]iB)\), 0 updated, 0 kept, in \d+\.\d\d s\.\n",
         done.stdout,
     ), done.stdout
     again = invoke(["export", str(dest), "Sent", *_args(server)], env)
@@ -401,26 +401,9 @@ def test_a_person_watching_sees_bars_per_folder_and_the_last_line(
     server: DovecotServer, testbed: Testbed, tmp_path: Path
 ) -> None:
     """stderr a terminal: the bars are drawn (and vanish), stdout keeps the last line."""
-    import pty
-
-    primary, secondary = pty.openpty()
     env = {**environment(server.mint_token(USER)), "COLUMNS": "120", "TERM": "xterm"}
     argv = [sys.executable, "-c", _KILLED, "export", str(tmp_path / "b"), "Bulk", "Sent"]
-    done = subprocess.run(
-        [*argv, *_args(server)], env=env, stdout=subprocess.PIPE, stderr=secondary,
-        timeout=120, check=False,
-    )  # fmt: skip
-    os.close(secondary)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the terminal's other end is closed: all read
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(primary)
+    done, drawn = on_terminal([*argv, *_args(server)], env)
     assert done.returncode == 0, drawn[-500:]
     assert b"all folders" in drawn and b"Bulk" in drawn
     assert done.stdout.decode().startswith("Exported 2 folders, ")

@@ -463,7 +463,7 @@ def test_cli_json_dry_run_and_the_last_line(
     assert target not in {f.name for f in bob.list_folders()}  # a dry run creates nothing
     real = invoke(_bob_cli(dovecot, str(source), "--to", target), env)
     assert real.returncode == 0, real.stderr
-    assert real.stdout.splitlines()[-1].startswith("1 folders: 3 messages appended")
+    assert real.stdout.splitlines()[-1].startswith("1 folder: 3 messages appended")
     again = invoke(_bob_cli(dovecot, str(source), "--to", target), env)
     assert "0 messages appended" in again.stdout and "3 already there" in again.stdout
     both = invoke(_bob_cli(dovecot, str(source), "--to", target, "--tree"), env)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import imaplib
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -97,13 +98,14 @@ def test_list_pages_newest_first(dovecot: DovecotServer, testbed: Testbed, token
 
 
 def test_list_table_for_people(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
-    result = run(["list", "INBOX", "--page-size", "5", *conn(dovecot)], token, COLUMNS="200")
+    terminal = {"COLUMNS": "200", "TTY_COMPATIBLE": "1"}
+    result = run(["list", "INBOX", "--page-size", "5", *conn(dovecot)], token, **terminal)
     assert result.returncode == 0, result.stderr
     assert "page 1 of" in result.stdout
     newest = testbed.inbox[-1]
     assert newest.subject is not None
     assert newest.subject[:20] in result.stdout
-    past = run(["list", "INBOX", "--page", "999", *conn(dovecot)], token, COLUMNS="200")
+    past = run(["list", "INBOX", "--page", "999", *conn(dovecot)], token, **terminal)
     assert past.returncode == 0, past.stderr
     assert "INBOX: no page 999, the last is " in past.stdout
 
@@ -158,11 +160,7 @@ def test_info_counts_unseen_messages(dovecot: DovecotServer) -> None:
     assert (info["exists"], info["unseen"], info["first_unseen"]) == (6, 2, 3)
     table = run(["info", "Counted", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
     assert table.returncode == 0, table.stderr
-    cells = {
-        tuple(cell.strip() for cell in line.split("│")[1:3])
-        for line in table.stdout.splitlines()
-        if "unseen" in line
-    }
+    cells = {tuple(line.split("\t")) for line in table.stdout.splitlines() if "unseen" in line}
     assert cells == {("unseen", "2"), ("first unseen", "3")}, table.stdout
 
 
@@ -408,16 +406,21 @@ def test_tables_show_uids_and_keep_escapes_out(dovecot: DovecotServer) -> None:
     hostile_folder(dovecot, "Hostile")
     token = dovecot.mint_token(BOB)
     for args in (["list", "Hostile"], ["search", "Hostile", "--subject", "e"]):
-        result = run([*args, *conn(dovecot, BOB)], token, COLUMNS="80")
+        # a terminal: a table 80 columns wide (rich's own styling taken away)
+        result = run([*args, *conn(dovecot, BOB)], token, COLUMNS="80", TTY_COMPATIBLE="1")
         assert result.returncode == 0, result.stderr
-        out = result.stdout
+        out = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
         assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, out
-        rows = [line for line in out.splitlines() if line.startswith("│")]
+        rows = out.splitlines()[3:]  # after the title, the header and its rule
         # the first column is what `show` takes: the UID, not the sequence number
-        assert [row.split("│")[1].strip() for row in rows] == ["3", "2"], out
+        assert [row.split()[0] for row in rows] == ["3", "2"], out
         # the encoded CR LF does not split the row
         assert any("Fwd: Ticket 123 res" in row for row in rows), out
         assert all(len(line) <= 80 for line in out.splitlines()), out
+        # a pipe: tab-separated values, the same rows, still nothing a terminal obeys
+        piped = run([*args, *conn(dovecot, BOB)], token).stdout
+        assert "\x1b" not in piped and "\x07" not in piped and "\u202e" not in piped, piped
+        assert [line.split("\t")[0] for line in piped.splitlines()] == ["UID", "3", "2"]
     shown = run(["show", "2", "Hostile", *conn(dovecot, BOB)], token)
     assert shown.returncode == 0, shown.stderr
     assert "Red \ufffd[31malert" in shown.stdout

@@ -84,9 +84,13 @@ def test_from_search_and_table_output(dovecot: DovecotServer, testbed: Testbed, 
         for m in testbed.inbox
         if any(isinstance(a, SeedAddress) and a.email == address for a in m.from_)
     ]
-    result = run(["search", "INBOX", "--from", address, *conn(dovecot)], token)
+    result = run(["search", "INBOX", "--from", address, *conn(dovecot)], token, TTY_COMPATIBLE="1")
     assert result.returncode == 0, result.stderr
-    assert f"{len(expected)} of {len(testbed.inbox)} messages match" in result.stdout
+    assert f"{len(expected)} messages of {len(testbed.inbox)} match" in result.stdout
+    piped = run(["search", "INBOX", "--from", address, *conn(dovecot)], token)
+    rows = [line.split("\t") for line in piped.stdout.splitlines()]
+    assert rows[0][:4] == ["UID", "Date", "From", "Subject"]
+    assert sorted(int(row[0]) for row in rows[1:]) == sorted(m.uid for m in expected)
 
 
 def test_unknown_folder_and_bad_date_are_usage_errors(dovecot: DovecotServer, token: str) -> None:

@@ -25,15 +25,18 @@ __all__ = [
 # clients list those folders, after INBOX and before the rest.
 SPECIAL_USE_ORDER = ("\\drafts", "\\sent", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged")
 
-_UNITS = ("B", "KB", "MB", "GB")
-# One letter: the mail browser's size column is 8 characters wide ("1023.9 K").
-_COMPACT_UNITS = ("B", "K", "M", "G")
+# Binary units with their IEC names, as a person reads them everywhere (the command line, its
+# progress bars, the browser): "150.0 MiB" is 150 x 1024 x 1024 bytes, never 150,000,000.
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+# One letter, ls -h style (still binary): the browser's size column is 8 characters ("1023.9 K").
+_COMPACT_UNITS = ("B", "K", "M", "G", "T")
 
 
 def human_size(size: int | None, *, compact: bool = False) -> str:
-    """``size`` bytes in binary units ("512 B", "1.5 MB"); "" when the size is unknown.
+    """``size`` bytes in binary units with IEC labels ("512 B", "1.5 MiB"); "" when unknown.
 
-    ``compact`` writes the unit as one letter ("1.5 M"), for narrow columns.
+    ``compact`` writes the unit as one letter ("1.5 M"), for narrow columns. An estimate is
+    marked by the caller with a leading "~" (``estimated_size``).
     """
     if size is None:
         return ""

@@ -275,8 +275,13 @@ def _verify(conn: ConnectionSettings, target: Path, as_json: bool) -> int:
         total = sum(c.stored for c in checks)
         verdict = "differs" if bad else "matches the server"
         click.echo(
-            f"The backup in {target} {verdict}: {len(checks)} folders, {total:,} messages"
-            + (f", {len(bad)} folders differ." if bad else ".")
+            f"The backup in {target} {verdict}: {_count(len(checks), 'folder')}, "
+            f"{_count(total, 'message')}"
+            + (
+                f", {_count(len(bad), 'folder')} {'differs' if len(bad) == 1 else 'differ'}."
+                if bad
+                else "."
+            )
         )
     return len(bad)
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 from rich.console import Console
 
+from o365imap import ImapClient
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
+from o365imap.cli.selection import count_text
+from o365imap.models import MessageSummary
+
+# ``list --all`` as a table: messages per FETCH (the JSON takes them all from one FETCH 1:*).
+_ALL_PAGE = 1000
 
 
 def _console() -> Console:
@@ -72,8 +79,8 @@ def info(folder: str, as_json: bool, **kwargs: Any) -> None:
     "--all",
     "list_all",
     is_flag=True,
-    help="Every message, from one FETCH 1:* (JSON: sequence order, streamed; the table "
-    "needs every row before it can print, newest first).",
+    help="Every message (JSON: sequence order, from one FETCH 1:*; the table: newest first, "
+    f"one FETCH per {_ALL_PAGE:,} messages). Both stream: memory stays flat.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines, one message per line.")
 def list_(
@@ -82,23 +89,37 @@ def list_(
     """List the messages of FOLDER (default INBOX), newest first, one bulk FETCH per page."""
     with open_client(resolve(kwargs)) as client:
         details = client.select(folder, readonly=True)
+        if as_json:
+            rows = client.iter_messages() if list_all else iter(client.list_page(page, page_size))
+            write = sys.stdout.write
+            for message in rows:
+                write(output.message_json_line(message) + "\n")
+            return
+        # UIDs are below UIDNEXT: its digits are the UID column's width, known before any row.
+        digits = len(str(details.uidnext or details.exists or 1))
         if list_all:
-            messages = client.iter_messages()
-            if as_json:
-                write = sys.stdout.write
-                for message in messages:
-                    write(output.message_json_line(message) + "\n")
-                return
-            rows = sorted(messages, key=lambda m: m.seq, reverse=True)
-            title = f"{details.name}: all {len(rows)} messages"
-        else:
-            rows = client.list_page(page, page_size)
-            if as_json:
-                for message in rows:
-                    sys.stdout.write(output.message_json_line(message) + "\n")
-                return
-            pages = max(1, -(-details.exists // page_size))
-            title = f"{details.name}: page {page} of {pages} ({details.exists} messages)"
-            if page > pages:  # JSON prints nothing (a loop's end); a person is told why
-                title = f"{details.name}: no page {page}, the last is {pages}"
-    output.print_messages(_console(), rows, title)
+            title = f"{details.name}: all {count_text(details.exists)}"
+            output.print_messages(_console(), _newest_first(client), title, uid_digits=digits)
+            return
+        rows = iter(client.list_page(page, page_size))
+        pages = max(1, -(-details.exists // page_size))
+        title = f"{details.name}: page {page} of {pages} ({count_text(details.exists)})"
+        if page > pages:  # JSON prints nothing (a loop's end); a person is told why
+            title = f"{details.name}: no page {page}, the last is {pages}"
+        output.print_messages(_console(), rows, title, uid_digits=digits)
+
+
+def _newest_first(client: ImapClient) -> Iterator[MessageSummary]:
+    """Every message, newest first, a page (one FETCH) at a time: the table streams as JSON
+    does, without holding the folder. A message arriving meanwhile shifts the pages by one:
+    UIDs only go down here, so one already shown is not shown again."""
+    below: int | None = None
+    page = 1
+    while rows := client.list_page(page, _ALL_PAGE):
+        for message in rows:
+            if message.uid is not None:
+                if below is not None and message.uid >= below:
+                    continue
+                below = message.uid
+            yield message
+        page += 1

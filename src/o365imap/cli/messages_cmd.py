@@ -14,17 +14,19 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.progress import TaskID
 from rich.text import Text
 
+from o365imap._display import human_size, local_time
 from o365imap._terminal_text import for_terminal
-from o365imap.cli import output
+from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, UID_OR_FILE
-from o365imap.cli.progress import transfer_bars
+from o365imap.cli.progress import finish, transfer_bars
 from o365imap.errors import UsageError
 from o365imap.messages import (
+    MAX_TEXT_BYTES,
     MessageView,
     PartInfo,
     ProgressHook,
@@ -109,9 +111,17 @@ def saved_json(saved: SavedPart) -> dict[str, Any]:
     }
 
 
+# Encodings that carry the bytes as they are: the encoded size is the file's size.
+_AS_IS = frozenset({"7bit", "8bit", "binary"})
+
+
 def _size_text(part: PartInfo) -> str:
+    """The part's size: exact when known (parsed, or sent as it is), else "~" an estimate
+    (base64 decodes to about 3/4, quoted-printable to an unknown share)."""
     if part.decoded_size is not None:
         return output.human_size(part.decoded_size)
+    if part.encoded_size is not None and (part.encoding or "7bit").lower() in _AS_IS:
+        return output.human_size(part.encoded_size)
     estimate = part.estimated_size
     return "" if estimate is None else "~" + output.human_size(estimate)
 
@@ -156,7 +166,8 @@ def _print_view(view: MessageView, *, html: bool) -> None:
             if entries:
                 rows.append((label, for_terminal(output.addresses_text(entries), one_line=True)))
         if env.date:
-            rows.append(("Date", env.date.strftime("%a, %d %b %Y %H:%M %z")))
+            # The reader's local time (as `list` shows it), with its offset.
+            rows.append(("Date", local_time(env.date, "%a, %d %b %Y %H:%M %z")))
         rows.append(("Subject", for_terminal(env.subject or "", one_line=True)))
         for label, value in rows:  # plain lines: a grid would pad every line to its width
             line = Text(f"{label:<8}", style="bold")
@@ -174,7 +185,8 @@ def _print_view(view: MessageView, *, html: bool) -> None:
         if view.text_from_html:
             console.print("\n[dim](text made from the HTML part; --html shows it)[/dim]")
     if view.truncated:
-        console.print("[dim](the text was cut: it is longer than 4 MB)[/dim]")
+        limit = human_size(MAX_TEXT_BYTES)
+        console.print(f"[dim](the text was cut: it is longer than {limit})[/dim]")
     if view.alternatives:
         others = ", ".join(f"{p.content_type} (part {p.part})" for p in view.alternatives)
         console.print()  # Text, not markup: a content type is the sender's
@@ -182,11 +194,8 @@ def _print_view(view: MessageView, *, html: bool) -> None:
             Text(f"Other versions of the text: {for_terminal(others, one_line=True)}", style="dim")
         )
     if view.parts:
-        table = Table(title="Parts", title_justify="left", show_edge=False)
-        for column in ("Part", "Type", "File name", "Size", "Disposition", "Content-ID"):
-            table.add_column(column, overflow="fold")
-        for part in view.parts:
-            table.add_row(
+        part_rows = [
+            (
                 part.part,
                 for_terminal(part.content_type, one_line=True),
                 for_terminal(part.filename, one_line=True)
@@ -196,8 +205,23 @@ def _print_view(view: MessageView, *, html: bool) -> None:
                 part.disposition,
                 for_terminal(part.content_id or "", one_line=True),
             )
+            for part in view.parts
+        ]
         console.print()
-        console.print(table)
+        tables.print_table(
+            console, _PART_COLUMNS, part_rows, title="Parts", drop_empty=("Content-ID",)
+        )
+
+
+# A content type is never wrapped (it reads as one word); a long file name folds.
+_PART_COLUMNS = (
+    tables.Column("Part"),
+    tables.Column("Type"),
+    tables.Column("File name", wrap=True),
+    tables.Column("Size", justify="right"),
+    tables.Column("Disposition"),
+    tables.Column("Content-ID", wrap=True),
+)
 
 
 @cli.command()
@@ -237,25 +261,50 @@ def show(
         _print_view(view, html=show_html)
 
 
+class _SaveBars:
+    """The bars of a save, a bar per part (or one for the whole message), on stderr."""
+
+    def __init__(self) -> None:
+        self.bars = transfer_bars()
+        self._tasks: dict[str, TaskID] = {}
+        # Lines for stdout: printed while the bars are drawn they would land on the bar's
+        # line (same terminal), so they wait for the bars to go (a failure prints them too).
+        self.after: list[str] = []
+
+    def update(self, event: SaveProgress) -> None:
+        part = event.part
+        key = part.part if part is not None else ""  # "": the whole message
+        if key not in self._tasks:
+            name = (part.filename or part.safe_name) if part is not None else "message"
+            self._tasks[key] = self.bars.add_task(
+                for_terminal(name, one_line=True), total=event.total
+            )
+        self.bars.update(self._tasks[key], completed=event.done)
+
+    def saved(self, item: SavedPart) -> None:
+        """A file is written: its bar ends full, at the size written (not the estimate)."""
+        task = self._tasks.get(item.part if item.part is not None else "")
+        if task is None and len(self._tasks) == 1:  # --eml: the message's one bar
+            task = next(iter(self._tasks.values()))
+        if task is not None:
+            finish(self.bars, task, item.size)
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressHook | None]:
-    """A progress bar on stderr for a person watching; nothing for scripts and pipes."""
+def _progress(enabled: bool) -> Iterator[_SaveBars | None]:
+    """Bars on stderr for a person watching; none for scripts and pipes."""
     if not enabled:
         yield None
         return
-    bar = transfer_bars()
-    tasks: dict[str, Any] = {}
-
-    def update(event: SaveProgress) -> None:
-        part = event.part
-        key = part.part if part is not None else ""  # "": the whole message
-        if key not in tasks:
-            name = (part.filename or part.safe_name) if part is not None else "message"
-            tasks[key] = bar.add_task(name, total=event.total)
-        bar.update(tasks[key], completed=event.done)
-
-    with bar:
-        yield update
+    shown = _SaveBars()
+    try:
+        with shown.bars:
+            yield shown
+            for task in shown.bars.task_ids:
+                finish(shown.bars, task)
+    finally:
+        for line in shown.after:
+            click.echo(line)
 
 
 @cli.command()
@@ -298,12 +347,17 @@ def save(
 
     def report(item: SavedPart) -> None:
         # Each file as it lands: if a later part fails, the ones on disk are still listed.
+        if shown is not None:
+            shown.saved(item)
         if as_json:
             output.emit_json(saved_json(item))
+        elif shown is not None:
+            shown.after.append(str(item.path) if item.path is not None else item.filename)
         else:
             click.echo(str(item.path) if item.path is not None else item.filename)
 
-    with _progress(show_progress) as progress:
+    with _progress(show_progress) as shown:
+        progress: ProgressHook | None = shown.update if shown is not None else None
         if isinstance(target, Path):
             if eml:
                 raise UsageError("the file is already a message; --eml is for the server")

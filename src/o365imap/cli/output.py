@@ -1,4 +1,4 @@
-"""What the CLI prints: JSON Lines for scripts, rich tables for people.
+"""What the CLI prints: JSON Lines for scripts, tables for people (TSV in a pipe: cli/tables).
 
 The JSON shapes are a contract: scripts parse them. Field names and types change only with a
 major version. Dates are ISO 8601 with their UTC offset (null when missing or unparseable),
@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from o365imap._display import human_size, sorted_folders
+from o365imap._display import human_size, local_time, sorted_folders
 from o365imap._terminal_text import for_terminal
+from o365imap.cli.tables import Column, RowWriter, print_table
 from o365imap.models import (
     AddressEntry,
     Capabilities,
@@ -39,6 +39,7 @@ __all__ = [
     "folder_info_json",
     "folder_json",
     "human_size",
+    "message_cells",
     "message_json",
     "message_json_line",
     "print_folder_info",
@@ -196,71 +197,86 @@ def addresses_text(entries: Sequence[AddressEntry]) -> str:
     return ", ".join(str(entry) for entry in entries)
 
 
-def print_messages(console: Console, messages: Iterable[MessageSummary], title: str) -> int:
-    rows: list[tuple[str, str, str, Text, str, str]] = []
+# The listing's columns. UID, not the sequence number: it is what `show` and `save` take, and
+# it stays the same when other messages are deleted. The date is local ("2024-03-05 18:00").
+_DATE_FORMAT = "%Y-%m-%d %H:%M"
+_MESSAGE_COLUMNS = (
+    Column("UID", justify="right", style="dim"),
+    Column("Date", width=16),
+    Column("From", max_width=28),
+    Column("Subject"),
+    Column("Size", justify="right", width=10),  # "1023.9 KiB"
+    Column("Flags", width=5),
+)
+
+
+def message_cells(message: MessageSummary) -> tuple[str, str, str, Text, str, str]:
+    """The listing's row of one message, as a person reads it."""
+    env = message.envelope
+    when = (env.date if env and env.date else message.internal_date) or None
+    unread = "\\Seen" not in message.flags
+    marks = ("●" if unread else " ") + ("★" if "\\Flagged" in message.flags else " ")
+    subject = Text(
+        for_terminal(env.subject or "", one_line=True) if env else "",
+        style="bold" if unread else "",
+    )
+    return (
+        str(message.uid) if message.uid is not None else "",
+        local_time(when, _DATE_FORMAT),
+        _who(env.from_) if env else "",
+        subject,
+        human_size(message.size),
+        marks,
+    )
+
+
+def print_messages(
+    console: Console, messages: Iterable[MessageSummary], title: str, *, uid_digits: int = 3
+) -> int:
+    """The listing, written row by row as ``messages`` come (a table of 100,000 messages is
+    never held); ``uid_digits``: the widest UID's digits (from UIDNEXT), fixed up front."""
+    uid = replace(_MESSAGE_COLUMNS[0], width=max(3, uid_digits))
+    writer = RowWriter(
+        console, (uid, *_MESSAGE_COLUMNS[1:]), title=for_terminal(title, one_line=True)
+    )
     for message in messages:
-        env = message.envelope
-        when = (env.date if env and env.date else message.internal_date) or None
-        unread = "\\Seen" not in message.flags
-        marks = ("●" if unread else " ") + ("★" if "\\Flagged" in message.flags else " ")
-        subject = Text(
-            for_terminal(env.subject or "", one_line=True) if env else "",
-            style="bold" if unread else "",
-        )
-        rows.append(
-            (
-                # The UID, not the sequence number: it is what `show` and `save` take, and it
-                # stays the same when other messages are deleted.
-                str(message.uid) if message.uid is not None else "",
-                when.strftime("%Y-%m-%d %H:%M") if when else "",
-                _who(env.from_) if env else "",
-                subject,
-                human_size(message.size),
-                marks,
-            )
-        )
-    # Rich shrinks no-wrap columns to nothing when a table is wider than the terminal, so the
-    # two free-text columns get what the fixed ones leave (at least their headers' widths);
-    # 6 columns cost 19 cells of borders and padding.
-    uid_width = max(3, max((len(r[0]) for r in rows), default=0))
-    size_width = max(4, max((len(r[4]) for r in rows), default=0))
-    free = max(console.width - (uid_width + 16 + size_width + 5 + 19), 16)
-    widest_who = max((cell_len(r[2]) for r in rows), default=0)
-    who_width = max(4, min(28, max(6, free // 3), widest_who))
-    table = Table(title=for_terminal(title, one_line=True), expand=False, show_lines=False)
-    table.add_column("UID", justify="right", style="dim", no_wrap=True, min_width=3)
-    table.add_column("Date", no_wrap=True, min_width=16)
-    table.add_column("From", overflow="ellipsis", max_width=who_width, no_wrap=True)
-    table.add_column("Subject", overflow="ellipsis", no_wrap=True, max_width=free - who_width)
-    table.add_column("Size", justify="right", no_wrap=True, min_width=4)
-    table.add_column("Flags", no_wrap=True, min_width=5)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    return len(rows)
+        writer.write(message_cells(message))
+    return writer.count
 
 
 def print_folders(console: Console, folders: Iterable[Folder]) -> None:
-    table = Table(title="Folders")
-    table.add_column("Folder")
-    table.add_column("Special use")
-    table.add_column("Flags", style="dim")
+    rows = []
     for folder in folders:
-        table.add_row(
-            for_terminal(folder.name, one_line=True),
-            folder.special_use or "",
-            for_terminal(" ".join(folder.flags), one_line=True),
+        # The special use has its column: among the other flags it would say it twice.
+        use = (folder.special_use or "").lower()
+        flags = [flag for flag in folder.flags if flag.lower() != use]
+        rows.append(
+            (
+                for_terminal(folder.name, one_line=True),
+                folder.special_use or "",
+                for_terminal(" ".join(flags), one_line=True),
+            )
         )
-    console.print(table)
+    columns = (Column("Folder", wrap=True), Column("Special use"), Column("Flags", style="dim"))
+    print_table(console, columns, rows, title="Folders")
+
+
+def folder_info_rows(info: FolderInfo, status: FolderStatus) -> list[tuple[str, str]]:
+    """``info``'s counts as a person reads them: words for true and false, an empty list
+    left out, read-only said as such."""
+    rows: list[tuple[str, str]] = []
+    for key, value in folder_info_json(info, status).items():
+        if key in ("name", "read_only") or value is None or value == []:
+            continue
+        shown = " ".join(value) if isinstance(value, list) else str(value)
+        rows.append((key.replace("_", " "), for_terminal(shown, one_line=True)))
+    rows.append(("opened", "read-only" if info.read_only else "read-write"))
+    return rows
 
 
 def print_folder_info(console: Console, info: FolderInfo, status: FolderStatus) -> None:
-    table = Table(title=for_terminal(info.name, one_line=True), show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    for key, value in folder_info_json(info, status).items():
-        if key == "name":
-            continue
-        shown = " ".join(value) if isinstance(value, list) else str(value)
-        table.add_row(key.replace("_", " "), for_terminal(shown, one_line=True))
-    console.print(table)
+    columns = (Column("Field", style="bold"), Column("Value", wrap=True))
+    rows = folder_info_rows(info, status)
+    print_table(
+        console, columns, rows, title=for_terminal(info.name, one_line=True), show_header=False
+    )

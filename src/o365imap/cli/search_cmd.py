@@ -13,6 +13,7 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
+from o365imap.cli.selection import count_text
 
 
 @cli.command()
@@ -56,6 +57,8 @@ def search(
             for message in rows:
                 sys.stdout.write(output.message_json_line(message) + "\n")
             return
-        found = list(rows)
-    title = f"{details.name}: {len(found)} of {details.exists} messages match"
-    output.print_messages(Console(soft_wrap=False), found, title)
+        # The count is SEARCH's: a message deleted before the FETCH would make it one too many.
+        verb = "matches" if len(uids) == 1 else "match"
+        title = f"{details.name}: {count_text(len(uids))} of {details.exists} {verb}"
+        digits = len(str(details.uidnext or details.exists or 1))
+        output.print_messages(Console(soft_wrap=False), rows, title, uid_digits=digits)

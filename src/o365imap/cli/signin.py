@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from o365imap import AuthError, ImapClient, O365ImapError, TransportError, UsageError
+from o365imap._display import local_time
 from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, claims, expiry
 from o365imap.auth.profiles import carries_smtp_send
 from o365imap.cli import output
@@ -22,6 +23,8 @@ from o365imap.cli.params import Seconds, WholeNumber
 __all__ = ["doctor", "login", "logout", "token", "whoami"]
 
 _DELEGATED_SCOPE = "IMAP.AccessAsUser.All"
+# When a token expires, in the reader's zone (TZ honoured), named: "2024-03-05 18:00 JST".
+_WHEN = "%Y-%m-%d %H:%M %Z"
 _APP_ROLE = "IMAP.AccessAsApp"
 _AUDIENCES = {
     "https://outlook.office.com",
@@ -190,7 +193,7 @@ def login(
             account_id=token.account_id,
         )
     store.save(profile, make_default=make_default)
-    until = f", valid until {token.expires_at:%Y-%m-%d %H:%M %Z}" if token.expires_at else ""
+    until = f", valid until {local_time(token.expires_at, _WHEN)}" if token.expires_at else ""
     _say(
         f"Signed in as {token.account or profile.user} (profile {profile.name!r}{until}).\n"
         "Try: o365imap folders" + (" or o365imap send" if profile.send else "")
@@ -259,6 +262,8 @@ def whoami(profile_name: str | None, as_json: bool) -> None:
         return
     for key, value in info.items():
         shown = " ".join(value) if isinstance(value, list) else value
+        if key == "expires" and value:  # the JSON's ISO 8601 (UTC), read here in local time
+            shown = local_time(datetime.fromisoformat(value), _WHEN)
         click.echo(f"{key.replace('_', ' '):>14}: {shown or '-'}")
 
 
@@ -357,7 +362,7 @@ def doctor(profile_name: str | None) -> None:
             )
         expires = expiry(data)
         if expires is not None:
-            check(expires > datetime.now(UTC), f"expires {expires:%Y-%m-%d %H:%M %Z}")
+            check(expires > datetime.now(UTC), f"expires {local_time(expires, _WHEN)}")
     try:
         with ImapClient(
             profile.host, profile.port, security=profile.security, ca_file=profile.ca_file

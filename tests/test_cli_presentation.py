@@ -1,0 +1,224 @@
+"""What a person reads from the command line: local times, IEC sizes, tables fitted to a
+terminal and tab-separated values in a pipe, bars that end full and leave a clean last line."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cli_runner import on_terminal
+from conftest import BOB
+from o365imap._display import human_size
+from o365imap.sandbox.dovecot import DovecotServer
+from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
+from test_cli import conn, environment, run
+
+# rich's own styling (bold, dim) when a terminal is asked for: not the sender's text
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+TERMINAL = {"TTY_COMPATIBLE": "1", "COLUMNS": "80"}
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The reader is in Tokyo (UTC+9, no summer time)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _tsv(text: str) -> list[list[str]]:
+    return [line.split("\t") for line in text.splitlines()]
+
+
+# The issue's three messages: 09:00, 10:00 and 18:00 UTC, each written "10:00" by its sender.
+_SENT = [
+    ("Mon, 4 Mar 2024 10:00:00 +0100", datetime(2024, 3, 4, 9, 0, tzinfo=UTC)),
+    ("Mon, 4 Mar 2024 10:00:00 +0000", datetime(2024, 3, 4, 10, 0, tzinfo=UTC)),
+    ("Mon, 4 Mar 2024 10:00:00 -0800", datetime(2024, 3, 4, 18, 0, tzinfo=UTC)),
+]
+
+
+def _three_zones(dovecot: DovecotServer, folder: str) -> None:
+    messages = []
+    for n, (header, moment) in enumerate(_SENT):
+        raw = (
+            b"From: Sender %d <s%d@example.com>\r\nTo: bob@example.com\r\n"
+            b"Subject: zone %d\r\nDate: %s\r\n\r\nbody\r\n" % (n, n, n, header.encode())
+        )
+        messages.append(SeedMessage(date=moment, subject=None, raw=raw))
+    MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner).write(folder, messages)
+
+
+def test_times_are_local_in_list_and_show_alike(dovecot: DovecotServer, tokyo: None) -> None:
+    _three_zones(dovecot, "Zones")
+    token = dovecot.mint_token(BOB)
+    listed = run(["list", "Zones", *conn(dovecot, BOB)], token)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = _tsv(listed.stdout)
+    assert header == ["UID", "Date", "From", "Subject", "Size", "Flags"]
+    # newest first, and in Tokyo: 18:00 UTC is the next day's 03:00
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("3", "2024-03-05 03:00", "zone 2"),
+        ("2", "2024-03-04 19:00", "zone 1"),
+        ("1", "2024-03-04 18:00", "zone 0"),
+    ]
+    for uid, when, *_ in rows:
+        shown = run(["show", uid, "Zones", *conn(dovecot, BOB)], token)
+        assert shown.returncode == 0, shown.stderr
+        [date] = [line[8:] for line in shown.stdout.splitlines() if line.startswith("Date")]
+        read = datetime.strptime(date, "%a, %d %b %Y %H:%M %z")
+        assert read.utcoffset() == timedelta(hours=9), date
+        assert read.strftime("%Y-%m-%d %H:%M") == when
+    # the JSON keeps the time as sent, with the sender's offset
+    data = run(["list", "Zones", "--json", *conn(dovecot, BOB)], token).stdout
+    assert '"date": "2024-03-04T10:00:00-08:00"' in data
+
+
+def test_times_follow_tz(dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _three_zones(dovecot, "ZonesUTC")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        listed = run(["list", "ZonesUTC", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [r[1] for r in _tsv(listed.stdout)[1:]] == [
+        "2024-03-04 18:00",
+        "2024-03-04 10:00",
+        "2024-03-04 09:00",
+    ]
+
+
+def test_sizes_are_binary_with_iec_names() -> None:
+    assert [human_size(n) for n in (0, 512, 1536, 150 << 20, int(2.1 * (1 << 30)))] == [
+        "0 B",
+        "512 B",
+        "1.5 KiB",
+        "150.0 MiB",
+        "2.1 GiB",
+    ]
+    assert human_size(1536, compact=True) == "1.5 K"
+    assert human_size(None) == ""
+
+
+def test_a_pipe_gets_whole_rows_as_tab_separated_values(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    """Nothing cut at 80 columns: the whole subject, for grep and cut."""
+    longest = max(testbed.inbox, key=lambda m: len(m.subject or ""))
+    assert longest.subject is not None and len(longest.subject) > 40
+    listed = run(["list", "--page-size", "100", *conn(dovecot)], token, COLUMNS="80")
+    assert listed.returncode == 0, listed.stderr
+    rows = _tsv(listed.stdout)
+    assert rows[0] == ["UID", "Date", "From", "Subject", "Size", "Flags"]
+    assert all(len(row) == 6 for row in rows)
+    assert [longest.uid, longest.subject] in [[int(r[0]), r[3]] for r in rows[1:]]
+    assert all(re.fullmatch(r"\d+ B|\d+\.\d [KMG]iB", r[4]) for r in rows[1:]), rows
+    found = run(["search", "--subject", longest.subject[:20], *conn(dovecot)], token)
+    assert any(r[3] == longest.subject for r in _tsv(found.stdout)[1:]), found.stdout
+    folders = _tsv(run(["folders", *conn(dovecot)], token).stdout)
+    assert folders[0] == ["Folder", "Special use", "Flags"]
+    assert [r[0] for r in folders if r[0] == "Отчёты/2024"] == ["Отчёты/2024"]
+
+
+def test_a_terminal_gets_a_table_fitted_to_its_width(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    listed = run(["list", "--page-size", "30", *conn(dovecot)], token, **TERMINAL)
+    assert listed.returncode == 0, listed.stderr
+    lines = _SGR.sub("", listed.stdout).splitlines()
+    assert lines[0].startswith("INBOX: page 1 of ") and lines[0].endswith(" messages)")
+    assert lines[1].split() == ["UID", "Date", "From", "Subject", "Size", "Flags"]
+    assert set(lines[2]) <= {"─", " "}
+    assert len(lines) == 3 + 30
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    newest = testbed.inbox[-1]
+    assert lines[3].split()[0] == str(newest.uid)
+    assert any("…" in line for line in lines[3:])  # long subjects end with an ellipsis
+
+
+def test_folders_and_info_read_as_words(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    folders = _tsv(run(["folders", *conn(dovecot)], token).stdout)
+    sent = next(row for row in folders if row[0] == "Sent")
+    assert sent[1] == "\\Sent" and "\\Sent" not in sent[2].split(), sent
+    info = dict(row for row in _tsv(run(["info", "Sent", *conn(dovecot)], token).stdout)[1:])
+    assert info["opened"] == "read-only"
+    assert "read only" not in info and "permanent flags" not in info  # empty under EXAMINE
+    assert info["exists"] == str(len(testbed.folders["Sent"]))
+
+
+def test_one_message_is_one_message(dovecot: DovecotServer) -> None:
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write("Single", [SeedMessage(date=datetime(2025, 1, 1, tzinfo=UTC), subject="only")])
+    token = dovecot.mint_token(BOB)
+    listed = run(["list", "Single", *conn(dovecot, BOB)], token, **TERMINAL)
+    assert "Single: page 1 of 1 (1 message)" in listed.stdout
+    found = run(["search", "Single", *conn(dovecot, BOB)], token, **TERMINAL)
+    assert "Single: 1 message of 1 matches" in found.stdout
+
+
+def test_show_parts_exact_or_marked_and_no_empty_column(
+    dovecot: DovecotServer, testbed: Testbed, token: str
+) -> None:
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    where = [str(msg.uid), "Attachments", *conn(dovecot)]
+    shown = run(["show", *where], token)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    start = lines.index("Part\tType\tFile name\tSize\tDisposition")  # no Content-ID column
+    parts = [line.split("\t") for line in lines[start + 1 :]]
+    assert [p[1] for p in parts] == ["application/pdf", "image/png", "application/octet-stream"]
+    # base64 on the server: the decoded size is an estimate, and says so
+    assert parts[2][3] == "~3.0 MiB", parts
+    wide = run(["show", *where], token, TTY_COMPATIBLE="1", COLUMNS="60")
+    table = _SGR.sub("", wide.stdout)
+    assert "application/octet-stream" in table  # one piece, not wrapped
+    assert "Content-ID" not in table
+    assert all(len(line) <= 60 for line in table.splitlines() if "│" in line)
+
+
+def test_show_date_is_local_from_a_file(tmp_path: Path, tokyo: None) -> None:
+    source = tmp_path / "m.eml"
+    source.write_bytes(
+        b"From: a@example.com\r\nSubject: s\r\nDate: Tue, 5 Mar 2024 09:00:00 +0000\r\n\r\nhi\r\n"
+    )
+    shown = run(["show", str(source)])
+    assert "Date    Tue, 05 Mar 2024 18:00 +0900" in shown.stdout.splitlines()
+
+
+_MAIN = "import sys\nfrom o365imap.cli import main\nmain(sys.argv[1:])\n"
+
+
+def test_save_bars_end_full_and_the_path_gets_its_own_line(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """stdout and stderr the same terminal: the bar ends at its total, then vanishes, and the
+    saved path is a line of its own (it was glued onto the bar's line)."""
+    msg = testbed.tagged("unnamed-parts", "Attachments")
+    env = {**environment(token), "COLUMNS": "120", "TERM": "xterm"}
+    argv = [sys.executable, "-c", _MAIN, "save", str(msg.uid), "Attachments"]
+    done, drawn = on_terminal([*argv, "--dir", str(tmp_path), *conn(dovecot)], env, stdout_too=True)
+    text = drawn.decode(errors="replace")
+    assert done.returncode == 0, text[-500:]
+    assert "MiB" in text and " MB" not in text
+    # the last drawing of the bar: done equals the total (the written size)
+    amounts = re.findall(r"(\d+\.\d)/(\d+\.\d) MiB", _SGR.sub("", text))
+    assert amounts and amounts[-1][0] == amounts[-1][1], amounts
+    for name in ("attachment-1.pdf", "image-2.png", "attachment-3.bin"):
+        path = str(tmp_path / name)
+        [line] = [line for line in text.split("\n") if path in line]
+        # what precedes the path on its line is the bars' erasing (escapes, CR), no text
+        before = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", line[: line.index(path)])
+        assert before == "", repr(line)
+    assert (tmp_path / "attachment-3.bin").stat().st_size == 3 << 20

@@ -15,6 +15,7 @@ import pytest
 from cli_runner import on_terminal
 from conftest import BOB
 from o365imap._display import human_size
+from o365imap.models import MessageSummary
 from o365imap.sandbox.dovecot import DovecotServer
 from o365imap.sandbox.seed import MaildirWriter, SeedMessage, Testbed
 from test_cli import conn, environment, run
@@ -222,3 +223,28 @@ def test_save_bars_end_full_and_the_path_gets_its_own_line(
         before = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", line[: line.index(path)])
         assert before == "", repr(line)
     assert (tmp_path / "attachment-3.bin").stat().st_size == 3 << 20
+
+
+def test_list_all_as_a_table_is_written_a_page_at_a_time(
+    dovecot: DovecotServer, testbed: Testbed, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page's rows are out before the next FETCH: the table never holds the folder."""
+    from o365imap import ImapClient
+    from o365imap.cli import mailbox
+
+    monkeypatch.setattr(mailbox, "_ALL_PAGE", 7)
+    written: list[int] = []  # lines on stdout when each page is asked for
+    real = ImapClient.list_page
+
+    def watched(self: ImapClient, page: int = 1, page_size: int = 50) -> list[MessageSummary]:
+        sys.stdout.flush()
+        written.append(sys.stdout.buffer.getvalue().count(b"\n"))  # type: ignore[attr-defined]
+        return real(self, page, page_size)
+
+    monkeypatch.setattr(ImapClient, "list_page", watched)
+    listed = run(["list", "--all", *conn(dovecot)], token)
+    assert listed.returncode == 0, listed.stderr
+    uids = [int(row[0]) for row in _tsv(listed.stdout)[1:]]
+    assert uids == sorted((m.uid for m in testbed.inbox), reverse=True)
+    pages = -(-len(testbed.inbox) // 7)
+    assert written == [1 + 7 * n for n in range(pages)]  # the header, then 7 rows a page

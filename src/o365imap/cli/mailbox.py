@@ -115,11 +115,14 @@ def _newest_first(client: ImapClient) -> Iterator[MessageSummary]:
     UIDs only go down here, so one already shown is not shown again."""
     below: int | None = None
     page = 1
-    while rows := client.list_page(page, _ALL_PAGE):
+    while True:
+        rows = client.list_page(page, _ALL_PAGE)
         for message in rows:
             if message.uid is not None:
                 if below is not None and message.uid >= below:
                     continue
                 below = message.uid
             yield message
+        if len(rows) < _ALL_PAGE:  # the oldest page: no FETCH for nothing after it
+            return
         page += 1

@@ -3,6 +3,7 @@ terminal and tab-separated values in a pipe, bars that end full and leave a clea
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 import time
@@ -238,7 +239,9 @@ def test_list_all_as_a_table_is_written_a_page_at_a_time(
 
     def watched(self: ImapClient, page: int = 1, page_size: int = 50) -> list[MessageSummary]:
         sys.stdout.flush()
-        written.append(sys.stdout.buffer.getvalue().count(b"\n"))  # type: ignore[attr-defined]
+        captured = sys.stdout.buffer  # the runner's BytesIO
+        assert isinstance(captured, io.BytesIO)
+        written.append(captured.getvalue().count(b"\n"))
         return real(self, page, page_size)
 
     monkeypatch.setattr(ImapClient, "list_page", watched)

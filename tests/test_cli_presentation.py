@@ -251,3 +251,19 @@ def test_list_all_as_a_table_is_written_a_page_at_a_time(
     assert uids == sorted((m.uid for m in testbed.inbox), reverse=True)
     pages = -(-len(testbed.inbox) // 7)
     assert written == [1 + 7 * n for n in range(pages)]  # the header, then 7 rows a page
+
+
+def test_append_says_the_date_in_local_time(
+    dovecot: DovecotServer, tmp_path: Path, tokyo: None
+) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        b"From: a@example.com\r\nTo: bob@example.com\r\nSubject: dated\r\n"
+        b"Date: Tue, 5 Mar 2024 10:00:00 +0100\r\n\r\nbody\r\n"
+    )
+    token = dovecot.mint_token(BOB)
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write("Dated", [SeedMessage(date=datetime(2025, 1, 1, tzinfo=UTC), subject="first")])
+    done = run(["append", str(message), "--to", "Dated", "--dry-run", *conn(dovecot, BOB)], token)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(", dated 2024-03-05 18:00 +0900."), done.stdout

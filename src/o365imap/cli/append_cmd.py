@@ -21,6 +21,7 @@ from typing import IO, Any, BinaryIO, cast
 import click
 
 from o365imap import UsageError
+from o365imap._display import local_time
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.app import cli
@@ -155,7 +156,8 @@ def append(
                 output.emit_json({"file": name, "folder": to, "uid": uid})
                 continue
             shown = "standard input" if name == "-" else name
-            dated = f", dated {date.isoformat()}" if date else ""
+            # the reader's local time, as everywhere a person reads one (the JSON has none)
+            dated = f", dated {local_time(date, '%Y-%m-%d %H:%M %z')}" if date else ""
             done = "Would append" if dry_run else "Appended"
             new = f" as UID {uid}" if uid is not None else ""
             click.echo(for_terminal(f"{done} {shown} to {to}{new}{dated}.", one_line=True))

@@ -316,7 +316,7 @@ def test_long_lists_on_standard_input_from_a_list_and_by_hand(
     gone = cli(dovecot, "delete", "-", "--permanently", "--folder", "Cli12Long",
                stdin=listed.stdout)  # fmt: skip
     assert gone.returncode == 0, gone.stderr  # more than 50, but no terminal: not asked
-    assert gone.stdout == "Deleted 1200 messages (UID 1:1200) from Cli12Long permanently.\n"
+    assert gone.stdout == "Deleted 1,200 messages (UID 1:1200) from Cli12Long permanently.\n"
     assert bob.status("Cli12Long").messages == 0
 
 

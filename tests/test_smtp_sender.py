@@ -276,7 +276,7 @@ def test_a_message_over_the_servers_size_is_refused_before_it_is_uploaded() -> N
             sender.authenticate_oauth(USER, TOKEN)
             sender.send(_message("x" * 60_000))
         assert server.received == []
-    assert "MB" in str(caught.value)
+    assert "KiB" in str(caught.value)  # the same units as everywhere a person reads sizes
 
 
 def test_the_token_never_reaches_a_log_or_an_error(

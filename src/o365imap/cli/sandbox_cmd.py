@@ -16,6 +16,7 @@ import click
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 from o365imap.cli.params import WholeNumber
+from o365imap.cli.selection import count_text
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox
@@ -141,16 +142,16 @@ def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
     seeding = box.seeding
     assert seeding is not None  # set by start()
     if seeding.new:
-        bulk = f"{seeding.count:,} messages (seeded now)"
+        bulk = f"{count_text(seeding.count)} (seeded now)"
     elif seeding.added:
-        bulk = f"{seeding.count:,} messages ({seeding.added:,} added for --messages {asked})"
+        bulk = f"{count_text(seeding.count)} ({seeding.added:,} added for --messages {asked})"
     elif asked is not None and asked < seeding.count:
         bulk = (
-            f"{seeding.count:,} messages: --messages {asked} removes none "
+            f"{count_text(seeding.count)}: --messages {asked} removes none "
             "(a smaller mailbox needs another --dir)"
         )
     else:
-        bulk = f"{seeding.count:,} messages"
+        bulk = count_text(seeding.count)
     moved = ""
     if box.identity_port_moved_from is not None:
         moved = (

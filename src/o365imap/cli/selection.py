@@ -264,7 +264,8 @@ def uid_text(uids: Iterable[int]) -> str:
 
 
 def count_text(count: int, noun: str = "message") -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    """ "1 message", "20,000 messages": a count a person reads, with its noun agreeing."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def emit_message(

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from o365imap._display import human_size
 from o365imap._transport import Security, make_tls_context
 from o365imap.client._policy import RetryPolicy
 from o365imap.compose import bare_address
@@ -310,8 +311,8 @@ class SmtpSender:
         limit = self.max_size
         if limit is not None and spooled.size > limit:
             raise MessageTooLarge(
-                f"the message is {spooled.size / 1e6:.1f} MB and {self.host} takes at most "
-                f"{limit / 1e6:.1f} MB: send a link or smaller attachments",
+                f"the message is {human_size(spooled.size)} and {self.host} takes at most "
+                f"{human_size(limit)}: send a link or smaller attachments",
                 command="MAIL",
                 status="",
                 code=None,

@@ -103,9 +103,36 @@ def test_list_table_for_people(dovecot: DovecotServer, testbed: Testbed, token: 
     newest = testbed.inbox[-1]
     assert newest.subject is not None
     assert newest.subject[:20] in result.stdout
-    past = run(["list", "INBOX", "--page", "999", *conn(dovecot)], token, COLUMNS="200")
-    assert past.returncode == 0, past.stderr
-    assert "INBOX: no page 999, the last is " in past.stdout
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]], ids=["table", "json"])
+def test_a_page_past_the_end_is_bad_input_said_in_one_sentence(
+    dovecot: DovecotServer, testbed: Testbed, token: str, as_json: list[str]
+) -> None:
+    pages = -(-len(testbed.inbox) // 50)
+    past = run(["list", "INBOX", "--page", "999", *as_json, *conn(dovecot)], token)
+    assert (past.returncode, past.stdout) == (1, "")
+    assert past.stderr == (
+        f"o365imap: page 999 is past the end: INBOX has {len(testbed.inbox)} messages, "
+        f"{pages} pages of 50.\n"
+    )
+    last = run(["list", "INBOX", "--page", str(pages), *as_json, *conn(dovecot)], token)
+    assert last.returncode == 0, last.stderr
+
+
+def test_an_empty_folder_says_so(dovecot: DovecotServer) -> None:
+    MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner).create_folder("Nothing Here")
+    token = dovecot.mint_token(BOB)
+    for listing in ([], ["--all"]):
+        table = run(["list", "Nothing Here", *listing, *conn(dovecot, BOB)], token)
+        assert (table.returncode, table.stdout, table.stderr) == (0, "Nothing Here is empty.\n", "")
+        as_json = run(["list", "Nothing Here", *listing, "--json", *conn(dovecot, BOB)], token)
+        assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, "", "")
+    past = run(["list", "Nothing Here", "--page", "2", *conn(dovecot, BOB)], token)
+    assert (past.returncode, past.stderr) == (
+        1,
+        "o365imap: page 2 is past the end: Nothing Here is empty.\n",
+    )
 
 
 def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
@@ -120,7 +147,7 @@ def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> N
     assert sent == {
         "name": "Sent",
         "delimiter": "/",
-        "flags": ["\\Sent"],
+        "flags": ["\\HasNoChildren", "\\Sent"],  # asked for on Dovecot: RETURN (CHILDREN ...)
         "special_use": "\\Sent",
     }
     assert folders["INBOX"]["special_use"] is None

@@ -12,6 +12,8 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
+from o365imap.errors import UsageError
+from o365imap.models import FolderInfo
 
 
 def _console() -> Console:
@@ -82,6 +84,9 @@ def list_(
     """List the messages of FOLDER (default INBOX), newest first, one bulk FETCH per page."""
     with open_client(resolve(kwargs)) as client:
         details = client.select(folder, readonly=True)
+        if details.exists == 0 and not as_json and (list_all or page == 1):
+            click.echo(f"{details.name} is empty.")  # a sentence, not an empty table
+            return
         if list_all:
             messages = client.iter_messages()
             if as_json:
@@ -92,13 +97,32 @@ def list_(
             rows = sorted(messages, key=lambda m: m.seq, reverse=True)
             title = f"{details.name}: all {len(rows)} messages"
         else:
+            pages = page_count(details, page, page_size)
             rows = client.list_page(page, page_size)
             if as_json:
                 for message in rows:
                     sys.stdout.write(output.message_json_line(message) + "\n")
                 return
-            pages = max(1, -(-details.exists // page_size))
             title = f"{details.name}: page {page} of {pages} ({details.exists} messages)"
-            if page > pages:  # JSON prints nothing (a loop's end); a person is told why
-                title = f"{details.name}: no page {page}, the last is {pages}"
     output.print_messages(_console(), rows, title)
+
+
+def page_count(details: FolderInfo, page: int, page_size: int) -> int:
+    """How many pages of ``page_size`` the folder makes (an empty folder has page 1, empty);
+    a page past the end is bad input, said in one sentence whether or not the output is JSON
+    (the exit code of a request does not depend on its format)."""
+    pages = max(1, -(-details.exists // page_size))
+    if page > pages:
+        if details.exists == 0:
+            held = f"{details.name} is empty"
+        else:
+            held = (
+                f"{details.name} has {_counted(details.exists, 'message')}, "
+                f"{_counted(pages, 'page')} of {page_size}"
+            )
+        raise UsageError(f"page {page} is past the end: {held}")
+    return pages
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

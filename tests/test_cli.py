@@ -624,6 +624,35 @@ def test_click_usage_errors_are_one_sentence_too() -> None:
 @pytest.mark.parametrize(
     ("args", "said"),
     [
+        (
+            ["show", "Bulk", "5"],
+            "'Bulk' is not a UID, and the UID comes first: did you mean `o365imap show 5 Bulk`?",
+        ),
+        (
+            ["save", "Junk Email", "63", "--part", "1"],
+            "'Junk Email' is not a UID, and the UID comes first: did you mean "
+            "`o365imap save 63 'Junk Email'`?",
+        ),
+        (
+            ["show", "Bulk"],
+            "'Bulk' is neither a UID nor a message file (.eml): the UID comes first, then the "
+            "folder, as in `o365imap show UID Bulk`.",
+        ),
+        (
+            ["show", "Bulk", "Junk"],
+            "invalid value for 'UID|FILE': 'Bulk' is neither a UID nor a message file (.eml).",
+        ),
+    ],
+    ids=["swapped-show", "swapped-save", "folder-alone", "two-folders"],
+)
+def test_a_folder_where_the_uid_goes_says_the_uid_comes_first(args: list[str], said: str) -> None:
+    result = run(args)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"o365imap: {said}\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
         (["list", "--page", "٣"], "'--page': '٣' is not a whole number in ASCII digits."),
         (["list", "--page-size", "１０"], "'--page-size': '１０' is not a whole number in ASCII"),
         (["list", "--page", "9" * 5000], "'99999999999999999999'… (5000 characters) is not in"),

@@ -12,6 +12,7 @@ from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
+from o365imap.cli.selection import count_text
 from o365imap.errors import UsageError
 from o365imap.models import FolderInfo
 
@@ -117,12 +118,8 @@ def page_count(details: FolderInfo, page: int, page_size: int) -> int:
             held = f"{details.name} is empty"
         else:
             held = (
-                f"{details.name} has {_counted(details.exists, 'message')}, "
-                f"{_counted(pages, 'page')} of {page_size}"
+                f"{details.name} has {count_text(details.exists)}, "
+                f"{count_text(pages, 'page')} of {page_size}"
             )
         raise UsageError(f"page {page} is past the end: {held}")
     return pages
-
-
-def _counted(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

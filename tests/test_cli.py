@@ -276,8 +276,33 @@ def test_missing_token_exits_1(dovecot: DovecotServer) -> None:
 def test_unknown_folder_exits_1(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
     result = run(["info", "Nope", *conn(dovecot)], token)
     assert result.returncode == 1
-    assert "there is no folder 'Nope'" in result.stderr
-    assert "server said: NO" in result.stderr
+    assert result.stderr.startswith(
+        "o365imap: there is no folder 'Nope' (`o365imap folders` lists them).\n  server said: NO"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (["list", "Bulkk"], "Bulk"),  # a near spelling
+        (["info", "projects"], "Projects"),  # another case (Dovecot's names are case-sensitive)
+        (["list", "Deleted"], "Trash"),  # the special use the word means (RFC 6154 \Trash)
+        (["show", "1", "Spam"], "Junk"),
+        (["search", "Sent Items", "--unseen"], "Sent"),
+    ],
+)
+def test_a_wrong_folder_name_says_which_was_meant(
+    dovecot: DovecotServer, testbed: Testbed, token: str, args: list[str], meant: str
+) -> None:
+    result = run([*args, *conn(dovecot)], token)
+    assert (result.returncode, result.stdout) == (1, "")
+    wrong = next(a for a in args if a[0].isalpha() and a not in ("list", "info", "show", "search"))
+    first, server = result.stderr.splitlines()
+    assert first == (
+        f"o365imap: there is no folder {wrong!r}: did you mean {meant!r}? "
+        "(`o365imap folders` lists them)."
+    )
+    assert server.startswith("  server said: NO")
 
 
 def test_rejected_token_exits_2_with_the_servers_words(dovecot: DovecotServer) -> None:

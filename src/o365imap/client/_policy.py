@@ -115,6 +115,7 @@ def folder_error(folder: str, exc: CommandError, *, message: str | None = None) 
             status=exc.status,
             code=exc.code,
             text=exc.text,
+            folder=folder,
         )
     if message is None:
         return exc

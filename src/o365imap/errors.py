@@ -239,18 +239,7 @@ class FolderNotFound(CommandError):
     """The folder does not exist (or the server will not say it does); ``folder`` is the
     name as it was asked for, when known."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        command: str,
-        status: str,
-        code: str | None,
-        text: str,
-        folder: str | None = None,
-    ) -> None:
-        super().__init__(message, command=command, status=status, code=code, text=text)
-        self.folder = folder
+    folder: str | None = None
 
 
 class Throttled(CommandError):

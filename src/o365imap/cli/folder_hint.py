@@ -66,11 +66,8 @@ def with_folder_hint(exc: FolderNotFound, client: ImapClient) -> FolderNotFound:
         meant = None
     said = f"did you mean {meant!r}? ({_LISTED})" if meant else f"({_LISTED})"
     sentence = f"{exc}: {said}" if meant else f"{exc} {said}"
-    return FolderNotFound(
-        sentence,
-        command=exc.command,
-        status=exc.status,
-        code=exc.code,
-        text=exc.text,
-        folder=exc.folder,
+    hinted = FolderNotFound(
+        sentence, command=exc.command, status=exc.status, code=exc.code, text=exc.text
     )
+    hinted.folder = exc.folder
+    return hinted

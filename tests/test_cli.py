@@ -105,9 +105,36 @@ def test_list_table_for_people(dovecot: DovecotServer, testbed: Testbed, token: 
     newest = testbed.inbox[-1]
     assert newest.subject is not None
     assert newest.subject[:20] in result.stdout
-    past = run(["list", "INBOX", "--page", "999", *conn(dovecot)], token, **terminal)
-    assert past.returncode == 0, past.stderr
-    assert "INBOX: no page 999, the last is " in past.stdout
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]], ids=["table", "json"])
+def test_a_page_past_the_end_is_bad_input_said_in_one_sentence(
+    dovecot: DovecotServer, testbed: Testbed, token: str, as_json: list[str]
+) -> None:
+    pages = -(-len(testbed.inbox) // 50)
+    past = run(["list", "INBOX", "--page", "999", *as_json, *conn(dovecot)], token)
+    assert (past.returncode, past.stdout) == (1, "")
+    assert past.stderr == (
+        f"o365imap: page 999 is past the end: INBOX has {len(testbed.inbox)} messages, "
+        f"{pages} pages of 50.\n"
+    )
+    last = run(["list", "INBOX", "--page", str(pages), *as_json, *conn(dovecot)], token)
+    assert last.returncode == 0, last.stderr
+
+
+def test_an_empty_folder_says_so(dovecot: DovecotServer) -> None:
+    MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner).create_folder("Nothing Here")
+    token = dovecot.mint_token(BOB)
+    for listing in ([], ["--all"]):
+        table = run(["list", "Nothing Here", *listing, *conn(dovecot, BOB)], token)
+        assert (table.returncode, table.stdout, table.stderr) == (0, "Nothing Here is empty.\n", "")
+        as_json = run(["list", "Nothing Here", *listing, "--json", *conn(dovecot, BOB)], token)
+        assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, "", "")
+    past = run(["list", "Nothing Here", "--page", "2", *conn(dovecot, BOB)], token)
+    assert (past.returncode, past.stderr) == (
+        1,
+        "o365imap: page 2 is past the end: Nothing Here is empty.\n",
+    )
 
 
 def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
@@ -122,7 +149,7 @@ def test_folders_json(dovecot: DovecotServer, testbed: Testbed, token: str) -> N
     assert sent == {
         "name": "Sent",
         "delimiter": "/",
-        "flags": ["\\Sent"],
+        "flags": ["\\HasNoChildren", "\\Sent"],  # asked for on Dovecot: RETURN (CHILDREN ...)
         "special_use": "\\Sent",
     }
     assert folders["INBOX"]["special_use"] is None
@@ -247,8 +274,33 @@ def test_missing_token_exits_1(dovecot: DovecotServer) -> None:
 def test_unknown_folder_exits_1(dovecot: DovecotServer, testbed: Testbed, token: str) -> None:
     result = run(["info", "Nope", *conn(dovecot)], token)
     assert result.returncode == 1
-    assert "there is no folder 'Nope'" in result.stderr
-    assert "server said: NO" in result.stderr
+    assert result.stderr.startswith(
+        "o365imap: there is no folder 'Nope' (`o365imap folders` lists them).\n  server said: NO"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (["list", "Bulkk"], "Bulk"),  # a near spelling
+        (["info", "projects"], "Projects"),  # another case (Dovecot's names are case-sensitive)
+        (["list", "Deleted"], "Trash"),  # the special use the word means (RFC 6154 \Trash)
+        (["show", "1", "Spam"], "Junk"),
+        (["search", "Sent Items", "--unseen"], "Sent"),
+    ],
+)
+def test_a_wrong_folder_name_says_which_was_meant(
+    dovecot: DovecotServer, testbed: Testbed, token: str, args: list[str], meant: str
+) -> None:
+    result = run([*args, *conn(dovecot)], token)
+    assert (result.returncode, result.stdout) == (1, "")
+    wrong = next(a for a in args if a[0].isalpha() and a not in ("list", "info", "show", "search"))
+    first, server = result.stderr.splitlines()
+    assert first == (
+        f"o365imap: there is no folder {wrong!r}: did you mean {meant!r}? "
+        "(`o365imap folders` lists them)."
+    )
+    assert server.startswith("  server said: NO")
 
 
 def test_rejected_token_exits_2_with_the_servers_words(dovecot: DovecotServer) -> None:
@@ -595,6 +647,35 @@ def test_click_usage_errors_are_one_sentence_too() -> None:
     )
     missing = run(["show"])
     assert (missing.returncode, missing.stderr) == (1, "o365imap: missing argument 'UID|FILE'.\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["show", "Bulk", "5"],
+            "'Bulk' is not a UID, and the UID comes first: did you mean `o365imap show 5 Bulk`?",
+        ),
+        (
+            ["save", "Junk Email", "63", "--part", "1"],
+            "'Junk Email' is not a UID, and the UID comes first: did you mean "
+            "`o365imap save 63 'Junk Email'`?",
+        ),
+        (
+            ["show", "Bulk"],
+            "'Bulk' is neither a UID nor a message file (.eml): the UID comes first, then the "
+            "folder, as in `o365imap show UID Bulk`.",
+        ),
+        (
+            ["show", "Bulk", "Junk"],
+            "invalid value for 'UID|FILE': 'Bulk' is neither a UID nor a message file (.eml).",
+        ),
+    ],
+    ids=["swapped-show", "swapped-save", "folder-alone", "two-folders"],
+)
+def test_a_folder_where_the_uid_goes_says_the_uid_comes_first(args: list[str], said: str) -> None:
+    result = run(args)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"o365imap: {said}\n")
 
 
 @pytest.mark.parametrize(

@@ -542,3 +542,22 @@ def test_domain_name_codecs_as_charsets_on_the_server_and_in_a_file(
         saved = run(["save", where, *connection, "--dir", str(out)], token)
         assert saved.returncode == 0, saved.stderr
         assert (out / "ÿ.pdf").read_bytes() == b"%PDF-1.4"
+
+
+def test_save_part_by_number_names_the_text_and_says_which_parts_there_are(
+    dovecot: DovecotServer, testbed: Testbed, token: str, tmp_path: Path
+) -> None:
+    """`save 63 --part 1` named the text attachment-2.txt; `--part 9` said `no part '9'
+    (attachments: 2)`, naming none of the parts there are."""
+    msg = testbed.tagged("inline-image")
+    uid = str(msg.uid)
+    text = run(["save", uid, "--part", "1.1", "--dir", str(tmp_path), *conn(dovecot)], token)
+    assert (text.returncode, text.stderr) == (0, "")
+    assert text.stdout == f"{tmp_path / f'message-{uid}-part-1.1.txt'}\n"
+    assert Path(text.stdout.strip()).read_text() == "See our logo below.\n"
+    missing = run(["save", uid, "--part", "9", "--dir", str(tmp_path), *conn(dovecot)], token)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == (
+        f"o365imap: message {uid} has no part 9: its parts are 1.1 (text/plain), "
+        "1.2.1 (text/html), 1.2.2 (logo.png), 2 (terms.pdf).\n"
+    )

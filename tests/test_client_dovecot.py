@@ -37,6 +37,18 @@ def test_folders_with_special_use_and_non_ascii_names(client: ImapClient, testbe
     assert folders["INBOX"].special_use is None
 
 
+def test_every_folder_says_whether_it_has_children(client: ImapClient, testbed: Testbed) -> None:
+    # Dovecot answers RETURN (SPECIAL-USE) without \HasChildren/\HasNoChildren: the client
+    # must ask for CHILDREN too (RFC 5258 section 4) so that they are there on every server.
+    folders = {f.name: f for f in client.list_folders()}
+    parents = {name.rsplit("/", 1)[0] for name in folders if "/" in name}
+    assert {"Projects", "Archive", "Отчёты"} <= parents
+    for name, folder in folders.items():
+        expected = "\\HasChildren" if name in parents else "\\HasNoChildren"
+        assert expected in folder.flags, (name, folder.flags)
+    assert folders["Trash"].special_use == "\\Trash"
+
+
 def test_examine_reports_counts_and_changes_nothing(client: ImapClient, testbed: Testbed) -> None:
     info = client.select("Bulk", readonly=True)
     assert info.exists == len(testbed.bulk) == 20_000

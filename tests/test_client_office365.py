@@ -133,6 +133,9 @@ def test_sign_in_list_folders_and_messages(happy: ScriptedServer) -> None:
         assert folders["Deleted Items"].special_use == "\\Trash"
         assert "Inbox/Przesyłki" in folders
         assert folders["Archive"].special_use is None  # Exchange omits \Archive
+        assert "\\HasNoChildren" in folders["Archive"].flags  # sent unasked, on a plain LIST
+        [listed] = [line for line in happy.received if b" LIST " in line]
+        assert listed.endswith(b' LIST "" "*"\r\n')  # no LIST-EXTENDED: no RETURN options
         info = client.select("INBOX", readonly=True)
         assert info.exists == 3 and info.uidvalidity == 14 and info.read_only
         assert "$MDNSent" in info.flags

@@ -198,11 +198,18 @@ def test_only_the_asked_parts_and_any_part_by_number(
     saved = save_parts(client, msg.uid, tmp_path, parts=[by_name["terms.pdf"].part])
     assert [s.filename for s in saved] == ["terms.pdf"]
     assert (tmp_path / "terms.pdf").read_bytes() == PDF_BYTES
-    with pytest.raises(UsageError, match="no part '9'"):
-        save_parts(client, msg.uid, tmp_path, parts=["9"])
-    # The text body is not an attachment, but can be asked for by number.
-    text = save_parts(client, msg.uid, tmp_path / "..", parts=["1.1"])
-    assert text[0].content_type == "text/plain"
+    with pytest.raises(UsageError) as refused:
+        save_parts(client, msg.uid, tmp_path, parts=["9", "1.1", "0"])
+    assert str(refused.value) == (
+        f"message {msg.uid} has no part 9 or 0: its parts are 1.1 (text/plain), "
+        "1.2.1 (text/html), 1.2.2 (logo.png), 2 (terms.pdf)"
+    )
+    # The text body is not an attachment, but can be asked for by number: it is named after
+    # the message and the number, not "attachment-3.txt" after the attachments' count.
+    text = save_parts(client, msg.uid, tmp_path, parts=["1.1"])
+    assert [(t.content_type, t.filename) for t in text] == [
+        ("text/plain", f"message-{msg.uid}-part-1.1.txt")
+    ]
 
 
 def test_open_message_text_parts_and_peek(client: ImapClient, testbed: Testbed) -> None:

@@ -76,8 +76,12 @@ def test_eml_part_by_number_and_unknown_part(tmp_path: Path) -> None:
     path = _eml(tmp_path, "same-boundary")
     saved = save_eml_parts(path, tmp_path, parts=["1.1"])
     assert [(s.content_type, s.size) for s in saved] == [("text/plain", len(b"Plain body."))]
-    with pytest.raises(UsageError, match="no part 7"):
+    assert saved[0].filename == f"{path.stem}-part-1.1.txt"  # the text: no attachment-N name
+    with pytest.raises(UsageError) as refused:
         save_eml_parts(path, tmp_path, parts=["7"])
+    assert str(refused.value) == (
+        f"{path.name} has no part 7: its parts are 1.1 (text/plain), 1.2 (text/html), 2 (notes.txt)"
+    )
 
 
 def test_eml_missing_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from conftest import examples
 from fixtures_imap import merge_literal_chunks
+from o365imap._replies import folder_from
+from o365imap.client._connection import list_return_options
 from o365imap.errors import ProtocolError
 from o365imap.models import Address, Group, StreamedLiteral
 from o365imap.protocol import (
@@ -155,6 +157,40 @@ def test_list_namespace_status_search_capability() -> None:
     assert events[5].values == (b"2", b"84", b"882")
     assert events[6] == Untagged("SEARCH")
     assert events[7].values == (b"IMAP4rev1", b"LITERAL+", b"AUTH=XOAUTH2")
+
+
+def test_extended_list_answers_keep_children_and_special_use() -> None:
+    # Dovecot's answer to LIST "" "*" RETURN (CHILDREN SPECIAL-USE) (RFC 5258, RFC 3348,
+    # RFC 6154), and an extended-data item after the name (RFC 5258 CHILDINFO).
+    events = both(
+        b'* LIST (\\HasChildren) "/" Projects\r\n'
+        b'* LIST (\\HasNoChildren \\Trash) "/" Trash\r\n'
+        b'* LIST (\\HasNoChildren) "/" Projects/Alpha ("CHILDINFO" ("SUBSCRIBED"))\r\n'
+    )
+    folders = [folder_from(event.values) for event in events]
+    assert [f.flags if f else None for f in folders] == [
+        ("\\HasChildren",),
+        ("\\HasNoChildren", "\\Trash"),
+        ("\\HasNoChildren",),
+    ]
+    assert [f.name if f else None for f in folders] == ["Projects", "Trash", "Projects/Alpha"]
+    assert folders[1] is not None and folders[1].special_use == "\\Trash"
+
+
+@pytest.mark.parametrize(
+    ("offered", "returned"),
+    [
+        ({"LIST-EXTENDED", "SPECIAL-USE", "CHILDREN"}, ("CHILDREN", "SPECIAL-USE")),
+        ({"LIST-EXTENDED", "SPECIAL-USE"}, ("CHILDREN", "SPECIAL-USE")),
+        ({"LIST-EXTENDED"}, ("CHILDREN",)),
+        ({"CHILDREN", "SPECIAL-USE"}, ()),  # no LIST-EXTENDED: no RETURN; plain LIST says both
+        (set(), ()),
+    ],
+)
+def test_list_asks_for_children_where_list_extended_is_offered(
+    offered: set[str], returned: tuple[str, ...]
+) -> None:
+    assert list_return_options(offered) == returned
 
 
 def test_unsolicited_responses_between_fetches() -> None:

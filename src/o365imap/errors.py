@@ -236,7 +236,10 @@ class CommandError(O365ImapError, ServerReply):
 
 
 class FolderNotFound(CommandError):
-    """The folder does not exist (or the server will not say it does)."""
+    """The folder does not exist (or the server will not say it does); ``folder`` is the
+    name as it was asked for, when known."""
+
+    folder: str | None = None
 
 
 class Throttled(CommandError):

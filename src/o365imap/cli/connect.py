@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
-from o365imap import ImapClient, Security, UsageError
+from o365imap import FolderNotFound, ImapClient, Security, UsageError
 from o365imap.auth import DEFAULT_HOST, ConnectionSettings, Profile, ProfileStore
+from o365imap.cli.folder_hint import with_folder_hint
 from o365imap.cli.params import Seconds, WholeNumber
 from o365imap.limits import DEFAULT_TIMEOUT
 
@@ -160,6 +161,14 @@ def open_client(conn: ConnectionSettings) -> Iterator[ImapClient]:
     client = conn.open()
     try:
         yield client
+    except FolderNotFound as exc:
+        try:
+            hinted = with_folder_hint(exc, client)  # a LIST on this error path only
+        finally:
+            client.close()
+        if hinted is exc:
+            raise
+        raise hinted from None
     except BaseException:
         client.close()
         raise

@@ -15,7 +15,8 @@ from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
 from o365imap.cli.selection import count_text
-from o365imap.models import MessageSummary
+from o365imap.errors import UsageError
+from o365imap.models import FolderInfo, MessageSummary
 
 # ``list --all`` as a table: messages per FETCH (the JSON takes them all from one FETCH 1:*).
 _ALL_PAGE = 1000
@@ -89,6 +90,10 @@ def list_(
     """List the messages of FOLDER (default INBOX), newest first, one bulk FETCH per page."""
     with open_client(resolve(kwargs)) as client:
         details = client.select(folder, readonly=True)
+        if details.exists == 0 and not as_json and (list_all or page == 1):
+            click.echo(f"{details.name} is empty.")  # a sentence, not an empty table
+            return
+        pages = page_count(details, page, page_size) if not list_all else 1
         if as_json:
             rows = client.iter_messages() if list_all else iter(client.list_page(page, page_size))
             write = sys.stdout.write
@@ -102,10 +107,7 @@ def list_(
             output.print_messages(_console(), _newest_first(client), title, uid_digits=digits)
             return
         rows = iter(client.list_page(page, page_size))
-        pages = max(1, -(-details.exists // page_size))
         title = f"{details.name}: page {page} of {pages} ({count_text(details.exists)})"
-        if page > pages:  # JSON prints nothing (a loop's end); a person is told why
-            title = f"{details.name}: no page {page}, the last is {pages}"
         output.print_messages(_console(), rows, title, uid_digits=digits)
 
 
@@ -126,3 +128,20 @@ def _newest_first(client: ImapClient) -> Iterator[MessageSummary]:
         if len(rows) < _ALL_PAGE:  # the oldest page: no FETCH for nothing after it
             return
         page += 1
+
+
+def page_count(details: FolderInfo, page: int, page_size: int) -> int:
+    """How many pages of ``page_size`` the folder makes (an empty folder has page 1, empty);
+    a page past the end is bad input, said in one sentence whether or not the output is JSON
+    (the exit code of a request does not depend on its format)."""
+    pages = max(1, -(-details.exists // page_size))
+    if page > pages:
+        if details.exists == 0:
+            held = f"{details.name} is empty"
+        else:
+            held = (
+                f"{details.name} has {count_text(details.exists)}, "
+                f"{count_text(pages, 'page')} of {page_size}"
+            )
+        raise UsageError(f"page {page} is past the end: {held}")
+    return pages

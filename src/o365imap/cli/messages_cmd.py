@@ -227,7 +227,7 @@ _PART_COLUMNS = (
 @cli.command()
 @connection_options
 @click.argument("target", metavar="UID|FILE", type=UID_OR_FILE)
-@click.argument("folder", default="INBOX", type=FOLDER)
+@click.argument("folder", default="INBOX", type=FOLDER, is_eager=True)  # UID_OR_FILE reads it
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part itself.")
 @click.option("--headers", is_flag=True, help="Print every header field.")
 @click.option(
@@ -310,7 +310,7 @@ def _progress(enabled: bool) -> Iterator[_SaveBars | None]:
 @cli.command()
 @connection_options
 @click.argument("target", metavar="UID|FILE", type=UID_OR_FILE)
-@click.argument("folder", default="INBOX", type=FOLDER)
+@click.argument("folder", default="INBOX", type=FOLDER, is_eager=True)  # UID_OR_FILE reads it
 @click.option(
     "--dir",
     "directory",

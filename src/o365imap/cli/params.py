@@ -8,10 +8,12 @@ is a usage error naming the option before anything connects, the same for every 
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from o365imap.errors import UsageError
 from o365imap.limits import (
@@ -65,6 +67,9 @@ class UidOrFile(click.ParamType):  # type: ignore[type-arg]
             return self._uid(text, param, ctx)
         if "/" in text or "." in text:  # meant as a file
             self.fail(f"no such file: {value}", param, ctx)
+        meant = _folder_first(text, ctx)
+        if meant is not None:
+            raise click.UsageError(meant, ctx)
         self.fail(f"{shown(value)} is neither a UID nor a message file (.eml)", param, ctx)
 
     def _uid(self, text: str, param: click.Parameter | None, ctx: click.Context | None) -> int:
@@ -72,6 +77,27 @@ class UidOrFile(click.ParamType):  # type: ignore[type-arg]
             return parse_uid(text)
         except UsageError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def _folder_first(text: str, ctx: click.Context | None) -> str | None:
+    """What to say when a word stands where the UID goes (``show Bulk 5``): a folder name,
+    most likely. The command's FOLDER argument is eager, so it is known here: when it is a
+    UID, the two were swapped, and the command as meant is shown; when it was not given, the
+    order is. None when both were words: nothing better to say than that it is no UID."""
+    if ctx is None or not isinstance(ctx.params.get("folder"), str):
+        return None
+    folder = ctx.params["folder"]
+    given = ctx.get_parameter_source("folder") is not ParameterSource.DEFAULT
+    if given and folder.isascii() and folder.isdigit():
+        meant = f"{ctx.command_path} {folder} {shlex.quote(text)}"
+        return f"{shown(text)} is not a UID, and the UID comes first: did you mean `{meant}`?"
+    if not given:
+        meant = f"{ctx.command_path} UID {shlex.quote(text)}"
+        return (
+            f"{shown(text)} is neither a UID nor a message file (.eml): the UID comes first, "
+            f"then the folder, as in `{meant}`"
+        )
+    return None
 
 
 class Seconds(click.ParamType):  # type: ignore[type-arg]

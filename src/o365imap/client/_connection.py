@@ -10,7 +10,7 @@ commands is the driver's (``_driver``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -251,11 +251,12 @@ class Connection(SessionDriver):
         return namespace_from(self._run("NAMESPACE").untagged)
 
     def list_folders(self, pattern: str = "*", reference: str = "") -> list[Folder]:
-        """Every folder matching ``pattern``, with special-use flags (RFC 6154) when offered."""
-        caps = self.capabilities
+        """Every folder matching ``pattern``, with special-use flags (RFC 6154) when offered
+        and ``\\HasChildren``/``\\HasNoChildren`` (RFC 3348) wherever the server can say."""
         args: list[Argument] = [mailbox_arg(reference), mailbox_arg(pattern)]
-        if "SPECIAL-USE" in caps and "LIST-EXTENDED" in caps:
-            args += [Atom("RETURN"), [Atom("SPECIAL-USE")]]
+        returned = list_return_options(self.capabilities)
+        if returned:
+            args += [Atom("RETURN"), [Atom(option) for option in returned]]
         answer = self._run("LIST", *args)
         found = (folder_from(r.values) for r in answer.untagged if r.kind == "LIST")
         return [folder for folder in found if folder is not None]
@@ -280,6 +281,21 @@ class Connection(SessionDriver):
         wanted = use.lower()
         folders = self.list_folders()
         return next((f for f in folders if (f.special_use or "").lower() == wanted), None)
+
+
+def list_return_options(capabilities: Container[str]) -> tuple[str, ...]:
+    """What LIST asks to be told besides the names (RFC 5258 section 6 RETURN options).
+
+    With LIST-EXTENDED a server returns only the attributes it is asked for: Dovecot drops
+    ``\\HasChildren``/``\\HasNoChildren`` from a ``RETURN (SPECIAL-USE)`` answer, so CHILDREN
+    (which every LIST-EXTENDED server supports, RFC 5258 section 4) is asked for too. Without
+    LIST-EXTENDED there is no RETURN: a plain LIST, whose answer (Office 365's) carries both.
+    """
+    if "LIST-EXTENDED" not in capabilities:
+        return ()
+    if "SPECIAL-USE" in capabilities:
+        return ("CHILDREN", "SPECIAL-USE")
+    return ("CHILDREN",)
 
 
 def mailbox_arg(name: str) -> Argument:

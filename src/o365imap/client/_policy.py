@@ -109,13 +109,15 @@ def folder_error(folder: str, exc: CommandError, *, message: str | None = None) 
     """FolderNotFound when the refusal says the folder is missing; else the refusal, or, with
     ``message``, a CommandError saying that instead with the same server reply."""
     if is_not_found(exc):
-        return FolderNotFound(
+        missing = FolderNotFound(
             f"there is no folder {folder!r}",
             command=exc.command,
             status=exc.status,
             code=exc.code,
             text=exc.text,
         )
+        missing.folder = folder
+        return missing
     if message is None:
         return exc
     return CommandError(

@@ -21,6 +21,8 @@ from o365imap.messages._headers import _envelope_from, _header_envelope
 from o365imap.messages._sinks import _PartWriter, _Saver
 from o365imap.messages._structure import (
     _HEADER_TYPES,
+    _asked_for,
+    _no_such_parts,
     _report_info,
     _report_type,
     _started,
@@ -85,7 +87,7 @@ def save_eml_parts(
     progress = _legacy_progress(progress, 3)
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     with handle:
-        return _save_stream(_iter_file(handle), saver, parts)
+        return _save_stream(_iter_file(handle), saver, parts, Path(path).stem, Path(path).name)
 
 
 def _events(chunks: Iterable[bytes]) -> Iterator[PartStart | PartData | PartEnd]:
@@ -178,8 +180,14 @@ def _read_stream(
 
 
 def _save_stream(
-    chunks: Iterable[bytes], saver: _Saver, numbers: Sequence[str] | None
+    chunks: Iterable[bytes],
+    saver: _Saver,
+    numbers: Sequence[str] | None,
+    named: str = "message",
+    said: str | None = None,
 ) -> list[SavedPart]:
+    """``_select`` and the download in one pass: ``named`` and ``said`` as it takes them
+    (``said`` None: ``named`` with its dash a space, ``message 63``)."""
     walk = _Walk()
     wanted = None if numbers is None else {n.strip() for n in numbers}
     # An attached message and its multipart body share a number; the writer closes at the
@@ -194,7 +202,7 @@ def _save_stream(
                     continue
                 seen.add(event.part)
                 if wanted is not None:
-                    info = _explicit(event, len(walk.parts) + len(writers) + 1, info)
+                    info = _explicit(event, len(walk.parts) + len(writers) + 1, info, named)
                     if event.part not in wanted:
                         info = None
                 if info is not None and event.part not in writers:
@@ -213,10 +221,11 @@ def _save_stream(
         for writer, _ in writers.values():
             writer.abort()
     if wanted is not None and (missing := wanted - seen):
-        raise UsageError(f"the message has no part {', '.join(sorted(missing))}")
+        asked = [n.strip() for n in numbers or () if n.strip() in missing]
+        raise _no_such_parts(said or named.replace("-", " ", 1), asked, walk.leaves)
     return saver.saved
 
 
-def _explicit(event: PartStart, index: int, info: PartInfo | None) -> PartInfo:
+def _explicit(event: PartStart, index: int, info: PartInfo | None, named: str) -> PartInfo:
     """A part asked for by number: its PartInfo even if it is body text or inside a message."""
-    return info if info is not None else _started(event, index)
+    return info if info is not None else _asked_for(_started(event, index), named)

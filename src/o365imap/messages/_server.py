@@ -259,8 +259,8 @@ def save_parts(
     saver = _Saver(Path(directory), overwrite, unpack_tnef, on_part, progress, on_saved)
     if not isinstance(structure, BodyPart) or _is_broken(structure):
         log.info("BODYSTRUCTURE of UID %s is unreadable; parsing the message itself", uid)
-        return _save_stream(client.iter_section(uid), saver, parts)
-    selected = _select(structure, parts)
+        return _save_stream(client.iter_section(uid), saver, parts, f"message-{uid}")
+    selected = _select(structure, parts, f"message-{uid}", f"message {uid}")
     if not selected:
         return []
     # Only the part a message ends in can be cut short by a missing close delimiter.

@@ -13,8 +13,8 @@ into), is an attachment (``disposition`` ``inline`` for images shown in the HTML
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from o365imap.errors import UsageError
@@ -183,23 +183,57 @@ def _last_leaf(structure: BodyPart) -> BodyPart | None:
     return None if node.is_multipart else node
 
 
-def _select(structure: BodyPart, numbers: Sequence[str] | None) -> list[PartInfo]:
+def _select(
+    structure: BodyPart,
+    numbers: Sequence[str] | None,
+    named: str = "message",
+    said: str = "the message",
+) -> list[PartInfo]:
+    """The attachments, or the parts ``numbers`` asks for (UsageError naming the parts there
+    are, when one is not). ``named`` is the message as a file name says it (``message-63``):
+    a part asked for that is no attachment and has no name is saved as ``<named>-part-N``;
+    ``said`` is the message as a sentence says it (``message 63``)."""
     attachable = _classify(structure).parts
     if numbers is None:
         return attachable
     by_number = {p.part: p for p in attachable}
+    asked = [number.strip() for number in numbers]
+    missing = [n for n in asked if n not in by_number and _find(structure, n) is None]
+    if missing:
+        leaves = ((leaf.part, leaf.content_type, leaf.filename) for leaf in _leaves(structure))
+        raise _no_such_parts(said, missing, leaves)
     chosen: list[PartInfo] = []
-    for asked in numbers:
-        number = asked.strip()
+    for number in asked:
         if number in by_number:
             chosen.append(by_number[number])
             continue
         node = _find(structure, number)
-        if node is None:
-            known = ", ".join(p.part for p in attachable) or "none"
-            raise UsageError(f"the message has no part {number!r} (attachments: {known})")
-        chosen.append(_info(node, len(attachable) + len(chosen) + 1))
+        assert node is not None  # missing parts were refused above
+        chosen.append(_asked_for(_info(node, len(attachable) + len(chosen) + 1), named))
     return chosen
+
+
+def _asked_for(info: PartInfo, named: str) -> PartInfo:
+    """A part asked for by number that is no attachment (the text, a part inside an attached
+    message): when nameless, named after the message and its number (``message-63-part-1``),
+    not ``attachment-2`` after a position among attachments it is not one of."""
+    return replace(info, stem=f"{named}-part-{info.part}")
+
+
+_PARTS_SHOWN = 20  # parts named in the sentence at the most; the rest are counted
+
+
+def _no_such_parts(
+    said: str, missing: Sequence[str], leaves: Iterable[tuple[str, str, str | None]]
+) -> UsageError:
+    """One sentence: the parts asked for that are not there, and the parts that are (by
+    number, with their file name or else their type)."""
+    there = [f"{part} ({filename or content_type})" for part, content_type, filename in leaves]
+    listed = ", ".join(there[:_PARTS_SHOWN]) or "none"
+    if len(there) > _PARTS_SHOWN:
+        listed += f" and {len(there) - _PARTS_SHOWN} more"
+    absent = " or ".join(dict.fromkeys(missing))
+    return UsageError(f"{said} has no part {absent}: its parts are {listed}")
 
 
 def _report_info(
@@ -231,6 +265,8 @@ class _Walk:
     # the depth of each leaf listed: an attached message's multipart body shares its number
     depths: dict[str, int] = field(default_factory=dict)
     root: PartStart | None = None
+    # every leaf of the outer message (number, type, file name): what a part asked for is not
+    leaves: list[tuple[str, str, str | None]] = field(default_factory=list)
     _containers: dict[str, _Container] = field(default_factory=dict)  # multiparts by number
     _inside: list[tuple[str, int]] = field(default_factory=list)  # attached messages open
 
@@ -253,6 +289,7 @@ class _Walk:
                 self.report = event
             self._containers[event.part] = _Container(event.content_type.partition("/")[2], report)
             return None
+        self.leaves.append((event.part, event.content_type, event.filename))
         number, _, position = event.part.rpartition(".")
         parent = self._containers.get(number)  # None: the message is this one part
         role = _role(

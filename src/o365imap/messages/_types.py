@@ -30,7 +30,8 @@ class PartInfo:
     ``part`` is the IMAP part number (``"2"``, ``"1.2"``). ``filename`` is the name the sender
     gave (decoded, not yet made safe), or None. ``disposition`` is ``"attachment"`` or
     ``"inline"``. ``index`` is the position among the message's parts, used to name a part that
-    has no name (``attachment-2.pdf``).
+    has no name (``attachment-2.pdf``). ``stem`` names instead a part that is no attachment but
+    was asked for by number, the text say: ``message-63-part-1`` (``.txt`` is added).
 
     Sizes, in bytes, each None when not known: ``encoded_size`` is the part as the message
     carries it, before transfer decoding (BODYSTRUCTURE's size, exact; counted for a parsed
@@ -49,6 +50,7 @@ class PartInfo:
     container: str | None = None  # for a file unpacked from winmail.dat: that part's number
     encoded_size: int | None = None
     decoded_size: int | None = None
+    stem: str | None = None
 
     @property
     def estimated_size(self) -> int | None:
@@ -69,7 +71,11 @@ class PartInfo:
     def safe_name(self) -> str:
         """The file name it is saved under (before `` (2)`` is added for a taken name)."""
         return safe_filename(
-            self.filename, content_type=self.content_type, index=self.index, kind=self.disposition
+            self.filename,
+            content_type=self.content_type,
+            index=self.index,
+            kind=self.disposition,
+            stem=self.stem,
         )
 
 

@@ -214,14 +214,17 @@ def _generated(content_type: str, index: int, kind: str) -> str:
     return f"{stem}-{index}{extension_for(media)}"
 
 
-def safe_filename(name: str | None, *, content_type: str, index: int, kind: str) -> str:
+def safe_filename(
+    name: str | None, *, content_type: str, index: int, kind: str, stem: str | None = None
+) -> str:
     """A safe single file name for a part: ``name`` cleaned, or one made from type and position.
 
     ``name`` is the part's decoded file name (``filename`` of Content-Disposition, else ``name``
     of Content-Type), or None. ``kind`` is the part's disposition (``"attachment"``,
     ``"inline"``, or ``""``) and ``index`` its position among the parts being saved; together
     with ``content_type`` they name a part that has no usable name: ``attachment-2.pdf``,
-    ``image-1.png``, ``message-3.eml``, ``part-4.bin``, ``winmail.dat``.
+    ``image-1.png``, ``message-3.eml``, ``part-4.bin``, ``winmail.dat``. ``stem``, when given,
+    stands for ``kind`` and ``index`` (``message-63-part-1`` makes ``message-63-part-1.txt``).
 
     Cleaning: NFC; control characters become a space and bidi/zero-width format characters go;
     only the last path component is kept (``/`` and ``\\`` both separate); ``<>:"|?*`` become
@@ -229,6 +232,9 @@ def safe_filename(name: str | None, *, content_type: str, index: int, kind: str)
     the name is cut to 255 bytes of UTF-8 keeping its extension.
     """
     cleaned = _clean(name) if name else ""
+    if not cleaned and stem:
+        media = content_type.partition(";")[0].strip().lower()
+        cleaned = _clean(stem + extension_for(media))
     return cleaned or _generated(content_type, index, kind)
 
 

@@ -57,7 +57,7 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
 @click.option(
     "--flow",
     type=click.Choice(["auth-code", "device-code", "client-credentials"]),
-    help="How to sign in [default: auth-code, or the profile's].",
+    help="How to sign in [default: auth-code; a client-credentials profile keeps its flow].",
 )
 @click.option("--client-id", help="Application (client) id of your app registration.")
 @click.option(
@@ -164,6 +164,15 @@ def login(
         "smtp_security": smtp_security,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if flow is None and existing is not None and existing.flow == "device-code":
+        # How a person signs in is chosen at each sign-in (as az login's --use-device-code):
+        # a device code taken once, on a machine without a browser, does not silently stay
+        # the way. A service's client-credentials profile keeps its flow: no person there.
+        changes["flow"] = "auth-code"
+        _say(
+            "Signing in through the browser (the last sign-in used a device code: pass "
+            "--flow device-code to use one again)."
+        )
     if tenant is not None and authority is None and existing is not None and existing.authority:
         # The saved authority names a cloud (or the sandbox) and a tenant: --tenant changes
         # the tenant and keeps the cloud, rather than being silently ignored.

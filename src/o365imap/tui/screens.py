@@ -62,7 +62,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "Enter, double click", "open the message"),
     ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
     ("Messages", "r / U / f", "mark read / unread / toggle flagged"),
-    ("Messages", "d / D", "delete (to the Deleted folder) / delete permanently (asks first)"),
+    ("Messages", "d / D", "delete (to the trash folder) / delete permanently (asks first)"),
     ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
     ("Messages", "u", "undo the last move or delete"),
     ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),

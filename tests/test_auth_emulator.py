@@ -216,7 +216,6 @@ def test_a_refusal_redirected_without_state_ends_the_wait_at_once(
     Microsoft's documented error responses are) ends the sign-in with its AADSTS text and
     hint; the browser is told so. The timeout is long: a wait that misses the refusal would
     hang the test, never pass it."""
-    import urllib.error
     import urllib.parse
     import urllib.request
 
@@ -233,7 +232,8 @@ def test_a_refusal_redirected_without_state_ends_the_wait_at_once(
         )
 
         def visit() -> None:
-            with urllib.request.urlopen(f"{redirect}?{query}", timeout=30) as answer:
+            port = urllib.parse.urlsplit(redirect).port
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{query}", timeout=30) as answer:
                 pages.append(answer.read().decode())
 
         threading.Thread(target=visit, daemon=True).start()

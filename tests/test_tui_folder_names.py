@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from rich.text import Text
 
 from conftest import ALICE
 from o365imap import ImapClient
@@ -100,6 +101,7 @@ def test_office365_special_folders_show_their_names_and_their_use(
             assert labels["Deleted Items"].startswith("▪ Deleted Items")
             assert labels["Deleted Items"].endswith(" [trash]")
             line = app.nodes["Deleted Items"].label
+            assert isinstance(line, Text)
             assert any(span.style == "dim" for span in line.spans)  # a mark, not a name
             for name in ("Junk Email", "Sent Items", "Drafts"):  # (and an unread count)
                 assert labels[name].startswith(f"▪ {name}") and "[" not in labels[name]

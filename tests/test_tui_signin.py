@@ -85,6 +85,47 @@ def test_sign_in_from_the_app_then_carry_on(
     asyncio.run(scenario())
 
 
+def test_the_sign_in_address_is_printed_plainly_and_copied_with_c(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The long authorization-code address is one Static of its own, unbroken, with no border
+    or indent (a mouse selection takes the address alone), as wide as the screen; c hands it
+    to the terminal's clipboard (OSC 52) and says so."""
+    from textual.widgets import Static
+
+    app = _app(box, tmp_path, monkeypatch, "auth-code")
+    sent: list[str] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            original = app.copy_to_clipboard
+
+            def copy(text: str) -> None:
+                sent.append(text)
+                original(text)
+
+            app.copy_to_clipboard = copy  # type: ignore[method-assign]
+            screen = await _sign_in_screen(app, pilot)
+            url = screen.prompt
+            assert url and url.startswith("https://") and len(url) > 80
+            address = screen.query_one("#signin-address", Static)
+            assert str(address.render()) == url  # unbroken: no line break added inside
+            assert not address.styles.border.top[0] and address.styles.padding.left == 0
+            assert address.region.x == 0 and address.region.width == 80  # no box around it
+            assert address.region.height == -(-len(url) // 80)  # folded only at the edge
+            assert "c: copy the address" in str(screen.query_one("#signin-keys", Static).render())
+            await pilot.press("c")
+            assert sent == [url] and app.clipboard == url
+            await pilot.pause(0.1)
+            notes = [str(n.message) for n in app._notifications]
+            assert "Address copied (if your terminal supports OSC 52)" in notes
+            await pilot.press("C")  # no code in this flow: nothing copied
+            assert sent == [url]
+            await pilot.press("escape")
+
+    asyncio.run(scenario())
+
+
 def test_sign_in_with_a_device_code_from_the_app_then_carry_on(
     box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,9 +139,12 @@ def test_sign_in_with_a_device_code_from_the_app_then_carry_on(
             assert screen.prompt
             code = re.search(r"enter the code (\S+)", screen.prompt)
             assert code, screen.prompt
-            shown = str(screen.query_one("#signin-text", Static).render())
-            assert code.group(1) in shown  # the code is on the screen, to type elsewhere
-            assert box.identity.device_login_url in shown
+            # The page and the code each alone on the screen, to type or copy elsewhere.
+            shown = str(screen.query_one("#signin-address", Static).render())
+            assert shown == box.identity.device_login_url
+            assert str(screen.query_one("#signin-code", Static).render()) == code.group(1)
+            await pilot.press("C")
+            assert app.clipboard == code.group(1)
             page = await asyncio.to_thread(
                 approve_sign_in,
                 box.identity.device_login_url,

@@ -72,7 +72,6 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "R / A / F", "reply / reply to all / forward the message"),
     ("Main", "g", "reload folders and the list (also: reconnect)"),
     ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
-    ("Sign-in", "c / C", "copy the address / the device code (OSC 52 terminals)"),
     ("Message", "s", "save the chosen attachment"),
     ("Message", "a", "save all attachments"),
     ("Message", "r / U / f", "mark read / unread / toggle flagged"),

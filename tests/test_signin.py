@@ -278,6 +278,7 @@ def test_a_plain_login_after_a_device_code_one_signs_in_through_the_browser(
     assert done.returncode == 0, done.stderr
     assert person.url is not None and "/authorize?" in person.url  # the browser's flow
     assert "the last sign-in used a device code: pass --flow device-code" in done.stderr
+    assert "if its page shows an error instead, that page says what is wrong" in done.stderr
     assert store.get("sandbox").flow == "auth-code"
     again, _ = approved(home, box, "login", "--profile", "sandbox", "--no-browser")
     assert again.returncode == 0, again.stderr

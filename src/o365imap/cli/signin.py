@@ -34,9 +34,14 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _sign_in_text(url: str, no_browser: bool) -> str:
-    """The address to open; with --no-browser (often over SSH) the port to forward too."""
+def _sign_in_text(url: str, no_browser: bool, timeout: float) -> str:
+    """The address to open; with --no-browser (often over SSH) the port to forward too; and
+    where to look when nothing seems to happen (a refusal that never comes back here)."""
     text = f"Sign in at this address{'' if no_browser else ' (a browser should open)'}:\n{url}"
+    text += (
+        f"\nWaiting up to {timeout:g} s for the browser to come back; if its page shows an "
+        "error instead, that page says what is wrong (Ctrl-C stops waiting)."
+    )
     redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("redirect_uri", [""])
     port = urllib.parse.urlsplit(redirect[0]).port
     if no_browser and port is not None:
@@ -185,7 +190,7 @@ def login(
     auth = Authenticator(profile, secret=client_secret(profile))
     token = auth.sign_in(
         open_browser=not no_browser,
-        show_url=lambda url: _say(_sign_in_text(url, no_browser)),
+        show_url=lambda url: _say(_sign_in_text(url, no_browser, timeout)),
         show=_say,
         timeout=timeout,
     )

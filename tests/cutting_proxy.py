@@ -7,6 +7,7 @@ With ``pace`` (bytes per second) it relays the server's bytes no faster than tha
 link, so that a test can catch a download while it runs. With ``stall`` the connection is not
 cut at ``cut_after`` but goes silent, open, until the proxy closes: a server that hangs.
 ``relayed`` counts the bytes that went from the server to the client, over all connections.
+``hang_up`` stops listening and cuts every connection relayed: a server gone away.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class CuttingProxy:
         self._closed = False
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._sockets: list[socket.socket] = []
 
     def __enter__(self) -> CuttingProxy:
         self._thread.start()
@@ -55,6 +57,18 @@ class CuttingProxy:
         self._closed = True
         self._stopped.set()
         self._listener.close()
+
+    def hang_up(self) -> None:
+        """Stop listening and cut every connection: the server went away."""
+        self._closed = True
+        with contextlib.suppress(OSError):  # wakes the accept() under way (close alone does not)
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _count(self, size: int) -> None:
         with self._lock:
@@ -71,6 +85,8 @@ class CuttingProxy:
                 cut = self.cuts_left > 0
                 self.cuts_left -= 1 if cut else 0
             server = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, server]
             limit = self.cut_after if cut else None
             up = (client, server, None, None, False)
             down = (server, client, limit, self.pace, True)

@@ -209,6 +209,47 @@ def test_the_browser_hears_of_a_failed_redemption(
     assert "successful" not in page
 
 
+def test_a_refusal_redirected_without_state_ends_the_wait_at_once(
+    emulator: IdentityEmulator, store: TokenStore
+) -> None:
+    """The platform's refusal (``error=`` on the redirect, here without the state, as
+    Microsoft's documented error responses are) ends the sign-in with its AADSTS text and
+    hint; the browser is told so. The timeout is long: a wait that misses the refusal would
+    hang the test, never pass it."""
+    import urllib.parse
+    import urllib.request
+
+    pages: list[str] = []
+
+    def refuse(url: str) -> None:
+        redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+        query = urllib.parse.urlencode(
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS700016: Application with identifier 'x' was not "
+                "found in the directory.\r\nTrace ID: 1",
+            }
+        )
+
+        def visit() -> None:
+            port = urllib.parse.urlsplit(redirect).port
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?{query}", timeout=30) as answer:
+                pages.append(answer.read().decode())
+
+        threading.Thread(target=visit, daemon=True).start()
+
+    auth = Authenticator(profile(emulator, "refused", user=ALICE), store=store)
+    with pytest.raises(SignInFailed, match="AADSTS700016: Application with") as info:
+        auth.sign_in_browser(show_url=lambda url: None, timeout=3600, browser=refuse)
+    assert info.value.hint is not None and "--client-id" in info.value.hint
+    for _ in range(100):  # the page is written before the wait ends; the thread reads it
+        if pages:
+            break
+        time.sleep(0.1)
+    assert pages and "Authorization failed: AADSTS700016" in pages[0]
+    assert "The terminal says what to do next" in pages[0]
+
+
 # ---------------------------------------------------------------- a restarted emulator
 
 

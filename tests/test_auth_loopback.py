@@ -171,6 +171,8 @@ def test_closing_answers_a_waiting_browser() -> None:
         (b"error=x&error_description=%0A%0AAADSTS1%3A+why&state=s", "x", b"AADSTS1: why"),
         (b"state=s", "invalid_response", b"no authorization code"),
         (b"code=&state=s", "invalid_response", b"no authorization code"),
+        # A refusal without the state (Microsoft's documented error responses) ends it too.
+        (b"error=access_denied&error_description=AADSTS65004%3A+no", "access_denied", b"65004"),
     ],
 )
 def test_odd_error_redirects_are_errors(

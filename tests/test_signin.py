@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,24 @@ def test_device_code_flow(box: Sandbox, home: Path) -> None:
     assert login.returncode == 0, login.stderr
     result = run(home, "info", "INBOX", "--json", "--profile", "sandbox")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_plain_login_after_a_device_code_one_signs_in_through_the_browser(
+    box: Sandbox, home: Path
+) -> None:
+    """A device code is chosen for one sign-in, not kept for every later one: a plain
+    `login` takes the default flow again, and says so in one sentence."""
+    store = ProfileStore(home / "profiles.toml")
+    store.save(replace(store.get("sandbox"), flow="device-code"), make_default=False)
+    done, person = approved(home, box, "login", "--profile", "sandbox", "--no-browser")
+    assert done.returncode == 0, done.stderr
+    assert person.url is not None and "/authorize?" in person.url  # the browser's flow
+    assert "the last sign-in used a device code: pass --flow device-code" in done.stderr
+    assert "if its page shows an error instead, that page says what is wrong" in done.stderr
+    assert store.get("sandbox").flow == "auth-code"
+    again, _ = approved(home, box, "login", "--profile", "sandbox", "--no-browser")
+    assert again.returncode == 0, again.stderr
+    assert "device code" not in again.stderr  # said once, when it changed
 
 
 def test_client_credentials_for_a_service(box: Sandbox, home: Path) -> None:

@@ -145,10 +145,10 @@ def test_folder_tree_puts_special_use_first_with_decoded_names_and_unread_counts
             names = [e.name for e in entries]
             assert names[0] == "INBOX"
             specials = [e.special for e in entries if e.special]
-            assert specials[:2] == ["Inbox", "Drafts"]
+            assert specials[:2] == ["inbox", "drafts"]
             top = [bool(e.special) for e in entries if e.parent is None]
             assert top == sorted(top, reverse=True)  # every special-use folder first
-            assert set(specials) >= {"Inbox", "Sent", "Drafts", "Junk", "Deleted", "Archive"}
+            assert set(specials) >= {"inbox", "sent", "drafts", "junk", "trash", "archive"}
             for name in ("Entwürfe", "Отчёты/2024", "日本語"):
                 assert name in names
             child = app.nodes["Отчёты/2024"]

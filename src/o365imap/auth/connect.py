@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from o365imap._transport import Security
 from o365imap.auth.cache import TokenStore
@@ -43,6 +43,12 @@ __all__ = ["ConnectionSettings", "ProfileOverrides", "open_profile", "open_sende
 # Where a confidential app's client secret comes from when the caller gives none: never from
 # a file or argv, which other users may read.
 SECRET_VARIABLE = "O365IMAP_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
+
+
+# The settings a profile gives (ProfileOverrides: a caller may give them instead).
+_FROM_PROFILE = (
+    "host", "port", "security", "ca_file", "user", "smtp_host", "smtp_port", "smtp_security",
+)  # fmt: skip
 
 
 class ProfileOverrides(TypedDict, total=False):
@@ -111,6 +117,29 @@ class ConnectionSettings:
             secret=secret,
             tokens=tokens,
         )
+
+    def with_saved_profile(self, profiles: ProfileStore | None = None) -> ConnectionSettings:
+        """These settings with their profile as saved now in ``profiles`` (default: the
+        user's file): what the caller gave over the profile stays, the rest follows the file
+        (a sandbox restarted on other ports rewrites it). The same settings without a
+        profile, or when the profile is gone or the file cannot be read."""
+        before = self.profile
+        if before is None or self.access_token is not None:
+            return self
+        try:
+            now = (profiles or ProfileStore()).find(before.name)
+        except UsageError:
+            return self  # a file broken meanwhile: the settings that worked still do
+        if now is None or now == before:
+            return self
+        # A value equal to the old profile's came from it (from_profile takes the caller's
+        # value, else the profile's): it follows the file; any other was the caller's.
+        fresh: dict[str, Any] = {
+            name: getattr(now, name)
+            for name in _FROM_PROFILE
+            if getattr(self, name) == getattr(before, name)
+        }
+        return replace(self, profile=now, **fresh)
 
     def authenticator(self) -> Authenticator:
         """The token source of the profile; UsageError when these settings have none."""

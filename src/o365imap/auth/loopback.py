@@ -4,7 +4,8 @@ RFC 8252 section 7.3: a native app listens on the loopback interface on a port o
 and registers ``http://localhost`` (Microsoft ignores the port when matching it). We bind both
 127.0.0.1 and ::1 on the same free port because browsers resolve ``localhost`` either way. A
 redirect with another state is answered "failed" and ignored (something else on this machine
-is guessing). Waiting ends on success, on the timeout, or on Ctrl-C: never hangs.
+is guessing); an error without any state ends the wait (the platform's refusal). Waiting ends
+on success, on an error, on the timeout, or on Ctrl-C: never hangs.
 
 Connections are served side by side from one select loop, so a browser's preconnect that
 never sends a request (or anything slow) cannot hold up the redirect behind it; each one is
@@ -70,7 +71,10 @@ def _page(ok: bool, reason: str = "") -> bytes:
             title="sign-in failed",
             css="bad",
             heading="Authorization failed",
-            text=html.escape(f"Authorization failed: {reason}"),
+            text=html.escape(
+                f"Authorization failed: {reason.rstrip('.')}. The terminal says what to do next; "
+                "you can close this tab."
+            ),
         )
     return body.encode("utf-8")
 
@@ -370,8 +374,15 @@ class LoopbackListener:
         query = url.query if request.method == "GET" else request.body.decode("utf-8", "replace")
         # Blank values kept: `error=` alone is still an error, not a success without a code.
         params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        got_state = params.get("state", "")
-        if not secrets.compare_digest(got_state.encode(), state.encode()):
+        got_state = params.get("state")
+        # A refusal may come without the state (Microsoft's documented error responses carry
+        # only error and error_description): it still ends this sign-in, at once, rather than
+        # leaving the person to wait out the timeout. Nothing is lost to a local guesser by
+        # this: it can end a wait, never hand over a code (a code needs the right state).
+        refusal_without_state = got_state is None and "error" in params
+        if not refusal_without_state and not secrets.compare_digest(
+            (got_state or "").encode(), state.encode()
+        ):
             _send_page(sock, 400, False, "the response did not match this sign-in")
             return None
         redirect = Redirect(params, sock)

@@ -37,9 +37,14 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _sign_in_text(url: str, no_browser: bool) -> str:
-    """The address to open; with --no-browser (often over SSH) the port to forward too."""
+def _sign_in_text(url: str, no_browser: bool, timeout: float) -> str:
+    """The address to open; with --no-browser (often over SSH) the port to forward too; and
+    where to look when nothing seems to happen (a refusal that never comes back here)."""
     text = f"Sign in at this address{'' if no_browser else ' (a browser should open)'}:\n{url}"
+    text += (
+        f"\nWaiting up to {timeout:g} s for the browser to come back; if its page shows an "
+        "error instead, that page says what is wrong (Ctrl-C stops waiting)."
+    )
     redirect = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("redirect_uri", [""])
     port = urllib.parse.urlsplit(redirect[0]).port
     if no_browser and port is not None:
@@ -60,7 +65,7 @@ def _sign_in_text(url: str, no_browser: bool) -> str:
 @click.option(
     "--flow",
     type=click.Choice(["auth-code", "device-code", "client-credentials"]),
-    help="How to sign in [default: auth-code, or the profile's].",
+    help="How to sign in [default: auth-code; a client-credentials profile keeps its flow].",
 )
 @click.option("--client-id", help="Application (client) id of your app registration.")
 @click.option(
@@ -167,6 +172,15 @@ def login(
         "smtp_security": smtp_security,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if flow is None and existing is not None and existing.flow == "device-code":
+        # How a person signs in is chosen at each sign-in (as az login's --use-device-code):
+        # a device code taken once, on a machine without a browser, does not silently stay
+        # the way. A service's client-credentials profile keeps its flow: no person there.
+        changes["flow"] = "auth-code"
+        _say(
+            "Signing in through the browser (the last sign-in used a device code: pass "
+            "--flow device-code to use one again)."
+        )
     if tenant is not None and authority is None and existing is not None and existing.authority:
         # The saved authority names a cloud (or the sandbox) and a tenant: --tenant changes
         # the tenant and keeps the cloud, rather than being silently ignored.
@@ -179,7 +193,7 @@ def login(
     auth = Authenticator(profile, secret=client_secret(profile))
     token = auth.sign_in(
         open_browser=not no_browser,
-        show_url=lambda url: _say(_sign_in_text(url, no_browser)),
+        show_url=lambda url: _say(_sign_in_text(url, no_browser, timeout)),
         show=_say,
         timeout=timeout,
     )

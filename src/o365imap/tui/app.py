@@ -315,6 +315,8 @@ class MailApp(App[None]):
         count = self.unread.get(entry.name)
         if count:
             text.append(f" ({count})", style="bold cyan")
+        if entry.use_mark:  # last: a narrow pane cuts it first
+            text.append(f" [{entry.use_mark}]", style="dim")
         if not entry.selectable:
             text.stylize("dim")
         return text

@@ -63,14 +63,16 @@ __all__ = [
 # server a parse per message, which for a page of 50 is nothing next to the round trip.
 PAGE_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
 
+# What each special use (RFC 6154) is called beside a folder's own name: a mark, never a
+# rename (a folder shown as "Deleted" sent people to `o365imap list Deleted`, which has none).
 _SPECIAL = {
-    "\\sent": "Sent",
-    "\\drafts": "Drafts",
-    "\\junk": "Junk",
-    "\\trash": "Deleted",
-    "\\archive": "Archive",
-    "\\all": "All mail",
-    "\\flagged": "Flagged",
+    "\\sent": "sent",
+    "\\drafts": "drafts",
+    "\\junk": "junk",
+    "\\trash": "trash",
+    "\\archive": "archive",
+    "\\all": "all mail",
+    "\\flagged": "flagged",
 }
 NOOP_EVERY = 30.0  # seconds between NOOPs on a server without IDLE
 _IDLE_FOR = 25 * 60.0  # RFC 2177: re-issue IDLE before the server's 30-minute cut-off
@@ -85,16 +87,25 @@ _IDLE_POLL = 0.03
 
 @dataclass(frozen=True, slots=True)
 class FolderEntry:
-    """One line of the folder tree: the folder, its parent's name and what to call it."""
+    """One line of the folder tree: the folder, its parent's name, its own name's last part
+    as the server names it, and its special use as a word ("inbox", "trash", ...)."""
 
     folder: Folder
-    label: str  # the last part of the name, or the special-use name
+    label: str  # the last part of the name, as the server names it
     parent: str | None
-    special: str | None  # "Inbox", "Sent", ... for the marked folders
+    special: str | None  # "inbox", "sent", "trash", ... for the marked folders
 
     @property
     def name(self) -> str:
         return self.folder.name
+
+    @property
+    def use_mark(self) -> str | None:
+        """The special use, to show beside a name that does not say it already: "trash" for
+        "Deleted Items", nothing for "Trash" or "Sent Items" (the tree stays narrow)."""
+        if self.special is None or self.special.split()[0] in self.label.casefold():
+            return None
+        return self.special
 
     @property
     def selectable(self) -> bool:
@@ -104,7 +115,7 @@ class FolderEntry:
 
 def folder_entries(folders: Iterable[Folder]) -> list[FolderEntry]:
     """The folder tree in the order both front ends show (``folder_rank`` among siblings:
-    Inbox, then Drafts, Sent, Archive, Junk, Deleted, then the rest by name); each folder
+    INBOX, then Drafts, Sent, Archive, Junk, Trash, then the rest by name); each folder
     after its parent, which is made up when the server lists a child without it."""
     by_name = {f.name: f for f in folders}
     for folder in list(by_name.values()):
@@ -121,10 +132,10 @@ def folder_entries(folders: Iterable[Folder]) -> list[FolderEntry]:
 
     def walk(parent: str | None) -> None:
         for folder in sorted(children.get(parent, []), key=folder_rank):
-            special = "Inbox" if folder.name == "INBOX" else None
+            special = "inbox" if folder.name == "INBOX" else None
             special = special or _SPECIAL.get((folder.special_use or "").lower())
             leaf = folder.name.rsplit(folder.delimiter, 1)[-1] if folder.delimiter else folder.name
-            out.append(FolderEntry(folder, special or leaf, parent, special))
+            out.append(FolderEntry(folder, leaf, parent, special))
             walk(folder.name)
 
     walk(None)

@@ -6,6 +6,7 @@ comes back as small Message dataclasses; handlers only draw.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "Enter, double click", "open the message"),
     ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
     ("Messages", "r / U / f", "mark read / unread / toggle flagged"),
-    ("Messages", "d / D", "delete (to the Deleted folder) / delete permanently (asks first)"),
+    ("Messages", "d / D", "delete (to the trash folder) / delete permanently (asks first)"),
     ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
     ("Messages", "u", "undo the last move or delete"),
     ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
@@ -252,14 +253,31 @@ class SaveDialog(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-class SignInScreen(ModalScreen[bool]):
-    """Sign in with the profile's flow; shows the URL or the device code while waiting."""
+# The device-code instructions (msal's, or the platform's own words): the page and the code.
+_ADDRESS = re.compile(r"https?://[^\s\"'<>]+[^\s\"'<>.,;:)]")
+_CODE = re.compile(r"\bcode\s+([A-Za-z0-9-]{4,})")
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+class SignInScreen(Screen[bool]):
+    """Sign in with the profile's flow; shows the address (and the device code) while waiting.
+
+    The address is printed plainly, alone on its lines from the first column, with no border
+    or indent around it: selected with the mouse it copies as the address alone (browsers drop
+    the line ends of a long one). ``c`` puts it on the clipboard through the terminal (OSC 52),
+    ``C`` the device code.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "cancel", "Give up"),  # q: back, as on every other screen
+        Binding("c", "copy('address')", "Copy the address"),
+        Binding("C", "copy('code')", "Copy the code"),
+    ]
     DEFAULT_CSS = """
-    SignInScreen { align: center middle; }
-    SignInScreen > Vertical { width: 90; max-width: 100%; height: auto; border: thick $accent;
-        background: $surface; padding: 1 2; }
+    SignInScreen #signin-title { padding: 1 1 0 1; text-style: bold; }
+    SignInScreen #signin-text { padding: 1 1 0 1; }
+    SignInScreen #signin-address { margin: 1 0; padding: 0; border: none; color: $accent; }
+    SignInScreen #signin-code { padding: 0 1 1 1; text-style: bold; }
+    SignInScreen #signin-keys { padding: 0 1; color: $text-muted; }
     """
 
     @dataclass(eq=False)
@@ -274,17 +292,28 @@ class SignInScreen(ModalScreen[bool]):
         super().__init__()
         self.session = session
         self.prompt: str | None = None  # the URL or the device-code message, once known
+        self.address: str | None = None  # the address to open, alone
+        self.code: str | None = None  # the device code, for the device-code flow
         self.cancelled = threading.Event()
         self.ended = threading.Event()  # the sign-in worker has returned
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Signing in", id="signin-title")
-            yield Static("Starting the sign-in…", id="signin-text")
-            yield Label("Escape: give up (the app stays open)")
+        yield Header()  # its subtitle names the profile and server
+        yield Label("Signing in", id="signin-title")
+        yield Static("Starting the sign-in…", id="signin-text")
+        yield Static("", id="signin-address")
+        yield Static("", id="signin-code")
+        yield Static("Escape: give up (the app stays open)", id="signin-keys")
+        yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#signin-code").display = False
         self.run_sign_in()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy" and parameters == ("code",):
+            return self.code is not None  # only the device-code flow has one
+        return True
 
     @work(thread=True, exit_on_error=False, group="signin")
     def run_sign_in(self) -> None:
@@ -304,16 +333,48 @@ class SignInScreen(ModalScreen[bool]):
 
     def on_sign_in_screen_prompt(self, message: Prompt) -> None:
         text = self.prompt = message.text
-        if text.startswith("http"):
-            text = f"Open this address in a browser and sign in:\n\n{text}"
-        self.query_one("#signin-text", Static).update(Text(text))
+        if text.startswith("http"):  # the authorization-code flow: the address alone
+            self.address, self.code = text.strip(), None
+            how = "Open this address in a browser and sign in:"
+        else:
+            found, typed = _ADDRESS.search(text), _CODE.search(text)
+            self.address = found.group(0) if found else None
+            self.code = typed.group(1) if typed else None
+            how = (
+                "Open this address in a browser, on any device, and enter the code below:"
+                if self.address and self.code
+                else text  # words we cannot take apart: shown as they came
+            )
+        self.query_one("#signin-text", Static).update(Text(for_terminal(how)))
+        # Text, not markup; folded at the screen's edge, never at a word of its own.
+        self.query_one("#signin-address", Static).update(Text(for_terminal(self.address or "")))
+        code_line = self.query_one("#signin-code", Static)
+        code_line.update(Text(for_terminal(self.code or "", one_line=True)))
+        code_line.display = self.code is not None
+        keys = ["c: copy the address"] if self.address else []
+        keys += ["C: copy the code"] if self.code else []
+        keys.append("Escape: give up (the app stays open)")
+        self.query_one("#signin-keys", Static).update(Text("   ".join(keys)))
+        self.refresh_bindings()
 
     def on_sign_in_screen_done(self, message: Done) -> None:
+        if self.cancelled.is_set():
+            return  # closed by Escape already: what the worker says after is no news
         if message.error is not None:
             self.app.push_screen(ErrorScreen(message.error, "sign in"))
             self.dismiss(False)
         else:
             self.dismiss(True)
+
+    def action_copy(self, what: str) -> None:
+        """The address (or the code) to the clipboard, through the terminal (OSC 52)."""
+        value = self.address if what == "address" else self.code
+        if value is None:
+            self.notify(f"No {what} to copy yet: the sign-in is starting", severity="warning")
+            return
+        self.app.copy_to_clipboard(value)
+        # The terminal does not answer OSC 52: whether it took the text cannot be known.
+        self.notify(f"{what.capitalize()} copied (if your terminal supports OSC 52)")
 
     def action_cancel(self) -> None:
         # The worker notices within a second and frees the loopback port or stops polling.

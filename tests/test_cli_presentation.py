@@ -267,3 +267,33 @@ def test_append_says_the_date_in_local_time(
     done = run(["append", str(message), "--to", "Dated", "--dry-run", *conn(dovecot, BOB)], token)
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith(", dated 2024-03-05 18:00 +0900."), done.stdout
+
+
+def test_uids_are_whole_when_the_server_does_not_say_uidnext(
+    dovecot: DovecotServer, testbed: Testbed, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 3501 lets a server leave UIDNEXT out of SELECT's answer: the UID column cannot be
+    sized from the message count then (UIDs are not below it), and a UID cut to "12…" is
+    one nobody can pass to `show`."""
+    from dataclasses import replace
+
+    from o365imap import ImapClient
+    from o365imap.models import FolderInfo
+
+    real_select, real_page = ImapClient.select, ImapClient.list_page
+
+    def no_uidnext(self: ImapClient, folder: str, **kwargs: bool) -> FolderInfo:
+        return replace(real_select(self, folder, **kwargs), uidnext=None)
+
+    def big_uids(self: ImapClient, page: int = 1, page_size: int = 50) -> list[MessageSummary]:
+        return [
+            m._replace(uid=(m.uid or 0) + 123_456_000) for m in real_page(self, page, page_size)
+        ]
+
+    monkeypatch.setattr(ImapClient, "select", no_uidnext)
+    monkeypatch.setattr(ImapClient, "list_page", big_uids)
+    listed = run(["list", "--page-size", "5", *conn(dovecot)], token, **TERMINAL)
+    assert listed.returncode == 0, listed.stderr
+    rows = _SGR.sub("", listed.stdout).splitlines()[3:]
+    newest = testbed.inbox[-1].uid + 123_456_000
+    assert rows[0].split()[0] == str(newest), rows

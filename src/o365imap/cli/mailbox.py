@@ -101,7 +101,9 @@ def list_(
                 write(output.message_json_line(message) + "\n")
             return
         # UIDs are below UIDNEXT: its digits are the UID column's width, known before any row.
-        digits = len(str(details.uidnext or details.exists or 1))
+        # Without UIDNEXT (RFC 3501 lets a server leave it out) the count says nothing of the
+        # UIDs: room for any (32 bits), as a UID cut short cannot be passed to `show`.
+        digits = len(str(details.uidnext)) if details.uidnext else len(str(2**32 - 1))
         if list_all:
             title = f"{details.name}: all {count_text(details.exists)}"
             output.print_messages(_console(), _newest_first(client), title, uid_digits=digits)

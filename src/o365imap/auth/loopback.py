@@ -4,8 +4,9 @@ RFC 8252 section 7.3: a native app listens on the loopback interface on a port o
 and registers ``http://localhost`` (Microsoft ignores the port when matching it). We bind both
 127.0.0.1 and ::1 on the same free port because browsers resolve ``localhost`` either way. A
 redirect with another state is answered "failed" and ignored (something else on this machine
-is guessing); an error without any state ends the wait (the platform's refusal). Waiting ends
-on success, on an error, on the timeout, or on Ctrl-C: never hangs.
+is guessing); an error without any state ends the wait when it reads as the platform's
+refusal (an OAuth error code, an AADSTS description). Waiting ends on success, on an error,
+on the timeout, or on Ctrl-C: never hangs.
 
 Connections are served side by side from one select loop, so a browser's preconnect that
 never sends a request (or anything slow) cannot hold up the redirect behind it; each one is
@@ -81,6 +82,27 @@ def _page(ok: bool, reason: str = "") -> bytes:
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+# The error codes of an authorization response (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6,
+# and Microsoft's additions), and the AADSTS code every Microsoft description starts with.
+_OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
+        "invalid_scope", "server_error", "temporarily_unavailable", "invalid_client",
+        "invalid_resource", "interaction_required", "login_required", "consent_required",
+        "account_selection_required",
+    }
+)  # fmt: skip
+_AADSTS = re.compile(r"AADSTS[0-9]+:")
+
+
+def _platform_refusal(params: dict[str, str]) -> bool:
+    """Whether a redirect without state reads as the identity platform's refusal: a
+    registered error code and a description that opens with its AADSTS code."""
+    return params.get("error") in _OAUTH_ERRORS and bool(
+        _AADSTS.match(_first_line(params.get("error_description", "")))
+    )
 
 
 def _send(conn: socket.socket, status: int, body: bytes, content_type: str) -> None:
@@ -377,9 +399,11 @@ class LoopbackListener:
         got_state = params.get("state")
         # A refusal may come without the state (Microsoft's documented error responses carry
         # only error and error_description): it still ends this sign-in, at once, rather than
-        # leaving the person to wait out the timeout. Nothing is lost to a local guesser by
-        # this: it can end a wait, never hand over a code (a code needs the right state).
-        refusal_without_state = got_state is None and "error" in params
+        # leaving the person to wait out the timeout. It can never hand over a code (a code
+        # needs the right state), but anything on this machine, or a web page in the browser,
+        # can send one: only what reads as the platform's refusal ends the wait, or any of
+        # them could end a sign-in and put its own words on the terminal.
+        refusal_without_state = got_state is None and _platform_refusal(params)
         if not refusal_without_state and not secrets.compare_digest(
             (got_state or "").encode(), state.encode()
         ):

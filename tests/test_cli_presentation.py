@@ -297,3 +297,33 @@ def test_uids_are_whole_when_the_server_does_not_say_uidnext(
     rows = _SGR.sub("", listed.stdout).splitlines()[3:]
     newest = testbed.inbox[-1].uid + 123_456_000
     assert rows[0].split()[0] == str(newest), rows
+
+
+def test_search_shows_whole_uids_when_the_server_does_not_say_uidnext(
+    dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search knows its UIDs before the first row: the column fits the largest, whatever
+    SELECT said (here nothing: UIDNEXT left out; a folder of 3 messages with 9-digit UIDs)."""
+    import os
+    from dataclasses import replace
+
+    from o365imap import ImapClient
+    from o365imap.models import FolderInfo
+
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    uidlist = writer.create_folder("BigUids") / "dovecot-uidlist"
+    uidlist.write_text("3 V1700000000 N123456789\n")  # Dovecot numbers new files from here
+    if dovecot.mail_owner is not None:
+        os.chown(uidlist, *dovecot.mail_owner)
+    day = datetime(2025, 1, 1, tzinfo=UTC)
+    writer.write("BigUids", [SeedMessage(date=day, subject=f"big {n}") for n in range(3)])
+    real_select = ImapClient.select
+
+    def no_uidnext(self: ImapClient, folder: str, **kwargs: bool) -> FolderInfo:
+        return replace(real_select(self, folder, **kwargs), uidnext=None)
+
+    monkeypatch.setattr(ImapClient, "select", no_uidnext)
+    found = run(["search", "BigUids", *conn(dovecot, BOB)], dovecot.mint_token(BOB), **TERMINAL)
+    assert found.returncode == 0, found.stderr
+    rows = _SGR.sub("", found.stdout).splitlines()[3:]
+    assert [row.split()[0] for row in rows] == ["123456791", "123456790", "123456789"], rows

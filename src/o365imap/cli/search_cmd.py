@@ -60,5 +60,7 @@ def search(
         # The count is SEARCH's: a message deleted before the FETCH would make it one too many.
         verb = "matches" if len(uids) == 1 else "match"
         title = f"{details.name}: {count_text(len(uids))} of {details.exists} {verb}"
-        digits = len(str(details.uidnext or details.exists or 1))
+        # The UIDs are known before the first row: the column fits the largest (the message
+        # count says nothing of them, and UIDNEXT may be left out).
+        digits = len(str(max(uids, default=1)))
         output.print_messages(Console(soft_wrap=False), rows, title, uid_digits=digits)

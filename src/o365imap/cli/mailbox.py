@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from o365imap import ImapClient
-from o365imap.cli import output
+from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
@@ -91,7 +91,13 @@ def list_(
     with open_client(resolve(kwargs)) as client:
         details = client.select(folder, readonly=True)
         if details.exists == 0 and not as_json and (list_all or page == 1):
-            click.echo(f"{details.name} is empty.")  # a sentence, not an empty table
+            # A sentence, not an empty table; in a pipe the TSV's header (a script reads no
+            # row, not the sentence as one) and the sentence on stderr, for a person.
+            console = _console()
+            piped = tables.is_piped(console)
+            if piped:
+                output.print_messages(console, (), details.name)
+            click.echo(f"{details.name} is empty.", err=piped)
             return
         pages = page_count(details, page, page_size) if not list_all else 1
         if as_json:

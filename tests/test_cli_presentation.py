@@ -327,3 +327,22 @@ def test_search_shows_whole_uids_when_the_server_does_not_say_uidnext(
     assert found.returncode == 0, found.stderr
     rows = _SGR.sub("", found.stdout).splitlines()[3:]
     assert [row.split()[0] for row in rows] == ["123456791", "123456790", "123456789"], rows
+
+
+def test_a_date_at_the_end_of_time_is_shown_as_sent(dovecot: DovecotServer, tokyo: None) -> None:
+    """A sender's Date can be any year: one that local time cannot hold (9999-12-31 at -0500
+    is past year 9999 in UTC) is shown as sent, rather than ending the listing with an
+    internal error for every message of the folder."""
+    raw = (
+        b"From: a@example.com\r\nTo: bob@example.com\r\nSubject: far\r\n"
+        b"Date: Fri, 31 Dec 9999 23:30:00 -0500\r\n\r\nbody\r\n"
+    )
+    writer = MaildirWriter(dovecot.maildir(BOB), dovecot.mail_owner)
+    writer.write("Far", [SeedMessage(date=datetime(2025, 1, 1, tzinfo=UTC), subject=None, raw=raw)])
+    token = dovecot.mint_token(BOB)
+    listed = run(["list", "Far", *conn(dovecot, BOB)], token)
+    assert listed.returncode == 0, listed.stderr
+    assert [r[1] for r in _tsv(listed.stdout)[1:]] == ["9999-12-31 23:30"]
+    shown = run(["show", "1", "Far", *conn(dovecot, BOB)], token)
+    assert shown.returncode == 0, shown.stderr
+    assert "Date    Fri, 31 Dec 9999 23:30 -0500" in shown.stdout.splitlines()

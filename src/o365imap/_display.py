@@ -52,13 +52,19 @@ def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
     A message's Date carries the sender's offset: shown as sent, three messages written at 09:00,
     18:00 and 10:00 UTC from three zones can all read 10:00. A time without an offset (a broken
-    Date header) is taken as UTC, as IMAP servers do for INTERNALDATE.
+    Date header) is taken as UTC, as IMAP servers do for INTERNALDATE. One local time cannot
+    hold (year 1, year 9999) is shown as it is.
     """
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime(fmt)
+    try:
+        return moment.astimezone().strftime(fmt)
+    except (OverflowError, ValueError, OSError):
+        # A sender's Date can be any year: at the ends of time (9999-12-31 -0500 is past
+        # year 9999 in UTC) there is no local time to give. Shown as sent, with its offset.
+        return moment.strftime(fmt)
 
 
 def folder_rank(folder: Folder) -> tuple[int, str]:

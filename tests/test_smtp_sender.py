@@ -279,6 +279,19 @@ def test_a_message_over_the_servers_size_is_refused_before_it_is_uploaded() -> N
     assert "KiB" in str(caught.value)  # the same units as everywhere a person reads sizes
 
 
+def test_a_message_just_over_the_size_says_the_bytes_when_the_units_round_alike() -> None:
+    with FaultySmtp(size_limit=50_000) as server:
+        with _sender(server) as sender, pytest.raises(MessageTooLarge) as caught:
+            sender.authenticate_oauth(USER, TOKEN)
+            head = (
+                f"From: {USER}\r\nTo: bob@fabrikam.example\r\nSubject: big\r\n"
+                "Date: Tue, 05 Mar 2024 10:00:00 +0000\r\nMessage-ID: <big@example.com>\r\n\r\n"
+            ).encode()
+            sender.send(head + b"x" * (50_010 - len(head)))  # 10 bytes too many: both 48.8 KiB
+        assert server.received == []
+    assert "takes at most 50,000 bytes" in str(caught.value)
+
+
 def test_the_token_never_reaches_a_log_or_an_error(
     server: FaultySmtp, caplog: pytest.LogCaptureFixture
 ) -> None:

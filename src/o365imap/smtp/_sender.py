@@ -310,9 +310,12 @@ class SmtpSender:
         envelope_from = bare_address(sender) if sender else spooled.sender or self._user or ""
         limit = self.max_size
         if limit is not None and spooled.size > limit:
+            size, most = human_size(spooled.size), human_size(limit)
+            if size == most:  # rounded alike: the bytes say which is larger
+                size, most = f"{spooled.size:,} bytes", f"{limit:,} bytes"
             raise MessageTooLarge(
-                f"the message is {human_size(spooled.size)} and {self.host} takes at most "
-                f"{human_size(limit)}: send a link or smaller attachments",
+                f"the message is {size} and {self.host} takes at most "
+                f"{most}: send a link or smaller attachments",
                 command="MAIL",
                 status="",
                 code=None,

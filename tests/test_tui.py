@@ -641,3 +641,188 @@ def test_an_80_by_24_terminal_still_shows_the_subjects(
             await until(pilot, lambda: screen.view is not first, "the message read again")
 
     run(scenario)
+
+
+# ---------------------------------------------------------------- issue 15: threads, marks, keys
+
+
+def _screenshots_script() -> dict[str, object]:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py"
+    return runpy.run_path(str(script))
+
+
+def _line(app: MailApp, index: int) -> str:
+    """The list's line ``index`` as drawn (scrolled to the top)."""
+    return "".join(segment.text for segment in app.messages.render_line(index))
+
+
+def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys(
+    dovecot: DovecotServer,
+) -> None:
+    """The conversation the screenshots show, APPENDed with its headers to Bob's folder."""
+    with ImapClient(
+        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
+    ) as client:
+        client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))
+        append_threads = _screenshots_script()["append_threads"]
+        count = append_threads(client, "TuiThreads")  # type: ignore[operator]
+    assert count == 12
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiThreads", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "TuiThreads"), "the folder")
+            widget = app.messages
+            await until(pilot, rows_loaded(app, *range(count)), "the rows")
+            flat = [widget.rows[i].subject for i in range(count)]
+            assert flat[0] == "Re: Press release draft v3"  # newest first
+            await pilot.press("T")
+            await until(pilot, lambda: widget.threads is not None, "the threads")
+            shown = [(widget.branches[widget.rows[i].uid or 0], widget.rows[i].subject) for i in range(count)]  # fmt: skip
+            # The press thread had the latest reply: first; inside it, in the order written.
+            assert shown[:3] == [
+                ("", "Press release draft v3"),
+                ("└─>", "Re: Press release draft v3"),
+                ("  └─>", "Re: Press release draft v3"),
+            ]
+            assert shown[3] == ("", "Budget sign-off needed by Friday")
+            plan = [tree for tree, subject in shown if "Launch plan" in subject]
+            assert plan == ["", "└─>", "  ├─>", "  └─>", "    └─>"]
+            start = [subject for _, subject in shown].index("Launch plan for the spring release")
+            # Drawn before the subject, with the replied / forwarded marks in the flag column
+            assert "  ├─> Re: Launch plan" in _line(app, start + 2)
+            assert _line(app, start)[3] == "r"  # \Answered, in the fourth column of marks
+            assert _line(app, start + 2)[3] == "f"  # $Forwarded
+            venue = [subject for _, subject in shown].index("Venue options for the launch event")
+            assert _line(app, venue + 1)[3] == "b"  # both
+            # z on a reply folds its whole thread onto the root, with the count; z unfolds
+            widget.move_to(start + 3)
+            await pilot.press("z")
+            assert widget.total == count - 4
+            assert widget.current is not None
+            assert widget.current.subject == "Launch plan for the spring release"
+            assert "[+4] Launch plan" in _line(app, start)
+            await pilot.press("z")
+            assert widget.total == count
+            # The message view: the list's date, in local time; J and K go through the
+            # threaded order, and the list's cursor follows.
+            widget.move_to(start)
+            date = _line(app, start)[6:22]
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            assert date in _text(screen, "#msg-headers")
+            assert "replied" in _text(screen, "#msg-headers")
+            await pilot.press("J")
+            await until(pilot, lambda: screen.view is not None, "the next message")
+            assert widget.cursor == start + 1
+            assert "Adele Vance" in _text(screen, "#msg-headers")
+            assert screen.uid == widget.rows[start + 1].uid
+            await pilot.press("K", "K")
+            await until(pilot, lambda: widget.cursor == start - 1, "two back")
+            await until(pilot, lambda: screen.view is not None, "the previous message")
+            assert "Re: Venue options" in _text(screen, "#msg-headers")  # the thread before
+            await pilot.press("s")  # no attachments: said, not silent
+            assert "This message has no attachments." in _text(screen, "#msg-status")
+            await pilot.press("escape")
+            widget.move_to(0)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the first")
+            first = app.screen
+            assert isinstance(first, MessageScreen)
+            await until(pilot, lambda: first.view is not None, "the message's text")
+            await pilot.press("p")
+            assert "first message" in _text(first, "#msg-status")
+            await pilot.press("escape")
+            await pilot.press("T")  # back to the flat list, newest first
+            assert widget.threads is None
+            await until(pilot, rows_loaded(app, 0), "the flat list")
+            assert widget.rows[0].subject == "Re: Press release draft v3"
+
+    run(scenario)
+
+
+def test_enter_on_a_folder_moves_the_focus_to_the_list(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            tree = app.query_one("#folders", Tree)
+            tree.focus()
+            tree.move_cursor(app.nodes["Bulk"])
+            await pilot.press("r")  # a message key in the folder tree: says why not
+            assert "Choose a message in the list first" in _text(app.screen, "#status")
+            await pilot.press("enter")
+            assert app.focused is app.messages
+            await until(pilot, folder_open(app, "Bulk"), "Bulk")
+            await pilot.press("pagedown")
+            assert app.messages.cursor > 10
+            assert tree.cursor_node is app.nodes["Bulk"]
+
+    run(scenario)
+
+
+def test_keys_that_can_do_nothing_say_why(dovecot: DovecotServer) -> None:
+    with ImapClient(
+        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
+    ) as client:
+        client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))
+        client.create_folder("TuiEmpty", exist_ok=True)
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiEmpty", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.folder is not None, "the folder")
+            await until(pilot, lambda: app.focused is app.messages, "the list")
+            said = []
+            for key in ("space", "enter", "d", "f", "z", "escape"):
+                await pilot.press(key)
+                said.append(_text(app.screen, "#status"))
+            assert said[:4] == ["This folder is empty"] * 4
+            assert "T turns it on" in said[4]
+            assert "No search to leave" in said[5]
+
+    run(scenario)
+
+
+def test_at_80_by_24_the_folder_pane_hides_and_the_search_form_fits(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="Bulk", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, folder_open(app, "Bulk"), "the folder")
+            await pilot.pause()
+            tree = app.query_one("#folders", Tree)
+            assert not tree.display  # hidden under 100 columns
+            # The subject's column: from its first letter to the size column at the end.
+            row = app.messages.rows[0]
+            line = _line(app, 0)
+            start = line.index(row.subject[:8])
+            column = len(line) - 9 - start
+            assert column >= 34, line  # it was 18 beside the folder pane
+            assert row.subject[:column].rstrip() in line
+            await pilot.press("B")
+            assert tree.display and app.focused is tree
+            await pilot.press("B")
+            assert not tree.display and app.focused is app.messages
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            await pilot.pause(0.1)
+            screen = app.screen
+            fields = ["from", "subject", "text", "since", "before", "unseen", "go"]
+            for name in fields:
+                region = screen.query_one(f"#search-{name}").region
+                assert region.height > 0 and region.x >= 0 and region.y >= 0, name
+                assert region.right <= 80 and region.bottom <= 24, (name, region)
+            before = screen.query_one("#search-before").region
+            since = screen.query_one("#search-since").region
+            assert not before.overlaps(since)
+
+    run(scenario)

@@ -326,6 +326,13 @@ def test_help_screen_lists_the_keys(dovecot: DovecotServer, testbed: Testbed) ->
             picture = app.export_screenshot().replace("&#160;", " ")  # what is on the screen
             for words in ("search this folder", "save all attachments", "Enter", "Shift+Tab"):
                 assert words in picture
+            for words in (
+                "thread view on / off",
+                "fold or unfold",
+                "folder pane",
+                "next / previous",
+            ):
+                assert words in picture
             for words in ("delete permanently", "archive", "move to a folder", "undo the last"):
                 assert words in picture
             await pilot.press("escape")
@@ -548,11 +555,17 @@ def test_screenshots_of_the_main_screens(
     paths = take_screenshots(session_for(dovecot), tmp_path)
     names = {p.name: p.read_text(encoding="utf-8") for p in paths}
     assert set(names) == {
-        "main.svg", "move-picker.svg", "search-form.svg", "search-results.svg", "help.svg",
-        "message.svg",
+        "main.svg", "main-80x24.svg", "move-picker.svg", "search-form.svg", "search-results.svg",
+        "help.svg", "message.svg",
     }  # fmt: skip
     assert all(text.startswith("<svg") for text in names.values())
-    assert "Bulk:&#160;20000&#160;messages" in names["main.svg"]
+    # The main screen: the thread view, a tree and the replied / forwarded marks
+    main = names["main.svg"]
+    assert "Launch:&#160;12&#160;messages" in main
+    assert "├─&gt;" in main and "└─&gt;" in main
+    assert "&#160;r&#160;" in main and "&#160;f&#160;" in main
+    assert "Inbox:&#160;" in names["main-80x24.svg"] or "INBOX:&#160;" in names["main-80x24.svg"]
+    assert "efore&#160;YYYY-MM-DD" in names["search-form.svg"]  # B is under the cursor
     assert "found&#160;for&#160;subject" in names["search-results.svg"]
     assert "Save&#160;all" in names["message.svg"]
     assert "Move&#160;2&#160;message(s)&#160;to:" in names["move-picker.svg"]
@@ -656,8 +669,18 @@ def _line(app: MailApp, index: int) -> str:
     return "".join(segment.text for segment in app.messages.render_line(index))
 
 
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The reader's zone is New York (UTC-5 in March): local times differ from UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys(
-    dovecot: DovecotServer,
+    dovecot: DovecotServer, new_york: None
 ) -> None:
     """The conversation the screenshots show, APPENDed with its headers to Bob's folder."""
     with ImapClient(
@@ -708,6 +731,7 @@ def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys
             # threaded order, and the list's cursor follows.
             widget.move_to(start)
             date = _line(app, start)[6:22]
+            assert date == "2025-03-03 03:00"  # sent at 08:00 UTC, read in New York
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
             screen = app.screen
@@ -757,8 +781,11 @@ def test_enter_on_a_folder_moves_the_focus_to_the_list(
             tree.move_cursor(app.nodes["Bulk"])
             await pilot.press("r")  # a message key in the folder tree: says why not
             assert "Choose a message in the list first" in _text(app.screen, "#status")
-            await pilot.press("enter")
-            assert app.focused is app.messages
+            # The connection held (a slow server): the focus moves at once, not when it opens
+            with app.session._lock:
+                await pilot.press("enter")
+                assert app.focused is app.messages
+                assert app.folder is not None and app.folder.name == "INBOX"
             await until(pilot, folder_open(app, "Bulk"), "Bulk")
             await pilot.press("pagedown")
             assert app.messages.cursor > 10

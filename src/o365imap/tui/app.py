@@ -366,7 +366,10 @@ class MailApp(App[None]):
     @on(Tree.NodeSelected, "#folders")
     def folder_chosen(self, event: Tree.NodeSelected[FolderEntry]) -> None:
         entry = event.node.data
-        if entry is None or not entry.selectable:
+        if entry is None:
+            return
+        if not entry.selectable:
+            self.status(f"{entry.name} holds only folders: the server cannot open it")
             return
         self.status(f"Opening {entry.name}…")
         opening = for_terminal(f"{entry.name}: opening…", one_line=True)
@@ -447,7 +450,8 @@ class MailApp(App[None]):
             text = f"{name}: {total} messages{extra}"
         if self.messages.threads is not None:
             count = len(self.messages.threads.rows)
-            text += f"  (threads of the newest {count}; T: all, newest first)"
+            some = f" of the newest {count}" if count < total else ""
+            text += f"  (threads{some}; T: newest first)"
         self.query_one("#list-title", Static).update(Text(for_terminal(text, one_line=True)))
 
     @on(MessageList.PagesWanted)

@@ -59,6 +59,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Everywhere", "q / Ctrl+Q", "back, or quit from the main screen"),
     ("Everywhere", "Tab / Shift+Tab", "next / previous pane"),
     ("Folders", "↑ ↓, Enter", "choose a folder, open it"),
+    ("Folders", "B", "hide / show the folder pane (hidden at first under 100 columns)"),
     ("Messages", "↑ ↓ j k, PgUp PgDn, Home End", "move"),
     ("Messages", "Enter, double click", "open the message"),
     ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
@@ -66,26 +67,24 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "d / D", "delete (to the Deleted folder) / delete permanently (asks first)"),
     ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
     ("Messages", "u", "undo the last move or delete"),
-    ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
-    ("Messages", "Escape", "leave the search results"),
-    ("Messages", "T", "thread view on / off (threads of the newest 500 messages)"),
-    ("Messages", "z", "fold / unfold the thread under the cursor (thread view)"),
-    ("Messages", "c", "write a new message (in $VISUAL or $EDITOR, else vi)"),
-    ("Messages", "R / A / F", "reply / reply to all / forward the message"),
+    ("Messages", "/ , Escape", "search this folder (from, subject, text, dates, unread) / leave"),
+    ("Messages", "T / z", "thread view on / off (the newest 500) / fold or unfold a thread"),
+    (
+        "Messages",
+        "c / R / A / F",
+        "write ($VISUAL, $EDITOR or vi) / reply / reply to all / forward",
+    ),
     ("Main", "g", "reload folders and the list (also: reconnect)"),
     ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
-    ("Main", "B", "show / hide the folder pane (hidden at first under 100 columns)"),
     ("Message", "J / K, n / p", "next / previous message, in the list's order"),
-    ("Message", "s", "save the chosen attachment"),
-    ("Message", "a", "save all attachments"),
+    ("Message", "s / a", "save the chosen attachment / save all attachments"),
     ("Message", "r / U / f", "mark read / unread / toggle flagged"),
     ("Message", "d / D / m", "delete / delete permanently / move, back to the list"),
     ("Message", "g", "read the message again (after an error)"),
     ("Message", "c / R / A / F", "write a new message / reply / reply to all / forward"),
     ("Message", "Escape / q", "back to the list"),
     ("Marks", "● ★ @ ✓", "unread, flagged, has attachments, marked with Space"),
-    ("Marks", "r / f / b", "replied / forwarded / both"),
-    ("Marks", "├─> └─>", "a reply, under what it answers (thread view); [+3]: 3 folded"),
+    ("Marks", "r f b, ├─>", "replied, forwarded, both; a reply under what it answers"),
 )
 
 
@@ -119,23 +118,22 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 90%;
+    HelpScreen > VerticalScroll { width: 116; max-width: 100%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 1 2; }
     """
 
     def compose(self) -> ComposeResult:
+        # Three columns, the section named on its first row: a row per section title made
+        # the table longer than a 36-line terminal.
         grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold underline", no_wrap=True)
         # As wide as the longest keys: a narrower column ran them into their descriptions.
-        grid.add_column(
-            style="bold cyan", no_wrap=True, min_width=max(len(k) for _, k, _ in KEYS) + 2
-        )
+        grid.add_column(style="bold cyan", no_wrap=True, min_width=max(len(k) for _, k, _ in KEYS))
         grid.add_column(ratio=1)
         section = ""
         for where, keys, what in KEYS:
-            if where != section:
-                grid.add_row(Text(where, style="bold underline"), "")
-                section = where
-            grid.add_row("  " + keys, what)
+            grid.add_row(where if where != section else "", keys, what)
+            section = where or section
         with VerticalScroll(id="help"):
             yield Static(Text("Keys (the mouse works too: click, double click, wheel)\n"))
             yield Static(grid, id="help-keys")
@@ -335,6 +333,15 @@ class SignInScreen(ModalScreen[bool]):
 # ---------------------------------------------------------------- a message
 
 
+def _part_size(info: PartInfo) -> str:
+    """Exact where known; else the estimate from the encoded size, marked "~"."""
+    if info.decoded_size is not None:
+        return human_size(info.decoded_size)
+    if info.estimated_size is not None:
+        return "~" + human_size(info.estimated_size)
+    return "size unknown"
+
+
 def _addresses(entries: tuple[object, ...]) -> str:
     text = ", ".join(e.name if isinstance(e, Group) else str(e) for e in entries)
     return for_terminal(text, one_line=True)
@@ -503,7 +510,7 @@ class MessageScreen(Screen[None]):
             name = for_terminal(info.safe_name, one_line=True)
             kind = for_terminal(info.content_type, one_line=True)
             # Text, not str: a str prompt is read as markup, and a file name may hold "[/b]"
-            label = Text(f"{name}  ({kind}, {human_size(info.estimated_size)})")
+            label = Text(f"{name}  ({kind}, {_part_size(info)})")
             parts.add_option(Option(label, id=info.part))
         parts.display = bool(view.parts)
         if view.parts:

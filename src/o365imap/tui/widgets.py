@@ -340,6 +340,10 @@ class MessageList(ScrollView, can_focus=True):
         self.move_to(target)
 
     def action_page(self, direction: int) -> None:
+        if self.total and self.cursor == (0 if direction < 0 else self.total - 1):
+            self.post_message(
+                self.Said(f"This is the {'first' if direction < 0 else 'last'} message")
+            )
         self.move_to(self.cursor + direction * max(1, self.size.height - 1))
 
     def action_jump(self, where: int) -> None:

@@ -725,6 +725,14 @@ def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys
             assert widget.current is not None
             assert widget.current.subject == "Launch plan for the spring release"
             assert "[+4] Launch plan" in _line(app, start)
+            # g (reload, as after a lost connection) threads again: the fold and the cursor stay
+            asked = app.thread_request
+            await pilot.press("g")
+            threaded = lambda: app.thread_request > asked and widget.threads is not None  # noqa: E731
+            await until(pilot, threaded, "the threads again")
+            assert widget.total == count - 4
+            assert widget.current is not None
+            assert widget.current.subject == "Launch plan for the spring release"
             await pilot.press("z")
             assert widget.total == count
             # The message view: the list's date, in local time; J and K go through the

@@ -237,13 +237,15 @@ class MailApp(App[None]):
             self.post_message(Failed(exc, "load the messages"))
 
     @work(thread=True, exit_on_error=False, group="net")
-    def load_threads(self, request: int, uids: list[int] | None, keep_cursor: bool) -> None:
+    def load_threads(
+        self, request: int, uids: list[int] | None, anchor: int | None, folded: set[int]
+    ) -> None:
         try:
             rows = self.session.thread_rows(uids, THREAD_WINDOW)
         except Exception as exc:
             self.post_message(Failed(exc, "load the threads"))
         else:
-            self.post_message(ThreadsLoaded(request, rows, keep_cursor))
+            self.post_message(ThreadsLoaded(request, rows, anchor, folded))
 
     @work(thread=True, exit_on_error=False, group="net")
     def run_search(self, query: SearchQuery) -> None:
@@ -381,6 +383,10 @@ class MailApp(App[None]):
     def on_folder_opened(self, message: FolderOpened) -> None:
         # The same folder again (g, a reconnect): the cursor stays where the reader was.
         again = self.folder is not None and self.folder.name == message.info.name
+        # Threaded again (g, a reconnect): on the same message, the same threads folded.
+        widget = self.messages
+        anchor = widget.current.uid if again and widget.current is not None else None
+        folded = set(widget.threads.folded) if again and widget.threads is not None else set()
         self.folder = message.info
         self.search_query = self.search_uids = None
         self.messages.empty_text = "  (this folder is empty)"
@@ -389,20 +395,28 @@ class MailApp(App[None]):
         self.messages.focus()
         self.status(f"{message.info.name} opened")
         if self.threaded:  # the flat list's first page shows meanwhile
-            self._thread(keep_cursor=again)
+            self._thread(anchor, folded)
 
-    def _thread(self, *, keep_cursor: bool = False) -> None:
+    def _thread(self, anchor: int | None = None, folded: set[int] | None = None) -> None:
+        """Thread the folder's newest messages (or the search's first results) again;
+        the cursor then on ``anchor`` (a UID), the threads of ``folded`` folded."""
         self.thread_request += 1
         uids = self.search_uids
         what = "results" if self.search_query is not None else "messages"
         self.status(f"Threading the newest {THREAD_WINDOW} {what}…")
-        self.load_threads(self.thread_request, uids, keep_cursor)
+        self.load_threads(self.thread_request, uids, anchor, set(folded or ()))
+
+    def _thread_again(self) -> None:
+        """Mail came or went: threaded again, in place."""
+        widget = self.messages
+        anchor = widget.current.uid if widget.current is not None else None
+        self._thread(anchor, widget.threads.folded if widget.threads is not None else None)
 
     @while_open
     def on_threads_loaded(self, message: ThreadsLoaded) -> None:
         if message.request != self.thread_request or not self.threaded:
             return  # asked for another folder or search, or the view was turned off
-        self.messages.show_threads(message.rows, keep_cursor=message.keep_cursor)
+        self.messages.show_threads(message.rows, anchor=message.anchor, folded=message.folded)
         self._title()
         self.status(f"{len(message.rows)} messages in threads; z folds one, T shows the list")
 
@@ -416,7 +430,8 @@ class MailApp(App[None]):
             return
         self.threaded = not self.threaded
         if self.threaded:
-            self._thread()
+            current = self.messages.current  # neomutt keeps the message under the cursor
+            self._thread(current.uid if current is not None else None)
             return
         self.thread_request += 1  # a threading under way is not wanted any more
         widget = self.messages
@@ -494,7 +509,7 @@ class MailApp(App[None]):
             return  # news of a folder left meanwhile
         self._recount()
         if widget.threads is not None and self.search_query is None:
-            self._thread(keep_cursor=True)  # threaded again, with the news
+            self._thread_again()
             return
         if widget.uids is not None:
             self.status("The folder changed; Escape shows it")
@@ -557,6 +572,8 @@ class MailApp(App[None]):
             self._title()
         if message.exists is not None and message.exists != widget.total and widget.uids is None:
             self._moved(message.exists)  # messages came here (undo), or mail meanwhile
+        elif widget.threads is not None and result.to == here and self.search_query is None:
+            self._thread_again()  # back here (undo): into their threads
         count = len(result.uids)
         if message.undoing:
             self.last_change = None

@@ -78,7 +78,8 @@ class ThreadsLoaded(_Msg):
 
     request: int
     rows: list[Row]
-    keep_cursor: bool
+    anchor: int | None  # the UID to keep the cursor on (None: the top)
+    folded: set[int]  # the UIDs of the roots to keep folded
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -211,7 +211,8 @@ class Row:
             env.message_id if env else None,
             env.in_reply_to if env else None,
             self.references,
-            when.timestamp() if when is not None and when.tzinfo is not None else 0.0,
+            # A time without an offset is UTC, as _display.local_time reads it.
+            (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() if when else 0.0,
         )
 
 

@@ -139,14 +139,17 @@ class MessageList(ScrollView, can_focus=True):
         self.loaded_pages.add(page)
         self.refresh()
 
-    def show_threads(self, rows: list[Row], *, keep_cursor: bool = False) -> None:
-        """Show ``rows`` (all loaded at once) as threads; the cursor stays on its message."""
-        current = self.current.uid if keep_cursor and self.current is not None else None
-        self.threads = Threads(rows)
-        self._lay_out(current)
-        if not keep_cursor:
-            self.marked.clear()
+    def show_threads(
+        self, rows: list[Row], *, anchor: int | None = None, folded: set[int] | None = None
+    ) -> None:
+        """Show ``rows`` (all loaded at once) as threads, the roots of ``folded`` (UIDs)
+        folded; the cursor on the message ``anchor`` (a UID), else at the top."""
+        self.threads = Threads(rows, folded=set(folded or ()))
+        if anchor is None or all(row.uid != anchor for row in rows):
+            anchor = None  # not among them (older than the range threaded)
+            self.cursor = 0
             self.scroll_to(0, 0, animate=False, immediate=True)
+        self._lay_out(anchor)
 
     def _lay_out(self, uid: int | None) -> None:
         """The thread view's lines again (after a fold, or messages gone); the cursor on ``uid``

@@ -8,14 +8,17 @@ condition never comes.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pty
 import runpy
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -517,6 +520,8 @@ def test_sigterm_ends_the_browser_with_the_terminal_restored(
 ) -> None:
     """Without its handler, SIGTERM killed the app in the alternate screen, keys unechoed."""
     main, terminal = pty.openpty()
+    # 120 columns: under 100 the folder pane, whose "Entw" is awaited below, starts hidden.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     args = ["tui", "--host", dovecot.host, "--port", str(dovecot.imaps_port)]
     args += ["--ca-file", str(dovecot.ca_file), "--user", ALICE]
     token = dovecot.mint_token(ALICE, now=time.time() - 60)  # see session_for
@@ -664,6 +669,14 @@ def _screenshots_script() -> dict[str, object]:
     return runpy.run_path(str(script))
 
 
+def _bob(dovecot: DovecotServer) -> ImapClient:
+    """Bob's client, signed in (a context manager: it logs out at the end)."""
+    client = ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20)
+    client.connect()
+    client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))  # see session_for
+    return client
+
+
 def _line(app: MailApp, index: int) -> str:
     """The list's line ``index`` as drawn (scrolled to the top)."""
     return "".join(segment.text for segment in app.messages.render_line(index))
@@ -683,10 +696,7 @@ def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys
     dovecot: DovecotServer, new_york: None
 ) -> None:
     """The conversation the screenshots show, APPENDed with its headers to Bob's folder."""
-    with ImapClient(
-        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
-    ) as client:
-        client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))
+    with _bob(dovecot) as client:
         append_threads = _screenshots_script()["append_threads"]
         count = append_threads(client, "TuiThreads")  # type: ignore[operator]
     assert count == 12
@@ -803,10 +813,7 @@ def test_enter_on_a_folder_moves_the_focus_to_the_list(
 
 
 def test_keys_that_can_do_nothing_say_why(dovecot: DovecotServer) -> None:
-    with ImapClient(
-        dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20
-    ) as client:
-        client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))
+    with _bob(dovecot) as client:
         client.create_folder("TuiEmpty", exist_ok=True)
     app = MailApp(session_for(dovecot, BOB), start_folder="TuiEmpty", watch=False)
 
@@ -835,7 +842,8 @@ def test_at_80_by_24_the_folder_pane_hides_and_the_search_form_fits(
             await until(pilot, folder_open(app, "Bulk"), "the folder")
             await pilot.pause()
             tree = app.query_one("#folders", Tree)
-            assert not tree.display  # hidden under 100 columns
+            assert not tree.display  # hidden under 100 columns, and said so
+            assert "B shows the folders" in _text(app.screen, "#status")
             # The subject's column: from its first letter to the size column at the end.
             row = app.messages.rows[0]
             line = _line(app, 0)

@@ -106,10 +106,12 @@ class MailApp(App[None]):
         Binding("D", "delete(True)", "Delete for good", show=False),
         Binding("a", "archive", "Archive"),
         Binding("m", "move", "Move"),
-        Binding("u", "undo", "Undo"),
+        Binding("u", "undo", "Undo", show=False),  # offered on the status line after a move
         Binding("g", "reload", "Reload"),
         Binding("T", "toggle_threads", "Threads"),  # aerc's key
-        Binding("B", "toggle_folders", "Folders"),  # neomutt's usual sidebar-toggle-visible
+        # neomutt's usual sidebar-toggle-visible; not in the footer (no room at 120 columns):
+        # the help lists it, and the status line names it when the pane starts hidden.
+        Binding("B", "toggle_folders", "Folders", show=False),
         # Capitals as in mutt (r, a and f are taken): here and in the message view. One
         # footer entry for the four ("cRAF Write"): 120 columns have room for one, not four.
         Binding("c", "compose('NEW')", "Write", group=_WRITING),
@@ -161,8 +163,9 @@ class MailApp(App[None]):
     def on_mount(self) -> None:
         tree = self.query_one("#folders", Tree)
         if self.size.width < _FOLDERS_FROM_WIDTH:
-            tree.display = False  # B shows it
+            tree.display = False
             self.messages.focus()
+            self.status("The folder pane is hidden at this width: B shows it")
         else:
             tree.focus()
         self.load_folders()
@@ -393,7 +396,8 @@ class MailApp(App[None]):
         self.messages.reset(message.info.exists, keep_cursor=again)
         self._title()
         self.messages.focus()
-        self.status(f"{message.info.name} opened")
+        hidden = not self.query_one("#folders", Tree).display
+        self.status(f"{message.info.name} opened" + ("; B shows the folders" if hidden else ""))
         if self.threaded:  # the flat list's first page shows meanwhile
             self._thread(anchor, folded)
 

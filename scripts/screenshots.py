@@ -206,6 +206,13 @@ async def _message(session: MailSession, directory: Path) -> list[Path]:
         screen = app.screen
         assert isinstance(screen, MessageScreen)
         await _until(pilot, lambda: screen.view is not None)
+        # A bounce has a "has attachments" mark but nothing to save: J goes on to the next
+        # message, until one with parts to picture.
+        for _ in range(20):
+            if screen.view is not None and screen.view.parts:
+                break
+            await pilot.press("J")
+            await _until(pilot, lambda: screen.view is not None)
         await pilot.pause(0.3)
         return [Path(app.save_screenshot("message.svg", str(directory)))]
 

@@ -88,6 +88,9 @@ KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+_STEP = Binding.Group("Next/previous", compact=True)
+
+
 @dataclass(eq=False)
 class Failed(Message):
     """A worker's failure, to be shown as a sentence and what to do."""
@@ -362,9 +365,10 @@ class MessageScreen(Screen[None]):
         Binding("m", "act('move')", "Move"),
         # What the error messages offer ("press g to retry"): here, read the message again.
         Binding("g", "reload", "Reload"),
-        # aerc's pager keys, and mutt's index keys for the same (n, p are free here).
-        Binding("J,n", "step(1)", "Next"),
-        Binding("K,p", "step(-1)", "Previous"),
+        # aerc's pager keys, and mutt's index keys for the same (n, p are free here); one
+        # footer entry for the two ("JK Next/previous"): the footer is full at 120 columns.
+        Binding("J,n", "step(1)", "Next", group=_STEP),
+        Binding("K,p", "step(-1)", "Previous", group=_STEP),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """

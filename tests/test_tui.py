@@ -778,6 +778,26 @@ def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys
             await pilot.press("p")
             assert "first message" in _text(first, "#msg-status")
             await pilot.press("escape")
+            # References came with the rows (one FETCH): the ids before the parent too
+            assert widget.threads is not None
+            plan_4 = next(r for r in widget.threads.rows if r.links.message_id == "<plan-4.launch@contoso.example>")  # fmt: skip
+            assert plan_4.references is not None
+            assert "<plan.launch@contoso.example>" in plan_4.references
+            # Search results are threaded too (by UID), and Escape threads the folder again
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            app.screen.query_one("#search-subject", Input).value = "Launch plan"
+            app.screen.query_one("#search-subject", Input).focus()
+            await pilot.press("enter")
+            found = lambda: app.search_query is not None and widget.threads is not None  # noqa: E731
+            await until(pilot, found, "the results threaded")
+            assert [widget.branches[widget.rows[i].uid or 0] for i in range(widget.total)] == [
+                "", "└─>", "  ├─>", "  └─>", "    └─>"
+            ]  # fmt: skip
+            await pilot.press("escape")
+            back = lambda: app.search_query is None and widget.threads is not None  # noqa: E731
+            await until(pilot, back, "the folder threaded")
+            assert widget.total == count
             await pilot.press("T")  # back to the flat list, newest first
             assert widget.threads is None
             await until(pilot, rows_loaded(app, 0), "the flat list")

@@ -7,6 +7,9 @@ a broken generator), messages without any id.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +144,15 @@ def test_every_message_appears_exactly_once_and_no_thread_loops(
     assert len(folded) + sum(line.hidden for line in folded) == len(messages)
     for line in shown:
         assert (line.depth == 0) == (line.tree == "")
+
+
+def test_threading_imports_no_textual() -> None:
+    """The model side of the browser runs where Textual is missing (a blocked import fails)."""
+    code = (
+        "import sys; sys.modules['textual'] = None\n"
+        "import o365imap.tui.threads, o365imap.tui.model\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

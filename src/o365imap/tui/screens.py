@@ -441,6 +441,7 @@ class MessageScreen(Screen[None]):
             ("Cc", _addresses(env.cc) if env else ""),
             # The reader's time, in the list's words: the same message, the same time.
             ("Date", local_time(self.row.when, "%a %Y-%m-%d %H:%M")),
+            ("Size", human_size(summary.size)),
             ("Subject", for_terminal(env.subject or "", one_line=True) if env else ""),
         ]
         for name, value in fields:

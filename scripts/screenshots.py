@@ -14,6 +14,8 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -26,9 +28,97 @@ from o365imap.tui.dialogs import FolderPicker
 from o365imap.tui.model import MailSession
 from o365imap.tui.screens import HelpScreen, MessageScreen, SearchScreen
 
-__all__ = ["take_screenshots"]
+__all__ = ["THREADS_FOLDER", "append_threads", "take_screenshots"]
 
-SIZE = (120, 34)
+SIZE = (120, 35)
+NARROW = (80, 24)
+THREADS_FOLDER = "Launch"
+
+# A folder of conversations for the thread view's picture: (key, the key it answers, sender,
+# subject, hours after the start, flags). Replies carry In-Reply-To and References.
+_CONVERSATION = (
+    (
+        "plan",
+        None,
+        "Megan Bowen",
+        "Launch plan for the spring release",
+        0,
+        ("\\Seen", "\\Answered"),
+    ),
+    ("plan-1", "plan", "Adele Vance", "Re: Launch plan for the spring release", 2, ("\\Seen",)),
+    (
+        "plan-2",
+        "plan-1",
+        "Megan Bowen",
+        "Re: Launch plan for the spring release",
+        5,
+        ("\\Seen", "$Forwarded"),
+    ),
+    (
+        "plan-3",
+        "plan-1",
+        "Lee Gu",
+        "Re: Launch plan for the spring release",
+        7,
+        ("\\Seen", "\\Answered"),
+    ),
+    ("plan-4", "plan-3", "Adele Vance", "Re: Launch plan for the spring release", 9, ("\\Seen",)),
+    (
+        "venue",
+        None,
+        "Isaiah Langer",
+        "Venue options for the launch event",
+        12,
+        ("\\Seen", "$Forwarded"),
+    ),
+    (
+        "venue-1",
+        "venue",
+        "Nestor Wilke",
+        "Re: Venue options for the launch event",
+        20,
+        ("\\Seen", "\\Answered", "$Forwarded"),
+    ),
+    ("venue-2", "venue", "Lee Gu", "Re: Venue options for the launch event", 26, ()),
+    ("press", None, "Pradeep Gupta", "Press release draft v3", 30, ("\\Seen", "\\Flagged")),
+    ("budget", None, "Lynne Robbins", "Budget sign-off needed by Friday", 33, ()),
+    ("press-1", "press", "Adele Vance", "Re: Press release draft v3", 36, ("\\Seen",)),
+    ("press-2", "press-1", "Pradeep Gupta", "Re: Press release draft v3", 40, ()),
+)
+
+
+def _message_id(key: str) -> str:
+    return f"<{key}.launch@contoso.example>"
+
+
+def append_threads(client: ImapClient, folder: str = THREADS_FOLDER) -> int:
+    """Put ``_CONVERSATION`` into ``folder`` (made if missing; left alone when it has mail
+    already); how many messages it holds."""
+    client.create_folder(folder, exist_ok=True)
+    held = client.status(folder, ("MESSAGES",)).messages or 0
+    if held:
+        return held
+    start = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+    chains: dict[str, list[str]] = {}
+    for key, parent, sender, subject, hours, flags in _CONVERSATION:
+        chain = [*chains[parent], _message_id(parent)] if parent is not None else []
+        chains[key] = chain
+        when = start + timedelta(hours=hours)
+        address = sender.lower().replace(" ", ".") + "@contoso.example"
+        headers = [
+            f"From: {sender} <{address}>",
+            "To: Adele Vance <adele.vance@contoso.example>",
+            f"Subject: {subject}",
+            f"Date: {format_datetime(when)}",
+            f"Message-ID: {_message_id(key)}",
+        ]
+        if chain:
+            headers += [f"In-Reply-To: {chain[-1]}", f"References: {' '.join(chain)}"]
+        headers += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"]
+        body = f"{subject}\r\n\r\n{sender}\r\n"
+        raw = "\r\n".join(headers) + "\r\n\r\n" + body
+        client.append(folder, raw.encode(), flags=flags, date=when)
+    return len(_CONVERSATION)
 
 
 async def _until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
@@ -45,19 +135,30 @@ def _loaded(app: MailApp, name: str) -> Callable[[], bool]:
         and app.folder.name == name
         and all(i in app.messages.rows for i in range(min(app.messages.total, 30)))
         and "Bulk" in app.unread
+        and name in app.unread
     )
 
 
-async def _main_and_help(session: MailSession, directory: Path) -> list[Path]:
+async def _threads(session: MailSession, directory: Path) -> list[Path]:
+    """The main screen: a folder of conversations in the thread view, with replied (r) and
+    forwarded (f) marks."""
+    app = MailApp(session, start_folder=THREADS_FOLDER, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, _loaded(app, THREADS_FOLDER))
+        await pilot.press("T")
+        await _until(pilot, lambda: app.messages.threads is not None)
+        await pilot.press("down", "down")
+        await pilot.pause(0.2)
+        return [Path(app.save_screenshot("main.svg", str(directory)))]
+
+
+async def _bulk(session: MailSession, directory: Path) -> list[Path]:
     app = MailApp(session, start_folder="Bulk", watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await _until(pilot, _loaded(app, "Bulk"))
-        await pilot.press("down", "down")
-        await pilot.pause(0.2)
-        main = Path(app.save_screenshot("main.svg", str(directory)))
         # Two messages marked, then the move picker filtered by what was typed; Escape
         # leaves it with nothing moved.
-        await pilot.press("space", "space", "m")
+        await pilot.press("down", "down", "space", "space", "m")
         await _until(pilot, lambda: isinstance(app.screen, FolderPicker))
         await pilot.press(*"ar")
         await pilot.pause(0.2)
@@ -66,11 +167,7 @@ async def _main_and_help(session: MailSession, directory: Path) -> list[Path]:
         await _until(pilot, lambda: not isinstance(app.screen, FolderPicker))
         await pilot.press("slash")
         await _until(pilot, lambda: isinstance(app.screen, SearchScreen))
-        # Subject "Invoice", unread only; Enter in a field searches.
-        await pilot.press("tab", *"Invoice", "tab", "tab", "tab", "tab", "space", "shift+tab")
-        await pilot.pause(0.2)
-        form = Path(app.save_screenshot("search-form.svg", str(directory)))
-        await pilot.press("enter")
+        await pilot.press("tab", *"Invoice", "enter")
         await _until(pilot, lambda: app.search_query is not None and 0 in app.messages.rows)
         await pilot.pause(0.3)
         results = Path(app.save_screenshot("search-results.svg", str(directory)))
@@ -78,7 +175,23 @@ async def _main_and_help(session: MailSession, directory: Path) -> list[Path]:
         await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause(0.2)
         help_ = Path(app.save_screenshot("help.svg", str(directory)))
-    return [main, picker, form, results, help_]
+    return [picker, results, help_]
+
+
+async def _narrow(session: MailSession, directory: Path) -> list[Path]:
+    """80x24: the list without the folder pane (B shows it), and the whole search form."""
+    app = MailApp(session, start_folder="INBOX", watch=False)
+    async with app.run_test(size=NARROW) as pilot:
+        await _until(pilot, _loaded(app, "INBOX"))
+        await pilot.pause(0.2)
+        narrow = Path(app.save_screenshot("main-80x24.svg", str(directory)))
+        await pilot.press("slash")
+        await _until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        # Subject "Invoice", unread only; Enter in a field searches.
+        await pilot.press("tab", *"Invoice", "tab", "tab", "tab", "tab", "space", "shift+tab")
+        await pilot.pause(0.2)
+        form = Path(app.save_screenshot("search-form.svg", str(directory)))
+    return [narrow, form]
 
 
 async def _message(session: MailSession, directory: Path) -> list[Path]:
@@ -93,6 +206,13 @@ async def _message(session: MailSession, directory: Path) -> list[Path]:
         screen = app.screen
         assert isinstance(screen, MessageScreen)
         await _until(pilot, lambda: screen.view is not None)
+        # A bounce has a "has attachments" mark but nothing to save: J goes on to the next
+        # message, until one with parts to picture.
+        for _ in range(20):
+            if screen.view is not None and screen.view.parts:
+                break
+            await pilot.press("J")
+            await _until(pilot, lambda: screen.view is not None)
         await pilot.pause(0.3)
         return [Path(app.save_screenshot("message.svg", str(directory)))]
 
@@ -100,7 +220,11 @@ async def _message(session: MailSession, directory: Path) -> list[Path]:
 def take_screenshots(session: MailSession, directory: Path) -> list[Path]:
     """Save the main screens' SVGs into ``directory``; the files written."""
     directory.mkdir(parents=True, exist_ok=True)
-    out = asyncio.run(_main_and_help(session, directory))
+    with session.use() as client:
+        append_threads(client)
+    out = asyncio.run(_threads(session, directory))
+    out += asyncio.run(_bulk(session, directory))
+    out += asyncio.run(_narrow(session, directory))
     out += asyncio.run(_message(session, directory))
     return out
 

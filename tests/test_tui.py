@@ -8,14 +8,17 @@ condition never comes.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pty
 import runpy
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -326,6 +329,13 @@ def test_help_screen_lists_the_keys(dovecot: DovecotServer, testbed: Testbed) ->
             picture = app.export_screenshot().replace("&#160;", " ")  # what is on the screen
             for words in ("search this folder", "save all attachments", "Enter", "Shift+Tab"):
                 assert words in picture
+            for words in (
+                "thread view on / off",
+                "fold or unfold",
+                "folder pane",
+                "next / previous",
+            ):
+                assert words in picture
             for words in ("delete permanently", "archive", "move to a folder", "undo the last"):
                 assert words in picture
             await pilot.press("escape")
@@ -510,6 +520,8 @@ def test_sigterm_ends_the_browser_with_the_terminal_restored(
 ) -> None:
     """Without its handler, SIGTERM killed the app in the alternate screen, keys unechoed."""
     main, terminal = pty.openpty()
+    # 120 columns: under 100 the folder pane, whose "Entw" is awaited below, starts hidden.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     args = ["tui", "--host", dovecot.host, "--port", str(dovecot.imaps_port)]
     args += ["--ca-file", str(dovecot.ca_file), "--user", ALICE]
     token = dovecot.mint_token(ALICE, now=time.time() - 60)  # see session_for
@@ -548,11 +560,17 @@ def test_screenshots_of_the_main_screens(
     paths = take_screenshots(session_for(dovecot), tmp_path)
     names = {p.name: p.read_text(encoding="utf-8") for p in paths}
     assert set(names) == {
-        "main.svg", "move-picker.svg", "search-form.svg", "search-results.svg", "help.svg",
-        "message.svg",
+        "main.svg", "main-80x24.svg", "move-picker.svg", "search-form.svg", "search-results.svg",
+        "help.svg", "message.svg",
     }  # fmt: skip
     assert all(text.startswith("<svg") for text in names.values())
-    assert "Bulk:&#160;20000&#160;messages" in names["main.svg"]
+    # The main screen: the thread view, a tree and the replied / forwarded marks
+    main = names["main.svg"]
+    assert "Launch:&#160;12&#160;messages" in main
+    assert "├─&gt;" in main and "└─&gt;" in main
+    assert "&#160;r&#160;" in main and "&#160;f&#160;" in main
+    assert "Inbox:&#160;" in names["main-80x24.svg"] or "INBOX:&#160;" in names["main-80x24.svg"]
+    assert "efore&#160;YYYY-MM-DD" in names["search-form.svg"]  # B is under the cursor
     assert "found&#160;for&#160;subject" in names["search-results.svg"]
     assert "Save&#160;all" in names["message.svg"]
     assert "Move&#160;2&#160;message(s)&#160;to:" in names["move-picker.svg"]
@@ -639,5 +657,235 @@ def test_an_80_by_24_terminal_still_shows_the_subjects(
             first = screen.view
             await pilot.press("g")
             await until(pilot, lambda: screen.view is not first, "the message read again")
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------- issue 15: threads, marks, keys
+
+
+def _screenshots_script() -> dict[str, object]:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py"
+    return runpy.run_path(str(script))
+
+
+def _bob(dovecot: DovecotServer) -> ImapClient:
+    """Bob's client, signed in (a context manager: it logs out at the end)."""
+    client = ImapClient(dovecot.host, dovecot.imaps_port, ca_file=str(dovecot.ca_file), timeout=20)
+    client.connect()
+    client.authenticate_oauth(BOB, dovecot.mint_token(BOB, now=time.time() - 60))  # see session_for
+    return client
+
+
+def _line(app: MailApp, index: int) -> str:
+    """The list's line ``index`` as drawn (scrolled to the top)."""
+    return "".join(segment.text for segment in app.messages.render_line(index))
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The reader's zone is New York (UTC-5 in March): local times differ from UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys(
+    dovecot: DovecotServer, new_york: None
+) -> None:
+    """The conversation the screenshots show, APPENDed with its headers to Bob's folder."""
+    with _bob(dovecot) as client:
+        append_threads = _screenshots_script()["append_threads"]
+        count = append_threads(client, "TuiThreads")  # type: ignore[operator]
+    assert count == 12
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiThreads", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "TuiThreads"), "the folder")
+            widget = app.messages
+            await until(pilot, rows_loaded(app, *range(count)), "the rows")
+            flat = [widget.rows[i].subject for i in range(count)]
+            assert flat[0] == "Re: Press release draft v3"  # newest first
+            await pilot.press("T")
+            await until(pilot, lambda: widget.threads is not None, "the threads")
+            shown = [(widget.branches[widget.rows[i].uid or 0], widget.rows[i].subject) for i in range(count)]  # fmt: skip
+            # The press thread had the latest reply: first; inside it, in the order written.
+            assert shown[:3] == [
+                ("", "Press release draft v3"),
+                ("└─>", "Re: Press release draft v3"),
+                ("  └─>", "Re: Press release draft v3"),
+            ]
+            assert shown[3] == ("", "Budget sign-off needed by Friday")
+            plan = [tree for tree, subject in shown if "Launch plan" in subject]
+            assert plan == ["", "└─>", "  ├─>", "  └─>", "    └─>"]
+            start = [subject for _, subject in shown].index("Launch plan for the spring release")
+            # Drawn before the subject, with the replied / forwarded marks in the flag column
+            assert "  ├─> Re: Launch plan" in _line(app, start + 2)
+            assert _line(app, start)[3] == "r"  # \Answered, in the fourth column of marks
+            assert _line(app, start + 2)[3] == "f"  # $Forwarded
+            venue = [subject for _, subject in shown].index("Venue options for the launch event")
+            assert _line(app, venue + 1)[3] == "b"  # both
+            # z on a reply folds its whole thread onto the root, with the count; z unfolds
+            widget.move_to(start + 3)
+            await pilot.press("z")
+            assert widget.total == count - 4
+            assert widget.current is not None
+            assert widget.current.subject == "Launch plan for the spring release"
+            assert "[+4] Launch plan" in _line(app, start)
+            # g (reload, as after a lost connection) threads again: the fold and the cursor stay
+            asked = app.thread_request
+            await pilot.press("g")
+            threaded = lambda: app.thread_request > asked and widget.threads is not None  # noqa: E731
+            await until(pilot, threaded, "the threads again")
+            assert widget.total == count - 4
+            assert widget.current is not None
+            assert widget.current.subject == "Launch plan for the spring release"
+            await pilot.press("z")
+            assert widget.total == count
+            # The message view: the list's date, in local time; J and K go through the
+            # threaded order, and the list's cursor follows.
+            widget.move_to(start)
+            date = _line(app, start)[6:22]
+            assert date == "2025-03-03 03:00"  # sent at 08:00 UTC, read in New York
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            assert date in _text(screen, "#msg-headers")
+            assert "replied" in _text(screen, "#msg-headers")
+            await pilot.press("J")
+            await until(pilot, lambda: screen.view is not None, "the next message")
+            assert widget.cursor == start + 1
+            assert "Adele Vance" in _text(screen, "#msg-headers")
+            assert screen.uid == widget.rows[start + 1].uid
+            await pilot.press("K", "K")
+            await until(pilot, lambda: widget.cursor == start - 1, "two back")
+            await until(pilot, lambda: screen.view is not None, "the previous message")
+            assert "Re: Venue options" in _text(screen, "#msg-headers")  # the thread before
+            await pilot.press("s")  # no attachments: said, not silent
+            assert "This message has no attachments." in _text(screen, "#msg-status")
+            await pilot.press("escape")
+            widget.move_to(0)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the first")
+            first = app.screen
+            assert isinstance(first, MessageScreen)
+            await until(pilot, lambda: first.view is not None, "the message's text")
+            await pilot.press("p")
+            assert "first message" in _text(first, "#msg-status")
+            await pilot.press("escape")
+            # References came with the rows (one FETCH): the ids before the parent too
+            assert widget.threads is not None
+            plan_4 = next(r for r in widget.threads.rows if r.links.message_id == "<plan-4.launch@contoso.example>")  # fmt: skip
+            assert plan_4.references is not None
+            assert "<plan.launch@contoso.example>" in plan_4.references
+            # Search results are threaded too (by UID), and Escape threads the folder again
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            app.screen.query_one("#search-subject", Input).value = "Launch plan"
+            app.screen.query_one("#search-subject", Input).focus()
+            await pilot.press("enter")
+            found = lambda: app.search_query is not None and widget.threads is not None  # noqa: E731
+            await until(pilot, found, "the results threaded")
+            assert [widget.branches[widget.rows[i].uid or 0] for i in range(widget.total)] == [
+                "", "└─>", "  ├─>", "  └─>", "    └─>"
+            ]  # fmt: skip
+            await pilot.press("escape")
+            back = lambda: app.search_query is None and widget.threads is not None  # noqa: E731
+            await until(pilot, back, "the folder threaded")
+            assert widget.total == count
+            await pilot.press("T")  # back to the flat list, newest first
+            assert widget.threads is None
+            await until(pilot, rows_loaded(app, 0), "the flat list")
+            assert widget.rows[0].subject == "Re: Press release draft v3"
+
+    run(scenario)
+
+
+def test_enter_on_a_folder_moves_the_focus_to_the_list(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            tree = app.query_one("#folders", Tree)
+            tree.focus()
+            tree.move_cursor(app.nodes["Bulk"])
+            await pilot.press("r")  # a message key in the folder tree: says why not
+            assert "Choose a message in the list first" in _text(app.screen, "#status")
+            # The connection held (a slow server): the focus moves at once, not when it opens
+            with app.session._lock:
+                await pilot.press("enter")
+                assert app.focused is app.messages
+                assert app.folder is not None and app.folder.name == "INBOX"
+            await until(pilot, folder_open(app, "Bulk"), "Bulk")
+            await pilot.press("pagedown")
+            assert app.messages.cursor > 10
+            assert tree.cursor_node is app.nodes["Bulk"]
+
+    run(scenario)
+
+
+def test_keys_that_can_do_nothing_say_why(dovecot: DovecotServer) -> None:
+    with _bob(dovecot) as client:
+        client.create_folder("TuiEmpty", exist_ok=True)
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiEmpty", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.folder is not None, "the folder")
+            await until(pilot, lambda: app.focused is app.messages, "the list")
+            said = []
+            for key in ("space", "enter", "d", "f", "z", "escape"):
+                await pilot.press(key)
+                said.append(_text(app.screen, "#status"))
+            assert said[:4] == ["This folder is empty"] * 4
+            assert "T turns it on" in said[4]
+            assert "No search to leave" in said[5]
+
+    run(scenario)
+
+
+def test_at_80_by_24_the_folder_pane_hides_and_the_search_form_fits(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="Bulk", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, folder_open(app, "Bulk"), "the folder")
+            await pilot.pause()
+            tree = app.query_one("#folders", Tree)
+            assert not tree.display  # hidden under 100 columns, and said so
+            assert "B shows the folders" in _text(app.screen, "#status")
+            # The subject's column: from its first letter to the size column at the end.
+            row = app.messages.rows[0]
+            line = _line(app, 0)
+            start = line.index(row.subject[:8])
+            column = len(line) - 9 - start
+            assert column >= 34, line  # it was 18 beside the folder pane
+            assert row.subject[:column].rstrip() in line
+            await pilot.press("B")
+            assert tree.display and app.focused is tree
+            await pilot.press("B")
+            assert not tree.display and app.focused is app.messages
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            await pilot.pause(0.1)
+            screen = app.screen
+            fields = ["from", "subject", "text", "since", "before", "unseen", "go"]
+            for name in fields:
+                region = screen.query_one(f"#search-{name}").region
+                assert region.height > 0 and region.x >= 0 and region.y >= 0, name
+                assert region.right <= 80 and region.bottom <= 24, (name, region)
+            before = screen.query_one("#search-before").region
+            since = screen.query_one("#search-since").region
+            assert not before.overlaps(since)
 
     run(scenario)

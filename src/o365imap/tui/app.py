@@ -36,10 +36,18 @@ from o365imap.tui.events import (
     PageSkipped,
     Refused,
     SearchDone,
+    ThreadsLoaded,
     UnreadCount,
     while_open,
 )
-from o365imap.tui.model import FolderEntry, MailSession, SearchQuery, describe_error
+from o365imap.tui.model import (
+    THREAD_WINDOW,
+    FolderEntry,
+    MailSession,
+    Row,
+    SearchQuery,
+    describe_error,
+)
 from o365imap.tui.outbox import Kind
 from o365imap.tui.screens import (
     ActOn,
@@ -69,7 +77,11 @@ _MAIN_ONLY = {
     "archive",
     "move",
     "undo",
+    "toggle_threads",
+    "toggle_folders",
 }
+# Narrower than this, the folder pane starts hidden: at 80 columns its 23 left the subjects 18.
+_FOLDERS_FROM_WIDTH = 100
 _WRITING = Binding.Group("Write", compact=True)
 
 
@@ -94,8 +106,12 @@ class MailApp(App[None]):
         Binding("D", "delete(True)", "Delete for good", show=False),
         Binding("a", "archive", "Archive"),
         Binding("m", "move", "Move"),
-        Binding("u", "undo", "Undo"),
+        Binding("u", "undo", "Undo", show=False),  # offered on the status line after a move
         Binding("g", "reload", "Reload"),
+        Binding("T", "toggle_threads", "Threads"),  # aerc's key
+        # neomutt's usual sidebar-toggle-visible; not in the footer (no room at 120 columns):
+        # the help lists it, and the status line names it when the pane starts hidden.
+        Binding("B", "toggle_folders", "Folders", show=False),
         # Capitals as in mutt (r, a and f are taken): here and in the message view. One
         # footer entry for the four ("cRAF Write"): 120 columns have room for one, not four.
         Binding("c", "compose('NEW')", "Write", group=_WRITING),
@@ -126,6 +142,9 @@ class MailApp(App[None]):
         self.unread: dict[str, int | None] = {}
         self.last_error: BaseException | None = None
         self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
+        self.threaded = False  # the thread view is on (T)
+        self.thread_request = 0  # the latest threading asked for: older answers are dropped
+        self.search_uids: list[int] | None = None  # the search's results, newest first
         self.composer = Composer(self, session, self.status)
         self.sub_title = session.description
 
@@ -142,7 +161,13 @@ class MailApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#folders", Tree).focus()
+        tree = self.query_one("#folders", Tree)
+        if self.size.width < _FOLDERS_FROM_WIDTH:
+            tree.display = False
+            self.messages.focus()
+            self.status("The folder pane is hidden at this width: B shows it")
+        else:
+            tree.focus()
         self.load_folders()
         if self.watch_mail:
             self.watch_for_mail()
@@ -213,6 +238,17 @@ class MailApp(App[None]):
         except Exception as exc:
             self.post_message(PageSkipped(generation, page))
             self.post_message(Failed(exc, "load the messages"))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def load_threads(
+        self, request: int, uids: list[int] | None, anchor: int | None, folded: set[int]
+    ) -> None:
+        try:
+            rows = self.session.thread_rows(uids, THREAD_WINDOW)
+        except Exception as exc:
+            self.post_message(Failed(exc, "load the threads"))
+        else:
+            self.post_message(ThreadsLoaded(request, rows, anchor, folded))
 
     @work(thread=True, exit_on_error=False, group="net")
     def run_search(self, query: SearchQuery) -> None:
@@ -337,35 +373,106 @@ class MailApp(App[None]):
     @on(Tree.NodeSelected, "#folders")
     def folder_chosen(self, event: Tree.NodeSelected[FolderEntry]) -> None:
         entry = event.node.data
-        if entry is None or not entry.selectable:
+        if entry is None:
+            return
+        if not entry.selectable:
+            self.status(f"{entry.name} holds only folders: the server cannot open it")
             return
         self.status(f"Opening {entry.name}…")
         opening = for_terminal(f"{entry.name}: opening…", one_line=True)
         self.query_one("#list-title", Static).update(Text(opening))
+        self.messages.focus()  # PgDn now pages the list, as the folder opens
         self.open_folder(entry.name)
 
     @while_open
     def on_folder_opened(self, message: FolderOpened) -> None:
         # The same folder again (g, a reconnect): the cursor stays where the reader was.
         again = self.folder is not None and self.folder.name == message.info.name
+        # Threaded again (g, a reconnect): on the same message, the same threads folded.
+        widget = self.messages
+        anchor = widget.current.uid if again and widget.current is not None else None
+        folded = set(widget.threads.folded) if again and widget.threads is not None else set()
         self.folder = message.info
-        self.search_query = None
+        self.search_query = self.search_uids = None
         self.messages.empty_text = "  (this folder is empty)"
         self.messages.reset(message.info.exists, keep_cursor=again)
         self._title()
         self.messages.focus()
-        self.status(f"{message.info.name} opened")
+        hidden = not self.query_one("#folders", Tree).display
+        self.status(f"{message.info.name} opened" + ("; B shows the folders" if hidden else ""))
+        if self.threaded:  # the flat list's first page shows meanwhile
+            self._thread(anchor, folded)
+
+    def _thread(self, anchor: int | None = None, folded: set[int] | None = None) -> None:
+        """Thread the folder's newest messages (or the search's first results) again;
+        the cursor then on ``anchor`` (a UID), the threads of ``folded`` folded."""
+        self.thread_request += 1
+        uids = self.search_uids
+        what = "results" if self.search_query is not None else "messages"
+        self.status(f"Threading the newest {THREAD_WINDOW} {what}…")
+        self.load_threads(self.thread_request, uids, anchor, set(folded or ()))
+
+    def _thread_again(self) -> None:
+        """Mail came or went: threaded again, in place."""
+        widget = self.messages
+        anchor = widget.current.uid if widget.current is not None else None
+        self._thread(anchor, widget.threads.folded if widget.threads is not None else None)
+
+    @while_open
+    def on_threads_loaded(self, message: ThreadsLoaded) -> None:
+        if message.request != self.thread_request or not self.threaded:
+            return  # asked for another folder or search, or the view was turned off
+        self.messages.show_threads(message.rows, anchor=message.anchor, folded=message.folded)
+        self._title()
+        self.status(f"{len(message.rows)} messages in threads; z folds one, T shows the list")
+
+    @on(MessageList.Said)
+    def key_did_nothing(self, message: MessageList.Said) -> None:
+        self.status(message.text)
+
+    def action_toggle_threads(self) -> None:
+        if self.folder is None:
+            self.status("Open a folder first: T threads its messages", error=True)
+            return
+        self.threaded = not self.threaded
+        if self.threaded:
+            current = self.messages.current  # neomutt keeps the message under the cursor
+            self._thread(current.uid if current is not None else None)
+            return
+        self.thread_request += 1  # a threading under way is not wanted any more
+        widget = self.messages
+        if self.search_uids is not None:
+            widget.reset(len(self.search_uids), self.search_uids)
+        else:
+            widget.reset(self.session.exists or self.folder.exists)
+        self._title()
+        self.status("Thread view off: newest first")
+
+    def action_toggle_folders(self) -> None:
+        tree = self.query_one("#folders", Tree)
+        tree.display = not tree.display
+        if tree.display:
+            tree.focus()
+        elif self.focused is tree or self.focused is None:
+            self.messages.focus()
 
     def _title(self) -> None:
         if self.folder is None:
             return
         name, total = self.folder.name, self.messages.total
+        if self.messages.threads is not None:  # lines shown differ from messages when folded
+            uids = self.search_uids
+            total = len(uids) if uids is not None else self.session.exists or self.folder.exists
         if self.search_query is not None:
             text = f"{name}: {total} found for {self.search_query.describe()}  (Escape: all mail)"
         else:
             unread = self.unread.get(name)
             extra = f", {unread} unread" if unread else ""
             text = f"{name}: {total} messages{extra}"
+        if self.messages.threads is not None:
+            count = len(self.messages.threads.rows)
+            some = f" of the newest {count}" if count < total else ""
+            text += f"  (threads{some}; T: newest first)"
         self.query_one("#list-title", Static).update(Text(for_terminal(text, one_line=True)))
 
     @on(MessageList.PagesWanted)
@@ -407,6 +514,9 @@ class MailApp(App[None]):
         if self.folder is None or self.folder.name != news.folder:
             return  # news of a folder left meanwhile
         self._recount()
+        if widget.threads is not None and self.search_query is None:
+            self._thread_again()
+            return
         if widget.uids is not None:
             self.status("The folder changed; Escape shows it")
             return
@@ -423,11 +533,14 @@ class MailApp(App[None]):
     @while_open
     def on_search_done(self, message: SearchDone) -> None:
         self.search_query = message.query
+        self.search_uids = list(message.uids)
         self.messages.empty_text = "  (no message matches)"
         self.messages.reset(len(message.uids), message.uids)
         self._title()
         self.messages.focus()
         self.status(f"{len(message.uids)} message(s) found")
+        if self.threaded:
+            self._thread()
 
     @while_open
     def on_flags_changed(self, message: FlagsChanged) -> None:
@@ -465,6 +578,8 @@ class MailApp(App[None]):
             self._title()
         if message.exists is not None and message.exists != widget.total and widget.uids is None:
             self._moved(message.exists)  # messages came here (undo), or mail meanwhile
+        elif widget.threads is not None and result.to == here and self.search_query is None:
+            self._thread_again()  # back here (undo): into their threads
         count = len(result.uids)
         if message.undoing:
             self.last_change = None
@@ -505,7 +620,24 @@ class MailApp(App[None]):
 
     @on(MessageList.Opened)
     def message_opened(self, message: MessageList.Opened) -> None:
-        self.push_screen(MessageScreen(self.session, message.row, self.download_dir))
+        self.push_screen(MessageScreen(self.session, message.row, self.download_dir, self._step))
+
+    def _step(self, uid: int | None, delta: int) -> Row | str:
+        """For the message view's next and previous keys: the message ``delta`` lines from
+        ``uid`` in the list as shown (threaded or not), the list's cursor put on it; or why
+        there is none."""
+        widget = self.messages
+        here = next((i for i, r in widget.rows.items() if r.uid == uid), widget.cursor)
+        target = here + delta
+        if target < 0:
+            return "This is the first message of the list"
+        if target >= widget.total:
+            return "This is the last message of the list"
+        widget.move_to(target)
+        row = widget.current
+        if row is None:
+            return "That message is still loading; press the key again in a moment"
+        return row
 
     # ---------------------------------------------------------------- actions
 
@@ -529,6 +661,8 @@ class MailApp(App[None]):
         if self.search_query is not None and self.folder is not None:
             self.status(f"{self.folder.name}")
             self.open_folder(self.folder.name)
+        else:
+            self.status("No search to leave (Escape leaves search results)")
 
     def action_reload(self) -> None:
         self.status("Reloading…")
@@ -547,10 +681,15 @@ class MailApp(App[None]):
         self.push_screen(SignInScreen(self.session), done)
 
     def _chosen(self) -> list[int]:
-        """The marked messages, else the one under the cursor; none outside the list."""
+        """The marked messages, else the one under the cursor; none outside the list (the
+        status line then says why)."""
         if self.focused is not self.messages:
+            self.status("Choose a message in the list first (Tab moves there)")
             return []
-        return self.messages.chosen_uids
+        uids = self.messages.chosen_uids
+        if not uids:
+            self.status(self.messages.why_no_row())
+        return uids
 
     def action_flag(self, flag: str, on: bool) -> None:
         uids = self._chosen()

@@ -24,6 +24,7 @@ __all__ = [
     "PageSkipped",
     "Refused",
     "SearchDone",
+    "ThreadsLoaded",
     "UnreadCount",
     "while_open",
 ]
@@ -69,6 +70,16 @@ class PageSkipped(_Msg):
 class SearchDone(_Msg):
     query: SearchQuery
     uids: list[int]
+
+
+@dataclass(eq=False)
+class ThreadsLoaded(_Msg):
+    """The rows to thread, for the thread view's request number ``request``."""
+
+    request: int
+    rows: list[Row]
+    anchor: int | None  # the UID to keep the cursor on (None: the top)
+    folded: set[int]  # the UIDs of the roots to keep folded
 
 
 @dataclass(eq=False)

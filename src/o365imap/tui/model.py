@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,9 +45,12 @@ from o365imap._terminal_text import for_terminal
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
 from o365imap.tui.outbox import Outbox
+from o365imap.tui.threads import Links
 
 __all__ = [
     "PAGE_ITEMS",
+    "THREAD_ITEMS",
+    "THREAD_WINDOW",
     "FolderEntry",
     "MailSession",
     "News",
@@ -62,6 +65,18 @@ __all__ = [
 # One FETCH per page. BODYSTRUCTURE is what tells "has an attachment" for sure; it costs the
 # server a parse per message, which for a page of 50 is nothing next to the round trip.
 PAGE_ITEMS = "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)"
+# The thread view's FETCH: ENVELOPE has Message-ID and In-Reply-To, References comes as a
+# header. One path for every server: THREAD=REFERENCES (RFC 5256) would spare the header on
+# Dovecot, but Office 365 lacks it, and the header is a few dozen bytes a message.
+THREAD_ITEMS = (
+    "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE "
+    "BODY.PEEK[HEADER.FIELDS (REFERENCES)])"
+)
+# What the thread view threads: the newest this many messages of the folder (or search
+# results), fetched at once. Threading needs every message of the range before it can draw
+# the first line, so the range is bounded: 500 are one round trip of about a second on Office
+# 365; the folder's older mail stays in the flat view.
+THREAD_WINDOW = 500
 
 # What each special use (RFC 6154) is called beside a folder's own name: a mark, never a
 # rename (a folder shown as "Deleted" sent people to `o365imap list Deleted`, which has none).
@@ -157,6 +172,7 @@ class Row:
 
     summary: MessageSummary
     has_attachment: bool
+    references: str | None = None  # the References header, fetched for the thread view only
     # Cleaned for the terminal once, here, not at every repaint of the line.
     sender: str = field(init=False)
     subject: str = field(init=False)
@@ -184,9 +200,31 @@ class Row:
         return "\\Flagged" in self.summary.flags
 
     @property
+    def answered(self) -> bool:
+        return "\\Answered" in self.summary.flags
+
+    @property
+    def forwarded(self) -> bool:
+        # A keyword (RFC 5788): servers keep its case as first stored, clients differ.
+        return any(f.lower() == "$forwarded" for f in self.summary.flags)
+
+    @property
     def when(self) -> datetime | None:
         env = self.summary.envelope
         return (env.date if env and env.date else None) or self.summary.internal_date
+
+    @property
+    def links(self) -> Links:
+        """What the thread view reads of this message."""
+        env = self.summary.envelope
+        when = self.when
+        return Links(
+            env.message_id if env else None,
+            env.in_reply_to if env else None,
+            self.references,
+            # A time without an offset is UTC, as _display.local_time reads it.
+            (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() if when else 0.0,
+        )
 
 
 def has_attachment(structure: BodyPart | None) -> bool:
@@ -221,7 +259,16 @@ def _row(response: object) -> Row:
         internal_date=items.get("INTERNALDATE"),  # type: ignore[arg-type]
         envelope=items.get("ENVELOPE"),  # type: ignore[arg-type]
     )
-    return Row(summary, has_attachment(structure if isinstance(structure, BodyPart) else None))
+    references = next(
+        (v for k, v in items.items() if k.startswith("BODY[HEADER.FIELDS") and v is not None),
+        None,
+    )
+    return Row(
+        summary,
+        has_attachment(structure if isinstance(structure, BodyPart) else None),
+        # The header as sent ("References: <a@x>\r\n <b@x>"): only its <ids> are read.
+        references.decode("latin-1") if isinstance(references, bytes) else None,
+    )
 
 
 # ---------------------------------------------------------------- search
@@ -457,6 +504,22 @@ class MailSession:
             rows = [_row(r) for r in client.iter_fetch(SequenceSet.range(low, high), PAGE_ITEMS)]
             rows.sort(key=lambda r: r.summary.seq, reverse=True)
             return rows, total
+
+    def thread_rows(self, uids: Sequence[int] | None, limit: int) -> list[Row]:
+        """The rows to thread, with their References: the newest ``limit`` messages of the
+        selected folder, or the first ``limit`` of ``uids`` (search results); one FETCH."""
+        with self.use() as client:
+            if uids is None:
+                total = client.exists or 0
+                if total < 1:
+                    return []
+                wanted = SequenceSet.range(max(1, total - limit + 1), total)
+            elif not uids:
+                return []
+            else:
+                wanted = SequenceSet(list(uids)[:limit])
+            fetched = client.iter_fetch(wanted, THREAD_ITEMS, uid=uids is not None)
+            return [row for row in map(_row, fetched) if row.uid is not None]
 
     def rows_by_uid(self, uids: Sequence[int]) -> list[Row]:
         """The rows of these UIDs (a page of search results), in the order given."""

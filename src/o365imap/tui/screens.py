@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -35,7 +36,7 @@ from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
 from o365imap import Progress as SaveProgress  # MessageScreen.Progress is the bar's message
-from o365imap._display import human_size
+from o365imap._display import human_size, local_time
 from o365imap._terminal_text import for_terminal
 from o365imap.mime import make_directory
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
@@ -59,6 +60,7 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Everywhere", "q / Ctrl+Q", "back, or quit from the main screen"),
     ("Everywhere", "Tab / Shift+Tab", "next / previous pane"),
     ("Folders", "↑ ↓, Enter", "choose a folder, open it"),
+    ("Folders", "B", "hide / show the folder pane (hidden at first under 100 columns)"),
     ("Messages", "↑ ↓ j k, PgUp PgDn, Home End", "move"),
     ("Messages", "Enter, double click", "open the message"),
     ("Messages", "Space", "mark / unmark (the keys below act on all marked)"),
@@ -66,20 +68,28 @@ KEYS: tuple[tuple[str, str, str], ...] = (
     ("Messages", "d / D", "delete (to the trash folder) / delete permanently (asks first)"),
     ("Messages", "a / m", "archive / move to a folder (type to filter the list)"),
     ("Messages", "u", "undo the last move or delete"),
-    ("Messages", "/", "search this folder (from, subject, text, dates, unread)"),
-    ("Messages", "Escape", "leave the search results"),
-    ("Messages", "c", "write a new message (in $VISUAL or $EDITOR, else vi)"),
-    ("Messages", "R / A / F", "reply / reply to all / forward the message"),
+    ("Messages", "/ , Escape", "search this folder (from, subject, text, dates, unread) / leave"),
+    ("Messages", "T / z", "thread view on / off (the newest 500) / fold or unfold a thread"),
+    (
+        "Messages",
+        "c / R / A / F",
+        "write ($VISUAL, $EDITOR or vi) / reply / reply to all / forward",
+    ),
     ("Main", "g", "reload folders and the list (also: reconnect)"),
     ("Main", "L", "sign in again (when the saved sign-in no longer works)"),
-    ("Message", "s", "save the chosen attachment"),
-    ("Message", "a", "save all attachments"),
+    ("Message", "J / K, n / p", "next / previous message, in the list's order"),
+    ("Message", "s / a", "save the chosen attachment / save all attachments"),
     ("Message", "r / U / f", "mark read / unread / toggle flagged"),
     ("Message", "d / D / m", "delete / delete permanently / move, back to the list"),
     ("Message", "g", "read the message again (after an error)"),
     ("Message", "c / R / A / F", "write a new message / reply / reply to all / forward"),
     ("Message", "Escape / q", "back to the list"),
+    ("Marks", "● ★ @ ✓", "unread, flagged, has attachments, marked with Space"),
+    ("Marks", "r f b, ├─>", "replied, forwarded, both; a reply under what it answers"),
 )
+
+
+_STEP = Binding.Group("Next/previous", compact=True)
 
 
 @dataclass(eq=False)
@@ -112,23 +122,22 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 90%;
+    HelpScreen > VerticalScroll { width: 116; max-width: 100%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 1 2; }
     """
 
     def compose(self) -> ComposeResult:
+        # Three columns, the section named on its first row: a row per section title made
+        # the table longer than a 36-line terminal.
         grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold underline", no_wrap=True)
         # As wide as the longest keys: a narrower column ran them into their descriptions.
-        grid.add_column(
-            style="bold cyan", no_wrap=True, min_width=max(len(k) for _, k, _ in KEYS) + 2
-        )
+        grid.add_column(style="bold cyan", no_wrap=True, min_width=max(len(k) for _, k, _ in KEYS))
         grid.add_column(ratio=1)
         section = ""
         for where, keys, what in KEYS:
-            if where != section:
-                grid.add_row(Text(where, style="bold underline"), "")
-                section = where
-            grid.add_row("  " + keys, what)
+            grid.add_row(where if where != section else "", keys, what)
+            section = where or section
         with VerticalScroll(id="help"):
             yield Static(Text("Keys (the mouse works too: click, double click, wheel)\n"))
             yield Static(grid, id="help-keys")
@@ -172,9 +181,12 @@ class SearchScreen(ModalScreen[SearchQuery | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     SearchScreen { align: center middle; }
-    SearchScreen > Vertical { width: 70; max-width: 100%; height: auto; border: thick $accent;
-        background: $surface; padding: 1 2; }
+    SearchScreen > Vertical { width: 70; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 0 2; }
     SearchScreen Input { margin-bottom: 0; }
+    SearchScreen .dates { height: auto; }
+    /* Side by side, each half: as wide as the form, Before was drawn past its right edge. */
+    SearchScreen .dates Input { width: 1fr; }
     SearchScreen #search-error { color: $error; height: auto; }
     """
 
@@ -385,6 +397,15 @@ class SignInScreen(Screen[bool]):
 # ---------------------------------------------------------------- a message
 
 
+def _part_size(info: PartInfo) -> str:
+    """Exact where known; else the estimate from the encoded size, marked "~"."""
+    if info.decoded_size is not None:
+        return human_size(info.decoded_size)
+    if info.estimated_size is not None:
+        return "~" + human_size(info.estimated_size)
+    return "size unknown"
+
+
 def _addresses(entries: tuple[object, ...]) -> str:
     text = ", ".join(e.name if isinstance(e, Group) else str(e) for e in entries)
     return for_terminal(text, one_line=True)
@@ -405,6 +426,10 @@ class MessageScreen(Screen[None]):
         Binding("m", "act('move')", "Move"),
         # What the error messages offer ("press g to retry"): here, read the message again.
         Binding("g", "reload", "Reload"),
+        # aerc's pager keys, and mutt's index keys for the same (n, p are free here); one
+        # footer entry for the two ("JK Next/previous"): the footer is full at 120 columns.
+        Binding("J,n", "step(1)", "Next", group=_STEP),
+        Binding("K,p", "step(-1)", "Previous", group=_STEP),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
@@ -432,7 +457,13 @@ class MessageScreen(Screen[None]):
         saved: list[SavedPart]
         directory: Path
 
-    def __init__(self, session: MailSession, row: Row, download_dir: Path) -> None:
+    def __init__(
+        self,
+        session: MailSession,
+        row: Row,
+        download_dir: Path,
+        step: Callable[[int | None, int], Row | str] | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.row = row
@@ -441,6 +472,9 @@ class MessageScreen(Screen[None]):
         self.view: MessageView | None = None
         self.download_dir = download_dir
         self.saving = False
+        # The list's message ``delta`` lines from this one's UID (its cursor moved there), or
+        # why there is none: how J and K go on through the list as it is shown.
+        self.step = step
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -466,7 +500,9 @@ class MessageScreen(Screen[None]):
             ("From", _addresses(env.from_) if env else ""),
             ("To", _addresses(env.to) if env else ""),
             ("Cc", _addresses(env.cc) if env else ""),
-            ("Date", self.row.when.strftime("%a %Y-%m-%d %H:%M %z") if self.row.when else ""),
+            # The reader's time, in the list's words: the same message, the same time.
+            ("Date", local_time(self.row.when, "%a %Y-%m-%d %H:%M")),
+            ("Size", human_size(summary.size)),
             ("Subject", for_terminal(env.subject or "", one_line=True) if env else ""),
         ]
         for name, value in fields:
@@ -478,6 +514,10 @@ class MessageScreen(Screen[None]):
             marks.append("unread")
         if "\\Flagged" in self.flags:
             marks.append("flagged")
+        if "\\Answered" in self.flags:
+            marks.append("replied")
+        if any(f.lower() == "$forwarded" for f in self.flags):
+            marks.append("forwarded")
         if marks:
             text.append("[" + ", ".join(marks) + "]", style="italic yellow")
         text.rstrip()
@@ -536,7 +576,7 @@ class MessageScreen(Screen[None]):
             name = for_terminal(info.safe_name, one_line=True)
             kind = for_terminal(info.content_type, one_line=True)
             # Text, not str: a str prompt is read as markup, and a file name may hold "[/b]"
-            label = Text(f"{name}  ({kind}, {human_size(info.estimated_size)})")
+            label = Text(f"{name}  ({kind}, {_part_size(info)})")
             parts.add_option(Option(label, id=info.part))
         parts.display = bool(view.parts)
         if view.parts:
@@ -581,17 +621,50 @@ class MessageScreen(Screen[None]):
 
     def action_act(self, action: str) -> None:
         uid = self.row.uid
-        if uid is not None:
+        if uid is None:
+            self._status("This message has no UID to act on")
+        else:
             self.dismiss(None)
             self.app.post_message(ActOn(action, uid))
 
     def action_reload(self) -> None:
-        if not self.saving:
+        if self.saving:
+            self._status("Saving attachments; press g again when it is done")
+        else:
             self._status("Reading the message again…")
             self.load()
 
+    def action_step(self, delta: int) -> None:
+        """The next (1) or previous (-1) message of the list, here."""
+        if self.saving:
+            self._status("Saving attachments; wait for it before moving on")
+            return
+        if self.step is None:
+            self._status("This view was opened without a list to go through")
+            return
+        found = self.step(self.row.uid, delta)
+        if isinstance(found, str):
+            self._status(found)
+            return
+        self.row, self.uid, self.flags, self.view = found, found.uid or 0, found.summary.flags, None
+        self.query_one("#msg-headers", Static).update(self._headers())
+        self.query_one("#msg-body", Static).update("Loading…")
+        self.query_one("#msg-parts", OptionList).display = False
+        self.query_one("#msg-progress").display = False
+        self.query_one("#msg-scroll", VerticalScroll).scroll_home(animate=False)
+        self._status("")
+        self.load()
+
     def action_save(self, everything: bool) -> None:
-        if self.view is None or not self.view.parts or self.saving:
+        if self.saving:
+            self._status("Saving attachments already; wait for it to finish")
+            return
+        if self.view is None:
+            self._status("The message is still loading; try again in a moment")
+            return
+        if not self.view.parts:
+            self._status("This message has no attachments.")
+            self.notify("This message has no attachments.")
             return
         parts_list = self.query_one("#msg-parts", OptionList)
         if everything:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -23,12 +23,26 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from o365imap._display import human_size
+from o365imap._display import human_size, local_time
 from o365imap.tui.model import Row
+from o365imap.tui.threads import Node, lines, thread
 
-__all__ = ["PAGE_SIZE", "MessageList"]
+__all__ = ["PAGE_SIZE", "MessageList", "Threads"]
 
 PAGE_SIZE = 50
+
+
+@dataclass(eq=False)
+class Threads:
+    """The thread view's state: the rows threaded (all loaded), their threads, and the roots
+    folded (by UID, so a fold survives a message going away)."""
+
+    rows: list[Row]
+    roots: list[Node] = field(default_factory=list)
+    folded: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.roots = thread([row.links for row in self.rows])
 
 
 class MessageList(ScrollView, can_focus=True):
@@ -43,6 +57,8 @@ class MessageList(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("enter", "open", "Open"),
+        # aerc's za, in one key: fold or unfold the thread under the cursor (thread view).
+        Binding("z", "fold", "Fold", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "messagelist--cursor",
@@ -66,6 +82,12 @@ class MessageList(ScrollView, can_focus=True):
         pages: tuple[int, ...]
 
     @dataclass(eq=False)
+    class Said(Message):
+        """A key did nothing: why, for the status line."""
+
+        text: str
+
+    @dataclass(eq=False)
     class Opened(Message):
         """Enter or a double click on a loaded row."""
 
@@ -83,6 +105,8 @@ class MessageList(ScrollView, can_focus=True):
         self.loaded_pages: set[int] = set()
         self.empty_text = ""
         self.marked: set[int] = set()  # UIDs, so a mark survives the rows moving up or down
+        self.threads: Threads | None = None  # the thread view, when on
+        self.branches: dict[int, str] = {}  # UID -> what goes before its subject in the thread view
 
     # ---------------------------------------------------------------- data
 
@@ -91,6 +115,8 @@ class MessageList(ScrollView, can_focus=True):
         self.generation += 1
         self.total = total
         self.uids = uids
+        self.threads = None
+        self.branches.clear()
         self.rows.clear()
         if uids is not None or not keep_cursor:
             self.marked.clear()  # another folder or search: the marks were for what was shown
@@ -113,6 +139,60 @@ class MessageList(ScrollView, can_focus=True):
         self.loaded_pages.add(page)
         self.refresh()
 
+    def show_threads(
+        self, rows: list[Row], *, anchor: int | None = None, folded: set[int] | None = None
+    ) -> None:
+        """Show ``rows`` (all loaded at once) as threads, the roots of ``folded`` (UIDs)
+        folded; the cursor on the message ``anchor`` (a UID), else at the top."""
+        self.threads = Threads(rows, folded=set(folded or ()))
+        if anchor is None or all(row.uid != anchor for row in rows):
+            anchor = None  # not among them (older than the range threaded)
+            self.cursor = 0
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self._lay_out(anchor)
+
+    def _lay_out(self, uid: int | None) -> None:
+        """The thread view's lines again (after a fold, or messages gone); the cursor on ``uid``
+        or else where it was."""
+        threads = self.threads
+        assert threads is not None
+        rows = threads.rows
+        folded = {i for i, row in enumerate(rows) if row.uid in threads.folded}
+        shown = lines(threads.roots, folded)
+        self.generation += 1  # pages asked for the flat list must not land here
+        self.total = len(shown)
+        self.uids = [rows[line.index].uid or 0 for line in shown]
+        self.rows = {i: rows[line.index] for i, line in enumerate(shown)}
+        self.branches = {
+            rows[line.index].uid or 0: line.tree + (f"[+{line.hidden}]" if line.hidden else "")
+            for line in shown
+        }
+        pages = set(range((self.total + PAGE_SIZE - 1) // PAGE_SIZE))
+        self.loaded_pages, self.requested = set(pages), set(pages)
+        index = self.uids.index(uid) if uid is not None and uid in self.uids else self.cursor
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total)
+        if self.total:
+            self.move_to(index)
+        else:
+            self.refresh()
+
+    def action_fold(self) -> None:
+        threads, row = self.threads, self.current
+        if threads is None:
+            self.post_message(self.Said("z folds a thread in the thread view: T turns it on"))
+            return
+        if row is None or row.uid is None:
+            self.post_message(self.Said("No message here to fold"))
+            return
+        index = next(i for i, r in enumerate(threads.rows) if r.uid == row.uid)
+        root = next(node for node in threads.roots if _holds(node, index))
+        root_uid = threads.rows[root.index].uid
+        if not root.children or root_uid is None:
+            self.post_message(self.Said("This message has no replies to fold"))
+            return
+        threads.folded ^= {root_uid}
+        self._lay_out(root_uid)
+
     def forget(self, generation: int, page: int) -> None:
         """A page was not fetched after all (scrolled away, or failed): ask again when seen."""
         if generation == self.generation:
@@ -121,14 +201,26 @@ class MessageList(ScrollView, can_focus=True):
     def update_row(self, uid: int, row_flags: tuple[str, ...]) -> None:
         for index, row in self.rows.items():
             if row.uid == uid:
-                summary = row.summary._replace(flags=row_flags)
-                self.rows[index] = Row(summary, row.has_attachment)
+                self.rows[index] = replace(row, summary=row.summary._replace(flags=row_flags))
                 self.refresh()
+        if self.threads is not None:
+            self.threads.rows = [
+                replace(r, summary=r.summary._replace(flags=row_flags)) if r.uid == uid else r
+                for r in self.threads.rows
+            ]
 
     def remove_uids(self, uids: Iterable[int]) -> None:
         """Take these messages out of the list in place (moved or deleted here)."""
         gone = set(uids)
         self.marked -= gone
+        if self.threads is not None:  # threaded again without them: a reply may move up
+            keep = self.cursor
+            self.threads = Threads(
+                [r for r in self.threads.rows if r.uid not in gone], folded=self.threads.folded
+            )
+            self._lay_out(None)
+            self.move_to(min(keep, self.total - 1))
+            return
         if self.uids is not None:
             self.remove_at(i for i, uid in enumerate(self.uids) if uid in gone)
         else:
@@ -183,6 +275,7 @@ class MessageList(ScrollView, can_focus=True):
     def action_toggle_mark(self) -> None:
         row = self.current
         if row is None or row.uid is None:
+            self.post_message(self.Said(self.why_no_row()))
             return
         self.marked ^= {row.uid}
         self.move_to(self.cursor + 1)  # as in mutt and Midnight Commander: on to the next
@@ -236,10 +329,24 @@ class MessageList(ScrollView, can_focus=True):
         self.refresh()
         self._want()
 
+    def why_no_row(self) -> str:
+        """Why there is no message under the cursor to act on."""
+        if self.total == 0:
+            return self.empty_text.strip().strip("()").capitalize() or "No message here"
+        return "This message is still loading; try again in a moment"
+
     def action_cursor(self, delta: int) -> None:
-        self.move_to(self.cursor + delta)
+        target = self.cursor + delta
+        if self.total and not 0 <= target < self.total:
+            first = target < 0
+            self.post_message(self.Said(f"This is the {'first' if first else 'last'} message"))
+        self.move_to(target)
 
     def action_page(self, direction: int) -> None:
+        if self.total and self.cursor == (0 if direction < 0 else self.total - 1):
+            self.post_message(
+                self.Said(f"This is the {'first' if direction < 0 else 'last'} message")
+            )
         self.move_to(self.cursor + direction * max(1, self.size.height - 1))
 
     def action_jump(self, where: int) -> None:
@@ -247,7 +354,9 @@ class MessageList(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         row = self.current
-        if row is not None:
+        if row is None:
+            self.post_message(self.Said(self.why_no_row()))
+        else:
             self.post_message(self.Opened(self, row))
 
     def on_click(self, event: events.Click) -> None:
@@ -282,24 +391,49 @@ class MessageList(ScrollView, can_focus=True):
         if index == self.cursor:
             style += cursor
         # In the reader's own time zone: senders' offsets differ, the order should not seem to.
-        # A narrow terminal (80 columns, the folder tree beside) drops the year for the subject.
-        date_format, date_width = ("%m-%d %H:%M", 11) if width < 72 else ("%Y-%m-%d %H:%M", 16)
-        when = row.when.astimezone().strftime(date_format) if row.when else ""
+        # A narrow list (an 80-column terminal) drops the year for the subject.
+        date_format, date_width = ("%m-%d %H:%M", 11) if width < 80 else ("%Y-%m-%d %H:%M", 16)
+        when = local_time(row.when, date_format)
         marks = ("✓" if row.uid in self.marked else " ") + ("●" if row.unread else " ")
         marks += "★" if row.flagged else " "
+        marks += _answer_mark(row)
         marks += "@" if row.has_attachment else " "
         size = human_size(row.summary.size, compact=True).rjust(8)
         # Narrow: the sender gives the marks' column back to the subject.
         who_width = max(8, min(24, width // 5 - (1 if width < 72 else 0)))
-        subject_width = max(1, width - (5 + date_width + 1 + who_width + 1 + 9))
+        subject_width = max(1, width - (6 + date_width + 1 + who_width + 1 + 9))
+        # The thread's tree before the subject, as neomutt draws it; a deep one is cut on the
+        # left, so the subject keeps at least half of its column.
+        tree = self.branches.get(row.uid or 0, "")
+        if tree:
+            tree = tree[-max(3, subject_width // 2) :] + " "
         segments = [
             Segment(marks + " ", style + Style(color="yellow") if row.flagged else style),
             Segment(set_cell_size(when, date_width) + " ", style),
             Segment(set_cell_size(row.sender, who_width) + " ", style),
-            Segment(set_cell_size(row.subject, subject_width), style),
+            Segment(tree, style + Style(color="cyan")),
+            Segment(set_cell_size(row.subject, max(0, subject_width - cell_len(tree))), style),
             Segment(" " + size, style),
         ]
         strip = Strip(segments)
         if cell_len(marks) + 1 + date_width + 1 + who_width + 1 + subject_width + 9 != width:
             strip = strip.adjust_cell_length(width, style)
         return strip
+
+
+def _answer_mark(row: Row) -> str:
+    """One column for what was done with the message: r replied (mutt's mark), f forwarded,
+    b both."""
+    if row.answered:
+        return "b" if row.forwarded else "r"
+    return "f" if row.forwarded else " "
+
+
+def _holds(root: Node, index: int) -> bool:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.index == index:
+            return True
+        stack.extend(node.children)
+    return False

@@ -40,7 +40,7 @@ from o365imap import (
     TransportError,
     UsageError,
 )
-from o365imap._display import folder_rank
+from o365imap._display import folder_rank, human_size
 from o365imap._terminal_text import for_terminal
 from o365imap.messages import MessageView, ProgressHook, SavedPart, open_message
 from o365imap.messages import save_parts as _save_parts
@@ -743,7 +743,7 @@ def _flags_of(client: ImapClient, uids: Sequence[int]) -> dict[int, tuple[str, .
 
 def _too_large(size: int, limit: int) -> UsageError:
     return UsageError(
-        f"the message is {size / 1e6:.1f} MB, more than the {limit / 1e6:.0f} MB "
+        f"the message is {human_size(size)}, more than the {human_size(limit)} "
         "the mail browser answers or forwards: save it and attach it instead"
     )
 

@@ -889,3 +889,53 @@ def test_at_80_by_24_the_folder_pane_hides_and_the_search_form_fits(
             assert not before.overlaps(since)
 
     run(scenario)
+
+
+def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    """J pressed before the message has come: its text, arriving late, must not be shown
+    under the next one's UID (d, m, s and the flags act on that UID)."""
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+    session = app.session
+    real = session.open_message
+    late = threading.Event()
+    asked: list[int] = []
+
+    def open_message(uid: int) -> object:
+        view = real(uid)
+        asked.append(uid)
+        if len(asked) == 1:
+            late.wait(30)  # the first message's text comes after the second's
+        return view
+
+    session.open_message = open_message  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            await until(pilot, rows_loaded(app, 0, 1), "the rows")
+            second = app.messages.rows[1]
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: len(asked) == 1, "the first message asked for")
+            await pilot.press("J")
+            assert screen.uid == second.uid
+            await until(pilot, lambda: screen.view is not None, "the second message")
+            late.set()
+
+            def answered() -> bool:
+                return not any(w.node is screen and not w.is_finished for w in app.workers)
+
+            await until(pilot, answered, "the first message's answer")
+            await pilot.pause()
+            assert screen.view is not None
+            assert screen.view.summary.uid == screen.uid == second.uid
+            assert second.subject in _text(screen, "#msg-headers")
+
+    try:
+        run(scenario)
+    finally:
+        late.set()

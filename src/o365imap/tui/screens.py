@@ -442,6 +442,7 @@ class MessageScreen(Screen[None]):
 
     @dataclass(eq=False)
     class Loaded(Message):
+        uid: int  # the message asked for: J or K may have moved on meanwhile
         view: MessageView
 
     @dataclass(eq=False)
@@ -527,12 +528,13 @@ class MessageScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="net")
     def load(self) -> None:
+        uid = self.uid
         try:
-            view = self.session.open_message(self.uid)
+            view = self.session.open_message(uid)
         except Exception as exc:
             self.post_message(Failed(exc, "open the message"))
         else:
-            self.post_message(self.Loaded(view))
+            self.post_message(self.Loaded(uid, view))
 
     @work(thread=True, exit_on_error=False, group="net")
     def save(self, directory: Path, parts: list[PartInfo]) -> None:
@@ -563,6 +565,8 @@ class MessageScreen(Screen[None]):
     # ---------------------------------------------------------------- results
 
     def on_message_screen_loaded(self, message: Loaded) -> None:
+        if message.uid != self.uid:
+            return  # a message left with J or K before it came: d, s, m act on this one
         view = self.view = message.view
         self.flags = view.summary.flags
         self.query_one("#msg-headers", Static).update(self._headers())

@@ -939,3 +939,21 @@ def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
         run(scenario)
     finally:
         late.set()
+
+
+def test_a_start_folder_that_is_not_there_shows_the_folders_even_at_80_columns(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    """The pane starts hidden under 100 columns; with no folder opened, it was a blank list
+    and the number of folders, with no word of B."""
+    app = MailApp(session_for(dovecot), start_folder="NoSuchFolder", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: bool(app.entries), "the folders")
+            await pilot.pause()
+            tree = app.query_one("#folders", Tree)
+            assert tree.display and app.focused is tree
+            assert "No folder named NoSuchFolder" in _text(app.screen, "#status")
+
+    run(scenario)

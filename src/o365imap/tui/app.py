@@ -340,6 +340,11 @@ class MailApp(App[None]):
                 tree.move_cursor(self.nodes[start])
                 self.status(f"Opening {start}…")
                 self.open_folder(start)
+            elif self.start_folder:
+                # Nothing opens: the tree is the way on, even where it starts hidden.
+                tree.display = True
+                tree.focus()
+                self.status(f"No folder named {self.start_folder}: choose one", error=True)
         else:
             self.open_folder(self.folder.name)
 

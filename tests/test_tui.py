@@ -957,3 +957,42 @@ def test_a_start_folder_that_is_not_there_shows_the_folders_even_at_80_columns(
             assert "No folder named NoSuchFolder" in _text(app.screen, "#status")
 
     run(scenario)
+
+
+def test_a_message_deleted_from_threaded_search_results_stays_gone_in_the_flat_list(
+    dovecot: DovecotServer,
+) -> None:
+    """T off after a delete in threaded search results: the flat list was rebuilt from the
+    results as first found, the deleted UID among them (a row too many, one never loaded,
+    the rows after it one place off)."""
+    with _bob(dovecot) as client:
+        append_threads = _screenshots_script()["append_threads"]
+        append_threads(client, "TuiThreadsDel")  # type: ignore[operator]
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiThreadsDel", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "TuiThreadsDel"), "the folder")
+            widget = app.messages
+            await pilot.press("slash")
+            await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search form")
+            app.screen.query_one("#search-subject", Input).value = "Launch plan"
+            app.screen.query_one("#search-subject", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: app.search_query is not None, "the results")
+            await until(pilot, rows_loaded(app, 0), "the first result")
+            found = widget.total
+            await pilot.press("T")
+            await until(pilot, lambda: widget.threads is not None, "the results threaded")
+            gone = widget.current.uid if widget.current is not None else None
+            await pilot.press("d")
+            await until(pilot, lambda: widget.total == found - 1, "the message deleted")
+            assert f"{found - 1} found" in str(app.query_one("#list-title", Static).render())
+            await pilot.press("T")
+            assert widget.threads is None
+            assert widget.total == found - 1
+            await until(pilot, rows_loaded(app, *range(found - 1)), "the flat results")
+            assert gone not in [widget.rows[i].uid for i in range(widget.total)]
+            assert [widget.rows[i].uid for i in range(widget.total)] == widget.uids
+
+    run(scenario)

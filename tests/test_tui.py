@@ -996,3 +996,45 @@ def test_a_message_deleted_from_threaded_search_results_stays_gone_in_the_flat_l
             assert [widget.rows[i].uid for i in range(widget.total)] == widget.uids
 
     run(scenario)
+
+
+def test_an_attachments_name_in_the_save_dialog_is_text_not_markup(
+    dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    """The sender names the file: "[bold]" in it must show as written, and "[@click=...]"
+    must not make the dialog's line run an action of the app when clicked."""
+    name = "[@click=app.quit]Invoice [bold]2025.pdf"
+    raw = (
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: Invoice\r\n"
+        "Message-ID: <invoice@example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n"
+        f'--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+    )
+    with _bob(dovecot) as client:
+        client.create_folder("TuiMarkupName", exist_ok=True)
+        client.append("TuiMarkupName", raw.encode())
+    app = MailApp(session_for(dovecot, BOB), start_folder="TuiMarkupName", watch=False)
+    app.download_dir = tmp_path
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "TuiMarkupName"), "the folder")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: screen.view is not None, "the message's text")
+            assert screen.view is not None
+            saved_as = screen.view.parts[0].safe_name
+            assert "[bold]" in saved_as
+            await pilot.press("s")
+            await until(pilot, lambda: isinstance(app.screen, SaveDialog), "the save dialog")
+            label = app.screen.query("Label").first()
+            assert f"Save {saved_as} into the folder:" == str(label.render())
+            await pilot.click(label)
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, SaveDialog)
+
+    run(scenario)

@@ -251,7 +251,9 @@ class SaveDialog(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Save {self.what} into the folder:")
+            # Text, not markup: the sender names the file ("[@click=...]" would be an action)
+            what = for_terminal(self.what, one_line=True)
+            yield Label(Text(f"Save {what} into the folder:"))
             yield Input(str(self.directory), id="save-dir")
             yield Label("Enter: save   Escape: cancel")
 

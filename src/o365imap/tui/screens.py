@@ -165,7 +165,9 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Could not {self.doing}", id="error-title")
+            # Text, not markup: what was being done may name a folder ("a[/]b" ended the app)
+            doing = for_terminal(f"Could not {self.doing}", one_line=True)
+            yield Label(Text(doing), id="error-title")
             yield Static(Text(self.sentence), id="error-text")
             yield Static(Text(self.hint), id="error-hint")
             yield Button("OK", id="error-ok", variant="error")

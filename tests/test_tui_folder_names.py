@@ -108,3 +108,23 @@ def test_office365_special_folders_show_their_names_and_their_use(
             assert labels["INBOX"].startswith("▪ INBOX")
 
     asyncio.run(scenario())
+
+
+def test_a_folder_name_in_an_error_title_is_text_not_markup() -> None:
+    """ "Could not open the folder a[/]b": the server names the folder (on Office 365 "a["
+    with a child "]b"); read as markup, "[/]" ended the app with a MarkupError, "[bold]"
+    changed the words and "[@click=...]" made the line an action."""
+    from textual.app import App
+
+    from o365imap.tui.screens import ErrorScreen
+
+    async def scenario(doing: str) -> str:
+        app: App[None] = App()
+        async with app.run_test(size=(120, 36)) as pilot:
+            app.push_screen(ErrorScreen(RuntimeError("the server said no"), doing))
+            await pilot.pause()
+            return str(app.screen.query_one("#error-title").render())
+
+    for name in ("a[/]b", "[bold]Q", "[@click=app.quit]X", "red\x1b[31malert"):
+        shown = asyncio.run(scenario(f"open the folder {name}"))
+        assert shown == f"Could not open the folder {name.replace(chr(27), chr(0xFFFD))}"

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import FrameType
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from o365imap.tui import threads
 from o365imap.tui.threads import Line, Links, Node, lines, message_ids, thread
 
 
@@ -114,6 +118,49 @@ def test_a_chain_of_thousands_needs_no_recursion() -> None:
     drawn = lines(thread(messages))
     assert [line.index for line in drawn] == list(range(count))
     assert drawn[-1].depth == count - 1
+
+
+def _hostile_chains() -> list[Links]:
+    """References made to hurt: a chain 2,000 ids deep over 40 messages, then messages that
+    name its deepest id and its first, over and over (each asks again whether linking the
+    first under the deepest makes a loop: a walk up the whole chain)."""
+    messages, last = [], None
+    for k in range(40):
+        chain = ([last] if last else []) + [f"<x{k}.{i}@x>" for i in range(50)]
+        last = chain[-1]
+        messages.append(Links(f"<m{k}@x>", None, " ".join(chain), when=k))
+    hostile = " ".join([last or "", "<x0.0@x>"] * 20)
+    messages += [Links(f"<n{k}@x>", None, hostile, when=k) for k in range(20)]
+    return messages
+
+
+def test_hostile_references_take_a_bounded_number_of_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counted, not timed: the lines run in the loop check. Unbounded, this input took
+    about 800,000 steps up the tree (a 500-message folder of it, minutes on the app's
+    thread)."""
+    monkeypatch.setattr(threads, "WALK_BUDGET", 20_000, raising=False)
+    above = threads._Box.above.__code__
+    steps = 0
+
+    def count(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal steps
+        if event == "line":
+            steps += 1
+        return count
+
+    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+        return count if frame.f_code is above else None
+
+    messages = _hostile_chains()
+    sys.settrace(calls)
+    try:
+        roots = thread(messages)
+    finally:
+        sys.settrace(None)
+    assert sorted(_all(roots)) == list(range(len(messages)))
+    assert steps < 200_000
 
 
 _ids = st.sampled_from(["<a@x>", "<b@x>", "<c@x>", "<d@x>", "<e@x>", "", None, "junk"])

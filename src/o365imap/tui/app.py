@@ -340,6 +340,11 @@ class MailApp(App[None]):
                 tree.move_cursor(self.nodes[start])
                 self.status(f"Opening {start}…")
                 self.open_folder(start)
+            elif self.start_folder:
+                # Nothing opens: the tree is the way on, even where it starts hidden.
+                tree.display = True
+                tree.focus()
+                self.status(f"No folder named {self.start_folder}: choose one", error=True)
         else:
             self.open_folder(self.folder.name)
 
@@ -575,6 +580,9 @@ class MailApp(App[None]):
         here = self.folder.name if self.folder is not None else None
         if result.folder == here:
             widget.remove_uids(result.uids)  # in place: no reload of the folder
+            if self.search_uids is not None:  # T and the title read the results from here
+                moved = set(result.uids)
+                self.search_uids = [u for u in self.search_uids if u not in moved]
             self._title()
         if message.exists is not None and message.exists != widget.total and widget.uids is None:
             self._moved(message.exists)  # messages came here (undo), or mail meanwhile

@@ -165,7 +165,9 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Could not {self.doing}", id="error-title")
+            # Text, not markup: what was being done may name a folder ("a[/]b" ended the app)
+            doing = for_terminal(f"Could not {self.doing}", one_line=True)
+            yield Label(Text(doing), id="error-title")
             yield Static(Text(self.sentence), id="error-text")
             yield Static(Text(self.hint), id="error-hint")
             yield Button("OK", id="error-ok", variant="error")
@@ -251,7 +253,9 @@ class SaveDialog(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Save {self.what} into the folder:")
+            # Text, not markup: the sender names the file ("[@click=...]" would be an action)
+            what = for_terminal(self.what, one_line=True)
+            yield Label(Text(f"Save {what} into the folder:"))
             yield Input(str(self.directory), id="save-dir")
             yield Label("Enter: save   Escape: cancel")
 
@@ -442,6 +446,7 @@ class MessageScreen(Screen[None]):
 
     @dataclass(eq=False)
     class Loaded(Message):
+        uid: int  # the message asked for: J or K may have moved on meanwhile
         view: MessageView
 
     @dataclass(eq=False)
@@ -527,12 +532,13 @@ class MessageScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="net")
     def load(self) -> None:
+        uid = self.uid
         try:
-            view = self.session.open_message(self.uid)
+            view = self.session.open_message(uid)
         except Exception as exc:
             self.post_message(Failed(exc, "open the message"))
         else:
-            self.post_message(self.Loaded(view))
+            self.post_message(self.Loaded(uid, view))
 
     @work(thread=True, exit_on_error=False, group="net")
     def save(self, directory: Path, parts: list[PartInfo]) -> None:
@@ -563,6 +569,8 @@ class MessageScreen(Screen[None]):
     # ---------------------------------------------------------------- results
 
     def on_message_screen_loaded(self, message: Loaded) -> None:
+        if message.uid != self.uid:
+            return  # a message left with J or K before it came: d, s, m act on this one
         view = self.view = message.view
         self.flags = view.summary.flags
         self.query_one("#msg-headers", Static).update(self._headers())

@@ -26,9 +26,15 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Line", "Links", "Node", "lines", "message_ids", "thread"]
+__all__ = ["WALK_BUDGET", "Line", "Links", "Node", "lines", "message_ids", "thread"]
 
 _ID = re.compile(r"<([^<>\s]+)>")
+# Steps up the tree one threading may take to rule out loops. A real folder needs a small part
+# of it (500 messages, each checked against a few dozen ancestors); References made to hurt
+# (thousands of ids naming each other, over hundreds of messages) took minutes on the app's
+# thread. Once it is spent, a link that would need the check is dropped: the message starts
+# its own thread, never a loop.
+WALK_BUDGET = 1_000_000
 
 
 def message_ids(text: str | None) -> list[str]:
@@ -79,12 +85,16 @@ class _Box:
     parent: _Box | None = None
     children: list[_Box] = field(default_factory=list)
 
-    def above(self, other: _Box) -> bool:
-        """``self`` is ``other`` or one of its ancestors."""
+    def above(self, other: _Box, budget: list[int]) -> bool:
+        """``self`` is ``other`` or one of its ancestors, or ``budget`` (steps left, spent
+        here) ran out before that was ruled out."""
+        if not self.children:  # nothing under it (a reply read in the order written): no walk
+            return other is self
         node: _Box | None = other
         while node is not None:
-            if node is self:
+            if node is self or budget[0] <= 0:
                 return True
+            budget[0] -= 1
             node = node.parent
         return False
 
@@ -100,6 +110,7 @@ def thread(messages: Sequence[Links]) -> list[Node]:
     """The threads of ``messages``, newest activity first; every message once, no cycles."""
     boxes: dict[str, _Box] = {}
     own: list[_Box] = []
+    budget = [WALK_BUDGET]
     for index, links in enumerate(messages):
         ids = message_ids(links.message_id)
         key = ids[0] if ids else None
@@ -119,16 +130,26 @@ def thread(messages: Sequence[Links]) -> list[Node]:
             chain = message_ids(links.in_reply_to)[:1]
         previous: _Box | None = None
         for ref in chain:
-            ref_box = boxes.setdefault(ref, _Box())
+            ref_box = boxes.get(ref)
+            if ref_box is None:  # first seen here: nothing under it, so no loop to look for
+                ref_box = boxes[ref] = _Box()
+                if previous is not None:
+                    _link(previous, ref_box)
+                previous = ref_box
+                continue
             if ref_box is box:
                 break  # the message refers to itself: what follows cannot be its ancestry
             # Earlier links win (JWZ): an ancestor seen in another message's chain stays.
-            if previous is not None and ref_box.parent is None and not ref_box.above(previous):
+            if (
+                previous is not None
+                and ref_box.parent is None
+                and not ref_box.above(previous, budget)
+            ):
                 _link(previous, ref_box)
             previous = ref_box
         # The message's own parent is the last reference: that link wins over earlier ones,
         # unless it makes a loop.
-        if previous is not None and previous is not box and not box.above(previous):
+        if previous is not None and previous is not box and not box.above(previous, budget):
             _link(previous, box)
 
     roots = [b for b in {id(b): b for b in [*boxes.values(), *own]}.values() if b.parent is None]

@@ -200,7 +200,7 @@ class Composer:
         self.said = text
         self.status(text, error=error)
         if self.app.screen is not self.app.screen_stack[0]:  # the status bar is hidden
-            self.app.notify(text, severity="error" if error else "information")
+            self.app.notify(text, severity="error" if error else "information", markup=False)
 
 
 _FIX = [("e", "Edit again"), ("d", "Discard")]

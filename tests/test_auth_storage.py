@@ -14,7 +14,7 @@ from msal_extensions.persistence import BasePersistence, FilePersistence, Persis
 
 from o365imap import AuthError, UsageError
 from o365imap.auth import Profile, ProfileStore, TokenStore
-from o365imap.auth.cache import AtomicFilePersistence, FallbackPersistence
+from o365imap.auth.persistence import AtomicFilePersistence, FallbackPersistence
 
 _EVENT = {
     "client_id": "c",

@@ -19,7 +19,7 @@ from o365imap._terminal_text import for_terminal
 __all__ = ["cli"]
 
 # Each command and the module (in o365imap.cli) whose @cli.command() defines it.
-# tests/test_cli_presentation.py checks this table against the modules' own commands.
+# tests/test_architecture.py checks this table against the modules' own commands.
 COMMANDS = {
     "append": "append_cmd",
     "capabilities": "mailbox",

@@ -149,8 +149,8 @@ def test_the_saved_tokens_are_searched_as_msal_searches_them() -> None:
         {
             "client_id": CLIENT_ID,
             "scope": ["Mail.Read"],
-            "token_endpoint": "https://LOGIN.example/other.example/oauth2/v2.0/token",
-            "environment": "LOGIN.example",
+            "token_endpoint": "https://login.example/other.example/oauth2/v2.0/token",
+            "environment": "login.example",  # lower case, as msal's application files it
             "grant_type": "authorization_code",
             "response": other,
             "params": {},

@@ -40,7 +40,6 @@ import json
 import logging
 import threading
 import time
-import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -287,6 +286,8 @@ class Authenticator:
             url = flow["auth_uri"]
             show_url(url)
             if open_browser:
+                import webbrowser  # noqa: PLC0415 - a sign-in only (it loads subprocess)
+
                 opener = browser or webbrowser.open
                 try:
                     opener(url)

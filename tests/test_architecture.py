@@ -486,3 +486,12 @@ def test_each_command_is_found_where_the_group_looks_for_it() -> None:
         importlib.import_module(f"o365imap.cli.{module}")
     defined = {name: command.callback.__module__ for name, command in cli.commands.items()}
     assert defined == {name: f"o365imap.cli.{module}" for name, module in COMMANDS.items()}
+
+
+def test_a_mistyped_command_is_still_told_the_one_meant() -> None:
+    """Commands load when they run; a name that is none of them still gets click's guess
+    among all of them (in a process of its own: none loaded before)."""
+    probe = "from o365imap.cli import main\nmain(['lst'])\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "o365imap: no such command 'lst'. Did you mean 'list'?\n"

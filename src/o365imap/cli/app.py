@@ -56,9 +56,11 @@ class _LazyGroup(click.Group):
         return sorted({*self.commands, *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
-        if module is not None and cmd_name not in self.commands:
-            importlib.import_module(f"o365imap.cli.{module}")
+        if cmd_name not in self.commands:
+            module = COMMANDS.get(cmd_name)
+            # A name of none of them (a typo): all of them, for click's "Did you mean".
+            for name in [module] if module else sorted(set(COMMANDS.values())):
+                importlib.import_module(f"o365imap.cli.{name}")
         return super().get_command(ctx, cmd_name)
 
 

@@ -11,12 +11,12 @@ Four ways to get a token, one per situation:
 
 A still-valid cached access token is taken without msal's application object: making one asks
 the authority for its OpenID configuration first, and a command that has a good token must not
-need the identity platform at all. Where the tokens are in the plain file, it is taken without
-importing msal or requests either (saved.py reads msal's records; 70 ms of imports saved on
-every `o365imap token`, a mail client's password command): both load only to sign in, to
-refresh, or when the tokens are in a keyring. The token is looked up where msal's silent flow looks,
+need the identity platform at all. The token is looked up where msal's silent flow looks,
 under the authority's cloud and tenant remembered from an earlier run (discovery.py, which
-also persists msal's http_cache so that a refresh skips the discovery requests).
+also persists msal's http_cache so that a refresh skips the discovery requests). Where the
+tokens are in the plain file, it is taken without importing msal or requests either (saved.py
+reads msal's records; 70 ms of imports saved on every `o365imap token`, a mail client's
+password command): both load only to sign in, to refresh, or when the tokens are in a keyring.
 
 msal does the grant logic (PKCE, state, token exchange, refresh, cache). This module adds what
 msal leaves to the application: the loopback listener (loopback.py), the browser, timeouts and

@@ -61,9 +61,8 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is not None:
-        import importlib  # noqa: PLC0415
-
-        value = getattr(importlib.import_module(module), name)
+        # (__import__: the import `python -X importtime` reports, as in o365imap/__init__.py)
+        value = getattr(__import__(module, fromlist=[name]), name)
         globals()[name] = value
         return value
     # The README of 0.1 published ``from o365imap.auth import open_profile``: it keeps working

@@ -502,6 +502,6 @@ def test_a_mistyped_command_is_still_told_the_one_meant() -> None:
 def test_the_version_said_without_metadata_is_the_installed_one() -> None:
     """`o365imap --version` prints o365imap.__version__ rather than reading the installed
     metadata (importlib.metadata costs more than the rest of the answer): the two agree."""
-    from importlib.metadata import version  # noqa: PLC0415
+    from importlib.metadata import version
 
     assert o365imap.__version__ == version("o365imap")

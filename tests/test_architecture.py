@@ -414,9 +414,13 @@ def test_only_the_flows_module_imports_msal() -> None:
 def test_starting_a_command_loads_neither_sending_nor_the_sandbox() -> None:
     """``o365imap token`` is a mail client's password command: it starts without smtplib's
     side (compose, smtp: loaded by ``send`` and by sending's names in ``o365imap``), backup
-    (``export``, ``import``), the sandbox and the mail browser."""
+    (``export``, ``import``), the sandbox and the mail browser. Every command's module is
+    loaded here, as ``o365imap --help`` loads them: none brings those at its import."""
     probe = (
-        "import sys, o365imap, o365imap.cli\n"
+        "import importlib, sys, o365imap, o365imap.cli\n"
+        "from o365imap.cli.app import COMMANDS\n"
+        "for name in sorted(set(COMMANDS.values())):\n"
+        "    importlib.import_module('o365imap.cli.' + name)\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[:2] in (\n"
         "    ['o365imap', 'smtp'], ['o365imap', 'compose'], ['o365imap', 'sandbox'],\n"
         "    ['o365imap', 'backup'],\n"
@@ -427,3 +431,77 @@ def test_starting_a_command_loads_neither_sending_nor_the_sandbox() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["[]", "True"]
+
+
+# What start-up must not load (issue 16: every command paid 0.3 s of imports). The sign-in
+# stack (msal and its requests) comes only to sign in or refresh, rich only to draw a table or
+# a progress bar, Textual only for the mail browser, the IMAP client only to reach a server.
+_SIGN_IN = ("msal", "msal_extensions", "requests", "urllib3", "portalocker")
+_START_UP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "import o365imap.cli": (
+        "import o365imap.cli",
+        (
+            *_SIGN_IN,
+            "rich",
+            "textual",
+            "o365imap.client",
+            "o365imap.protocol",
+            "o365imap.auth.connect",
+        ),
+    ),
+    "o365imap --version": (
+        "from o365imap.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass",
+        (*_SIGN_IN, "rich", "o365imap.client", "o365imap.protocol", "importlib.metadata"),
+    ),
+    # `token`'s module, and what a saved token that is still valid needs
+    "o365imap token": (
+        "import o365imap.cli.signin, o365imap.auth.flows, o365imap.auth.cache",
+        (*_SIGN_IN, "rich", "textual", "o365imap.client", "o365imap.protocol"),
+    ),
+    # `list`, `folders`, `info`: the client, rich for the table, no sign-in stack
+    "o365imap list": ("import o365imap.cli.mailbox", (*_SIGN_IN, "textual")),
+}
+
+
+@pytest.mark.parametrize("case", _START_UP)
+def test_start_up_loads_only_what_the_command_needs(case: str) -> None:
+    code, unwanted = _START_UP[case]
+    probe = (
+        f"{code}\nimport sys\n"
+        f"print('loaded:', sorted(m for m in sys.modules if m.startswith({unwanted!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = [line for line in done.stdout.splitlines() if line.startswith("loaded:")]
+    assert loaded == ["loaded: []"], f"{case} loads what it does not need: {loaded}"
+
+
+def test_each_command_is_found_where_the_group_looks_for_it() -> None:
+    """cli/app.py imports a command's module when the command runs: its table must name
+    every command, in the module that defines it."""
+    import importlib
+
+    from o365imap.cli.app import COMMANDS, cli
+
+    for module in set(COMMANDS.values()):
+        importlib.import_module(f"o365imap.cli.{module}")
+    defined = {name: command.callback.__module__ for name, command in cli.commands.items()}
+    assert defined == {name: f"o365imap.cli.{module}" for name, module in COMMANDS.items()}
+
+
+def test_a_mistyped_command_is_still_told_the_one_meant() -> None:
+    """Commands load when they run; a name that is none of them still gets click's guess
+    among all of them (in a process of its own: none loaded before)."""
+    probe = "from o365imap.cli import main\nmain(['lst'])\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr == "o365imap: no such command 'lst'. Did you mean 'list'?\n"
+
+
+def test_the_version_said_without_metadata_is_the_installed_one() -> None:
+    """`o365imap --version` prints o365imap.__version__ rather than reading the installed
+    metadata (importlib.metadata costs more than the rest of the answer): the two agree."""
+    from importlib.metadata import version
+
+    assert o365imap.__version__ == version("o365imap")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +26,7 @@ import msal
 from o365imap.auth import Authenticator, Profile, TokenStore
 from o365imap.auth.discovery import DiscoveryCache
 from o365imap.auth.flows import _home_account_id
+from o365imap.auth.saved import SavedTokens
 
 CLIENT_ID = "0a0a0a0a-1111-4000-8000-00000000000c"
 # Port 9 on loopback: nothing answers, so any request to the platform fails at once.
@@ -133,3 +136,82 @@ def test_flows_takes_the_saved_token_and_signs_out_through_those_records(tmp_pat
     assert Authenticator(profile, store=store).sign_out() == 3  # refresh, access and ID token
     left = json.loads(store.path.read_text())
     assert not any(left.get(kind) for kind in ("AccessToken", "RefreshToken", "IdToken", "Account"))
+
+
+def test_the_saved_tokens_are_searched_as_msal_searches_them() -> None:
+    """saved.py reads the serialized cache without msal: its searches find the records msal's
+    own find, over a cache msal filed (two accounts, an app-only token, another tenant)."""
+    cache = msal.SerializableTokenCache()
+    _sign_in(cache)
+    other = {**_token_response(), "access_token": "access-token-2", "scope": "Mail.Read"}
+    other["client_info"] = _b64({"uid": "u2", "utid": UTID})
+    cache.add(
+        {
+            "client_id": CLIENT_ID,
+            "scope": ["Mail.Read"],
+            "token_endpoint": "https://login.example/other.example/oauth2/v2.0/token",
+            "environment": "login.example",  # lower case, as msal's application files it
+            "grant_type": "authorization_code",
+            "response": other,
+            "params": {},
+            "data": {},
+        }
+    )
+    app_only = {"token_type": "Bearer", "expires_in": 3600, "access_token": "app-token"}
+    cache.add(
+        {
+            "client_id": CLIENT_ID,
+            "scope": ["https://outlook.office365.com/.default"],
+            "token_endpoint": f"{AUTHORITY}/oauth2/v2.0/token",
+            "environment": ENVIRONMENT,
+            "grant_type": "client_credentials",
+            "response": app_only,
+            "params": {},
+            "data": {},
+        }
+    )
+    saved = SavedTokens(json.loads(cache.serialize()))
+    base = {"client_id": CLIENT_ID, "environment": ENVIRONMENT, "realm": REALM}
+    searches: list[tuple[str, list[str] | None, dict[str, Any]]] = [
+        (Kind.ACCESS_TOKEN, [IMAP_SCOPE], {**base, "home_account_id": ACCOUNT_ID}),
+        (Kind.ACCESS_TOKEN, [IMAP_SCOPE, "Mail.Read"], {**base, "home_account_id": ACCOUNT_ID}),
+        (Kind.ACCESS_TOKEN, ["Mail.Read"], {"client_id": CLIENT_ID}),
+        (
+            Kind.ACCESS_TOKEN,
+            ["Mail.Read"],
+            {"environment": "login.EXAMPLE"},
+        ),
+        (Kind.ACCESS_TOKEN, [IMAP_SCOPE], {**base, "home_account_id": "u2." + UTID}),
+        (Kind.ACCESS_TOKEN, [], {**base, "realm": "elsewhere"}),
+        (Kind.ACCESS_TOKEN, None, {"client_id": CLIENT_ID, "home_account_id": None}),
+        (Kind.ACCESS_TOKEN, None, {"client_id": CLIENT_ID, "home_account_id": ""}),
+        (Kind.ACCOUNT, None, {}),
+        (Kind.ACCOUNT, None, {"username": USER}),
+    ]
+    for kind, target, query in searches:
+        theirs = list(cache.search(kind, target=target, query=query))
+        ours = list(saved.search(kind, target=target, query=query))
+        assert ours == theirs, (kind, target, query)
+    # the environment compared in lower case, as msal files it
+    assert any(saved.search(Kind.ACCESS_TOKEN, query={"environment": "login.EXAMPLE"}))
+
+
+def test_a_saved_token_still_valid_is_taken_without_msal(tmp_path: Path) -> None:
+    """`o365imap token` with a fresh saved token: msal and requests are not even imported."""
+    store = TokenStore(tmp_path / "tokens.json", use_keyring=False)
+    _sign_in(store.open())
+    DiscoveryCache(store.path.with_name("discovery-cache.json")).remember_realm(
+        AUTHORITY, ENVIRONMENT, REALM
+    )
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from o365imap.auth import Authenticator, Profile, TokenStore\n"
+        f"profile = Profile(name='work', client_id={CLIENT_ID!r}, authority={AUTHORITY!r}, "
+        f"user={USER!r}, account_id={ACCOUNT_ID!r})\n"
+        f"store = TokenStore(Path({str(store.path)!r}), use_keyring=False)\n"
+        "token = Authenticator(profile, store=store).access_token()\n"
+        "print(token.access_token, sorted(m for m in ('msal', 'requests') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["access-token-1", "[]"]

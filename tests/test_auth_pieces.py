@@ -30,7 +30,7 @@ from o365imap.auth import (
     hint_for,
 )
 from o365imap.auth.aadsts import aadsts_codes
-from o365imap.auth.cache import AtomicFilePersistence
+from o365imap.auth.persistence import AtomicFilePersistence
 
 # ---------------------------------------------------------------- profiles
 

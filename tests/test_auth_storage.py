@@ -14,7 +14,7 @@ from msal_extensions.persistence import BasePersistence, FilePersistence, Persis
 
 from o365imap import AuthError, UsageError
 from o365imap.auth import Profile, ProfileStore, TokenStore
-from o365imap.auth.cache import AtomicFilePersistence, FallbackPersistence
+from o365imap.auth.persistence import AtomicFilePersistence, FallbackPersistence
 
 _EVENT = {
     "client_id": "c",
@@ -156,6 +156,29 @@ def test_an_unreadable_token_file_is_an_auth_error(tmp_path: Path) -> None:
     with pytest.raises(AuthError, match="cannot read the token cache"):
         AtomicFilePersistence(path).load()
     assert path.is_dir()  # never moved or deleted: it may just be a permissions problem
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"[1, 2]", b'{"AccessToken": []}', b"\xff\xfe\x00garbage", b""]
+)
+def test_a_saved_token_is_read_without_msal_only_from_a_sound_file(
+    tmp_path: Path, content: bytes
+) -> None:
+    """read_saved() (a fresh token without msal) reads the file msal would read; anything
+    else is msal's to handle (a damaged file moved aside above, a keyring), and it writes or
+    moves nothing itself."""
+    path = tmp_path / "tokens.json"
+    assert TokenStore(path, use_keyring=True).read_saved() is None  # may be in a keyring
+    assert TokenStore(path, use_keyring=False).read_saved() is None  # no tokens
+    path.write_bytes(content)
+    assert TokenStore(path, use_keyring=False).read_saved() is None
+    assert path.read_bytes() == content and not list(tmp_path.glob("*.corrupt-*"))
+    TokenStore(path, use_keyring=False).open().add(_EVENT)
+    for use_keyring in (False, True):  # a token file there is the store, keyring or not
+        saved = TokenStore(path, use_keyring=use_keyring).read_saved()
+        assert saved is not None
+        [token] = saved.search("AccessToken", target=["s"], query={"client_id": "c"})
+        assert token["secret"] == "at-secret"
 
 
 # ---------------------------------------------------------------- keyring

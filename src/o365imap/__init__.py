@@ -11,10 +11,8 @@ those who need more.
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from o365imap._transport import Security
-from o365imap.auth.connect import open_profile, open_sender, open_token
-from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
-from o365imap.client._policy import RetryPolicy
+# The errors and limits load with the package (small, and every caller needs them); the rest
+# on first use (see _LAZY below).
 from o365imap.errors import (
     AuthenticationFailed,
     AuthError,
@@ -46,47 +44,6 @@ from o365imap.errors import (
     UsageError,
 )
 from o365imap.limits import DEFAULT_TIMEOUT
-from o365imap.messages import (
-    MessageNotFound,
-    MessageView,
-    PartHook,
-    PartInfo,
-    Progress,
-    ProgressHook,
-    ReportInfo,
-    SavedPart,
-    Writable,
-    open_eml,
-    open_message,
-    save_eml_parts,
-    save_message,
-    save_parts,
-)
-from o365imap.mime.report import DeliveryStatus, RecipientStatus
-from o365imap.models import (
-    Address,
-    AddressEntry,
-    BodyPart,
-    Capabilities,
-    CopyResult,
-    Envelope,
-    Folder,
-    FolderChanges,
-    FolderInfo,
-    FolderStatus,
-    Group,
-    MessageSummary,
-    Namespace,
-    StreamedLiteral,
-)
-from o365imap.protocol import (
-    Atom,
-    Fetch,
-    LiteralData,
-    LiteralEnded,
-    LiteralStarted,
-    SequenceSet,
-)
 
 __version__ = "0.1.0"
 
@@ -174,26 +131,118 @@ __all__ = [
 
 
 if _TYPE_CHECKING:
+    from o365imap._transport import Security
+    from o365imap.auth.connect import open_profile, open_sender, open_token
+    from o365imap.client import LISTING_ITEMS, ImapClient, Mechanism, Messages
+    from o365imap.client._policy import RetryPolicy
     from o365imap.compose import Attachment, Draft
+    from o365imap.messages import (
+        MessageNotFound,
+        MessageView,
+        PartHook,
+        PartInfo,
+        Progress,
+        ProgressHook,
+        ReportInfo,
+        SavedPart,
+        Writable,
+        open_eml,
+        open_message,
+        save_eml_parts,
+        save_message,
+        save_parts,
+    )
+    from o365imap.mime.report import DeliveryStatus, RecipientStatus
+    from o365imap.models import (
+        Address,
+        AddressEntry,
+        BodyPart,
+        Capabilities,
+        CopyResult,
+        Envelope,
+        Folder,
+        FolderChanges,
+        FolderInfo,
+        FolderStatus,
+        Group,
+        MessageSummary,
+        Namespace,
+        StreamedLiteral,
+    )
+    from o365imap.protocol import (
+        Atom,
+        Fetch,
+        LiteralData,
+        LiteralEnded,
+        LiteralStarted,
+        SequenceSet,
+    )
     from o365imap.smtp import SendResult, SmtpSender
 
-# Sending's names load o365imap.smtp and o365imap.compose on first use: a script that only
-# reads mail (and every command but `send`) starts without them.
-_LAZY = {
-    "Attachment": "o365imap.compose",
-    "Draft": "o365imap.compose",
-    "SendResult": "o365imap.smtp",
-    "SmtpSender": "o365imap.smtp",
+# Everything else loads on first use (PEP 562), so that a program pays only for what it
+# touches: `o365imap token` (a mail client's password command, run on every connection)
+# needs neither the IMAP client nor msal when the saved token is fresh, and a script that only
+# reads mail starts without sending's modules.
+_LAZY_FROM = {
+    "o365imap._transport": ("Security",),
+    "o365imap.auth.connect": ("open_profile", "open_sender", "open_token"),
+    "o365imap.client": ("LISTING_ITEMS", "ImapClient", "Mechanism", "Messages"),
+    "o365imap.client._policy": ("RetryPolicy",),
+    "o365imap.messages": (
+        "MessageNotFound",
+        "MessageView",
+        "PartHook",
+        "PartInfo",
+        "Progress",
+        "ProgressHook",
+        "ReportInfo",
+        "SavedPart",
+        "Writable",
+        "open_eml",
+        "open_message",
+        "save_eml_parts",
+        "save_message",
+        "save_parts",
+    ),
+    "o365imap.mime.report": ("DeliveryStatus", "RecipientStatus"),
+    "o365imap.models": (
+        "Address",
+        "AddressEntry",
+        "BodyPart",
+        "Capabilities",
+        "CopyResult",
+        "Envelope",
+        "Folder",
+        "FolderChanges",
+        "FolderInfo",
+        "FolderStatus",
+        "Group",
+        "MessageSummary",
+        "Namespace",
+        "StreamedLiteral",
+    ),
+    "o365imap.protocol": (
+        "Atom",
+        "Fetch",
+        "LiteralData",
+        "LiteralEnded",
+        "LiteralStarted",
+        "SequenceSet",
+    ),
+    "o365imap.compose": ("Attachment", "Draft"),
+    "o365imap.smtp": ("SendResult", "SmtpSender"),
 }
+_LAZY = {name: module for module, names in _LAZY_FROM.items() for name in names}
 
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'o365imap' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415
-
-    value = getattr(importlib.import_module(module), name)
+    # __import__, not importlib.import_module: the same import, but one that `python -X
+    # importtime` reports (it times the import statement's path only), as the start-up bench
+    # needs.
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value
     return value
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from o365imap.models import Folder
+if TYPE_CHECKING:
+    from o365imap.models import Folder
 
 __all__ = [
     "SPECIAL_USE_ORDER",

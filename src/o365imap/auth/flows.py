@@ -13,7 +13,10 @@ A still-valid cached access token is taken without msal's application object: ma
 the authority for its OpenID configuration first, and a command that has a good token must not
 need the identity platform at all. The token is looked up where msal's silent flow looks,
 under the authority's cloud and tenant remembered from an earlier run (discovery.py, which
-also persists msal's http_cache so that a refresh skips the discovery requests).
+also persists msal's http_cache so that a refresh skips the discovery requests). Where the
+tokens are in the plain file, it is taken without importing msal or requests either (saved.py
+reads msal's records; 70 ms of imports saved on every `o365imap token`, a mail client's
+password command): both load only to sign in, to refresh, or when the tokens are in a keyring.
 
 msal does the grant logic (PKCE, state, token exchange, refresh, cache). This module adds what
 msal leaves to the application: the loopback listener (loopback.py), the browser, timeouts and
@@ -37,21 +40,16 @@ import json
 import logging
 import threading
 import time
-import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
-
-import msal
-import requests
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from o365imap.auth.aadsts import aadsts_codes, hint_for
 from o365imap.auth.cache import TokenStore
 from o365imap.auth.discovery import DiscoveryCache
-from o365imap.auth.http import make_session, unreachable
-from o365imap.auth.loopback import LoopbackListener
 from o365imap.auth.profiles import Profile
+from o365imap.auth.saved import ACCESS_TOKEN, ACCOUNT, SavedTokens
 from o365imap.errors import (
     InteractionRequired,
     O365ImapError,
@@ -62,6 +60,10 @@ from o365imap.errors import (
     UsageError,
 )
 from o365imap.limits import DEFAULT_TIMEOUT, check_seconds
+
+if TYPE_CHECKING:
+    import msal
+    import requests
 
 __all__ = ["Authenticator", "Token"]
 
@@ -106,7 +108,14 @@ def _boundary(
     def translated(self: Authenticator, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
-        except requests.RequestException as exc:
+        except Exception as exc:
+            # Imported here, not at the top: a saved token is taken without requests.
+            import requests  # noqa: PLC0415
+
+            from o365imap.auth.http import unreachable  # noqa: PLC0415
+
+            if not isinstance(exc, requests.RequestException):
+                raise
             raise unreachable(self.profile.authority_url, self._timeout, exc) from exc
 
     return translated
@@ -133,7 +142,7 @@ class Authenticator:
         self.store = store or TokenStore()
         self._secret = secret
         self._timeout = check_seconds(timeout)
-        self._http = http or make_session(profile.ca_file, timeout)
+        self._http = http  # made with the application: requests loads only to sign in
         self._app: msal.ClientApplication | None = None
         self._cache: msal.TokenCache | None = None
         self._discovery: DiscoveryCache | None = None
@@ -158,7 +167,13 @@ class Authenticator:
     def _application(self) -> msal.ClientApplication:
         if self._app is not None:
             return self._app
+        import msal  # noqa: PLC0415 - only to sign in or refresh (see the module's docstring)
+
+        from o365imap.auth.http import make_session  # noqa: PLC0415 - it imports requests
+
         profile = self.profile
+        if self._http is None:
+            self._http = make_session(profile.ca_file, self._timeout)
         common: dict[str, Any] = {
             "authority": profile.authority_url,
             "token_cache": self._token_cache(),
@@ -254,6 +269,8 @@ class Authenticator:
         The browser's page says "successful" only once the code has been redeemed, and shows
         the failure otherwise.
         """
+        from o365imap.auth.loopback import LoopbackListener  # noqa: PLC0415 - only here
+
         app = self._application()
         with LoopbackListener() as listener:
             log.debug("authorization-code flow; redirect to %s", listener.redirect_uri)
@@ -269,6 +286,8 @@ class Authenticator:
             url = flow["auth_uri"]
             show_url(url)
             if open_browser:
+                import webbrowser  # noqa: PLC0415 - a sign-in only (it loads subprocess)
+
                 opener = browser or webbrowser.open
                 try:
                     opener(url)
@@ -297,10 +316,15 @@ class Authenticator:
             except O365ImapError as exc:
                 redirect.respond(False, str(exc))
                 raise
-            except requests.RequestException as exc:
-                redirect.respond(
-                    False, str(unreachable(self.profile.authority_url, self._timeout, exc))
-                )
+            except Exception as exc:
+                import requests  # noqa: PLC0415 - msal's requests, loaded by now
+
+                from o365imap.auth.http import unreachable  # noqa: PLC0415
+
+                if isinstance(exc, requests.RequestException):
+                    redirect.respond(
+                        False, str(unreachable(self.profile.authority_url, self._timeout, exc))
+                    )
                 raise
             # Anything else (Ctrl-C): the listener's close tells the browser.
             redirect.respond(True)
@@ -346,6 +370,8 @@ class Authenticator:
     @_boundary
     def sign_in_app_only(self) -> Token:
         """Client credentials: an app-only token (IMAP.AccessAsApp) for ``profile.user``."""
+        import msal  # noqa: PLC0415
+
         app = self._application()
         assert isinstance(app, msal.ConfidentialClientApplication)
         log.debug("client-credentials flow (app-only)")
@@ -380,6 +406,8 @@ class Authenticator:
                 return self._from_cache(saved)
             # The platform asked for an early refresh (refresh_in): try it, as msal would,
             # and keep the still-valid token when the platform cannot be reached.
+            import requests  # noqa: PLC0415 - a refresh loads it anyway
+
             try:
                 return self._acquire_silently(force_refresh=False)
             except (requests.RequestException, TransportError) as exc:
@@ -397,12 +425,18 @@ class Authenticator:
         """A cached access token with more than five minutes left, found as msal's silent
         flow finds it (this app, this profile's account, the authority's cloud and tenant,
         the scopes), shaped as msal's answer; None when there is none, or when the
-        authority's tenant is not known yet (no run has reached it: msal's way then)."""
+        authority's tenant is not known yet (no run has reached it: msal's way then).
+
+        The tokens in the plain file are read as they are, without msal (the file is replaced
+        whole on every save, so a read without the lock sees one version); in a keyring, or a
+        file msal would have to repair, through msal's cache."""
         where = self._discovery_cache().realm(self.profile.authority_url)
         if where is None:
             return None
         environment, realm = where
-        cache = self._token_cache()
+        cache: SavedTokens | msal.TokenCache | None = self.store.read_saved()
+        if cache is None:
+            cache = self._token_cache()
         now = time.time()
         for owner in self._owners(cache):
             query = {
@@ -411,9 +445,7 @@ class Authenticator:
                 "realm": realm,
                 "home_account_id": owner,
             }
-            for entry in cache.search(
-                msal.TokenCache.CredentialType.ACCESS_TOKEN, target=self._scopes(), query=query
-            ):
+            for entry in cache.search(ACCESS_TOKEN, target=self._scopes(), query=query):
                 expires_in = int(entry["expires_on"]) - now
                 if expires_in < _EXPIRY_MARGIN:
                     continue
@@ -461,7 +493,7 @@ class Authenticator:
                 return dict(account)
         return None
 
-    def _owners(self, cache: msal.TokenCache) -> set[str | None]:
+    def _owners(self, cache: SavedTokens | msal.TokenCache) -> set[str | None]:
         """Whose entries in the cache are this profile's: its account's, or for an app-only
         profile those of no account."""
         if self.profile.flow == "client-credentials":
@@ -481,7 +513,7 @@ class Authenticator:
             and mine & Authenticator(other, store=self.store)._owners(cache)
         )
 
-    def _account_ids(self, cache: msal.TokenCache) -> set[str]:
+    def _account_ids(self, cache: SavedTokens | msal.TokenCache) -> set[str]:
         if self.profile.account_id:
             return {self.profile.account_id}
         # A profile saved before account ids were kept: its user was the account that signed
@@ -489,7 +521,7 @@ class Authenticator:
         wanted = (self.profile.account or self.profile.user or "").lower()
         return {
             str(entry["home_account_id"])
-            for entry in cache.search(msal.TokenCache.CredentialType.ACCOUNT, query={})
+            for entry in cache.search(ACCOUNT, query={})
             if wanted
             and entry.get("home_account_id")
             and str(entry.get("username", "")).lower() == wanted
@@ -507,6 +539,8 @@ class Authenticator:
         entries for this profile's account go (all of this app's app-only tokens for a
         client-credentials profile); other profiles' accounts and apps stay signed in.
         """
+        import msal  # noqa: PLC0415
+
         cache = self.store.open()
         kinds = msal.TokenCache.CredentialType
         owners = self._owners(cache)

@@ -21,7 +21,7 @@ import errno
 import logging
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -34,24 +34,13 @@ from o365imap import (
     UsageError,
 )
 from o365imap._terminal_text import for_terminal
-from o365imap.cli import (  # noqa: F401 - they register commands
-    append_cmd,
-    changes_cmd,
-    export_cmd,
-    folder_cmd,
-    import_cmd,
-    mailbox,
-    messages_cmd,
-    sandbox_cmd,
-    search_cmd,
-    send_cmd,
-    signin,
-    tui_cmd,
-)
-from o365imap.cli.app import cli
-from o365imap.cli.connect import Connection, open_client
+from o365imap.cli.app import cli  # the commands' modules load when a command runs (app.py)
 from o365imap.cli.signals import Stopped, stop_signals
 from o365imap.errors import ServerReply, StorageError
+
+if TYPE_CHECKING:
+    from o365imap.auth import ConnectionSettings as Connection
+    from o365imap.cli.connect import open_client
 
 __all__ = [
     "EXIT_AUTH",
@@ -64,6 +53,20 @@ __all__ = [
     "main",
     "open_client",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Names this package has always exported, loaded on first use: they bring the IMAP client.
+    if name == "Connection":  # what the connection options resolve to
+        from o365imap.auth import ConnectionSettings  # noqa: PLC0415
+
+        return ConnectionSettings
+    if name == "open_client":
+        from o365imap.cli.connect import open_client  # noqa: PLC0415
+
+        return open_client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EXIT_OK = 0
 EXIT_USAGE = 1

@@ -14,19 +14,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from o365imap import FolderNotFound, ImapClient, Security, UsageError
-from o365imap.auth import DEFAULT_HOST, ConnectionSettings, Profile, ProfileStore
+from o365imap import FolderNotFound, Security, UsageError
+from o365imap.auth import DEFAULT_HOST, Profile, ProfileStore
 from o365imap.cli.folder_hint import with_folder_hint
 from o365imap.cli.params import Seconds, WholeNumber
 from o365imap.limits import DEFAULT_TIMEOUT
 
+if TYPE_CHECKING:
+    from o365imap import ImapClient
+    from o365imap.auth import ConnectionSettings
+
 __all__ = [
     "DEFAULT_HOST",
-    "Connection",
     "client_secret",
     "connection_options",
     "many_mailboxes_options",
@@ -35,9 +38,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# The name o365imap.cli has always exported: what resolve() makes of the options.
-Connection = ConnectionSettings
 
 
 def connection_options(func: F) -> F:
@@ -114,6 +114,9 @@ def resolve(kwargs: dict[str, Any]) -> ConnectionSettings:
     A profile's confidential app gets its client secret here (the environment, else a hidden
     prompt): before the command starts work, and before the mail browser takes the terminal.
     """
+    # Imported here: it brings the IMAP client, which `o365imap token` does without.
+    from o365imap.auth import ConnectionSettings  # noqa: PLC0415
+
     profile_name = kwargs.pop("profile")
     token = kwargs.pop("access_token")
     if token is not None and not token.strip():

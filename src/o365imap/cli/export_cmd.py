@@ -20,7 +20,6 @@ import click
 from o365imap import O365ImapError, StorageError, UsageError
 from o365imap._display import human_size
 from o365imap._terminal_text import for_terminal
-from o365imap.auth import ConnectionSettings
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import many_mailboxes_options, resolve
@@ -28,6 +27,7 @@ from o365imap.cli.params import FOLDER, WholeNumber
 from o365imap.cli.progress import folder_bars
 
 if TYPE_CHECKING:
+    from o365imap.auth import ConnectionSettings
     from o365imap.backup import ExportReport, FolderCheck, FolderReport
 
 __all__ = ["export"]

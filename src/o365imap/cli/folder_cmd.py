@@ -8,17 +8,20 @@ server's words say so.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from o365imap import FolderNotFound, ImapClient, UsageError
+from o365imap import FolderNotFound, UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
 from o365imap.cli.selection import change_options, count_text
+
+if TYPE_CHECKING:
+    from o365imap import ImapClient
 
 __all__: list[str] = []
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from o365imap import FolderNotFound, ImapClient, O365ImapError
-from o365imap.models import Folder
+from o365imap import FolderNotFound, O365ImapError
+
+if TYPE_CHECKING:
+    from o365imap import ImapClient
+    from o365imap.models import Folder
 
 __all__ = ["closest_folder", "with_folder_hint"]
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from o365imap import ImapClient
 from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -17,6 +16,9 @@ from o365imap.cli.params import FOLDER, WholeNumber
 from o365imap.cli.selection import count_text
 from o365imap.errors import UsageError
 from o365imap.models import FolderInfo, MessageSummary
+
+if TYPE_CHECKING:
+    from o365imap import ImapClient
 
 # ``list --all`` as a table: messages per FETCH (the JSON takes them all from one FETCH 1:*).
 _ALL_PAGE = 1000

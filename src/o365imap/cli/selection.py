@@ -17,15 +17,18 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from o365imap import ImapClient, UsageError
+from o365imap import UsageError
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.params import FOLDER
 from o365imap.limits import check_uid, parse_uid, shown
+
+if TYPE_CHECKING:
+    from o365imap import ImapClient
 
 __all__ = [
     "UID_SET",

@@ -19,13 +19,13 @@ import click
 
 from o365imap import O365ImapError, UsageError
 from o365imap._terminal_text import for_terminal
-from o365imap.auth import ConnectionSettings
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
 
 if TYPE_CHECKING:
+    from o365imap.auth import ConnectionSettings
     from o365imap.smtp import SendResult, Spooled
 
 __all__ = ["send"]

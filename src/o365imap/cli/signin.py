@@ -11,11 +11,10 @@ from typing import Any
 
 import click
 
-from o365imap import AuthError, ImapClient, O365ImapError, TransportError, UsageError
+from o365imap import AuthError, O365ImapError, TransportError, UsageError
 from o365imap._display import local_time
 from o365imap.auth import Authenticator, Profile, ProfileStore, TokenStore, claims, expiry
 from o365imap.auth.profiles import carries_smtp_send
-from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import DEFAULT_HOST, client_secret
 from o365imap.cli.params import Seconds, WholeNumber
@@ -272,6 +271,9 @@ def whoami(profile_name: str | None, as_json: bool) -> None:
     info = _describe(profile, fresh.access_token)
     info["token_store"] = store.description
     if as_json:
+        # Here, not at the top: `token` prints its line without the output module (rich).
+        from o365imap.cli import output  # noqa: PLC0415
+
         output.emit_json(info)
         return
     for key, value in info.items():
@@ -377,6 +379,8 @@ def doctor(profile_name: str | None) -> None:
         expires = expiry(data)
         if expires is not None:
             check(expires > datetime.now(UTC), f"expires {local_time(expires, _WHEN)}")
+    from o365imap import ImapClient  # noqa: PLC0415 - `token` starts without the IMAP client
+
     try:
         with ImapClient(
             profile.host, profile.port, security=profile.security, ca_file=profile.ca_file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -43,6 +42,8 @@ def tui(download_dir: Path | None, folder: str, poll_every: float, **kwargs: Any
     if importlib.util.find_spec("textual") is None:
         click.echo(INSTALL_HINT, err=True)
         sys.exit(1)
+    import asyncio  # noqa: PLC0415 - the mail browser's (Textual's) only: not for --help
+
     from o365imap.tui.app import MailApp  # noqa: PLC0415 - only with Textual installed
     from o365imap.tui.session import session_for  # noqa: PLC0415
 

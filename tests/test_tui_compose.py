@@ -490,7 +490,10 @@ def test_an_original_over_the_limit_is_refused_in_one_line(
         async with app.run_test(size=SIZE) as pilot:
             await _press(pilot, app, "F")
             said = await _done(pilot, app)
-            assert said.startswith("Cannot prepare the forward: the message is") and "more than the 100 B" in said
+            assert (
+                said.startswith("Cannot prepare the forward: the message is")
+                and "more than the 100 B" in said
+            )
             assert app.screen is app.screen_stack[0]  # no error screen: one line
 
     run(scenario)

@@ -20,6 +20,9 @@ from o365imap.sandbox.seed import MaildirWriter, bulk_messages
 
 BIG = "Bulk100k"
 BIG_COUNT = 100_000
+USER = "bench@example.com"
+MARK_START = "<!-- tui:start -->"
+MARK_END = "<!-- tui:end -->"
 
 
 def seed_big(server: DovecotServer, user: str) -> None:
@@ -89,6 +92,7 @@ def run(server: DovecotServer, user: str) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> list[str]:
     lines = [
+        MARK_START,
         "## 6. The mail browser (`o365imap tui`), headless",
         "",
         "Wall time from the app's start (connect, sign-in, LIST, STATUS of every folder, "
@@ -113,5 +117,31 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "it caches envelopes; a read-write SELECT after seeding does not avoid it. The page "
         "FETCH itself takes milliseconds; the app's own part is about 0.2 s.",
         "",
+        MARK_END,
+        "",
     ]
     return lines
+
+
+def main() -> dict[str, Any]:
+    """Only this benchmark (``run.py --only tui``), in a Dovecot of its own; updates its
+    section of docs/benchmarks.md."""
+    import tempfile
+    from pathlib import Path
+
+    from save_big import DOC, update_doc
+
+    from o365imap.sandbox.seed import seed_testbed
+
+    with (
+        tempfile.TemporaryDirectory(prefix="o365imap-bench-tui-") as tmp,
+        DovecotServer(Path(tmp) / "dovecot") as server,
+    ):
+        server.add_user(USER)
+        seed_testbed(server, USER)
+        seed_big(server, USER)
+        result = run(server, USER)
+    section = "\n".join(markdown(result)).rstrip("\n")
+    print(section)
+    update_doc(section, DOC, marks=(MARK_START, MARK_END))
+    return result

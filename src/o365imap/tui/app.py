@@ -140,6 +140,7 @@ class MailApp(App[None]):
         self.nodes: dict[str, TreeNode[FolderEntry]] = {}
         self.entries: dict[str, FolderEntry] = {}
         self.unread: dict[str, int | None] = {}
+        self.uncounted: list[str] | None = None  # folders whose counts wait for the first page
         self.last_error: BaseException | None = None
         self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
         self.threaded = False  # the thread view is on (T)
@@ -203,8 +204,11 @@ class MailApp(App[None]):
             self.post_message(Failed(exc, "list the folders"))
             return
         self.post_message(FoldersLoaded(entries))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def count_folders(self, names: list[str]) -> None:
+        """STATUS UNSEEN of every folder, once the first screen is up (``_count_folders``)."""
         try:
-            names = [e.name for e in entries if e.selectable]
             for name, count in self.session.unread(names):
                 if get_current_worker().is_cancelled:
                     return
@@ -334,14 +338,27 @@ class MailApp(App[None]):
                 node = parent.add_leaf(self._label(entry), data=entry)
             self.nodes[entry.name] = node
         self.status(f"{len(message.entries)} folders")
+        # The unread counts wait for the folder's first page: a STATUS makes the server open
+        # that folder (reading a 100,000-message index takes it most of a second), and the
+        # first screen would wait behind them on the one connection.
+        self.uncounted = [e.name for e in message.entries if e.selectable]
         if self.folder is None:
             start = self.start_folder if self.start_folder in self.entries else None
             if start is not None:
                 tree.move_cursor(self.nodes[start])
                 self.status(f"Opening {start}…")
                 self.open_folder(start)
+            else:
+                self._count_folders()
         else:
             self.open_folder(self.folder.name)
+
+    def _count_folders(self) -> None:
+        """Count the unread messages of the folders listed last, if not done yet: after the
+        first page (or once it cannot come: an empty folder, a failure)."""
+        names, self.uncounted = self.uncounted, None
+        if names:
+            self.count_folders(names)
 
     def _label(self, entry: FolderEntry) -> Text:
         text = Text()
@@ -402,6 +419,8 @@ class MailApp(App[None]):
         self.status(f"{message.info.name} opened" + ("; B shows the folders" if hidden else ""))
         if self.threaded:  # the flat list's first page shows meanwhile
             self._thread(anchor, folded)
+        if not message.info.exists:
+            self._count_folders()  # no page to wait for
 
     def _thread(self, anchor: int | None = None, folded: set[int] | None = None) -> None:
         """Thread the folder's newest messages (or the search's first results) again;
@@ -494,6 +513,7 @@ class MailApp(App[None]):
             self._recount()
             return
         widget.fill(message.generation, message.page, message.rows)
+        self._count_folders()
 
     @while_open
     def on_page_skipped(self, message: PageSkipped) -> None:
@@ -605,6 +625,7 @@ class MailApp(App[None]):
 
     def on_failed(self, message: Failed) -> None:
         self.last_error = message.error
+        self._count_folders()  # the first page may never come
         sentence, hint = describe_error(message.error)
         self.status(f"{sentence} {hint}", error=True)
         if self.folder is None:

@@ -222,8 +222,16 @@ class MailApp(App[None]):
             info = self.session.open_folder(name)
         except Exception as exc:
             self.post_message(Failed(exc, f"open the folder {name}"))
-        else:
-            self.post_message(FolderOpened(info))
+            return
+        # The newest page right away, on the connection just used: asked for by the list
+        # once it has been laid out, its FETCH waited for the screen's next refresh.
+        first = None
+        if info.exists:
+            try:
+                first = self.session.page(0, PAGE_SIZE)
+            except Exception:
+                first = None  # the list asks again, and that failure is the one reported
+        self.post_message(FolderOpened(info, first))
 
     @work(thread=True, exit_on_error=False, group="net")
     def load_page(self, generation: int, page: int, uids: list[int] | None) -> None:
@@ -412,7 +420,10 @@ class MailApp(App[None]):
         self.folder = message.info
         self.search_query = self.search_uids = None
         self.messages.empty_text = "  (this folder is empty)"
-        self.messages.reset(message.info.exists, keep_cursor=again)
+        generation = self.messages.reset(message.info.exists, keep_cursor=again)
+        if message.first is not None and message.first[1] == message.info.exists:
+            widget.fill(generation, 0, message.first[0])
+            self._count_folders()
         self._title()
         self.messages.focus()
         hidden = not self.query_one("#folders", Tree).display

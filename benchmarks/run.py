@@ -17,11 +17,18 @@ allocations (tracemalloc) during the measured work.
 4. ``o365imap token`` with a fresh cached token.
 5. Saving one attachment of 200 MB (save_big.py): time and peak RSS, beside imap_tools, stdlib
    imaplib + email, and a raw socket read + base64 decode. ``--only save`` runs only this one.
+6. The mail browser's first screen and End on 20,000 and 100,000 messages (tui_bench.py).
+   ``--only tui`` runs only this one.
 7. Sending a message of 30 MB (send_big.py): time and peak RSS, beside stdlib smtplib.
    ``--only send`` runs only this one.
 8. Exporting the ``Bulk`` folder, the 200 MB message's folder and the whole test bed
    (export_bench.py): time and peak RSS, beside a raw socket, mbsync and offlineimap.
    ``--only export`` runs only this one.
+9. Issue 16's targets, on ``Bulk`` and on a second, realistic folder of 20,000 messages
+   (realistic_corpus.py): ``list --all --json`` as a whole process beside a bare Python
+   process receiving the same FETCH, decoded envelopes per second, ``token``, one page of
+   ``list``, ``--version``, peak RSS at 5,000 and 20,000 messages, and the import-time table.
+   ``--only targets`` runs only this one.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 The app runs headless (Textual's ``run_test``) against the bench's Dovecot, with a real
 connection; time is wall time from the app's start to the newest page on screen, and from
 pressing End to the oldest page on screen. The first open of a folder after seeding is
-reported apart: Dovecot builds its Maildir index then.
+reported apart: Dovecot builds its Maildir index then. The EXAMINE's own time is noted (a client
+that times its ``select``), to tell the server's part of the first screen from the app's; End
+is pressed once the unread counts (which follow the first page) are in. ``run.py --only tui``
+runs only this benchmark and rewrites its section of docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -17,16 +17,24 @@ allocations (tracemalloc) during the measured work.
 4. ``o365imap token`` with a fresh cached token.
 5. Saving one attachment of 200 MB (save_big.py): time and peak RSS, beside imap_tools, stdlib
    imaplib + email, and a raw socket read + base64 decode. ``--only save`` runs only this one.
+6. The mail browser's first screen and End on 20,000 and 100,000 messages (tui_bench.py).
+   ``--only tui`` runs only this one.
 7. Sending a message of 30 MB (send_big.py): time and peak RSS, beside stdlib smtplib.
    ``--only send`` runs only this one.
 8. Exporting the ``Bulk`` folder, the 200 MB message's folder and the whole test bed
    (export_bench.py): time and peak RSS, beside a raw socket, mbsync and offlineimap.
    ``--only export`` runs only this one.
+9. Issue 16's targets, on ``Bulk`` and on a second, realistic folder of 20,000 messages
+   (realistic_corpus.py): ``list --all --json`` as a whole process beside a bare Python
+   process receiving the same FETCH, decoded envelopes per second, ``token``, one page of
+   ``list``, ``--version``, peak RSS at 5,000 and 20,000 messages, and the import-time table.
+   ``--only targets`` runs only this one.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import imaplib
 import io
@@ -74,7 +82,9 @@ def peak_memory(func: Callable[[], Any]) -> int:
 # ---------------------------------------------------------------- capture
 
 
-def raw_session(host: str, port: int, ca_file: str, token: str) -> tuple[ssl.SSLSocket, bytes]:
+def raw_session(
+    host: str, port: int, ca_file: str, token: str, folder: str = FOLDER
+) -> tuple[ssl.SSLSocket, bytes]:
     """A TLS socket, signed in, with the folder examined; returns it and leftover bytes."""
     from o365imap.protocol import sasl
 
@@ -97,14 +107,16 @@ def raw_session(host: str, port: int, ca_file: str, token: str) -> tuple[ssl.SSL
     sock.sendall(b"a1 AUTHENTICATE XOAUTH2 " + sasl.xoauth2(USER, token) + b"\r\n")
     if b"a1 OK" not in until(b"a1 "):
         raise SystemExit("the benchmark could not sign in to the sandbox")
-    sock.sendall(f"a2 EXAMINE {FOLDER}\r\n".encode())
+    sock.sendall(f"a2 EXAMINE {folder}\r\n".encode())
     until(b"a2 ")
     return sock, buf
 
 
-def capture_fetch(host: str, port: int, ca_file: str, token: str) -> tuple[bytes, float]:
+def capture_fetch(
+    host: str, port: int, ca_file: str, token: str, folder: str = FOLDER
+) -> tuple[bytes, float]:
     """The exact bytes of the listing response, and how long they took to arrive."""
-    sock, buf = raw_session(host, port, ca_file, token)
+    sock, buf = raw_session(host, port, ca_file, token, folder)
     chunks = [buf]
     start = time.perf_counter()
     sock.sendall(f"a3 FETCH 1:* {ITEMS}\r\n".encode())
@@ -289,9 +301,10 @@ def cli_wall_time(host: str, port: int, ca_file: str, token: str) -> float:
     return median_time(run, 3)
 
 
-def token_command_time() -> tuple[float, float]:
+def token_command_time() -> tuple[float, float, list[float]]:
     """`o365imap token` with a fresh cached token (a mail client's password command), and a
-    bare interpreter start for scale; medians of 7 runs, against the sandbox's emulator."""
+    bare interpreter start for scale; medians of 7 runs, against the sandbox's emulator; and
+    the command's 7 times."""
     import threading
 
     from o365imap.auth import Authenticator, ProfileStore
@@ -329,7 +342,7 @@ def token_command_time() -> tuple[float, float]:
                         stdout=subprocess.DEVNULL,
                     )
 
-                command = median_time(token, 7)
+                times = [median_time(token, 1) for _ in range(7)]
                 bare = median_time(
                     lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), 7
                 )
@@ -339,7 +352,344 @@ def token_command_time() -> tuple[float, float]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-    return command, bare
+    return statistics.median(times), bare, times
+
+
+# ---------------------------------------------------------------- issue 16's targets
+
+TARGETS_START = "<!-- targets:start -->"
+TARGETS_END = "<!-- targets:end -->"
+REALISTIC = "Realistic"  # realistic_corpus.realistic_messages, 20,000 of them
+REALISTIC_SEED = 16
+SMALL_COUNT = 5_000  # memory is measured at this count and at 20,000: it must not grow
+WHOLE_RUNS = 5
+
+# A bare Python process receiving the listing: TLS, XOAUTH2, EXAMINE, the same FETCH, every
+# byte read and nothing parsed. argv: host port ca_file user folder; the token in the
+# environment. Stdlib only, so its start-up is the interpreter's and ssl's.
+BARE_FETCH = """
+import base64, os, socket, ssl, sys
+host, port, ca, user, folder = sys.argv[1:6]
+token = os.environ["O365IMAP_ACCESS_TOKEN"]
+context = ssl.create_default_context(cafile=ca)
+sock = context.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+def until(tag):
+    tail = b""
+    while not (tag in tail and tail.endswith(b"\\r\\n")):
+        data = sock.recv(1 << 20)
+        if not data:
+            raise SystemExit("connection closed")
+        tail = (tail + data)[-4096:]
+until(b"* OK")
+sasl = base64.b64encode(f"user={user}\\x01auth=Bearer {token}\\x01\\x01".encode())
+sock.sendall(b"a1 AUTHENTICATE XOAUTH2 " + sasl + b"\\r\\n")
+until(b"a1 ")
+sock.sendall(b"a2 EXAMINE " + folder.encode() + b"\\r\\n")
+until(b"a2 ")
+sock.sendall(b"a3 FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)\\r\\n")
+until(b"\\r\\na3 ")
+sock.sendall(b"a4 LOGOUT\\r\\n")
+sock.close()
+"""
+
+
+def seed_targets(server: Any, user: str) -> None:
+    """The realistic folder, and both corpora's first 5,000 messages for the memory target."""
+    from realistic_corpus import realistic_messages
+
+    from o365imap.sandbox.seed import MaildirWriter, bulk_messages
+
+    writer = MaildirWriter(server.maildir(user), server.mail_owner)
+    realistic = realistic_messages(20_000, REALISTIC_SEED)
+    writer.write(REALISTIC, realistic)
+    writer.write(f"{REALISTIC}5k", realistic[:SMALL_COUNT])
+    writer.write(f"{FOLDER}5k", bulk_messages(user, SMALL_COUNT))
+
+
+def times_of(command: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
+    """Wall times of ``runs`` runs of a whole process, stdout to /dev/null."""
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def best_median(times: list[float]) -> str:
+    return f"{min(times):.3f} s / {statistics.median(times):.3f} s"
+
+
+def cli_command(folder: str, host: str, port: int, ca_file: str, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "o365imap", "list", folder, *args,
+        "--host", host, "--port", str(port), "--ca-file", ca_file, "--user", USER,
+    ]  # fmt: skip
+
+
+def whole_listing(host: str, port: int, ca_file: str, token: str, folder: str) -> dict[str, Any]:
+    """``list FOLDER --all --json`` beside the bare process, runs interleaved (a load spike
+    on this shared machine then hits both alike)."""
+    env = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
+    ours = cli_command(folder, host, port, ca_file, "--all", "--json")
+    bare = [sys.executable, "-c", BARE_FETCH, host, str(port), ca_file, USER, folder]
+    times_of(ours, 1, env)  # Dovecot's cache and the page cache warm for both
+    out: dict[str, list[float]] = {"ours": [], "bare": []}
+    for _ in range(WHOLE_RUNS):
+        out["ours"] += times_of(ours, 1, env)
+        out["bare"] += times_of(bare, 1, env)
+    return out
+
+
+def peak_rss_mb(command: list[str], env: dict[str, str], work: Path) -> float:
+    """The command's peak RSS (``wait4``, through save_big's launcher), stdout to /dev/null."""
+    from save_big import launch
+
+    shell = ["/bin/sh", "-c", 'exec "$0" "$@" >/dev/null', *command]
+    report = launch(shell, env, work / "rss.stderr")
+    if report["returncode"] != 0:
+        raise RuntimeError(f"{command[3:5]} failed: {(work / 'rss.stderr').read_text()[-300:]}")
+    return float(report["maxrss_kb"]) / 1024
+
+
+def import_times() -> tuple[list[tuple[str, float, float]], float]:
+    """``python -X importtime -c "import o365imap.cli"`` (after one run that writes the .pyc
+    files): each module's (name, self ms, cumulative ms), and the interpreter's wall time."""
+    command = [sys.executable, "-X", "importtime", "-c", "import o365imap.cli"]
+    subprocess.run(command, check=True, capture_output=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+        if match:
+            own, total, _, name = match.groups()
+            rows.append((name, int(own) / 1000, int(total) / 1000))
+    return rows, wall
+
+
+def import_table(rows: list[tuple[str, float, float]], wall: float) -> list[str]:
+    total = next((t for name, _, t in rows if name == "o365imap.cli"), 0.0)
+    # A module imported again while it is still running (a cycle) has two lines: keep one.
+    once: dict[str, tuple[str, float, float]] = {}
+    for row in rows:
+        if row[0] not in once or row[1] > once[row[0]][1]:
+            once[row[0]] = row
+    top = sorted(once.values(), key=lambda r: r[2], reverse=True)[:15]
+    lines = [
+        f'`python -X importtime -c "import o365imap.cli"`: {total:.0f} ms of imports, '
+        f"{wall * 1000:.0f} ms for the whole process. The 15 largest by cumulative time:",
+        "",
+        "| module | self | cumulative |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| `{name}` | {own:.1f} ms | {cum:.1f} ms |" for name, own, cum in top]
+    lines += [
+        "",
+        "Packages: loaded or not, and the self time of all their modules together.",
+        "",
+        "| package | loaded by `import o365imap.cli` | modules | self time |",
+        "|---|---|---:|---:|",
+    ]
+    for package in (
+        "o365imap", "msal", "msal_extensions", "requests", "urllib3", "charset_normalizer",
+        "rich", "textual", "click",
+    ):  # fmt: skip
+        mine = [own for name, own, _ in once.values() if name.split(".")[0] == package]
+        if mine:
+            lines.append(f"| {package} | yes | {len(mine)} | {sum(mine):.1f} ms |")
+        else:
+            lines.append(f"| {package} | no | | |")
+    return lines
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def run_targets(server: Any, work: Path) -> dict[str, Any]:
+    """Every measurement of issue 16's targets, on ``server`` (seeded: Bulk, and
+    ``seed_targets``)."""
+    token = server.mint_token(USER, lifetime=3600)
+    host, port, ca = server.host, server.imaps_port, str(server.ca_file)
+    env = dict(os.environ, O365IMAP_ACCESS_TOKEN=token)
+    out: dict[str, Any] = {}
+    for key, folder in (("bench", FOLDER), ("realistic", REALISTIC)):
+        capture_fetch(host, port, ca, token, folder)  # Dovecot builds its cache
+        data = capture_fetch(host, port, ca, token, folder)[0]
+        body = data[data.index(b"* 1 FETCH") :]
+        count = parse_ours(body, keep=False)
+        parse = median_time(functools.partial(parse_ours, body, keep=False), 5)
+        whole = whole_listing(host, port, ca, token, folder)
+        small = f"{folder}5k"
+        rss = {
+            n: peak_rss_mb(cli_command(f, host, port, ca, "--all", "--json"), env, work)
+            for n, f in ((SMALL_COUNT, small), (count, folder))
+        }
+        out[key] = {
+            "folder": folder,
+            "count": count,
+            "mb": len(body) / 1e6,
+            "parse": parse,
+            "whole": whole,
+            "rss": rss,
+        }
+    out["page"] = times_of(cli_command(FOLDER, host, port, ca, "--json"), 7, env)
+    out["version"] = times_of([sys.executable, "-m", "o365imap", "--version"], 7)
+    out["python"] = times_of([sys.executable, "-c", "pass"], 7)
+    return out
+
+
+def targets_markdown(t: dict[str, Any], token: list[float], imports: list[str]) -> str:
+    bench, real = t["bench"], t["realistic"]
+
+    def ratio(c: dict[str, Any]) -> float:
+        return float(min(c["whole"]["ours"]) / min(c["whole"]["bare"]))
+
+    def per_s(c: dict[str, Any]) -> float:
+        return float(c["count"] / c["parse"])
+
+    def flat(c: dict[str, Any]) -> str:
+        small, big = c["rss"][SMALL_COUNT], c["rss"][c["count"]]
+        return f"{small:.0f} MB at {SMALL_COUNT:,}, {big:.0f} MB at {c['count']:,}"
+
+    def flat_ok(c: dict[str, Any]) -> bool:
+        small, big = c["rss"][SMALL_COUNT], c["rss"][c["count"]]
+        return bool(big - small < 5)  # 4x the messages, under 5 MB more: flat
+
+    page, version = t["page"], t["version"]
+    rows = [
+        (
+            "`list FOLDER --all --json`, whole process, within 2x of a bare Python process "
+            "receiving the same FETCH (best of 5; bare process in brackets)",
+            f"{ratio(bench):.2f}x ({min(bench['whole']['ours']):.2f} s; "
+            f"{min(bench['whole']['bare']):.2f} s)",
+            f"{ratio(real):.2f}x ({min(real['whole']['ours']):.2f} s; "
+            f"{min(real['whole']['bare']):.2f} s)",
+            _verdict(ratio(bench) <= 2 and ratio(real) <= 2),
+        ),
+        (
+            "decoded envelopes per second, from memory: 100,000 (bench), 60,000 (realistic)",
+            f"{per_s(bench):,.0f}",
+            f"{per_s(real):,.0f}",
+            _verdict(per_s(bench) >= 100_000 and per_s(real) >= 60_000),
+        ),
+        (
+            "`o365imap token`, fresh cached token, under 0.15 s (best / median of 7)",
+            best_median(token),
+            "",
+            _verdict(min(token) < 0.15),
+        ),
+        (
+            "one page of `list` (50 messages, loopback), whole process, under 0.3 s "
+            "(best / median of 7)",
+            best_median(page),
+            "",
+            _verdict(min(page) < 0.3),
+        ),
+        (
+            "`o365imap --version` under 0.1 s (best / median of 7)",
+            best_median(version),
+            "",
+            _verdict(min(version) < 0.1),
+        ),
+        (
+            "memory flat in the number of messages: peak RSS of `list --all --json`",
+            flat(bench),
+            flat(real),
+            _verdict(flat_ok(bench) and flat_ok(real)),
+        ),
+    ]
+    lines = [
+        TARGETS_START,
+        "## Issue 16's targets",
+        "",
+        f"Written by `make bench` (alone: `benchmarks/run.py --only targets`) on "
+        f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the "
+        "end). Sandbox Dovecot on loopback, TLS, XOAUTH2. Two corpora of 20,000 messages: "
+        f"make bench's `{FOLDER}` (sandbox/mailgen.py: 200 senders, 40 recipients, so the "
+        f"address caches hit nearly always; listing response {bench['mb']:.1f} MB) and "
+        f"`{REALISTIC}`, generated by benchmarks/realistic_corpus.py "
+        f"(`realistic_messages(20000, seed={REALISTIC_SEED})` written into the Maildir; "
+        f"listing response {real['mb']:.1f} MB): senders and recipients mostly distinct "
+        "(tens of thousands of addresses) with a few hundred display names repeating, most "
+        "names and half the subjects RFC 2047-encoded in a dozen charsets (UTF-8, ISO-8859-x, "
+        "Windows-125x, KOI8-R, ISO-2022-JP, GB2312; B and Q), Re:/AW:/Fwd: threads, Cc on a "
+        "third, In-Reply-To on about 45%, and about 5% broken headers (raw 8-bit names, bad "
+        "encoded words, NIL subjects and dates, groups). Envelopes per second: the FETCH "
+        "response captured from Dovecot, parsed from memory by ResponseParser (every field "
+        "decoded), median of 5, caches emptied before each run. Whole-process times include "
+        "interpreter start and imports; each pair of runs (o365imap, then the bare process) "
+        "is interleaved. The machine is shared (2 cores, other jobs running): best-of figures "
+        "are the fairest, medians show the noise.",
+        "",
+        f"| target | `{FOLDER}` | `{REALISTIC}` | |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {name} | {a} | {b} | {verdict} |" for name, a, b, verdict in rows]
+    lines += [
+        "",
+        f"Medians of the whole listing: o365imap {statistics.median(bench['whole']['ours']):.2f} "
+        f"s and {statistics.median(real['whole']['ours']):.2f} s, the bare process "
+        f"{statistics.median(bench['whole']['bare']):.2f} s and "
+        f"{statistics.median(real['whole']['bare']):.2f} s. A bare `python -c pass` takes "
+        f"{min(t['python']) * 1000:.0f} ms here.",
+        "",
+        "### Import time",
+        "",
+        *imports,
+        "",
+        "### Levers tried",
+        "",
+        "Filled in by hand from the measurements of each change (the gains are on the "
+        "figures above: envelopes/s on both corpora, whole-process times).",
+        "",
+        "| lever | what it does | bench corpus | realistic corpus | start-up | kept |",
+        "|---|---|---:|---:|---:|---|",
+        "| lazy imports | msal, requests, rich off the `list`/`token`/`--version` path | "
+        "TODO | TODO | TODO | TODO |",
+        "| encoded-word cache | bounded memo of RFC 2047 decoding | TODO | TODO | | TODO |",
+        "| lean address parsing | an address built directly, one findall per list | TODO | "
+        "TODO | | TODO |",
+        "| JSON writer | JSON Lines joined from cached fragments | TODO | TODO | | TODO |",
+        "| compiled hot path (mypyc) | parser, text and decode compiled | not tried | "
+        "not tried | | TODO |",
+        "| fewer objects | fewer intermediate objects per envelope | TODO | TODO | | TODO |",
+        "",
+        TARGETS_END,
+    ]
+    return "\n".join(lines)
+
+
+def targets_main(server: Any | None = None, work: Path | None = None) -> dict[str, Any]:
+    """The targets section; in a Dovecot of its own unless ``server`` is given (seeded with
+    the test bed); updates its part of docs/benchmarks.md."""
+    from save_big import update_doc
+
+    if server is None or work is None:
+        from o365imap.sandbox.dovecot import DovecotServer
+        from o365imap.sandbox.seed import seed_testbed
+
+        with (
+            tempfile.TemporaryDirectory(prefix="o365imap-bench-targets-") as tmp,
+            DovecotServer(Path(tmp) / "dovecot") as own,
+        ):
+            own.add_user(USER)
+            seed_testbed(own, USER)
+            seed_targets(own, USER)
+            result = run_targets(own, Path(tmp))
+    else:
+        seed_targets(server, USER)
+        result = run_targets(server, work)
+    token = token_command_time()[2]
+    rows, wall = import_times()
+    section = targets_markdown(result, token, import_table(rows, wall))
+    print(section)
+    update_doc(section, ROOT / "docs" / "benchmarks.md", marks=(TARGETS_START, TARGETS_END))
+    result["token"] = token
+    return result
 
 
 # ---------------------------------------------------------------- report
@@ -356,7 +706,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="make bench")
     parser.add_argument(
-        "--only", choices=["save", "send", "export"], help="run only this benchmark"
+        "--only",
+        choices=["save", "send", "export", "targets", "tui"],
+        help="run only this benchmark",
     )
     args = parser.parse_args(argv)
     if args.only == "save":
@@ -367,6 +719,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.only == "export":
         export_bench.main()
+        return
+    if args.only == "targets":
+        targets_main()
+        return
+    if args.only == "tui":
+        tui_bench.main()
         return
 
     with (
@@ -416,10 +774,13 @@ def main(argv: list[str] | None = None) -> None:
         save = save_big.run(server, USER, Path(tmp))
         export = export_bench.run(server, Path(tmp), big=save.message)
         tui = tui_bench.run(server, USER)
+        seed_targets(server, USER)
+        targets = run_targets(server, Path(tmp))
     send = send_big.run()
     compose = send_big.compose_report()
-    token_time, python_start = token_command_time()
+    token_time, python_start, token_times = token_command_time()
 
+    imports = import_table(*import_times())
     mb = len(body) / 1e6
     lines = [
         "# Benchmarks",
@@ -466,7 +827,8 @@ def main(argv: list[str] | None = None) -> None:
         "## 4. `o365imap token` (a mail client's password command)",
         "",
         f"With a fresh token in the cache: {token_time * 1000:.0f} ms per call (median of 7; "
-        f"a bare `python -c pass` takes {python_start * 1000:.0f} ms here). Target: under 500 ms.",
+        f"a bare `python -c pass` takes {python_start * 1000:.0f} ms here). Target: under 150 ms "
+        "(issue 16; it was 500 ms).",
         "",
         save.markdown,  # section 5, between its markers: save_big.py alone rewrites just it
         "",
@@ -479,8 +841,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"- Parser at least 10x IMAPClient's throughput: {imapclient / ours:.1f}x "
         f"({'met' if imapclient / ours >= 10 else 'not met'}).",
-        f"- `o365imap token` under 0.5 s with a fresh cached token: {token_time:.2f} s "
-        f"({'met' if token_time < 0.5 else 'not met'}).",
+        f"- `o365imap token` under 0.15 s with a fresh cached token: {token_time:.2f} s "
+        f"({'met' if token_time < 0.15 else 'not met'}).",
         f"- The browser's first screen of a 100,000-message folder well under a second: "
         f"{tui[tui_bench.BIG]['first']:.2f} s "
         f"({'met' if tui[tui_bench.BIG]['first'] < 0.5 else 'under a second, not well under' if tui[tui_bench.BIG]['first'] < 1 else 'not met'}; "
@@ -503,6 +865,8 @@ def main(argv: list[str] | None = None) -> None:
         "Caches (addresses, flags, JSON fragments) are emptied before every measured run, so "
         "each run starts as a fresh process would.",
         "",
+        targets_markdown(targets, token_times, imports),
+        "",
     ]
     report = "\n".join(lines)
     print(report)
@@ -519,6 +883,7 @@ def main(argv: list[str] | None = None) -> None:
             "e2e": e2e,
             "save": save.summary(),
             "export": export.summary(),
+            "targets": targets,
         },
         sys.stderr,
     )

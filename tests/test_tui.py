@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import pty
 import runpy
@@ -204,6 +205,34 @@ def test_big_folder_opens_newest_first_and_loads_only_the_pages_seen(
                 assert next(m for m in bulk if m.uid == uid).attachments
 
     run(scenario)
+
+
+def test_the_first_page_is_asked_before_any_unread_count(
+    dovecot: DovecotServer, testbed: Testbed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the first screen only what it needs goes to the server: sign-in, LIST, EXAMINE,
+    the page's FETCH. The STATUS of every folder comes after: each one makes the server open
+    that folder (most of a second for a folder of 100,000 messages on Dovecot's Maildir), and
+    the first page would wait behind them on the one connection."""
+    caplog.set_level(logging.DEBUG, logger="o365imap.wire")
+    app = MailApp(session_for(dovecot), start_folder="Bulk", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "Bulk"), "the first page")
+            selectable = {n for n, e in app.entries.items() if e.selectable}
+            await until(pilot, lambda: selectable <= set(app.unread), "every unread count")
+
+    run(scenario)
+    sent = [
+        r.getMessage().split()[2]
+        for r in caplog.records
+        if r.name == "o365imap.wire" and r.getMessage().startswith("C: ")
+    ]
+    first_page = sent.index("FETCH")
+    assert sent[: first_page + 1] == ["AUTHENTICATE", "LIST", "EXAMINE", "FETCH"]
+    assert sent.count("STATUS") == len([e for e in app.entries.values() if e.selectable])
+    assert "SELECT" not in sent  # looking is read-only, start to end
 
 
 # ---------------------------------------------------------------- a message and its parts

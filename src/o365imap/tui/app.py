@@ -140,6 +140,7 @@ class MailApp(App[None]):
         self.nodes: dict[str, TreeNode[FolderEntry]] = {}
         self.entries: dict[str, FolderEntry] = {}
         self.unread: dict[str, int | None] = {}
+        self.uncounted: list[str] | None = None  # folders whose counts wait for the first page
         self.last_error: BaseException | None = None
         self.last_change: CopyResult | None = None  # what u undoes: a move, or delete to Trash
         self.threaded = False  # the thread view is on (T)
@@ -203,8 +204,11 @@ class MailApp(App[None]):
             self.post_message(Failed(exc, "list the folders"))
             return
         self.post_message(FoldersLoaded(entries))
+
+    @work(thread=True, exit_on_error=False, group="net")
+    def count_folders(self, names: list[str]) -> None:
+        """STATUS UNSEEN of every folder, once the first screen is up (``_count_folders``)."""
         try:
-            names = [e.name for e in entries if e.selectable]
             for name, count in self.session.unread(names):
                 if get_current_worker().is_cancelled:
                     return
@@ -218,8 +222,16 @@ class MailApp(App[None]):
             info = self.session.open_folder(name)
         except Exception as exc:
             self.post_message(Failed(exc, f"open the folder {name}"))
-        else:
-            self.post_message(FolderOpened(info))
+            return
+        # The newest page right away, on the connection just used: asked for by the list
+        # once it has been laid out, its FETCH waited for the screen's next refresh.
+        first = None
+        if info.exists:
+            try:
+                first = self.session.page(0, PAGE_SIZE)
+            except Exception:
+                first = None  # the list asks again, and that failure is the one reported
+        self.post_message(FolderOpened(info, first))
 
     @work(thread=True, exit_on_error=False, group="net")
     def load_page(self, generation: int, page: int, uids: list[int] | None) -> None:
@@ -334,19 +346,32 @@ class MailApp(App[None]):
                 node = parent.add_leaf(self._label(entry), data=entry)
             self.nodes[entry.name] = node
         self.status(f"{len(message.entries)} folders")
+        # The unread counts wait for the folder's first page: a STATUS makes the server open
+        # that folder (reading a 100,000-message index takes it most of a second), and the
+        # first screen would wait behind them on the one connection.
+        self.uncounted = [e.name for e in message.entries if e.selectable]
         if self.folder is None:
             start = self.start_folder if self.start_folder in self.entries else None
             if start is not None:
                 tree.move_cursor(self.nodes[start])
                 self.status(f"Opening {start}…")
                 self.open_folder(start)
-            elif self.start_folder:
-                # Nothing opens: the tree is the way on, even where it starts hidden.
-                tree.display = True
-                tree.focus()
-                self.status(f"No folder named {self.start_folder}: choose one", error=True)
+            else:
+                if self.start_folder:
+                    # Nothing opens: the tree is the way on, even where it starts hidden.
+                    tree.display = True
+                    tree.focus()
+                    self.status(f"No folder named {self.start_folder}: choose one", error=True)
+                self._count_folders()
         else:
             self.open_folder(self.folder.name)
+
+    def _count_folders(self) -> None:
+        """Count the unread messages of the folders listed last, if not done yet: after the
+        first page (or once it cannot come: an empty folder, a failure)."""
+        names, self.uncounted = self.uncounted, None
+        if names:
+            self.count_folders(names)
 
     def _label(self, entry: FolderEntry) -> Text:
         text = Text()
@@ -400,13 +425,18 @@ class MailApp(App[None]):
         self.folder = message.info
         self.search_query = self.search_uids = None
         self.messages.empty_text = "  (this folder is empty)"
-        self.messages.reset(message.info.exists, keep_cursor=again)
+        generation = self.messages.reset(message.info.exists, keep_cursor=again)
+        if message.first is not None and message.first[1] == message.info.exists:
+            widget.fill(generation, 0, message.first[0])
+            self._count_folders()
         self._title()
         self.messages.focus()
         hidden = not self.query_one("#folders", Tree).display
         self.status(f"{message.info.name} opened" + ("; B shows the folders" if hidden else ""))
         if self.threaded:  # the flat list's first page shows meanwhile
             self._thread(anchor, folded)
+        if not message.info.exists:
+            self._count_folders()  # no page to wait for
 
     def _thread(self, anchor: int | None = None, folded: set[int] | None = None) -> None:
         """Thread the folder's newest messages (or the search's first results) again;
@@ -499,6 +529,7 @@ class MailApp(App[None]):
             self._recount()
             return
         widget.fill(message.generation, message.page, message.rows)
+        self._count_folders()
 
     @while_open
     def on_page_skipped(self, message: PageSkipped) -> None:
@@ -613,6 +644,7 @@ class MailApp(App[None]):
 
     def on_failed(self, message: Failed) -> None:
         self.last_error = message.error
+        self._count_folders()  # the first page may never come
         sentence, hint = describe_error(message.error)
         self.status(f"{sentence} {hint}", error=True)
         if self.folder is None:

@@ -50,6 +50,9 @@ class UnreadCount(_Msg):
 @dataclass(eq=False)
 class FolderOpened(_Msg):
     info: FolderInfo
+    # The newest page and the count it was numbered by, fetched by the same worker; None
+    # when the folder is empty or that FETCH failed (the list then asks as usual).
+    first: tuple[list[Row], int] | None = None
 
 
 @dataclass(eq=False)

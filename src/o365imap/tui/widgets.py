@@ -137,6 +137,7 @@ class MessageList(ScrollView, can_focus=True):
         for offset, row in enumerate(rows):
             self.rows[start + offset] = row
         self.loaded_pages.add(page)
+        self.requested.add(page)  # filled before it was asked for: never asked
         self.refresh()
 
     def show_threads(

@@ -641,23 +641,6 @@ def targets_markdown(t: dict[str, Any], token: list[float], imports: list[str]) 
         "",
         *imports,
         "",
-        "### Levers tried",
-        "",
-        "Filled in by hand from the measurements of each change (the gains are on the "
-        "figures above: envelopes/s on both corpora, whole-process times).",
-        "",
-        "| lever | what it does | bench corpus | realistic corpus | start-up | kept |",
-        "|---|---|---:|---:|---:|---|",
-        "| lazy imports | msal, requests, rich off the `list`/`token`/`--version` path | "
-        "TODO | TODO | TODO | TODO |",
-        "| encoded-word cache | bounded memo of RFC 2047 decoding | TODO | TODO | | TODO |",
-        "| lean address parsing | an address built directly, one findall per list | TODO | "
-        "TODO | | TODO |",
-        "| JSON writer | JSON Lines joined from cached fragments | TODO | TODO | | TODO |",
-        "| compiled hot path (mypyc) | parser, text and decode compiled | not tried | "
-        "not tried | | TODO |",
-        "| fewer objects | fewer intermediate objects per envelope | TODO | TODO | | TODO |",
-        "",
         TARGETS_END,
     ]
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from o365imap.protocol import (
     Tagged,
     Unparsed,
     Untagged,
+    decode,
     lexer,
     listing,
 )
@@ -306,6 +307,53 @@ def test_fast_and_general_paths_agree_on_random_envelopes(
     fast = feed_whole(line)
     assert _general_path(line) == fast
     assert fast[0].items["ENVELOPE"].subject == subject
+
+
+# Fields as servers fill them for broken headers (placeholders, encoded words, escapes), beside
+# ordinary ones: a new address is made straight from its match on the fast path, and must come
+# out as the general decoder makes it (placeholders taken out, empty entries and groups).
+hostile_fields = st.one_of(
+    st.sampled_from(
+        [
+            None,
+            "MISSING_DOMAIN",
+            "SYNTAX_ERROR",
+            ".MISSING-HOST-NAME.",
+            ".SYNTAX-ERROR.",
+            "MISSING_MAILBOX",
+            "INVALID_ROUTE",
+            "",
+            "a\\b",
+            'x"y',
+            "=?utf-8?B?w6k=?=",
+            "=?iso-8859-1?q?Ren=E9e?= x",
+            "=?x-bad?Q?caf=E9?=",
+            "=?utf-8?Q?unterminated",
+            "Müller, Jürgen",
+            "example.com",
+        ]
+    ),
+    nstrings,
+)
+
+
+@settings(max_examples=examples(500))
+@given(
+    st.lists(
+        st.tuples(hostile_fields, hostile_fields, hostile_fields, hostile_fields),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_address_lists_agree_with_the_general_decoder(items: list[Any]) -> None:
+    raw = b"(" + b"".join(b"(" + b" ".join(_q(x) for x in a) + b")" for a in items) + b")"
+    expected = decode.address_list(lexer.parse_values([raw])[0])
+    listing._SINGLE_CACHE.clear()
+    decode._ADDRESS_CACHE.clear()
+    assert listing._fast_addresses(raw) == expected  # every address new
+    decode._ADDRESS_CACHE.clear()
+    assert listing._fast_addresses(raw) == expected  # every address known, the list new
+    assert listing._fast_addresses(raw) == expected  # the list known
 
 
 def test_literals_inside_envelope() -> None:

@@ -118,7 +118,16 @@ def _addresses_json(entries: tuple[AddressEntry, ...]) -> str:
     cached = _ADDRESS_JSON.get(id(entries))
     if cached is not None and cached[0] is entries:
         return cached[1]
-    text = json.dumps(address_json(entries), ensure_ascii=False, separators=_SEPARATORS)
+    parts: list[str] = []
+    for entry in entries:
+        if isinstance(entry, Group):
+            text = json.dumps(address_json(entries), ensure_ascii=False, separators=_SEPARATORS)
+            break
+        # json.dumps writes strings with this very function (ensure_ascii=False): same text,
+        # without a dict and an encoder call per address (most lists of a real mailbox are new)
+        parts.append(f'{{"name": {_str_json(entry.name)}, "email": {_str_json(entry.email)}}}')
+    else:
+        text = "[" + ", ".join(parts) + "]"
     if len(_ADDRESS_JSON) >= 16384:
         _ADDRESS_JSON.clear()
     _ADDRESS_JSON[id(entries)] = (entries, text)

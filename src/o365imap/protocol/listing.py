@@ -158,12 +158,15 @@ def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
         if address is None:
             if dn:  # group syntax: let the general decoder see it all
                 return _slow_addresses(raw)
-            made = _address(
-                _fast_nstring(a, an),
-                _fast_nstring(b, bn),
-                _fast_nstring(c, cn),
-                _fast_nstring(d, dn),
-            )
+            if b"\\" in piece:
+                made = _address(
+                    _fast_nstring(a, an),
+                    _fast_nstring(b, bn),
+                    _fast_nstring(c, cn),
+                    _fast_nstring(d, dn),
+                )
+            else:  # nothing to unescape: the fields are the strings (the host is not NIL here)
+                made = _address(None if an else a, None if bn else b, None if cn else c, d)
             if made is None:  # nothing the sender wrote: the general decoder drops it
                 return _slow_addresses(raw)
             address = made

@@ -144,6 +144,27 @@ def test_internal_dates() -> None:
     assert parse_internal_date(b"31-Feb-2020 00:00:00 +0000") is None
 
 
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(-23 * 60 - 59, 23 * 60 + 59),
+    st.booleans(),
+)
+def test_internal_dates_of_the_fixed_layout(when: datetime, minutes: int, padded: bool) -> None:
+    sign, offset = ("-" if minutes < 0 else "+"), abs(minutes)
+    day = f"{when.day:02d}" if padded else f"{when.day:2d}"
+    raw = (
+        f"{day}-{when:%b}-{when.year:04d} {when:%H:%M:%S} {sign}{offset // 60:02d}{offset % 60:02d}"
+    ).encode()
+    zone = timezone(timedelta(minutes=minutes))
+    assert parse_internal_date(raw) == when.replace(microsecond=0, tzinfo=zone)
+
+
+@given(st.binary(min_size=26, max_size=26).map(lambda b: b[:2] + b"-" + b[3:]))
+def test_internal_dates_of_any_bytes_in_the_fixed_layout(raw: bytes) -> None:
+    parsed = parse_internal_date(raw)
+    assert parsed is None or parsed.tzinfo is not None
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -199,6 +199,8 @@ def _slow_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
 def _listing_fetch(g: tuple[Any, ...], subject_literal: bytes | None = None) -> Fetch:
     """The Fetch of a listing line from the listing pattern's groups; a subject that came as
     a literal is passed apart, since literals are taken as they are (no unescaping)."""
+    raw_from = g[9]
+    from_ = () if raw_from == b"NIL" else _fast_addresses(raw_from)
     return Fetch(
         int(g[0]),
         {
@@ -209,9 +211,10 @@ def _listing_fetch(g: tuple[Any, ...], subject_literal: bytes | None = None) -> 
             "ENVELOPE": make_envelope(
                 _fast_nstring(g[5], g[6]),
                 _fast_nstring(g[7], g[8]) if subject_literal is None else subject_literal,
-                () if g[9] == b"NIL" else _fast_addresses(g[9]),
-                () if g[10] == b"NIL" else _fast_addresses(g[10]),
-                () if g[11] == b"NIL" else _fast_addresses(g[11]),
+                from_,
+                # the server copies From where the message has no Sender or Reply-To
+                from_ if g[10] == raw_from else _fast_addresses(g[10]),
+                from_ if g[11] == raw_from else _fast_addresses(g[11]),
                 () if g[12] == b"NIL" else _fast_addresses(g[12]),
                 () if g[13] == b"NIL" else _fast_addresses(g[13]),
                 () if g[14] == b"NIL" else _fast_addresses(g[14]),

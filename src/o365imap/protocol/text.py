@@ -379,11 +379,11 @@ def parse_internal_date(raw: bytes | None) -> datetime | None:
     if len(raw) == 26 and raw[2] == 0x2D:  # the fixed layout: straight to fromisoformat
         month = _MONTH_DIGITS.get(raw[3:6])
         if month is not None:
-            day_text = raw[0:2].decode("ascii", "replace").strip()
-            rest = raw[7:26].decode("ascii", "replace")
+            text = raw.decode("ascii", "replace")  # one character per byte, bad ones too
+            mday = text[0:2].strip()
             try:
                 return datetime.fromisoformat(
-                    f"{rest[:4]}-{month}-{day_text:0>2}T{rest[5:13]}{rest[-5:-2]}:{rest[-2:]}"
+                    f"{text[7:11]}-{month}-{mday:0>2}T{text[12:20]}{text[21:24]}:{text[24:26]}"
                 )
             except ValueError:
                 pass

@@ -108,8 +108,22 @@ def message_json(message: MessageSummary) -> dict[str, Any]:
 _ADDRESS_JSON: dict[int, tuple[tuple[AddressEntry, ...], str]] = {}
 
 
+# A folder has a few flag combinations, and the parser hands out one tuple for each.
+_FLAGS_JSON: dict[tuple[str, ...], str] = {}
+
+
 def _str_json(value: str | None) -> str:
-    return "null" if value is None else str(encode_basestring(value))
+    return "null" if value is None else encode_basestring(value)
+
+
+def _flags_json(flags: tuple[str, ...]) -> str:
+    text = _FLAGS_JSON.get(flags)
+    if text is None:
+        text = "[" + ", ".join(encode_basestring(f) for f in flags) + "]"
+        if len(_FLAGS_JSON) >= 1024:
+            _FLAGS_JSON.clear()
+        _FLAGS_JSON[flags] = text
+    return text
 
 
 def _addresses_json(entries: tuple[AddressEntry, ...]) -> str:
@@ -140,11 +154,11 @@ _SEPARATORS = (", ", ": ")
 def message_json_line(message: MessageSummary) -> str:
     """``json.dumps(message_json(message))`` (with our separators), made faster; no newline."""
     env = message.envelope
-    flags = ", ".join(encode_basestring(f) for f in message.flags)
     internal = "null" if message.internal_date is None else f'"{message.internal_date.isoformat()}"'
     head = (
         f'{{"seq": {message.seq}, "uid": {"null" if message.uid is None else message.uid}, '
-        f'"flags": [{flags}], "size": {"null" if message.size is None else message.size}, '
+        f'"flags": {_flags_json(message.flags)}, '
+        f'"size": {"null" if message.size is None else message.size}, '
         f'"internal_date": {internal}, '
     )
     if env is None:

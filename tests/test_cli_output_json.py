@@ -38,10 +38,15 @@ def summaries(draw: st.DrawFn) -> MessageSummary:
     shared = draw(address_lists)  # one tuple in several fields: the writer's cache sees it again
     lists = [draw(st.one_of(st.just(shared), address_lists)) for _ in range(6)]
     envelope = Envelope(
-        draw(dates),
-        None,
-        draw(texts),
-        *lists,
+        date=draw(dates),
+        raw_date=None,
+        subject=draw(texts),
+        from_=lists[0],
+        sender=lists[1],
+        reply_to=lists[2],
+        to=lists[3],
+        cc=lists[4],
+        bcc=lists[5],
         in_reply_to=draw(texts),
         message_id=draw(texts),
     )

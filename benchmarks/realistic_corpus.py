@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from o365imap.sandbox.mailgen import _TOPICS as _BULK_TOPICS
 from o365imap.sandbox.mailmodel import SeedAddress, SeedGroup, SeedMessage, Wire
 
 __all__ = [
@@ -304,20 +305,7 @@ _WEIGHTS = {
     "ja": 5,
     "zh": 4,
 }
-_TOPICS = (
-    "budget",
-    "roadmap",
-    "Q3 planning",
-    "the offsite",
-    "hiring",
-    "security review",
-    "release 2.4",
-    "customer feedback",
-    "vendor contract",
-    "office move",
-    "migration",
-    "Jahresabschluss",
-)
+_TOPICS = (*_BULK_TOPICS, "migration", "Jahresabschluss")
 _LISTS = ("python-dev", "dovecot", "users", "announce", "devel")
 _PREFIXES = ("Re: ", "RE: ", "AW: ", "Fwd: ", "FW: ", "TR: ", "Re: Re: ", "SV: ")
 _FOLD = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ø": "o", "å": "a", "æ": "ae", "ł": "l"}

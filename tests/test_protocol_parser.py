@@ -30,6 +30,7 @@ from o365imap.protocol import (
     Tagged,
     Unparsed,
     Untagged,
+    decode,
     lexer,
     listing,
 )
@@ -282,6 +283,7 @@ addresses = st.lists(st.tuples(nstrings, nstrings, nstrings, nstrings), max_size
     lists=st.lists(addresses, min_size=6, max_size=6),
     irt=nstrings,
     mid=nstrings,
+    copies=st.booleans(),
 )
 def test_fast_and_general_paths_agree_on_random_envelopes(
     seq: int,
@@ -291,7 +293,11 @@ def test_fast_and_general_paths_agree_on_random_envelopes(
     lists: list[Any],
     irt: str | None,
     mid: str | None,
+    copies: bool,
 ) -> None:
+    if copies:  # Sender and Reply-To as a server reports them when the message has neither
+        lists[1] = lists[2] = lists[0]
+
     def alist(items: list[Any]) -> bytes:
         if not items:
             return b"NIL"
@@ -306,6 +312,53 @@ def test_fast_and_general_paths_agree_on_random_envelopes(
     fast = feed_whole(line)
     assert _general_path(line) == fast
     assert fast[0].items["ENVELOPE"].subject == subject
+
+
+# Fields as servers fill them for broken headers (placeholders, encoded words, escapes), beside
+# ordinary ones: a new address is made straight from its match on the fast path, and must come
+# out as the general decoder makes it (placeholders taken out, empty entries and groups).
+hostile_fields = st.one_of(
+    st.sampled_from(
+        [
+            None,
+            "MISSING_DOMAIN",
+            "SYNTAX_ERROR",
+            ".MISSING-HOST-NAME.",
+            ".SYNTAX-ERROR.",
+            "MISSING_MAILBOX",
+            "INVALID_ROUTE",
+            "",
+            "a\\b",
+            'x"y',
+            "=?utf-8?B?w6k=?=",
+            "=?iso-8859-1?q?Ren=E9e?= x",
+            "=?x-bad?Q?caf=E9?=",
+            "=?utf-8?Q?unterminated",
+            "Müller, Jürgen",
+            "example.com",
+        ]
+    ),
+    nstrings,
+)
+
+
+@settings(max_examples=examples(500))
+@given(
+    st.lists(
+        st.tuples(hostile_fields, hostile_fields, hostile_fields, hostile_fields),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_address_lists_agree_with_the_general_decoder(items: list[Any]) -> None:
+    raw = b"(" + b"".join(b"(" + b" ".join(_q(x) for x in a) + b")" for a in items) + b")"
+    expected = decode.address_list(lexer.parse_values([raw])[0])
+    listing._SINGLE_CACHE.clear()
+    decode._ADDRESS_CACHE.clear()
+    assert listing._fast_addresses(raw) == expected  # every address new
+    decode._ADDRESS_CACHE.clear()
+    assert listing._fast_addresses(raw) == expected  # every address known, the list new
+    assert listing._fast_addresses(raw) == expected  # the list known
 
 
 def test_literals_inside_envelope() -> None:

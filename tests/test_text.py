@@ -144,6 +144,27 @@ def test_internal_dates() -> None:
     assert parse_internal_date(b"31-Feb-2020 00:00:00 +0000") is None
 
 
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(-23 * 60 - 59, 23 * 60 + 59),
+    st.booleans(),
+)
+def test_internal_dates_of_the_fixed_layout(when: datetime, minutes: int, padded: bool) -> None:
+    sign, offset = ("-" if minutes < 0 else "+"), abs(minutes)
+    day = f"{when.day:02d}" if padded else f"{when.day:2d}"
+    raw = (
+        f"{day}-{when:%b}-{when.year:04d} {when:%H:%M:%S} {sign}{offset // 60:02d}{offset % 60:02d}"
+    ).encode()
+    zone = timezone(timedelta(minutes=minutes))
+    assert parse_internal_date(raw) == when.replace(microsecond=0, tzinfo=zone)
+
+
+@given(st.binary(min_size=26, max_size=26).map(lambda b: b[:2] + b"-" + b[3:]))
+def test_internal_dates_of_any_bytes_in_the_fixed_layout(raw: bytes) -> None:
+    parsed = parse_internal_date(raw)
+    assert parsed is None or parsed.tzinfo is not None
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -273,3 +294,58 @@ def test_continuation_indexes_of_any_length_order_the_pieces() -> None:
         ]
     )
     assert params == {"filename": "ébcd!"}
+
+
+# ---------------------------------------------------------------- the memo of decode_2047
+
+# Header values as real and hostile mail has them: encoded words of any charset and mode (with
+# payloads that are not base64 or quoted-printable), plain and 8-bit text, folds, stray "=?".
+_WORD = st.builds(
+    lambda charset, mode, payload: b"=?" + charset + b"?" + mode + b"?" + payload + b"?=",
+    st.sampled_from([b"utf-8", b"UTF-8", b"iso-8859-1", b"koi8-r", b"gb2312", b"x-bad", b"hex"]),
+    st.sampled_from([b"B", b"b", b"Q", b"q"]),
+    st.one_of(
+        st.binary(max_size=12).map(base64.b64encode),
+        st.binary(max_size=12).map(lambda d: _percent(d).replace(b"%", b"=")),
+        st.binary(max_size=8),
+    ),
+)
+HEADER_VALUES = st.lists(
+    st.one_of(
+        _WORD,
+        st.sampled_from([b" ", b"\r\n ", b"\t", b"=?", b"?=", b"Re: ", b"\xc3\xa9", b"\xe9"]),
+        st.binary(max_size=6),
+    ),
+    max_size=6,
+).map(b"".join)
+
+
+@settings(max_examples=examples(500))
+@given(st.lists(HEADER_VALUES, max_size=12), st.integers(1, 4))
+def test_memoized_decoding_equals_unmemoized(values: list[bytes], cache_size: int) -> None:
+    from unittest import mock
+
+    from o365imap.protocol import text
+
+    with mock.patch.object(text, "_DECODED_LONGEST", -1):  # nothing is kept: the reference
+        expected = [decode_2047(v) for v in values]
+    # a tiny memo, cleared again and again
+    with (
+        mock.patch.object(text, "_DECODED", {}),
+        mock.patch.object(text, "_DECODED_MAX", cache_size),
+    ):
+        for _ in range(2):  # the first pass fills the memo, the second reads it
+            assert [decode_2047(v) for v in values] == expected
+            # a bytearray (not hashable) is decoded, not kept
+            assert [decode_2047(bytearray(v)) for v in values] == expected  # type: ignore[arg-type]
+            assert len(text._DECODED) <= cache_size
+
+
+def test_the_memo_keeps_no_long_value() -> None:
+    from o365imap.protocol import text
+
+    text._DECODED.clear()
+    long_value = b"=?utf-8?q?" + b"a" * 600 + b"?="
+    assert decode_2047(long_value) == "a" * 600
+    assert decode_2047(b"=?utf-8?q?short?=") == "short"
+    assert list(text._DECODED) == [b"=?utf-8?q?short?="]

@@ -44,8 +44,10 @@ def _nstr(value: Any) -> bytes | None:
 
 
 def _text(value: Any) -> str | None:
-    raw = _nstr(value)
-    return None if raw is None else decode_bytes(raw)
+    if not isinstance(value, bytes):
+        return None
+    # ASCII (nearly every mailbox, host and route) decodes the same in any charset
+    return value.decode("ascii") if value.isascii() else decode_bytes(value)
 
 
 # IMAP's largest numbers are 63-bit (RFC 9051 number64, RFC 7162 mod-sequence-value): 19

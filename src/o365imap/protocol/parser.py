@@ -142,7 +142,7 @@ class ResponseParser:
                 if not self._collect_literal():
                     return None
                 continue
-            if not self._segments and self._line_complete():
+            if not self._segments and (self._snapshot is not None or self._line_complete()):
                 # The listing's lines are matched in place, with no copy of each line.
                 snap = self._snapshot
                 if snap is None:
@@ -150,9 +150,10 @@ class ResponseParser:
                 if snap.startswith(b"* ", self._pos):
                     listing = _LISTING_IN_BUFFER.match(snap, self._pos)
                     if listing is not None:
-                        self._pos = listing.end()
+                        self._pos = end = listing.end()
                         self._scan_from = 0
-                        self._compact()
+                        if end > 65536:
+                            self._compact()
                         return _listing_fetch(listing.groups())
                     split = _listing_with_subject_literal(snap, self._pos, self.stream_threshold)
                     if split is not None:

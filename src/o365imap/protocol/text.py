@@ -139,6 +139,14 @@ def _decode_word_bytes(encoding: bytes, text: bytes) -> bytes:
         return b""
 
 
+# Decoded encoded words by their raw bytes. A mailbox repeats a few hundred display names (in
+# one or two encodings each) over thousands of distinct addresses, and threads repeat subjects:
+# decoding each once saves most of their cost. Bounded: cleared when full.
+_DECODED: dict[bytes, str] = {}
+_DECODED_MAX = 8192
+_DECODED_LONGEST = 512  # bytes: memory stays under a few MB whatever the headers hold
+
+
 def decode_2047(raw: bytes) -> str:
     """Decode a header value with RFC 2047 encoded words (and raw 8-bit bytes) to text.
 
@@ -152,6 +160,19 @@ def decode_2047(raw: bytes) -> str:
         if raw.isascii():
             return raw.decode("ascii")
         return decode_bytes(raw)
+    if len(raw) > _DECODED_LONGEST or type(raw) is not bytes:
+        return _decode_encoded_words(raw)  # hostile sizes and bytearrays are not kept
+    text = _DECODED.get(raw)
+    if text is None:
+        text = _decode_encoded_words(raw)
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[raw] = text
+    return text
+
+
+def _decode_encoded_words(raw: bytes) -> str:
+    """``decode_2047`` of an unfolded value that holds ``=?`` (not memoized)."""
     # split() gives [text, charset, encoding, payload, text, charset, ...] in one C call.
     parts = _ENCODED_WORD.split(raw)
     if len(parts) == 1:
@@ -358,11 +379,11 @@ def parse_internal_date(raw: bytes | None) -> datetime | None:
     if len(raw) == 26 and raw[2] == 0x2D:  # the fixed layout: straight to fromisoformat
         month = _MONTH_DIGITS.get(raw[3:6])
         if month is not None:
-            day_text = raw[0:2].decode("ascii", "replace").strip()
-            rest = raw[7:26].decode("ascii", "replace")
+            text = raw.decode("ascii", "replace")  # one character per byte, bad ones too
+            mday = text[0:2].strip()
             try:
                 return datetime.fromisoformat(
-                    f"{rest[:4]}-{month}-{day_text:0>2}T{rest[5:13]}{rest[-5:-2]}:{rest[-2:]}"
+                    f"{text[7:11]}-{month}-{mday:0>2}T{text[12:20]}{text[21:24]}:{text[24:26]}"
                 )
             except ValueError:
                 pass

@@ -204,6 +204,23 @@ main(sys.argv[1:])
 """
 
 
+def _written(dest: Path) -> int:
+    """Messages in ``dest``'s Maildirs (cur/ and new/; tmp/ holds the half-written)."""
+    if not dest.exists():
+        return 0
+    return sum(len(os.listdir(sub)) for sub in dest.glob("**/*") if sub.name in ("cur", "new"))
+
+
+def _written_at_least(dest: Path, count: int, process: subprocess.Popen[bytes]) -> bool:
+    """Whether ``count`` messages were in ``dest`` while ``process`` still ran; False once it
+    has ended first."""
+    while process.poll() is None:
+        if _written(dest) >= count:
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def test_killed_at_random_moments_a_rerun_holds_every_message_exactly_once(
     server: DovecotServer, testbed: Testbed, tmp_path: Path
 ) -> None:
@@ -213,6 +230,7 @@ def test_killed_at_random_moments_a_rerun_holds_every_message_exactly_once(
     rng = random.Random(14)
     kills = 0
     expected = {name: len(messages) for name, messages in testbed.folders.items()}
+    total = sum(expected.values())
     for trial in range(6):
         dest = tmp_path / f"backup-{trial}"
         argv = [sys.executable, "-c", _KILLED, "export", str(dest), "--jobs", "2", *_args(server)]
@@ -220,8 +238,12 @@ def test_killed_at_random_moments_a_rerun_holds_every_message_exactly_once(
             process = subprocess.Popen(
                 argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            time.sleep(rng.uniform(0.35, 0.9))  # start-up takes about 0.3 s
-            if process.poll() is None:
+            # Killed once a random share of the messages is on disk: by what it has done, not
+            # by a time, which a faster start-up or a slower machine would move.
+            before = _written(dest)  # the second run starts where the first was cut
+            if _written_at_least(
+                dest, before + rng.randint(1, max(1, total - before - 1)), process
+            ):
                 process.send_signal(signal.SIGKILL)
                 kills += 1
             process.wait()

@@ -126,8 +126,9 @@ def _flags(raw: bytes) -> tuple[str, ...]:
     return found
 
 
-def _fast_nstring(content: bytes, nil: bytes) -> bytes | None:
-    if nil:
+def _fast_nstring(content: bytes | None, nil: bytes | None) -> bytes | None:
+    # A group of the alternative that did not match is None from groups() and b"" from findall.
+    if nil or content is None:
         return None
     return _UNESCAPE.sub(rb"\1", content) if b"\\" in content else content
 

@@ -61,7 +61,7 @@ _codec_cache: dict[str, str | None] = {}
 # message must not be able to pick one by naming it in a header. idna and punycode spell
 # domain names, not text (punycode makes "bücher" of "bcher-kva"), and know no "replace".
 _NOT_CHARSETS = {"undefined", "unicode_escape", "raw_unicode_escape", "utf_7", "idna", "punycode"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _codec(charset: str) -> str | None:
@@ -147,21 +147,23 @@ _DECODED_MAX = 8192
 _DECODED_LONGEST = 512  # bytes: memory stays under a few MB whatever the headers hold
 
 
-def decode_2047(raw: bytes) -> str:
+def decode_2047(raw: bytes | bytearray) -> str:
     """Decode a header value with RFC 2047 encoded words (and raw 8-bit bytes) to text.
 
     Adjacent encoded words of one charset are joined as bytes before decoding, so a multi-byte
     character split between two words survives; whitespace between encoded words is dropped
     (RFC 2047 section 6.2). Never raises.
     """
+    if type(raw) is not bytes:
+        raw = bytes(raw)  # a bytearray cannot key the memo, nor pass the compiled build's checks
     if b"\n" in raw:
         raw = _FOLDING.sub(b"", raw)  # unfold (RFC 5322 2.2.3): the CRLF goes, the space stays
     if b"=?" not in raw:
         if raw.isascii():
             return raw.decode("ascii")
         return decode_bytes(raw)
-    if len(raw) > _DECODED_LONGEST or type(raw) is not bytes:
-        return _decode_encoded_words(raw)  # hostile sizes and bytearrays are not kept
+    if len(raw) > _DECODED_LONGEST:
+        return _decode_encoded_words(raw)  # hostile sizes are not kept
     text = _DECODED.get(raw)
     if text is None:
         text = _decode_encoded_words(raw)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from o365imap.cli import output, tables
 from o365imap.cli.app import cli
@@ -18,14 +17,18 @@ from o365imap.errors import UsageError
 from o365imap.models import FolderInfo, MessageSummary
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from o365imap import ImapClient
 
 # ``list --all`` as a table: messages per FETCH (the JSON takes them all from one FETCH 1:*).
 _ALL_PAGE = 1000
 
 
-def _console() -> Console:
-    return Console(soft_wrap=False)
+def _console() -> Console | None:
+    """A console for a terminal's table; None in a pipe, whose TSV needs no rich (nor its
+    20 ms of imports: ``list | grep``)."""
+    return tables.table_console(soft_wrap=False)
 
 
 @cli.command()

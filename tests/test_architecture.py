@@ -458,8 +458,20 @@ _START_UP: dict[str, tuple[str, tuple[str, ...]]] = {
         "import o365imap.cli.signin, o365imap.auth.flows, o365imap.auth.cache",
         (*_SIGN_IN, "rich", "textual", "o365imap.client", "o365imap.protocol"),
     ),
-    # `list`, `folders`, `info`: the client, rich for the table, no sign-in stack
-    "o365imap list": ("import o365imap.cli.mailbox", (*_SIGN_IN, "textual")),
+    # `list`, `folders`, `info`: the client, no sign-in stack; rich only for a terminal
+    "o365imap list": ("import o365imap.cli.mailbox", (*_SIGN_IN, "textual", "rich")),
+    # `list --json`, and `list` in a pipe (TSV): a listing written without rich (stdout is a
+    # pipe here)
+    "o365imap list, piped": (
+        "from datetime import datetime, UTC\n"
+        "from o365imap.cli import mailbox, output, tables\n"
+        "from o365imap.models import MessageSummary\n"
+        "m = MessageSummary(seq=1, uid=7, flags=(), size=10,"
+        " internal_date=datetime.now(UTC), envelope=None)\n"
+        "output.message_json_line(m)\n"
+        "output.print_messages(mailbox._console(), [m], 'INBOX', uid_digits=3)",
+        (*_SIGN_IN, "textual", "rich"),
+    ),
 }
 
 

@@ -346,3 +346,43 @@ def test_a_date_at_the_end_of_time_is_shown_as_sent(dovecot: DovecotServer, toky
     shown = run(["show", "1", "Far", *conn(dovecot, BOB)], token)
     assert shown.returncode == 0, shown.stderr
     assert "Date    Fri, 31 Dec 9999 23:30 -0500" in shown.stdout.splitlines()
+
+
+class _Stdout(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"TTY_COMPATIBLE": "1"},
+        {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+        {"TTY_COMPATIBLE": "yes", "FORCE_COLOR": "1"},
+        {"FORCE_COLOR": "1"},
+        {"FORCE_COLOR": ""},
+    ],
+)
+def test_the_terminal_is_told_as_rich_tells_it(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, env: dict[str, str]
+) -> None:
+    """Tables and listings choose their form without rich (a pipe never imports it): the
+    same answer as rich's Console on stdout, for the same environment."""
+    from rich.console import Console
+
+    from o365imap.cli import tables
+
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdout", _Stdout(tty))
+    expected = Console(soft_wrap=False).is_terminal
+    assert tables.stdout_is_terminal() is expected
+    assert (tables.table_console(soft_wrap=False) is not None) is expected

@@ -18,6 +18,10 @@ from o365imap.errors import ConnectError, ConnectionClosed, ReadTimeout, UsageEr
 __all__ = ["Security", "Transport", "default_port"]
 
 RECV_SIZE = 256 * 1024
+# recv() takes what has already arrived up to this much in one call: a server may send small
+# TLS records (Dovecot's are about 2 KB in a listing), one per read, and each piece handed
+# up costs the parser and the read loop a pass of their own.
+GATHER_SIZE = 64 * 1024
 
 
 class Security(StrEnum):
@@ -70,6 +74,7 @@ class Transport:
         self._verify = verify
         self._sock: socket.socket | None = None
         self._tls = False
+        self._failed: OSError | None = None  # met by recv's gathering, for the next read
 
     @property
     def encrypted(self) -> bool:
@@ -148,11 +153,39 @@ class Transport:
             raise ConnectionClosed(f"the connection to {self.host} was lost: {exc}") from exc
 
     def recv(self) -> bytes:
-        """Some bytes, at least one; raises ConnectionClosed at end of stream."""
+        """Some bytes, at least one: what has arrived (up to GATHER_SIZE), waiting only for
+        the first; raises ConnectionClosed at end of stream."""
         # Into one reused buffer: recv(n) allocates n bytes per call and then shrinks them,
         # which costs more than the copy out of a buffer that is already there.
         count = self._recv_into(self._view)
+        if count < GATHER_SIZE:
+            count += self._gather(count)
         return bytes(self._view[:count])
+
+    def _gather(self, start: int) -> int:
+        """Bytes already arrived, read without waiting into the buffer from ``start`` up to
+        GATHER_SIZE; how many. Whatever else stops it (the end of the stream, an error) is left
+        for the next read to meet, as it would have met it without this."""
+        sock = self._sock
+        if sock is None:
+            return 0
+        timeout = sock.gettimeout()
+        filled = start
+        try:
+            sock.settimeout(0.0)
+            while filled < GATHER_SIZE:
+                count = sock.recv_into(self._view[filled:GATHER_SIZE])
+                if not count:
+                    break
+                filled += count
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass  # nothing more yet
+        except OSError as exc:  # the next read raises it, after these bytes are taken in
+            self._failed = exc
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(timeout)
+        return filled - start
 
     def recv_exactly(self, size: int) -> bytearray:
         """Exactly ``size`` bytes (for a literal known to be on its way): fewer, larger reads
@@ -171,6 +204,9 @@ class Transport:
         if self._sock is None:
             raise ConnectionClosed("the connection is closed")
         try:
+            if self._failed is not None:
+                failed, self._failed = self._failed, None
+                raise failed
             count = self._sock.recv_into(view)
         except TimeoutError as exc:
             raise ReadTimeout(f"{self.host} did not answer within {self.read_timeout:g} s") from exc
@@ -188,6 +224,7 @@ class Transport:
             self._sock.settimeout(seconds)
 
     def close(self) -> None:
+        self._failed = None
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):

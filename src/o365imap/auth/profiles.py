@@ -25,7 +25,6 @@ import math
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -200,10 +199,16 @@ class ProfileStore:
 
     def _load(self) -> dict[str, Any]:
         try:
-            with self.path.open("rb") as handle:
-                data = tomllib.load(handle)
+            handle = self.path.open("rb")
         except FileNotFoundError:
-            return {}
+            return {}  # the usual case of a command given everything: tomllib is not loaded
+        except OSError as exc:
+            raise UsageError(f"cannot read the profiles file {self.path}: {exc}") from exc
+        import tomllib  # noqa: PLC0415 - only when there is a file to read
+
+        try:
+            with handle:
+                data = tomllib.load(handle)
         except (tomllib.TOMLDecodeError, OSError) as exc:
             raise UsageError(f"cannot read the profiles file {self.path}: {exc}") from exc
         if not isinstance(data.get("default", ""), str):

@@ -9,7 +9,6 @@ or a near spelling.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,6 +54,8 @@ def closest_folder(name: str, folders: Sequence[Folder]) -> str | None:
         special = next((f for f in folders if (f.special_use or "").lower() == use), None)
         if special is not None:
             return special.name
+    import difflib  # noqa: PLC0415 - only for a folder that is not there
+
     near = difflib.get_close_matches(wanted, list(by_key), n=1, cutoff=0.75)
     return by_key[near[0]] if near else None
 

@@ -14,14 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from json.encoder import encode_basestring
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from o365imap._display import human_size, local_time, sorted_folders
 from o365imap._terminal_text import for_terminal
-from o365imap.cli.tables import Column, RowWriter, print_table
+from o365imap.cli.tables import Column, RowWriter, Styled, print_table
 from o365imap.models import (
     AddressEntry,
     Capabilities,
@@ -31,6 +28,9 @@ from o365imap.models import (
     Group,
     MessageSummary,
 )
+
+if TYPE_CHECKING:  # rich comes only to draw for a terminal (cli/tables)
+    from rich.console import Console
 
 __all__ = [
     "address_json",
@@ -233,13 +233,13 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def message_cells(message: MessageSummary) -> tuple[str, str, str, Text, str, str]:
+def message_cells(message: MessageSummary) -> tuple[str, str, str, Styled, str, str]:
     """The listing's row of one message, as a person reads it."""
     env = message.envelope
     when = (env.date if env and env.date else message.internal_date) or None
     unread = "\\Seen" not in message.flags
     marks = ("●" if unread else " ") + ("★" if "\\Flagged" in message.flags else " ")
-    subject = Text(
+    subject = Styled(
         for_terminal(env.subject or "", one_line=True) if env else "",
         style="bold" if unread else "",
     )
@@ -254,10 +254,11 @@ def message_cells(message: MessageSummary) -> tuple[str, str, str, Text, str, st
 
 
 def print_messages(
-    console: Console, messages: Iterable[MessageSummary], title: str, *, uid_digits: int = 3
+    console: Console | None, messages: Iterable[MessageSummary], title: str, *, uid_digits: int = 3
 ) -> int:
     """The listing, written row by row as ``messages`` come (a table of 100,000 messages is
-    never held); ``uid_digits``: the widest UID's digits (from UIDNEXT), fixed up front."""
+    never held); ``uid_digits``: the widest UID's digits (from UIDNEXT), fixed up front.
+    ``console``: None for stdout in a pipe (``tables.table_console``)."""
     uid = replace(_MESSAGE_COLUMNS[0], width=max(3, uid_digits))
     writer = RowWriter(
         console, (uid, *_MESSAGE_COLUMNS[1:]), title=for_terminal(title, one_line=True)
@@ -267,7 +268,7 @@ def print_messages(
     return writer.count
 
 
-def print_folders(console: Console, folders: Iterable[Folder]) -> None:
+def print_folders(console: Console | None, folders: Iterable[Folder]) -> None:
     rows = []
     for folder in folders:
         # The special use has its column: among the other flags it would say it twice.
@@ -297,7 +298,7 @@ def folder_info_rows(info: FolderInfo, status: FolderStatus) -> list[tuple[str, 
     return rows
 
 
-def print_folder_info(console: Console, info: FolderInfo, status: FolderStatus) -> None:
+def print_folder_info(console: Console | None, info: FolderInfo, status: FolderStatus) -> None:
     columns = (Column("Field", style="bold"), Column("Value", wrap=True))
     rows = folder_info_rows(info, status)
     print_table(

@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich.console import Console
 
-from o365imap.cli import output
+from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
@@ -63,4 +62,4 @@ def search(
         # The UIDs are known before the first row: the column fits the largest (the message
         # count says nothing of them, and UIDNEXT may be left out).
         digits = len(str(max(uids, default=1)))
-        output.print_messages(Console(soft_wrap=False), rows, title, uid_digits=digits)
+        output.print_messages(tables.table_console(soft_wrap=False), rows, title, uid_digits=digits)

@@ -13,7 +13,6 @@ import binascii
 import codecs
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_tz
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
@@ -356,6 +355,8 @@ def _parse_date_general(raw: bytes) -> datetime | None:
 
 
 def _parse_date_fallback(raw: bytes) -> datetime | None:
+    from email.utils import parsedate_tz  # noqa: PLC0415 - rarely needed: 2 ms at start-up
+
     try:
         parsed = parsedate_tz(raw.decode("ascii", "replace"))
     except (TypeError, ValueError, IndexError):

@@ -361,6 +361,25 @@ def test_fast_address_lists_agree_with_the_general_decoder(items: list[Any]) -> 
     assert listing._fast_addresses(raw) == expected  # the list known
 
 
+def test_long_addresses_are_decoded_but_not_kept() -> None:
+    """The address caches bound their bytes, not only their entries: a hostile mailbox of
+    huge From fields must not stay in memory for the rest of a listing."""
+    name = b"x" * 100_000
+    single = b'(("' + name + b'" NIL "a" "example.net"))'
+    group = b'((NIL NIL "team" NIL)("' + name + b'" NIL "a" "example.net")(NIL NIL NIL NIL))'
+    listing._SINGLE_CACHE.clear()
+    decode._ADDRESS_CACHE.clear()
+    for raw in (single, group):
+        expected = decode.address_list(lexer.parse_values([raw])[0])
+        assert listing._fast_addresses(raw) == expected
+        assert listing._fast_addresses(raw) == expected
+    assert max(map(len, listing._SINGLE_CACHE), default=0) <= 512
+    assert max(map(len, decode._ADDRESS_CACHE), default=0) <= 2048
+    short = b'(("Kim" NIL "kim" "example.net"))'
+    listing._fast_addresses(short)
+    assert short in decode._ADDRESS_CACHE  # the usual sizes are still kept
+
+
 def test_literals_inside_envelope() -> None:
     data = (
         b"* 1 FETCH (UID 5 ENVELOPE ({31}\r\nWed, 17 Jul 1996 02:23:25 -0700 {36}\r\n"

@@ -71,6 +71,10 @@ def _int(value: Any) -> int | None:
 # copied from From by the server), so the listing hot path memoizes them by their raw bytes.
 _ADDRESS_CACHE: dict[bytes, tuple[AddressEntry, ...]] = {}
 _ADDRESS_CACHE_MAX = 8192
+# Bytes: a longer address list (or, in listing.py, a longer single address) is decoded each
+# time, not kept. Counting entries alone bounds nothing: a From of 1 MB in each of 8,192
+# messages would have held gigabytes.
+ADDRESS_CACHED_LONGEST = 2048
 
 
 def cached_address_list(raw: bytes, quads: Sequence[Sequence[Any]]) -> tuple[AddressEntry, ...]:
@@ -78,6 +82,8 @@ def cached_address_list(raw: bytes, quads: Sequence[Sequence[Any]]) -> tuple[Add
     found = _ADDRESS_CACHE.get(raw)
     if found is None:
         found = address_list(quads)
+        if len(raw) > ADDRESS_CACHED_LONGEST:
+            return found
         if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_MAX:
             _ADDRESS_CACHE.clear()
         _ADDRESS_CACHE[raw] = found

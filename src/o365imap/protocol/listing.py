@@ -25,6 +25,7 @@ from typing import Any
 from o365imap.models import Address, AddressEntry
 from o365imap.protocol.decode import (
     _ADDRESS_CACHE,
+    ADDRESS_CACHED_LONGEST,
     MAX_NUMBER_DIGITS,
     _address,
     cached_address_list,
@@ -150,6 +151,7 @@ def _fast_nstring(content: bytes | None, nil: bytes | None) -> bytes | None:
 # mailbox, NIL?, host, NIL?).
 _ADDRESS_PIECES = re.compile(rb"(" + _ADDR + rb")")
 _SINGLE_CACHE: dict[bytes, Address] = {}
+_PIECE_CACHED_LONGEST = 512  # bytes: a longer address is made each time (decode.py says why)
 
 
 def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
@@ -184,11 +186,16 @@ def _fast_addresses(raw: bytes) -> tuple[AddressEntry, ...]:
             if made is None:  # nothing the sender wrote: the general decoder drops it
                 return _slow_addresses(raw)
             address = made
+            if len(piece) > _PIECE_CACHED_LONGEST:
+                out.append(address)
+                continue
             if len(_SINGLE_CACHE) >= 16384:
                 _SINGLE_CACHE.clear()
             _SINGLE_CACHE[piece] = address
         out.append(address)
     result = tuple(out)
+    if len(raw) > ADDRESS_CACHED_LONGEST:
+        return result
     if len(_ADDRESS_CACHE) >= 8192:
         _ADDRESS_CACHE.clear()
     _ADDRESS_CACHE[raw] = result

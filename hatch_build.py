@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +25,8 @@ def _wanted() -> bool:
 
 
 class CompiledHotPath(BuildHookInterface[Any]):
+    _out: Path | None = None  # the build folder, kept until the wheel holds its modules
+
     def dependencies(self) -> list[str]:
         # mypyc comes with mypy; it builds through setuptools
         return ["mypy>=1.10,<3", "setuptools"] if _wanted() else []
@@ -37,7 +40,7 @@ class CompiledHotPath(BuildHookInterface[Any]):
         assert spec is not None and spec.loader is not None
         compiled = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(compiled)
-        out = Path(tempfile.mkdtemp(prefix="o365imap-compiled-"))
+        out = self._out = Path(tempfile.mkdtemp(prefix="o365imap-compiled-"))
         root = Path(self.root)
         if not compiled.build(root / "src", out, root / "pyproject.toml"):
             print("o365imap: building the pure-Python wheel", file=sys.stderr)
@@ -47,3 +50,8 @@ class CompiledHotPath(BuildHookInterface[Any]):
             build_data["force_include"][str(module)] = target
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if self._out is not None:
+            shutil.rmtree(self._out, ignore_errors=True)
+            self._out = None

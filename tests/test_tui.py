@@ -970,6 +970,54 @@ def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
         late.set()
 
 
+def test_a_message_left_with_j_that_fails_late_shows_no_error_over_the_next(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    """The first message's failure, coming after J moved on, is not the second one's: no
+    error screen over it, and its text stays."""
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+    session = app.session
+    real = session.open_message
+    late = threading.Event()
+    asked: list[int] = []
+
+    def open_message(uid: int) -> object:
+        asked.append(uid)
+        if len(asked) == 1:
+            late.wait(30)
+            raise ConnectionError("the first message's fetch broke")
+        return real(uid)
+
+    session.open_message = open_message  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            await until(pilot, rows_loaded(app, 0, 1), "the rows")
+            second = app.messages.rows[1]
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
+            screen = app.screen
+            assert isinstance(screen, MessageScreen)
+            await until(pilot, lambda: len(asked) == 1, "the first message asked for")
+            await pilot.press("J")
+            await until(pilot, lambda: screen.view is not None, "the second message")
+            late.set()
+
+            def answered() -> bool:
+                return not any(w.node is screen and not w.is_finished for w in app.workers)
+
+            await until(pilot, answered, "the first message's failure")
+            await pilot.pause()
+            assert app.screen is screen  # no error screen pushed over it
+            assert second.subject in _text(screen, "#msg-headers")
+
+    try:
+        run(scenario)
+    finally:
+        late.set()
+
+
 def test_a_start_folder_that_is_not_there_shows_the_folders_even_at_80_columns(
     dovecot: DovecotServer, testbed: Testbed
 ) -> None:

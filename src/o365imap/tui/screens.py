@@ -450,6 +450,11 @@ class MessageScreen(Screen[None]):
         view: MessageView
 
     @dataclass(eq=False)
+    class LoadFailed(Message):
+        uid: int  # as Loaded's: a failure for a message left is not this one's
+        error: BaseException
+
+    @dataclass(eq=False)
     class Progress(Message):
         done: int
         total: int | None
@@ -536,7 +541,7 @@ class MessageScreen(Screen[None]):
         try:
             view = self.session.open_message(uid)
         except Exception as exc:
-            self.post_message(Failed(exc, "open the message"))
+            self.post_message(self.LoadFailed(uid, exc))
         else:
             self.post_message(self.Loaded(uid, view))
 
@@ -605,6 +610,10 @@ class MessageScreen(Screen[None]):
         bar.update(progress=bar.total or 0)
         names = ", ".join(s.filename for s in message.saved)
         self._status(f"Saved {len(message.saved)} file(s) in {message.directory}: {names}")
+
+    def on_message_screen_load_failed(self, message: LoadFailed) -> None:
+        if message.uid == self.uid:  # else a message left with J or K: this one is loading
+            self.on_failed(Failed(message.error, "open the message"))
 
     def on_failed(self, message: Failed) -> None:
         self.saving = False

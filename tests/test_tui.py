@@ -877,6 +877,10 @@ def test_keys_that_can_do_nothing_say_why(dovecot: DovecotServer) -> None:
             assert said[:4] == ["This folder is empty"] * 4
             assert "T turns it on" in said[4]
             assert "No search to leave" in said[5]
+            for key in ("j", "k", "pagedown", "pageup", "home", "end"):  # moving, nowhere to go
+                app.query_one("#status", Static).update("")
+                await pilot.press(key)
+                assert _text(app.screen, "#status") == "This folder is empty", key
 
     run(scenario)
 

@@ -336,7 +336,15 @@ class MessageList(ScrollView, can_focus=True):
             return self.empty_text.strip().strip("()").capitalize() or "No message here"
         return "This message is still loading; try again in a moment"
 
+    def _say_if_empty(self) -> bool:
+        """Moving in an empty list does nothing: say why (the keys are silent otherwise)."""
+        if self.total == 0:
+            self.post_message(self.Said(self.why_no_row()))
+        return self.total == 0
+
     def action_cursor(self, delta: int) -> None:
+        if self._say_if_empty():
+            return
         target = self.cursor + delta
         if self.total and not 0 <= target < self.total:
             first = target < 0
@@ -344,6 +352,8 @@ class MessageList(ScrollView, can_focus=True):
         self.move_to(target)
 
     def action_page(self, direction: int) -> None:
+        if self._say_if_empty():
+            return
         if self.total and self.cursor == (0 if direction < 0 else self.total - 1):
             self.post_message(
                 self.Said(f"This is the {'first' if direction < 0 else 'last'} message")
@@ -351,6 +361,8 @@ class MessageList(ScrollView, can_focus=True):
         self.move_to(self.cursor + direction * max(1, self.size.height - 1))
 
     def action_jump(self, where: int) -> None:
+        if self._say_if_empty():
+            return
         self.move_to(self.total - 1 if where < 0 else where)
 
     def action_open(self) -> None:

@@ -861,6 +861,22 @@ def test_enter_on_a_folder_moves_the_focus_to_the_list(
     run(scenario)
 
 
+def test_at_80_columns_the_footer_still_shows_help_and_quit(
+    dovecot: DovecotServer, testbed: Testbed
+) -> None:
+    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, folder_open(app, "INBOX"), "the folder")
+            await until(pilot, lambda: app.focused is app.messages, "the list")
+            await pilot.pause()  # the footer redrawn for the list's keys
+            picture = app.export_screenshot().replace("&#160;", " ")
+            assert "Help" in picture and "Quit" in picture
+
+    run(scenario)
+
+
 def test_keys_that_can_do_nothing_say_why(dovecot: DovecotServer) -> None:
     with _bob(dovecot) as client:
         client.create_folder("TuiEmpty", exist_ok=True)

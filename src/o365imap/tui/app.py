@@ -97,6 +97,8 @@ class MailApp(App[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
+        # Early in the footer: a narrow terminal cuts the footer's end, and a way out must show.
+        Binding("q", "quit", "Quit"),
         Binding("slash", "search", "Search"),
         Binding("escape", "clear_search", "End search", show=False),
         Binding("r", "flag('\\\\Seen', True)", "Read", show=False),
@@ -119,7 +121,6 @@ class MailApp(App[None]):
         Binding("A", "compose('REPLY_ALL')", "Reply all", group=_WRITING),
         Binding("F", "compose('FORWARD')", "Forward", group=_WRITING),
         Binding("L", "sign_in", "Sign in", show=False),
-        Binding("q", "quit", "Quit"),
     ]
 
     def __init__(

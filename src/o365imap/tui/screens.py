@@ -420,6 +420,11 @@ class MessageScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back"),
+        # aerc's pager keys, and mutt's index keys for the same (n, p are free here); one
+        # footer entry for the two ("JK Next/previous"): early, as the
+        # footer's end is cut first (at 120 columns it is full).
+        Binding("J,n", "step(1)", "Next", group=_STEP),
+        Binding("K,p", "step(-1)", "Previous", group=_STEP),
         Binding("s", "save(False)", "Save attachment"),
         Binding("a", "save(True)", "Save all"),
         Binding("r", "flag('\\\\Seen', True)", "Read"),
@@ -430,10 +435,6 @@ class MessageScreen(Screen[None]):
         Binding("m", "act('move')", "Move"),
         # What the error messages offer ("press g to retry"): here, read the message again.
         Binding("g", "reload", "Reload"),
-        # aerc's pager keys, and mutt's index keys for the same (n, p are free here); one
-        # footer entry for the two ("JK Next/previous"): the footer is full at 120 columns.
-        Binding("J,n", "step(1)", "Next", group=_STEP),
-        Binding("K,p", "step(-1)", "Previous", group=_STEP),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """

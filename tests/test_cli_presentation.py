@@ -386,3 +386,11 @@ def test_the_terminal_is_told_as_rich_tells_it(
     expected = Console(soft_wrap=False).is_terminal
     assert tables.stdout_is_terminal() is expected
     assert (tables.table_console(soft_wrap=False) is not None) is expected
+
+
+def test_counts_agree_with_their_noun_in_both_front_ends() -> None:
+    from o365imap._display import counted
+
+    assert counted(1) == "1 message"
+    assert counted(0, "file") == "0 files"
+    assert counted(20_000) == "20,000 messages"

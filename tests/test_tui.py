@@ -602,7 +602,7 @@ def test_screenshots_of_the_main_screens(
     assert "efore&#160;YYYY-MM-DD" in names["search-form.svg"]  # B is under the cursor
     assert "found&#160;for&#160;subject" in names["search-results.svg"]
     assert "Save&#160;all" in names["message.svg"]
-    assert "Move&#160;2&#160;message(s)&#160;to:" in names["move-picker.svg"]
+    assert "Move&#160;2&#160;messages&#160;to:" in names["move-picker.svg"]
 
 
 def test_client_idle_returns_on_new_mail_and_on_stop(dovecot: DovecotServer) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SPECIAL_USE_ORDER",
+    "counted",
     "folder_rank",
     "human_size",
     "local_time",
@@ -47,6 +48,11 @@ def human_size(size: int | None, *, compact: bool = False) -> str:
     while value >= 1024 and step < len(units) - 1:
         value, step = value / 1024, step + 1
     return f"{size} B" if step == 0 else f"{value:.1f} {units[step]}"
+
+
+def counted(count: int, noun: str = "message") -> str:
+    """ "1 message", "20,000 messages": a count a person reads, its noun agreeing with it."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

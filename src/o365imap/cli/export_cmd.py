@@ -155,7 +155,7 @@ def export(
         sys.exit(EXIT_DIFFERS)
     if failed:
         click.echo(
-            f"o365imap: {failed} folder(s) or mailbox(es) could not be exported (see above).",
+            f"o365imap: {failed} of the folders or mailboxes could not be exported (see above).",
             err=True,
         )
         sys.exit(EXIT_FOLDER_FAILED)

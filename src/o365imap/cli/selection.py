@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from o365imap import UsageError
+from o365imap._display import counted
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.params import FOLDER
@@ -267,8 +268,8 @@ def uid_text(uids: Iterable[int]) -> str:
 
 
 def count_text(count: int, noun: str = "message") -> str:
-    """ "1 message", "20,000 messages": a count a person reads, with its noun agreeing."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+    """The CLI's name for _display.counted ("1 message", "20,000 messages"), as the browser's."""
+    return counted(count, noun)
 
 
 def emit_message(

@@ -23,6 +23,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from o365imap import CopyResult, FolderInfo, InteractionRequired, UsageError
+from o365imap._display import counted
 from o365imap._terminal_text import for_terminal
 from o365imap.tui.compose import Composer
 from o365imap.tui.dialogs import ConfirmScreen, FolderPicker
@@ -560,12 +561,12 @@ class MailApp(App[None]):
         if news.expunged and widget.total - len(news.expunged) == news.exists:
             widget.remove_expunged(news.expunged)  # in place, from the server's EXPUNGEs
             self._title()
-            self.status(f"{len(news.expunged)} message(s) moved or deleted elsewhere")
+            self.status(f"{counted(len(news.expunged))} moved or deleted elsewhere")
             return
         delta = news.exists - widget.total
         self._moved(news.exists)
         if delta > 0:
-            self.status(f"{delta} new message(s)")
+            self.status(f"{counted(delta, 'new message')}")
 
     @while_open
     def on_search_done(self, message: SearchDone) -> None:
@@ -575,7 +576,7 @@ class MailApp(App[None]):
         self.messages.reset(len(message.uids), message.uids)
         self._title()
         self.messages.focus()
-        self.status(f"{len(message.uids)} message(s) found")
+        self.status(f"{counted(len(message.uids))} found")
         if self.threaded:
             self._thread()
 
@@ -623,13 +624,13 @@ class MailApp(App[None]):
         count = len(result.uids)
         if message.undoing:
             self.last_change = None
-            self.status(f"Undone: {count} message(s) back in {result.to}")
+            self.status(f"Undone: {counted(count)} back in {result.to}")
         elif result.to is None:
             self.last_change = None  # a permanent delete cannot be undone, nor what came before
-            self.status(f"{count} message(s) deleted permanently")
+            self.status(f"{counted(count)} deleted permanently")
         else:
             self.last_change = result
-            self.status(f"{count} message(s) moved to {result.to}; u undoes")
+            self.status(f"{counted(count)} moved to {result.to}; u undoes")
         self._recount(*(n for n in (result.folder, result.to) if n is not None))
 
     def on_refused(self, message: Refused) -> None:
@@ -763,16 +764,16 @@ class MailApp(App[None]):
             return session.delete(uids, permanently=permanently, folder=here)
 
         if not permanently:
-            self.status(f"Deleting {len(uids)} message(s)…")
+            self.status(f"Deleting {counted(len(uids))}…")
             self.change("delete the messages", delete)
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.status(f"Deleting {len(uids)} message(s) permanently…")
+                self.status(f"Deleting {counted(len(uids))} permanently…")
                 self.change("delete the messages", delete)
 
-        question = f"Delete {len(uids)} message(s) permanently? This cannot be undone."
+        question = f"Delete {counted(len(uids))} permanently? This cannot be undone."
         self.push_screen(ConfirmScreen(question), answered)
 
     def action_archive(self) -> None:
@@ -792,7 +793,7 @@ class MailApp(App[None]):
                 raise UsageError(f"These messages are in {name} already")
             return session.move(uids, name, folder=here)
 
-        self.status(f"Archiving {len(uids)} message(s)…")
+        self.status(f"Archiving {counted(len(uids))}…")
         self.change("archive the messages", archive)
 
     def action_move(self) -> None:
@@ -806,13 +807,13 @@ class MailApp(App[None]):
 
         def chosen(name: str | None) -> None:
             if name is not None:
-                self.status(f"Moving {len(uids)} message(s) to {name}…")
+                self.status(f"Moving {counted(len(uids))} to {name}…")
                 self.change(
                     f"move the messages to {name}",
                     lambda: self.session.move(uids, name, folder=here),
                 )
 
-        self.push_screen(FolderPicker(f"Move {len(uids)} message(s) to:", names), chosen)
+        self.push_screen(FolderPicker(f"Move {counted(len(uids))} to:", names), chosen)
 
     def action_compose(self, kind: str) -> None:
         """Write a new message, or answer or forward the one open or under the cursor."""
@@ -829,7 +830,7 @@ class MailApp(App[None]):
         if done is None:
             self.status("Nothing to undo (only the last move or delete can be)", error=True)
             return
-        self.status(f"Moving {len(done.uids)} message(s) back to {done.folder}…")
+        self.status(f"Moving {counted(len(done.uids))} back to {done.folder}…")
         self.change("undo the last move", lambda: self.session.move_back(done), undoing=True)
 
 

@@ -24,6 +24,7 @@ from typing import Protocol, TypeVar
 from textual.app import App, SuspendNotSupported
 
 from o365imap import MaybeSent, UsageError
+from o365imap._display import counted
 from o365imap.compose import Draft
 from o365imap.tui.dialogs import ChoiceScreen
 from o365imap.tui.model import MailSession, describe_error
@@ -158,7 +159,7 @@ class Composer:
         outbox = session.outbox
         assert outbox is not None  # start() checked
         count = len(draft.recipients)
-        self._say(f"Sending to {count} recipient(s)…")
+        self._say(f"Sending to {counted(count, 'recipient')}…")
         self._work(
             lambda: send(session, outbox, writing, draft),
             partial(self._sent, writing),

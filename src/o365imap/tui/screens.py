@@ -36,7 +36,7 @@ from textual.widgets.option_list import Option
 
 from o365imap import Group, MessageView, PartInfo, SavedPart, SignInCancelled
 from o365imap import Progress as SaveProgress  # MessageScreen.Progress is the bar's message
-from o365imap._display import human_size, local_time
+from o365imap._display import counted, human_size, local_time
 from o365imap._terminal_text import for_terminal
 from o365imap.mime import make_directory
 from o365imap.tui.model import MailSession, Row, SearchQuery, describe_error, parse_day
@@ -596,7 +596,7 @@ class MessageScreen(Screen[None]):
         if view.parts:
             parts.highlighted = 0
         self._status(
-            f"{len(view.parts)} attachment(s): s saves the chosen one, a saves all"
+            f"{counted(len(view.parts), 'attachment')}: s saves the chosen one, a saves all"
             if view.parts
             else "No attachments"
         )
@@ -610,7 +610,7 @@ class MessageScreen(Screen[None]):
         bar = self.query_one("#msg-progress", ProgressBar)
         bar.update(progress=bar.total or 0)
         names = ", ".join(s.filename for s in message.saved)
-        self._status(f"Saved {len(message.saved)} file(s) in {message.directory}: {names}")
+        self._status(f"Saved {counted(len(message.saved), 'file')} in {message.directory}: {names}")
 
     def on_message_screen_load_failed(self, message: LoadFailed) -> None:
         if message.uid == self.uid:  # else a message left with J or K: this one is loading

@@ -940,11 +940,13 @@ def test_at_80_by_24_the_folder_pane_hides_and_the_search_form_fits(
     run(scenario)
 
 
-def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
-    dovecot: DovecotServer, testbed: Testbed
+@pytest.mark.parametrize("answer", ["text", "failure"])
+def test_a_message_left_with_j_before_its_answer_does_not_replace_the_next(
+    dovecot: DovecotServer, testbed: Testbed, answer: str
 ) -> None:
-    """J pressed before the message has come: its text, arriving late, must not be shown
-    under the next one's UID (d, m, s and the flags act on that UID)."""
+    """J pressed before the message has come: its text or its failure, arriving late, must
+    not replace the next one's view (d, m, s and the flags act on that UID) nor push an error
+    screen over it."""
     app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
     session = app.session
     real = session.open_message
@@ -952,10 +954,13 @@ def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
     asked: list[int] = []
 
     def open_message(uid: int) -> object:
-        view = real(uid)
         asked.append(uid)
-        if len(asked) == 1:
-            late.wait(30)  # the first message's text comes after the second's
+        if len(asked) > 1:
+            return real(uid)
+        view = real(uid)
+        late.wait(30)  # the first message's answer comes after the second's
+        if answer == "failure":
+            raise ConnectionError("the first message's fetch broke")
         return view
 
     session.open_message = open_message  # type: ignore[assignment]
@@ -980,56 +985,9 @@ def test_a_message_still_loading_when_j_moves_on_does_not_replace_the_next(
 
             await until(pilot, answered, "the first message's answer")
             await pilot.pause()
+            assert app.screen is screen  # no error screen pushed over it
             assert screen.view is not None
             assert screen.view.summary.uid == screen.uid == second.uid
-            assert second.subject in _text(screen, "#msg-headers")
-
-    try:
-        run(scenario)
-    finally:
-        late.set()
-
-
-def test_a_message_left_with_j_that_fails_late_shows_no_error_over_the_next(
-    dovecot: DovecotServer, testbed: Testbed
-) -> None:
-    """The first message's failure, coming after J moved on, is not the second one's: no
-    error screen over it, and its text stays."""
-    app = MailApp(session_for(dovecot), start_folder="INBOX", watch=False)
-    session = app.session
-    real = session.open_message
-    late = threading.Event()
-    asked: list[int] = []
-
-    def open_message(uid: int) -> object:
-        asked.append(uid)
-        if len(asked) == 1:
-            late.wait(30)
-            raise ConnectionError("the first message's fetch broke")
-        return real(uid)
-
-    session.open_message = open_message  # type: ignore[assignment]
-
-    async def scenario() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, folder_open(app, "INBOX"), "the folder")
-            await until(pilot, rows_loaded(app, 0, 1), "the rows")
-            second = app.messages.rows[1]
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, MessageScreen), "the message")
-            screen = app.screen
-            assert isinstance(screen, MessageScreen)
-            await until(pilot, lambda: len(asked) == 1, "the first message asked for")
-            await pilot.press("J")
-            await until(pilot, lambda: screen.view is not None, "the second message")
-            late.set()
-
-            def answered() -> bool:
-                return not any(w.node is screen and not w.is_finished for w in app.workers)
-
-            await until(pilot, answered, "the first message's failure")
-            await pilot.pause()
-            assert app.screen is screen  # no error screen pushed over it
             assert second.subject in _text(screen, "#msg-headers")
 
     try:

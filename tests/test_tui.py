@@ -985,10 +985,10 @@ def test_a_message_left_with_j_before_its_answer_does_not_replace_the_next(
 
             await until(pilot, answered, "the first message's answer")
             await pilot.pause()
-            assert app.screen is screen  # no error screen pushed over it
             assert screen.view is not None
             assert screen.view.summary.uid == screen.uid == second.uid
             assert second.subject in _text(screen, "#msg-headers")
+            assert app.screen is screen  # no error screen pushed over it
 
     try:
         run(scenario)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from o365imap import CopyResult, O365ImapError, UsageError
+from o365imap._display import counted
 from o365imap._terminal_text import for_terminal
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
@@ -23,7 +24,6 @@ from o365imap.cli.selection import (
     Chosen,
     change_options,
     choose,
-    count_text,
     emit_message,
     selection_from,
     selection_options,
@@ -49,7 +49,7 @@ def _which(chosen: Chosen, preposition: str) -> str:
     """``3 messages (UID 1:3) from INBOX``; a set too long to read is left out."""
     uids = uid_text(chosen.uids)
     shown = f" (UID {uids})" if len(uids) <= _UIDS_SHOWN else ""
-    return f"{count_text(len(chosen.uids))}{shown} {preposition} {chosen.folder}"
+    return f"{counted(len(chosen.uids))}{shown} {preposition} {chosen.folder}"
 
 
 def _nothing(chosen: Chosen, as_json: bool) -> int:
@@ -136,7 +136,7 @@ def _confirm_delete(chosen: Chosen, to: str | None) -> None:
     if len(chosen.uids) <= ASK_ABOVE or not _at_terminal():
         return
     where = f"to {to}" if to is not None else "permanently"
-    question = f"Delete {count_text(len(chosen.uids))} of {chosen.folder} {where}?"
+    question = f"Delete {counted(len(chosen.uids))} of {chosen.folder} {where}?"
     click.confirm(for_terminal(question, one_line=True), abort=True, err=True)
 
 

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from o365imap import FolderNotFound, UsageError
+from o365imap._display import counted
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
-from o365imap.cli.selection import change_options, count_text
+from o365imap.cli.selection import change_options
 
 if TYPE_CHECKING:
     from o365imap import ImapClient
@@ -68,7 +69,7 @@ def rmdir(folder: str, force: bool, dry_run: bool, as_json: bool, **kwargs: Any)
             held = 0  # listed but \Noselect: a parent that holds only folders
         if held and not force:
             raise UsageError(
-                f"{folder} holds {count_text(held)}: --force deletes them with the folder"
+                f"{folder} holds {counted(held)}: --force deletes them with the folder"
             )
         # Office 365 deletes a folder with everything below it: mail in subfolders too.
         below = [f.name for f in client.list_folders() if _inside(f.name, f.delimiter, folder)]
@@ -80,7 +81,7 @@ def rmdir(folder: str, force: bool, dry_run: bool, as_json: bool, **kwargs: Any)
         if not dry_run:
             client.delete_folder(folder)
     verb = "Would delete" if dry_run else "Deleted"
-    with_messages = f" and its {count_text(held)}" if held else ""
+    with_messages = f" and its {counted(held)}" if held else ""
     _done("delete", folder, None, f"{verb} folder {folder}{with_messages}.", as_json)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from o365imap._display import human_size
+from o365imap._display import counted, human_size
 from o365imap._terminal_text import for_terminal
 from o365imap.auth.profiles import home_dir
 from o365imap.cli import output
@@ -22,7 +22,7 @@ from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
 from o365imap.cli.progress import folder_bars
-from o365imap.cli.selection import change_options, count_text
+from o365imap.cli.selection import change_options
 from o365imap.errors import UsageError
 
 if TYPE_CHECKING:  # loaded by the command itself: every other command starts without it
@@ -108,7 +108,7 @@ def import_(
         found = f" ({totals['found']} found in the folder)" if totals["found"] else ""
         failed = f", {totals['failed']} refused" if totals["failed"] else ""
         click.echo(
-            f"{count_text(len(report.folders), 'folder')}: {count_text(totals['appended'])} "
+            f"{counted(len(report.folders), 'folder')}: {counted(totals['appended'])} "
             f"{verb} ({human_size(totals['bytes'])}), {totals['skipped']} already there{found}"
             f"{failed}, in {report.seconds:.1f} s."
         )

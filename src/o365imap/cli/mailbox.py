@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from o365imap._display import counted
 from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER, WholeNumber
-from o365imap.cli.selection import count_text
 from o365imap.errors import UsageError
 from o365imap.models import FolderInfo, MessageSummary
 
@@ -119,11 +119,11 @@ def list_(
         # UIDs: room for any (32 bits), as a UID cut short cannot be passed to `show`.
         digits = len(str(details.uidnext)) if details.uidnext else len(str(2**32 - 1))
         if list_all:
-            title = f"{details.name}: all {count_text(details.exists)}"
+            title = f"{details.name}: all {counted(details.exists)}"
             output.print_messages(_console(), _newest_first(client), title, uid_digits=digits)
             return
         rows = iter(client.list_page(page, page_size))
-        title = f"{details.name}: page {page} of {pages} ({count_text(details.exists)})"
+        title = f"{details.name}: page {page} of {pages} ({counted(details.exists)})"
         output.print_messages(_console(), rows, title, uid_digits=digits)
 
 
@@ -171,8 +171,8 @@ def page_count(details: FolderInfo, page: int, page_size: int) -> int:
             held = f"{details.name} is empty"
         else:
             held = (
-                f"{details.name} has {count_text(details.exists)}, "
-                f"{count_text(pages, 'page')} of {page_size}"
+                f"{details.name} has {counted(details.exists)}, "
+                f"{counted(pages, 'page')} of {page_size}"
             )
         raise UsageError(f"page {page} is past the end: {held}")
     return pages

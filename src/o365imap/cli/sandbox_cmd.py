@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from o365imap._display import counted
 from o365imap.auth import Authenticator, ProfileStore, home_dir
 from o365imap.cli.app import cli
 from o365imap.cli.params import WholeNumber
-from o365imap.cli.selection import count_text
 
 if TYPE_CHECKING:
     from o365imap.sandbox.environment import Sandbox
@@ -142,16 +142,16 @@ def _banner(box: Sandbox, root: Path, profile: str, asked: int | None) -> str:
     seeding = box.seeding
     assert seeding is not None  # set by start()
     if seeding.new:
-        bulk = f"{count_text(seeding.count)} (seeded now)"
+        bulk = f"{counted(seeding.count)} (seeded now)"
     elif seeding.added:
-        bulk = f"{count_text(seeding.count)} ({seeding.added:,} added for --messages {asked})"
+        bulk = f"{counted(seeding.count)} ({seeding.added:,} added for --messages {asked})"
     elif asked is not None and asked < seeding.count:
         bulk = (
-            f"{count_text(seeding.count)}: --messages {asked} removes none "
+            f"{counted(seeding.count)}: --messages {asked} removes none "
             "(a smaller mailbox needs another --dir)"
         )
     else:
-        bulk = count_text(seeding.count)
+        bulk = counted(seeding.count)
     moved = ""
     if box.identity_port_moved_from is not None:
         moved = (

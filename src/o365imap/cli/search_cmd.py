@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
+from o365imap._display import counted
 from o365imap.cli import output, tables
 from o365imap.cli.app import cli
 from o365imap.cli.connect import connection_options, open_client, resolve
 from o365imap.cli.params import FOLDER
-from o365imap.cli.selection import count_text
 
 
 @cli.command()
@@ -58,7 +58,7 @@ def search(
             return
         # The count is SEARCH's: a message deleted before the FETCH would make it one too many.
         verb = "matches" if len(uids) == 1 else "match"
-        title = f"{details.name}: {count_text(len(uids))} of {details.exists} {verb}"
+        title = f"{details.name}: {counted(len(uids))} of {details.exists} {verb}"
         # The UIDs are known before the first row: the column fits the largest (the message
         # count says nothing of them, and UIDNEXT may be left out).
         digits = len(str(max(uids, default=1)))

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from o365imap import UsageError
-from o365imap._display import counted
 from o365imap._terminal_text import for_terminal
 from o365imap.cli import output
 from o365imap.cli.params import FOLDER
@@ -38,7 +37,6 @@ __all__ = [
     "UidSet",
     "change_options",
     "choose",
-    "count_text",
     "emit_message",
     "selection_from",
     "selection_options",
@@ -265,11 +263,6 @@ def uid_text(uids: Iterable[int]) -> str:
     if ordered:
         parts.append(f"{start}:{prev}" if prev != start else str(start))
     return ",".join(parts)
-
-
-def count_text(count: int, noun: str = "message") -> str:
-    """The CLI's name for _display.counted ("1 message", "20,000 messages"), as the browser's."""
-    return counted(count, noun)
 
 
 def emit_message(

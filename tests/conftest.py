@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,21 @@ def _dovecot_offering(
     server.add_user(BOB, BOB_PASSWORD)
     with server:
         yield server
+
+
+@pytest.fixture
+def reader_zone() -> Iterator[Callable[[str], None]]:
+    """Puts the reader in a time zone (``TZ``, as for the commands run meanwhile); the zone
+    before comes back after the test, also for this process's ``time`` functions."""
+    before = os.environ.get("TZ")
+
+    def use(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    yield use
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

@@ -7,12 +7,10 @@ import json
 import os
 import socket
 import subprocess
-import time
 import tomllib
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-import pytest
 
 from cli_runner import Watch, approving, invoke
 from conftest import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, PUBLIC_ID, SHARED
@@ -222,22 +220,17 @@ def test_whoami_json_shows_the_signed_in_account(
 
 
 def test_expiry_is_read_in_local_time(
-    tmp_path: Path, emulator: IdentityEmulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, emulator: IdentityEmulator, reader_zone: Callable[[str], None]
 ) -> None:
     """login, whoami and doctor say when the token expires in the reader's zone (TZ); the
     JSON keeps the instant in UTC."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    try:
-        signed = login(
-            tmp_path, emulator, ALICE, ALICE_PASSWORD, *new_profile_args(emulator, "tz", ALICE)
-        )
-        who = run(tmp_path, "whoami", "--profile", "tz")
-        data = json.loads(run(tmp_path, "whoami", "--json", "--profile", "tz").stdout)
-        doctor = run(tmp_path, "doctor", "--profile", "tz")
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+    reader_zone("Asia/Tokyo")
+    signed = login(
+        tmp_path, emulator, ALICE, ALICE_PASSWORD, *new_profile_args(emulator, "tz", ALICE)
+    )
+    who = run(tmp_path, "whoami", "--profile", "tz")
+    data = json.loads(run(tmp_path, "whoami", "--json", "--profile", "tz").stdout)
+    doctor = run(tmp_path, "doctor", "--profile", "tz")
     assert signed.returncode == 0, signed.stderr
     instant = datetime.fromisoformat(data["expires"])
     tokyo = instant.astimezone(timezone(timedelta(hours=9))).strftime("%Y-%m-%d %H:%M")

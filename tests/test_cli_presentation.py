@@ -6,8 +6,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,13 +26,9 @@ TERMINAL = {"TTY_COMPATIBLE": "1", "COLUMNS": "80"}
 
 
 @pytest.fixture
-def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def tokyo(reader_zone: Callable[[str], None]) -> None:
     """The reader is in Tokyo (UTC+9, no summer time)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    reader_zone("Asia/Tokyo")
 
 
 def _tsv(text: str) -> list[list[str]]:
@@ -84,15 +79,10 @@ def test_times_are_local_in_list_and_show_alike(dovecot: DovecotServer, tokyo: N
     assert '"date": "2024-03-04T10:00:00-08:00"' in data
 
 
-def test_times_follow_tz(dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_times_follow_tz(dovecot: DovecotServer, reader_zone: Callable[[str], None]) -> None:
     _three_zones(dovecot, "ZonesUTC")
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    try:
-        listed = run(["list", "ZonesUTC", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+    reader_zone("UTC")
+    listed = run(["list", "ZonesUTC", *conn(dovecot, BOB)], dovecot.mint_token(BOB))
     assert [r[1] for r in _tsv(listed.stdout)[1:]] == [
         "2024-03-04 18:00",
         "2024-03-04 10:00",

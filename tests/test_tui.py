@@ -712,13 +712,9 @@ def _line(app: MailApp, index: int) -> str:
 
 
 @pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def new_york(reader_zone: Callable[[str], None]) -> None:
     """The reader's zone is New York (UTC-5 in March): local times differ from UTC."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    reader_zone("America/New_York")
 
 
 def test_a_re_chain_shows_as_a_tree_that_folds_with_marks_and_next_previous_keys(

@@ -157,9 +157,7 @@ class Journal:
             while data:  # one write() a line: the kernel has it, a kill -9 loses nothing
                 data = data[os.write(self._fd, data) :]
         except OSError as exc:
-            raise StorageError(
-                f"cannot write the import's journal {self.path}: {exc.strerror}"
-            ) from exc
+            raise self._unwritable(exc) from exc
         self._dirty = True
 
     def sync(self) -> None:
@@ -169,10 +167,11 @@ class Journal:
         try:
             os.fsync(self._fd)
         except OSError as exc:
-            raise StorageError(
-                f"cannot write the import's journal {self.path}: {exc.strerror}"
-            ) from exc
+            raise self._unwritable(exc) from exc
         self._dirty = False
+
+    def _unwritable(self, exc: OSError) -> StorageError:
+        return StorageError(f"cannot write the import's journal {self.path}: {exc.strerror}")
 
     def close(self) -> None:
         try:

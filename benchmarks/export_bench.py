@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from save_big import DOC, LAUNCHER, LOOPBACK, MB, Method, launch, update_doc
+from save_big import DOC, LAUNCHER, LOOPBACK, MB, Method, launch, own_dovecot, update_doc
 
 if TYPE_CHECKING:
     from save_big import BigMessage
@@ -637,20 +637,8 @@ def render(report: ExportReport) -> str:
 
 def main() -> ExportReport:
     """Only this benchmark, in a Dovecot of its own; updates its section of the report."""
-    from o365imap.sandbox.dovecot import DovecotServer
-    from o365imap.sandbox.seed import seed_testbed
-
-    with (
-        tempfile.TemporaryDirectory(prefix="o365imap-bench-export-") as tmp,
-        DovecotServer(Path(tmp) / "dovecot") as server,
-    ):
-        server.add_user(USER)
-        start = time.perf_counter()
-        seed_testbed(server, USER)
-        print(
-            f"export: seeded the test bed in {time.perf_counter() - start:.1f} s", file=sys.stderr
-        )
-        report = run(server, Path(tmp))
+    with own_dovecot("export", USER) as (server, work):
+        report = run(server, work)
     print(report.markdown)
     update_doc(report.markdown, DOC, marks=(MARK_START, MARK_END))
     json.dump(report.summary(), sys.stderr)

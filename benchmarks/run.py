@@ -658,17 +658,11 @@ def targets_main(server: Any | None = None, work: Path | None = None) -> dict[st
     from save_big import update_doc
 
     if server is None or work is None:
-        from o365imap.sandbox.dovecot import DovecotServer
-        from o365imap.sandbox.seed import seed_testbed
+        from save_big import own_dovecot
 
-        with (
-            tempfile.TemporaryDirectory(prefix="o365imap-bench-targets-") as tmp,
-            DovecotServer(Path(tmp) / "dovecot") as own,
-        ):
-            own.add_user(USER)
-            seed_testbed(own, USER)
+        with own_dovecot("targets", USER) as (own, scratch):
             seed_targets(own, USER)
-            result = run_targets(own, Path(tmp))
+            result = run_targets(own, scratch)
     else:
         seed_targets(server, USER)
         result = run_targets(server, work)

@@ -51,6 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -717,16 +719,32 @@ def update_doc(
     path.write_text(text, encoding="utf-8")
 
 
-def main() -> SaveReport:
-    """Only this benchmark, in a Dovecot of its own; updates its section of the report."""
+@contextmanager
+def own_dovecot(name: str, user: str, testbed: bool = True) -> Iterator[tuple[DovecotServer, Path]]:
+    """A Dovecot of one benchmark's own in a scratch folder (and that folder), with ``user``
+    and, unless told not to, the test bed seeded: what ``run.py --only NAME`` measures on."""
     from o365imap.sandbox.dovecot import DovecotServer
+    from o365imap.sandbox.seed import seed_testbed
 
     with (
-        tempfile.TemporaryDirectory(prefix="o365imap-bench-save-") as tmp,
+        tempfile.TemporaryDirectory(prefix=f"o365imap-bench-{name}-") as tmp,
         DovecotServer(Path(tmp) / "dovecot") as server,
     ):
-        server.add_user(USER)
-        report = run(server, USER, Path(tmp))
+        server.add_user(user)
+        if testbed:
+            start = time.perf_counter()
+            seed_testbed(server, user)
+            print(
+                f"{name}: seeded the test bed in {time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+            )
+        yield server, Path(tmp)
+
+
+def main() -> SaveReport:
+    """Only this benchmark, in a Dovecot of its own; updates its section of the report."""
+    with own_dovecot("save", USER, testbed=False) as (server, work):
+        report = run(server, USER, work)
     print(report.markdown)
     update_doc(report.markdown)
     json.dump(report.summary(), sys.stderr)

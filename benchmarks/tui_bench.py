@@ -169,19 +169,9 @@ def markdown(result: dict[str, Any]) -> list[str]:
 def main() -> dict[str, Any]:
     """Only this benchmark (``run.py --only tui``), in a Dovecot of its own; updates its
     section of docs/benchmarks.md."""
-    import tempfile
-    from pathlib import Path
+    from save_big import DOC, own_dovecot, update_doc
 
-    from save_big import DOC, update_doc
-
-    from o365imap.sandbox.seed import seed_testbed
-
-    with (
-        tempfile.TemporaryDirectory(prefix="o365imap-bench-tui-") as tmp,
-        DovecotServer(Path(tmp) / "dovecot") as server,
-    ):
-        server.add_user(USER)
-        seed_testbed(server, USER)
+    with own_dovecot("tui", USER) as (server, _):
         seed_big(server, USER)
         result = run(server, USER)
     section = "\n".join(markdown(result)).rstrip("\n")
